@@ -1,0 +1,44 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "lstm",
+    platforms: [.macOS(.v13)],
+    products: [
+        .library(name: "LSTMKit", targets: ["LSTMKit"]),
+        .executable(name: "lstm", targets: ["lstm"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        // C libraries behind tiny header shims; no other target sees C types.
+        .systemLibrary(
+            name: "CBLAS", path: "Sources/CBLAS", pkgConfig: "openblas",
+            providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(
+            name: "CHDF5", path: "Sources/CHDF5", pkgConfig: "hdf5",
+            providers: [.apt(["libhdf5-dev"])]),
+
+        // Thin Swift wrapper over the HDF5 C API (files, groups, datasets, attributes).
+        .target(name: "HDF5Kit", dependencies: ["CHDF5"]),
+
+        // The runtime: tensors and BLAS, the LSTM (eqs. 1-25), training.
+        .target(name: "LSTMKit", dependencies: ["CBLAS"]),
+
+        // The command line.
+        .executableTarget(
+            name: "lstm",
+            dependencies: [
+                "LSTMKit",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
+
+        // Benchmarks: run with `swift run -c release lstm-bench`.
+        .executableTarget(
+            name: "lstm-bench", dependencies: ["LSTMKit"], path: "Benchmarks/LSTMBench"),
+
+        .testTarget(name: "LSTMKitTests", dependencies: ["LSTMKit"]),
+        .testTarget(name: "HDF5KitTests", dependencies: ["HDF5Kit"]),
+    ]
+)

@@ -1,0 +1,8 @@
+import XCTest
+import HDF5Kit
+
+final class VersionTests: XCTestCase {
+    func testLibraryIsHDF5_1_10() {
+        XCTAssertTrue(HDF5Kit.libraryVersion.hasPrefix("1.10."), HDF5Kit.libraryVersion)
+    }
+}

@@ -1,1 +1,162 @@
-print("bench")
+// lstm-bench: speed figures that can be compared within one run.
+//
+//   swift run -c release lstm-bench core        forward+backward, one thread and all BLAS threads
+//   swift run -c release lstm-bench --help      options
+//
+// Every figure is the median of --reps timed repetitions after one warm-up. FLOPs per token
+// per layer are 24·H·(I+H) (forward 8·H·(I+H), backward twice that) plus 6·H·O for the output
+// layer. The sgemm ceiling is measured in the same run on the same thread count.
+import Foundation
+import LSTMKit
+
+struct Options {
+    var mode = "core"
+    var batch = 64, steps = 100, input = 128, hidden = 512, output = 128, layers = 1
+    var reps = 5
+    var torch = true
+
+    static func parse(_ args: [String]) -> Options {
+        var o = Options()
+        var it = args.makeIterator()
+        while let a = it.next() {
+            func int() -> Int {
+                guard let v = it.next().flatMap(Int.init) else { fatalError("\(a) needs an integer") }
+                return v
+            }
+            switch a {
+            case "--batch", "-B": o.batch = int()
+            case "--steps", "-T": o.steps = int()
+            case "--input", "-I": o.input = int()
+            case "--hidden", "-H": o.hidden = int()
+            case "--output", "-O": o.output = int()
+            case "--layers", "-L": o.layers = int()
+            case "--reps": o.reps = int()
+            case "--no-torch": o.torch = false
+            case "--help", "-h":
+                print("usage: lstm-bench [core] [-B 64] [-T 100] [-I 128] [-H 512] [-O 128] [-L 1] [--reps 5] [--no-torch]")
+                exit(0)
+            default:
+                if a.hasPrefix("-") { fatalError("unknown option \(a)") }
+                o.mode = a
+            }
+        }
+        return o
+    }
+}
+
+func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
+
+func median(_ xs: [Double]) -> Double {
+    let s = xs.sorted()
+    return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
+}
+
+/// Median seconds of `reps` calls of `body` after one warm-up call.
+func timeMedian(reps: Int, _ body: () -> Void) -> Double {
+    body()
+    return median((0..<reps).map { _ in
+        let t0 = now()
+        body()
+        return now() - t0
+    })
+}
+
+/// GFLOP/s of a row-major sgemm C[m,n] = A[m,k]·B[k,n] at the current BLAS thread count.
+func sgemmGFLOPs(m: Int, n: Int, k: Int, reps: Int) -> Double {
+    let a = Buffer<Float>(count: m * k), b = Buffer<Float>(count: k * n), c = Buffer<Float>(count: m * n)
+    for i in 0..<a.count { a[i] = Float(i % 7) * 0.1 }
+    for i in 0..<b.count { b[i] = Float(i % 5) * 0.1 }
+    let inner = max(1, Int(2e9 / Double(2 * m * n * k)))  // ~2 GFLOP per timed sample
+    let t = timeMedian(reps: reps) {
+        for _ in 0..<inner {
+            gemm(Matrix(a.base, rows: m, cols: k), Matrix(b.base, rows: k, cols: n), into: Matrix(c.base, rows: m, cols: n))
+        }
+    }
+    return 2 * Double(m * n * k) * Double(inner) / t / 1e9
+}
+
+func flopsPerToken(_ o: Options) -> Double {
+    var f = 0.0
+    for k in 0..<o.layers { f += 24 * Double(o.hidden) * Double((k == 0 ? o.input : o.hidden) + o.hidden) }
+    return f + 6 * Double(o.hidden) * Double(o.output)
+}
+
+/// Runs the PyTorch reference (Benchmarks/pytorch_lstm.py) when torch imports; tokens/s or nil.
+func torchTokensPerSecond(_ o: Options, threads: Int) -> Double? {
+    guard o.torch else { return nil }
+    let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("pytorch_lstm.py").path
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    p.arguments = ["python3", script, "-B", "\(o.batch)", "-T", "\(o.steps)", "-I", "\(o.input)",
+                   "-H", "\(o.hidden)", "-O", "\(o.output)", "-L", "\(o.layers)", "--reps", "\(o.reps)",
+                   "--threads", "\(threads)"]
+    let pipe = Pipe()
+    p.standardOutput = pipe
+    p.standardError = FileHandle.nullDevice
+    do { try p.run() } catch { return nil }
+    let data = pipe.fileHandleForReading.readDataToEndOfFile()
+    p.waitUntilExit()
+    guard p.terminationStatus == 0, let text = String(data: data, encoding: .utf8) else { return nil }
+    // The script's last line: "tokens_per_s <value>".
+    for line in text.split(separator: "\n").reversed() where line.hasPrefix("tokens_per_s ") {
+        return Double(line.dropFirst("tokens_per_s ".count))
+    }
+    return nil
+}
+
+/// Forward+backward of one minibatch on one workspace: tokens/s and the mean loss.
+func coreRun(_ o: Options, threads: Int) -> (tokensPerSecond: Double, seconds: Double, loss: Double) {
+    BLASThreads.set(threads)
+    let config = ModelConfig(
+        input: .features(size: o.input), hiddenSize: o.hidden, numLayers: o.layers,
+        outputSize: o.output, head: .sequence, loss: .crossEntropy)
+    let net = try! LSTMNetwork<Float>(config: config)
+    let params = ParameterSet<Float>(config: config, seed: 1)
+    let grads = ParameterSet<Float>(config: config)
+    let ws = Workspace<Float>(config: config, maxBatch: o.batch, maxSteps: o.steps)
+    var rng = RandomSource(seed: 2)
+    let batch = Minibatch<Float>(
+        batchSize: o.batch, steps: o.steps,
+        inputs: .features((0..<(o.batch * o.steps * o.input)).map { _ in Float(rng.normal()) }),
+        targets: .classes((0..<(o.batch * o.steps)).map { _ in Int32(rng.index(below: o.output)) }))
+    var loss = 0.0
+    let t = batch.withView { view in
+        timeMedian(reps: o.reps) {
+            grads.zero()
+            loss = net.lossAndGradient(params, view, workspace: ws, into: grads).mean
+        }
+    }
+    return (Double(o.batch * o.steps) / t, t, loss)
+}
+
+let opts = Options.parse(Array(CommandLine.arguments.dropFirst()))
+let cores = ProcessInfo.processInfo.activeProcessorCount
+print("lstm-bench \(opts.mode): I=\(opts.input) H=\(opts.hidden) O=\(opts.output) L=\(opts.layers) B=\(opts.batch) T=\(opts.steps), median of \(opts.reps)")
+print("OpenBLAS core: \(BLASThreads.coreName); config: \(BLASThreads.config); cores: \(cores)")
+print("OPENBLAS_CORETYPE=\(ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] ?? "(unset)") OPENBLAS_L2_SIZE=\(ProcessInfo.processInfo.environment["OPENBLAS_L2_SIZE"] ?? "(unset)")")
+
+switch opts.mode {
+case "core":
+    let fpt = flopsPerToken(opts)
+    print(String(format: "FLOPs per token: %.2f M", fpt / 1e6))
+    for threads in Array(Set([1, cores])).sorted() {
+        BLASThreads.set(threads)
+        let ceiling = sgemmGFLOPs(m: 1024, n: 1024, k: 1024, reps: opts.reps)
+        let stepGemm = sgemmGFLOPs(m: opts.batch, n: 4 * opts.hidden, k: opts.hidden, reps: opts.reps)
+        let r = coreRun(opts, threads: threads)
+        let gflops = r.tokensPerSecond * fpt / 1e9
+        var line = String(
+            format: "BLAS threads %d: %9.0f tokens/s  %6.1f GFLOP/s  = %4.1f%% of sgemm ceiling %.1f GFLOP/s (1024³); per-step sgemm [%d×%d×%d] %.1f GFLOP/s; %.3f s/minibatch; loss %.6f",
+            threads, r.tokensPerSecond, gflops, 100 * gflops / ceiling, ceiling, opts.batch, 4 * opts.hidden, opts.hidden,
+            stepGemm, r.seconds, r.loss)
+        if let torch = torchTokensPerSecond(opts, threads: threads) {
+            line += String(format: "; PyTorch %.0f tokens/s, ratio %.2f×", torch, r.tokensPerSecond / torch)
+        } else {
+            line += "; PyTorch not available"
+        }
+        print(line)
+    }
+default:
+    fatalError("unknown mode \(opts.mode)")
+}

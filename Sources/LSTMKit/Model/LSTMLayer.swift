@@ -1,0 +1,181 @@
+// The LSTM layer: the seed's eqs. 1–6 (forward) and 8–25 (backward) in batched matrix form.
+//
+// Dimension letters: B batch, T steps, I layer input width, H hidden width, G = 4H gate width.
+// Every activation buffer is time-major, [T, B, ·], so one step's minibatch is a contiguous
+// B×n matrix and the whole sequence is one (T·B)×n matrix for the all-steps GEMMs.
+// Gate blocks along G are in the order i, f, g, o (PyTorch's layout; the seed's θ = f, g, i, o).
+
+/// Activations one layer keeps from forward for backward, sized once for (maxBatch, maxSteps).
+public struct LayerActivations<T: LSTMScalar>: @unchecked Sendable {
+    /// (T, B, G): pre-activations a = Wx + Rh + b, overwritten in place by the gate values i, f, g, o.
+    let gates: Buffer<T>
+    /// (T+1, B, H): slot 0 is h⁽⁰⁾ (the initial state), slot t+1 is h⁽ᵗ⁾.
+    let h: Buffer<T>
+    /// (T+1, B, H): slot 0 is c⁽⁰⁾, slot t+1 is c⁽ᵗ⁾.
+    let c: Buffer<T>
+    /// (T, B, H): tanh(c⁽ᵗ⁾), kept for eqs. 16–17.
+    let tanhC: Buffer<T>
+
+    init(maxBatch: Int, maxSteps: Int, hidden: Int) {
+        gates = Buffer(count: maxSteps * maxBatch * 4 * hidden)
+        h = Buffer(count: (maxSteps + 1) * maxBatch * hidden)
+        c = Buffer(count: (maxSteps + 1) * maxBatch * hidden)
+        tanhC = Buffer(count: maxSteps * maxBatch * hidden)
+    }
+
+    /// The layer's outputs h⁽¹⁾…h⁽ᵀ⁾ as one (T·B) × H matrix (the next layer's input).
+    func outputs(batch b: Int, steps t: Int, hidden: Int) -> Matrix<T> {
+        Matrix(h.base + b * hidden, rows: t * b, cols: hidden)
+    }
+}
+
+/// Forward and backward of one LSTM layer over a whole minibatch of sequences.
+public enum LSTMLayer {
+    /// Runs eqs. 1–6 for all T steps.
+    ///
+    /// - Parameters:
+    ///   - x: (T·B, I) layer input, time-major.
+    ///   - acts: h and c slot 0 must already hold the initial state (B, H).
+    @inline(__always)
+    static func forward<T: LSTMScalar>(
+        _ p: LayerParameters<T>, x: Matrix<T>, batch b: Int, steps t: Int, hidden h: Int,
+        acts: LayerActivations<T>
+    ) {
+        let g = 4 * h
+        let gates = Matrix(acts.gates.base, rows: t * b, cols: g)  // (T·B, G)
+        // Eqs. 1–4, input part for all T steps in one GEMM: A = X Wᵀ, (T·B, I)·(I, G).
+        gemm(x, p.w, transposeB: true, into: gates)
+        for s in 0..<t {
+            let hPrev = Matrix(acts.h.base + s * b * h, rows: b, cols: h)  // (B, H)
+            let aStep = gates.rows(s * b, b)  // (B, G)
+            // Eqs. 1–4, recurrent part: A⁽ˢ⁾ += h⁽ˢ⁻¹⁾ Rᵀ, one fused GEMM for all four gates.
+            gemm(hPrev, p.r, transposeB: true, into: aStep, beta: 1)
+            T.lstmCellForward(
+                gates: aStep.base, bias: p.b,
+                cPrev: acts.c.base + s * b * h, cNext: acts.c.base + (s + 1) * b * h,
+                hNext: acts.h.base + (s + 1) * b * h, tanhC: acts.tanhC.base + s * b * h,
+                batch: b, hidden: h)
+        }
+    }
+
+    /// One step's gate nonlinearities, cell and hidden state, fused in one pass over (B, H):
+    /// the plain reference loop (Double uses it; Float's SIMD kernel is tested against it).
+    ///
+    /// Eqs. 1–4: i = σ(a_i + b_i), f = σ(a_f + b_f), g = tanh(a_g + b_g), o = σ(a_o + b_o);
+    /// eq. 5: c = g⊙i + c⁽ᵗ⁻¹⁾⊙f; eq. 6: h = o⊙tanh(c). Gate values replace the pre-activations.
+    @inline(__always)
+    public static func cellForwardReference<T: LSTMScalar>(
+        gates: UnsafeMutablePointer<T>, bias: UnsafeMutablePointer<T>,
+        cPrev: UnsafeMutablePointer<T>, cNext: UnsafeMutablePointer<T>,
+        hNext: UnsafeMutablePointer<T>, tanhC: UnsafeMutablePointer<T>,
+        batch b: Int, hidden h: Int
+    ) {
+        for row in 0..<b {
+            let a = gates + row * 4 * h
+            let ai = a, af = a + h, ag = a + 2 * h, ao = a + 3 * h
+            let bi = bias, bf = bias + h, bg = bias + 2 * h, bo = bias + 3 * h
+            let cp = cPrev + row * h, cn = cNext + row * h
+            let hn = hNext + row * h, tc = tanhC + row * h
+            for j in 0..<h {
+                let i = T.sigmoid(ai[j] + bi[j])  // eq. 2
+                let f = T.sigmoid(af[j] + bf[j])  // eq. 1
+                let gg = T.tanh(ag[j] + bg[j])  // eq. 4
+                let o = T.sigmoid(ao[j] + bo[j])  // eq. 3
+                let c = gg * i + cp[j] * f  // eq. 5
+                let tcj = T.tanh(c)
+                ai[j] = i
+                af[j] = f
+                ag[j] = gg
+                ao[j] = o
+                cn[j] = c
+                tc[j] = tcj
+                hn[j] = o * tcj  // eq. 6
+            }
+        }
+    }
+
+    /// Backpropagation through time for one layer (eqs. 8–25).
+    ///
+    /// - Parameters:
+    ///   - x: (T·B, I) the input the forward pass saw.
+    ///   - dH: (T·B, H) ∂L/∂h⁽ᵗ⁾ from above (the output layer or the next layer); the recurrent
+    ///     term of eq. 14 is accumulated into it step by step, so it is overwritten.
+    ///   - dGates: (T·B, G) scratch, left holding δθ⁽ᵗ⁾ ⊙ f′_θ for every step.
+    ///   - dcCarry: (B, H) scratch for δc⁽ᵗ⁺¹⁾ ⊙ f⁽ᵗ⁺¹⁾.
+    ///   - grads: accumulated into (+=).
+    ///   - dX: if given, (T·B, I) receives ∂L/∂x (overwritten).
+    @inline(__always)
+    static func backward<T: LSTMScalar>(
+        _ p: LayerParameters<T>, grads: LayerParameters<T>, x: Matrix<T>,
+        batch b: Int, steps t: Int, hidden h: Int, acts: LayerActivations<T>,
+        dH: UnsafeMutablePointer<T>, dGates: UnsafeMutablePointer<T>,
+        dcCarry: UnsafeMutablePointer<T>, dX: Matrix<T>?
+    ) {
+        let g = 4 * h
+        let dG = Matrix(dGates, rows: t * b, cols: g)  // (T·B, G)
+        dcCarry.update(repeating: 0, count: b * h)  // δc⁽ᵀ⁺¹⁾ = 0 (seed §4.1)
+        for s in stride(from: t - 1, through: 0, by: -1) {
+            cellBackward(
+                gates: acts.gates.base + s * b * g, cPrev: acts.c.base + s * b * h,
+                tanhC: acts.tanhC.base + s * b * h, dH: dH + s * b * h,
+                dcCarry: dcCarry, dGates: dGates + s * b * g, batch: b, hidden: h)
+            if s > 0 {
+                // Eq. 14, recurrent term: δh⁽ˢ⁻¹⁾ += Σ_θ Rᵀ(δθ⁽ˢ⁾ ⊙ f′_θ); all four gates in one GEMM,
+                // (B, G)·(G, H).
+                gemm(dG.rows(s * b, b), p.r, into: Matrix(dH + (s - 1) * b * h, rows: b, cols: h), beta: 1)
+            }
+        }
+        // Eq. 23: δW += Σ_t (δθ⁽ᵗ⁾ ⊙ f′_θ) x⁽ᵗ⁾ᵀ, all steps in one GEMM, (G, T·B)·(T·B, I).
+        gemm(dG, transposeA: true, x, into: grads.w, beta: 1)
+        // Eq. 24: δR += Σ_t (δθ⁽ᵗ⁾ ⊙ f′_θ) h⁽ᵗ⁻¹⁾ᵀ; h slots 0..T−1 are h⁽ᵗ⁻¹⁾, (G, T·B)·(T·B, H).
+        gemm(dG, transposeA: true, Matrix(acts.h.base, rows: t * b, cols: h), into: grads.r, beta: 1)
+        // Eq. 25: δb += Σ_t δθ⁽ᵗ⁾ ⊙ f′_θ.
+        addColumnSums(dG, into: grads.b)
+        // ∂L/∂x⁽ᵗ⁾ = Σ_θ Wᵀ(δθ⁽ᵗ⁾ ⊙ f′_θ): the layer below's δh from above, (T·B, G)·(G, I).
+        if let dX { gemm(dG, p.w, into: dX) }
+    }
+
+    /// One step of eqs. 14 (elementwise part), 16–20, fused over (B, H).
+    ///
+    /// Writes the gate pre-activation gradients δθ ⊙ f′_θ (the factor every one of eqs. 14 and
+    /// 23–25 uses) and advances `dcCarry` from δc⁽ᵗ⁺¹⁾⊙f⁽ᵗ⁺¹⁾ to δc⁽ᵗ⁾⊙f⁽ᵗ⁾.
+    @inline(__always)
+    static func cellBackward<T: LSTMScalar>(
+        gates: UnsafeMutablePointer<T>, cPrev: UnsafeMutablePointer<T>,
+        tanhC: UnsafeMutablePointer<T>, dH: UnsafeMutablePointer<T>,
+        dcCarry: UnsafeMutablePointer<T>, dGates: UnsafeMutablePointer<T>,
+        batch b: Int, hidden h: Int
+    ) {
+        for row in 0..<b {
+            let a = gates + row * 4 * h
+            let ai = a, af = a + h, ag = a + 2 * h, ao = a + 3 * h
+            let d = dGates + row * 4 * h
+            let di = d, df = d + h, dg = d + 2 * h, dO = d + 3 * h
+            let cp = cPrev + row * h, tc = tanhC + row * h
+            let dh = dH + row * h, dcc = dcCarry + row * h
+            for j in 0..<h {
+                let i = ai[j], f = af[j], gg = ag[j], o = ao[j]
+                let tcj = tc[j], dhj = dh[j]
+                let dc = dhj * o * (1 - tcj * tcj) + dcc[j]  // eq. 16
+                let dOut = dhj * tcj  // eq. 17
+                let dF = dc * cp[j]  // eq. 18
+                let dIn = dc * gg  // eq. 19
+                let dCand = dc * i  // eq. 20
+                di[j] = dIn * i * (1 - i)  // ⊙ σ′
+                df[j] = dF * f * (1 - f)  // ⊙ σ′
+                dg[j] = dCand * (1 - gg * gg)  // ⊙ tanh′
+                dO[j] = dOut * o * (1 - o)  // ⊙ σ′
+                dcc[j] = dc * f  // δc⁽ᵗ⁾ ⊙ f⁽ᵗ⁾, eq. 16's second term one step earlier
+            }
+        }
+    }
+}
+
+/// out[j] += Σ_r m[r, j]: the bias gradients (eqs. 22 and 25).
+@inline(__always)
+func addColumnSums<T: LSTMScalar>(_ m: Matrix<T>, into out: UnsafeMutablePointer<T>) {
+    for r in 0..<m.rows {
+        let row = m.base + r * m.stride
+        for j in 0..<m.cols { out[j] += row[j] }
+    }
+}

@@ -1,0 +1,128 @@
+/// What the network reads at each step.
+public enum InputKind: Sendable, Equatable, Hashable {
+    /// Float feature vectors: inputs are [B, T, size].
+    case features(size: Int)
+    /// Integer token ids in 0..<vocabulary looked up in an embedding table [V, E]: inputs are [B, T].
+    case tokens(vocabulary: Int, embedding: Int)
+}
+
+/// F in eq. 7, y = F(W^y h + b^y).
+public enum OutputActivation: String, Sendable, CaseIterable, Codable {
+    case identity, softmax, sigmoid, tanh
+}
+
+/// Where predictions are made.
+public enum Head: String, Sendable, CaseIterable, Codable {
+    /// A prediction at every step (many-to-many): targets [B, T] or [B, T, O].
+    case sequence
+    /// One prediction from the final step (many-to-one): targets [B] or [B, O].
+    case last
+}
+
+/// The training objective; every loss is the mean over all target elements of the minibatch.
+public enum LossKind: String, Sendable, CaseIterable, Codable {
+    /// Softmax cross-entropy on integer class ids (needs F = softmax).
+    case crossEntropy = "cross_entropy"
+    /// Mean squared error on float targets (any F).
+    case mse
+    /// Binary cross-entropy on float targets in [0, 1] (needs F = sigmoid).
+    case bce
+}
+
+/// How parameters start.
+public enum Initialization: String, Sendable, CaseIterable, Codable {
+    /// PyTorch's nn.LSTM default: every weight and bias uniform(−1/√H, 1/√H).
+    case pytorch
+    /// Xavier/Glorot uniform on W and R (bound √(6/(fan_in+fan_out))), biases zero.
+    case xavier
+    /// Xavier-uniform W, orthogonal R (Keras' default for LSTM), biases zero.
+    case orthogonal
+}
+
+/// The architecture and objective of a stacked LSTM with an output layer.
+public struct ModelConfig: Sendable, Equatable, Hashable {
+    public var input: InputKind
+    /// H, the width of h and c in every layer.
+    public var hiddenSize: Int
+    /// Number of stacked LSTM layers; layer k reads layer k−1's h.
+    public var numLayers: Int
+    /// O, the width of the prediction y.
+    public var outputSize: Int
+    public var activation: OutputActivation
+    public var head: Head
+    public var loss: LossKind
+    public var initialization: Initialization
+    /// Start the forget-gate bias at 1.0 (Keras' `unit_forget_bias`).
+    public var forgetGateBias: Bool
+
+    public init(
+        input: InputKind, hiddenSize: Int, numLayers: Int = 1, outputSize: Int,
+        activation: OutputActivation? = nil, head: Head = .sequence, loss: LossKind,
+        initialization: Initialization = .pytorch, forgetGateBias: Bool = false
+    ) {
+        self.input = input
+        self.hiddenSize = hiddenSize
+        self.numLayers = numLayers
+        self.outputSize = outputSize
+        self.activation = activation ?? loss.defaultActivation
+        self.head = head
+        self.loss = loss
+        self.initialization = initialization
+        self.forgetGateBias = forgetGateBias
+    }
+
+    /// Width of layer 0's input x: the feature size or the embedding width.
+    public var inputWidth: Int {
+        switch input {
+        case .features(let size): return size
+        case .tokens(_, let embedding): return embedding
+        }
+    }
+
+    /// Width of layer `k`'s input.
+    public func layerInputWidth(_ k: Int) -> Int { k == 0 ? inputWidth : hiddenSize }
+
+    /// Checks sizes and the loss/activation pairing; throws one clear message per problem.
+    public func validate() throws {
+        func fail(_ msg: String) throws { throw ModelConfigError(message: msg) }
+        switch input {
+        case .features(let size):
+            if size < 1 { try fail("input size must be ≥ 1 (got \(size))") }
+        case .tokens(let v, let e):
+            if v < 1 { try fail("vocabulary size must be ≥ 1 (got \(v))") }
+            if e < 1 { try fail("embedding size must be ≥ 1 (got \(e))") }
+        }
+        if hiddenSize < 1 { try fail("hidden_size must be ≥ 1 (got \(hiddenSize))") }
+        if numLayers < 1 { try fail("num_layers must be ≥ 1 (got \(numLayers))") }
+        if outputSize < 1 { try fail("output_size must be ≥ 1 (got \(outputSize))") }
+        switch loss {
+        case .crossEntropy where activation != .softmax:
+            try fail("loss cross_entropy needs activation softmax (got \(activation.rawValue))")
+        case .crossEntropy where outputSize < 2:
+            try fail("loss cross_entropy needs output_size ≥ 2 classes (got \(outputSize))")
+        case .bce where activation != .sigmoid:
+            try fail("loss bce needs activation sigmoid (got \(activation.rawValue))")
+        default: break
+        }
+    }
+}
+
+extension LossKind {
+    /// The F that pairs with this loss when none is given.
+    public var defaultActivation: OutputActivation {
+        switch self {
+        case .crossEntropy: return .softmax
+        case .bce: return .sigmoid
+        case .mse: return .identity
+        }
+    }
+
+    /// Whether targets are integer class ids (else float values).
+    public var usesClassTargets: Bool { self == .crossEntropy }
+}
+
+/// A model configuration that cannot be built.
+public struct ModelConfigError: Error, CustomStringConvertible, Equatable {
+    public let message: String
+    public var description: String { "invalid model: \(message)" }
+}

@@ -1,0 +1,187 @@
+import Foundation
+
+/// Where each named parameter tensor lives in the flat arena.
+///
+/// Names follow PyTorch's `state_dict()` where a counterpart exists; the seed's single bias
+/// per gate is `lstm.bias_l{k}`. Gate blocks are stacked in the order i, f, g, o.
+public struct ParameterLayout: Sendable, Equatable {
+    /// One tensor: its name, shape and offset (in elements) into the arena.
+    public struct Entry: Sendable, Equatable {
+        public let name: String
+        public let shape: [Int]
+        public let offset: Int
+        public var count: Int { shape.reduce(1, *) }
+    }
+
+    public let entries: [Entry]
+    /// Total number of scalars.
+    public let count: Int
+
+    public init(_ config: ModelConfig) {
+        var entries: [Entry] = []
+        var offset = 0
+        func add(_ name: String, _ shape: [Int]) {
+            entries.append(Entry(name: name, shape: shape, offset: offset))
+            offset += shape.reduce(1, *)
+        }
+        let h = config.hiddenSize, g = 4 * config.hiddenSize
+        if case .tokens(let v, let e) = config.input { add("embedding.weight", [v, e]) }
+        for k in 0..<config.numLayers {
+            add("lstm.weight_ih_l\(k)", [g, config.layerInputWidth(k)])  // W [4H, I_k]
+            add("lstm.weight_hh_l\(k)", [g, h])  // R [4H, H]
+            add("lstm.bias_l\(k)", [g])  // b [4H]
+        }
+        add("head.weight", [config.outputSize, h])  // W^y [O, H]
+        add("head.bias", [config.outputSize])  // b^y [O]
+        self.entries = entries
+        self.count = offset
+    }
+
+    /// The entry called `name`, if any.
+    public func entry(_ name: String) -> Entry? { entries.first { $0.name == name } }
+}
+
+/// Views of one LSTM layer's parameters (or of their gradients).
+public struct LayerParameters<T: LSTMScalar>: @unchecked Sendable {
+    /// W, [4H, I_k]: input weights of the four gates, rows in gate order i, f, g, o.
+    public let w: Matrix<T>
+    /// R, [4H, H]: recurrent weights.
+    public let r: Matrix<T>
+    /// b, [4H]: one bias per gate unit.
+    public let b: UnsafeMutablePointer<T>
+}
+
+/// All parameters of a model in one contiguous arena with named views into it.
+///
+/// Gradients and optimizer state use the same type and layout, so zeroing, reducing,
+/// clipping, stepping and saving are flat loops over `storage`.
+public final class ParameterSet<T: LSTMScalar>: @unchecked Sendable {
+    public let config: ModelConfig
+    public let layout: ParameterLayout
+    /// The arena.
+    public let storage: Buffer<T>
+    /// Embedding table [V, E] (token input only).
+    public let embedding: Matrix<T>?
+    public let layers: [LayerParameters<T>]
+    /// W^y, [O, H].
+    public let headWeight: Matrix<T>
+    /// b^y, [O].
+    public let headBias: UnsafeMutablePointer<T>
+
+    /// A zero-filled arena for `config`.
+    public init(config: ModelConfig) {
+        self.config = config
+        let layout = ParameterLayout(config)
+        self.layout = layout
+        let storage = Buffer<T>(count: layout.count)
+        self.storage = storage
+        func view(_ name: String) -> Matrix<T> {
+            let e = layout.entry(name)!
+            return Matrix(storage.base + e.offset, rows: e.shape[0], cols: e.shape.count > 1 ? e.shape[1] : 1)
+        }
+        embedding = layout.entry("embedding.weight") == nil ? nil : view("embedding.weight")
+        layers = (0..<config.numLayers).map { k in
+            LayerParameters(
+                w: view("lstm.weight_ih_l\(k)"), r: view("lstm.weight_hh_l\(k)"),
+                b: view("lstm.bias_l\(k)").base)
+        }
+        headWeight = view("head.weight")
+        headBias = view("head.bias").base
+    }
+
+    /// A new arena for `config`, initialised by `config.initialization` from `seed`.
+    public convenience init(config: ModelConfig, seed: UInt64) {
+        self.init(config: config)
+        var rng = RandomSource(seed: seed)
+        initialize(using: &rng)
+    }
+
+    /// Number of scalars.
+    public var count: Int { storage.count }
+
+    /// Sets every parameter to zero.
+    public func zero() { storage.zero() }
+
+    /// The tensor called `name` as a flat pointer (nil if the layout has none).
+    public func tensor(_ name: String) -> UnsafeMutableBufferPointer<T>? {
+        guard let e = layout.entry(name) else { return nil }
+        return UnsafeMutableBufferPointer(start: storage.base + e.offset, count: e.count)
+    }
+
+    /// Copies every value from another arena of the same layout.
+    public func copy(from other: ParameterSet<T>) {
+        precondition(other.layout == layout, "parameter layouts differ")
+        storage.base.update(from: other.storage.base, count: count)
+    }
+
+    /// A copy of the values converted to another scalar type (e.g. Float → Double for checks).
+    public func converted<U: LSTMScalar>(to: U.Type) -> ParameterSet<U> {
+        let out = ParameterSet<U>(config: config)
+        for i in 0..<count { out.storage.base[i] = U(storage.base[i]) }
+        return out
+    }
+
+    // MARK: - Initialisation
+
+    /// Fills the arena according to `config.initialization`, drawing from `rng` in layout order.
+    public func initialize(using rng: inout RandomSource) {
+        let h = config.hiddenSize
+        let k = 1 / Double(h).squareRoot()
+        func fillUniform(_ p: UnsafeMutablePointer<T>, _ n: Int, _ bound: Double) {
+            for i in 0..<n { p[i] = T(rng.uniform(-bound, bound)) }
+        }
+        if let emb = embedding {  // nn.Embedding: N(0, 1)
+            for i in 0..<emb.count { emb.base[i] = T(rng.normal()) }
+        }
+        for layer in layers {
+            switch config.initialization {
+            case .pytorch:
+                fillUniform(layer.w.base, layer.w.count, k)
+                fillUniform(layer.r.base, layer.r.count, k)
+                fillUniform(layer.b, 4 * h, k)
+            case .xavier:
+                fillUniform(layer.w.base, layer.w.count, xavierBound(layer.w))
+                fillUniform(layer.r.base, layer.r.count, xavierBound(layer.r))
+                layer.b.update(repeating: 0, count: 4 * h)
+            case .orthogonal:
+                fillUniform(layer.w.base, layer.w.count, xavierBound(layer.w))
+                fillOrthogonal(layer.r, &rng)
+                layer.b.update(repeating: 0, count: 4 * h)
+            }
+            if config.forgetGateBias {  // gate order i, f, g, o: f is block 1
+                (layer.b + h).update(repeating: 1, count: h)
+            }
+        }
+        // nn.Linear's default: uniform(−1/√fan_in, 1/√fan_in) for weight and bias.
+        fillUniform(headWeight.base, headWeight.count, k)
+        fillUniform(headBias, config.outputSize, k)
+    }
+
+    private func xavierBound(_ m: Matrix<T>) -> Double {
+        (6 / Double(m.rows + m.cols)).squareRoot()
+    }
+
+    /// Orthogonal init as in PyTorch's `orthogonal_`: QR of a Gaussian matrix (on the
+    /// transpose when it is wide), Q's columns sign-corrected by diag(R).
+    private func fillOrthogonal(_ m: Matrix<T>, _ rng: inout RandomSource) {
+        let tall = m.rows >= m.cols
+        let n = tall ? m.rows : m.cols, p = tall ? m.cols : m.rows  // Q is n × p, n ≥ p
+        var a = (0..<(n * p)).map { _ in rng.normal() }  // column j at a[j*n ..< (j+1)*n]
+        for j in 0..<p {  // modified Gram–Schmidt, Double precision
+            for i in 0..<j {
+                var dot = 0.0
+                for r in 0..<n { dot += a[i * n + r] * a[j * n + r] }
+                for r in 0..<n { a[j * n + r] -= dot * a[i * n + r] }
+            }
+            var norm = 0.0
+            for r in 0..<n { norm += a[j * n + r] * a[j * n + r] }
+            norm = norm.squareRoot()
+            for r in 0..<n { a[j * n + r] /= norm }  // diag(R) = norm > 0: signs already fixed
+        }
+        for r in 0..<m.rows {
+            for c in 0..<m.cols {
+                m.base[r * m.stride + c] = T(tall ? a[c * n + r] : a[r * n + c])
+            }
+        }
+    }
+}

@@ -1,0 +1,174 @@
+import CBLAS
+import Foundation
+
+/// The element types the runtime computes in: `Float` for training, `Double` for checks.
+///
+/// Each conformance supplies its BLAS GEMM and its elementwise nonlinearities, so the generic
+/// model code compiles to `sgemm`/`dgemm` and to type-specific vectorisable kernels.
+public protocol LSTMScalar: BinaryFloatingPoint, Sendable
+where Self.RawSignificand: FixedWidthInteger {
+    /// C ← alpha·op(A)·op(B) + beta·C on row-major matrices; op(X) is X or Xᵀ by flag.
+    /// Shapes: op(A) [m, k], op(B) [k, n], C [m, n]; lda/ldb/ldc are row strides.
+    static func gemm(
+        transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
+        alpha: Self, a: UnsafePointer<Self>, lda: Int,
+        b: UnsafePointer<Self>, ldb: Int,
+        beta: Self, c: UnsafeMutablePointer<Self>, ldc: Int)
+
+    /// e^x, accurate to a few ulp; branch-free so loops over it vectorise.
+    static func exp(_ x: Self) -> Self
+    /// Natural logarithm (used by losses, off the hot path).
+    static func log(_ x: Self) -> Self
+    /// log(1 + x), accurate for small x (used by the binary cross-entropy).
+    static func log1p(_ x: Self) -> Self
+    /// Hyperbolic tangent, accurate in relative terms near zero.
+    static func tanh(_ x: Self) -> Self
+    /// Logistic sigmoid σ(x) = 1 / (1 + e^−x).
+    static func sigmoid(_ x: Self) -> Self
+
+    /// One LSTM step's fused elementwise pass (eqs. 1–6) over (B, H); see
+    /// `LSTMLayer.cellForwardReference`, which is the default implementation.
+    static func lstmCellForward(
+        gates: UnsafeMutablePointer<Self>, bias: UnsafeMutablePointer<Self>,
+        cPrev: UnsafeMutablePointer<Self>, cNext: UnsafeMutablePointer<Self>,
+        hNext: UnsafeMutablePointer<Self>, tanhC: UnsafeMutablePointer<Self>,
+        batch: Int, hidden: Int)
+}
+
+extension LSTMScalar {
+    public static func lstmCellForward(
+        gates: UnsafeMutablePointer<Self>, bias: UnsafeMutablePointer<Self>,
+        cPrev: UnsafeMutablePointer<Self>, cNext: UnsafeMutablePointer<Self>,
+        hNext: UnsafeMutablePointer<Self>, tanhC: UnsafeMutablePointer<Self>,
+        batch: Int, hidden: Int
+    ) {
+        LSTMLayer.cellForwardReference(
+            gates: gates, bias: bias, cPrev: cPrev, cNext: cNext, hNext: hNext, tanhC: tanhC,
+            batch: batch, hidden: hidden)
+    }
+}
+
+@inline(__always)
+private func cblasTrans(_ t: Bool) -> CBLAS_TRANSPOSE { t ? CblasTrans : CblasNoTrans }
+
+// MARK: - Float
+
+extension Float: LSTMScalar {
+    @inline(__always)
+    public static func gemm(
+        transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
+        alpha: Float, a: UnsafePointer<Float>, lda: Int,
+        b: UnsafePointer<Float>, ldb: Int,
+        beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
+    ) {
+        cblas_sgemm(
+            CblasRowMajor, cblasTrans(transA), cblasTrans(transB),
+            Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+    }
+
+    /// Cephes-style expf: x = n·ln2 + r with |r| ≤ ln2/2, a degree-6 polynomial for e^r and
+    /// 2^n assembled in the exponent bits. Rounding uses the 1.5·2^23 trick instead of a
+    /// call, so the whole function is straight-line code that LLVM vectorises. Error ≲ 2 ulp.
+    @inline(__always)
+    public static func exp(_ x: Float) -> Float {
+        let xc = Swift.min(Swift.max(x, -87.3), 88.7)
+        let shifter: Float = 12_582_912  // 1.5·2^23: adding it rounds to an integer
+        let t = xc * 1.442_695_04 + shifter
+        let nf = t - shifter
+        let n = Int32(bitPattern: t.bitPattern) &- 0x4B40_0000
+        var r = xc - nf * 0.693_359_375
+        r = r - nf * -2.121_944_4e-4
+        var p: Float = 1.987_569_15e-4
+        p = p * r + 1.398_199_95e-3
+        p = p * r + 8.333_451_9e-3
+        p = p * r + 4.166_579_59e-2
+        p = p * r + 0.166_666_655
+        p = p * r + 0.500_000_01
+        let er = p * r * r + r + 1
+        // Scale by 2^n in two halves so n near ±127 cannot overflow the exponent field.
+        let n1 = n >> 1
+        let n2 = n &- n1
+        let s1 = Float(bitPattern: UInt32(bitPattern: (n1 &+ 127) << 23))
+        let s2 = Float(bitPattern: UInt32(bitPattern: (n2 &+ 127) << 23))
+        return er * s1 * s2
+    }
+
+    @inline(__always) public static func log(_ x: Float) -> Float { Foundation.log(x) }
+    @inline(__always) public static func log1p(_ x: Float) -> Float { Foundation.log1p(x) }
+
+    /// tanh via e^(−2|x|) for |x| ≥ 0.25 and an odd Taylor polynomial below, where
+    /// 1 − e^(−2|x|) would cancel. Both are computed and one selected: no branches.
+    @inline(__always)
+    public static func tanh(_ x: Float) -> Float {
+        let ax = Swift.abs(x)
+        let e = exp(-2 * ax)
+        let big = (1 - e) / (1 + e)
+        let x2 = ax * ax
+        var p: Float = -0.008_863_235_5  // -1382/155925
+        p = p * x2 + 0.021_869_488   // 62/2835
+        p = p * x2 - 0.053_968_254   // -17/315
+        p = p * x2 + 0.133_333_33    // 2/15
+        p = p * x2 - 0.333_333_34    // -1/3
+        let small = ax + ax * x2 * p
+        let m = ax < 0.25 ? small : big
+        return x < 0 ? -m : m
+    }
+
+    @inline(__always)
+    public static func sigmoid(_ x: Float) -> Float { 1 / (1 + exp(-x)) }
+
+    /// The SIMD8 kernel (Tensor/SIMDKernels.swift).
+    public static func lstmCellForward(
+        gates: UnsafeMutablePointer<Float>, bias: UnsafeMutablePointer<Float>,
+        cPrev: UnsafeMutablePointer<Float>, cNext: UnsafeMutablePointer<Float>,
+        hNext: UnsafeMutablePointer<Float>, tanhC: UnsafeMutablePointer<Float>,
+        batch: Int, hidden: Int
+    ) {
+        simdCellForward(
+            gates: gates, bias: bias, cPrev: cPrev, cNext: cNext, hNext: hNext, tanhC: tanhC,
+            batch: batch, hidden: hidden)
+    }
+}
+
+// MARK: - Double
+
+extension Double: LSTMScalar {
+    @inline(__always)
+    public static func gemm(
+        transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
+        alpha: Double, a: UnsafePointer<Double>, lda: Int,
+        b: UnsafePointer<Double>, ldb: Int,
+        beta: Double, c: UnsafeMutablePointer<Double>, ldc: Int
+    ) {
+        cblas_dgemm(
+            CblasRowMajor, cblasTrans(transA), cblasTrans(transB),
+            Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+    }
+
+    // Double is the reference type for gradient checks: libm's correctly-rounded-ish
+    // functions, not fast approximations.
+    @inline(__always) public static func exp(_ x: Double) -> Double { Foundation.exp(x) }
+    @inline(__always) public static func log(_ x: Double) -> Double { Foundation.log(x) }
+    @inline(__always) public static func log1p(_ x: Double) -> Double { Foundation.log1p(x) }
+    @inline(__always) public static func tanh(_ x: Double) -> Double { Foundation.tanh(x) }
+    @inline(__always)
+    public static func sigmoid(_ x: Double) -> Double { 1 / (1 + Foundation.exp(-x)) }
+}
+
+/// Process-wide OpenBLAS controls.
+public enum BLASThreads {
+    /// Sets how many threads each OpenBLAS call may use (process-wide).
+    public static func set(_ n: Int) { openblas_set_num_threads(Int32(max(1, n))) }
+    /// The number of threads OpenBLAS calls currently use.
+    public static var current: Int { Int(openblas_get_num_threads()) }
+    /// The kernel OpenBLAS chose for this processor (e.g. "Haswell", "SkylakeX").
+    public static var coreName: String {
+        guard let p = openblas_get_corename() else { return "unknown" }
+        return String(cString: p)
+    }
+    /// OpenBLAS's build configuration string.
+    public static var config: String {
+        guard let p = openblas_get_config() else { return "unknown" }
+        return String(cString: p)
+    }
+}

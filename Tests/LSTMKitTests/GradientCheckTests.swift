@@ -1,0 +1,120 @@
+import LSTMKit
+import XCTest
+
+/// Central differences in Double against the backward pass (eqs. 8–25), for every parameter
+/// tensor and the input, over layers × heads × input kinds × the loss/F pairs used in practice.
+final class GradientCheckTests: XCTestCase {
+    static let tolerance = 1e-6
+
+    /// Checks every parameter (and the input, for features) of `config` on a random minibatch.
+    func check(_ config: ModelConfig, batch b: Int = 3, steps t: Int = 4, seed: UInt64 = 7,
+               initialState: Bool = false, file: StaticString = #filePath, line: UInt = #line) throws {
+        let net = try LSTMNetwork<Double>(config: config)
+        let params = ParameterSet<Double>(config: config, seed: seed)
+        let batch = randomBatch(config, batch: b, steps: t, seed: seed &+ 1)
+        var state: LSTMState<Double>?
+        if initialState {
+            var rng = RandomSource(seed: seed &+ 2)
+            let n = b * config.hiddenSize
+            state = LSTMState(
+                h: (0..<config.numLayers).map { _ in (0..<n).map { _ in rng.uniform(-0.5, 0.5) } },
+                c: (0..<config.numLayers).map { _ in (0..<n).map { _ in rng.uniform(-1, 1) } })
+        }
+        let isFeatures = { if case .features = config.input { return true } else { return false } }()
+        let analytic = lossAndGradient(net, params, batch, initialState: state, inputGradient: isFeatures)
+        let ws = Workspace<Double>(config: config, maxBatch: b, maxSteps: t)
+        let eps = 1e-5
+        var worst = 0.0
+        defer { print("gradcheck \(config.input) L=\(config.numLayers) \(config.head) \(config.loss)+\(config.activation): max relative error \(worst)") }
+
+        for entry in params.layout.entries {
+            let p = params.tensor(entry.name)!
+            let g = analytic.grads.tensor(entry.name)!
+            var numeric = [Double](repeating: 0, count: entry.count)
+            for i in 0..<entry.count {
+                let saved = p[i]
+                p[i] = saved + eps
+                let up = meanLoss(net, params, batch, ws, initialState: state)
+                p[i] = saved - eps
+                let down = meanLoss(net, params, batch, ws, initialState: state)
+                p[i] = saved
+                numeric[i] = (up - down) / (2 * eps)
+            }
+            let err = relativeError(Array(g), numeric)
+            worst = max(worst, err)
+            XCTAssertLessThan(err, Self.tolerance, "\(entry.name) \(entry.shape)", file: file, line: line)
+            XCTAssertGreaterThan(numeric.map(abs).max() ?? 0, 0, "\(entry.name) has no gradient at all",
+                                 file: file, line: line)
+        }
+
+        if isFeatures, case .features(var x) = batch.inputs {
+            var numeric = [Double](repeating: 0, count: x.count)
+            for i in 0..<x.count {
+                let saved = x[i]
+                x[i] = saved + eps
+                var m = batch
+                m.inputs = .features(x)
+                let up = meanLoss(net, params, m, ws, initialState: state)
+                x[i] = saved - eps
+                m.inputs = .features(x)
+                let down = meanLoss(net, params, m, ws, initialState: state)
+                x[i] = saved
+                numeric[i] = (up - down) / (2 * eps)
+            }
+            let err = relativeError(analytic.inputGrad!, numeric)
+            worst = max(worst, err)
+            XCTAssertLessThan(err, Self.tolerance, "input", file: file, line: line)
+        }
+    }
+
+    func testCrossEntropySoftmaxSequenceHeadTwoLayersFeatures() throws {
+        try check(tinyConfig(layers: 2, head: .sequence, loss: .crossEntropy))
+    }
+
+    func testCrossEntropySoftmaxLastHeadThreeLayersFeatures() throws {
+        try check(tinyConfig(layers: 3, head: .last, loss: .crossEntropy))
+    }
+
+    func testCrossEntropySoftmaxSequenceHeadTokens() throws {
+        try check(tinyConfig(input: .tokens(vocabulary: 5, embedding: 3), layers: 2, output: 5, loss: .crossEntropy))
+    }
+
+    func testMSEIdentityLastHeadTwoLayersFeatures() throws {
+        try check(tinyConfig(layers: 2, output: 2, head: .last, loss: .mse))
+    }
+
+    func testMSEIdentitySequenceHeadOneLayerFeatures() throws {
+        try check(tinyConfig(layers: 1, output: 2, head: .sequence, loss: .mse))
+    }
+
+    func testMSETanhSequenceHeadTwoLayersTokens() throws {
+        try check(tinyConfig(input: .tokens(vocabulary: 4, embedding: 2), layers: 2, output: 2,
+                             activation: .tanh, head: .sequence, loss: .mse))
+    }
+
+    func testMSETanhLastHeadFeatures() throws {
+        try check(tinyConfig(layers: 2, output: 2, activation: .tanh, head: .last, loss: .mse))
+    }
+
+    func testBCESigmoidSequenceHeadTwoLayersFeatures() throws {
+        try check(tinyConfig(layers: 2, output: 3, head: .sequence, loss: .bce))
+    }
+
+    func testBCESigmoidLastHeadTwoLayersTokens() throws {
+        try check(tinyConfig(input: .tokens(vocabulary: 6, embedding: 3), layers: 2, output: 2, head: .last, loss: .bce))
+    }
+
+    func testMSESigmoidAndMSESoftmaxUseTheJacobianOfF() throws {
+        try check(tinyConfig(layers: 1, output: 3, activation: .sigmoid, head: .sequence, loss: .mse))
+        try check(tinyConfig(layers: 1, output: 3, activation: .softmax, head: .last, loss: .mse))
+    }
+
+    func testNonzeroInitialStateIsDifferentiatedThrough() throws {
+        try check(tinyConfig(layers: 2, head: .sequence, loss: .crossEntropy), initialState: true)
+    }
+
+    func testXavierAndOrthogonalInitialisationsCheckToo() throws {
+        try check(tinyConfig(layers: 2, head: .last, loss: .mse, initialization: .orthogonal))
+        try check(tinyConfig(layers: 1, head: .sequence, loss: .crossEntropy, initialization: .xavier))
+    }
+}

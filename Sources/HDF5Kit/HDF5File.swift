@@ -1,0 +1,104 @@
+import CHDF5
+import Foundation
+
+/// An open HDF5 file. Owns the file handle (closed in `deinit` or by `close()`) and its root group.
+/// Objects opened from the file keep the file itself open in HDF5 until they are released too.
+public final class HDF5File: @unchecked Sendable {
+    /// How to open an existing file.
+    public enum Mode: Sendable, Equatable {
+        /// Reading only; any write throws.
+        case readOnly
+        /// Reading and writing.
+        case readWrite
+    }
+
+    /// The file's path, exactly as given to `create` or `open`.
+    public let path: String
+    /// The mode the file was opened in (`.readWrite` for created files).
+    public let mode: Mode
+    /// The root group "/"; attributes set on it are the file's attributes.
+    public let root: HDF5Group
+
+    /// The HDF5 file id; `invalidID` once closed. Only touched under the HDF5 lock.
+    private var fid: hid_t
+
+    private init(fid: hid_t, path: String, mode: Mode, ctx: Context) throws {
+        self.fid = fid
+        self.path = path
+        self.mode = mode
+        let gid = H5Gopen2(fid, "/", defaultPlist)
+        if gid < 0 {
+            let error = ctx.libraryError("could not open the root group")
+            _ = H5Fclose(fid)
+            throw error
+        }
+        self.root = HDF5Group(id: gid, kind: .group, filePath: path, path: "/")
+    }
+
+    /// Creates a new, empty HDF5 file at `path`, truncating any existing file there.
+    public static func create(_ path: String) throws -> HDF5File {
+        let ctx = Context(operation: "create file", filePath: path, objectPath: nil)
+        return try hdf5Locked {
+            let fid = H5Fcreate(path, H5F_ACC_TRUNC, defaultPlist, defaultPlist)
+            if fid < 0 { throw ctx.libraryError("could not create the file") }
+            return try HDF5File(fid: fid, path: path, mode: .readWrite, ctx: ctx)
+        }
+    }
+
+    /// Opens an existing HDF5 file; throws `.notFound` if it is missing, `.notHDF5` if it is not HDF5.
+    public static func open(_ path: String, mode: Mode = .readOnly) throws -> HDF5File {
+        let ctx = Context(operation: "open file", filePath: path, objectPath: nil)
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+            throw ctx.error(.notFound, "no such file")
+        }
+        if isDirectory.boolValue { throw ctx.error(.notHDF5, "the path is a directory") }
+        return try hdf5Locked {
+            let isHDF5 = H5Fis_hdf5(path)
+            if isHDF5 == 0 {
+                _ = takeErrorStack()
+                throw ctx.error(.notHDF5, "not an HDF5 file (no HDF5 signature found)")
+            }
+            if isHDF5 < 0 { throw ctx.libraryError("could not check whether the file is HDF5") }
+            let flags = mode == .readOnly ? H5F_ACC_RDONLY : H5F_ACC_RDWR
+            let fid = H5Fopen(path, flags, defaultPlist)
+            if fid < 0 { throw ctx.libraryError("could not open the file") }
+            return try HDF5File(fid: fid, path: path, mode: mode, ctx: ctx)
+        }
+    }
+
+    /// Writes all buffered data of this file to disk (H5Fflush), e.g. at a checkpoint.
+    public func flush() throws {
+        let ctx = Context(operation: "flush file", filePath: path, objectPath: nil)
+        try hdf5Locked {
+            guard fid >= 0 else { throw ctx.error(.closed, "the file was already closed") }
+            try ctx.check(H5Fflush(fid, H5F_SCOPE_GLOBAL), "could not flush the file")
+        }
+    }
+
+    /// Whether `close()` has not been called yet.
+    public var isOpen: Bool {
+        hdf5Locked { fid >= 0 }
+    }
+
+    /// Closes the file and its root group now rather than at `deinit`. Groups and datasets still
+    /// held elsewhere stay usable; HDF5 closes the file for real when the last of them is released.
+    public func close() throws {
+        let ctx = Context(operation: "close file", filePath: path, objectPath: nil)
+        try hdf5Locked {
+            guard fid >= 0 else { return }
+            root.close()
+            let status = H5Fclose(fid)
+            fid = invalidID
+            try ctx.check(status, "could not close the file")
+        }
+    }
+
+    deinit {
+        hdf5Locked {
+            guard fid >= 0 else { return }
+            _ = H5Fclose(fid)
+            fid = invalidID
+        }
+    }
+}

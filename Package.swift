@@ -26,19 +26,25 @@ let package = Package(
         // The runtime: tensors and BLAS, the LSTM (eqs. 1-25), training.
         .target(name: "LSTMKit", dependencies: ["CBLAS"]),
 
+        // HDF5-backed datasets, loaders, preparers, checkpoints and weight interop.
+        .target(name: "LSTMData", dependencies: ["LSTMKit", "HDF5Kit"]),
+
         // The command line.
         .executableTarget(
             name: "lstm",
             dependencies: [
-                "LSTMKit",
+                "LSTMKit", "LSTMData",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
         // Benchmarks: run with `swift run -c release lstm-bench`.
         .executableTarget(
             name: "lstm-bench", dependencies: ["LSTMKit"], path: "Benchmarks/LSTMBench"),
+        .executableTarget(
+            name: "lstm-data-bench", dependencies: ["LSTMKit", "LSTMData"], path: "Benchmarks/DataBench"),
 
         .testTarget(name: "LSTMKitTests", dependencies: ["LSTMKit"]),
         .testTarget(name: "HDF5KitTests", dependencies: ["HDF5Kit"]),
+        .testTarget(name: "LSTMDataTests", dependencies: ["LSTMData", "LSTMKit", "HDF5Kit"]),
     ]
 )

@@ -18,12 +18,15 @@ public struct Minibatch<T: LSTMScalar>: Sendable {
     public var steps: Int
     public var inputs: Inputs
     public var targets: Targets?
+    /// [B] valid steps per sequence (1...T); nil when every sequence has all T steps.
+    public var lengths: [Int32]?
 
-    public init(batchSize: Int, steps: Int, inputs: Inputs, targets: Targets?) {
+    public init(batchSize: Int, steps: Int, inputs: Inputs, targets: Targets?, lengths: [Int32]? = nil) {
         self.batchSize = batchSize
         self.steps = steps
         self.inputs = inputs
         self.targets = targets
+        self.lengths = lengths
     }
 
     /// Runs `body` with a non-owning view of this minibatch.
@@ -35,15 +38,21 @@ public struct Minibatch<T: LSTMScalar>: Sendable {
             case .values(let a): return try a.withUnsafeBufferPointer { try f(.values($0)) }
             }
         }
-        return try withTargets { t in
-            switch inputs {
-            case .features(let a):
-                return try a.withUnsafeBufferPointer {
-                    try body(MinibatchView(batchSize: batchSize, steps: steps, inputs: .features($0), targets: t))
-                }
-            case .tokens(let a):
-                return try a.withUnsafeBufferPointer {
-                    try body(MinibatchView(batchSize: batchSize, steps: steps, inputs: .tokens($0), targets: t))
+        func withLengths(_ f: (UnsafeBufferPointer<Int32>?) throws -> R) rethrows -> R {
+            guard let lengths else { return try f(nil) }
+            return try lengths.withUnsafeBufferPointer { try f($0) }
+        }
+        return try withLengths { l in
+            try withTargets { t in
+                switch inputs {
+                case .features(let a):
+                    return try a.withUnsafeBufferPointer {
+                        try body(MinibatchView(batchSize: batchSize, steps: steps, inputs: .features($0), targets: t, lengths: l))
+                    }
+                case .tokens(let a):
+                    return try a.withUnsafeBufferPointer {
+                        try body(MinibatchView(batchSize: batchSize, steps: steps, inputs: .tokens($0), targets: t, lengths: l))
+                    }
                 }
             }
         }
@@ -66,12 +75,15 @@ public struct MinibatchView<T: LSTMScalar>: @unchecked Sendable {
     public let steps: Int
     public let inputs: Inputs
     public let targets: Targets?
+    /// [B] valid steps per sequence, or nil for all T.
+    public let lengths: UnsafeBufferPointer<Int32>?
 
-    public init(batchSize: Int, steps: Int, inputs: Inputs, targets: Targets?) {
+    public init(batchSize: Int, steps: Int, inputs: Inputs, targets: Targets?, lengths: UnsafeBufferPointer<Int32>? = nil) {
         self.batchSize = batchSize
         self.steps = steps
         self.inputs = inputs
         self.targets = targets
+        self.lengths = lengths
     }
 
     /// Sequences `range` of this minibatch (a shard), sharing its memory.
@@ -92,7 +104,7 @@ public struct MinibatchView<T: LSTMScalar>: @unchecked Sendable {
         case .classes(let p): t = .classes(slice(p))
         case .values(let p): t = .values(slice(p))
         }
-        return MinibatchView(batchSize: range.count, steps: steps, inputs: i, targets: t)
+        return MinibatchView(batchSize: range.count, steps: steps, inputs: i, targets: t, lengths: lengths.map(slice))
     }
 }
 

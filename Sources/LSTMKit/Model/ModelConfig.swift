@@ -126,3 +126,57 @@ public struct ModelConfigError: Error, CustomStringConvertible, Equatable {
     public let message: String
     public var description: String { "invalid model: \(message)" }
 }
+
+// MARK: - Codable (flat snake_case keys, the form stored in checkpoints and weight files)
+
+extension ModelConfig: Codable {
+    enum CodingKeys: String, CodingKey {
+        case inputKind = "input_kind", inputSize = "input_size", vocabularySize = "vocabulary_size"
+        case embeddingSize = "embedding_size", hiddenSize = "hidden_size", numLayers = "num_layers"
+        case outputSize = "output_size", activation, head, loss, initialization
+        case forgetGateBias = "forget_gate_bias"
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let kind = try c.decode(String.self, forKey: .inputKind)
+        switch kind {
+        case "features": input = .features(size: try c.decode(Int.self, forKey: .inputSize))
+        case "tokens":
+            input = .tokens(vocabulary: try c.decode(Int.self, forKey: .vocabularySize),
+                            embedding: try c.decode(Int.self, forKey: .embeddingSize))
+        default:
+            throw DecodingError.dataCorruptedError(forKey: .inputKind, in: c,
+                                                   debugDescription: "input_kind must be features or tokens, got \(kind)")
+        }
+        hiddenSize = try c.decode(Int.self, forKey: .hiddenSize)
+        numLayers = try c.decode(Int.self, forKey: .numLayers)
+        outputSize = try c.decode(Int.self, forKey: .outputSize)
+        activation = try c.decode(OutputActivation.self, forKey: .activation)
+        head = try c.decode(Head.self, forKey: .head)
+        loss = try c.decode(LossKind.self, forKey: .loss)
+        initialization = try c.decodeIfPresent(Initialization.self, forKey: .initialization) ?? .pytorch
+        forgetGateBias = try c.decodeIfPresent(Bool.self, forKey: .forgetGateBias) ?? false
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        switch input {
+        case .features(let size):
+            try c.encode("features", forKey: .inputKind)
+            try c.encode(size, forKey: .inputSize)
+        case .tokens(let v, let e):
+            try c.encode("tokens", forKey: .inputKind)
+            try c.encode(v, forKey: .vocabularySize)
+            try c.encode(e, forKey: .embeddingSize)
+        }
+        try c.encode(hiddenSize, forKey: .hiddenSize)
+        try c.encode(numLayers, forKey: .numLayers)
+        try c.encode(outputSize, forKey: .outputSize)
+        try c.encode(activation, forKey: .activation)
+        try c.encode(head, forKey: .head)
+        try c.encode(loss, forKey: .loss)
+        try c.encode(initialization, forKey: .initialization)
+        try c.encode(forgetGateBias, forKey: .forgetGateBias)
+    }
+}

@@ -1,0 +1,1 @@
+print("data bench: not written yet")

@@ -1,6 +1,7 @@
 // lstm-bench: speed figures that can be compared within one run.
 //
 //   swift run -c release lstm-bench core        forward+backward, one thread and all BLAS threads
+//   swift run -c release lstm-bench scheduler   data-parallel shards vs BLAS threading
 //   swift run -c release lstm-bench --help      options
 //
 // Every figure is the median of --reps timed repetitions after one warm-up. FLOPs per token
@@ -157,6 +158,36 @@ case "core":
         }
         print(line)
     }
+case "scheduler":
+    // One minibatch per timed sample through the scheduler (forward, backward, reduction).
+    let config = ModelConfig(
+        input: .features(size: opts.input), hiddenSize: opts.hidden, numLayers: opts.layers,
+        outputSize: opts.output, head: .sequence, loss: .crossEntropy)
+    let net = try! LSTMNetwork<Float>(config: config)
+    let params = ParameterSet<Float>(config: config, seed: 1)
+    var rng = RandomSource(seed: 2)
+    let batch = Minibatch<Float>(
+        batchSize: opts.batch, steps: opts.steps,
+        inputs: .features((0..<(opts.batch * opts.steps * opts.input)).map { _ in Float(rng.normal()) }),
+        targets: .classes((0..<(opts.batch * opts.steps)).map { _ in Int32(rng.index(below: opts.output)) }))
+    let fpt = flopsPerToken(opts)
+    let setups: [(w: Int, s: Int, blas: Int)] = [(1, 1, 1), (1, 1, cores), (cores, cores, 1)]
+    var first: Double?
+    var losses: [Double] = []
+    for setup in setups {
+        let sched = DataParallelScheduler(
+            network: net, maxBatch: opts.batch, maxSteps: opts.steps, shards: setup.s, workers: setup.w,
+            blasThreads: setup.blas)
+        var loss = 0.0
+        let t = batch.withView { view in timeMedian(reps: opts.reps) { loss = sched.computeGradient(params, view).mean } }
+        let tps = Double(opts.batch * opts.steps) / t
+        first = first ?? tps
+        losses.append(loss)
+        print(String(format: "W=%d S=%d BLAS threads %d: %9.0f tokens/s  %6.1f GFLOP/s  %.2f× the first  (%.3f s/minibatch, loss %.6f)",
+                     setup.w, setup.s, setup.blas, tps, tps * fpt / 1e9, tps / first!, t, loss))
+    }
+    let spread = (losses.max()! - losses.min()!) / losses.min()!
+    print(String(format: "losses agree across setups within %.1e relative", spread))
 default:
     fatalError("unknown mode \(opts.mode)")
 }

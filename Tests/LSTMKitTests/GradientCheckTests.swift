@@ -8,24 +8,31 @@ final class GradientCheckTests: XCTestCase {
 
     /// Checks every parameter (and the input, for features) of `config` on a random minibatch.
     func check(_ config: ModelConfig, batch b: Int = 3, steps t: Int = 4, seed: UInt64 = 7,
-               initialState: Bool = false, file: StaticString = #filePath, line: UInt = #line) throws {
+               initialState: Bool = false, lengths: [Int32]? = nil, dropout: DropoutContext? = nil,
+               file: StaticString = #filePath, line: UInt = #line) throws {
         let net = try LSTMNetwork<Double>(config: config)
         let params = ParameterSet<Double>(config: config, seed: seed)
-        let batch = randomBatch(config, batch: b, steps: t, seed: seed &+ 1)
+        var batch = randomBatch(config, batch: b, steps: t, seed: seed &+ 1)
+        batch.lengths = lengths
         var state: LSTMState<Double>?
         if initialState {
             var rng = RandomSource(seed: seed &+ 2)
             let n = b * config.hiddenSize
+            let slots = config.numLayers * config.directions
             state = LSTMState(
-                h: (0..<config.numLayers).map { _ in (0..<n).map { _ in rng.uniform(-0.5, 0.5) } },
-                c: (0..<config.numLayers).map { _ in (0..<n).map { _ in rng.uniform(-1, 1) } })
+                h: (0..<slots).map { _ in (0..<n).map { _ in rng.uniform(-0.5, 0.5) } },
+                c: (0..<slots).map { _ in (0..<n).map { _ in rng.uniform(-1, 1) } })
         }
         let isFeatures = { if case .features = config.input { return true } else { return false } }()
-        let analytic = lossAndGradient(net, params, batch, initialState: state, inputGradient: isFeatures)
+        let analytic = lossAndGradient(net, params, batch, initialState: state, inputGradient: isFeatures, dropout: dropout)
         let ws = Workspace<Double>(config: config, maxBatch: b, maxSteps: t)
         let eps = 1e-5
         var worst = 0.0
-        defer { print("gradcheck \(config.input) L=\(config.numLayers) \(config.head) \(config.loss)+\(config.activation): max relative error \(worst)") }
+        defer {
+            print("gradcheck \(config.input) L=\(config.numLayers) D=\(config.directions) \(config.head) "
+                  + "\(config.loss)+\(config.activation) dropout=\(dropout != nil ? config.dropout : 0) "
+                  + "lengths=\(lengths ?? []): max relative error \(worst)")
+        }
 
         for entry in params.layout.entries {
             let p = params.tensor(entry.name)!
@@ -34,9 +41,9 @@ final class GradientCheckTests: XCTestCase {
             for i in 0..<entry.count {
                 let saved = p[i]
                 p[i] = saved + eps
-                let up = meanLoss(net, params, batch, ws, initialState: state)
+                let up = meanLoss(net, params, batch, ws, initialState: state, dropout: dropout)
                 p[i] = saved - eps
-                let down = meanLoss(net, params, batch, ws, initialState: state)
+                let down = meanLoss(net, params, batch, ws, initialState: state, dropout: dropout)
                 p[i] = saved
                 numeric[i] = (up - down) / (2 * eps)
             }
@@ -54,10 +61,10 @@ final class GradientCheckTests: XCTestCase {
                 x[i] = saved + eps
                 var m = batch
                 m.inputs = .features(x)
-                let up = meanLoss(net, params, m, ws, initialState: state)
+                let up = meanLoss(net, params, m, ws, initialState: state, dropout: dropout)
                 x[i] = saved - eps
                 m.inputs = .features(x)
-                let down = meanLoss(net, params, m, ws, initialState: state)
+                let down = meanLoss(net, params, m, ws, initialState: state, dropout: dropout)
                 x[i] = saved
                 numeric[i] = (up - down) / (2 * eps)
             }
@@ -116,5 +123,35 @@ final class GradientCheckTests: XCTestCase {
     func testXavierAndOrthogonalInitialisationsCheckToo() throws {
         try check(tinyConfig(layers: 2, head: .last, loss: .mse, initialization: .orthogonal))
         try check(tinyConfig(layers: 1, head: .sequence, loss: .crossEntropy, initialization: .xavier))
+    }
+
+    // MARK: - Bidirectional layers, dropout, variable lengths
+
+    func testBidirectionalSequenceHeadTwoLayersFeatures() throws {
+        try check(tinyConfig(layers: 2, head: .sequence, loss: .crossEntropy, bidirectional: true))
+    }
+
+    func testBidirectionalLastHeadTokensWithInitialState() throws {
+        try check(tinyConfig(input: .tokens(vocabulary: 5, embedding: 3), layers: 2, output: 2, head: .last,
+                             loss: .mse, bidirectional: true), initialState: true)
+    }
+
+    func testDropoutMasksAreDifferentiatedThrough() throws {
+        let ctx = DropoutContext(seed: 99, step: 3)
+        try check(tinyConfig(layers: 3, head: .sequence, loss: .crossEntropy, dropout: 0.3), dropout: ctx)
+        try check(tinyConfig(layers: 2, output: 2, head: .last, loss: .bce, bidirectional: true, dropout: 0.4),
+                  dropout: ctx)
+    }
+
+    func testVariableLengthsSequenceAndLastHeads() throws {
+        try check(tinyConfig(layers: 2, head: .sequence, loss: .crossEntropy), steps: 5, lengths: [5, 2, 3])
+        try check(tinyConfig(layers: 2, output: 2, head: .last, loss: .mse), steps: 5, lengths: [1, 5, 3])
+    }
+
+    func testVariableLengthsBidirectionalWithDropout() throws {
+        try check(tinyConfig(layers: 2, head: .sequence, loss: .crossEntropy, bidirectional: true, dropout: 0.25),
+                  steps: 5, lengths: [4, 5, 2], dropout: DropoutContext(seed: 5, step: 0))
+        try check(tinyConfig(input: .tokens(vocabulary: 6, embedding: 2), layers: 2, output: 3, head: .last,
+                             loss: .crossEntropy, bidirectional: true), steps: 5, lengths: [3, 1, 5])
     }
 }

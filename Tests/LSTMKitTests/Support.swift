@@ -5,11 +5,12 @@ import XCTest
 func tinyConfig(
     input: InputKind = .features(size: 3), hidden: Int = 4, layers: Int = 2, output: Int = 3,
     activation: OutputActivation? = nil, head: Head = .sequence, loss: LossKind = .crossEntropy,
-    initialization: Initialization = .pytorch
+    initialization: Initialization = .pytorch, bidirectional: Bool = false, dropout: Double = 0
 ) -> ModelConfig {
     ModelConfig(
         input: input, hiddenSize: hidden, numLayers: layers, outputSize: output,
-        activation: activation, head: head, loss: loss, initialization: initialization)
+        activation: activation, head: head, loss: loss, initialization: initialization,
+        bidirectional: bidirectional, dropout: dropout)
 }
 
 /// A random minibatch (Double) with inputs and targets that fit `config`.
@@ -63,20 +64,22 @@ func relativeError<T: BinaryFloatingPoint>(_ a: [T], _ b: [T]) -> Double {
 /// Mean loss and its gradient (a fresh arena) for one minibatch.
 func lossAndGradient<T: LSTMScalar>(
     _ net: LSTMNetwork<T>, _ params: ParameterSet<T>, _ batch: Minibatch<T>,
-    initialState: LSTMState<T>? = nil, inputGradient: Bool = false
+    initialState: LSTMState<T>? = nil, inputGradient: Bool = false, dropout: DropoutContext? = nil
 ) -> (loss: Double, grads: ParameterSet<T>, inputGrad: [T]?, outputs: [T]) {
     let ws = Workspace<T>(
         config: net.config, maxBatch: batch.batchSize, maxSteps: batch.steps,
         computesInputGradient: inputGradient)
     let grads = ParameterSet<T>(config: net.config)
-    let loss = batch.withView { net.lossAndGradient(params, $0, workspace: ws, into: grads, initialState: initialState) }
+    let loss = batch.withView {
+        net.lossAndGradient(params, $0, workspace: ws, into: grads, initialState: initialState, dropout: dropout)
+    }
     return (loss.mean, grads, inputGradient ? ws.inputGradient() : nil, ws.outputs())
 }
 
 /// Mean loss of one forward pass.
 func meanLoss<T: LSTMScalar>(
     _ net: LSTMNetwork<T>, _ params: ParameterSet<T>, _ batch: Minibatch<T>, _ ws: Workspace<T>,
-    initialState: LSTMState<T>? = nil
+    initialState: LSTMState<T>? = nil, dropout: DropoutContext? = nil
 ) -> Double {
-    batch.withView { net.forward(params, $0, workspace: ws, initialState: initialState) }.mean
+    batch.withView { net.forward(params, $0, workspace: ws, initialState: initialState, dropout: dropout) }.mean
 }

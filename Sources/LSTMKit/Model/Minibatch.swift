@@ -77,14 +77,23 @@ public struct MinibatchView<T: LSTMScalar>: @unchecked Sendable {
     public let targets: Targets?
     /// [B] valid steps per sequence, or nil for all T.
     public let lengths: UnsafeBufferPointer<Int32>?
+    /// Index of this view's first sequence in the whole minibatch (shards keep dropout masks
+    /// tied to the sequence, not to the shard).
+    public let rowOffset: Int
 
-    public init(batchSize: Int, steps: Int, inputs: Inputs, targets: Targets?, lengths: UnsafeBufferPointer<Int32>? = nil) {
+    public init(batchSize: Int, steps: Int, inputs: Inputs, targets: Targets?,
+                lengths: UnsafeBufferPointer<Int32>? = nil, rowOffset: Int = 0) {
         self.batchSize = batchSize
         self.steps = steps
         self.inputs = inputs
         self.targets = targets
         self.lengths = lengths
+        self.rowOffset = rowOffset
     }
+
+    /// Valid steps of sequence `r` (T when there are no lengths).
+    @inline(__always)
+    public func length(_ r: Int) -> Int { lengths.map { Int($0[r]) } ?? steps }
 
     /// Sequences `range` of this minibatch (a shard), sharing its memory.
     public func rows(_ range: Range<Int>) -> MinibatchView {
@@ -104,7 +113,8 @@ public struct MinibatchView<T: LSTMScalar>: @unchecked Sendable {
         case .classes(let p): t = .classes(slice(p))
         case .values(let p): t = .values(slice(p))
         }
-        return MinibatchView(batchSize: range.count, steps: steps, inputs: i, targets: t, lengths: lengths.map(slice))
+        return MinibatchView(batchSize: range.count, steps: steps, inputs: i, targets: t, lengths: lengths.map(slice),
+                             rowOffset: rowOffset + range.lowerBound)
     }
 }
 

@@ -54,11 +54,18 @@ public struct ModelConfig: Sendable, Equatable, Hashable {
     public var initialization: Initialization
     /// Start the forget-gate bias at 1.0 (Keras' `unit_forget_bias`).
     public var forgetGateBias: Bool
+    /// Add a reverse-direction LSTM to every layer and concatenate its h with the forward one's
+    /// (PyTorch's `bidirectional=True`): layer outputs are 2H wide.
+    public var bidirectional: Bool
+    /// Inverted-dropout probability on the input of every layer above the first and on the
+    /// output layer's input, during training only (PyTorch's `dropout`, plus the head).
+    public var dropout: Double
 
     public init(
         input: InputKind, hiddenSize: Int, numLayers: Int = 1, outputSize: Int,
         activation: OutputActivation? = nil, head: Head = .sequence, loss: LossKind,
-        initialization: Initialization = .pytorch, forgetGateBias: Bool = false
+        initialization: Initialization = .pytorch, forgetGateBias: Bool = false,
+        bidirectional: Bool = false, dropout: Double = 0
     ) {
         self.input = input
         self.hiddenSize = hiddenSize
@@ -69,7 +76,15 @@ public struct ModelConfig: Sendable, Equatable, Hashable {
         self.loss = loss
         self.initialization = initialization
         self.forgetGateBias = forgetGateBias
+        self.bidirectional = bidirectional
+        self.dropout = dropout
     }
+
+    /// D: 2 for bidirectional layers, else 1.
+    public var directions: Int { bidirectional ? 2 : 1 }
+
+    /// Width of every layer's output h (and of the output layer's input): D·H.
+    public var layerOutputWidth: Int { directions * hiddenSize }
 
     /// Width of layer 0's input x: the feature size or the embedding width.
     public var inputWidth: Int {
@@ -80,7 +95,7 @@ public struct ModelConfig: Sendable, Equatable, Hashable {
     }
 
     /// Width of layer `k`'s input.
-    public func layerInputWidth(_ k: Int) -> Int { k == 0 ? inputWidth : hiddenSize }
+    public func layerInputWidth(_ k: Int) -> Int { k == 0 ? inputWidth : layerOutputWidth }
 
     /// Checks sizes and the loss/activation pairing; throws one clear message per problem.
     public func validate() throws {
@@ -95,6 +110,7 @@ public struct ModelConfig: Sendable, Equatable, Hashable {
         if hiddenSize < 1 { try fail("hidden_size must be ≥ 1 (got \(hiddenSize))") }
         if numLayers < 1 { try fail("num_layers must be ≥ 1 (got \(numLayers))") }
         if outputSize < 1 { try fail("output_size must be ≥ 1 (got \(outputSize))") }
+        if !(dropout >= 0 && dropout < 1) { try fail("dropout must be in [0, 1) (got \(dropout))") }
         switch loss {
         case .crossEntropy where activation != .softmax:
             try fail("loss cross_entropy needs activation softmax (got \(activation.rawValue))")
@@ -134,7 +150,7 @@ extension ModelConfig: Codable {
         case inputKind = "input_kind", inputSize = "input_size", vocabularySize = "vocabulary_size"
         case embeddingSize = "embedding_size", hiddenSize = "hidden_size", numLayers = "num_layers"
         case outputSize = "output_size", activation, head, loss, initialization
-        case forgetGateBias = "forget_gate_bias"
+        case forgetGateBias = "forget_gate_bias", bidirectional, dropout
     }
 
     public init(from decoder: Decoder) throws {
@@ -157,6 +173,8 @@ extension ModelConfig: Codable {
         loss = try c.decode(LossKind.self, forKey: .loss)
         initialization = try c.decodeIfPresent(Initialization.self, forKey: .initialization) ?? .pytorch
         forgetGateBias = try c.decodeIfPresent(Bool.self, forKey: .forgetGateBias) ?? false
+        bidirectional = try c.decodeIfPresent(Bool.self, forKey: .bidirectional) ?? false
+        dropout = try c.decodeIfPresent(Double.self, forKey: .dropout) ?? 0
     }
 
     public func encode(to encoder: Encoder) throws {
@@ -178,5 +196,7 @@ extension ModelConfig: Codable {
         try c.encode(loss, forKey: .loss)
         try c.encode(initialization, forKey: .initialization)
         try c.encode(forgetGateBias, forKey: .forgetGateBias)
+        try c.encode(bidirectional, forKey: .bidirectional)
+        try c.encode(dropout, forKey: .dropout)
     }
 }

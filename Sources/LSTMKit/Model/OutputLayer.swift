@@ -42,14 +42,14 @@ enum OutputLayer {
     /// - Parameter targetRow: maps prediction row r to its row in the (batch-major) targets.
     static func lossSum<T: LSTMScalar>(
         z: Matrix<T>, y: Matrix<T>, loss: LossKind, targets: MinibatchView<T>.Targets,
-        targetRow: (Int) -> Int
+        targetRow: (Int) -> Int, isValid: (Int) -> Bool
     ) -> Double {
         let o = z.cols
         var total = 0.0
         switch (loss, targets) {
         case (.crossEntropy, .classes(let ids)):
             // −log softmax(z)[k] = logsumexp(z) − z_k, computed in Double from the logits.
-            for r in 0..<z.rows {
+            for r in 0..<z.rows where isValid(r) {
                 let zr = z.base + r * z.stride
                 let k = Int(ids[targetRow(r)])
                 precondition(k >= 0 && k < o, "class id \(k) out of range 0..<\(o)")
@@ -60,7 +60,7 @@ enum OutputLayer {
                 total += mx + Foundation.log(s) - Double(zr[k])
             }
         case (.mse, .values(let v)):
-            for r in 0..<z.rows {
+            for r in 0..<z.rows where isValid(r) {
                 let yr = y.base + r * y.stride, tr = targetRow(r) * o
                 for j in 0..<o {
                     let d = Double(yr[j]) - Double(v[tr + j])
@@ -69,7 +69,7 @@ enum OutputLayer {
             }
         case (.bce, .values(let v)):
             // −[t log σ(z) + (1−t) log(1−σ(z))] = max(z, 0) − z t + log(1 + e^−|z|), stable for any z.
-            for r in 0..<z.rows {
+            for r in 0..<z.rows where isValid(r) {
                 let zr = z.base + r * z.stride, tr = targetRow(r) * o
                 for j in 0..<o {
                     let zj = Double(zr[j]), tj = Double(v[tr + j])
@@ -89,12 +89,16 @@ enum OutputLayer {
     /// softmax Jacobian y ⊙ (δy − ⟨δy, y⟩) when F is softmax.
     static func lossGradient<T: LSTMScalar>(
         y: Matrix<T>, dz: Matrix<T>, loss: LossKind, activation: OutputActivation,
-        targets: MinibatchView<T>.Targets, targetRow: (Int) -> Int, normalizer: Int
+        targets: MinibatchView<T>.Targets, targetRow: (Int) -> Int, isValid: (Int) -> Bool, normalizer: Int
     ) {
         let o = y.cols
         let scale = 1 / T(normalizer)
         for r in 0..<y.rows {
             let yr = y.base + r * y.stride, dr = dz.base + r * dz.stride
+            guard isValid(r) else {  // padding: no loss, no gradient
+                dr.update(repeating: 0, count: o)
+                continue
+            }
             switch (loss, targets) {
             case (.crossEntropy, .classes(let ids)):
                 for j in 0..<o { dr[j] = yr[j] * scale }

@@ -27,15 +27,21 @@ public struct ParameterLayout: Sendable, Equatable {
         let h = config.hiddenSize, g = 4 * config.hiddenSize
         if case .tokens(let v, let e) = config.input { add("embedding.weight", [v, e]) }
         for k in 0..<config.numLayers {
-            add("lstm.weight_ih_l\(k)", [g, config.layerInputWidth(k)])  // W [4H, I_k]
-            add("lstm.weight_hh_l\(k)", [g, h])  // R [4H, H]
-            add("lstm.bias_l\(k)", [g])  // b [4H]
+            for d in 0..<config.directions {
+                let sfx = Self.suffix(layer: k, direction: d)
+                add("lstm.weight_ih_\(sfx)", [g, config.layerInputWidth(k)])  // W [4H, I_k]
+                add("lstm.weight_hh_\(sfx)", [g, h])  // R [4H, H]
+                add("lstm.bias_\(sfx)", [g])  // b [4H]
+            }
         }
-        add("head.weight", [config.outputSize, h])  // W^y [O, H]
+        add("head.weight", [config.outputSize, config.layerOutputWidth])  // W^y [O, D·H]
         add("head.bias", [config.outputSize])  // b^y [O]
         self.entries = entries
         self.count = offset
     }
+
+    /// PyTorch's name suffix for layer k, direction d: "l0", "l0_reverse", …
+    public static func suffix(layer k: Int, direction d: Int) -> String { d == 0 ? "l\(k)" : "l\(k)_reverse" }
 
     /// The entry called `name`, if any.
     public func entry(_ name: String) -> Entry? { entries.first { $0.name == name } }
@@ -62,8 +68,9 @@ public final class ParameterSet<T: LSTMScalar>: @unchecked Sendable {
     public let storage: Buffer<T>
     /// Embedding table [V, E] (token input only).
     public let embedding: Matrix<T>?
+    /// Per layer and direction, index k·D + d (d = 1 is the reverse direction).
     public let layers: [LayerParameters<T>]
-    /// W^y, [O, H].
+    /// W^y, [O, D·H].
     public let headWeight: Matrix<T>
     /// b^y, [O].
     public let headBias: UnsafeMutablePointer<T>
@@ -80,10 +87,10 @@ public final class ParameterSet<T: LSTMScalar>: @unchecked Sendable {
             return Matrix(storage.base + e.offset, rows: e.shape[0], cols: e.shape.count > 1 ? e.shape[1] : 1)
         }
         embedding = layout.entry("embedding.weight") == nil ? nil : view("embedding.weight")
-        layers = (0..<config.numLayers).map { k in
-            LayerParameters(
-                w: view("lstm.weight_ih_l\(k)"), r: view("lstm.weight_hh_l\(k)"),
-                b: view("lstm.bias_l\(k)").base)
+        layers = (0..<(config.numLayers * config.directions)).map { slot in
+            let sfx = ParameterLayout.suffix(layer: slot / config.directions, direction: slot % config.directions)
+            return LayerParameters(
+                w: view("lstm.weight_ih_\(sfx)"), r: view("lstm.weight_hh_\(sfx)"), b: view("lstm.bias_\(sfx)").base)
         }
         headWeight = view("head.weight")
         headBias = view("head.bias").base
@@ -152,9 +159,10 @@ public final class ParameterSet<T: LSTMScalar>: @unchecked Sendable {
                 (layer.b + h).update(repeating: 1, count: h)
             }
         }
-        // nn.Linear's default: uniform(−1/√fan_in, 1/√fan_in) for weight and bias.
-        fillUniform(headWeight.base, headWeight.count, k)
-        fillUniform(headBias, config.outputSize, k)
+        // nn.Linear's default: uniform(−1/√fan_in, 1/√fan_in) for weight and bias; fan_in = D·H.
+        let kHead = 1 / Double(config.layerOutputWidth).squareRoot()
+        fillUniform(headWeight.base, headWeight.count, kHead)
+        fillUniform(headBias, config.outputSize, kHead)
     }
 
     private func xavierBound(_ m: Matrix<T>) -> Double {

@@ -76,17 +76,21 @@ public final class DataParallelScheduler<T: LSTMScalar>: @unchecked Sendable {
     /// Forward and backward of `batch` over all shards; leaves the mean-loss gradient in
     /// `gradients` and returns the loss summed over the whole minibatch.
     ///
-    /// - Parameter initialStates: per-shard initial states, indexed like the shards (optional).
+    /// - Parameters:
+    ///   - initialStates: per-shard initial states, indexed like the shards (optional).
+    ///   - dropout: dropout masks for a training step (nil: none); masks follow the sequence,
+    ///     so they are the same for any S and W.
     @discardableResult
     @_specialize(exported: true, where T == Float)
     @_specialize(exported: true, where T == Double)
     public func computeGradient(
-        _ params: ParameterSet<T>, _ batch: MinibatchView<T>, initialStates: [LSTMState<T>?]? = nil
+        _ params: ParameterSet<T>, _ batch: MinibatchView<T>, initialStates: [LSTMState<T>?]? = nil,
+        dropout: DropoutContext? = nil
     ) -> LossSum {
         precondition(batch.batchSize <= maxBatch && batch.steps <= maxSteps,
                      "minibatch [\(batch.batchSize), \(batch.steps)] exceeds the scheduler's [\(maxBatch), \(maxSteps)]")
         BLASThreads.set(blasThreads)
-        let normalizer = network.targetCount(batch: batch.batchSize, steps: batch.steps)
+        let normalizer = network.targetCount(batch)
         let losses = SharedPointer(lossSlots.baseAddress!)
         let w = workerCount
         runWorkers(w) { worker in
@@ -100,7 +104,7 @@ public final class DataParallelScheduler<T: LSTMScalar>: @unchecked Sendable {
                 if rows.isEmpty { continue }
                 losses.pointer[s] = self.network.lossAndGradient(
                     params, batch.rows(rows), workspace: self.workspaces[s], into: grads,
-                    initialState: initialStates?[s], normalizer: normalizer)
+                    initialState: initialStates?[s], normalizer: normalizer, dropout: dropout)
             }
         }
         reduceGradients()

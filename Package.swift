@@ -10,6 +10,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
         // C libraries behind tiny header shims; no other target sees C types.
@@ -29,11 +30,15 @@ let package = Package(
         // HDF5-backed datasets, loaders, preparers, checkpoints and weight interop.
         .target(name: "LSTMData", dependencies: ["LSTMKit", "HDF5Kit"]),
 
+        // Config-driven runs: YAML configs, the training loop with validation, metrics,
+        // checkpoints and resume, progress output and plots.
+        .target(name: "LSTMRun", dependencies: ["LSTMKit", "LSTMData", .product(name: "Yams", package: "Yams")]),
+
         // The command line.
         .executableTarget(
             name: "lstm",
             dependencies: [
-                "LSTMKit", "LSTMData",
+                "LSTMKit", "LSTMData", "LSTMRun",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
@@ -43,8 +48,11 @@ let package = Package(
         .executableTarget(
             name: "lstm-data-bench", dependencies: ["LSTMKit", "LSTMData"], path: "Benchmarks/DataBench"),
 
-        .testTarget(name: "LSTMKitTests", dependencies: ["LSTMKit"]),
+        .testTarget(name: "LSTMKitTests", dependencies: ["LSTMKit"], exclude: ["Fixtures"]),
         .testTarget(name: "HDF5KitTests", dependencies: ["HDF5Kit"]),
-        .testTarget(name: "LSTMDataTests", dependencies: ["LSTMData", "LSTMKit", "HDF5Kit"]),
+        .testTarget(name: "LSTMDataTests", dependencies: ["LSTMData", "LSTMKit", "HDF5Kit"], exclude: ["Interop"]),
+        .testTarget(name: "LSTMRunTests", dependencies: ["LSTMRun", "LSTMData", "LSTMKit"]),
+        // End-to-end tests of the built `lstm` executable.
+        .testTarget(name: "CLITests", dependencies: ["lstm"]),
     ]
 )

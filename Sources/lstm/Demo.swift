@@ -40,7 +40,7 @@ struct Demo: ParsableCommand {
         var cursor = 0
         for it in 1...iterations {
             if cursor + batchSize > train.count { cursor = 0 }
-            let report = trainer.train(train.minibatch(cursor..<(cursor + batchSize)))
+            let report = try trainer.train(train.minibatch(cursor..<(cursor + batchSize)))
             cursor += batchSize
             if it % 100 == 0 || it == iterations {
                 let valMSE = trainer.evaluate(valBatch).mean

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import LSTMKit
 
 /// `lstm`: train, inspect and hand on LSTM models from the command line.
@@ -8,6 +9,10 @@ struct LSTMCommand: ParsableCommand {
         commandName: "lstm",
         abstract: "A multithreaded, batch-parallel LSTM training runtime.",
         subcommands: [
+            Train.self, Resume.self,
             Demo.self,
+            Prepare.self,
+            Export.self, Import.self, Inspect.self,
+            Plot.self,
         ])
 }

@@ -1,0 +1,577 @@
+import Foundation
+import HDF5Kit
+import LSTMKit
+
+/// A checkpoint that cannot be written, read or restored: names the file, the object in it and
+/// what was expected, so the message can be printed as-is.
+public struct CheckpointError: Error, CustomStringConvertible, LocalizedError, Sendable, Equatable {
+    /// Broad category, so callers (and tests) can react without parsing text.
+    public enum Kind: Sendable, Equatable {
+        /// The file does not exist.
+        case notFound
+        /// The file is not HDF5, or is HDF5 but not a checkpoint (e.g. an exported weights file).
+        case notACheckpoint
+        /// The checkpoint was written by a newer or older, incompatible format version.
+        case unsupportedVersion
+        /// A required tensor, group or attribute is missing.
+        case missing
+        /// The file holds a tensor or group the model's layout does not have.
+        case unexpected
+        /// A tensor has the wrong shape (or a value array the wrong length).
+        case shapeMismatch
+        /// A tensor or attribute has the wrong element type.
+        case typeMismatch
+        /// A value is invalid on its own (bad model config, empty name, NUL in a string, …).
+        case invalidValue
+        /// The checkpoint does not fit the parameters or optimizer it is restored into.
+        case incompatible
+        /// The file system or the HDF5 library failed.
+        case io
+    }
+
+    /// What kind of failure this is.
+    public let kind: Kind
+    /// The checkpoint file involved, if any.
+    public let file: String?
+    /// The object inside the file (e.g. "/parameters/lstm.weight_ih_l0") or in memory, if any.
+    public let object: String?
+    /// What was wrong and what was expected.
+    public let message: String
+
+    /// Creates an error; `message` should say what was expected.
+    public init(_ kind: Kind, file: String?, object: String?, _ message: String) {
+        self.kind = kind
+        self.file = file
+        self.object = object
+        self.message = message
+    }
+
+    /// One line: "checkpoint 'FILE': OBJECT: MESSAGE".
+    public var description: String {
+        var s = "checkpoint"
+        if let file { s += " '\(file)'" }
+        if let object { s += ": \(object)" }
+        return s + ": " + message
+    }
+
+    /// Same as `description`, for `localizedDescription` and argument-parser output.
+    public var errorDescription: String? { description }
+}
+
+/// The saved state of an optimizer: its torch.optim name, learning rate, step count,
+/// hyperparameters and state buffers (each a `[Float]` mirroring the parameter arena).
+public struct OptimizerSnapshot: Sendable, Equatable {
+    /// torch.optim's class name in lower case, e.g. "adam".
+    public var name: String
+    /// The learning rate at the time of the snapshot.
+    public var learningRate: Double
+    /// Updates taken so far.
+    public var stepCount: Int
+    /// Scalar hyperparameters by torch.optim key (Adam: "betas.0", "betas.1", "eps", …).
+    public var hyperparameters: [String: Double]
+    /// State buffers by torch.optim name (Adam: "exp_avg", "exp_avg_sq"), arena order.
+    public var stateBuffers: [String: [Float]]
+
+    /// A snapshot from its parts.
+    public init(name: String, learningRate: Double, stepCount: Int,
+                hyperparameters: [String: Double] = [:], stateBuffers: [String: [Float]] = [:]) {
+        self.name = name
+        self.learningRate = learningRate
+        self.stepCount = stepCount
+        self.hyperparameters = hyperparameters
+        self.stateBuffers = stateBuffers
+    }
+
+    /// A copy of `optimizer`'s state; `hyperparameters` adds to (and overrides) the ones read
+    /// from `optimizer.configuration`.
+    public init(_ optimizer: any Optimizer<Float>, hyperparameters extra: [String: Double] = [:]) {
+        var buffers: [String: [Float]] = [:]
+        for (name, buffer) in optimizer.stateBuffers { buffers[name] = buffer.toArray() }
+        self.init(name: optimizer.name, learningRate: optimizer.learningRate, stepCount: optimizer.stepCount,
+                  hyperparameters: Self.hyperparameters(of: optimizer).merging(extra) { _, new in new },
+                  stateBuffers: buffers)
+    }
+
+    /// `optimizer.configuration` as numbers by torch.optim key (e.g. Adam: "betas.0", "betas.1",
+    /// "eps", "weight_decay", "amsgrad" as 0/1); "name" and "lr" are stored separately.
+    public static func hyperparameters(of optimizer: any Optimizer<Float>) -> [String: Double] {
+        guard let data = try? JSONEncoder().encode(optimizer.configuration),
+              let object = try? JSONDecoder().decode([String: FlatJSON].self, from: data) else { return [:] }
+        var out: [String: Double] = [:]
+        for (key, value) in object where key != "name" && key != "lr" {
+            switch value {
+            case .number(let x): out[key] = x
+            case .array(let xs): for (i, x) in xs.enumerated() { if case .number(let v) = x { out["\(key).\(i)"] = v } }
+            case .other: break
+            }
+        }
+        return out
+    }
+
+    /// Copies learning rate, step count and state buffers into `optimizer` after checking that
+    /// its name and buffers (names and sizes) match; nothing is changed if they do not.
+    /// Hyperparameters are not restored: they belong to the optimizer the caller built.
+    public func restore(into optimizer: any Optimizer<Float>, file: String? = nil) throws {
+        guard optimizer.name == name else {
+            throw CheckpointError(.incompatible, file: file, object: "/optimizer",
+                                  "the checkpoint holds \(name) state but the optimizer is \(optimizer.name)")
+        }
+        let targets = optimizer.stateBuffers
+        let targetNames = Set(targets.map(\.name)), ourNames = Set(stateBuffers.keys)
+        guard targetNames == ourNames else {
+            throw CheckpointError(.incompatible, file: file, object: "/optimizer/state",
+                                  "the checkpoint has state buffers \(ourNames.sorted()) but \(name) expects \(targetNames.sorted())")
+        }
+        for (bufferName, buffer) in targets where stateBuffers[bufferName]!.count != buffer.count {
+            throw CheckpointError(.incompatible, file: file, object: "/optimizer/state/\(bufferName)",
+                                  "\(stateBuffers[bufferName]!.count) values saved but the optimizer's buffer holds \(buffer.count)")
+        }
+        for (bufferName, buffer) in targets { buffer.copy(from: stateBuffers[bufferName]!) }
+        optimizer.learningRate = learningRate
+        optimizer.stepCount = stepCount
+    }
+}
+
+/// Everything needed to resume training or hand a model on: model config, parameters,
+/// optimizer state, progress, RNG states, data cursor, the run's config text and metrics.
+///
+/// One HDF5 file per checkpoint, with one dataset per parameter tensor so it can be inspected
+/// with any HDF5 tool; see docs/weights.md for the layout. Values round-trip bit for bit
+/// (`==` compares Float values, so NaN ≠ NaN; compare bit patterns to check exactness).
+public struct Checkpoint: Sendable, Equatable {
+    /// The root `format` attribute that marks a file as a checkpoint.
+    public static let formatName = "lstm-checkpoint"
+    /// The root `format_version` attribute this code writes and reads.
+    public static let formatVersion = 1
+
+    /// The architecture; it fixes the parameter layout.
+    public var config: ModelConfig
+    /// The parameter arena, in `ParameterLayout(config)` order.
+    public var parameters: [Float]
+    /// The optimizer's state, or nil (e.g. for imported weights).
+    public var optimizer: OptimizerSnapshot?
+    /// Minibatches (optimizer steps) trained so far.
+    public var globalStep: Int
+    /// Epochs started so far (0 before the first).
+    public var epoch: Int
+    /// Named generator states (e.g. `RandomSource.state`), to resume random streams exactly.
+    public var rngStates: [String: [UInt64]]
+    /// The data loader's position as opaque JSON (see `setDataCursor(_:)`), or nil.
+    public var dataCursor: String?
+    /// The run's configuration file text (YAML), or nil.
+    public var configText: String?
+    /// Named scalar metrics, e.g. "best_validation_loss".
+    public var metrics: [String: Double]
+
+    /// A checkpoint from its parts; `parameters` must follow `ParameterLayout(config)`.
+    public init(config: ModelConfig, parameters: [Float], optimizer: OptimizerSnapshot? = nil,
+                globalStep: Int = 0, epoch: Int = 0, rngStates: [String: [UInt64]] = [:],
+                dataCursor: String? = nil, configText: String? = nil, metrics: [String: Double] = [:]) {
+        self.config = config
+        self.parameters = parameters
+        self.optimizer = optimizer
+        self.globalStep = globalStep
+        self.epoch = epoch
+        self.rngStates = rngStates
+        self.dataCursor = dataCursor
+        self.configText = configText
+        self.metrics = metrics
+    }
+
+    /// A checkpoint of a live model: copies the arena and (if given) the optimizer's state.
+    public init(parameters: ParameterSet<Float>, optimizer: (any Optimizer<Float>)?,
+                optimizerHyperparameters: [String: Double] = [:],
+                globalStep: Int = 0, epoch: Int = 0, rngStates: [String: [UInt64]] = [:],
+                dataCursor: String? = nil, configText: String? = nil, metrics: [String: Double] = [:]) {
+        self.init(config: parameters.config, parameters: parameters.storage.toArray(),
+                  optimizer: optimizer.map { OptimizerSnapshot($0, hyperparameters: optimizerHyperparameters) },
+                  globalStep: globalStep, epoch: epoch, rngStates: rngStates, dataCursor: dataCursor,
+                  configText: configText, metrics: metrics)
+    }
+
+    /// The layout `parameters` follows.
+    public var layout: ParameterLayout { ParameterLayout(config) }
+
+    /// The values of the tensor called `name` (a layout name), or nil if the layout has none.
+    public func tensor(_ name: String) -> [Float]? {
+        guard let e = layout.entry(name), e.offset + e.count <= parameters.count else { return nil }
+        return Array(parameters[e.offset..<(e.offset + e.count)])
+    }
+
+    /// A new `ParameterSet` holding these parameters.
+    public func makeParameterSet() throws -> ParameterSet<Float> {
+        try validate()
+        let set = ParameterSet<Float>(config: config)
+        set.storage.copy(from: parameters)
+        return set
+    }
+
+    /// Copies the parameters into `parameters` and, if given, the optimizer state into
+    /// `optimizer`, after checking both fit; nothing is changed if either does not.
+    public func restore(into parameters: ParameterSet<Float>, optimizer: (any Optimizer<Float>)? = nil) throws {
+        try validate()
+        let ours = layout, theirs = parameters.layout
+        if ours != theirs {
+            let names = Set(ours.entries.map(\.name)).symmetricDifference(theirs.entries.map(\.name))
+            let detail: String
+            if let name = names.sorted().first {
+                detail = ours.entry(name) == nil ? "the model has tensor '\(name)' but the checkpoint does not"
+                    : "the checkpoint has tensor '\(name)' but the model does not"
+            } else if let pair = zip(ours.entries, theirs.entries).first(where: { $0.shape != $1.shape }) {
+                detail = "tensor '\(pair.0.name)' is \(pair.0.shape) in the checkpoint but \(pair.1.shape) in the model"
+            } else {
+                detail = "the tensors are in a different order"
+            }
+            throw CheckpointError(.incompatible, file: nil, object: "/parameters",
+                                  "the checkpoint's layout does not match the model's: \(detail)")
+        }
+        if let optimizer {
+            guard let snapshot = self.optimizer else {
+                throw CheckpointError(.incompatible, file: nil, object: "/optimizer",
+                                      "the checkpoint has no optimizer state; restore with optimizer: nil to start a fresh \(optimizer.name)")
+            }
+            try snapshot.restore(into: optimizer)  // validates before it changes anything
+        }
+        parameters.storage.copy(from: self.parameters)
+    }
+
+    /// The generator saved as `name`, if its state has the four words `RandomSource` needs.
+    public func randomSource(_ name: String) -> RandomSource? {
+        guard let state = rngStates[name], state.count == 4 else { return nil }
+        return RandomSource(state: state)
+    }
+
+    /// Stores a loader's Codable cursor as JSON in `dataCursor`.
+    public mutating func setDataCursor<Cursor: Encodable>(_ cursor: Cursor) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        dataCursor = String(decoding: try encoder.encode(cursor), as: UTF8.self)
+    }
+
+    /// Decodes `dataCursor` as `Cursor`, or nil if there is none.
+    public func dataCursor<Cursor: Decodable>(as type: Cursor.Type) throws -> Cursor? {
+        guard let dataCursor else { return nil }
+        return try JSONDecoder().decode(Cursor.self, from: Data(dataCursor.utf8))
+    }
+
+    /// Checks internal consistency: a valid config, arrays as long as the layout, usable names.
+    public func validate(file: String? = nil) throws {
+        do { try config.validate() } catch {
+            throw CheckpointError(.invalidValue, file: file, object: "model_config", "\(error)")
+        }
+        let n = layout.count
+        if parameters.count != n {
+            throw CheckpointError(.shapeMismatch, file: file, object: "/parameters",
+                                  "\(parameters.count) parameter values but the model's layout holds \(n)")
+        }
+        if let optimizer {
+            try Self.checkName(optimizer.name, "optimizer name", file)
+            for (name, values) in optimizer.stateBuffers {
+                try Self.checkName(name, "optimizer state buffer name", file)
+                if values.count != n {
+                    throw CheckpointError(.shapeMismatch, file: file, object: "/optimizer/state/\(name)",
+                                          "\(values.count) values but the model's layout holds \(n)")
+                }
+            }
+            for name in optimizer.hyperparameters.keys { try Self.checkName(name, "hyperparameter name", file) }
+        }
+        for name in rngStates.keys { try Self.checkName(name, "RNG state name", file) }
+        for (what, text) in [("data cursor", dataCursor), ("config text", configText)] where text?.utf8.contains(0) == true {
+            throw CheckpointError(.invalidValue, file: file, object: nil, "the \(what) contains a NUL character, which HDF5 strings cannot hold")
+        }
+        for name in metrics.keys { try Self.checkName(name, "metric name", file) }
+        if globalStep < 0 || epoch < 0 {
+            throw CheckpointError(.invalidValue, file: file, object: nil,
+                                  "global step and epoch must be ≥ 0 (got \(globalStep), \(epoch))")
+        }
+    }
+
+    /// Names become HDF5 object or attribute names: non-empty, no "/", not "." or "..".
+    static func checkName(_ name: String, _ what: String, _ file: String?) throws {
+        if name.isEmpty || name.contains("/") || name == "." || name == ".." || name.utf8.contains(0) {
+            throw CheckpointError(.invalidValue, file: file, object: nil,
+                                  "\(what) '\(name)' cannot be stored: names must be non-empty and contain no '/' or NUL")
+        }
+    }
+}
+
+// MARK: - Saving and loading
+
+extension Checkpoint {
+    /// Writes the checkpoint to `path` atomically: a hidden temporary file in the same directory
+    /// is written, flushed, closed and fsynced, then renamed over `path`. On failure `path` is
+    /// untouched and no temporary file is left behind.
+    public func save(to path: String) throws {
+        try save(to: path, hook: nil)
+    }
+
+    /// `save(to:)` with a hook called at each stage (tests inject failures through it).
+    func save(to path: String, hook: AtomicWriteHook?) throws {
+        try validate(file: path)
+        try CheckpointIO.mapErrors(path) {
+            try AtomicFile.writeHDF5(to: path, hook: hook) { file in
+                try write(into: file.root, hook: hook)
+            }
+        }
+    }
+
+    /// Reads and fully validates a checkpoint: format and version, model config, every layout
+    /// tensor present as float32 with the right shape and nothing extra, optimizer state likewise.
+    public static func load(from path: String) throws -> Checkpoint {
+        try CheckpointIO.mapErrors(path) {
+            let file: HDF5File
+            do { file = try HDF5File.open(path) } catch let error as HDF5Error where error.kind == .notHDF5 {
+                throw CheckpointError(.notACheckpoint, file: path, object: nil,
+                                      "not an HDF5 file, so not a checkpoint (\(error.reason))")
+            }
+            defer { try? file.close() }
+            return try read(from: file.root, path: path)
+        }
+    }
+
+    // MARK: Writing
+
+    private func write(into root: HDF5Group, hook: AtomicWriteHook?) throws {
+        try root.setAttribute("format", Self.formatName)
+        try root.setAttribute("format_version", Self.formatVersion)
+        try root.setAttribute("model_config", try CheckpointIO.modelConfigJSON(config))
+        try root.setAttribute("parameter_count", parameters.count)
+        try root.setAttribute("global_step", globalStep)
+        try root.setAttribute("epoch", epoch)
+
+        let layout = self.layout
+        try Self.writeTensors(parameters, layout, into: try root.createGroup("parameters"))
+        try hook?(.writing)
+
+        if let optimizer {
+            let group = try root.createGroup("optimizer")
+            try group.setAttribute("name", optimizer.name)
+            try group.setAttribute("learning_rate", optimizer.learningRate)
+            try group.setAttribute("step_count", optimizer.stepCount)
+            let hyper = try group.createGroup("hyperparameters")
+            for (name, value) in optimizer.hyperparameters { try hyper.setAttribute(name, value) }
+            let state = try group.createGroup("state")
+            for (name, values) in optimizer.stateBuffers.sorted(by: { $0.key < $1.key }) {
+                try Self.writeTensors(values, layout, into: try state.createGroup(name))
+            }
+        }
+        let rng = try root.createGroup("rng")
+        for (name, words) in rngStates.sorted(by: { $0.key < $1.key }) {
+            let dataset = try rng.write(name, words.map { Int64(bitPattern: $0) })
+            try dataset.setAttribute("encoding", "uint64 bit patterns stored as int64")
+        }
+        let metricsGroup = try root.createGroup("metrics")
+        for (name, value) in metrics { try metricsGroup.setAttribute(name, value) }
+        if let dataCursor { try root.setAttribute("data_cursor", dataCursor) }
+        if let configText { try root.setAttribute("config_text", configText) }
+    }
+
+    /// One float32 dataset per layout entry, named and shaped as the layout says.
+    private static func writeTensors(_ values: [Float], _ layout: ParameterLayout, into group: HDF5Group) throws {
+        for e in layout.entries {
+            try group.write(e.name, Array(values[e.offset..<(e.offset + e.count)]), shape: e.shape)
+        }
+    }
+
+    // MARK: Reading
+
+    private static func read(from root: HDF5Group, path: String) throws -> Checkpoint {
+        func fail(_ kind: CheckpointError.Kind, _ object: String?, _ message: String) -> CheckpointError {
+            CheckpointError(kind, file: path, object: object, message)
+        }
+        guard root.hasAttribute("format"),
+              let format = try? root.attribute("format", as: String.self), format == formatName else {
+            let hint = WeightsFormat.detect(root).map { " (it looks like \($0.displayName) weights; read it with `lstm import --format \($0.rawValue)`)" } ?? ""
+            throw fail(.notACheckpoint, "/@format",
+                       "not a checkpoint: the root attribute 'format' must be \"\(formatName)\"\(hint)")
+        }
+        guard root.hasAttribute("format_version") else {
+            throw fail(.missing, "/@format_version", "missing the format version attribute (expected \(formatVersion))")
+        }
+        let version = try root.attribute("format_version", as: Int.self)
+        guard version == formatVersion else {
+            throw fail(.unsupportedVersion, "/@format_version",
+                       "format version \(version) is not supported (this build reads version \(formatVersion))")
+        }
+        let config = try readModelConfig(root, path: path)
+        let layout = ParameterLayout(config)
+
+        func intAttribute(_ name: String) throws -> Int {
+            guard root.hasAttribute(name) else { throw fail(.missing, "/@\(name)", "missing the '\(name)' attribute") }
+            return try root.attribute(name, as: Int.self)
+        }
+        func optionalString(_ name: String) throws -> String? {
+            root.hasAttribute(name) ? try root.attribute(name, as: String.self) : nil
+        }
+
+        guard root.exists("parameters") else {
+            throw fail(.missing, "/parameters", "missing the parameters group (expected \(layout.entries.count) tensors)")
+        }
+        let parameters = try readTensors(try root.openGroup("parameters"), layout, path: path)
+
+        var optimizer: OptimizerSnapshot?
+        if root.exists("optimizer") {
+            let group = try root.openGroup("optimizer")
+            for name in ["name", "learning_rate", "step_count"] where !group.hasAttribute(name) {
+                throw fail(.missing, "/optimizer@\(name)", "missing the optimizer's '\(name)' attribute")
+            }
+            var hyperparameters: [String: Double] = [:]
+            if group.exists("hyperparameters") {
+                let hyper = try group.openGroup("hyperparameters")
+                for name in try hyper.attributeNames() {
+                    hyperparameters[name] = try hyper.attribute(name, as: Double.self)
+                }
+            }
+            var buffers: [String: [Float]] = [:]
+            if group.exists("state") {
+                let state = try group.openGroup("state")
+                for name in try state.memberNames() {
+                    buffers[name] = try readTensors(try state.openGroup(name), layout, path: path)
+                }
+            }
+            optimizer = OptimizerSnapshot(
+                name: try group.attribute("name", as: String.self),
+                learningRate: try group.attribute("learning_rate", as: Double.self),
+                stepCount: try group.attribute("step_count", as: Int.self),
+                hyperparameters: hyperparameters, stateBuffers: buffers)
+        }
+
+        var rngStates: [String: [UInt64]] = [:]
+        if root.exists("rng") {
+            let rng = try root.openGroup("rng")
+            for name in try rng.memberNames() {
+                let dataset = try rng.openDataset(name)
+                guard dataset.elementType == .int64, dataset.rank == 1 else {
+                    throw fail(.typeMismatch, dataset.path,
+                               "an RNG state must be a 1-D int64 dataset (got \(dataset.elementType) of shape \(dataset.shape))")
+                }
+                rngStates[name] = try dataset.read(as: Int64.self).map { UInt64(bitPattern: $0) }
+            }
+        }
+        var metrics: [String: Double] = [:]
+        if root.exists("metrics") {
+            let group = try root.openGroup("metrics")
+            for name in try group.attributeNames() { metrics[name] = try group.attribute(name, as: Double.self) }
+        }
+
+        let checkpoint = Checkpoint(
+            config: config, parameters: parameters, optimizer: optimizer,
+            globalStep: try intAttribute("global_step"), epoch: try intAttribute("epoch"),
+            rngStates: rngStates, dataCursor: try optionalString("data_cursor"),
+            configText: try optionalString("config_text"), metrics: metrics)
+        try checkpoint.validate(file: path)
+        return checkpoint
+    }
+
+    /// Reads the `model_config` root attribute (JSON) and validates it.
+    static func readModelConfig(_ root: HDF5Group, path: String) throws -> ModelConfig {
+        guard root.hasAttribute("model_config") else {
+            throw CheckpointError(.missing, file: path, object: "/@model_config",
+                                  "missing the model_config attribute (the model's JSON configuration)")
+        }
+        let json = try root.attribute("model_config", as: String.self)
+        let config: ModelConfig
+        do {
+            config = try JSONDecoder().decode(ModelConfig.self, from: Data(json.utf8))
+            try config.validate()
+        } catch {
+            throw CheckpointError(.invalidValue, file: path, object: "/@model_config",
+                                  "not a valid model configuration (\(CheckpointIO.describeDecodingError(error))): \(json)")
+        }
+        return config
+    }
+
+    /// Reads exactly the layout's tensors from `group` (float32, exact shapes, nothing extra),
+    /// as one arena-ordered array.
+    private static func readTensors(_ group: HDF5Group, _ layout: ParameterLayout, path: String) throws -> [Float] {
+        let members = Set(try group.memberNames())
+        let expected = Set(layout.entries.map(\.name))
+        if let extra = members.subtracting(expected).sorted().first {
+            throw CheckpointError(.unexpected, file: path, object: "\(group.path)/\(extra)",
+                                  "unexpected tensor: the model's layout has only \(layout.entries.map(\.name).joined(separator: ", "))")
+        }
+        var values = [Float](repeating: 0, count: layout.count)
+        for e in layout.entries {
+            let object = "\(group.path)/\(e.name)"
+            guard members.contains(e.name) else {
+                throw CheckpointError(.missing, file: path, object: object,
+                                      "missing tensor (expected float32 of shape \(e.shape))")
+            }
+            let dataset: HDF5Dataset
+            do { dataset = try group.openDataset(e.name) } catch let error as HDF5Error where error.kind == .typeMismatch {
+                throw CheckpointError(.typeMismatch, file: path, object: object,
+                                      "expected a float32 dataset of shape \(e.shape), found a group")
+            }
+            guard dataset.shape == e.shape else {
+                throw CheckpointError(.shapeMismatch, file: path, object: object,
+                                      "shape \(dataset.shape) does not match the expected \(e.shape)")
+            }
+            guard dataset.elementType == .float32 else {
+                throw CheckpointError(.typeMismatch, file: path, object: object,
+                                      "stores \(dataset.elementType) values, expected float32")
+            }
+            let data = try dataset.read(as: Float.self)
+            values.withUnsafeMutableBufferPointer { buffer in
+                data.withUnsafeBufferPointer { (buffer.baseAddress! + e.offset).update(from: $0.baseAddress!, count: e.count) }
+            }
+        }
+        return values
+    }
+}
+
+/// Helpers shared by checkpoint and weights reading and writing.
+enum CheckpointIO {
+    /// The model config as compact JSON with sorted keys (the form stored in files).
+    static func modelConfigJSON(_ config: ModelConfig) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return String(decoding: try encoder.encode(config), as: UTF8.self)
+    }
+
+    /// A short explanation of a decoding (or validation) error.
+    static func describeDecodingError(_ error: Error) -> String {
+        switch error {
+        case DecodingError.keyNotFound(let key, _): return "missing key '\(key.stringValue)'"
+        case DecodingError.typeMismatch(_, let ctx), DecodingError.valueNotFound(_, let ctx),
+             DecodingError.dataCorrupted(let ctx):
+            let path = ctx.codingPath.map(\.stringValue).joined(separator: ".")
+            return path.isEmpty ? ctx.debugDescription : "\(path): \(ctx.debugDescription)"
+        default: return "\(error)"
+        }
+    }
+
+    /// Runs `body`, turning HDF5Kit errors into `CheckpointError`s that name `file`.
+    static func mapErrors<R>(_ file: String, _ body: () throws -> R) throws -> R {
+        do {
+            return try body()
+        } catch let error as HDF5Error {
+            let kind: CheckpointError.Kind
+            switch error.kind {
+            case .notFound: kind = error.objectPath == nil ? .notFound : .missing
+            case .notHDF5: kind = .notACheckpoint
+            case .typeMismatch: kind = .typeMismatch
+            case .shapeMismatch: kind = .shapeMismatch
+            case .invalidArgument: kind = .invalidValue
+            default: kind = .io
+            }
+            var message = "\(error.operation) failed: \(error.reason)"
+            if !error.hdf5Messages.isEmpty { message += " [HDF5: \(error.hdf5Messages.joined(separator: "; "))]" }
+            throw CheckpointError(kind, file: error.filePath ?? file, object: error.objectPath, message)
+        }
+    }
+}
+
+/// A JSON value as far as hyperparameters need it: numbers (booleans as 0/1) and arrays of them.
+private indirect enum FlatJSON: Decodable {
+    case number(Double)
+    case array([FlatJSON])
+    case other
+
+    init(from decoder: any Decoder) throws {
+        let c = try decoder.singleValueContainer()
+        if let b = try? c.decode(Bool.self) { self = .number(b ? 1 : 0) }
+        else if let x = try? c.decode(Double.self) { self = .number(x) }
+        else if let a = try? c.decode([FlatJSON].self) { self = .array(a) }
+        else { self = .other }
+    }
+}

@@ -1,0 +1,429 @@
+import Foundation
+import HDF5Kit
+import LSTMKit
+
+/// A dataset file opened read-only: lists its splits and validates each one (shapes, dtypes, id
+/// ranges, lengths) the first time it is asked for, so nothing is trained on malformed data.
+/// Safe to share between threads; validation results are cached per split.
+public final class DatasetFile: @unchecked Sendable {
+    /// The file's path, as given to `init(path:)`.
+    public let path: String
+    /// The root `vocabulary` attribute (token id → string), if present.
+    public let vocabulary: [String]?
+    /// The root `class_names` attribute (class id → name), if present.
+    public let classNames: [String]?
+    /// Root statistics of the input features (`feature_names`, `mean`, `std`), if present.
+    public let featureStatistics: FeatureStatistics?
+    /// Root statistics of float targets (`target_names`, `target_mean`, `target_std`), if present.
+    public let targetStatistics: FeatureStatistics?
+
+    let file: HDF5File
+    private let lock = NSLock()
+    private var cache: [String: ValidatedSplit] = [:]
+
+    /// What validation learned about a split, before any caller-specific limits are applied.
+    struct ValidatedSplit {
+        let schema: DatasetSchema
+        /// "inputs" or "tokens": the dataset the inputs come from.
+        let inputName: String
+        /// How the targets dataset looks, e.g. "float32 [100, 5]" (for messages).
+        let targetsFound: String
+    }
+
+    /// Opens `path` read-only and validates its root attributes (vocabulary, class names, statistics).
+    public init(path: String) throws {
+        self.path = path
+        file = try datasetIO(file: path, object: nil) { try HDF5File.open(path, mode: .readOnly) }
+        let root = file.root
+        vocabulary = try Self.stringsAttribute(root, "vocabulary", file: path)
+        classNames = try Self.stringsAttribute(root, "class_names", file: path)
+        featureStatistics = try Self.statistics(root, names: "feature_names", mean: "mean", std: "std", file: path)
+        targetStatistics = try Self.statistics(root, names: "target_names", mean: "target_mean", std: "target_std",
+                                               file: path)
+    }
+
+    /// The split groups in the file: `train`, `val`, `test` first (those present), then any others sorted.
+    public var splits: [String] {
+        let names = (try? file.root.memberNames()) ?? []
+        let groups = names.filter { (try? file.root.openGroup($0)) != nil }
+        let standard = ["train", "val", "test"].filter(groups.contains)
+        return standard + groups.filter { !standard.contains($0) }
+    }
+
+    /// The validated schema of `split`. Token ids are also checked against `vocabularySize` and class
+    /// ids against `classCount` when given (asking for a class count on float targets is an error).
+    public func schema(_ split: String, vocabularySize: Int? = nil, classCount: Int? = nil) throws -> DatasetSchema {
+        let validated = try validated(split)
+        let schema = validated.schema
+        if let v = vocabularySize {
+            if v < 1 { throw DatasetError(.invalidArgument, file: path, "vocabulary size must be ≥ 1, got \(v)") }
+            if let ids = schema.tokenIDs, Int(ids.max) >= v {
+                throw DatasetError(.value, file: path, object: "\(split)/\(validated.inputName)",
+                                   "token id \(ids.max) at \(position(ids.maxIndex, schema)) is outside 0..<\(v) (vocabulary size \(v) given by the caller)")
+            }
+        }
+        if let k = classCount {
+            if k < 1 { throw DatasetError(.invalidArgument, file: path, "class count must be ≥ 1, got \(k)") }
+            let targetsName = schema.form == .tokenStream ? "tokens" : "targets"
+            guard let ids = schema.classIDs else {
+                let n = schema.count, t = schema.steps ?? 0
+                throw DatasetError(.dtype, file: path, object: "\(split)/\(targetsName)",
+                                   "expected int32 class ids [N] or [N, T] with N = \(n), T = \(t), found \(validated.targetsFound)")
+            }
+            if Int(ids.max) >= k {
+                let at = schema.form == .tokenStream ? position(ids.maxIndex, schema)
+                    : targetPosition(ids.maxIndex, schema)
+                throw DatasetError(.value, file: path, object: "\(split)/\(targetsName)",
+                                   "class id \(ids.max) at \(at) is outside 0..<\(k) (class count \(k) given by the caller)")
+            }
+        }
+        return schema
+    }
+
+    /// Reports every mismatch between `model` and `split` (input kind and width, vocabulary size,
+    /// output size or class count, `sequence` vs `last` head) in one `DatasetError`.
+    public func check(against model: ModelConfig, split: String) throws {
+        let schema = try self.schema(split)
+        let inputName = try validated(split).inputName
+        let inputObject = "\(split)/\(inputName)"
+        let targetObject = schema.form == .tokenStream ? "\(split)/tokens" : "\(split)/targets"
+        var problems: [String] = []
+
+        switch (model.input, schema.input) {
+        case (.features(let size), .features(let width)) where size != width:
+            problems.append("the model reads I = \(size) features but \(inputObject) has I = \(width)")
+        case (.features(let size), .tokens):
+            problems.append("the model reads float32 features (I = \(size)) but \(inputObject) holds int32 token ids")
+        case (.tokens(let v, _), .features(let width)):
+            problems.append("the model reads token ids (vocabulary \(v)) but \(inputObject) holds float32 features (I = \(width))")
+        case (.tokens(let v, _), .tokens):
+            if let vocabulary, vocabulary.count != v {
+                problems.append("the model's vocabulary size is \(v) but the file's vocabulary has \(vocabulary.count) entries")
+            }
+            if let ids = schema.tokenIDs, Int(ids.max) >= v {
+                problems.append("\(inputObject) has token id \(ids.max), outside the model's vocabulary 0..<\(v)")
+            }
+        default:
+            break
+        }
+
+        if model.loss.usesClassTargets {
+            if let ids = schema.classIDs {
+                if let named = schema.classNames ?? (schema.form == .tokenStream ? schema.vocabulary : nil),
+                   named.count != model.outputSize {
+                    let source = schema.classNames != nil ? "class_names" : "vocabulary"
+                    problems.append("the model has O = \(model.outputSize) classes but the file's \(source) names \(named.count)")
+                } else if Int(ids.max) >= model.outputSize {
+                    problems.append("\(targetObject) has class id \(ids.max), outside the model's O = \(model.outputSize) classes")
+                }
+            } else {
+                problems.append("the model's loss \(model.loss.rawValue) needs int32 class ids but \(targetObject) holds \(schema.target)")
+            }
+        } else {
+            if let width = schema.target.valueWidth {
+                if width != model.outputSize {
+                    problems.append("the model has O = \(model.outputSize) outputs but \(targetObject) has O = \(width)")
+                }
+            } else {
+                problems.append("the model's loss \(model.loss.rawValue) needs float32 values but \(targetObject) holds \(schema.target)")
+            }
+        }
+
+        switch model.head {
+        case .sequence where !schema.target.isPerStep:
+            problems.append("the model's head `sequence` predicts every step but \(targetObject) has one target per sequence (use head `last`)")
+        case .last where schema.target.isPerStep:
+            problems.append("the model's head `last` predicts once per sequence but \(targetObject) has a target per step (use head `sequence`)")
+        default:
+            break
+        }
+
+        if !problems.isEmpty {
+            throw DatasetError(.modelMismatch, file: path, object: split,
+                               "the model does not fit the data: " + problems.joined(separator: "; "))
+        }
+    }
+
+    /// Closes the file; loaders created from it keep their datasets open until they are released.
+    public func close() {
+        try? file.close()
+    }
+
+    // MARK: - Internals
+
+    /// Opens dataset `name` of `split` (after validation).
+    func dataset(_ split: String, _ name: String) throws -> HDF5Dataset {
+        try datasetIO(file: path, object: "\(split)/\(name)") { try file.root.openDataset("\(split)/\(name)") }
+    }
+
+    /// The cached validation of `split`, validating it on first use.
+    func validated(_ split: String) throws -> ValidatedSplit {
+        lock.lock()
+        defer { lock.unlock() }
+        if let cached = cache[split] { return cached }
+        let result = try validate(split)
+        cache[split] = result
+        return result
+    }
+
+    /// "sequence 3, step 4" for a flat index into [N, T] inputs, or "position 17" in a stream.
+    private func position(_ flat: Int, _ schema: DatasetSchema) -> String {
+        switch schema.form {
+        case .tokenStream: return "position \(flat)"
+        case .sequences:
+            let t = schema.steps ?? 1
+            return "sequence \(flat / t), step \(flat % t)"
+        }
+    }
+
+    /// Position of a flat index into the class targets ([N, T] or [N]).
+    private func targetPosition(_ flat: Int, _ schema: DatasetSchema) -> String {
+        schema.target.isPerStep ? position(flat, schema) : "sequence \(flat)"
+    }
+
+    private static func describe(_ d: HDF5Dataset) -> String {
+        "\(d.elementType) [\(d.shape.map(String.init).joined(separator: ", "))]"
+    }
+
+    private func validate(_ split: String) throws -> ValidatedSplit {
+        let root = file.root
+        guard !split.isEmpty, !split.contains("/"), let group = try? root.openGroup(split) else {
+            let have = splits
+            throw DatasetError(.missing, file: path, object: split,
+                               "no split group `\(split)` in the file (splits found: \(have.isEmpty ? "none" : have.joined(separator: ", ")))")
+        }
+        let hasInputs = group.exists("inputs"), hasTokens = group.exists("tokens")
+        switch (hasInputs, hasTokens) {
+        case (true, true):
+            throw DatasetError(.shape, file: path, object: split,
+                               "expected either `inputs` and `targets` (sequences) or `tokens` (a token stream), found both")
+        case (false, false):
+            let members = (try? group.memberNames()) ?? []
+            throw DatasetError(.missing, file: path, object: "\(split)/inputs",
+                               "no such dataset; a split holds `inputs` and `targets` (sequences) or `tokens` (a token stream), found \(members.isEmpty ? "an empty group" : "only " + members.joined(separator: ", "))")
+        case (false, true):
+            return try validateStream(split, group)
+        case (true, false):
+            return try validateSequences(split, group)
+        }
+    }
+
+    private func open(_ group: HDF5Group, _ split: String, _ name: String) throws -> HDF5Dataset {
+        let object = "\(split)/\(name)"
+        guard group.exists(name) else {
+            throw DatasetError(.missing, file: path, object: object, "no such dataset")
+        }
+        return try datasetIO(file: path, object: object) { try group.openDataset(name) }
+    }
+
+    private func validateStream(_ split: String, _ group: HDF5Group) throws -> ValidatedSplit {
+        let object = "\(split)/tokens"
+        let tokens = try open(group, split, "tokens")
+        guard tokens.elementType == .int32, tokens.rank == 1 else {
+            throw DatasetError(tokens.elementType == .int32 ? .shape : .dtype, file: path, object: object,
+                               "expected an int32 token stream [L], found \(Self.describe(tokens))")
+        }
+        let length = tokens.shape[0]
+        guard length >= 2 else {
+            throw DatasetError(.shape, file: path, object: object,
+                               "expected a token stream of at least 2 tokens (an input and its next token), found \(length)")
+        }
+        let ids = try scanIDs(tokens, object: object)
+        try checkTokenIDs(ids, object: object) { "position \($0)" }
+        let schema = DatasetSchema(
+            split: split, form: .tokenStream, count: length, steps: nil, input: .tokens, target: .classesPerStep,
+            hasLengths: false, vocabulary: vocabulary, classNames: classNames, featureStatistics: featureStatistics,
+            targetStatistics: targetStatistics, tokenIDs: ids, classIDs: ids)
+        if let classNames, Int(ids.max) >= classNames.count {
+            throw DatasetError(.value, file: path, object: object,
+                               "token id \(ids.max) at position \(ids.maxIndex) is outside the \(classNames.count) classes of root attribute class_names")
+        }
+        return ValidatedSplit(schema: schema, inputName: "tokens", targetsFound: Self.describe(tokens))
+    }
+
+    private func validateSequences(_ split: String, _ group: HDF5Group) throws -> ValidatedSplit {
+        let inputsObject = "\(split)/inputs"
+        let inputs = try open(group, split, "inputs")
+        let input: DatasetSchema.InputKind
+        switch (inputs.elementType, inputs.rank) {
+        case (.float32, 3): input = .features(width: inputs.shape[2])
+        case (.int32, 2): input = .tokens
+        default:
+            let kind: DatasetError.Kind = inputs.elementType == .float32 || inputs.elementType == .int32 ? .shape : .dtype
+            throw DatasetError(kind, file: path, object: inputsObject,
+                               "expected float32 features [N, T, I] or int32 token ids [N, T], found \(Self.describe(inputs))")
+        }
+        let n = inputs.shape[0], t = inputs.shape[1]
+        if n < 1 || t < 1 || inputs.shape.contains(0) {
+            throw DatasetError(.shape, file: path, object: inputsObject,
+                               "expected at least one sequence of at least one step (and I ≥ 1), found \(Self.describe(inputs))")
+        }
+
+        let targetsObject = "\(split)/targets"
+        let targets = try open(group, split, "targets")
+        let target: DatasetSchema.TargetKind
+        switch (targets.elementType, targets.rank) {
+        case (.int32, 1) where targets.shape[0] == n:
+            target = .classesPerSequence
+        case (.int32, 2) where targets.shape[0] == n && targets.shape[1] == t:
+            target = .classesPerStep
+        case (.float32, 2) where targets.shape[0] == n && targets.shape[1] >= 1:
+            target = .valuesPerSequence(width: targets.shape[1])
+        case (.float32, 3) where targets.shape[0] == n && targets.shape[1] == t && targets.shape[2] >= 1:
+            target = .valuesPerStep(width: targets.shape[2])
+        default:
+            let known = targets.elementType == .float32 || targets.elementType == .int32
+            let kind: DatasetError.Kind = known ? .shape : .dtype
+            throw DatasetError(kind, file: path, object: targetsObject,
+                               "expected float32 values [N, T, O] or [N, O], or int32 class ids [N, T] or [N], with N = \(n) and T = \(t) (from \(inputsObject)), found \(Self.describe(targets))")
+        }
+
+        var tokenIDs: DatasetSchema.IDRange?
+        if input == .tokens {
+            let ids = try scanIDs(inputs, object: inputsObject)
+            try checkTokenIDs(ids, object: inputsObject) { "sequence \($0 / t), step \($0 % t)" }
+            tokenIDs = ids
+        }
+        var classIDs: DatasetSchema.IDRange?
+        if target.isClasses {
+            let ids = try scanIDs(targets, object: targetsObject)
+            let at: (Int) -> String = target.isPerStep ? { "sequence \($0 / t), step \($0 % t)" } : { "sequence \($0)" }
+            if ids.min < 0 {
+                throw DatasetError(.value, file: path, object: targetsObject,
+                                   "expected class ids ≥ 0, found \(ids.min) at \(at(ids.minIndex))")
+            }
+            if let classNames, Int(ids.max) >= classNames.count {
+                throw DatasetError(.value, file: path, object: targetsObject,
+                                   "class id \(ids.max) at \(at(ids.maxIndex)) is outside 0..<\(classNames.count) (the \(classNames.count) classes of root attribute class_names)")
+            }
+            classIDs = ids
+        }
+
+        let hasLengths = group.exists("lengths")
+        if hasLengths {
+            let object = "\(split)/lengths"
+            let lengths = try open(group, split, "lengths")
+            guard lengths.elementType == .int32, lengths.rank == 1, lengths.shape[0] == n else {
+                throw DatasetError(lengths.elementType == .int32 ? .shape : .dtype, file: path, object: object,
+                                   "expected int32 lengths [N] with N = \(n) (from \(inputsObject)), found \(Self.describe(lengths))")
+            }
+            let range = try scanIDs(lengths, object: object)
+            if range.min < 1 {
+                throw DatasetError(.value, file: path, object: object,
+                                   "expected lengths in 1...\(t) (T = \(t)), found \(range.min) for sequence \(range.minIndex)")
+            }
+            if Int(range.max) > t {
+                throw DatasetError(.value, file: path, object: object,
+                                   "expected lengths in 1...\(t) (T = \(t)), found \(range.max) for sequence \(range.maxIndex)")
+            }
+        }
+
+        if case .features(let width) = input, let stats = featureStatistics, stats.mean.count != width {
+            throw DatasetError(.shape, file: path, object: "mean (root attribute)",
+                               "expected \(width) feature statistics (I = \(width) in \(inputsObject)), found \(stats.mean.count)")
+        }
+        if let width = target.valueWidth, let stats = targetStatistics, stats.mean.count != width {
+            throw DatasetError(.shape, file: path, object: "target_mean (root attribute)",
+                               "expected \(width) target statistics (O = \(width) in \(targetsObject)), found \(stats.mean.count)")
+        }
+
+        let schema = DatasetSchema(
+            split: split, form: .sequences, count: n, steps: t, input: input, target: target, hasLengths: hasLengths,
+            vocabulary: vocabulary, classNames: classNames, featureStatistics: featureStatistics,
+            targetStatistics: targetStatistics, tokenIDs: tokenIDs, classIDs: classIDs)
+        return ValidatedSplit(schema: schema, inputName: "inputs", targetsFound: Self.describe(targets))
+    }
+
+    /// Token ids must be ≥ 0 and inside the root vocabulary when there is one.
+    private func checkTokenIDs(_ ids: DatasetSchema.IDRange, object: String, at: (Int) -> String) throws {
+        if ids.min < 0 {
+            throw DatasetError(.value, file: path, object: object,
+                               "expected token ids ≥ 0, found \(ids.min) at \(at(ids.minIndex))")
+        }
+        if let vocabulary, Int(ids.max) >= vocabulary.count {
+            throw DatasetError(.value, file: path, object: object,
+                               "token id \(ids.max) at \(at(ids.maxIndex)) is outside 0..<\(vocabulary.count) (the \(vocabulary.count) entries of root attribute vocabulary)")
+        }
+    }
+
+    /// Smallest and largest value of an int32 dataset, read in blocks of about 1 Mi elements so
+    /// memory stays flat however large the dataset is.
+    private func scanIDs(_ d: HDF5Dataset, object: String) throws -> DatasetSchema.IDRange {
+        let rowSize = max(1, d.rowSize)
+        let rowsPerBlock = max(1, (1 << 20) / rowSize)
+        let buffer = UnsafeMutableBufferPointer<Int32>.allocate(capacity: rowsPerBlock * rowSize)
+        defer { buffer.deallocate() }
+        var range = DatasetSchema.IDRange(min: .max, minIndex: 0, max: .min, maxIndex: 0)
+        var row = 0
+        while row < d.rowCount {
+            let rows = row..<min(d.rowCount, row + rowsPerBlock)
+            let count = try datasetIO(file: path, object: object) { try d.readRows(into: buffer, rows: rows) }
+            let base = row * rowSize
+            for i in 0..<count {
+                let v = buffer[i]
+                if v < range.min { range.min = v; range.minIndex = base + i }
+                if v > range.max { range.max = v; range.maxIndex = base + i }
+            }
+            row = rows.upperBound
+        }
+        return range
+    }
+
+    private static func stringsAttribute(_ root: HDF5Group, _ name: String, file: String) throws -> [String]? {
+        guard root.hasAttribute(name) else { return nil }
+        let object = "\(name) (root attribute)"
+        let values: [String]
+        do {
+            values = try root.attribute(name, as: [String].self)
+        } catch let error as HDF5Error where error.kind == .typeMismatch {
+            throw DatasetError(.dtype, file: file, object: object, "expected an array of strings; \(error.reason)")
+        } catch {
+            throw DatasetError.wrapping(error, file: file, object: object)
+        }
+        if values.isEmpty {
+            throw DatasetError(.shape, file: file, object: object, "expected at least one entry, found an empty array")
+        }
+        return values
+    }
+
+    private static func floatsAttribute(_ root: HDF5Group, _ name: String, file: String) throws -> [Float]? {
+        guard root.hasAttribute(name) else { return nil }
+        let object = "\(name) (root attribute)"
+        do {
+            return try root.attribute(name, as: [Float].self)
+        } catch let error as HDF5Error where error.kind == .typeMismatch {
+            throw DatasetError(.dtype, file: file, object: object, "expected an array of floats; \(error.reason)")
+        } catch {
+            throw DatasetError.wrapping(error, file: file, object: object)
+        }
+    }
+
+    /// Reads a names/mean/std triple: all three or none, equal lengths, finite means, positive stds.
+    private static func statistics(_ root: HDF5Group, names: String, mean: String, std: String,
+                                   file: String) throws -> FeatureStatistics? {
+        let n = try stringsAttribute(root, names, file: file)
+        let m = try floatsAttribute(root, mean, file: file)
+        let s = try floatsAttribute(root, std, file: file)
+        if n == nil && m == nil && s == nil { return nil }
+        guard let m, let s else {
+            let present = [(names, n != nil), (mean, m != nil), (std, s != nil)].filter(\.1).map(\.0)
+            let missing = [(mean, m == nil), (std, s == nil)].filter(\.1).map(\.0)
+            throw DatasetError(.missing, file: file, object: "\(missing[0]) (root attribute)",
+                               "expected \(mean) and \(std) together (\(names) optional), found only \(present.joined(separator: ", "))")
+        }
+        let names = n ?? (0..<m.count).map { "column \($0)" }
+        guard names.count == m.count, s.count == m.count else {
+            throw DatasetError(.shape, file: file, object: "\(std) (root attribute)",
+                               "expected one \(mean) and one \(std) per name, found \(names.count) names, \(m.count) means and \(s.count) stds")
+        }
+        if let i = m.firstIndex(where: { !$0.isFinite }) {
+            throw DatasetError(.value, file: file, object: "\(mean) (root attribute)",
+                               "expected finite means, found \(m[i]) for column \(names[i])")
+        }
+        if let i = s.firstIndex(where: { !($0.isFinite && $0 > 0) }) {
+            throw DatasetError(.value, file: file, object: "\(std) (root attribute)",
+                               "expected finite standard deviations > 0, found \(s[i]) for column \(names[i])")
+        }
+        return FeatureStatistics(names: names, mean: m, std: s)
+    }
+}

@@ -1,0 +1,196 @@
+import Foundation
+import HDF5Kit
+import LSTMKit
+
+/// Human-readable descriptions of HDF5 files: a summary for checkpoints and weights files, and
+/// the tree of groups and datasets (shapes, dtypes, attributes) for any HDF5 file.
+public enum Inspection {
+    /// Describes the file at `path`: a checkpoint summary for a checkpoint, the model attributes
+    /// plus the tree for exported weights, and the tree for any other HDF5 file.
+    public static func report(path: String) throws -> String {
+        switch try WeightsFormat.detect(path: path) {
+        case .checkpoint:
+            return checkpointSummary(try Checkpoint.load(from: path), path: path)
+        case .some(let format):
+            var text = "\(format.displayName) weights: \(path)\n"
+            if let checkpoint = try? WeightsImporter.read(path, format: format) {
+                text += modelDescription(checkpoint.config, indent: "  ")
+                text += "parameters: \(checkpoint.parameters.count)\n"
+            } else if let sized = try? WeightsImporter.read(
+                path, format: format, options: WeightsImportOptions(head: .sequence, activation: .identity, loss: .mse)) {
+                // No model attributes (e.g. saved by Keras itself): only the sizes are known.
+                let c = sized.config
+                var input = ""
+                switch c.input {
+                case .features(let size): input = "features, size \(size)"
+                case .tokens(let v, let e): input = "tokens, vocabulary \(v), embedding \(e)"
+                }
+                text += "model (sizes inferred from shapes; head, activation and loss not recorded):\n"
+                text += "  input: \(input)\n"
+                text += "  lstm: \(c.numLayers) \(c.bidirectional ? "bidirectional " : "")layer(s), hidden size \(c.hiddenSize)\n"
+                text += "  output size: \(c.outputSize)\n"
+                text += "parameters: \(sized.parameters.count)\n"
+            }
+            return text + "\n" + (try tree(path: path))
+        case nil:
+            return try tree(path: path)
+        }
+    }
+
+    /// A summary of a checkpoint: model config, parameter count, tensor names and shapes,
+    /// optimizer, step/epoch, metrics, RNG states, data cursor and config text.
+    public static func checkpointSummary(_ checkpoint: Checkpoint, path: String? = nil) -> String {
+        var s = "checkpoint"
+        if let path { s += ": \(path)" }
+        s += " (\(Checkpoint.formatName) v\(Checkpoint.formatVersion))\n"
+        s += modelDescription(checkpoint.config, indent: "  ")
+        let layout = checkpoint.layout
+        s += "parameters: \(layout.count) in \(layout.entries.count) tensors\n"
+        let width = layout.entries.map(\.name.count).max() ?? 0
+        for e in layout.entries {
+            s += "  \(e.name.padding(toLength: width, withPad: " ", startingAt: 0))  \(e.shape)\n"
+        }
+        if let o = checkpoint.optimizer {
+            s += "optimizer: \(o.name), learning rate \(o.learningRate), \(o.stepCount) steps"
+            if !o.hyperparameters.isEmpty {
+                s += ", " + o.hyperparameters.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+            }
+            s += "\n"
+            if !o.stateBuffers.isEmpty { s += "  state buffers: \(o.stateBuffers.keys.sorted().joined(separator: ", "))\n" }
+        } else {
+            s += "optimizer: none (weights only)\n"
+        }
+        s += "progress: global step \(checkpoint.globalStep), epoch \(checkpoint.epoch)\n"
+        if checkpoint.metrics.isEmpty {
+            s += "metrics: none\n"
+        } else {
+            s += "metrics:\n"
+            for (name, value) in checkpoint.metrics.sorted(by: { $0.key < $1.key }) { s += "  \(name) = \(value)\n" }
+        }
+        if !checkpoint.rngStates.isEmpty {
+            s += "rng states: " + checkpoint.rngStates.keys.sorted()
+                .map { "\($0) (\(checkpoint.rngStates[$0]!.count) words)" }.joined(separator: ", ") + "\n"
+        }
+        if let cursor = checkpoint.dataCursor { s += "data cursor: \(oneLine(cursor, limit: 200))\n" }
+        if let text = checkpoint.configText {
+            let lines = text.split(separator: "\n", omittingEmptySubsequences: false).count
+            s += "config text: \(lines) line(s), \(text.utf8.count) bytes\n"
+        }
+        return s
+    }
+
+    /// The tree of groups and datasets in the HDF5 file at `path`, with each dataset's shape and
+    /// dtype and every attribute's value (long values abbreviated).
+    public static func tree(path: String) throws -> String {
+        try WeightsFile.mapErrors(path) {
+            let file = try HDF5File.open(path)
+            defer { try? file.close() }
+            var out = "/\n"
+            try attributes(of: file.root, indent: "  ", into: &out)
+            try members(of: file.root, indent: "  ", into: &out)
+            return out
+        }
+    }
+
+    // MARK: - Helpers
+
+    static func modelDescription(_ config: ModelConfig, indent: String) -> String {
+        var s = "model:\n"
+        switch config.input {
+        case .features(let size): s += "\(indent)input: features, size \(size)\n"
+        case .tokens(let v, let e): s += "\(indent)input: tokens, vocabulary \(v), embedding \(e)\n"
+        }
+        s += "\(indent)lstm: \(config.numLayers) \(config.bidirectional ? "bidirectional " : "")layer(s), hidden size \(config.hiddenSize)"
+        s += config.dropout > 0 ? ", dropout \(config.dropout)\n" : "\n"
+        s += "\(indent)head: \(config.head.rawValue), output size \(config.outputSize), activation \(config.activation.rawValue), loss \(config.loss.rawValue)\n"
+        s += "\(indent)initialization: \(config.initialization.rawValue), forget gate bias \(config.forgetGateBias)\n"
+        return s
+    }
+
+    private static func members(of group: HDF5Group, indent: String, into out: inout String) throws {
+        for name in try group.memberNames() {
+            switch try HDF5Tree.child(group, name) {
+            case .group(let child):
+                out += "\(indent)\(name)/\n"
+                try attributes(of: child, indent: indent + "  ", into: &out)
+                try members(of: child, indent: indent + "  ", into: &out)
+            case .dataset(let dataset):
+                out += "\(indent)\(name)  \(dataset.shape) \(dataset.elementType)\n"
+                try attributes(of: dataset, indent: indent + "  ", into: &out)
+            case .other(let what):
+                out += "\(indent)\(name)  (\(what))\n"
+            }
+        }
+    }
+
+    private static func attributes(of object: HDF5Object, indent: String, into out: inout String) throws {
+        for name in try object.attributeNames() {
+            let value: String
+            do { value = format(try object.attribute(name)) } catch let error as HDF5Error where error.kind == .typeMismatch {
+                value = "(unsupported attribute type)"
+            }
+            out += "\(indent)@\(name) = \(value)\n"
+        }
+    }
+
+    private static func format(_ value: HDF5AttributeValue) -> String {
+        func list<T>(_ values: [T], _ show: (T) -> String) -> String {
+            let shown = values.prefix(8).map(show).joined(separator: ", ")
+            return values.count > 8 ? "[\(shown), … (\(values.count) values)]" : "[\(shown)]"
+        }
+        switch value {
+        case .string(let s): return quoted(s)
+        case .int(let i): return "\(i)"
+        case .double(let d): return "\(d)"
+        case .ints(let a): return list(a) { "\($0)" }
+        case .floats(let a): return list(a) { "\($0)" }
+        case .doubles(let a): return list(a) { "\($0)" }
+        case .strings(let a): return list(a, quoted)
+        }
+    }
+
+    private static func quoted(_ s: String) -> String { "\"\(oneLine(s, limit: 120))\"" }
+
+    /// `s` on one line (newlines shown as ⏎), cut to `limit` characters.
+    private static func oneLine(_ s: String, limit: Int) -> String {
+        let flat = s.replacingOccurrences(of: "\n", with: "⏎")
+        return flat.count > limit ? String(flat.prefix(limit)) + "… (\(s.count) characters)" : flat
+    }
+}
+
+/// Walking the objects of an HDF5 file.
+enum HDF5Tree {
+    /// A member of a group.
+    enum Node {
+        case group(HDF5Group)
+        case dataset(HDF5Dataset)
+        /// Something that is neither (a named datatype, a dangling link), described.
+        case other(String)
+    }
+
+    /// Opens the member `name` of `group` as whatever it is.
+    static func child(_ group: HDF5Group, _ name: String) throws -> Node {
+        do {
+            return .group(try group.openGroup(name))
+        } catch let error as HDF5Error where error.kind == .typeMismatch {
+            do { return .dataset(try group.openDataset(name)) } catch let error as HDF5Error where error.kind == .typeMismatch {
+                return .other("named datatype")
+            }
+        } catch let error as HDF5Error where error.kind == .notFound {
+            return .other("dangling link")
+        }
+    }
+
+    /// Every dataset under `group`, keyed by its path relative to `group` ("a/b/c").
+    static func datasets(in group: HDF5Group, prefix: String = "") throws -> [String: HDF5Dataset] {
+        var out: [String: HDF5Dataset] = [:]
+        for name in try group.memberNames() {
+            switch try child(group, name) {
+            case .group(let child): out.merge(try datasets(in: child, prefix: prefix + name + "/")) { a, _ in a }
+            case .dataset(let dataset): out[prefix + name] = dataset
+            case .other: break
+            }
+        }
+        return out
+    }
+}

@@ -1,0 +1,171 @@
+import Foundation
+import HDF5Kit
+import LSTMKit
+
+/// Which samples one minibatch is made of.
+enum BatchRequest: Sendable {
+    /// Sequences at these row indices (ascending).
+    case rows([Int])
+    /// Token-stream windows starting at these token offsets, T + 1 tokens each.
+    case windows([Int])
+}
+
+/// Reusable arrays for one minibatch. Owned by exactly one thread at a time: the loader hands a
+/// slot to a background read and takes it back only after that read has signalled completion.
+/// Arrays handed out in a `Minibatch` are shared copy-on-write: if the caller still holds the
+/// previous minibatch when its slot is refilled, the refill allocates fresh storage instead.
+final class BatchSlot: @unchecked Sendable {
+    var features: [Float] = []
+    var tokens: [Int32] = []
+    var classes: [Int32] = []
+    var values: [Float] = []
+    var lengths: [Int32] = []
+    /// Scratch for token-stream windows, B × (T + 1).
+    var window: [Int32] = []
+}
+
+/// Reads minibatches from the datasets of one validated split. Immutable, so shareable with the
+/// prefetch thread; HDF5Kit serialises the actual library calls.
+final class BatchSource: @unchecked Sendable {
+    let path: String
+    let split: String
+    let schema: DatasetSchema
+    let steps: Int
+    private let inputs: HDF5Dataset
+    private let targets: HDF5Dataset?
+    private let lengths: HDF5Dataset?
+
+    init(file: DatasetFile, schema: DatasetSchema, steps: Int) throws {
+        path = file.path
+        split = schema.split
+        self.schema = schema
+        self.steps = steps
+        switch schema.form {
+        case .sequences:
+            inputs = try file.dataset(schema.split, "inputs")
+            targets = try file.dataset(schema.split, "targets")
+            lengths = schema.hasLengths ? try file.dataset(schema.split, "lengths") : nil
+        case .tokenStream:
+            inputs = try file.dataset(schema.split, "tokens")
+            targets = nil
+            lengths = nil
+        }
+    }
+
+    /// Reads the samples of `request` into `slot` and returns them as a minibatch sharing its arrays.
+    func read(_ request: BatchRequest, into slot: BatchSlot) throws -> Minibatch<Float> {
+        switch request {
+        case .rows(let rows): return try readRows(rows, into: slot)
+        case .windows(let starts): return try readWindows(starts, into: slot)
+        }
+    }
+
+    private func readRows(_ rows: [Int], into slot: BatchSlot) throws -> Minibatch<Float> {
+        let b = rows.count, t = steps
+        let x: Minibatch<Float>.Inputs
+        let inputsObject = "\(split)/inputs", targetsObject = "\(split)/targets"
+        switch schema.input {
+        case .features(let width):
+            resize(&slot.features, b * t * width)
+            try datasetIO(file: path, object: inputsObject) {
+                try slot.features.withUnsafeMutableBufferPointer { _ = try inputs.readRows(indices: rows, into: $0) }
+            }
+            x = .features(slot.features)
+        case .tokens:
+            resize(&slot.tokens, b * t)
+            try datasetIO(file: path, object: inputsObject) {
+                try slot.tokens.withUnsafeMutableBufferPointer { _ = try inputs.readRows(indices: rows, into: $0) }
+            }
+            x = .tokens(slot.tokens)
+        }
+        let y: Minibatch<Float>.Targets
+        let targets = self.targets!
+        switch schema.target {
+        case .classesPerStep, .classesPerSequence:
+            resize(&slot.classes, b * targets.rowSize)
+            try datasetIO(file: path, object: targetsObject) {
+                try slot.classes.withUnsafeMutableBufferPointer { _ = try targets.readRows(indices: rows, into: $0) }
+            }
+            y = .classes(slot.classes)
+        case .valuesPerStep, .valuesPerSequence:
+            resize(&slot.values, b * targets.rowSize)
+            try datasetIO(file: path, object: targetsObject) {
+                try slot.values.withUnsafeMutableBufferPointer { _ = try targets.readRows(indices: rows, into: $0) }
+            }
+            y = .values(slot.values)
+        }
+        var l: [Int32]?
+        if let lengths {
+            resize(&slot.lengths, b)
+            try datasetIO(file: path, object: "\(split)/lengths") {
+                try slot.lengths.withUnsafeMutableBufferPointer { _ = try lengths.readRows(indices: rows, into: $0) }
+            }
+            l = slot.lengths
+        }
+        return Minibatch(batchSize: b, steps: t, inputs: x, targets: y, lengths: l)
+    }
+
+    /// Window i covers tokens[starts[i] ..< starts[i] + T + 1]: inputs the first T, targets the last T.
+    private func readWindows(_ starts: [Int], into slot: BatchSlot) throws -> Minibatch<Float> {
+        let b = starts.count, t = steps, w = t + 1
+        resize(&slot.window, b * w)
+        try datasetIO(file: path, object: "\(split)/tokens") {
+            try slot.window.withUnsafeMutableBufferPointer { buffer in
+                for (i, start) in starts.enumerated() {
+                    let part = UnsafeMutableBufferPointer(rebasing: buffer[(i * w)..<((i + 1) * w)])
+                    _ = try inputs.readRows(into: part, rows: start..<(start + w))
+                }
+            }
+        }
+        resize(&slot.tokens, b * t)
+        resize(&slot.classes, b * t)
+        slot.window.withUnsafeBufferPointer { window in
+            slot.tokens.withUnsafeMutableBufferPointer { x in
+                slot.classes.withUnsafeMutableBufferPointer { y in
+                    for i in 0..<b {
+                        for s in 0..<t {
+                            x[i * t + s] = window[i * w + s]
+                            y[i * t + s] = window[i * w + s + 1]
+                        }
+                    }
+                }
+            }
+        }
+        return Minibatch(batchSize: b, steps: t, inputs: .tokens(slot.tokens), targets: .classes(slot.classes))
+    }
+}
+
+/// Sets `array.count` to `n`, keeping its storage (and capacity) when it is uniquely referenced.
+@inline(__always)
+func resize<E: Numeric>(_ array: inout [E], _ n: Int) {
+    if array.count > n {
+        array.removeLast(array.count - n)
+    } else if array.count < n {
+        array.append(contentsOf: repeatElement(0, count: n - array.count))
+    }
+}
+
+/// A background read of one minibatch; `result` is written before `done` is signalled and read after.
+final class PendingRead: @unchecked Sendable {
+    let cursor: LoaderCursor
+    let slot: Int
+    private let done = DispatchSemaphore(value: 0)
+    private var result: Result<Minibatch<Float>, Error>?
+
+    init(cursor: LoaderCursor, slot: Int) {
+        self.cursor = cursor
+        self.slot = slot
+    }
+
+    /// Runs on the prefetch queue.
+    func run(_ source: BatchSource, _ request: BatchRequest, _ slot: BatchSlot) {
+        result = Result { try source.read(request, into: slot) }
+        done.signal()
+    }
+
+    /// Blocks until the read has finished and returns its outcome (call once).
+    func wait() -> Result<Minibatch<Float>, Error> {
+        done.wait()
+        return result!
+    }
+}

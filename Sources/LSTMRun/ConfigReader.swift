@@ -1,0 +1,185 @@
+import Foundation
+import Yams
+
+/// A configuration problem, located: file, line and column (or the `--set` override), key path.
+public struct ConfigError: Error, CustomStringConvertible, Equatable {
+    public let file: String
+    /// 1-based line and column of the offending node; nil for problems with no node (a
+    /// missing required key is reported at its section).
+    public let line: Int?
+    public let column: Int?
+    /// Dotted key path, e.g. "model.hidden_size".
+    public let key: String
+    public let message: String
+
+    public var description: String {
+        let place = line.map { "\(file):\($0):\(column ?? 1)" } ?? file
+        return "\(place): \(key.isEmpty ? "" : "\(key): ")\(message)"
+    }
+}
+
+/// Reads one YAML mapping with typed accessors, remembering which keys were read, so that
+/// every key the code does not know is reported (Yams ignores unknown keys on its own).
+final class ConfigReader {
+    let file: String
+    let path: String
+    let node: Node?
+    private let mapping: Node.Mapping?
+    private var known: [String] = []
+
+    init(file: String, path: String, node: Node?) throws {
+        self.file = file
+        self.path = path
+        self.node = node
+        switch node {
+        case .none: mapping = nil
+        case .some(.mapping(let m)): mapping = m
+        case .some(let other):
+            if case .scalar(let s) = other, s.string.isEmpty || s.string == "null" || s.string == "~" {
+                mapping = nil  // an empty section
+            } else {
+                throw ConfigError(file: file, line: other.mark?.line, column: other.mark?.column, key: path,
+                                  message: "expected a mapping of keys to values, found \(describe(other))")
+            }
+        }
+    }
+
+    func keyPath(_ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }
+
+    func error(_ key: String, _ message: String, at n: Node? = nil) -> ConfigError {
+        let mark = n != nil ? n?.mark : node?.mark  // a value from --set has no mark
+        return ConfigError(file: file, line: mark?.line, column: mark?.column, key: keyPath(key), message: message)
+    }
+
+    /// The raw node for `key` (marks the key as known).
+    func value(_ key: String) -> Node? {
+        known.append(key)
+        guard let v = mapping?[Node(key)] else { return nil }
+        if case .scalar(let s) = v, s.style == .plain, ["", "~", "null", "Null", "NULL"].contains(s.string) {
+            return nil
+        }
+        return v
+    }
+
+    func has(_ key: String) -> Bool { value(key) != nil }
+
+    func section(_ key: String) throws -> ConfigReader {
+        try ConfigReader(file: file, path: keyPath(key), node: value(key))
+    }
+
+    func string(_ key: String) throws -> String? {
+        guard let v = value(key) else { return nil }
+        guard case .scalar(let s) = v else { throw error(key, "expected a string, found \(describe(v))", at: v) }
+        return s.string
+    }
+
+    func string(_ key: String, default d: String) throws -> String { try string(key) ?? d }
+
+    /// A string that must be one of `allowed`.
+    func choice(_ key: String, _ allowed: [String]) throws -> String? {
+        guard let s = try string(key) else { return nil }
+        guard allowed.contains(s) else {
+            throw error(key, "'\(s)' is not one of \(allowed.joined(separator: ", "))\(suggestion(s, allowed))",
+                        at: value(key))
+        }
+        return s
+    }
+
+    func int(_ key: String, min lo: Int? = nil, max hi: Int? = nil) throws -> Int? {
+        guard let v = value(key) else { return nil }
+        guard case .scalar(let s) = v, let i = Int(s.string.replacingOccurrences(of: "_", with: "")) else {
+            throw error(key, "expected an integer, found \(describe(v))", at: v)
+        }
+        if let lo, i < lo { throw error(key, "must be ≥ \(lo) (got \(i))", at: v) }
+        if let hi, i > hi { throw error(key, "must be ≤ \(hi) (got \(i))", at: v) }
+        return i
+    }
+
+    func int(_ key: String, default d: Int, min lo: Int? = nil, max hi: Int? = nil) throws -> Int {
+        try int(key, min: lo, max: hi) ?? d
+    }
+
+    func double(_ key: String, min lo: Double? = nil, max hi: Double? = nil, openMax: Bool = false,
+                openMin: Bool = false) throws -> Double? {
+        guard let v = value(key) else { return nil }
+        guard case .scalar(let s) = v, let d = Double(s.string.replacingOccurrences(of: "_", with: "")), d.isFinite else {
+            throw error(key, "expected a number, found \(describe(v))", at: v)
+        }
+        if let lo, openMin ? d <= lo : d < lo { throw error(key, "must be \(openMin ? ">" : "≥") \(lo) (got \(d))", at: v) }
+        if let hi, openMax ? d >= hi : d > hi { throw error(key, "must be \(openMax ? "<" : "≤") \(hi) (got \(d))", at: v) }
+        return d
+    }
+
+    func double(_ key: String, default d: Double, min lo: Double? = nil, max hi: Double? = nil,
+                openMax: Bool = false, openMin: Bool = false) throws -> Double {
+        try double(key, min: lo, max: hi, openMax: openMax, openMin: openMin) ?? d
+    }
+
+    func bool(_ key: String) throws -> Bool? {
+        guard let v = value(key) else { return nil }
+        guard case .scalar(let s) = v else { throw error(key, "expected true or false, found \(describe(v))", at: v) }
+        switch s.string.lowercased() {
+        case "true", "yes", "on": return true
+        case "false", "no", "off": return false
+        default: throw error(key, "expected true or false, found '\(s.string)'", at: v)
+        }
+    }
+
+    func bool(_ key: String, default d: Bool) throws -> Bool { try bool(key) ?? d }
+
+    func doubles(_ key: String, count: Int) throws -> [Double]? {
+        guard let v = value(key) else { return nil }
+        guard case .sequence(let seq) = v, seq.count == count else {
+            throw error(key, "expected a list of \(count) numbers, found \(describe(v))", at: v)
+        }
+        return try seq.map { item in
+            guard case .scalar(let s) = item, let d = Double(s.string) else {
+                throw error(key, "expected a number, found \(describe(item))", at: item)
+            }
+            return d
+        }
+    }
+
+    /// Throws for the first key in this mapping that was never asked for.
+    func rejectUnknownKeys() throws {
+        guard let mapping else { return }
+        for (k, _) in mapping {
+            let name = k.string ?? "\(k)"
+            if !known.contains(name) {
+                throw ConfigError(file: file, line: k.mark?.line, column: k.mark?.column, key: keyPath(name),
+                                  message: "unknown key\(suggestion(name, known))")
+            }
+        }
+    }
+}
+
+/// " (did you mean X?)" for the closest candidate within edit distance 3, else "".
+func suggestion(_ word: String, _ candidates: [String]) -> String {
+    let best = candidates.map { ($0, editDistance(word, $0)) }.min { $0.1 < $1.1 }
+    guard let (name, d) = best, d <= max(2, word.count / 3) else { return "" }
+    return " (did you mean \(name)?)"
+}
+
+func editDistance(_ a: String, _ b: String) -> Int {
+    let x = Array(a.lowercased()), y = Array(b.lowercased())
+    if x.isEmpty { return y.count }
+    if y.isEmpty { return x.count }
+    var prev = Array(0...y.count)
+    for i in 1...x.count {
+        var cur = [i] + Array(repeating: 0, count: y.count)
+        for j in 1...y.count {
+            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (x[i - 1] == y[j - 1] ? 0 : 1))
+        }
+        prev = cur
+    }
+    return prev[y.count]
+}
+
+func describe(_ n: Node) -> String {
+    switch n {
+    case .scalar(let s): return "'\(s.string)'"
+    case .mapping: return "a mapping"
+    case .sequence: return "a list"
+    case .alias: return "an alias"
+    }
+}

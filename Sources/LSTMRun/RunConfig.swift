@@ -1,0 +1,408 @@
+import Foundation
+import LSTMKit
+import Yams
+
+/// A whole training job as written in a YAML file; every key is documented in docs/config.md.
+///
+/// Sizes the dataset already knows (input width, vocabulary, outputs, head) may be left out
+/// and are filled in from the data when the run starts.
+public struct RunConfig: Sendable, Equatable {
+    public struct Model: Sendable, Equatable {
+        public var hiddenSize = 128
+        public var numLayers = 1
+        public var bidirectional = false
+        public var dropout = 0.0
+        /// Token models: embedding width E.
+        public var embeddingSize = 64
+        /// Features width I (nil: from the data).
+        public var inputSize: Int?
+        /// Vocabulary size V for token input (nil: from the data).
+        public var vocabSize: Int?
+        /// O (nil: from the data: class count or target width).
+        public var outputSize: Int?
+        public var activation: OutputActivation?
+        /// nil: `last` when the data has one target per sequence, else `sequence`.
+        public var head: Head?
+        public var initialization: Initialization = .pytorch
+        public var forgetBias = false
+    }
+
+    public struct Generate: Sendable, Equatable {
+        /// `adding` or `copy`.
+        public var task: String
+        public var steps = 50
+        public var train = 20_000, val = 1_000, test = 1_000
+        public var seed: UInt64 = 1
+        /// Copy task: symbols to remember, alphabet size, delay of blanks.
+        public var symbols = 10, alphabet = 8, delay = 20
+    }
+
+    public struct DataSection: Sendable, Equatable {
+        public var file: String
+        public var generate: Generate?
+        public var trainSplit = "train"
+        /// nil: no validation.
+        public var valSplit: String? = "val"
+        public var testSplit = "test"
+        public var batchSize = 32
+        /// Window length for token streams.
+        public var seqLength = 50
+        /// `stateful` (lanes, state carried: torch-rnn) or `windows` (shuffled windows).
+        public var streamMode = "stateful"
+        public var shuffle = true
+        public var dropLast = false
+    }
+
+    public struct OptimizerSection: Sendable, Equatable {
+        public var name = "adam"
+        /// torch.optim keyword arguments (lr, momentum, betas, eps, weight_decay, …).
+        public var settings: [String: Double] = [:]
+        public var betas: [Double]?
+    }
+
+    public struct ScheduleSection: Sendable, Equatable {
+        public var name = "constant"
+        public var warmupSteps = 0
+        public var settings: [String: Double] = [:]
+        public var mode: String?
+        public var thresholdMode: String?
+    }
+
+    public struct EarlyStopping: Sendable, Equatable {
+        public var metric = "val_loss"
+        public var patience = 10
+        public var minDelta = 0.0
+        /// Stop as soon as the metric is better than this.
+        public var target: Double?
+    }
+
+    public struct Training: Sendable, Equatable {
+        public var epochs = 10
+        /// Total optimizer steps; overrides `epochs` when set.
+        public var steps: Int?
+        public var clipNorm: Double? = 5.0
+        public var clipValue: Double?
+        public var nanPolicy: NonFinitePolicy = .skip
+        public var earlyStopping: EarlyStopping?
+    }
+
+    public struct Validation: Sendable, Equatable {
+        /// Validate every N steps (0: at the end of every epoch).
+        public var every = 0
+        public var maxBatches: Int?
+    }
+
+    public struct Checkpointing: Sendable, Equatable {
+        public var dir: String
+        /// Save every N steps (0: at the end of every epoch).
+        public var every = 0
+        public var keep = 3
+    }
+
+    public struct Logging: Sendable, Equatable {
+        /// A plain progress line every N steps when output is not a terminal.
+        public var every = 50
+        /// auto, bar, plain or none.
+        public var progress = "auto"
+    }
+
+    public struct Parallel: Sendable, Equatable {
+        public var shards: Int?
+        public var workers: Int?
+    }
+
+    public var model = Model()
+    public var loss: LossKind = .mse
+    public var data: DataSection
+    public var optimizer = OptimizerSection()
+    public var schedule = ScheduleSection()
+    public var training = Training()
+    public var validation = Validation()
+    public var checkpoint: Checkpointing
+    public var logging = Logging()
+    public var parallel = Parallel()
+    public var seed: UInt64 = 1
+
+    /// Where the config came from and its text after `--set` overrides (stored with the run).
+    public var sourcePath: String
+    public var sourceText: String
+}
+
+// MARK: - Parsing
+
+/// Per-optimizer keys accepted in the `optimizer` section (torch.optim's keyword arguments).
+let optimizerKeys: [String: [String]] = [
+    "sgd": ["lr", "momentum", "dampening", "nesterov", "weight_decay"],
+    "adam": ["lr", "betas", "eps", "weight_decay", "amsgrad"],
+    "adamw": ["lr", "betas", "eps", "weight_decay", "amsgrad"],
+    "rmsprop": ["lr", "alpha", "eps", "weight_decay", "momentum", "centered"],
+    "adagrad": ["lr", "lr_decay", "weight_decay", "initial_accumulator_value", "eps"],
+]
+
+/// Per-schedule keys accepted in the `schedule` section.
+let scheduleKeys: [String: [String]] = [
+    "constant": [],
+    "step": ["step_size", "gamma"],
+    "exponential": ["gamma"],
+    "cosine": ["t_max", "eta_min"],
+    "plateau": ["mode", "factor", "patience", "threshold", "threshold_mode", "cooldown", "min_lr"],
+]
+
+extension RunConfig {
+    /// Reads and validates a YAML config; `overrides` are `section.key=value` strings applied first.
+    ///
+    /// - Throws: `ConfigError` naming the file, line and column of the first problem.
+    public static func load(path: String, overrides: [String] = []) throws -> RunConfig {
+        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
+            throw ConfigError(file: path, line: nil, column: nil, key: "", message: "cannot read the config file")
+        }
+        return try parse(text, path: path, overrides: overrides)
+    }
+
+    /// Parses YAML text (see `load`).
+    public static func parse(_ text: String, path: String, overrides: [String] = []) throws -> RunConfig {
+        do {
+            return try parseUnlocated(text, path: path, overrides: overrides)
+        } catch let e as ConfigError where e.line == nil {
+            // A problem in a value that came from --set has no line: name the override instead.
+            if let o = overrides.first(where: { $0.hasPrefix(e.key + "=") }) {
+                throw ConfigError(file: "\(path) (--set \(o))", line: nil, column: nil, key: e.key, message: e.message)
+            }
+            throw e
+        }
+    }
+
+    private static func parseUnlocated(_ text: String, path: String, overrides: [String]) throws -> RunConfig {
+        var root: Node
+        do {
+            root = try Yams.compose(yaml: text) ?? Node.Mapping([]).asNode
+        } catch let e as YamlError {
+            throw ConfigError(file: path, line: yamlErrorLine(e), column: nil, key: "", message: "not valid YAML: \(e)")
+        }
+        var effectiveText = text
+        if !overrides.isEmpty {
+            for o in overrides { root = try applyOverride(o, to: root, file: path) }
+            effectiveText = (try? Yams.serialize(node: root)) ?? text
+        }
+        let r = try ConfigReader(file: path, path: "", node: root)
+        let configName = URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
+
+        // model
+        let m = try r.section("model")
+        var model = Model()
+        model.hiddenSize = try m.int("hidden_size", default: 128, min: 1)
+        model.numLayers = try m.int("num_layers", default: 1, min: 1)
+        model.bidirectional = try m.bool("bidirectional", default: false)
+        model.dropout = try m.double("dropout", default: 0, min: 0, max: 1, openMax: true)
+        model.embeddingSize = try m.int("embedding_size", default: 64, min: 1)
+        model.inputSize = try m.int("input_size", min: 1)
+        model.vocabSize = try m.int("vocab_size", min: 1)
+        model.outputSize = try m.int("output_size", min: 1)
+        model.activation = try m.choice("activation", OutputActivation.allCases.map(\.rawValue)).flatMap(OutputActivation.init)
+        model.head = try m.choice("head", Head.allCases.map(\.rawValue)).flatMap(Head.init)
+        model.initialization = try m.choice("init", Initialization.allCases.map(\.rawValue)).flatMap(Initialization.init) ?? .pytorch
+        model.forgetBias = try m.bool("forget_bias", default: false)
+        try m.rejectUnknownKeys()
+
+        let loss = try r.choice("loss", LossKind.allCases.map(\.rawValue)).flatMap(LossKind.init) ?? .mse
+        if let a = model.activation {
+            if loss == .crossEntropy && a != .softmax {
+                throw r.error("loss", "cross_entropy needs model.activation softmax (got \(a.rawValue))", at: r.value("loss"))
+            }
+            if loss == .bce && a != .sigmoid {
+                throw r.error("loss", "bce needs model.activation sigmoid (got \(a.rawValue))", at: r.value("loss"))
+            }
+        }
+
+        // data
+        let d = try r.section("data")
+        guard let file = try d.string("file") else {
+            throw d.error("file", "missing: the HDF5 dataset to train on (see docs/datasets.md)")
+        }
+        var data = DataSection(file: resolve(file, relativeTo: path))
+        if d.has("generate") {
+            let g = try d.section("generate")
+            guard let task = try g.choice("task", ["adding", "copy"]) else {
+                throw g.error("task", "missing: adding or copy")
+            }
+            var gen = Generate(task: task)
+            gen.steps = try g.int("steps", default: 50, min: 2)
+            gen.train = try g.int("train", default: 20_000, min: 1)
+            gen.val = try g.int("val", default: 1_000, min: 1)
+            gen.test = try g.int("test", default: 1_000, min: 1)
+            gen.seed = UInt64(try g.int("seed", default: 1, min: 0))
+            gen.symbols = try g.int("symbols", default: 10, min: 1)
+            gen.alphabet = try g.int("alphabet", default: 8, min: 2)
+            gen.delay = try g.int("delay", default: 20, min: 0)
+            try g.rejectUnknownKeys()
+            data.generate = gen
+        } else if !FileManager.default.fileExists(atPath: data.file) {
+            throw d.error("file", "no such file: \(data.file) (prepare it with `lstm prepare`, or add a data.generate section)",
+                          at: d.value("file"))
+        }
+        data.trainSplit = try d.string("train_split", default: "train")
+        data.valSplit = d.has("val_split") ? try d.string("val_split") : "val"
+        if data.valSplit == "" || data.valSplit == "none" { data.valSplit = nil }
+        data.testSplit = try d.string("test_split", default: "test")
+        data.batchSize = try d.int("batch_size", default: 32, min: 1)
+        data.seqLength = try d.int("seq_length", default: 50, min: 1)
+        data.streamMode = try d.choice("stream_mode", ["stateful", "windows"]) ?? "stateful"
+        data.shuffle = try d.bool("shuffle", default: true)
+        data.dropLast = try d.bool("drop_last", default: false)
+        try d.rejectUnknownKeys()
+
+        // optimizer
+        let o = try r.section("optimizer")
+        var opt = OptimizerSection()
+        opt.name = try o.choice("name", optimizerKeys.keys.sorted()) ?? "adam"
+        for key in optimizerKeys[opt.name]! {
+            switch key {
+            case "betas":
+                opt.betas = try o.doubles("betas", count: 2)
+                for b in opt.betas ?? [] where !(b >= 0 && b < 1) {
+                    throw o.error("betas", "each beta must be in [0, 1) (got \(b))", at: o.value("betas"))
+                }
+            case "nesterov", "amsgrad", "centered":
+                if let b = try o.bool(key) { opt.settings[key] = b ? 1 : 0 }
+            case "lr": opt.settings[key] = try o.double(key, min: 0, openMin: true)
+            case "momentum", "dampening", "alpha":
+                opt.settings[key] = try o.double(key, min: 0, max: 1)
+            default: opt.settings[key] = try o.double(key, min: 0)
+            }
+        }
+        try o.rejectUnknownKeys()
+
+        // schedule
+        let s = try r.section("schedule")
+        var sched = ScheduleSection()
+        sched.name = try s.choice("name", scheduleKeys.keys.sorted()) ?? "constant"
+        sched.warmupSteps = try s.int("warmup_steps", default: 0, min: 0)
+        if let f = try s.double("warmup_start_factor", min: 0, max: 1, openMin: true) { sched.settings["warmup_start_factor"] = f }
+        for key in scheduleKeys[sched.name]! {
+            switch key {
+            case "mode": sched.mode = try s.choice("mode", ["min", "max"])
+            case "threshold_mode": sched.thresholdMode = try s.choice("threshold_mode", ["rel", "abs"])
+            case "step_size", "t_max": if let v = try s.int(key, min: 1) { sched.settings[key] = Double(v) }
+            case "patience", "cooldown": if let v = try s.int(key, min: 0) { sched.settings[key] = Double(v) }
+            case "gamma", "factor": if let v = try s.double(key, min: 0, max: 1, openMin: true) { sched.settings[key] = v }
+            default: if let v = try s.double(key, min: 0) { sched.settings[key] = v }
+            }
+        }
+        try s.rejectUnknownKeys()
+
+        // training
+        let t = try r.section("training")
+        var training = Training()
+        training.epochs = try t.int("epochs", default: 10, min: 1)
+        training.steps = try t.int("steps", min: 1)
+        training.clipNorm = t.has("clip_norm") ? try t.double("clip_norm", min: 0, openMin: true) : 5.0
+        training.clipValue = try t.double("clip_value", min: 0, openMin: true)
+        training.nanPolicy = try t.choice("nan_policy", NonFinitePolicy.allCases.map(\.rawValue))
+            .flatMap(NonFinitePolicy.init) ?? .skip
+        if t.has("early_stopping") {
+            let e = try t.section("early_stopping")
+            var es = EarlyStopping()
+            es.metric = try e.choice("metric", metricNames) ?? "val_loss"
+            es.patience = try e.int("patience", default: 10, min: 1)
+            es.minDelta = try e.double("min_delta", default: 0, min: 0)
+            es.target = try e.double("target")
+            try e.rejectUnknownKeys()
+            training.earlyStopping = es
+        }
+        try t.rejectUnknownKeys()
+
+        let v = try r.section("validation")
+        var validation = Validation()
+        validation.every = try v.int("every", default: 0, min: 0)
+        validation.maxBatches = try v.int("max_batches", min: 1)
+        try v.rejectUnknownKeys()
+
+        let c = try r.section("checkpoint")
+        var ckpt = Checkpointing(dir: resolve(try c.string("dir") ?? "runs/\(configName)", relativeTo: nil))
+        ckpt.every = try c.int("every", default: 0, min: 0)
+        ckpt.keep = try c.int("keep", default: 3, min: 1)
+        try c.rejectUnknownKeys()
+
+        let l = try r.section("logging")
+        var logging = Logging()
+        logging.every = try l.int("every", default: 50, min: 1)
+        logging.progress = try l.choice("progress", ["auto", "bar", "plain", "none"]) ?? "auto"
+        try l.rejectUnknownKeys()
+
+        let p = try r.section("parallel")
+        var parallel = Parallel()
+        parallel.shards = try p.int("shards", min: 1)
+        parallel.workers = try p.int("workers", min: 1)
+        try p.rejectUnknownKeys()
+
+        let seed = UInt64(try r.int("seed", default: 1, min: 0))
+        try r.rejectUnknownKeys()
+
+        return RunConfig(
+            model: model, loss: loss, data: data, optimizer: opt, schedule: sched, training: training,
+            validation: validation, checkpoint: ckpt, logging: logging, parallel: parallel, seed: seed,
+            sourcePath: path, sourceText: effectiveText)
+    }
+
+    /// Metric names usable for early stopping and plots.
+    static let metricNames = ["val_loss", "val_accuracy", "val_perplexity", "val_mse", "val_mae", "train_loss"]
+}
+
+/// `a.b=value`: sets key b of section a (creating it) to the YAML scalar `value`.
+func applyOverride(_ text: String, to root: Node, file: String) throws -> Node {
+    guard let eq = text.firstIndex(of: "=") else {
+        throw ConfigError(file: file, line: nil, column: nil, key: text, message: "--set needs section.key=value")
+    }
+    let path = text[..<eq].split(separator: ".").map(String.init)
+    let valueText = String(text[text.index(after: eq)...])
+    guard !path.isEmpty, path.allSatisfy({ !$0.isEmpty }) else {
+        throw ConfigError(file: file, line: nil, column: nil, key: text, message: "--set needs section.key=value")
+    }
+    // The value parsed as YAML (so lists and numbers work), without line marks: it has no line
+    // in the config file.
+    func unmarked(_ n: Node) -> Node {
+        switch n {
+        case .scalar(let s): return Node(s.string)
+        case .sequence(let q): return Node(q.map(unmarked))
+        case .mapping(let m): return Node(m.map { (unmarked($0.key), unmarked($0.value)) })
+        case .alias: return n
+        }
+    }
+    let value = ((try? Yams.compose(yaml: valueText)) ?? nil).map(unmarked) ?? Node(valueText)
+    func set(_ node: Node?, _ keys: ArraySlice<String>) throws -> Node {
+        guard let k = keys.first else { return value }
+        var mapping: Node.Mapping
+        switch node {
+        case .some(.mapping(let m)): mapping = m
+        case .none: mapping = Node.Mapping([])
+        case .some(let n):
+            if case .scalar(let s) = n, ["", "~", "null"].contains(s.string) {
+                mapping = Node.Mapping([])
+            } else {
+                throw ConfigError(file: "--set \(text)", line: nil, column: nil, key: path.joined(separator: "."),
+                                  message: "\(k) is inside a value that is not a mapping")
+            }
+        }
+        mapping[Node(k)] = try set(mapping[Node(k)], keys.dropFirst())
+        return Node.mapping(mapping)
+    }
+    return try set(root, path[...])
+}
+
+/// Paths in a config are relative to the working directory (as a user types them); absolute
+/// paths are kept.
+func resolve(_ path: String, relativeTo config: String?) -> String {
+    (path as NSString).expandingTildeInPath
+}
+
+func yamlErrorLine(_ e: YamlError) -> Int? {
+    switch e {
+    case .scanner(_, _, let mark, _), .parser(_, _, let mark, _), .composer(_, _, let mark, _):
+        return mark.line
+    default: return nil
+    }
+}
+
+extension Node.Mapping {
+    var asNode: Node { .mapping(self) }
+}

@@ -1,0 +1,76 @@
+import ArgumentParser
+import Foundation
+import LSTMKit
+import LSTMRun
+
+/// `lstm train CONFIG.yaml`: a whole training job from one YAML file.
+struct Train: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Train a model from a YAML config.",
+        discussion: """
+            Every key is documented in docs/config.md. The effective config is printed at the start and
+            stored in the run directory (checkpoint.dir) and in every checkpoint.
+
+            Examples:
+              lstm train configs/adding.yaml
+              lstm train configs/charlm.yaml --set model.hidden_size=256 --set training.epochs=20
+              lstm train configs/classify.yaml --init runs/pretrained/best.h5
+            """)
+
+    @Argument(help: "The YAML config file.") var config: String
+    @Option(name: .customLong("set"), help: "Override a key: section.key=value (repeatable).") var overrides: [String] = []
+    @Option(help: "Start from these weights (a checkpoint or a file written by `lstm import`).") var initFrom: String?
+    @Flag(help: "Print the effective config and check data and model, then stop without training.") var dryRun = false
+
+    func run() throws {
+        let cfg = try RunConfig.load(path: config, overrides: overrides)
+        print("config \(config):\n" + cfg.sourceText.split(separator: "\n", omittingEmptySubsequences: false)
+            .map { "  " + $0 }.joined(separator: "\n"))
+        let run = try TrainingRun(config: cfg, initFrom: initFrom)
+        if dryRun {
+            print("dry run: data and model check out; nothing trained")
+            return
+        }
+        let summary = try run.run()
+        report(summary, run: run)
+    }
+}
+
+/// `lstm resume RUN_DIR`: continue a run from its latest checkpoint.
+struct Resume: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Continue a run from its latest checkpoint, exactly where it stopped.",
+        discussion: """
+            The losses logged and the final weights are bit for bit those of a run that never stopped.
+
+            Example:
+              lstm resume runs/adding
+            """)
+
+    @Argument(help: "The run directory (checkpoint.dir of the config).") var directory: String
+
+    func run() throws {
+        let run = try TrainingRun.resume(directory: directory)
+        print("resuming \(directory) at step \(run.trainer.step)")
+        report(try run.run(), run: run)
+    }
+}
+
+func report(_ s: RunSummary, run: TrainingRun) {
+    print("done: \(s.reason) after \(s.steps) steps (\(s.epochs) epochs) in \(String(format: "%.1f", s.wallTime)) s"
+          + (s.skippedSteps > 0 ? "; \(s.skippedSteps) non-finite steps skipped" : ""))
+    if let v = s.lastValidation {
+        var line = String(format: "final validation loss %.6f", v.valLoss ?? .nan)
+        if let a = v.valAccuracy { line += String(format: ", accuracy %.4f", a) }
+        if let m = v.valMSE { line += String(format: ", MSE %.6f", m) }
+        if let p = v.valPerplexity { line += String(format: ", perplexity %.3f", p) }
+        print(line)
+    }
+    print("weights: \(s.latestCheckpoint ?? "-")" + (s.bestCheckpoint.map { " (best: \($0))" } ?? ""))
+    let metrics = (s.directory as NSString).appendingPathComponent("metrics.jsonl")
+    let plot = (s.directory as NSString).appendingPathComponent("loss.svg")
+    if let records = try? MetricsRecord.read(metrics),
+       (try? LossPlot.svg(records, title: "\(s.directory)").write(toFile: plot, atomically: true, encoding: .utf8)) != nil {
+        print("metrics: \(metrics); plot: \(plot)")
+    }
+}

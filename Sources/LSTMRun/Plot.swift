@@ -40,12 +40,18 @@ public struct MetricsRecord: Codable, Sendable, Equatable {
         }
     }
 
+    /// Decodes one line (non-finite numbers are written as "nan", "inf", "-inf").
+    public static func decode(_ line: Substring) throws -> MetricsRecord {
+        let decoder = JSONDecoder()
+        decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        return try decoder.decode(MetricsRecord.self, from: Data(line.utf8))
+    }
+
     /// Reads every record of a metrics.jsonl file.
     public static func read(_ path: String) throws -> [MetricsRecord] {
         let text = try String(contentsOfFile: path, encoding: .utf8)
-        let decoder = JSONDecoder()
         return try text.split(separator: "\n").enumerated().map { i, line in
-            do { return try decoder.decode(MetricsRecord.self, from: Data(line.utf8)) } catch {
+            do { return try decode(line) } catch {
                 throw ConfigError(file: path, line: i + 1, column: 1, key: "", message: "not a metrics record: \(error)")
             }
         }

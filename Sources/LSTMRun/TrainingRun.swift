@@ -70,6 +70,23 @@ public final class TrainingRun {
     var state: RunState
     let stateful: Bool
     let baseLearningRate: Double
+    private let stopLock = NSLock()
+    private var stopRequest: Bool?  // nil: go on; true: stop and save; false: stop as if killed
+
+    /// Asks the loop to stop after the current step (thread-safe; e.g. from a SIGINT handler).
+    /// With `saveCheckpoint` a checkpoint of this exact step is written first, so `lstm resume`
+    /// continues from it; without, the run ends as if killed (tests use this).
+    public func requestStop(saveCheckpoint: Bool = true) {
+        stopLock.lock()
+        stopRequest = saveCheckpoint
+        stopLock.unlock()
+    }
+
+    private var pendingStop: Bool? {
+        stopLock.lock()
+        defer { stopLock.unlock() }
+        return stopRequest
+    }
 
     /// Prepares a fresh run: generates the dataset if the config asks and it is missing,
     /// validates data against the model, then (only then) creates the run directory.
@@ -194,6 +211,7 @@ public final class TrainingRun {
                                  wallTime: 0, directory: directory)
         var lastValidation: MetricsRecord?
         var tokensSinceLog = 0, timeSinceLog = 0.0
+        var sessionSteps = 0, sessionSeconds = 0.0  // for the ETA
         progress.message("training \(Self.describe(model)): \(parameters.count) parameters, \(steps) minibatches per epoch, "
                          + "\(totalSteps) steps, \(trainer.scheduler.shardCount) shard(s) on \(trainer.scheduler.workerCount) worker(s)")
         stepLoop: while trainer.step < totalSteps {
@@ -228,10 +246,12 @@ public final class TrainingRun {
             timeSinceLog += report.seconds
             onStep?(report)
             let tps = Double(tokensSinceLog) / max(timeSinceLog, 1e-9)
-            let remaining = Double(totalSteps - trainer.step) * (timeSinceLog / Double(max(1, trainer.step % 1_000_000)))
+            sessionSteps += 1
+            sessionSeconds += report.seconds
+            let remaining = Double(totalSteps - trainer.step) * sessionSeconds / Double(sessionSteps)
             progress.step(epoch: epoch, epochs: config.training.steps == nil ? config.training.epochs : nil,
                           stepInEpoch: state.cursor.position, stepsPerEpoch: steps, globalStep: trainer.step,
-                          loss: report.loss, tokensPerSecond: tps, eta: trainer.step > 3 ? remaining : nil)
+                          loss: report.loss, tokensPerSecond: tps, eta: sessionSteps > 3 ? remaining : nil)
             if trainer.step % config.logging.every == 0 {
                 try logTrain(epoch: epoch, lr: lr, tokensPerSecond: tps, wallStart: startWall)
                 tokensSinceLog = 0
@@ -249,6 +269,12 @@ public final class TrainingRun {
             if config.checkpoint.every > 0, trainer.step % config.checkpoint.every == 0 {
                 try saveCheckpoint(isBest: false, wallStart: startWall)
             }
+            if let save = pendingStop {
+                if save { try saveCheckpoint(isBest: false, wallStart: startWall) }
+                summary.stoppedEarly = true
+                summary.reason = save ? "stopped on request; `lstm resume \(directory)` continues" : "stopped"
+                return finish(summary, lastValidation, startWall)
+            }
         }
         if !summary.stoppedEarly {
             if valLoader != nil, lastValidation?.step != trainer.step {
@@ -256,6 +282,11 @@ public final class TrainingRun {
             }
             try saveCheckpoint(isBest: false, wallStart: startWall)
         }
+        return finish(summary, lastValidation, startWall)
+    }
+
+    private func finish(_ s: RunSummary, _ lastValidation: MetricsRecord?, _ startWall: Double) -> RunSummary {
+        var summary = s
         summary.steps = trainer.step
         summary.epochs = state.cursor.epoch
         summary.lastValidation = lastValidation
@@ -333,7 +364,7 @@ public final class TrainingRun {
 
     func logTrain(epoch: Int, lr: Double, tokensPerSecond: Double, wallStart: Double) throws {
         var r = MetricsRecord(step: trainer.step, epoch: epoch, wallTime: Date().timeIntervalSince1970 - wallStart)
-        r.trainLoss = state.trainLossCount > 0 ? state.trainLossSum / Double(state.trainLossCount) : .nan
+        r.trainLoss = state.trainLossCount > 0 ? state.trainLossSum / Double(state.trainLossCount) : nil  // all skipped
         r.learningRate = lr
         r.tokensPerSecond = tokensPerSecond
         r.skippedSteps = trainer.skippedSteps
@@ -360,9 +391,8 @@ public final class TrainingRun {
     /// Drops metrics logged after `step` (a resumed run logs them again).
     func truncateMetrics(after step: Int) throws {
         guard let text = try? String(contentsOfFile: metricsPath, encoding: .utf8) else { return }
-        let decoder = JSONDecoder()
         let kept = text.split(separator: "\n").filter { line in
-            guard let r = try? decoder.decode(MetricsRecord.self, from: Data(line.utf8)) else { return false }
+            guard let r = try? MetricsRecord.decode(line) else { return false }
             return r.step <= step
         }
         try (kept.joined(separator: "\n") + (kept.isEmpty ? "" : "\n")).write(toFile: metricsPath, atomically: true, encoding: .utf8)

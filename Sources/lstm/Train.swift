@@ -31,7 +31,9 @@ struct Train: ParsableCommand {
             print("dry run: data and model check out; nothing trained")
             return
         }
+        let interrupt = StopOnInterrupt(run)
         let summary = try run.run()
+        interrupt.cancel()
         report(summary, run: run)
     }
 }
@@ -52,7 +54,10 @@ struct Resume: ParsableCommand {
     func run() throws {
         let run = try TrainingRun.resume(directory: directory)
         print("resuming \(directory) at step \(run.trainer.step)")
-        report(try run.run(), run: run)
+        let interrupt = StopOnInterrupt(run)
+        let summary = try run.run()
+        interrupt.cancel()
+        report(summary, run: run)
     }
 }
 
@@ -72,5 +77,30 @@ func report(_ s: RunSummary, run: TrainingRun) {
     if let records = try? MetricsRecord.read(metrics),
        (try? LossPlot.svg(records, title: "\(s.directory)").write(toFile: plot, atomically: true, encoding: .utf8)) != nil {
         print("metrics: \(metrics); plot: \(plot)")
+    }
+}
+
+/// Ctrl-C during training: the first one finishes the current step, saves a checkpoint and
+/// stops (nothing is lost: `lstm resume` continues exactly); a second one exits at once.
+final class StopOnInterrupt: @unchecked Sendable {
+    private let source: DispatchSourceSignal
+    private var count = 0
+
+    init(_ run: TrainingRun) {
+        signal(SIGINT, SIG_IGN)
+        source = DispatchSource.makeSignalSource(signal: SIGINT, queue: .global())
+        nonisolated(unsafe) let target = run  // requestStop is thread-safe
+        source.setEventHandler { [unowned self] in
+            self.count += 1
+            if self.count > 1 { exit(130) }
+            FileHandle.standardError.write(Data("\ninterrupted: saving a checkpoint after this step (Ctrl-C again to quit now)\n".utf8))
+            target.requestStop(saveCheckpoint: true)
+        }
+        source.resume()
+    }
+
+    func cancel() {
+        source.cancel()
+        signal(SIGINT, SIG_DFL)
     }
 }

@@ -1,0 +1,312 @@
+import Foundation
+import HDF5Kit
+import LSTMData
+import LSTMKit
+import Yams
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+// Inference on trained (or imported) weights: `lstm evaluate`, `lstm predict` and `lstm sample`
+// load models through `InferenceModel`; evaluation and prediction stream a split minibatch by
+// minibatch in file order, so memory stays flat however large the split is.
+
+/// Weights ready for inference: a checkpoint, or any file `WeightsImporter.read` accepts
+/// (PyTorch/Keras exports), so models trained elsewhere can be evaluated and run too.
+public struct InferenceModel: Sendable {
+    /// The file the weights came from.
+    public let path: String
+    /// The architecture.
+    public let config: ModelConfig
+    /// The parameters (Float, as trained).
+    public let parameters: ParameterSet<Float>
+    /// The forward pass.
+    public let network: LSTMNetwork<Float>
+    /// What the file held: step, config text, … (no optimizer state is needed here).
+    public let checkpoint: Checkpoint
+    /// Settings of the run that wrote the checkpoint (empty for imported weights).
+    public let run: StoredRunSettings
+
+    /// Loads `path` as a checkpoint or weights file.
+    ///
+    /// A weights file saved by Keras itself has no model configuration, so head and loss cannot
+    /// be read from it; when `schema` is given they are then taken from the data (a target per
+    /// step: head `sequence`; class ids: `cross_entropy`, float values: `mse`).
+    public static func load(_ path: String, schema: DatasetSchema? = nil) throws -> InferenceModel {
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw RunError("\(path): no such weights file (expected a checkpoint or a file written by `lstm export`)")
+        }
+        var checkpoint: Checkpoint
+        do {
+            checkpoint = try WeightsImporter.read(path)
+        } catch let error as WeightsError where error.kind == .invalidConfig && schema != nil {
+            let s = schema!
+            let options = WeightsImportOptions(
+                head: s.target.isPerStep ? .sequence : .last, loss: s.target.isClasses ? .crossEntropy : .mse)
+            guard let retried = try? WeightsImporter.read(path, options: options) else { throw error }
+            checkpoint = retried
+        }
+        let parameters = try checkpoint.makeParameterSet()
+        return InferenceModel(path: path, config: checkpoint.config, parameters: parameters,
+                              network: try LSTMNetwork<Float>(config: checkpoint.config), checkpoint: checkpoint,
+                              run: StoredRunSettings(configText: checkpoint.configText))
+    }
+
+    /// "tokens V=65 E=64, H=128 × 2 layer(s), O=65, head sequence, cross_entropy+softmax".
+    public var summary: String { TrainingRun.describe(config) }
+}
+
+/// The few settings of a training run that inference reuses as defaults, read leniently from
+/// the YAML stored in a checkpoint (the run's data file may no longer exist, so the config is
+/// not fully re-validated here).
+public struct StoredRunSettings: Sendable, Equatable {
+    /// `data.file` as written in the config (relative to where training ran).
+    public var dataFile: String?
+    /// `data.seq_length` (token streams).
+    public var seqLength: Int?
+    /// `data.stream_mode` (token streams).
+    public var streamMode: StreamMode?
+    /// `data.test_split`.
+    public var testSplit: String?
+
+    /// Reads the settings from a run config's YAML text; missing or unreadable keys stay nil.
+    public init(configText: String?) {
+        guard let text = configText, let root = (try? Yams.load(yaml: text)) as? [String: Any],
+              let data = root["data"] as? [String: Any] else { return }
+        dataFile = data["file"] as? String
+        seqLength = data["seq_length"] as? Int
+        streamMode = (data["stream_mode"] as? String).flatMap(StreamMode.init(rawValue:))
+        testSplit = data["test_split"] as? String
+    }
+}
+
+/// Loss and metrics of a model on one split, with what was evaluated.
+public struct EvaluationReport: Sendable {
+    /// The weights file.
+    public var weights: String
+    /// The dataset file and split.
+    public var data: String
+    public var split: String
+    /// The metrics (`Evaluator`'s result).
+    public var result: EvaluationResult
+    /// Minibatches run.
+    public var batches: Int
+    /// Token streams: the window length T and how the stream was cut.
+    public var seqLength: Int?
+    public var streamMode: StreamMode?
+
+    /// One line per metric, e.g. "loss        0.123456" (the metrics that apply to the model).
+    public var lines: [String] {
+        var out = [format("loss", result.loss)]
+        if let a = result.accuracy { out.append(format("accuracy", a)) }
+        if let p = result.perplexity { out.append(format("perplexity", p)) }
+        if let m = result.mse { out.append(format("mse", m)) }
+        if let m = result.mae { out.append(format("mae", m)) }
+        out.append("targets     \(result.count)")
+        return out
+    }
+
+    private func format(_ name: String, _ v: Double) -> String {
+        name.padding(toLength: 12, withPad: " ", startingAt: 0) + String(format: "%.6f", v)
+    }
+
+    /// One JSON object (sorted keys; absent metrics are left out, non-finite values are strings).
+    public func json() throws -> String {
+        struct Out: Encodable {
+            var weights, data, split: String
+            var loss: Double
+            var accuracy, perplexity, mse, mae: Double?
+            var count, batches: Int
+            var seq_length: Int?
+            var stream_mode: String?
+        }
+        let r = result
+        let out = Out(weights: weights, data: data, split: split, loss: r.loss, accuracy: r.accuracy,
+                      perplexity: r.perplexity, mse: r.mse, mae: r.mae, count: r.count, batches: batches,
+                      seq_length: seqLength, stream_mode: streamMode?.rawValue)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        return String(decoding: try encoder.encode(out), as: UTF8.self)
+    }
+}
+
+/// What `Inference.predict` wrote.
+public struct PredictionSummary: Sendable {
+    /// The file written.
+    public var path: String
+    /// Shape of the `outputs` dataset: [N, T, O], [N, O], or [W, T, O] for stream windows.
+    public var shape: [Int]
+    /// Whether regression outputs were mapped back to the data's original units.
+    public var denormalized: Bool
+
+    /// "wrote outputs float32 [8, 1] to pred.h5".
+    public var description: String {
+        "wrote outputs float32 [\(shape.map(String.init).joined(separator: ", "))] to \(path)"
+            + (denormalized ? " (denormalized: y·target_std + target_mean)" : "")
+    }
+}
+
+/// Evaluation and prediction over a dataset split (see `lstm evaluate` and `lstm predict`).
+public enum Inference {
+    /// Opens `data`, validates `split` and loads the weights at `weights` against it; checks the
+    /// model against the split (`DatasetFile.check(against:split:)`) so a mismatch is reported
+    /// in one message before anything runs.
+    public static func open(weights: String, data: String, split: String) throws -> (InferenceModel, DatasetFile, DatasetSchema) {
+        let file = try DatasetFile(path: data)
+        let schema = try file.schema(split)
+        let model = try InferenceModel.load(weights, schema: schema)
+        try file.check(against: model.config, split: split)
+        return (model, file, schema)
+    }
+
+    /// Loss and metrics of the weights at `weights` on `split` of `data`, without dropout.
+    ///
+    /// Token streams are cut with `seqLength` and `streamMode` (defaults: the training run's
+    /// settings stored in the checkpoint, else 50 and `stateful`); `stateful` carries (h, c)
+    /// from one minibatch to the next over `batchSize` lanes, like validation during training.
+    public static func evaluate(weights: String, data: String, split: String = "test", batchSize: Int = 64,
+                                seqLength: Int? = nil, streamMode: StreamMode? = nil) throws -> EvaluationReport {
+        try checkBatchSize(batchSize)
+        let (model, file, schema) = try open(weights: weights, data: data, split: split)
+        let isStream = schema.form == .tokenStream
+        let t = isStream ? (seqLength ?? model.run.seqLength ?? 50) : seqLength  // the loader rejects a wrong T
+        let mode: StreamMode = isStream ? (streamMode ?? model.run.streamMode ?? .stateful) : .windows
+        let stateful = isStream && mode == .stateful
+        let loader = try BatchLoader(file: file, split: split, batchSize: batchSize, shuffle: false,
+                                     seqLength: t, mode: mode, dropLast: stateful)
+        let evaluator = Evaluator(network: model.network, parameters: model.parameters,
+                                  maxBatch: min(batchSize, loader.sampleCount), maxSteps: loader.steps)
+        let result = try evaluator.evaluate(loader, carryState: stateful)
+        return EvaluationReport(weights: weights, data: data, split: split, result: result,
+                                batches: loader.batchesPerEpoch, seqLength: t, streamMode: isStream ? mode : nil)
+    }
+
+    /// Writes the model's outputs y = F(z) on `split` of `data` to a new HDF5 file at `out`
+    /// (atomically: a temporary file in the same directory, renamed when complete).
+    ///
+    /// The file holds float32 `outputs` [N, T, O] (head `sequence`) or [N, O] (head `last`), in
+    /// the split's sample order; steps past a sequence's length are 0 and the split's `lengths`
+    /// is copied. A token stream is cut into its ⌊(L−1)/T⌋ non-overlapping windows of `seqLength`
+    /// T (default: the run's), each run from a zero state, giving [W, T, O] (row w predicts
+    /// tokens w·T+1 … w·T+T). With `denormalize`, regression outputs are mapped back to the
+    /// data's original units, y·target_std + target_mean (the data must carry those attributes).
+    /// Root attributes record the model config (JSON), the weights, the data file and split.
+    /// Minibatches are streamed, so memory is one minibatch whatever N is.
+    @discardableResult
+    public static func predict(weights: String, data: String, split: String = "test", out: String,
+                               batchSize: Int = 64, seqLength: Int? = nil,
+                               denormalize: Bool = false) throws -> PredictionSummary {
+        try checkBatchSize(batchSize)
+        let target = URL(fileURLWithPath: out).standardizedFileURL.resolvingSymlinksInPath().path
+        for (what, p) in [("dataset", data), ("weights file", weights)]
+        where URL(fileURLWithPath: p).standardizedFileURL.resolvingSymlinksInPath().path == target {
+            throw RunError("--out \(out) is the \(what): choose another file for the predictions")
+        }
+        let (model, file, schema) = try open(weights: weights, data: data, split: split)
+        let config = model.config
+        var stats: FeatureStatistics?
+        if denormalize {
+            guard !config.loss.usesClassTargets, schema.target.valueWidth != nil else {
+                throw RunError("--denormalize applies to regression outputs (float targets); \(data) split '\(split)' has class ids")
+            }
+            guard let s = schema.targetStatistics else {
+                throw RunError("\(data): no target_mean/target_std root attributes to denormalize with (see docs/datasets.md)")
+            }
+            stats = s
+        }
+        let isStream = schema.form == .tokenStream
+        let t = isStream ? (seqLength ?? model.run.seqLength ?? 50) : seqLength  // the loader rejects a wrong T
+        let loader = try BatchLoader(file: file, split: split, batchSize: batchSize, shuffle: false,
+                                     seqLength: t, mode: .windows)
+        let n = loader.sampleCount, steps = loader.steps, o = config.outputSize
+        let perStep = config.head == .sequence
+        let shape = perStep ? [n, steps, o] : [n, o]
+        let ws = Workspace<Float>(config: config, maxBatch: min(batchSize, n), maxSteps: steps)
+        let modelJSON: String = try {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            return String(decoding: try encoder.encode(config), as: UTF8.self)
+        }()
+
+        try writeHDF5Atomically(to: out) { root in
+            let outputs = try root.createDataset("outputs", of: Float.self, shape: shape)
+            let lengths = schema.hasLengths ? try root.createDataset("lengths", of: Int32.self, shape: [n]) : nil
+            var row = 0
+            while let batch = try loader.next() {
+                batch.withView { _ = model.network.forward(model.parameters, $0, workspace: ws) }
+                var y = ws.outputs()
+                if perStep, let l = batch.lengths {  // zero the padding past each length
+                    for b in 0..<batch.batchSize {
+                        let start = (b * steps + Int(l[b])) * o, end = (b + 1) * steps * o
+                        if start < end { y.replaceSubrange(start..<end, with: repeatElement(0, count: end - start)) }
+                    }
+                }
+                if let stats { y = stats.denormalize(y) }
+                try outputs.writeRows(y, at: row)
+                if let lengths, let l = batch.lengths { try lengths.writeRows(l, at: row) }
+                row += batch.batchSize
+            }
+            guard row == n else { throw RunError("internal: wrote \(row) of \(n) rows") }
+            try outputs.setAttribute("shape", isStream ? "[W, T, O]" : perStep ? "[N, T, O]" : "[N, O]")
+            try root.setAttribute("model_config", modelJSON)
+            try root.setAttribute("weights", weights)
+            try root.setAttribute("source_data", data)
+            try root.setAttribute("split", split)
+            try root.setAttribute("head", config.head.rawValue)
+            try root.setAttribute("activation", config.activation.rawValue)
+            try root.setAttribute("denormalized", stats != nil ? 1 : 0)
+            try root.setAttribute("units", stats != nil
+                ? "original units of the data: y·target_std + target_mean (root attributes of the source data)"
+                : "model outputs y = F(z), as the model was trained")
+            if let stats { try root.setAttribute("target_names", stats.names) }
+            if isStream {
+                try root.setAttribute("seq_length", steps)
+                try root.setAttribute("windows", "row w holds the predictions for tokens w·T+1 … w·T+T of the stream, each window from a zero state")
+            }
+        }
+        return PredictionSummary(path: out, shape: shape, denormalized: stats != nil)
+    }
+
+    static func checkBatchSize(_ b: Int) throws {
+        if b < 1 { throw RunError("--batch-size must be ≥ 1 (got \(b))") }
+    }
+
+    /// Writes a new HDF5 file at `path` atomically: `body` fills a hidden temporary file in the
+    /// same directory (`.NAME.tmp-PID-RANDOM`), which is closed and renamed over `path`; on any
+    /// error the temporary file is removed and `path` is left as it was.
+    static func writeHDF5Atomically(to path: String, _ body: (HDF5Group) throws -> Void) throws {
+        let url = URL(fileURLWithPath: path)
+        let dir = url.deletingLastPathComponent().path
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw RunError("\(path): the directory \(dir) does not exist")
+        }
+        let temporary = url.deletingLastPathComponent()
+            .appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())-\(String(UInt64.random(in: 0...UInt64.max), radix: 16))").path
+        do {
+            do {
+                let file = try HDF5File.create(temporary)
+                do {
+                    try body(file.root)
+                    try file.flush()
+                } catch {
+                    try? file.close()
+                    throw error
+                }
+                try file.close()
+            } catch let error as HDF5Error {
+                throw RunError("\(path): writing failed: \(error)")
+            }
+            if rename(temporary, path) != 0 {
+                throw RunError("\(path): could not rename the temporary file into place: \(String(cString: strerror(errno)))")
+            }
+        } catch {
+            unlink(temporary)
+            throw error
+        }
+    }
+}

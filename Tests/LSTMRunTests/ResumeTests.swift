@@ -1,0 +1,121 @@
+import Foundation
+import LSTMData
+import LSTMKit
+@testable import LSTMRun
+import XCTest
+
+/// A run stopped mid-epoch and resumed logs the same losses and ends with the same weights,
+/// bit for bit, as a run that never stopped.
+final class ResumeTests: XCTestCase {
+    var dir: URL!
+
+    override func setUpWithError() throws {
+        dir = FileManager.default.temporaryDirectory.appendingPathComponent("lstm-resume-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    }
+
+    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: dir) }
+
+    func config(_ run: String, extra: String = "") throws -> RunConfig {
+        let data = dir.appendingPathComponent("adding.h5").path
+        let text = """
+            model: {hidden_size: 6, num_layers: 2, dropout: 0.2, head: last}
+            loss: mse
+            data:
+              file: \(data)
+              generate: {task: adding, steps: 5, train: 44, val: 8, test: 8, seed: 3}
+              batch_size: 8
+            optimizer: {name: adam, lr: 0.01}
+            schedule: {name: cosine, t_max: 30, warmup_steps: 3}
+            training: {steps: 14, clip_norm: 0.5}
+            validation: {every: 4}
+            checkpoint: {dir: \(dir.appendingPathComponent(run).path), every: 3, keep: 2}
+            logging: {every: 1, progress: none}
+            parallel: {shards: 2, workers: 2}
+            seed: 5
+            \(extra)
+            """
+        return try RunConfig.parse(text, path: dir.appendingPathComponent("\(run).yaml").path)
+    }
+
+    /// metrics.jsonl without the wall-clock fields.
+    func losses(_ run: String) throws -> [String] {
+        try MetricsRecord.read(dir.appendingPathComponent(run).appendingPathComponent("metrics.jsonl").path).map { r in
+            var r = r
+            r.wallTime = 0
+            r.tokensPerSecond = nil
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = .sortedKeys
+            return String(decoding: try encoder.encode(r), as: UTF8.self)
+        }
+    }
+
+    func finalWeights(_ run: String) throws -> [Float] {
+        try Checkpoint.load(from: dir.appendingPathComponent(run).appendingPathComponent("latest.h5").path).parameters
+    }
+
+    func uninterrupted() throws -> ([String], [Float]) {
+        let a = try TrainingRun(config: config("a"))
+        let summary = try a.run()
+        XCTAssertEqual(summary.steps, 14)
+        return (try losses("a"), try finalWeights("a"))
+    }
+
+    func testKilledMidEpochAndResumedMatchesTheUninterruptedRunBitForBit() throws {
+        let (referenceLosses, referenceWeights) = try uninterrupted()
+        // 44 sequences / 8 = 6 minibatches per epoch: step 7 is the first of epoch 2.
+        // Killed at step 7 without saving: the latest checkpoint is step 6, step 7 is redone.
+        let b = try TrainingRun(config: config("b"))
+        b.onStep = { report in if report.step == 7 { b.requestStop(saveCheckpoint: false) } }
+        XCTAssertEqual(try b.run().steps, 7)
+        let resumed = try TrainingRun.resume(directory: dir.appendingPathComponent("b").path)
+        XCTAssertEqual(resumed.trainer.step, 6)
+        XCTAssertEqual(try resumed.run().steps, 14)
+        XCTAssertEqual(try losses("b"), referenceLosses)
+        XCTAssertEqual(try finalWeights("b"), referenceWeights)
+    }
+
+    func testStopRequestSavesThatStepAndResumeContinuesExactly() throws {
+        let (referenceLosses, referenceWeights) = try uninterrupted()
+        // Stopped at step 10, mid-epoch 2 (6 minibatches per epoch), between checkpoints.
+        let c = try TrainingRun(config: config("c"))
+        c.onStep = { report in if report.step == 10 { c.requestStop() } }
+        XCTAssertEqual(try c.run().steps, 10)
+        let atStop = try finalWeights("c")
+        XCTAssertNotEqual(atStop, referenceWeights)
+        let resumed = try TrainingRun.resume(directory: dir.appendingPathComponent("c").path)
+        XCTAssertEqual(resumed.trainer.step, 10)
+        try resumed.run()
+        XCTAssertEqual(try losses("c"), referenceLosses)
+        XCTAssertEqual(try finalWeights("c"), referenceWeights)
+    }
+
+    /// A stateful character stream (carried h and c across minibatches) resumes exactly too.
+    func testStatefulStreamResumesWithItsCarriedState() throws {
+        let data = dir.appendingPathComponent("text.h5").path
+        let text = String(repeating: "the quick brown fox jumps over the lazy dog. ", count: 12)
+        _ = try TextPreparer(valFraction: 0.1, testFraction: 0.1).prepare(text: text, to: data)
+        func cfg(_ run: String) throws -> RunConfig {
+            try RunConfig.parse("""
+                model: {hidden_size: 5, num_layers: 2, embedding_size: 3}
+                loss: cross_entropy
+                data: {file: \(data), batch_size: 4, seq_length: 6, stream_mode: stateful}
+                optimizer: {name: rmsprop, lr: 0.01, momentum: 0.5}
+                training: {steps: 12}
+                validation: {every: 5}
+                checkpoint: {dir: \(dir.appendingPathComponent(run).path), every: 4}
+                logging: {every: 1, progress: none}
+                parallel: {shards: 2, workers: 1}
+                """, path: "\(run).yaml")
+        }
+        try TrainingRun(config: cfg("s1")).run()
+        let s2 = try TrainingRun(config: cfg("s2"))
+        s2.onStep = { r in if r.step == 6 { s2.requestStop(saveCheckpoint: false) } }
+        try s2.run()
+        let resumed = try TrainingRun.resume(directory: dir.appendingPathComponent("s2").path)
+        XCTAssertEqual(resumed.trainer.step, 5)  // the best checkpoint written at the step-5 validation
+        try resumed.run()
+        XCTAssertEqual(try losses("s2"), try losses("s1"))
+        XCTAssertEqual(try finalWeights("s2"), try finalWeights("s1"))
+    }
+}

@@ -32,7 +32,7 @@ let package = Package(
 
         // Config-driven runs: YAML configs, the training loop with validation, metrics,
         // checkpoints and resume, progress output and plots.
-        .target(name: "LSTMRun", dependencies: ["LSTMKit", "LSTMData", .product(name: "Yams", package: "Yams")]),
+        .target(name: "LSTMRun", dependencies: ["LSTMKit", "LSTMData", "HDF5Kit", .product(name: "Yams", package: "Yams")]),
 
         // The command line.
         .executableTarget(
@@ -53,6 +53,6 @@ let package = Package(
         .testTarget(name: "LSTMDataTests", dependencies: ["LSTMData", "LSTMKit", "HDF5Kit"], exclude: ["Interop"]),
         .testTarget(name: "LSTMRunTests", dependencies: ["LSTMRun", "LSTMData", "LSTMKit"]),
         // End-to-end tests of the built `lstm` executable.
-        .testTarget(name: "CLITests", dependencies: ["lstm"]),
+        .testTarget(name: "CLITests", dependencies: ["lstm", "HDF5Kit"]),
     ]
 )

@@ -239,13 +239,13 @@ public enum Inference {
             while let batch = try loader.next() {
                 batch.withView { _ = model.network.forward(model.parameters, $0, workspace: ws) }
                 var y = ws.outputs()
+                if let stats { y = stats.denormalize(y) }
                 if perStep, let l = batch.lengths {  // zero the padding past each length
                     for b in 0..<batch.batchSize {
                         let start = (b * steps + Int(l[b])) * o, end = (b + 1) * steps * o
                         if start < end { y.replaceSubrange(start..<end, with: repeatElement(0, count: end - start)) }
                     }
                 }
-                if let stats { y = stats.denormalize(y) }
                 try outputs.writeRows(y, at: row)
                 if let lengths, let l = batch.lengths { try lengths.writeRows(l, at: row) }
                 row += batch.batchSize

@@ -112,7 +112,8 @@ public struct RunConfig: Sendable, Equatable {
     }
 
     public var model = Model()
-    public var loss: LossKind = .mse
+    /// nil: cross_entropy for class-id targets, mse for float targets.
+    public var loss: LossKind?
     public var data: DataSection
     public var optimizer = OptimizerSection()
     public var schedule = ScheduleSection()
@@ -204,8 +205,8 @@ extension RunConfig {
         model.forgetBias = try m.bool("forget_bias", default: false)
         try m.rejectUnknownKeys()
 
-        let loss = try r.choice("loss", LossKind.allCases.map(\.rawValue)).flatMap(LossKind.init) ?? .mse
-        if let a = model.activation {
+        let loss = try r.choice("loss", LossKind.allCases.map(\.rawValue)).flatMap(LossKind.init)
+        if let a = model.activation, let loss {
             if loss == .crossEntropy && a != .softmax {
                 throw r.error("loss", "cross_entropy needs model.activation softmax (got \(a.rawValue))", at: r.value("loss"))
             }

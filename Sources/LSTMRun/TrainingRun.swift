@@ -441,12 +441,10 @@ public final class TrainingRun {
             o = c.model.outputSize ?? schema.minimumClassCount ?? 2
         }
         let head = c.model.head ?? (schema.target.isPerStep ? .sequence : .last)
-        var loss = c.loss
-        if schema.target.isClasses && loss != .crossEntropy {
-            if c.sourceText.contains("loss:") {
-                throw RunError("loss \(loss.rawValue) needs float targets, but \(c.data.file) has class ids (use loss: cross_entropy)")
-            }
-            loss = .crossEntropy
+        let loss = c.loss ?? (schema.target.isClasses ? .crossEntropy : .mse)
+        if schema.target.isClasses != (loss == .crossEntropy) {
+            throw RunError("loss \(loss.rawValue) does not fit \(c.data.file), which has \(schema.target) "
+                           + "(class ids need cross_entropy; float targets need mse or bce)")
         }
         let model = ModelConfig(
             input: input, hiddenSize: c.model.hiddenSize, numLayers: c.model.numLayers, outputSize: o,

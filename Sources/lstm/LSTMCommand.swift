@@ -14,5 +14,6 @@ struct LSTMCommand: ParsableCommand {
             Prepare.self,
             Export.self, Import.self, Inspect.self,
             Plot.self,
+            Evaluate.self, Predict.self, Sample.self, Gradcheck.self, Bench.self,
         ])
 }

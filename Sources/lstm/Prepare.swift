@@ -16,8 +16,9 @@ struct Prepare: ParsableCommand {
               lstm prepare csv weather.csv --window 24 --target temp --out weather.h5
               lstm prepare adding --steps 100 --train 20000 --out adding.h5
               lstm prepare copy --symbols 10 --alphabet 8 --delay 100 --out copy.h5
+              lstm prepare waves --classes 4 --min-length 20 --max-length 60 --out waves.h5
             """,
-        subcommands: [Text.self, CSV.self, Adding.self, Copy.self])
+        subcommands: [Text.self, CSV.self, Adding.self, Copy.self, Waves.self])
 
     /// Prints the one-line summary of a written dataset.
     static func report(_ summary: DatasetSummary) {
@@ -133,6 +134,35 @@ struct Prepare: ParsableCommand {
         func run() throws {
             Prepare.report(try Generators.writeCopy(to: out, symbols: symbols, alphabet: alphabet, delay: delay,
                                                     counts: counts.splitCounts, seed: counts.seed))
+        }
+    }
+}
+
+extension Prepare {
+    struct Waves: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Noisy waveforms of K shapes and variable length, for many-to-one classification.",
+            discussion: """
+                Inputs [N, T, 1] float: the first L steps of a noisy waveform (sine, square, triangle, \
+                sawtooth, pulse, chirp: the first K), zeros after; L uniform in min-length...max-length \
+                (T = max-length), stored in `lengths` [N]. Random period (6-20 steps), phase, amplitude \
+                (0.5-1.5), offset (±0.5), plus Gaussian noise. Targets [N] int32 class ids; root \
+                `class_names` names the shapes (head `last`, cross_entropy; chance accuracy 1/K).
+
+                Example:
+                  lstm prepare waves --classes 4 --train 8000 --val 1000 --test 1000 --out waves.h5
+                """)
+
+        @Option(help: "K, the number of shapes (2-6).") var classes = 4
+        @Option(help: "Shortest sequence, in steps.") var minLength = 20
+        @Option(help: "T, the longest sequence (every row is padded to T).") var maxLength = 60
+        @Option(help: "Standard deviation of the Gaussian noise.") var noise = 0.3
+        @OptionGroup var counts: Counts
+        @Option(help: "The dataset file to write.") var out: String
+
+        func run() throws {
+            let settings = Generators.WaveSettings(classes: classes, minLength: minLength, maxLength: maxLength, noise: noise)
+            Prepare.report(try Generators.writeWaves(to: out, settings: settings, counts: counts.splitCounts, seed: counts.seed))
         }
     }
 }

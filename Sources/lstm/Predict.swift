@@ -1,0 +1,38 @@
+import ArgumentParser
+import Foundation
+import LSTMRun
+
+/// `lstm predict CKPT --data DATA.h5 --out PRED.h5`: the model's outputs on a split, as HDF5.
+struct Predict: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Write a model's outputs on a dataset split to an HDF5 file.",
+        discussion: """
+            The file holds float32 `outputs`: [N, T, O] for head `sequence`, [N, O] for head `last`, \
+            y = F(z) (probabilities for softmax/sigmoid models), in the split's sample order; steps \
+            past a sequence's length are 0 and the split's `lengths` is copied. Root attributes: \
+            model_config (JSON), weights, source_data, split, head, activation, denormalized, units. \
+            A token stream is cut into its non-overlapping windows of --seq-length tokens (default: \
+            the run's), each from a zero state: outputs [W, T, O], row w predicting tokens \
+            w·T+1 … w·T+T. --denormalize maps regression outputs back to the data's units \
+            (y·target_std + target_mean; needs those root attributes, e.g. from `lstm prepare csv`). \
+            Minibatches are streamed (memory stays flat); the file is written atomically.
+
+            Examples:
+              lstm predict runs/adding/best.h5 --data data/adding.h5 --out pred.h5
+              lstm predict runs/w/best.h5 --data w.h5 --out pred.h5 --denormalize
+            """)
+
+    @Argument(help: "The weights: a checkpoint, or a PyTorch/Keras file written by `lstm export`.") var checkpoint: String
+    @Option(help: "The HDF5 dataset.") var data: String
+    @Option(help: "The split to run.") var split = "test"
+    @Option(help: "The HDF5 file to write.") var out: String
+    @Option(help: "Sequences per minibatch.") var batchSize = 64
+    @Option(help: "Token streams: steps per window (default: the run's seq_length, else 50).") var seqLength: Int?
+    @Flag(help: "Map regression outputs back to original units with the data's target statistics.") var denormalize = false
+
+    func run() throws {
+        let summary = try Inference.predict(weights: checkpoint, data: data, split: split, out: out,
+                                            batchSize: batchSize, seqLength: seqLength, denormalize: denormalize)
+        print(summary.description)
+    }
+}

@@ -67,7 +67,7 @@ public enum LossPlot {
         let acc = records.compactMap { r in r.valAccuracy.map { (Double(r.step), $0) } }
         let width = 900.0
         let panelH = 360.0
-        let height = acc.isEmpty ? panelH + 80 : 2 * panelH + 110
+        let height = acc.isEmpty ? panelH + 50 : 2 * panelH + 90
         var out = """
             <svg xmlns="http://www.w3.org/2000/svg" width="\(Int(width))" height="\(Int(height))" \
             viewBox="0 0 \(Int(width)) \(Int(height))" font-family="Helvetica, Arial, sans-serif" font-size="12">
@@ -105,17 +105,14 @@ public enum LossPlot {
         func py(_ y: Double) -> Double { bottom - (ty(y) - lo) / (hi - lo) * (bottom - top) }
         var s = "<g>\n"
         s += "<rect x=\"\(left)\" y=\"\(top)\" width=\"\(right - left)\" height=\"\(bottom - top)\" fill=\"none\" stroke=\"#444\"/>\n"
-        // y ticks
-        for i in 0...5 {
-            let v = lo + (hi - lo) * Double(i) / 5
+        // y ticks at round values: 1-2-5 steps, or 1, 2, 5 × 10^k on a log axis
+        for v in niceTicks(lo, hi, log: useLog) {
             let y = bottom - (v - lo) / (hi - lo) * (bottom - top)
             let label = useLog ? format(pow(10, v)) : format(v)
             s += "<line x1=\"\(left)\" x2=\"\(right)\" y1=\"\(y)\" y2=\"\(y)\" stroke=\"#ddd\"/>"
             s += "<text x=\"\(left - 6)\" y=\"\(y + 4)\" text-anchor=\"end\">\(label)</text>\n"
         }
-        // x ticks
-        for i in 0...6 {
-            let v = xRange.0 + (xRange.1 - xRange.0) * Double(i) / 6
+        for v in niceTicks(xRange.0, xRange.1, log: false) {
             let x = px(v)
             s += "<line x1=\"\(x)\" x2=\"\(x)\" y1=\"\(bottom)\" y2=\"\(bottom + 5)\" stroke=\"#444\"/>"
             s += "<text x=\"\(x)\" y=\"\(bottom + 18)\" text-anchor=\"middle\">\(Int(v.rounded()))</text>\n"
@@ -136,10 +133,32 @@ public enum LossPlot {
         return s + "</g>\n"
     }
 
+    /// Round tick positions inside [lo, hi]: multiples of 1, 2 or 5 × 10^k (about 4–8 of them);
+    /// on a log axis (values are log10), the decades and their 2× and 5× where they fit.
+    static func niceTicks(_ lo: Double, _ hi: Double, log: Bool) -> [Double] {
+        guard hi > lo else { return [lo] }
+        if log {
+            var ticks: [Double] = []
+            let multipliers: [Double] = hi - lo > 3 ? [1] : (hi - lo > 1.2 ? [1, 2, 5] : [1, 1.5, 2, 3, 5, 7])
+            for d in Int(floor(lo))...Int(ceil(hi)) {
+                for m in multipliers {
+                    let v = Double(d) + log10(m)
+                    if v >= lo && v <= hi { ticks.append(v) }
+                }
+            }
+            return ticks
+        }
+        let raw = (hi - lo) / 6
+        let mag = pow(10, floor(log10(raw)))
+        let step = [1.0, 2, 5, 10].map { $0 * mag }.first { $0 >= raw } ?? 10 * mag
+        let first = Int(ceil(lo / step - 1e-9)), last = Int(floor(hi / step + 1e-9))
+        return first <= last ? (first...last).map { Double($0) * step } : [lo]
+    }
+
     private static func format(_ v: Double) -> String {
         let a = abs(v)
         if a != 0 && (a < 1e-3 || a >= 1e5) { return String(format: "%.1e", v) }
-        return String(format: a < 1 ? "%.4f" : "%.3g", v)
+        return String(format: "%g", v)
     }
 
     private static func escape(_ s: String) -> String {

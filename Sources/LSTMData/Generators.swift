@@ -51,23 +51,14 @@ public enum Generators {
         for split in counts.nonEmpty {
             let rows = try writer.beginSequences(split: split.name, count: split.count, steps: t, input: .features(width: 2),
                                                  target: .valuesPerSequence(width: 1))
-            // The same draws, in the same order, as LSTMKit's AddingProblem.generate.
+            // Block by block from one stream: the same draws as AddingProblem.generate(seed:).
             var rng = RandomSource(seed: splitSeed(seed, split: split.index))
             var start = 0
             while start < split.count {
-                let n = min(blockSize, split.count - start)
-                var x = [Float](repeating: 0, count: n * t * 2)
-                var y = [Float](repeating: 0, count: n)
-                for s in 0..<n {
-                    for k in 0..<t { x[(s * t + k) * 2] = Float(rng.nextUnit()) }
-                    let a = rng.index(below: t / 2)
-                    let b = t / 2 + rng.index(below: t - t / 2)
-                    x[(s * t + a) * 2 + 1] = 1
-                    x[(s * t + b) * 2 + 1] = 1
-                    y[s] = x[(s * t + a) * 2] + x[(s * t + b) * 2]
-                }
-                try rows.write(at: start, inputs: .features(x, width: 2), targets: .valuesPerSequence(y, width: 1))
-                start += n
+                let block = AddingProblem.generate(count: min(blockSize, split.count - start), steps: t, rng: &rng)
+                try rows.write(at: start, inputs: .features(block.inputs, width: 2),
+                               targets: .valuesPerSequence(block.targets, width: 1))
+                start += block.count
             }
         }
         try writer.setAttribute("task", "adding")

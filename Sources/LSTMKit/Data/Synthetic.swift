@@ -25,9 +25,16 @@ public struct SequenceDataset: Sendable {
 /// two steps are marked (one in each half) and the target is the sum of their values.
 /// Always answering 1 scores MSE ≈ 1/6 ≈ 0.167.
 public enum AddingProblem {
+    /// N sequences drawn from a generator seeded with `seed`.
     public static func generate(count n: Int, steps t: Int, seed: UInt64) -> SequenceDataset {
-        precondition(t >= 2, "the adding problem needs at least 2 steps")
         var rng = RandomSource(seed: seed)
+        return generate(count: n, steps: t, rng: &rng)
+    }
+
+    /// N sequences drawn from `rng`, which advances: consecutive calls continue one stream, so a
+    /// dataset can be generated (and written) block by block.
+    public static func generate(count n: Int, steps t: Int, rng: inout RandomSource) -> SequenceDataset {
+        precondition(t >= 2, "the adding problem needs at least 2 steps")
         var x = [Float](repeating: 0, count: n * t * 2)
         var y = [Float](repeating: 0, count: n)
         for s in 0..<n {

@@ -8,12 +8,10 @@ struct LSTMCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "lstm",
         abstract: "A multithreaded, batch-parallel LSTM training runtime.",
+        discussion: "Start with: lstm train configs/adding.yaml (every key in docs/config.md).",
         subcommands: [
-            Train.self, Resume.self,
-            Demo.self,
-            Prepare.self,
-            Export.self, Import.self, Inspect.self,
-            Plot.self,
-            Evaluate.self, Predict.self, Sample.self, Gradcheck.self, Bench.self,
+            Train.self, Resume.self, Evaluate.self, Predict.self, Sample.self,
+            Prepare.self, Export.self, Import.self, Inspect.self,
+            Gradcheck.self, Plot.self, Bench.self,
         ])
 }

@@ -17,12 +17,12 @@ extension Generators {
         /// T, the longest sequence and the padded length of every row (≥ minLength).
         public var maxLength = 60
         /// Standard deviation of the Gaussian noise added to every valid step (≥ 0).
-        public var noise = 0.3
+        public var noise = 0.2
         /// Shortest and longest period, in steps (2 ≤ minPeriod ≤ maxPeriod).
         public var minPeriod = 6.0, maxPeriod = 20.0
 
-        /// The defaults: 4 classes, lengths 20...60, noise 0.3, periods 6...20 steps.
-        public init(classes: Int = 4, minLength: Int = 20, maxLength: Int = 60, noise: Double = 0.3,
+        /// The defaults: 4 classes, lengths 20...60, noise 0.2, periods 6...20 steps.
+        public init(classes: Int = 4, minLength: Int = 20, maxLength: Int = 60, noise: Double = 0.2,
                     minPeriod: Double = 6, maxPeriod: Double = 20) {
             self.classes = classes
             self.minLength = minLength

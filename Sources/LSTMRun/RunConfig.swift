@@ -28,13 +28,16 @@ public struct RunConfig: Sendable, Equatable {
     }
 
     public struct Generate: Sendable, Equatable {
-        /// `adding` or `copy`.
+        /// `adding`, `copy` or `waves`.
         public var task: String
         public var steps = 50
         public var train = 20_000, val = 1_000, test = 1_000
         public var seed: UInt64 = 1
         /// Copy task: symbols to remember, alphabet size, delay of blanks.
         public var symbols = 10, alphabet = 8, delay = 20
+        /// Waves task: shape classes, length range, noise level.
+        public var classes = 4, minLength = 20, maxLength = 60
+        public var noise = 0.2
     }
 
     public struct DataSection: Sendable, Equatable {
@@ -223,8 +226,8 @@ extension RunConfig {
         var data = DataSection(file: resolve(file, relativeTo: path))
         if d.has("generate") {
             let g = try d.section("generate")
-            guard let task = try g.choice("task", ["adding", "copy"]) else {
-                throw g.error("task", "missing: adding or copy")
+            guard let task = try g.choice("task", ["adding", "copy", "waves"]) else {
+                throw g.error("task", "missing: adding, copy or waves")
             }
             var gen = Generate(task: task)
             gen.steps = try g.int("steps", default: 50, min: 2)
@@ -235,6 +238,10 @@ extension RunConfig {
             gen.symbols = try g.int("symbols", default: 10, min: 1)
             gen.alphabet = try g.int("alphabet", default: 8, min: 2)
             gen.delay = try g.int("delay", default: 20, min: 0)
+            gen.classes = try g.int("classes", default: 4, min: 2, max: 6)
+            gen.minLength = try g.int("min_length", default: 20, min: 2)
+            gen.maxLength = try g.int("max_length", default: 60, min: gen.minLength)
+            gen.noise = try g.double("noise", default: 0.2, min: 0)
             try g.rejectUnknownKeys()
             data.generate = gen
         } else if !FileManager.default.fileExists(atPath: data.file) {
@@ -296,7 +303,11 @@ extension RunConfig {
         var training = Training()
         training.epochs = try t.int("epochs", default: 10, min: 1)
         training.steps = try t.int("steps", min: 1)
-        training.clipNorm = t.has("clip_norm") ? try t.double("clip_norm", min: 0, openMin: true) : 5.0
+        if let off = try? t.string("clip_norm"), ["none", "off"].contains(off) {
+            training.clipNorm = nil  // clipping off
+        } else {
+            training.clipNorm = t.has("clip_norm") ? try t.double("clip_norm", min: 0, openMin: true) : 5.0
+        }
         training.clipValue = try t.double("clip_value", min: 0, openMin: true)
         training.nanPolicy = try t.choice("nan_policy", NonFinitePolicy.allCases.map(\.rawValue))
             .flatMap(NonFinitePolicy.init) ?? .skip
@@ -346,7 +357,7 @@ extension RunConfig {
     }
 
     /// Metric names usable for early stopping and plots.
-    static let metricNames = ["val_loss", "val_accuracy", "val_perplexity", "val_mse", "val_mae", "train_loss"]
+    static let metricNames = ["val_loss", "val_accuracy", "val_perplexity", "val_mse", "val_mae"]
 }
 
 /// `a.b=value`: sets key b of section a (creating it) to the YAML scalar `value`.

@@ -221,7 +221,12 @@ public final class TrainingRun {
                 state.cursor = trainLoader.cursor  // the next epoch
                 if config.validation.every == 0, valLoader != nil {
                     lastValidation = try validate(epoch: epoch, wallStart: startWall)
-                    if let reason = earlyStop(lastValidation!) { summary.stoppedEarly = true; summary.reason = reason; break stepLoop }
+                    if let reason = earlyStop(lastValidation!) {
+                        summary.stoppedEarly = true
+                        summary.reason = reason
+                        try saveCheckpoint(isBest: false, wallStart: startWall)
+                        break stepLoop
+                    }
                 }
                 if config.checkpoint.every == 0 { try saveCheckpoint(isBest: false, wallStart: startWall) }
                 continue
@@ -497,6 +502,11 @@ public final class TrainingRun {
         print("generating the \(g.task) dataset into \(path)")
         switch g.task {
         case "adding": _ = try Generators.writeAdding(to: path, steps: g.steps, counts: counts, seed: g.seed)
+        case "waves":
+            _ = try Generators.writeWaves(
+                to: path, settings: Generators.WaveSettings(classes: g.classes, minLength: g.minLength,
+                                                            maxLength: g.maxLength, noise: g.noise),
+                counts: counts, seed: g.seed)
         default:
             _ = try Generators.writeCopy(to: path, symbols: g.symbols, alphabet: g.alphabet, delay: g.delay,
                                          counts: counts, seed: g.seed)

@@ -150,13 +150,13 @@ extension Prepare {
                 `class_names` names the shapes (head `last`, cross_entropy; chance accuracy 1/K).
 
                 Example:
-                  lstm prepare waves --classes 4 --train 8000 --val 1000 --test 1000 --out waves.h5
+                  lstm prepare waves --classes 4 --train 16000 --out waves.h5
                 """)
 
         @Option(help: "K, the number of shapes (2-6).") var classes = 4
         @Option(help: "Shortest sequence, in steps.") var minLength = 20
         @Option(help: "T, the longest sequence (every row is padded to T).") var maxLength = 60
-        @Option(help: "Standard deviation of the Gaussian noise.") var noise = 0.3
+        @Option(help: "Standard deviation of the Gaussian noise.") var noise = 0.2
         @OptionGroup var counts: Counts
         @Option(help: "The dataset file to write.") var out: String
 

@@ -19,7 +19,8 @@ struct Train: ParsableCommand {
 
     @Argument(help: "The YAML config file.") var config: String
     @Option(name: .customLong("set"), help: "Override a key: section.key=value (repeatable).") var overrides: [String] = []
-    @Option(help: "Start from these weights (a checkpoint or a file written by `lstm import`).") var initFrom: String?
+    @Option(name: .customLong("init"), help: "Start from these weights (a checkpoint, or a PyTorch/Keras file).")
+    var initFrom: String?
     @Flag(help: "Print the effective config and check data and model, then stop without training.") var dryRun = false
 
     func run() throws {

@@ -12,7 +12,10 @@ import Foundation
 /// BLAS threading rule (measured, see Benchmarks/ and the README): with S > 1 every BLAS call
 /// runs single-threaded inside its worker — workers already occupy the cores, and nested
 /// OpenBLAS threads would oversubscribe them (and make results depend on W). With S = 1 there
-/// is one worker, and OpenBLAS may use every core for each GEMM.
+/// is one worker, and OpenBLAS may use every core for each GEMM — but only when the per-step
+/// recurrent GEMM is big enough (≥ 2^24 FLOPs, e.g. B = 64, H = 256): below that OpenBLAS's
+/// threads spend their time spinning between the tiny calls (half a small run's time was
+/// system time) and one thread is as fast.
 public final class DataParallelScheduler<T: LSTMScalar>: @unchecked Sendable {
     public let network: LSTMNetwork<T>
     /// S: how many pieces each minibatch is cut into.
@@ -53,7 +56,9 @@ public final class DataParallelScheduler<T: LSTMScalar>: @unchecked Sendable {
         self.network = network
         self.shardCount = s
         self.workerCount = max(1, min(workers ?? min(s, cores), s))
-        self.blasThreads = blasThreads ?? (s == 1 ? cores : 1)
+        let h = network.config.hiddenSize
+        let stepFlops = 2 * maxBatch * h * 4 * h  // h⁽ᵗ⁻¹⁾ Rᵀ, (B, H)·(H, 4H)
+        self.blasThreads = blasThreads ?? (s == 1 && stepFlops >= 1 << 24 ? cores : 1)
         self.maxBatch = maxBatch
         self.maxSteps = maxSteps
         let rowsPerShard = max(1, (maxBatch + s - 1) / s)

@@ -30,13 +30,7 @@ public struct CSVPreparer: Sendable {
     /// Reads the CSV file at `input` and writes the dataset to `output` atomically.
     @discardableResult
     public func prepare(file input: String, to output: String) throws -> DatasetSummary {
-        guard let data = FileManager.default.contents(atPath: input) else {
-            throw DatasetError(.missing, file: input, "no such file, or it cannot be read")
-        }
-        guard let text = String(data: data, encoding: .utf8) else {
-            throw DatasetError(.value, file: input, "the file is not valid UTF-8 text")
-        }
-        return try prepare(csv: text, source: input, to: output)
+        return try prepare(csv: try readUTF8(input), source: input, to: output)
     }
 
     /// Writes the CSV text `csv` as a dataset to `output`; `source` names the CSV in errors.

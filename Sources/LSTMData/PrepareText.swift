@@ -38,13 +38,7 @@ public struct TextPreparer: Sendable {
     /// Reads the UTF-8 text file at `input` and writes the dataset to `output` atomically.
     @discardableResult
     public func prepare(file input: String, to output: String) throws -> DatasetSummary {
-        guard let data = FileManager.default.contents(atPath: input) else {
-            throw DatasetError(.missing, file: input, "no such file, or it cannot be read")
-        }
-        guard let text = String(data: data, encoding: .utf8) else {
-            throw DatasetError(.value, file: input, "the file is not valid UTF-8 text")
-        }
-        return try prepare(text: text, source: input, to: output)
+        return try prepare(text: try readUTF8(input), source: input, to: output)
     }
 
     /// Writes `text` as a dataset to `output`; `source` names the text in errors and the `source` attribute.
@@ -78,4 +72,15 @@ public struct TextPreparer: Sendable {
         try writer.setAttribute("source", URL(fileURLWithPath: source).lastPathComponent)
         return try writer.commit()
     }
+}
+
+/// The whole UTF-8 text file at `path`, or a DatasetError naming it.
+func readUTF8(_ path: String) throws -> String {
+    guard let data = FileManager.default.contents(atPath: path) else {
+        throw DatasetError(.missing, file: path, "no such file, or it cannot be read")
+    }
+    guard let text = String(data: data, encoding: .utf8) else {
+        throw DatasetError(.value, file: path, "the file is not valid UTF-8 text")
+    }
+    return text
 }

@@ -18,19 +18,35 @@ public struct ConfigError: Error, CustomStringConvertible, Equatable {
     }
 }
 
+/// A key's place in the config file (1-based).
+public struct ConfigLocation: Sendable, Equatable {
+    public let line: Int
+    public let column: Int
+}
+
+/// Where every key that was read stands, shared by the readers of one file.
+final class LocationTable {
+    var locations: [String: ConfigLocation] = [:]
+    func record(_ key: String, _ node: Node?) {
+        if let m = node?.mark { locations[key] = ConfigLocation(line: m.line, column: m.column) }
+    }
+}
+
 /// Reads one YAML mapping with typed accessors, remembering which keys were read, so that
 /// every key the code does not know is reported (Yams ignores unknown keys on its own).
 final class ConfigReader {
     let file: String
     let path: String
     let node: Node?
+    let table: LocationTable
     private let mapping: Node.Mapping?
     private var known: [String] = []
 
-    init(file: String, path: String, node: Node?) throws {
+    init(file: String, path: String, node: Node?, table: LocationTable = LocationTable()) throws {
         self.file = file
         self.path = path
         self.node = node
+        self.table = table
         switch node {
         case .none: mapping = nil
         case .some(.mapping(let m)): mapping = m
@@ -55,6 +71,7 @@ final class ConfigReader {
     func value(_ key: String) -> Node? {
         known.append(key)
         guard let v = mapping?[Node(key)] else { return nil }
+        table.record(keyPath(key), v)
         if case .scalar(let s) = v, s.style == .plain, ["", "~", "null", "Null", "NULL"].contains(s.string) {
             return nil
         }
@@ -64,7 +81,7 @@ final class ConfigReader {
     func has(_ key: String) -> Bool { value(key) != nil }
 
     func section(_ key: String) throws -> ConfigReader {
-        try ConfigReader(file: file, path: keyPath(key), node: value(key))
+        try ConfigReader(file: file, path: keyPath(key), node: value(key), table: table)
     }
 
     func string(_ key: String) throws -> String? {

@@ -130,6 +130,16 @@ public struct RunConfig: Sendable, Equatable {
     /// Where the config came from and its text after `--set` overrides (stored with the run).
     public var sourcePath: String
     public var sourceText: String
+    /// Line and column of every key given in the file ("model.hidden_size", "data", …).
+    public var locations: [String: ConfigLocation] = [:]
+
+    /// A problem found later (e.g. against the data), located at `key` or its nearest given parent.
+    public func error(at key: String, _ message: String) -> ConfigError {
+        var k = key
+        while locations[k] == nil, let dot = k.lastIndex(of: ".") { k = String(k[..<dot]) }
+        let loc = locations[k]
+        return ConfigError(file: sourcePath, line: loc?.line, column: loc?.column, key: key, message: message)
+    }
 }
 
 // MARK: - Parsing
@@ -353,7 +363,7 @@ extension RunConfig {
         return RunConfig(
             model: model, loss: loss, data: data, optimizer: opt, schedule: sched, training: training,
             validation: validation, checkpoint: ckpt, logging: logging, parallel: parallel, seed: seed,
-            sourcePath: path, sourceText: effectiveText)
+            sourcePath: path, sourceText: effectiveText, locations: r.table.locations)
     }
 
     /// Metric names usable for early stopping and plots.

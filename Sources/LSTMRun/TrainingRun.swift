@@ -132,10 +132,14 @@ public final class TrainingRun {
             throw RunError("the checkpoint's model (\(Self.describe(checkpoint.config))) does not match its config")
         }
         self.model = model
-        try trainFile.check(against: model, split: config.data.trainSplit)
+        do {
+            try trainFile.check(against: model, split: config.data.trainSplit)
+        } catch let e as DatasetError {
+            throw config.error(at: "model", "does not fit the data: \(e)")
+        }
         if let v = config.data.valSplit {
             guard trainFile.splits.contains(v) else {
-                throw RunError("\(config.data.file): no split '\(v)' for validation (set data.val_split: none to skip)")
+                throw config.error(at: "data.val_split", "\(config.data.file) has no split '\(v)' (splits: \(trainFile.splits.joined(separator: ", "))); set data.val_split: none to skip validation")
             }
             try trainFile.check(against: model, split: v)
         }
@@ -156,7 +160,7 @@ public final class TrainingRun {
                             seed: config.seed, seqLength: seqLength, mode: mode, dropLast: stateful)
         }
         guard trainLoader.batchesPerEpoch > 0 else {
-            throw RunError("\(config.data.file): split '\(config.data.trainSplit)' yields no minibatch of \(config.data.batchSize)")
+            throw config.error(at: "data.batch_size", "split '\(config.data.trainSplit)' of \(config.data.file) yields no minibatch of \(config.data.batchSize)")
         }
 
         // Parameters and optimizer.
@@ -427,19 +431,19 @@ public final class TrainingRun {
         switch schema.input {
         case .features(let width):
             if let i = c.model.inputSize, i != width {
-                throw RunError("model.input_size is \(i) but \(c.data.file) has features of width \(width)")
+                throw c.error(at: "model.input_size", "is \(i) but \(c.data.file) has features of width \(width)")
             }
             input = .features(size: width)
         case .tokens:
             guard let v = c.model.vocabSize ?? schema.vocabulary?.count ?? schema.tokenIDs.map({ Int($0.max) + 1 }) else {
-                throw RunError("model.vocab_size is needed: \(c.data.file) has no vocabulary attribute")
+                throw c.error(at: "model.vocab_size", "is needed: \(c.data.file) has no vocabulary attribute")
             }
             input = .tokens(vocabulary: v, embedding: c.model.embeddingSize)
         }
         let o: Int
         if let w = schema.target.valueWidth {
             if let given = c.model.outputSize, given != w {
-                throw RunError("model.output_size is \(given) but \(c.data.file) has targets of width \(w)")
+                throw c.error(at: "model.output_size", "is \(given) but \(c.data.file) has targets of width \(w)")
             }
             o = w
         } else {
@@ -448,7 +452,7 @@ public final class TrainingRun {
         let head = c.model.head ?? (schema.target.isPerStep ? .sequence : .last)
         let loss = c.loss ?? (schema.target.isClasses ? .crossEntropy : .mse)
         if schema.target.isClasses != (loss == .crossEntropy) {
-            throw RunError("loss \(loss.rawValue) does not fit \(c.data.file), which has \(schema.target) "
+            throw c.error(at: "loss", "\(loss.rawValue) does not fit \(c.data.file), which has \(schema.target) "
                            + "(class ids need cross_entropy; float targets need mse or bce)")
         }
         let model = ModelConfig(

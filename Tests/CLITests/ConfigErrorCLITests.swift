@@ -45,7 +45,11 @@ final class ConfigErrorCLITests: XCTestCase {
 
     func testModelDoesNotMatchTheData() throws {
         try assertRejected("data:\n  file: data.h5\nmodel:\n  input_size: 5\n",
-                           "model.input_size is 5 but data.h5 has features of width 2")
+                           "job.yaml:4:15: model.input_size: is 5 but data.h5 has features of width 2")
+        try assertRejected("data:\n  file: data.h5\nloss: cross_entropy\n",
+                           "job.yaml:3:7: loss: cross_entropy does not fit data.h5")
+        try assertRejected("data:\n  file: data.h5\n  val_split: dev\n",
+                           "job.yaml:3:14: data.val_split: data.h5 has no split 'dev'")
     }
 
     func testHelpShowsExamples() throws {

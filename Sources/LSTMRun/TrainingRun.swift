@@ -148,6 +148,10 @@ public final class TrainingRun {
         let isStream = schema.form == .tokenStream
         let stateful = isStream && config.data.streamMode == "stateful"
         self.stateful = stateful
+        if stateful && model.bidirectional {
+            throw config.error(at: "data.stream_mode", "stateful lanes carry h and c forward in time, which a "
+                               + "bidirectional model cannot do; use stream_mode: windows")
+        }
         let file = trainFile
         let seqLength = isStream ? config.data.seqLength : nil
         let mode: StreamMode = config.data.streamMode == "stateful" ? .stateful : .windows

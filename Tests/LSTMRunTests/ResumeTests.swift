@@ -119,3 +119,25 @@ final class ResumeTests: XCTestCase {
         XCTAssertEqual(try finalWeights("s2"), try finalWeights("s1"))
     }
 }
+
+final class StatefulStreamRuleTests: XCTestCase {
+    func testBidirectionalModelsCannotCarryStateAlongAStream() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("lstm-bidi-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let data = dir.appendingPathComponent("t.h5").path
+        _ = try TextPreparer().prepare(text: String(repeating: "abc def ghi ", count: 40), to: data)
+        let text = """
+            model: {hidden_size: 4, bidirectional: true}
+            data: {file: \(data), batch_size: 2, seq_length: 5}
+            checkpoint: {dir: \(dir.appendingPathComponent("run").path)}
+            """
+        XCTAssertThrowsError(try TrainingRun(config: RunConfig.parse(text, path: "bidi.yaml"))) { e in
+            XCTAssertTrue("\(e)".hasPrefix("bidi.yaml:2:7: data.stream_mode: stateful lanes"), "\(e)")
+        }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir.appendingPathComponent("run").path), "nothing written")
+        let windows = try TrainingRun(config: RunConfig.parse(text + "\n", path: "bidi.yaml",
+                                                              overrides: ["data.stream_mode=windows"]))
+        XCTAssertTrue(windows.model.bidirectional)
+    }
+}

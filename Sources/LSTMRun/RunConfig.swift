@@ -233,7 +233,7 @@ extension RunConfig {
         guard let file = try d.string("file") else {
             throw d.error("file", "missing: the HDF5 dataset to train on (see docs/datasets.md)")
         }
-        var data = DataSection(file: resolve(file, relativeTo: path))
+        var data = DataSection(file: expandingTilde(file))
         if d.has("generate") {
             let g = try d.section("generate")
             guard let task = try g.choice("task", ["adding", "copy", "waves"]) else {
@@ -340,7 +340,7 @@ extension RunConfig {
         try v.rejectUnknownKeys()
 
         let c = try r.section("checkpoint")
-        var ckpt = Checkpointing(dir: resolve(try c.string("dir") ?? "runs/\(configName)", relativeTo: nil))
+        var ckpt = Checkpointing(dir: expandingTilde(try c.string("dir") ?? "runs/\(configName)"))
         ckpt.every = try c.int("every", default: 0, min: 0)
         ckpt.keep = try c.int("keep", default: 3, min: 1)
         try c.rejectUnknownKeys()
@@ -411,9 +411,9 @@ func applyOverride(_ text: String, to root: Node, file: String) throws -> Node {
     return try set(root, path[...])
 }
 
-/// Paths in a config are relative to the working directory (as a user types them); absolute
-/// paths are kept.
-func resolve(_ path: String, relativeTo config: String?) -> String {
+/// Paths in a config are relative to the working directory (as a user types them, like the
+/// README's commands run from the repository root); absolute paths are kept, `~` expanded.
+func expandingTilde(_ path: String) -> String {
     (path as NSString).expandingTildeInPath
 }
 

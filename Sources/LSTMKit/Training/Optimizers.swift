@@ -198,12 +198,14 @@ private func adamUpdate<S: LSTMScalar>(
 ///     θ ← θ − (lr / (1−β₁ᵗ))·m / (√v / √(1−β₂ᵗ) + ε)     (√vmax with amsgrad)
 ///
 /// State: "exp_avg" (m), "exp_avg_sq" (v) and, with amsgrad, "max_exp_avg_sq".
-public final class Adam<Scalar: LSTMScalar>: Optimizer {
-    public var name: String { "adam" }
+/// `AdamW` is the same optimizer with the weight decay decoupled.
+public class Adam<Scalar: LSTMScalar>: Optimizer {
+    public var name: String { decoupled ? "adamw" : "adam" }
     public var learningRate: Double
     /// β₁, β₂ (torch `betas`, default (0.9, 0.999)) and ε (torch `eps`, default 1e-8).
     public let beta1: Double, beta2: Double, epsilon: Double
-    /// λ (torch `weight_decay`, default 0): L2 penalty added to the gradient.
+    /// λ (torch `weight_decay`): Adam's L2 penalty added to the gradient (default 0), or
+    /// AdamW's decoupled decay rate (default 0.01).
     public let weightDecay: Double
     /// Normalise by the running maximum of v (torch `amsgrad`, default false).
     public let amsgrad: Bool
@@ -216,6 +218,8 @@ public final class Adam<Scalar: LSTMScalar>: Optimizer {
     public let m: Buffer<Scalar>, v: Buffer<Scalar>
     /// The running maximum of v (amsgrad only).
     public let maxV: Buffer<Scalar>?
+    /// AdamW's θ ← θ·(1 − lr·λ) instead of Adam's d = g + λθ.
+    let decoupled: Bool
 
     public var configuration: OptimizerConfig {
         OptimizerConfig(name: name, lr: learningRate, weightDecay: weightDecay, betas: [beta1, beta2],
@@ -224,14 +228,22 @@ public final class Adam<Scalar: LSTMScalar>: Optimizer {
 
     /// torch.optim.Adam's parameters and defaults; traps on values torch rejects (lr, eps or
     /// weight_decay < 0, a beta outside [0, 1)).
-    public init(layout: ParameterLayout, learningRate: Double = 1e-3, beta1: Double = 0.9, beta2: Double = 0.999,
-                epsilon: Double = 1e-8, weightDecay: Double = 0, amsgrad: Bool = false) {
+    public convenience init(layout: ParameterLayout, learningRate: Double = 1e-3, beta1: Double = 0.9,
+                            beta2: Double = 0.999, epsilon: Double = 1e-8, weightDecay: Double = 0,
+                            amsgrad: Bool = false) {
+        self.init(layout: layout, learningRate: learningRate, beta1: beta1, beta2: beta2, epsilon: epsilon,
+                  weightDecay: weightDecay, amsgrad: amsgrad, decoupled: false)
+    }
+
+    init(layout: ParameterLayout, learningRate: Double, beta1: Double, beta2: Double, epsilon: Double,
+         weightDecay: Double, amsgrad: Bool, decoupled: Bool) {
         self.learningRate = learningRate
         self.beta1 = beta1
         self.beta2 = beta2
         self.epsilon = epsilon
         self.weightDecay = weightDecay
         self.amsgrad = amsgrad
+        self.decoupled = decoupled
         m = Buffer(count: layout.count)
         v = Buffer(count: layout.count)
         maxV = amsgrad ? Buffer(count: layout.count) : nil
@@ -248,63 +260,19 @@ public final class Adam<Scalar: LSTMScalar>: Optimizer {
         stepCount += 1
         adamUpdate(params.storage.base, grads.storage.base, m.base, v.base, maxV?.base, count: params.count,
                    step: stepCount, lr: learningRate, beta1: beta1, beta2: beta2, eps: epsilon,
-                   weightDecay: weightDecay, decoupled: false)
+                   weightDecay: weightDecay, decoupled: decoupled)
     }
 }
 
 /// AdamW (Loshchilov & Hutter) exactly as torch.optim.AdamW: decoupled weight decay
 /// θ ← θ·(1 − lr·λ) first, then the Adam step above on the raw gradient (d = g).
 /// Default λ = 0.01. State: "exp_avg", "exp_avg_sq" and, with amsgrad, "max_exp_avg_sq".
-public final class AdamW<Scalar: LSTMScalar>: Optimizer {
-    public var name: String { "adamw" }
-    public var learningRate: Double
-    /// β₁, β₂ (torch `betas`, default (0.9, 0.999)) and ε (torch `eps`, default 1e-8).
-    public let beta1: Double, beta2: Double, epsilon: Double
-    /// λ (torch `weight_decay`, default 0.01): the decoupled decay rate.
-    public let weightDecay: Double
-    /// Normalise by the running maximum of v (torch `amsgrad`, default false).
-    public let amsgrad: Bool
-    /// Steps taken so far (t in the bias corrections).
-    public var stepCount = 0
-    public var stateBuffers: [(name: String, buffer: Buffer<Scalar>)] {
-        [("exp_avg", m), ("exp_avg_sq", v)] + (maxV.map { [("max_exp_avg_sq", $0)] } ?? [])
-    }
-    /// First and second moments, mirroring the parameter arena.
-    public let m: Buffer<Scalar>, v: Buffer<Scalar>
-    /// The running maximum of v (amsgrad only).
-    public let maxV: Buffer<Scalar>?
-
-    public var configuration: OptimizerConfig {
-        OptimizerConfig(name: name, lr: learningRate, weightDecay: weightDecay, betas: [beta1, beta2],
-                        eps: epsilon, amsgrad: amsgrad)
-    }
-
+public final class AdamW<Scalar: LSTMScalar>: Adam<Scalar> {
     /// torch.optim.AdamW's parameters and defaults; traps on values torch rejects.
     public init(layout: ParameterLayout, learningRate: Double = 1e-3, beta1: Double = 0.9, beta2: Double = 0.999,
                 epsilon: Double = 1e-8, weightDecay: Double = 1e-2, amsgrad: Bool = false) {
-        self.learningRate = learningRate
-        self.beta1 = beta1
-        self.beta2 = beta2
-        self.epsilon = epsilon
-        self.weightDecay = weightDecay
-        self.amsgrad = amsgrad
-        m = Buffer(count: layout.count)
-        v = Buffer(count: layout.count)
-        maxV = amsgrad ? Buffer(count: layout.count) : nil
-        requireValid(configuration)
-    }
-
-    @_specialize(exported: true, where Scalar == Float)
-    @_specialize(exported: true, where Scalar == Double)
-    @_specialize(where Scalar == Float)
-    @_specialize(where Scalar == Double)
-    public func step(_ params: ParameterSet<Scalar>, _ grads: ParameterSet<Scalar>) {
-        precondition(params.layout == grads.layout, "parameter and gradient layouts differ")
-        precondition(params.count == m.count, "optimizer state was made for another layout")
-        stepCount += 1
-        adamUpdate(params.storage.base, grads.storage.base, m.base, v.base, maxV?.base, count: params.count,
-                   step: stepCount, lr: learningRate, beta1: beta1, beta2: beta2, eps: epsilon,
-                   weightDecay: weightDecay, decoupled: true)
+        super.init(layout: layout, learningRate: learningRate, beta1: beta1, beta2: beta2, epsilon: epsilon,
+                   weightDecay: weightDecay, amsgrad: amsgrad, decoupled: true)
     }
 }
 

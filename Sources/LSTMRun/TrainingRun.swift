@@ -65,6 +65,9 @@ public final class TrainingRun {
     let trainFile: DatasetFile
     let trainLoader: BatchLoader
     let valLoader: BatchLoader?
+    /// Validation's workspace, made once (it reads the live parameters).
+    lazy var evaluator = Evaluator(network: network, parameters: parameters, maxBatch: config.data.batchSize,
+                                   maxSteps: trainer.scheduler.maxSteps)
     let schedule: LearningRateSchedule
     let store: CheckpointStore
     var state: RunState
@@ -322,8 +325,6 @@ public final class TrainingRun {
     /// Loss and metrics on the validation split (no dropout); appends to metrics.jsonl.
     func validate(epoch: Int, wallStart: Double) throws -> MetricsRecord {
         guard let valLoader else { preconditionFailure("no validation split") }
-        let evaluator = Evaluator(network: network, parameters: parameters, maxBatch: config.data.batchSize,
-                                  maxSteps: trainer.scheduler.maxSteps)
         try valLoader.startEpoch(0)
         let m = try evaluator.evaluate(valLoader, maxBatches: config.validation.maxBatches, carryState: stateful)
         var r = MetricsRecord(step: trainer.step, epoch: epoch, wallTime: Date().timeIntervalSince1970 - wallStart)

@@ -11,14 +11,30 @@ import Foundation
 ///     ‖g‖ = √(Σᵢ gᵢ²)  (accumulated in Double),  c = maxNorm / (‖g‖ + 1e-6),  g ← c·g if c < 1
 ///
 /// As in torch, a non-finite norm is not an error: a NaN norm makes c NaN and every gradient
-/// NaN, an infinite one makes c = 0.
+/// NaN, an infinite one makes c = 0. Pass `knownNorm` when the caller already has ‖g‖.
 @_specialize(exported: true, where T == Float)
 @_specialize(exported: true, where T == Double)
 @_specialize(where T == Float)
 @_specialize(where T == Double)
 @discardableResult
-public func clipGradientNorm<T: LSTMScalar>(_ grads: ParameterSet<T>, maxNorm: Double) -> Double {
+public func clipGradientNorm<T: LSTMScalar>(_ grads: ParameterSet<T>, maxNorm: Double, knownNorm: Double? = nil) -> Double {
     precondition(maxNorm >= 0, "maxNorm must be ≥ 0, got \(maxNorm)")
+    let norm = knownNorm ?? gradientNorm(grads)
+    let coefficient = maxNorm / (norm + 1e-6)
+    if !(coefficient >= 1) {  // c < 1, or NaN (torch's clamp(c, max=1) keeps NaN)
+        let g = grads.storage.base, f = T(coefficient)
+        for i in 0..<grads.count { g[i] *= f }
+    }
+    return norm
+}
+
+/// Global L2 norm √(Σᵢ gᵢ²) of a gradient arena, accumulated in Double (NaN or ∞ if any
+/// element is).
+@_specialize(exported: true, where T == Float)
+@_specialize(exported: true, where T == Double)
+@_specialize(where T == Float)
+@_specialize(where T == Double)
+public func gradientNorm<T: LSTMScalar>(_ grads: ParameterSet<T>) -> Double {
     let g = grads.storage.base, n = grads.count
     // Four independent partial sums: the loop vectorises and the rounding error stays small.
     var s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0
@@ -36,13 +52,7 @@ public func clipGradientNorm<T: LSTMScalar>(_ grads: ParameterSet<T>, maxNorm: D
         s0 += a * a
         i += 1
     }
-    let norm = ((s0 + s1) + (s2 + s3)).squareRoot()
-    let coefficient = maxNorm / (norm + 1e-6)
-    if !(coefficient >= 1) {  // c < 1, or NaN (torch's clamp(c, max=1) keeps NaN)
-        let f = T(coefficient)
-        for i in 0..<n { g[i] *= f }
-    }
-    return norm
+    return ((s0 + s1) + (s2 + s3)).squareRoot()
 }
 
 /// Clamps every gradient to [−clipValue, clipValue], as torch's `clip_grad_value_`:

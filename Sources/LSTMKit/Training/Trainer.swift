@@ -110,7 +110,8 @@ public final class Trainer<T: LSTMScalar> {
         let finite = loss.mean.isFinite && norm.isFinite
         if finite {
             if let clipValue { clipGradientValue(grads, clipValue: clipValue) }
-            if let clipNorm { clipGradientNorm(grads, maxNorm: clipNorm) }
+            // After value clipping the norm has changed; otherwise reuse the one just taken.
+            if let clipNorm { clipGradientNorm(grads, maxNorm: clipNorm, knownNorm: clipValue == nil ? norm : nil) }
             optimizer.step(parameters, grads)
         } else {
             skippedSteps += 1
@@ -121,29 +122,4 @@ public final class Trainer<T: LSTMScalar> {
         return StepReport(step: step, loss: loss.mean, gradientNorm: norm, skipped: !finite,
                           tokens: batch.batchSize * batch.steps, seconds: dt)
     }
-
-    /// Summed loss of `batch` without dropout and without updating anything, in chunks of at
-    /// most `chunk` sequences (default: the scheduler's maximum batch).
-    public func evaluate(_ batch: Minibatch<T>, chunk: Int? = nil) -> LossSum {
-        let ws = Workspace<T>(config: network.config, maxBatch: min(batch.batchSize, chunk ?? scheduler.maxBatch),
-                              maxSteps: batch.steps)
-        return batch.withView { view in
-            var total = LossSum()
-            var start = 0
-            while start < view.batchSize {
-                let end = min(view.batchSize, start + ws.maxBatch)
-                total = total + network.forward(parameters, view.rows(start..<end), workspace: ws)
-                start = end
-            }
-            return total
-        }
-    }
-}
-
-/// Global L2 norm of a gradient arena, accumulated in Double (NaN or ∞ if any element is).
-public func gradientNorm<T: LSTMScalar>(_ grads: ParameterSet<T>) -> Double {
-    let g = grads.storage.base
-    var sum = 0.0
-    for i in 0..<grads.count { sum += Double(g[i]) * Double(g[i]) }
-    return sum.squareRoot()
 }

@@ -207,6 +207,8 @@ public struct LSTMNetwork<T: LSTMScalar>: Sendable {
     @discardableResult
     @_specialize(exported: true, where T == Float)
     @_specialize(exported: true, where T == Double)
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     public func forward(
         _ params: ParameterSet<T>, _ batch: MinibatchView<T>, workspace ws: Workspace<T>,
         initialState: LSTMState<T>? = nil, dropout: DropoutContext? = nil
@@ -276,6 +278,8 @@ public struct LSTMNetwork<T: LSTMScalar>: Sendable {
     ///   so that shard gradients sum to the full gradient.
     @_specialize(exported: true, where T == Float)
     @_specialize(exported: true, where T == Double)
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     public func backward(
         _ params: ParameterSet<T>, _ batch: MinibatchView<T>, workspace ws: Workspace<T>,
         into grads: ParameterSet<T>, normalizer: Int? = nil
@@ -352,6 +356,8 @@ public struct LSTMNetwork<T: LSTMScalar>: Sendable {
     @discardableResult
     @_specialize(exported: true, where T == Float)
     @_specialize(exported: true, where T == Double)
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     public func lossAndGradient(
         _ params: ParameterSet<T>, _ batch: MinibatchView<T>, workspace ws: Workspace<T>,
         into grads: ParameterSet<T>, initialState: LSTMState<T>? = nil, normalizer: Int? = nil,

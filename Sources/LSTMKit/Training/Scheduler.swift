@@ -88,6 +88,8 @@ public final class DataParallelScheduler<T: LSTMScalar>: @unchecked Sendable {
     @discardableResult
     @_specialize(exported: true, where T == Float)
     @_specialize(exported: true, where T == Double)
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     public func computeGradient(
         _ params: ParameterSet<T>, _ batch: MinibatchView<T>, initialStates: [LSTMState<T>?]? = nil,
         dropout: DropoutContext? = nil

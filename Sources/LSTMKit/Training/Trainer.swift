@@ -1,5 +1,25 @@
 import Foundation
 
+// How the training path stays specialised (read this before adding a generic entry point).
+//
+// The model code is generic over `LSTMScalar` (Float trains, Double checks gradients), and a
+// generic function called from another module (LSTMRun, the CLI, a user's package) runs its
+// unspecialised body: every `+` and `*` then goes through `Numeric` witness tables and value
+// witnesses, 3–5× slower (measured: ~50% of `lstm train`'s instructions were Swift's generic
+// runtime before this rule). So every public generic entry point that other modules call per
+// step — `Trainer.train`, `DataParallelScheduler.computeGradient`, `LSTMNetwork.forward`,
+// `backward`, `lossAndGradient`, each optimizer's `step`, the clipping functions — carries two
+// pairs of `@_specialize`:
+//   - `@_specialize(exported: true, where T == Float)` (and Double) emits public Float/Double
+//     bodies that a caller which knows T may call directly;
+//   - `@_specialize(where T == Float)` (and Double) makes the generic body test T at run time
+//     and jump to the specialised one — this is what reaches callers holding a generic or
+//     existential (`Trainer<T>` from another module, `any Optimizer<T>`).
+// Inside a specialised body everything the module calls is specialised by the optimiser
+// (whole-module optimisation in release builds). `scripts/check-fast-path.sh` (run by CI)
+// counts the instructions of a tiny `lstm train` under callgrind and fails when more than 2%
+// are Swift's generic runtime, i.e. when some entry point lost its pair.
+
 /// One training step's figures.
 public struct StepReport: Sendable {
     /// The step number after this update (1 for the first).
@@ -90,6 +110,10 @@ public final class Trainer<T: LSTMScalar> {
     ///
     /// - Throws: `TrainingError.nonFinite` under the `stop` policy.
     @discardableResult
+    @_specialize(exported: true, where T == Float)
+    @_specialize(exported: true, where T == Double)
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     public func train(_ batch: Minibatch<T>) throws -> StepReport {
         let t0 = DispatchTime.now().uptimeNanoseconds
         let dropout = network.config.dropout > 0 ? DropoutContext(seed: dropoutSeed, step: step) : nil

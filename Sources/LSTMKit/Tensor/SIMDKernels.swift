@@ -2,7 +2,10 @@ import Foundation
 
 // Explicitly vectorised Float kernels (SIMD8). LLVM's loop vectoriser gives up on the fused
 // LSTM cell (seven pointers, two transcendental calls), so the Float path spells out the
-// vectors; Double keeps the plain loop in LSTMLayer.cellForwardReference as the reference.
+// vectors; Double keeps the plain loops (LSTMLayer.cellForwardReference / cellBackwardReference,
+// OutputLayer.softmaxRowReference / scaledDifferenceReference) as the references.
+// Every kernel has a scalar tail for widths not divisible by 8 and uses only separate IEEE
+// multiplies and adds (Swift does not contract them into FMA), in the reference's order.
 
 typealias F8 = SIMD8<Float>
 typealias I8 = SIMD8<Int32>
@@ -70,7 +73,8 @@ private func store(_ v: F8, _ p: UnsafeMutablePointer<Float>) {
 }
 
 extension Float {
-    /// The fused LSTM cell step (eqs. 1–6) eight lanes at a time; see `LSTMLayer.cellForward`.
+    /// The fused LSTM cell step (eqs. 1–6) eight lanes at a time; bitwise equal to
+    /// `LSTMLayer.cellForwardReference`.
     static func simdCellForward(
         gates: UnsafeMutablePointer<Float>, bias: UnsafeMutablePointer<Float>,
         cPrev: UnsafeMutablePointer<Float>, cNext: UnsafeMutablePointer<Float>,

@@ -63,6 +63,7 @@ public enum LSTMLayer {
     ///
     /// Eqs. 1–4: i = σ(a_i + b_i), f = σ(a_f + b_f), g = tanh(a_g + b_g), o = σ(a_o + b_o);
     /// eq. 5: c = g⊙i + c⁽ᵗ⁻¹⁾⊙f; eq. 6: h = o⊙tanh(c). Gate values replace the pre-activations.
+    /// Shapes: gates (B, G), bias (G), cPrev, cNext, hNext, tanhC (B, H).
     @inline(__always)
     public static func cellForwardReference<T: LSTMScalar>(
         gates: UnsafeMutablePointer<T>, bias: UnsafeMutablePointer<T>,
@@ -94,53 +95,14 @@ public enum LSTMLayer {
         }
     }
 
-    /// Backpropagation through time for one layer (eqs. 8–25).
+    /// One step of eqs. 14 (elementwise part), 16–20, fused over (B, H): the plain reference
+    /// loop beside `cellForwardReference` (Double uses it; Float's SIMD kernel is tested against it).
     ///
-    /// - Parameters:
-    ///   - x: (T·B, I) the input the forward pass saw.
-    ///   - dH: (T·B, H) ∂L/∂h⁽ᵗ⁾ from above (the output layer or the next layer); the recurrent
-    ///     term of eq. 14 is accumulated into it step by step, so it is overwritten.
-    ///   - dGates: (T·B, G) scratch, left holding δθ⁽ᵗ⁾ ⊙ f′_θ for every step.
-    ///   - dcCarry: (B, H) scratch for δc⁽ᵗ⁺¹⁾ ⊙ f⁽ᵗ⁺¹⁾.
-    ///   - grads: accumulated into (+=).
-    ///   - dX: if given, (T·B, I) receives ∂L/∂x (overwritten).
-    @inline(__always)
-    static func backward<T: LSTMScalar>(
-        _ p: LayerParameters<T>, grads: LayerParameters<T>, x: Matrix<T>,
-        batch b: Int, steps t: Int, hidden h: Int, acts: LayerActivations<T>,
-        dH: UnsafeMutablePointer<T>, dGates: UnsafeMutablePointer<T>,
-        dcCarry: UnsafeMutablePointer<T>, dX: Matrix<T>?
-    ) {
-        let g = 4 * h
-        let dG = Matrix(dGates, rows: t * b, cols: g)  // (T·B, G)
-        dcCarry.update(repeating: 0, count: b * h)  // δc⁽ᵀ⁺¹⁾ = 0 (seed §4.1)
-        for s in stride(from: t - 1, through: 0, by: -1) {
-            cellBackward(
-                gates: acts.gates.base + s * b * g, cPrev: acts.c.base + s * b * h,
-                tanhC: acts.tanhC.base + s * b * h, dH: dH + s * b * h,
-                dcCarry: dcCarry, dGates: dGates + s * b * g, batch: b, hidden: h)
-            if s > 0 {
-                // Eq. 14, recurrent term: δh⁽ˢ⁻¹⁾ += Σ_θ Rᵀ(δθ⁽ˢ⁾ ⊙ f′_θ); all four gates in one GEMM,
-                // (B, G)·(G, H).
-                gemm(dG.rows(s * b, b), p.r, into: Matrix(dH + (s - 1) * b * h, rows: b, cols: h), beta: 1)
-            }
-        }
-        // Eq. 23: δW += Σ_t (δθ⁽ᵗ⁾ ⊙ f′_θ) x⁽ᵗ⁾ᵀ, all steps in one GEMM, (G, T·B)·(T·B, I).
-        gemm(dG, transposeA: true, x, into: grads.w, beta: 1)
-        // Eq. 24: δR += Σ_t (δθ⁽ᵗ⁾ ⊙ f′_θ) h⁽ᵗ⁻¹⁾ᵀ; h slots 0..T−1 are h⁽ᵗ⁻¹⁾, (G, T·B)·(T·B, H).
-        gemm(dG, transposeA: true, Matrix(acts.h.base, rows: t * b, cols: h), into: grads.r, beta: 1)
-        // Eq. 25: δb += Σ_t δθ⁽ᵗ⁾ ⊙ f′_θ.
-        addColumnSums(dG, into: grads.b)
-        // ∂L/∂x⁽ᵗ⁾ = Σ_θ Wᵀ(δθ⁽ᵗ⁾ ⊙ f′_θ): the layer below's δh from above, (T·B, G)·(G, I).
-        if let dX { gemm(dG, p.w, into: dX) }
-    }
-
-    /// One step of eqs. 14 (elementwise part), 16–20, fused over (B, H).
-    ///
+    /// Shapes: gates (B, G) holding i, f, g, o; cPrev, tanhC, dH, dcCarry (B, H); dGates (B, G).
     /// Writes the gate pre-activation gradients δθ ⊙ f′_θ (the factor every one of eqs. 14 and
     /// 23–25 uses) and advances `dcCarry` from δc⁽ᵗ⁺¹⁾⊙f⁽ᵗ⁺¹⁾ to δc⁽ᵗ⁾⊙f⁽ᵗ⁾.
     @inline(__always)
-    static func cellBackward<T: LSTMScalar>(
+    public static func cellBackwardReference<T: LSTMScalar>(
         gates: UnsafeMutablePointer<T>, cPrev: UnsafeMutablePointer<T>,
         tanhC: UnsafeMutablePointer<T>, dH: UnsafeMutablePointer<T>,
         dcCarry: UnsafeMutablePointer<T>, dGates: UnsafeMutablePointer<T>,
@@ -168,6 +130,47 @@ public enum LSTMLayer {
                 dcc[j] = dc * f  // δc⁽ᵗ⁾ ⊙ f⁽ᵗ⁾, eq. 16's second term one step earlier
             }
         }
+    }
+
+    /// Backpropagation through time for one layer (eqs. 8–25).
+    ///
+    /// - Parameters:
+    ///   - x: (T·B, I) the input the forward pass saw.
+    ///   - dH: (T·B, H) ∂L/∂h⁽ᵗ⁾ from above (the output layer or the next layer); the recurrent
+    ///     term of eq. 14 is accumulated into it step by step, so it is overwritten.
+    ///   - dGates: (T·B, G) scratch, left holding δθ⁽ᵗ⁾ ⊙ f′_θ for every step.
+    ///   - dcCarry: (B, H) scratch for δc⁽ᵗ⁺¹⁾ ⊙ f⁽ᵗ⁺¹⁾.
+    ///   - grads: accumulated into (+=).
+    ///   - dX: if given, (T·B, I) receives ∂L/∂x (overwritten).
+    @inline(__always)
+    static func backward<T: LSTMScalar>(
+        _ p: LayerParameters<T>, grads: LayerParameters<T>, x: Matrix<T>,
+        batch b: Int, steps t: Int, hidden h: Int, acts: LayerActivations<T>,
+        dH: UnsafeMutablePointer<T>, dGates: UnsafeMutablePointer<T>,
+        dcCarry: UnsafeMutablePointer<T>, dX: Matrix<T>?
+    ) {
+        let g = 4 * h
+        let dG = Matrix(dGates, rows: t * b, cols: g)  // (T·B, G)
+        dcCarry.update(repeating: 0, count: b * h)  // δc⁽ᵀ⁺¹⁾ = 0 (seed §4.1)
+        for s in stride(from: t - 1, through: 0, by: -1) {
+            T.lstmCellBackward(
+                gates: acts.gates.base + s * b * g, cPrev: acts.c.base + s * b * h,
+                tanhC: acts.tanhC.base + s * b * h, dH: dH + s * b * h,
+                dcCarry: dcCarry, dGates: dGates + s * b * g, batch: b, hidden: h)
+            if s > 0 {
+                // Eq. 14, recurrent term: δh⁽ˢ⁻¹⁾ += Σ_θ Rᵀ(δθ⁽ˢ⁾ ⊙ f′_θ); all four gates in one GEMM,
+                // (B, G)·(G, H).
+                gemm(dG.rows(s * b, b), p.r, into: Matrix(dH + (s - 1) * b * h, rows: b, cols: h), beta: 1)
+            }
+        }
+        // Eq. 23: δW += Σ_t (δθ⁽ᵗ⁾ ⊙ f′_θ) x⁽ᵗ⁾ᵀ, all steps in one GEMM, (G, T·B)·(T·B, I).
+        gemm(dG, transposeA: true, x, into: grads.w, beta: 1)
+        // Eq. 24: δR += Σ_t (δθ⁽ᵗ⁾ ⊙ f′_θ) h⁽ᵗ⁻¹⁾ᵀ; h slots 0..T−1 are h⁽ᵗ⁻¹⁾, (G, T·B)·(T·B, H).
+        gemm(dG, transposeA: true, Matrix(acts.h.base, rows: t * b, cols: h), into: grads.r, beta: 1)
+        // Eq. 25: δb += Σ_t δθ⁽ᵗ⁾ ⊙ f′_θ.
+        addColumnSums(dG, into: grads.b)
+        // ∂L/∂x⁽ᵗ⁾ = Σ_θ Wᵀ(δθ⁽ᵗ⁾ ⊙ f′_θ): the layer below's δh from above, (T·B, G)·(G, I).
+        if let dX { gemm(dG, p.w, into: dX) }
     }
 }
 

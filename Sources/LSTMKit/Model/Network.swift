@@ -258,15 +258,17 @@ public struct LSTMNetwork<T: LSTMScalar>: Sendable {
         ws.headInput = hIn
 
         let n = ws.predictionRows
-        OutputLayer.forward(
+        if let targets = batch.targets { checkTargets(targets, batch) }
+        var classes: UnsafeBufferPointer<Int32>?  // softmax + cross-entropy: loss fused into forward
+        if case .classes(let ids) = batch.targets, config.activation == .softmax { classes = ids }
+        let fused = OutputLayer.forward(
             weight: params.headWeight, bias: params.headBias, h: hIn,
             z: Matrix(ws.z.base, rows: n, cols: o), y: Matrix(ws.y.base, rows: n, cols: o),
-            activation: config.activation)
+            activation: config.activation, classes: classes, rows: predictionRows(ws))
         guard let targets = batch.targets else { return LossSum() }
-        checkTargets(targets, batch)
-        let sum = OutputLayer.lossSum(
+        let sum = classes != nil ? fused : OutputLayer.lossSum(
             z: Matrix(ws.z.base, rows: n, cols: o), y: Matrix(ws.y.base, rows: n, cols: o),
-            loss: config.loss, targets: targets, targetRow: targetRow(ws), isValid: validRow(ws))
+            loss: config.loss, targets: targets, rows: predictionRows(ws))
         return LossSum(sum: sum, count: targetCount(batch))
     }
 
@@ -292,7 +294,7 @@ public struct LSTMNetwork<T: LSTMScalar>: Sendable {
         let dz = Matrix(ws.dz.base, rows: n, cols: o)
         OutputLayer.lossGradient(
             y: Matrix(ws.y.base, rows: n, cols: o), dz: dz, loss: config.loss, activation: config.activation,
-            targets: targets, targetRow: targetRow(ws), isValid: validRow(ws),
+            targets: targets, rows: predictionRows(ws),
             normalizer: normalizer ?? targetCount(batch))
 
         // δ of the output layer's input, then of the top layer's time-ordered output.
@@ -511,19 +513,12 @@ public struct LSTMNetwork<T: LSTMScalar>: Sendable {
         }
     }
 
-    /// Maps a (time-major) prediction row to its (batch-major) target row.
-    private func targetRow(_ ws: Workspace<T>) -> (Int) -> Int {
+    /// Maps (time-major) prediction rows to (batch-major) target rows and marks padding rows.
+    private func predictionRows(_ ws: Workspace<T>) -> PredictionRows {
         let b = ws.batch, t = ws.steps
-        if config.head == .last { return { $0 } }
-        return { r in (r % b) * t + r / b }
-    }
-
-    /// Whether prediction row r is a real step (not padding past its sequence's length).
-    private func validRow(_ ws: Workspace<T>) -> (Int) -> Bool {
-        let b = ws.batch, t = ws.steps
-        if config.head == .last || ws.lengths.allSatisfy({ $0 == t }) { return { _ in true } }
-        let lengths = ws.lengths
-        return { r in r / b < lengths[r % b] }
+        if config.head == .last { return .all }
+        let allValid = ws.lengths.allSatisfy { $0 == t }
+        return PredictionRows(batch: b, steps: t, lengths: allValid ? nil : ws.lengths)
     }
 
     private func checkTargets(_ targets: MinibatchView<T>.Targets, _ batch: MinibatchView<T>) {

@@ -5,53 +5,123 @@ import Foundation
 //
 // Shapes: N prediction rows (T·B for the `sequence` head, time-major; B for `last`), O outputs.
 
+/// Maps prediction rows to batch-major target rows and marks padding rows, without closures.
+struct PredictionRows {
+    /// B; 0 for the `last` head (prediction row r is target row r).
+    let batch: Int
+    /// T (sequence head).
+    let steps: Int
+    /// L_b per sequence, or nil when every row is valid.
+    let lengths: [Int]?
+
+    /// Every row valid and the identity map (the `last` head, or inference).
+    static let all = PredictionRows(batch: 0, steps: 0, lengths: nil)
+
+    /// The target row of time-major prediction row r = s·B + b: row b·T + s of the targets.
+    @inline(__always)
+    func target(_ r: Int) -> Int { batch == 0 ? r : (r % batch) * steps + r / batch }
+
+    /// Whether prediction row r is a real step (not padding past its sequence's length).
+    @inline(__always)
+    func isValid(_ r: Int) -> Bool {
+        guard let lengths else { return true }
+        return r / batch < lengths[r % batch]
+    }
+}
+
 /// Forward, loss and backward of the output layer.
 enum OutputLayer {
     /// Eq. 7: Z = H W^yᵀ + b^y, (N, H)·(H, O); then Y = F(Z) row by row.
+    ///
+    /// With softmax + cross-entropy targets the loss is fused into the softmax pass and returned
+    /// (summed over valid rows); otherwise the return value is 0 and `lossSum` gives the loss.
     @inline(__always)
+    @discardableResult
     static func forward<T: LSTMScalar>(
         weight: Matrix<T>, bias: UnsafeMutablePointer<T>, h: Matrix<T>,
-        z: Matrix<T>, y: Matrix<T>, activation: OutputActivation
-    ) {
+        z: Matrix<T>, y: Matrix<T>, activation: OutputActivation,
+        classes: UnsafeBufferPointer<Int32>? = nil, rows: PredictionRows = .all
+    ) -> Double {
         gemm(h, weight, transposeB: true, into: z)
         let o = z.cols
+        var total = 0.0
         for r in 0..<z.rows {
             let zr = z.base + r * z.stride, yr = y.base + r * y.stride
+            if activation == .softmax {
+                var k = -1
+                if let classes, rows.isValid(r) {
+                    k = Int(classes[rows.target(r)])
+                    precondition(k >= 0 && k < o, "class id \(k) out of range 0..<\(o)")
+                }
+                total += T.lstmSoftmaxRow(z: zr, bias: bias, y: yr, count: o, target: k)
+                continue
+            }
             for j in 0..<o { zr[j] += bias[j] }
             switch activation {
-            case .identity: for j in 0..<o { yr[j] = zr[j] }
+            case .identity: yr.update(from: zr, count: o)
             case .sigmoid: for j in 0..<o { yr[j] = T.sigmoid(zr[j]) }
             case .tanh: for j in 0..<o { yr[j] = T.tanh(zr[j]) }
-            case .softmax:
-                var mx = zr[0]
-                for j in 1..<o { mx = max(mx, zr[j]) }
-                var sum: T = 0
-                for j in 0..<o {
-                    let e = T.exp(zr[j] - mx)
-                    yr[j] = e
-                    sum += e
-                }
-                let inv = 1 / sum
-                for j in 0..<o { yr[j] *= inv }
+            case .softmax: break  // handled above
             }
+        }
+        return total
+    }
+
+    /// One row of eq. 7's softmax, z += b in place, and (if `target` ≥ 0) its cross-entropy
+    /// −log softmax(z)[k] = logsumexp(z) − z_k in Double from the logits: the plain reference
+    /// loop (Double uses it; Float's SIMD kernel is tested against it). Shapes: z, bias, y (O).
+    @inline(__always)
+    static func softmaxRowReference<T: LSTMScalar>(
+        z zr: UnsafeMutablePointer<T>, bias: UnsafeMutablePointer<T>, y yr: UnsafeMutablePointer<T>,
+        count o: Int, target k: Int
+    ) -> Double {
+        for j in 0..<o { zr[j] += bias[j] }
+        var mx = zr[0]
+        for j in 1..<o { mx = max(mx, zr[j]) }
+        var sum: T = 0
+        for j in 0..<o {
+            let e = T.exp(zr[j] - mx)
+            yr[j] = e
+            sum += e
+        }
+        let inv = 1 / sum
+        for j in 0..<o { yr[j] *= inv }
+        guard k >= 0 else { return 0 }
+        var mxd = Double(zr[0])
+        for j in 1..<o { mxd = max(mxd, Double(zr[j])) }
+        var s = 0.0
+        for j in 0..<o { s += Foundation.exp(Double(zr[j]) - mxd) }
+        return mxd + Foundation.log(s) - Double(zr[k])
+    }
+
+    /// dz = (y − t)·scale over one row (O), or y·scale when `t` is nil: the plain reference loop.
+    @inline(__always)
+    static func scaledDifferenceReference<T: LSTMScalar>(
+        _ y: UnsafeMutablePointer<T>, _ t: UnsafePointer<T>?, scale: T,
+        into dz: UnsafeMutablePointer<T>, count o: Int
+    ) {
+        if let t {
+            for j in 0..<o { dz[j] = (y[j] - t[j]) * scale }
+        } else {
+            for j in 0..<o { dz[j] = y[j] * scale }
         }
     }
 
     /// The loss summed over all target elements (divide by the element count for the mean).
     ///
-    /// - Parameter targetRow: maps prediction row r to its row in the (batch-major) targets.
+    /// Softmax + cross-entropy is normally fused into `forward`; this is its reference for tests.
+    /// - Parameter rows: maps prediction row r to its row in the (batch-major) targets.
     static func lossSum<T: LSTMScalar>(
-        z: Matrix<T>, y: Matrix<T>, loss: LossKind, targets: MinibatchView<T>.Targets,
-        targetRow: (Int) -> Int, isValid: (Int) -> Bool
+        z: Matrix<T>, y: Matrix<T>, loss: LossKind, targets: MinibatchView<T>.Targets, rows: PredictionRows
     ) -> Double {
         let o = z.cols
         var total = 0.0
         switch (loss, targets) {
         case (.crossEntropy, .classes(let ids)):
             // −log softmax(z)[k] = logsumexp(z) − z_k, computed in Double from the logits.
-            for r in 0..<z.rows where isValid(r) {
+            for r in 0..<z.rows where rows.isValid(r) {
                 let zr = z.base + r * z.stride
-                let k = Int(ids[targetRow(r)])
+                let k = Int(ids[rows.target(r)])
                 precondition(k >= 0 && k < o, "class id \(k) out of range 0..<\(o)")
                 var mx = Double(zr[0])
                 for j in 1..<o { mx = max(mx, Double(zr[j])) }
@@ -60,8 +130,8 @@ enum OutputLayer {
                 total += mx + Foundation.log(s) - Double(zr[k])
             }
         case (.mse, .values(let v)):
-            for r in 0..<z.rows where isValid(r) {
-                let yr = y.base + r * y.stride, tr = targetRow(r) * o
+            for r in 0..<z.rows where rows.isValid(r) {
+                let yr = y.base + r * y.stride, tr = rows.target(r) * o
                 for j in 0..<o {
                     let d = Double(yr[j]) - Double(v[tr + j])
                     total += d * d
@@ -69,8 +139,8 @@ enum OutputLayer {
             }
         case (.bce, .values(let v)):
             // −[t log σ(z) + (1−t) log(1−σ(z))] = max(z, 0) − z t + log(1 + e^−|z|), stable for any z.
-            for r in 0..<z.rows where isValid(r) {
-                let zr = z.base + r * z.stride, tr = targetRow(r) * o
+            for r in 0..<z.rows where rows.isValid(r) {
+                let zr = z.base + r * z.stride, tr = rows.target(r) * o
                 for j in 0..<o {
                     let zj = Double(zr[j]), tj = Double(v[tr + j])
                     total += max(zj, 0) - zj * tj + Foundation.log1p(Foundation.exp(-abs(zj)))
@@ -89,25 +159,24 @@ enum OutputLayer {
     /// softmax Jacobian y ⊙ (δy − ⟨δy, y⟩) when F is softmax.
     static func lossGradient<T: LSTMScalar>(
         y: Matrix<T>, dz: Matrix<T>, loss: LossKind, activation: OutputActivation,
-        targets: MinibatchView<T>.Targets, targetRow: (Int) -> Int, isValid: (Int) -> Bool, normalizer: Int
+        targets: MinibatchView<T>.Targets, rows: PredictionRows, normalizer: Int
     ) {
         let o = y.cols
         let scale = 1 / T(normalizer)
         for r in 0..<y.rows {
             let yr = y.base + r * y.stride, dr = dz.base + r * dz.stride
-            guard isValid(r) else {  // padding: no loss, no gradient
+            guard rows.isValid(r) else {  // padding: no loss, no gradient
                 dr.update(repeating: 0, count: o)
                 continue
             }
             switch (loss, targets) {
             case (.crossEntropy, .classes(let ids)):
-                for j in 0..<o { dr[j] = yr[j] * scale }
-                dr[Int(ids[targetRow(r)])] -= scale
+                T.lstmScaledDifference(yr, nil, scale: scale, into: dr, count: o)  // ŷ − t, t one-hot
+                dr[Int(ids[rows.target(r)])] -= scale
             case (.bce, .values(let v)):
-                let tr = targetRow(r) * o
-                for j in 0..<o { dr[j] = (yr[j] - v[tr + j]) * scale }
+                T.lstmScaledDifference(yr, v.baseAddress.map { $0 + rows.target(r) * o }, scale: scale, into: dr, count: o)
             case (.mse, .values(let v)):
-                let tr = targetRow(r) * o
+                let tr = rows.target(r) * o
                 for j in 0..<o { dr[j] = 2 * (yr[j] - v[tr + j]) * scale }  // δy
                 switch activation {  // ⊙ F′(z), eqs. 12, 21, 22
                 case .identity: break

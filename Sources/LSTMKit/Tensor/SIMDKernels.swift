@@ -1,15 +1,24 @@
+import Foundation
+
 // Explicitly vectorised Float kernels (SIMD8). LLVM's loop vectoriser gives up on the fused
 // LSTM cell (seven pointers, two transcendental calls), so the Float path spells out the
-// vectors; Double keeps the plain loop in LSTMLayer.cellForwardReference as the reference.
+// vectors; Double keeps the plain loops (LSTMLayer.cellForwardReference / cellBackwardReference,
+// OutputLayer.softmaxRowReference / scaledDifferenceReference) as the references.
+// Every kernel has a scalar tail for widths not divisible by 8 and uses only separate IEEE
+// multiplies and adds (Swift does not contract them into FMA), in the reference's order.
 
 typealias F8 = SIMD8<Float>
 typealias I8 = SIMD8<Int32>
 typealias U8 = SIMD8<UInt32>
 
-/// e^x on eight lanes: the same Cephes scheme as `Float.exp` (error ≲ 2 ulp).
+/// e^x on eight lanes: the same Cephes scheme as `Float.exp`, lane for lane bitwise equal to it
+/// (error < 1 ulp measured on [-87, 88.5], see KernelTests).
 @inline(__always)
 func simdExp(_ x: F8) -> F8 {
-    let xc = x.clamped(lowerBound: F8(repeating: -87.3), upperBound: F8(repeating: 88.7))
+    // Clamp by compare-and-select, not `clamped` (min/max), which turns NaN into a bound;
+    // a NaN must come out NaN, as it does from `Float.exp`.
+    let lo = F8(repeating: -87.3), hi = F8(repeating: 88.7)
+    let xc = x.replacing(with: lo, where: x .< lo).replacing(with: hi, where: x .> hi)
     let shifter = F8(repeating: 12_582_912)
     let t = xc * 1.442_695_04 + shifter
     let nf = t - shifter
@@ -64,7 +73,8 @@ private func store(_ v: F8, _ p: UnsafeMutablePointer<Float>) {
 }
 
 extension Float {
-    /// The fused LSTM cell step (eqs. 1–6) eight lanes at a time; see `LSTMLayer.cellForward`.
+    /// The fused LSTM cell step (eqs. 1–6) eight lanes at a time; bitwise equal to
+    /// `LSTMLayer.cellForwardReference`.
     static func simdCellForward(
         gates: UnsafeMutablePointer<Float>, bias: UnsafeMutablePointer<Float>,
         cPrev: UnsafeMutablePointer<Float>, cNext: UnsafeMutablePointer<Float>,
@@ -107,6 +117,142 @@ extension Float {
                 cn[j] = c
                 tc[j] = t
                 hn[j] = o * t
+                j += 1
+            }
+        }
+    }
+}
+
+extension Float {
+    /// The fused backward cell step (eqs. 14, 16–20) eight lanes at a time; see
+    /// `LSTMLayer.cellBackwardReference`. Same IEEE operations in the same order (no FMA), so
+    /// the result is bitwise equal to the reference.
+    static func simdCellBackward(
+        gates: UnsafeMutablePointer<Float>, cPrev: UnsafeMutablePointer<Float>,
+        tanhC: UnsafeMutablePointer<Float>, dH: UnsafeMutablePointer<Float>,
+        dcCarry: UnsafeMutablePointer<Float>, dGates: UnsafeMutablePointer<Float>,
+        batch b: Int, hidden h: Int
+    ) {
+        let vecEnd = h - h % 8
+        for row in 0..<b {
+            let a = gates + row * 4 * h  // (G): i, f, g, o
+            let d = dGates + row * 4 * h  // (G)
+            let cp = cPrev + row * h, tc = tanhC + row * h  // (H)
+            let dh = dH + row * h, dcc = dcCarry + row * h  // (H)
+            var j = 0
+            while j < vecEnd {
+                let i = load(a + j), f = load(a + h + j)
+                let gg = load(a + 2 * h + j), o = load(a + 3 * h + j)
+                let tcj = load(tc + j), dhj = load(dh + j)
+                let dc = dhj * o * (1 - tcj * tcj) + load(dcc + j)  // eq. 16
+                let dOut = dhj * tcj  // eq. 17
+                let dF = dc * load(cp + j)  // eq. 18
+                let dIn = dc * gg  // eq. 19
+                let dCand = dc * i  // eq. 20
+                store(dIn * i * (1 - i), d + j)  // ⊙ σ′
+                store(dF * f * (1 - f), d + h + j)  // ⊙ σ′
+                store(dCand * (1 - gg * gg), d + 2 * h + j)  // ⊙ tanh′
+                store(dOut * o * (1 - o), d + 3 * h + j)  // ⊙ σ′
+                store(dc * f, dcc + j)  // δc⁽ᵗ⁾ ⊙ f⁽ᵗ⁾
+                j += 8
+            }
+            while j < h {  // the scalar tail, same equations
+                let i = a[j], f = a[h + j], gg = a[2 * h + j], o = a[3 * h + j]
+                let tcj = tc[j], dhj = dh[j]
+                let dc = dhj * o * (1 - tcj * tcj) + dcc[j]
+                let dOut = dhj * tcj
+                let dF = dc * cp[j]
+                let dIn = dc * gg
+                let dCand = dc * i
+                d[j] = dIn * i * (1 - i)
+                d[h + j] = dF * f * (1 - f)
+                d[2 * h + j] = dCand * (1 - gg * gg)
+                d[3 * h + j] = dOut * o * (1 - o)
+                dcc[j] = dc * f
+                j += 1
+            }
+        }
+    }
+
+    /// One output row's softmax (eq. 7's F) and cross-entropy in three in-cache sweeps of O:
+    /// z += b and the max; e = exp(z − max) into y and its sum; y ·= 1/sum. The loss
+    /// max + log(sum) − z_k is formed in Double (`target` < 0: no loss). See
+    /// `OutputLayer.softmaxRowReference`; lane-wise sums make y differ from it by a few ulp.
+    static func simdSoftmaxRow(
+        z: UnsafeMutablePointer<Float>, bias: UnsafeMutablePointer<Float>, y: UnsafeMutablePointer<Float>,
+        count o: Int, target k: Int
+    ) -> Double {
+        let vecEnd = o - o % 8
+        var mv = F8(repeating: -.infinity)
+        var j = 0
+        while j < vecEnd {  // z += b, running max
+            let v = load(z + j) + load(bias + j)
+            store(v, z + j)
+            mv = pointwiseMax(mv, v)
+            j += 8
+        }
+        var mx = mv.max()
+        while j < o {
+            z[j] += bias[j]
+            mx = Swift.max(mx, z[j])
+            j += 1
+        }
+        let m8 = F8(repeating: mx)
+        var sv = F8(repeating: 0)
+        j = 0
+        while j < vecEnd {  // e = exp(z − max), Σe
+            let e = simdExp(load(z + j) - m8)
+            store(e, y + j)
+            sv += e
+            j += 8
+        }
+        var sum = sv.sum()
+        while j < o {
+            let e = Float.exp(z[j] - mx)
+            y[j] = e
+            sum += e
+            j += 1
+        }
+        let inv = 1 / sum
+        let inv8 = F8(repeating: inv)
+        j = 0
+        while j < vecEnd {
+            store(load(y + j) * inv8, y + j)
+            j += 8
+        }
+        while j < o {
+            y[j] *= inv
+            j += 1
+        }
+        guard k >= 0 else { return 0 }
+        return Double(mx) + Foundation.log(Double(sum)) - Double(z[k])
+    }
+
+    /// dz = (y − t)·scale, or y·scale when `t` is nil, eight lanes at a time; bitwise equal to
+    /// `OutputLayer.scaledDifferenceReference`.
+    static func simdScaledDifference(
+        _ y: UnsafeMutablePointer<Float>, _ t: UnsafePointer<Float>?, scale: Float,
+        into dz: UnsafeMutablePointer<Float>, count o: Int
+    ) {
+        let vecEnd = o - o % 8
+        let s8 = F8(repeating: scale)
+        var j = 0
+        if let t {
+            while j < vecEnd {
+                store((load(y + j) - UnsafeRawPointer(t + j).loadUnaligned(as: F8.self)) * s8, dz + j)
+                j += 8
+            }
+            while j < o {
+                dz[j] = (y[j] - t[j]) * scale
+                j += 1
+            }
+        } else {
+            while j < vecEnd {
+                store(load(y + j) * s8, dz + j)
+                j += 8
+            }
+            while j < o {
+                dz[j] = y[j] * scale
                 j += 1
             }
         }

@@ -33,6 +33,26 @@ where Self.RawSignificand: FixedWidthInteger {
         cPrev: UnsafeMutablePointer<Self>, cNext: UnsafeMutablePointer<Self>,
         hNext: UnsafeMutablePointer<Self>, tanhC: UnsafeMutablePointer<Self>,
         batch: Int, hidden: Int)
+
+    /// One LSTM step's fused backward elementwise pass (eqs. 14, 16–20) over (B, H); see
+    /// `LSTMLayer.cellBackwardReference`, which is the default implementation.
+    static func lstmCellBackward(
+        gates: UnsafeMutablePointer<Self>, cPrev: UnsafeMutablePointer<Self>,
+        tanhC: UnsafeMutablePointer<Self>, dH: UnsafeMutablePointer<Self>,
+        dcCarry: UnsafeMutablePointer<Self>, dGates: UnsafeMutablePointer<Self>,
+        batch: Int, hidden: Int)
+
+    /// One output row's fused softmax (and cross-entropy when `target` ≥ 0) over O columns;
+    /// see `OutputLayer.softmaxRowReference`, which is the default implementation.
+    static func lstmSoftmaxRow(
+        z: UnsafeMutablePointer<Self>, bias: UnsafeMutablePointer<Self>, y: UnsafeMutablePointer<Self>,
+        count: Int, target: Int) -> Double
+
+    /// dz = (y − t)·scale over one row, or y·scale when `t` is nil; see
+    /// `OutputLayer.scaledDifferenceReference`, which is the default implementation.
+    static func lstmScaledDifference(
+        _ y: UnsafeMutablePointer<Self>, _ t: UnsafePointer<Self>?, scale: Self,
+        into dz: UnsafeMutablePointer<Self>, count: Int)
 }
 
 extension LSTMScalar {
@@ -45,6 +65,31 @@ extension LSTMScalar {
         LSTMLayer.cellForwardReference(
             gates: gates, bias: bias, cPrev: cPrev, cNext: cNext, hNext: hNext, tanhC: tanhC,
             batch: batch, hidden: hidden)
+    }
+
+    public static func lstmCellBackward(
+        gates: UnsafeMutablePointer<Self>, cPrev: UnsafeMutablePointer<Self>,
+        tanhC: UnsafeMutablePointer<Self>, dH: UnsafeMutablePointer<Self>,
+        dcCarry: UnsafeMutablePointer<Self>, dGates: UnsafeMutablePointer<Self>,
+        batch: Int, hidden: Int
+    ) {
+        LSTMLayer.cellBackwardReference(
+            gates: gates, cPrev: cPrev, tanhC: tanhC, dH: dH, dcCarry: dcCarry, dGates: dGates,
+            batch: batch, hidden: hidden)
+    }
+
+    public static func lstmSoftmaxRow(
+        z: UnsafeMutablePointer<Self>, bias: UnsafeMutablePointer<Self>, y: UnsafeMutablePointer<Self>,
+        count: Int, target: Int
+    ) -> Double {
+        OutputLayer.softmaxRowReference(z: z, bias: bias, y: y, count: count, target: target)
+    }
+
+    public static func lstmScaledDifference(
+        _ y: UnsafeMutablePointer<Self>, _ t: UnsafePointer<Self>?, scale: Self,
+        into dz: UnsafeMutablePointer<Self>, count: Int
+    ) {
+        OutputLayer.scaledDifferenceReference(y, t, scale: scale, into: dz, count: count)
     }
 }
 
@@ -111,7 +156,7 @@ extension Float: LSTMScalar {
         p = p * x2 - 0.333_333_34    // -1/3
         let small = ax + ax * x2 * p
         let m = ax < 0.25 ? small : big
-        return x < 0 ? -m : m
+        return Float(signOf: x, magnitudeOf: m)  // copysign: tanh(−0) = −0, as the SIMD kernel gives
     }
 
     @inline(__always)
@@ -127,6 +172,34 @@ extension Float: LSTMScalar {
         simdCellForward(
             gates: gates, bias: bias, cPrev: cPrev, cNext: cNext, hNext: hNext, tanhC: tanhC,
             batch: batch, hidden: hidden)
+    }
+
+    /// The SIMD8 kernel (Tensor/SIMDKernels.swift).
+    public static func lstmCellBackward(
+        gates: UnsafeMutablePointer<Float>, cPrev: UnsafeMutablePointer<Float>,
+        tanhC: UnsafeMutablePointer<Float>, dH: UnsafeMutablePointer<Float>,
+        dcCarry: UnsafeMutablePointer<Float>, dGates: UnsafeMutablePointer<Float>,
+        batch: Int, hidden: Int
+    ) {
+        simdCellBackward(
+            gates: gates, cPrev: cPrev, tanhC: tanhC, dH: dH, dcCarry: dcCarry, dGates: dGates,
+            batch: batch, hidden: hidden)
+    }
+
+    /// The SIMD8 kernel (Tensor/SIMDKernels.swift).
+    public static func lstmSoftmaxRow(
+        z: UnsafeMutablePointer<Float>, bias: UnsafeMutablePointer<Float>, y: UnsafeMutablePointer<Float>,
+        count: Int, target: Int
+    ) -> Double {
+        simdSoftmaxRow(z: z, bias: bias, y: y, count: count, target: target)
+    }
+
+    /// The SIMD8 kernel (Tensor/SIMDKernels.swift).
+    public static func lstmScaledDifference(
+        _ y: UnsafeMutablePointer<Float>, _ t: UnsafePointer<Float>?, scale: Float,
+        into dz: UnsafeMutablePointer<Float>, count: Int
+    ) {
+        simdScaledDifference(y, t, scale: scale, into: dz, count: count)
     }
 }
 

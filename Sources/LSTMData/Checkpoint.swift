@@ -156,7 +156,8 @@ public struct Checkpoint: Sendable, Equatable {
     public var epoch: Int
     /// Named generator states (e.g. `RandomSource.state`), to resume random streams exactly.
     public var rngStates: [String: [UInt64]]
-    /// The data loader's position as opaque JSON (see `setDataCursor(_:)`), or nil.
+    /// Opaque JSON the trainer needs to resume exactly, or nil: `TrainingRun` stores its whole run state
+    /// here (the loader cursor plus schedule, early-stopping and carried-state progress).
     public var dataCursor: String?
     /// The run's configuration file text (YAML), or nil.
     public var configText: String?

@@ -170,7 +170,8 @@ final class ConfigReader {
     }
 }
 
-/// " (did you mean X?)" for the closest candidate within edit distance 3, else "".
+/// " (did you mean X?)" for the closest candidate (case-insensitive edit distance at most
+/// max(2, n / 3) for a word of n characters), else "".
 func suggestion(_ word: String, _ candidates: [String]) -> String {
     let best = candidates.map { ($0, editDistance(word, $0)) }.min { $0.1 < $1.1 }
     guard let (name, d) = best, d <= max(2, word.count / 3) else { return "" }

@@ -42,8 +42,10 @@ public struct GradientCheckReport: Sendable {
     public var modelSummary: String { TrainingRun.describe(model) }
     /// Whether every tensor passed.
     public var passed: Bool { tensors.allSatisfy(\.passed) }
-    /// The largest relative error over all tensors.
-    public var worst: Double { tensors.map(\.maxRelativeError).max() ?? 0 }
+    /// The largest relative error over all tensors; NaN if any tensor's is NaN (max() would drop it).
+    public var worst: Double {
+        tensors.contains { $0.maxRelativeError.isNaN } ? .nan : tensors.map(\.maxRelativeError).max() ?? 0
+    }
 }
 
 /// The backward pass (eqs. 8–25) checked against central differences on a user's own model shape,

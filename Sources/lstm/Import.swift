@@ -49,8 +49,8 @@ private func parseImportFormat(_ text: String) throws -> WeightsFormat {
 }
 
 /// A parser for a String-backed enum option that lists the accepted values on error.
-private func parseRaw<V: RawRepresentable & CaseIterable>(_ type: V.Type, _ what: String) -> @Sendable (String) throws -> V
-where V.RawValue == String {
+private func parseRaw<V: RawRepresentable & CaseIterable & SendableMetatype>(_ type: V.Type, _ what: String) -> @Sendable (String) throws -> V
+where V.RawValue == String, V.AllCases: SendableMetatype {
     { text in
         guard let value = V(rawValue: text) else {
             throw ValidationError("unknown \(what) '\(text)' (expected \(V.allCases.map(\.rawValue).joined(separator: ", ")))")

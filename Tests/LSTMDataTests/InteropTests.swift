@@ -105,7 +105,7 @@ final class InteropTests: XCTestCase {
         XCTAssertEqual(outputs.shape, rows + [config.outputSize], file: file, line: line)
         let actual = try outputs.read(as: Float.self)
         XCTAssertEqual(actual.count, expected.count, file: file, line: line)
-        let maxDiff = zip(actual, expected).map { abs($0 - $1) }.max() ?? .infinity
+        let maxDiff = maxAbsDifference(actual, expected)
         print("interop \(format.rawValue) \(config.input) layers=\(config.numLayers) bidirectional=\(config.bidirectional) head=\(config.head.rawValue): max |Δ| = \(maxDiff)")
         XCTAssertLessThan(maxDiff, Self.tolerance, file: file, line: line)
 

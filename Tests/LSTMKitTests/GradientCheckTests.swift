@@ -48,7 +48,7 @@ final class GradientCheckTests: XCTestCase {
                 numeric[i] = (up - down) / (2 * eps)
             }
             let err = relativeError(Array(g), numeric)
-            worst = max(worst, err)
+            worst = maxKeepingNaN(worst, err)
             XCTAssertLessThan(err, Self.tolerance, "\(entry.name) \(entry.shape)", file: file, line: line)
             XCTAssertGreaterThan(numeric.map(abs).max() ?? 0, 0, "\(entry.name) has no gradient at all",
                                  file: file, line: line)
@@ -69,9 +69,29 @@ final class GradientCheckTests: XCTestCase {
                 numeric[i] = (up - down) / (2 * eps)
             }
             let err = relativeError(analytic.inputGrad!, numeric)
-            worst = max(worst, err)
+            worst = maxKeepingNaN(worst, err)
             XCTAssertLessThan(err, Self.tolerance, "input", file: file, line: line)
         }
+    }
+
+    /// A NaN (or ∞) anywhere in an analytic gradient must fail the comparison, not vanish in a max.
+    func testANaNGradientIsCaughtByTheComparison() throws {
+        let config = tinyConfig(layers: 1, head: .sequence, loss: .crossEntropy)
+        let net = try LSTMNetwork<Double>(config: config)
+        let params = ParameterSet<Double>(config: config, seed: 3)
+        let good = Array(lossAndGradient(net, params, randomBatch(config, batch: 2, steps: 3, seed: 4)).grads.storage.toArray())
+        XCTAssertEqual(relativeError(good, good), 0)
+        for position in [0, good.count / 2, good.count - 1] {
+            var bad = good
+            bad[position] = .nan
+            XCTAssertEqual(relativeError(bad, good), .infinity, "NaN at \(position) in the first argument")
+            XCTAssertEqual(relativeError(good, bad), .infinity, "NaN at \(position) in the second argument")
+            bad[position] = -.infinity
+            XCTAssertEqual(relativeError(bad, good), .infinity, "−∞ at \(position)")
+        }
+        XCTAssertTrue(maxKeepingNaN(0, .nan).isNaN)
+        XCTAssertTrue(maxKeepingNaN(.nan, 1).isNaN)
+        XCTAssertEqual(maxKeepingNaN(1, 2), 2)
     }
 
     func testCrossEntropySoftmaxSequenceHeadTwoLayersFeatures() throws {

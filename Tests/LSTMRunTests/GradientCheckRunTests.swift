@@ -75,6 +75,20 @@ final class GradientCheckRunTests: XCTestCase {
         XCTAssertTrue(GradientCheck.relativeError([.nan], [1]).isNaN)
     }
 
+    func testANaNTensorMakesTheWorstErrorNaNAndTheReportFail() {
+        func tensor(_ name: String, _ err: Double) -> TensorGradientCheck {
+            TensorGradientCheck(name: name, shape: [2], checked: 2, total: 2, maxRelativeError: err, passed: err <= 1e-6)
+        }
+        for order in [["a", "b", "c"], ["c", "b", "a"], ["b", "a", "c"]] {
+            let errors = ["a": 1e-9, "b": Double.nan, "c": 1e-8]
+            let report = GradientCheckReport(model: ModelConfig(input: .features(size: 1), hiddenSize: 1, outputSize: 1, loss: .mse),
+                                             source: "test", tolerance: 1e-6,
+                                             tensors: order.map { tensor($0, errors[$0]!) })
+            XCTAssertTrue(report.worst.isNaN, "\(order): \(report.worst)")
+            XCTAssertFalse(report.passed, "\(order)")
+        }
+    }
+
     func testFirstSequencesAreCutToTheRequestedSteps() throws {
         let cfg = try config("")
         _ = try GradientCheck.run(config: cfg, sequences: 1, steps: 1)  // generates the data

@@ -151,7 +151,7 @@ public enum LSTMLayer {
     ) {
         let g = 4 * h
         let dG = Matrix(dGates, rows: t * b, cols: g)  // (T·B, G)
-        dcCarry.update(repeating: 0, count: b * h)  // δc⁽ᵀ⁺¹⁾ = 0 (seed §4.1)
+        dcCarry.update(repeating: 0, count: b * h)  // δc⁽ᵀ⁺¹⁾ = 0 (no step after T)
         for s in stride(from: t - 1, through: 0, by: -1) {
             T.lstmCellBackward(
                 gates: acts.gates.base + s * b * g, cPrev: acts.c.base + s * b * h,

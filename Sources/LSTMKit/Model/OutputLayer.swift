@@ -154,8 +154,8 @@ enum OutputLayer {
 
     /// δz = ∂L/∂z for the mean loss over `normalizer` elements, written into `dz`.
     ///
-    /// Softmax + cross-entropy and sigmoid + BCE give ŷ − target directly (the seed's
-    /// "δy ⊙ dF/dx" does not hold for softmax); MSE uses δy = 2(y − t) times F′, with the
+    /// Softmax + cross-entropy and sigmoid + BCE give ŷ − target directly (the per-element
+    /// "δy ⊙ dF/dx" holds only for elementwise F); MSE uses δy = 2(y − t) times F′, with the
     /// softmax Jacobian y ⊙ (δy − ⟨δy, y⟩) when F is softmax.
     static func lossGradient<T: LSTMScalar>(
         y: Matrix<T>, dz: Matrix<T>, loss: LossKind, activation: OutputActivation,

@@ -2,8 +2,8 @@ import Foundation
 
 /// Where each named parameter tensor lives in the flat arena.
 ///
-/// Names follow PyTorch's `state_dict()` where a counterpart exists; the seed's single bias
-/// per gate is `lstm.bias_l{k}`. Gate blocks are stacked in the order i, f, g, o.
+/// Names follow PyTorch's `state_dict()` where a counterpart exists; the single bias per gate
+/// unit (PyTorch's bias_ih + bias_hh) is `lstm.bias_l{k}`. Gate blocks are stacked in the order i, f, g, o.
 public struct ParameterLayout: Sendable, Equatable {
     /// One tensor: its name, shape and offset (in elements) into the arena.
     public struct Entry: Sendable, Equatable {

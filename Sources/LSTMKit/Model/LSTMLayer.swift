@@ -1,9 +1,9 @@
-// The LSTM layer: the seed's eqs. 1–6 (forward) and 8–25 (backward) in batched matrix form.
+// The LSTM layer: eqs. 1–6 (forward) and 8–25 (backward) of docs/math.md in batched matrix form.
 //
 // Dimension letters: B batch, T steps, I layer input width, H hidden width, G = 4H gate width.
 // Every activation buffer is time-major, [T, B, ·], so one step's minibatch is a contiguous
 // B×n matrix and the whole sequence is one (T·B)×n matrix for the all-steps GEMMs.
-// Gate blocks along G are in the order i, f, g, o (PyTorch's layout; the seed's θ = f, g, i, o).
+// Gate blocks along G are in the order i, f, g, o (PyTorch's layout; eqs. 1–4 number them f, i, o, g).
 
 /// Activations one layer keeps from forward for backward, sized once for (maxBatch, maxSteps).
 public struct LayerActivations<T: LSTMScalar>: @unchecked Sendable {

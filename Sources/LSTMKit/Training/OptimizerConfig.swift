@@ -1,0 +1,243 @@
+import Foundation
+
+// How an optimizer is named and configured (torch.optim keyword names), its validation, and
+// the errors both optimizer and schedule configurations throw.
+
+/// An optimizer by torch.optim name with its hyperparameters under torch's keyword names
+/// (JSON: `{"name": "adamw", "lr": 3e-4, "betas": [0.9, 0.95], "weight_decay": 0.1}`).
+///
+/// nil means torch's default for that optimizer. `makeOptimizer(layout:)` validates as torch's
+/// constructors do and throws `HyperparameterError` for an unknown name, a hyperparameter the
+/// optimizer does not take, or an invalid value; decoding rejects unknown keys.
+public struct OptimizerConfig: Codable, Sendable, Equatable {
+    /// torch.optim class name, case-insensitive: sgd, adam, adamw, rmsprop, adagrad.
+    public var name: String
+    /// All: `lr`. Defaults: 1e-3 (sgd, adam, adamw), 1e-2 (rmsprop, adagrad).
+    public var lr: Double?
+    /// sgd, rmsprop: `momentum` (default 0).
+    public var momentum: Double?
+    /// sgd: `dampening` (default 0).
+    public var dampening: Double?
+    /// sgd: `nesterov` (default false).
+    public var nesterov: Bool?
+    /// All: `weight_decay` (default 0; adamw 0.01).
+    public var weightDecay: Double?
+    /// adam, adamw: `betas` = [β₁, β₂] (default [0.9, 0.999]).
+    public var betas: [Double]?
+    /// adam, adamw, rmsprop, adagrad: `eps` (default 1e-8; adagrad 1e-10).
+    public var eps: Double?
+    /// adam, adamw: `amsgrad` (default false).
+    public var amsgrad: Bool?
+    /// rmsprop: `alpha` (default 0.99).
+    public var alpha: Double?
+    /// rmsprop: `centered` (default false).
+    public var centered: Bool?
+    /// adagrad: `lr_decay` (default 0).
+    public var lrDecay: Double?
+    /// adagrad: `initial_accumulator_value` (default 0).
+    public var initialAccumulatorValue: Double?
+
+    /// A configuration; unspecified hyperparameters take torch's defaults.
+    public init(name: String, lr: Double? = nil, momentum: Double? = nil, dampening: Double? = nil,
+                nesterov: Bool? = nil, weightDecay: Double? = nil, betas: [Double]? = nil, eps: Double? = nil,
+                amsgrad: Bool? = nil, alpha: Double? = nil, centered: Bool? = nil, lrDecay: Double? = nil,
+                initialAccumulatorValue: Double? = nil) {
+        self.name = name
+        self.lr = lr
+        self.momentum = momentum
+        self.dampening = dampening
+        self.nesterov = nesterov
+        self.weightDecay = weightDecay
+        self.betas = betas
+        self.eps = eps
+        self.amsgrad = amsgrad
+        self.alpha = alpha
+        self.centered = centered
+        self.lrDecay = lrDecay
+        self.initialAccumulatorValue = initialAccumulatorValue
+    }
+
+    /// The optimizer names `makeOptimizer` knows.
+    public static let optimizerNames = ["sgd", "adam", "adamw", "rmsprop", "adagrad"]
+
+    /// The hyperparameter keys each optimizer takes, in torch's argument order.
+    public static let hyperparameterKeys: [String: [String]] = [
+        "sgd": ["lr", "momentum", "dampening", "weight_decay", "nesterov"],
+        "adam": ["lr", "betas", "eps", "weight_decay", "amsgrad"],
+        "adamw": ["lr", "betas", "eps", "weight_decay", "amsgrad"],
+        "rmsprop": ["lr", "alpha", "eps", "weight_decay", "momentum", "centered"],
+        "adagrad": ["lr", "lr_decay", "weight_decay", "initial_accumulator_value", "eps"],
+    ]
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case name, lr, momentum, dampening, nesterov, betas, eps, amsgrad, alpha, centered
+        case weightDecay = "weight_decay", lrDecay = "lr_decay"
+        case initialAccumulatorValue = "initial_accumulator_value"
+    }
+
+    /// Decodes the keys above and throws `HyperparameterError.unsupportedHyperparameter`
+    /// for any other key, so a misspelt hyperparameter is an error rather than a default.
+    public init(from decoder: any Decoder) throws {
+        let any = try decoder.container(keyedBy: HyperparameterCodingKey.self)
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        name = try c.decode(String.self, forKey: .name)
+        let known = Set(CodingKeys.allCases.map(\.rawValue))
+        if let unknown = any.allKeys.map(\.stringValue).sorted().first(where: { !known.contains($0) }) {
+            throw HyperparameterError.unsupportedHyperparameter(
+                owner: name, key: unknown, accepted: Self.hyperparameterKeys[name.lowercased()] ?? [])
+        }
+        lr = try c.decodeIfPresent(Double.self, forKey: .lr)
+        momentum = try c.decodeIfPresent(Double.self, forKey: .momentum)
+        dampening = try c.decodeIfPresent(Double.self, forKey: .dampening)
+        nesterov = try c.decodeIfPresent(Bool.self, forKey: .nesterov)
+        weightDecay = try c.decodeIfPresent(Double.self, forKey: .weightDecay)
+        betas = try c.decodeIfPresent([Double].self, forKey: .betas)
+        eps = try c.decodeIfPresent(Double.self, forKey: .eps)
+        amsgrad = try c.decodeIfPresent(Bool.self, forKey: .amsgrad)
+        alpha = try c.decodeIfPresent(Double.self, forKey: .alpha)
+        centered = try c.decodeIfPresent(Bool.self, forKey: .centered)
+        lrDecay = try c.decodeIfPresent(Double.self, forKey: .lrDecay)
+        initialAccumulatorValue = try c.decodeIfPresent(Double.self, forKey: .initialAccumulatorValue)
+    }
+
+    /// The hyperparameters that are set, by torch key.
+    private var presentKeys: [String] {
+        let set: [(CodingKeys, Bool)] = [
+            (.lr, lr != nil), (.momentum, momentum != nil), (.dampening, dampening != nil),
+            (.nesterov, nesterov != nil), (.weightDecay, weightDecay != nil), (.betas, betas != nil),
+            (.eps, eps != nil), (.amsgrad, amsgrad != nil), (.alpha, alpha != nil), (.centered, centered != nil),
+            (.lrDecay, lrDecay != nil), (.initialAccumulatorValue, initialAccumulatorValue != nil),
+        ]
+        return set.filter(\.1).map(\.0.rawValue)
+    }
+
+    /// Checks the name, that every hyperparameter set belongs to this optimizer, and the
+    /// values as torch's constructors do (plus: every number must be finite and betas must
+    /// have two entries).
+    public func validate() throws {
+        let key = name.lowercased()
+        guard let accepted = Self.hyperparameterKeys[key] else {
+            throw HyperparameterError.unknownOptimizer(name)
+        }
+        if let extra = presentKeys.first(where: { !accepted.contains($0) }) {
+            throw HyperparameterError.unsupportedHyperparameter(owner: key, key: extra, accepted: accepted)
+        }
+        try HyperparameterError.check("lr", lr, atLeast: 0)
+        try HyperparameterError.check("momentum", momentum, atLeast: 0)
+        try HyperparameterError.check("dampening", dampening)
+        try HyperparameterError.check("weight_decay", weightDecay, atLeast: 0)
+        try HyperparameterError.check("eps", eps, atLeast: 0)
+        try HyperparameterError.check("lr_decay", lrDecay, atLeast: 0)
+        try HyperparameterError.check("initial_accumulator_value", initialAccumulatorValue, atLeast: 0)
+        try HyperparameterError.check("alpha", alpha, atLeast: 0)
+        if let betas {
+            guard betas.count == 2 else {
+                throw HyperparameterError.invalidValue(key: "betas", value: "\(betas)", requirement: "must be [beta1, beta2]")
+            }
+            try HyperparameterError.check("betas[0]", betas[0], atLeast: 0, below: 1)
+            try HyperparameterError.check("betas[1]", betas[1], atLeast: 0, below: 1)
+        }
+        if nesterov == true && ((momentum ?? 0) <= 0 || (dampening ?? 0) != 0) {
+            throw HyperparameterError.invalidValue(
+                key: "nesterov", value: "true", requirement: "Nesterov momentum requires a momentum and zero dampening")
+        }
+    }
+
+    /// Validates, then builds the optimizer for arenas of `layout` (state buffers allocated).
+    public func makeOptimizer<Scalar: LSTMScalar>(
+        layout: ParameterLayout, scalar: Scalar.Type = Scalar.self
+    ) throws -> any Optimizer<Scalar> {
+        try validate()
+        let wd = weightDecay ?? 0
+        switch name.lowercased() {
+        case "sgd":
+            return SGD<Scalar>(layout: layout, learningRate: lr ?? 1e-3, momentum: momentum ?? 0,
+                               dampening: dampening ?? 0, weightDecay: wd, nesterov: nesterov ?? false)
+        case "adam":
+            return Adam<Scalar>(layout: layout, learningRate: lr ?? 1e-3, beta1: betas?[0] ?? 0.9,
+                                beta2: betas?[1] ?? 0.999, epsilon: eps ?? 1e-8, weightDecay: wd,
+                                amsgrad: amsgrad ?? false)
+        case "adamw":
+            return AdamW<Scalar>(layout: layout, learningRate: lr ?? 1e-3, beta1: betas?[0] ?? 0.9,
+                                 beta2: betas?[1] ?? 0.999, epsilon: eps ?? 1e-8, weightDecay: weightDecay ?? 1e-2,
+                                 amsgrad: amsgrad ?? false)
+        case "rmsprop":
+            return RMSprop<Scalar>(layout: layout, learningRate: lr ?? 1e-2, alpha: alpha ?? 0.99, epsilon: eps ?? 1e-8,
+                                   weightDecay: wd, momentum: momentum ?? 0, centered: centered ?? false)
+        case "adagrad":
+            return Adagrad<Scalar>(layout: layout, learningRate: lr ?? 1e-2, learningRateDecay: lrDecay ?? 0,
+                                   weightDecay: wd, initialAccumulatorValue: initialAccumulatorValue ?? 0,
+                                   epsilon: eps ?? 1e-10)
+        default:
+            throw HyperparameterError.unknownOptimizer(name)  // unreachable: validate() checked
+        }
+    }
+}
+
+/// An invalid optimizer or learning-rate schedule configuration.
+public enum HyperparameterError: Error, Equatable, CustomStringConvertible, LocalizedError {
+    /// No optimizer has this name.
+    case unknownOptimizer(String)
+    /// No schedule has this name.
+    case unknownSchedule(String)
+    /// `owner` (an optimizer or schedule) has no hyperparameter `key`; it takes `accepted`.
+    case unsupportedHyperparameter(owner: String, key: String, accepted: [String])
+    /// `key` = `value` breaks `requirement`.
+    case invalidValue(key: String, value: String, requirement: String)
+
+    public var description: String {
+        switch self {
+        case .unknownOptimizer(let name):
+            return "unknown optimizer '\(name)' (known: \(OptimizerConfig.optimizerNames.joined(separator: ", ")))"
+        case .unknownSchedule(let name):
+            return "unknown learning-rate schedule '\(name)' (known: \(LearningRateSchedule.names.joined(separator: ", ")))"
+        case .unsupportedHyperparameter(let owner, let key, let accepted):
+            let takes = accepted.isEmpty ? "" : " (it takes \(accepted.joined(separator: ", ")))"
+            return "\(owner) has no hyperparameter '\(key)'\(takes)"
+        case .invalidValue(let key, let value, let requirement):
+            return "invalid \(key) \(value): \(requirement)"
+        }
+    }
+
+    /// Same as `description`, for `localizedDescription`.
+    public var errorDescription: String? { description }
+
+    /// Throws `invalidValue` unless `value` (when set) is finite and in [lower, upper).
+    static func check(_ key: String, _ value: Double?, atLeast lower: Double? = nil, below upper: Double? = nil) throws {
+        guard let value else { return }
+        var requirement = "must be finite"
+        var ok = value.isFinite
+        if let lower, let upper {
+            requirement = "must be in [\(lower.shortDescription), \(upper.shortDescription))"
+            ok = ok && value >= lower && value < upper
+        } else if let lower {
+            requirement = "must be ≥ \(lower.shortDescription)"
+            ok = ok && value >= lower
+        } else if let upper {
+            requirement = "must be < \(upper.shortDescription)"
+            ok = ok && value < upper
+        }
+        if !ok { throw invalidValue(key: key, value: value.shortDescription, requirement: requirement) }
+    }
+
+    /// Same as `check` for integers.
+    static func check(_ key: String, _ value: Int?, atLeast lower: Int) throws {
+        guard let value, value < lower else { return }
+        throw invalidValue(key: key, value: "\(value)", requirement: "must be ≥ \(lower)")
+    }
+}
+
+extension Double {
+    /// Short form for messages: "0.1", "-3", "nan".
+    fileprivate var shortDescription: String {
+        self == rounded() && abs(self) < 1e15 ? String(Int(self)) : "\(self)"
+    }
+}
+
+/// A coding key for any string, to list a container's keys.
+struct HyperparameterCodingKey: CodingKey {
+    var stringValue: String
+    var intValue: Int? { nil }
+    init(stringValue: String) { self.stringValue = stringValue }
+    init?(intValue: Int) { nil }
+}

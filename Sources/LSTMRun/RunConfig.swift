@@ -1,4 +1,5 @@
 import Foundation
+import LSTMData
 import LSTMKit
 import Yams
 
@@ -51,7 +52,7 @@ public struct RunConfig: Sendable, Equatable {
         /// Window length for token streams.
         public var seqLength = 50
         /// `stateful` (lanes, state carried: torch-rnn) or `windows` (shuffled windows).
-        public var streamMode = "stateful"
+        public var streamMode: StreamMode = .stateful
         public var shuffle = true
         public var dropLast = false
     }
@@ -143,24 +144,6 @@ public struct RunConfig: Sendable, Equatable {
 }
 
 // MARK: - Parsing
-
-/// Per-optimizer keys accepted in the `optimizer` section (torch.optim's keyword arguments).
-let optimizerKeys: [String: [String]] = [
-    "sgd": ["lr", "momentum", "dampening", "nesterov", "weight_decay"],
-    "adam": ["lr", "betas", "eps", "weight_decay", "amsgrad"],
-    "adamw": ["lr", "betas", "eps", "weight_decay", "amsgrad"],
-    "rmsprop": ["lr", "alpha", "eps", "weight_decay", "momentum", "centered"],
-    "adagrad": ["lr", "lr_decay", "weight_decay", "initial_accumulator_value", "eps"],
-]
-
-/// Per-schedule keys accepted in the `schedule` section.
-let scheduleKeys: [String: [String]] = [
-    "constant": [],
-    "step": ["step_size", "gamma"],
-    "exponential": ["gamma"],
-    "cosine": ["t_max", "eta_min"],
-    "plateau": ["mode", "factor", "patience", "threshold", "threshold_mode", "cooldown", "min_lr"],
-]
 
 extension RunConfig {
     /// Reads and validates a YAML config; `overrides` are `section.key=value` strings applied first.
@@ -264,7 +247,7 @@ extension RunConfig {
         data.testSplit = try d.string("test_split", default: "test")
         data.batchSize = try d.int("batch_size", default: 32, min: 1)
         data.seqLength = try d.int("seq_length", default: 50, min: 1)
-        data.streamMode = try d.choice("stream_mode", ["stateful", "windows"]) ?? "stateful"
+        data.streamMode = try d.choice("stream_mode", ["stateful", "windows"]).flatMap(StreamMode.init) ?? .stateful
         data.shuffle = try d.bool("shuffle", default: true)
         data.dropLast = try d.bool("drop_last", default: false)
         try d.rejectUnknownKeys()
@@ -272,38 +255,25 @@ extension RunConfig {
         // optimizer
         let o = try r.section("optimizer")
         var opt = OptimizerSection()
-        opt.name = try o.choice("name", optimizerKeys.keys.sorted()) ?? "adam"
-        for key in optimizerKeys[opt.name]! {
-            switch key {
-            case "betas":
-                opt.betas = try o.doubles("betas", count: 2)
-                for b in opt.betas ?? [] where !(b >= 0 && b < 1) {
-                    throw o.error("betas", "each beta must be in [0, 1) (got \(b))", at: o.value("betas"))
-                }
-            case "nesterov", "amsgrad", "centered":
-                if let b = try o.bool(key) { opt.settings[key] = b ? 1 : 0 }
-            case "lr": opt.settings[key] = try o.double(key, min: 0, openMin: true)
-            case "momentum", "dampening", "alpha":
-                opt.settings[key] = try o.double(key, min: 0, max: 1)
-            default: opt.settings[key] = try o.double(key, min: 0)
-            }
+        opt.name = try o.choice("name", OptimizerConfig.hyperparameters.keys.sorted()) ?? "adam"
+        for h in OptimizerConfig.hyperparameters[opt.name]! {
+            guard let v = try o.read(h) else { continue }
+            if h.kind == .pair { opt.betas = v } else { opt.settings[h.key] = v[0] }
         }
         try o.rejectUnknownKeys()
 
         // schedule
         let s = try r.section("schedule")
         var sched = ScheduleSection()
-        sched.name = try s.choice("name", scheduleKeys.keys.sorted()) ?? "constant"
-        sched.warmupSteps = try s.int("warmup_steps", default: 0, min: 0)
-        if let f = try s.double("warmup_start_factor", min: 0, max: 1, openMin: true) { sched.settings["warmup_start_factor"] = f }
-        for key in scheduleKeys[sched.name]! {
-            switch key {
-            case "mode": sched.mode = try s.choice("mode", ["min", "max"])
-            case "threshold_mode": sched.thresholdMode = try s.choice("threshold_mode", ["rel", "abs"])
-            case "step_size", "t_max": if let v = try s.int(key, min: 1) { sched.settings[key] = Double(v) }
-            case "patience", "cooldown": if let v = try s.int(key, min: 0) { sched.settings[key] = Double(v) }
-            case "gamma", "factor": if let v = try s.double(key, min: 0, max: 1, openMin: true) { sched.settings[key] = v }
-            default: if let v = try s.double(key, min: 0) { sched.settings[key] = v }
+        sched.name = try s.choice("name", LearningRateSchedule.hyperparameters.keys.sorted()) ?? "constant"
+        let warmup = LearningRateSchedule.warmupHyperparameters
+        sched.warmupSteps = Int(try s.read(warmup[key: "warmup_steps"])?[0] ?? warmup[key: "warmup_steps"].defaultValue)
+        if let f = try s.read(warmup[key: "warmup_start_factor"]) { sched.settings["warmup_start_factor"] = f[0] }
+        for h in LearningRateSchedule.hyperparameters[sched.name]! {
+            switch h.key {
+            case "mode": sched.mode = try s.string(h)
+            case "threshold_mode": sched.thresholdMode = try s.string(h)
+            default: if let v = try s.read(h) { sched.settings[h.key] = v[0] }
             }
         }
         try s.rejectUnknownKeys()
@@ -427,4 +397,43 @@ func yamlErrorLine(_ e: YamlError) -> Int? {
 
 extension Node.Mapping {
     var asNode: Node { .mapping(self) }
+}
+
+extension ConfigReader {
+    /// Reads the hyperparameter `h` (nil when left out), checked against its type and range.
+    func read(_ h: Hyperparameter) throws -> [Double]? {
+        let b = h.bounds
+        switch h.kind {
+        case .real:
+            return try double(h.key, min: b?.lower, max: b?.upper, openMax: b?.upperOpen ?? false,
+                              openMin: b?.lowerOpen ?? false).map { [$0] }
+        case .integer:
+            return try int(h.key, min: b?.lower.map { Int($0) }, max: b?.upper.map { Int($0) }).map { [Double($0)] }
+        case .flag:
+            return try bool(h.key).map { [$0 ? 1 : 0] }
+        case .pair:
+            guard let v = try doubles(h.key, count: 2) else { return nil }
+            for x in v where !(b.map { x.isIn($0) } ?? true) {
+                throw error(h.key, "each \(h.key.dropLast()) must be in \(b!) (got \(x))", at: value(h.key))
+            }
+            return v
+        case .choice:
+            preconditionFailure("\(h.key) is a choice: read it with string(_:)")
+        }
+    }
+
+    /// Reads the choice hyperparameter `h` (nil when left out).
+    func string(_ h: Hyperparameter) throws -> String? {
+        guard case .choice(let allowed) = h.kind else { preconditionFailure("\(h.key) is not a choice") }
+        return try choice(h.key, allowed)
+    }
+}
+
+extension Double {
+    /// Whether the number lies in `b`.
+    func isIn(_ b: Hyperparameter.Bounds) -> Bool {
+        if let lo = b.lower, b.lowerOpen ? self <= lo : self < lo { return false }
+        if let hi = b.upper, b.upperOpen ? self >= hi : self > hi { return false }
+        return true
+    }
 }

@@ -60,14 +60,53 @@ public struct OptimizerConfig: Codable, Sendable, Equatable {
     /// The optimizer names `makeOptimizer` knows.
     public static let optimizerNames = ["sgd", "adam", "adamw", "rmsprop", "adagrad"]
 
+    /// Every optimizer's hyperparameters in torch's argument order, with torch's defaults and the
+    /// ranges docs/config.md gives: the one table the YAML reader, decoding, validation and
+    /// `makeOptimizer` all read.
+    public static let hyperparameters: [String: [Hyperparameter]] = {
+        typealias H = Hyperparameter
+        func lr(_ d: Double) -> H { H("lr", .real, default: [d], bounds: .above(0), torchAtLeast: 0) }
+        func eps(_ d: Double) -> H { H("eps", .real, default: [d], bounds: .atLeast(0)) }
+        func weightDecay(_ d: Double) -> H { H("weight_decay", .real, default: [d], bounds: .atLeast(0)) }
+        let momentum = H("momentum", .real, default: [0], bounds: .closed(0, 1))
+        let betas = H("betas", .pair, default: [0.9, 0.999], bounds: .halfOpen(0, 1), torchBelow: 1)
+        let amsgrad = H("amsgrad", .flag, default: [0])
+        return [
+            "sgd": [lr(1e-3), momentum, H("dampening", .real, default: [0], bounds: .closed(0, 1), torchAtLeast: .some(nil)),
+                    weightDecay(0), H("nesterov", .flag, default: [0])],
+            "adam": [lr(1e-3), betas, eps(1e-8), weightDecay(0), amsgrad],
+            "adamw": [lr(1e-3), betas, eps(1e-8), weightDecay(1e-2), amsgrad],
+            "rmsprop": [lr(1e-2), H("alpha", .real, default: [0.99], bounds: .closed(0, 1)), eps(1e-8), weightDecay(0),
+                        momentum, H("centered", .flag, default: [0])],
+            "adagrad": [lr(1e-2), H("lr_decay", .real, default: [0], bounds: .atLeast(0)), weightDecay(0),
+                        H("initial_accumulator_value", .real, default: [0], bounds: .atLeast(0)), eps(1e-10)],
+        ]
+    }()
+
     /// The hyperparameter keys each optimizer takes, in torch's argument order.
-    public static let hyperparameterKeys: [String: [String]] = [
-        "sgd": ["lr", "momentum", "dampening", "weight_decay", "nesterov"],
-        "adam": ["lr", "betas", "eps", "weight_decay", "amsgrad"],
-        "adamw": ["lr", "betas", "eps", "weight_decay", "amsgrad"],
-        "rmsprop": ["lr", "alpha", "eps", "weight_decay", "momentum", "centered"],
-        "adagrad": ["lr", "lr_decay", "weight_decay", "initial_accumulator_value", "eps"],
-    ]
+    public static let hyperparameterKeys: [String: [String]] = hyperparameters.mapValues { $0.map(\.key) }
+
+    /// A configuration from values by torch key (flags as 0 or 1, `betas` as two numbers), as the
+    /// YAML reader collects them.
+    public init(name: String, values v: [String: [Double]]) {
+        self.init(name: name, lr: v["lr"]?.first, momentum: v["momentum"]?.first, dampening: v["dampening"]?.first,
+                  nesterov: v["nesterov"].map { $0.first != 0 }, weightDecay: v["weight_decay"]?.first,
+                  betas: v["betas"], eps: v["eps"]?.first, amsgrad: v["amsgrad"].map { $0.first != 0 },
+                  alpha: v["alpha"]?.first, centered: v["centered"].map { $0.first != 0 },
+                  lrDecay: v["lr_decay"]?.first, initialAccumulatorValue: v["initial_accumulator_value"]?.first)
+    }
+
+    /// The hyperparameters that are set, by torch key (flags as 0 or 1).
+    public var values: [String: [Double]] {
+        let all: [String: [Double]?] = [
+            "lr": lr.map { [$0] }, "momentum": momentum.map { [$0] }, "dampening": dampening.map { [$0] },
+            "nesterov": nesterov.map { [$0 ? 1 : 0] }, "weight_decay": weightDecay.map { [$0] }, "betas": betas,
+            "eps": eps.map { [$0] }, "amsgrad": amsgrad.map { [$0 ? 1 : 0] }, "alpha": alpha.map { [$0] },
+            "centered": centered.map { [$0 ? 1 : 0] }, "lr_decay": lrDecay.map { [$0] },
+            "initial_accumulator_value": initialAccumulatorValue.map { [$0] },
+        ]
+        return all.compactMapValues { $0 }
+    }
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case name, lr, momentum, dampening, nesterov, betas, eps, amsgrad, alpha, centered
@@ -81,7 +120,7 @@ public struct OptimizerConfig: Codable, Sendable, Equatable {
         let any = try decoder.container(keyedBy: HyperparameterCodingKey.self)
         let c = try decoder.container(keyedBy: CodingKeys.self)
         name = try c.decode(String.self, forKey: .name)
-        let known = Set(CodingKeys.allCases.map(\.rawValue))
+        let known = Set(["name"] + Self.hyperparameters.values.joined().map(\.codingKey))
         if let unknown = any.allKeys.map(\.stringValue).sorted().first(where: { !known.contains($0) }) {
             throw HyperparameterError.unsupportedHyperparameter(
                 owner: name, key: unknown, accepted: Self.hyperparameterKeys[name.lowercased()] ?? [])
@@ -100,17 +139,6 @@ public struct OptimizerConfig: Codable, Sendable, Equatable {
         initialAccumulatorValue = try c.decodeIfPresent(Double.self, forKey: .initialAccumulatorValue)
     }
 
-    /// The hyperparameters that are set, by torch key.
-    private var presentKeys: [String] {
-        let set: [(CodingKeys, Bool)] = [
-            (.lr, lr != nil), (.momentum, momentum != nil), (.dampening, dampening != nil),
-            (.nesterov, nesterov != nil), (.weightDecay, weightDecay != nil), (.betas, betas != nil),
-            (.eps, eps != nil), (.amsgrad, amsgrad != nil), (.alpha, alpha != nil), (.centered, centered != nil),
-            (.lrDecay, lrDecay != nil), (.initialAccumulatorValue, initialAccumulatorValue != nil),
-        ]
-        return set.filter(\.1).map(\.0.rawValue)
-    }
-
     /// Checks the name, that every hyperparameter set belongs to this optimizer, and the
     /// values as torch's constructors do (plus: every number must be finite and betas must
     /// have two entries).
@@ -119,23 +147,23 @@ public struct OptimizerConfig: Codable, Sendable, Equatable {
         guard let accepted = Self.hyperparameterKeys[key] else {
             throw HyperparameterError.unknownOptimizer(name)
         }
-        if let extra = presentKeys.first(where: { !accepted.contains($0) }) {
+        let set = values
+        if let extra = set.keys.sorted().first(where: { !accepted.contains($0) }) {
             throw HyperparameterError.unsupportedHyperparameter(owner: key, key: extra, accepted: accepted)
         }
-        try HyperparameterError.check("lr", lr, atLeast: 0)
-        try HyperparameterError.check("momentum", momentum, atLeast: 0)
-        try HyperparameterError.check("dampening", dampening)
-        try HyperparameterError.check("weight_decay", weightDecay, atLeast: 0)
-        try HyperparameterError.check("eps", eps, atLeast: 0)
-        try HyperparameterError.check("lr_decay", lrDecay, atLeast: 0)
-        try HyperparameterError.check("initial_accumulator_value", initialAccumulatorValue, atLeast: 0)
-        try HyperparameterError.check("alpha", alpha, atLeast: 0)
-        if let betas {
-            guard betas.count == 2 else {
-                throw HyperparameterError.invalidValue(key: "betas", value: "\(betas)", requirement: "must be [beta1, beta2]")
+        for h in Self.hyperparameters[key]! {
+            guard let v = set[h.key] else { continue }
+            switch h.kind {
+            case .pair:
+                guard v.count == 2 else {
+                    throw HyperparameterError.invalidValue(key: h.key, value: "\(v)", requirement: "must be [beta1, beta2]")
+                }
+                for (i, x) in v.enumerated() {
+                    try HyperparameterError.check("\(h.key)[\(i)]", x, atLeast: h.torchLower, below: h.torchBelow)
+                }
+            case .real, .integer: try HyperparameterError.check(h.key, v[0], atLeast: h.torchLower, below: h.torchBelow)
+            case .flag, .choice: break
             }
-            try HyperparameterError.check("betas[0]", betas[0], atLeast: 0, below: 1)
-            try HyperparameterError.check("betas[1]", betas[1], atLeast: 0, below: 1)
         }
         if nesterov == true && ((momentum ?? 0) <= 0 || (dampening ?? 0) != 0) {
             throw HyperparameterError.invalidValue(
@@ -148,26 +176,29 @@ public struct OptimizerConfig: Codable, Sendable, Equatable {
         layout: ParameterLayout, scalar: Scalar.Type = Scalar.self
     ) throws -> any Optimizer<Scalar> {
         try validate()
-        let wd = weightDecay ?? 0
-        switch name.lowercased() {
+        let name = name.lowercased()
+        let table = Self.hyperparameters[name]!, set = values
+        func real(_ key: String) -> Double { set[key]?.first ?? table[key: key].defaultValue }
+        func flag(_ key: String) -> Bool { real(key) != 0 }
+        switch name {
         case "sgd":
-            return SGD<Scalar>(layout: layout, learningRate: lr ?? 1e-3, momentum: momentum ?? 0,
-                               dampening: dampening ?? 0, weightDecay: wd, nesterov: nesterov ?? false)
-        case "adam":
-            return Adam<Scalar>(layout: layout, learningRate: lr ?? 1e-3, beta1: betas?[0] ?? 0.9,
-                                beta2: betas?[1] ?? 0.999, epsilon: eps ?? 1e-8, weightDecay: wd,
-                                amsgrad: amsgrad ?? false)
-        case "adamw":
-            return AdamW<Scalar>(layout: layout, learningRate: lr ?? 1e-3, beta1: betas?[0] ?? 0.9,
-                                 beta2: betas?[1] ?? 0.999, epsilon: eps ?? 1e-8, weightDecay: weightDecay ?? 1e-2,
-                                 amsgrad: amsgrad ?? false)
+            return SGD<Scalar>(layout: layout, learningRate: real("lr"), momentum: real("momentum"),
+                               dampening: real("dampening"), weightDecay: real("weight_decay"), nesterov: flag("nesterov"))
+        case "adam", "adamw":
+            let b = set["betas"] ?? table[key: "betas"].defaults
+            if name == "adam" {
+                return Adam<Scalar>(layout: layout, learningRate: real("lr"), beta1: b[0], beta2: b[1], epsilon: real("eps"),
+                                    weightDecay: real("weight_decay"), amsgrad: flag("amsgrad"))
+            }
+            return AdamW<Scalar>(layout: layout, learningRate: real("lr"), beta1: b[0], beta2: b[1], epsilon: real("eps"),
+                                 weightDecay: real("weight_decay"), amsgrad: flag("amsgrad"))
         case "rmsprop":
-            return RMSprop<Scalar>(layout: layout, learningRate: lr ?? 1e-2, alpha: alpha ?? 0.99, epsilon: eps ?? 1e-8,
-                                   weightDecay: wd, momentum: momentum ?? 0, centered: centered ?? false)
+            return RMSprop<Scalar>(layout: layout, learningRate: real("lr"), alpha: real("alpha"), epsilon: real("eps"),
+                                   weightDecay: real("weight_decay"), momentum: real("momentum"), centered: flag("centered"))
         case "adagrad":
-            return Adagrad<Scalar>(layout: layout, learningRate: lr ?? 1e-2, learningRateDecay: lrDecay ?? 0,
-                                   weightDecay: wd, initialAccumulatorValue: initialAccumulatorValue ?? 0,
-                                   epsilon: eps ?? 1e-10)
+            return Adagrad<Scalar>(layout: layout, learningRate: real("lr"), learningRateDecay: real("lr_decay"),
+                                   weightDecay: real("weight_decay"),
+                                   initialAccumulatorValue: real("initial_accumulator_value"), epsilon: real("eps"))
         default:
             throw HyperparameterError.unknownOptimizer(name)  // unreachable: validate() checked
         }

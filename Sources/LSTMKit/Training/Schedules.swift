@@ -117,9 +117,35 @@ public struct LearningRateSchedule: Codable, Sendable, Equatable {
         case warmupSteps = "warmup_steps", warmupStartFactor = "warmup_start_factor"
     }
 
-    /// The keys each schedule takes besides "name" and the warmup keys.
-    private static let decayKeys: [String: [CodingKeys]] = [
-        "constant": [], "step": [.stepSize, .gamma], "exponential": [.gamma], "cosine": [.tMax, .etaMin],
+    /// Every schedule's keys besides "name" and the warmup's, with the defaults and ranges of
+    /// docs/config.md: the one table the YAML reader, the JSON decoding and the run's builder read.
+    /// `plateau` (ReduceLROnPlateau) takes its defaults from `ReduceLROnPlateau.Configuration()`.
+    public static let hyperparameters: [String: [Hyperparameter]] = {
+        typealias H = Hyperparameter
+        let gamma = H("gamma", .real, default: [0.1], bounds: .leftOpen(0, 1))
+        let plateau = ReduceLROnPlateau.Configuration()
+        return [
+            "constant": [],
+            "step": [H("step_size", .integer, default: [1000], bounds: .atLeast(1), torchRequired: true), gamma],
+            "exponential": [H("gamma", .real, default: [0.999], bounds: .leftOpen(0, 1), torchRequired: true)],
+            "cosine": [H("t_max", .integer, default: [10_000], bounds: .atLeast(1), codingKey: "T_max", torchRequired: true),
+                       H("eta_min", .real, default: [0], bounds: .atLeast(0))],
+            "plateau": [
+                H("mode", .choice(ReduceLROnPlateau.Mode.allCases.map(\.rawValue))),
+                H("factor", .real, default: [plateau.factor], bounds: .leftOpen(0, 1)),
+                H("patience", .integer, default: [Double(plateau.patience)], bounds: .atLeast(0)),
+                H("threshold", .real, default: [plateau.threshold], bounds: .atLeast(0)),
+                H("threshold_mode", .choice(ReduceLROnPlateau.ThresholdMode.allCases.map(\.rawValue))),
+                H("cooldown", .integer, default: [Double(plateau.cooldown)], bounds: .atLeast(0)),
+                H("min_lr", .real, default: [plateau.minLR], bounds: .atLeast(0)),
+            ],
+        ]
+    }()
+
+    /// The warmup's keys, which every schedule takes.
+    public static let warmupHyperparameters: [Hyperparameter] = [
+        Hyperparameter("warmup_steps", .integer, default: [0], bounds: .atLeast(0)),
+        Hyperparameter("warmup_start_factor", .real, default: [1.0 / 3], bounds: .leftOpen(0, 1)),
     ]
 
     /// Decodes the flat JSON form; torch's defaults fill in `gamma` for step (0.1), `eta_min`
@@ -129,8 +155,10 @@ public struct LearningRateSchedule: Codable, Sendable, Equatable {
         let any = try decoder.container(keyedBy: HyperparameterCodingKey.self)
         let c = try decoder.container(keyedBy: CodingKeys.self)
         let name = try c.decode(String.self, forKey: .name).lowercased()
-        guard let own = Self.decayKeys[name] else { throw HyperparameterError.unknownSchedule(name) }
-        let accepted = own.map(\.rawValue) + [CodingKeys.warmupSteps.rawValue, CodingKeys.warmupStartFactor.rawValue]
+        guard Self.names.contains(name), let own = Self.hyperparameters[name] else {
+            throw HyperparameterError.unknownSchedule(name)
+        }
+        let accepted = (own + Self.warmupHyperparameters).map(\.codingKey)
         for key in any.allKeys.map(\.stringValue).sorted() where key != "name" && !accepted.contains(key) {
             throw HyperparameterError.unsupportedHyperparameter(owner: name, key: key, accepted: accepted)
         }
@@ -145,17 +173,20 @@ public struct LearningRateSchedule: Codable, Sendable, Equatable {
         switch name {
         case "step":
             decay = .step(stepSize: try required(Int.self, .stepSize),
-                          gamma: try c.decodeIfPresent(Double.self, forKey: .gamma) ?? 0.1)
+                          gamma: try c.decodeIfPresent(Double.self, forKey: .gamma) ?? own[key: "gamma"].defaultValue)
         case "exponential":
             decay = .exponential(gamma: try required(Double.self, .gamma))
         case "cosine":
             decay = .cosine(tMax: try required(Int.self, .tMax),
-                            etaMin: try c.decodeIfPresent(Double.self, forKey: .etaMin) ?? 0)
+                            etaMin: try c.decodeIfPresent(Double.self, forKey: .etaMin) ?? own[key: "eta_min"].defaultValue)
         default:
             decay = .constant
         }
-        try self.init(decay, warmupSteps: try c.decodeIfPresent(Int.self, forKey: .warmupSteps) ?? 0,
-                      warmupStartFactor: try c.decodeIfPresent(Double.self, forKey: .warmupStartFactor) ?? 1.0 / 3)
+        let warmup = Self.warmupHyperparameters
+        try self.init(decay, warmupSteps: try c.decodeIfPresent(Int.self, forKey: .warmupSteps)
+                          ?? Int(warmup[key: "warmup_steps"].defaultValue),
+                      warmupStartFactor: try c.decodeIfPresent(Double.self, forKey: .warmupStartFactor)
+                          ?? warmup[key: "warmup_start_factor"].defaultValue)
     }
 
     /// Encodes the flat JSON form (warmup keys only when there is a warmup).

@@ -169,7 +169,16 @@ extension RunConfig {
         }
     }
 
-    private static func parseUnlocated(_ text: String, path: String, overrides: [String]) throws -> RunConfig {
+    /// The key paths the reader accepts in a config like `text` (the chosen optimizer's and
+    /// schedule's keys, and those of the sections given), for checking docs/config.md against.
+    static func acceptedKeys(readingAConfigLike text: String, path: String) throws -> Set<String> {
+        let table = LocationTable()
+        _ = try parseUnlocated(text, path: path, overrides: [], table: table)
+        return table.asked
+    }
+
+    private static func parseUnlocated(_ text: String, path: String, overrides: [String],
+                                       table: LocationTable = LocationTable()) throws -> RunConfig {
         var root: Node
         do {
             root = try Yams.compose(yaml: text) ?? Node.Mapping([]).asNode
@@ -181,7 +190,7 @@ extension RunConfig {
             for o in overrides { root = try applyOverride(o, to: root, file: path) }
             effectiveText = (try? Yams.serialize(node: root)) ?? text
         }
-        let r = try ConfigReader(file: path, path: "", node: root)
+        let r = try ConfigReader(file: path, path: "", node: root, table: table)
         let configName = URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
 
         // model
@@ -202,13 +211,9 @@ extension RunConfig {
         try m.rejectUnknownKeys()
 
         let loss = try r.choice("loss", LossKind.allCases.map(\.rawValue)).flatMap(LossKind.init)
-        if let a = model.activation, let loss {
-            if loss == .crossEntropy && a != .softmax {
-                throw r.error("loss", "cross_entropy needs model.activation softmax (got \(a.rawValue))", at: r.value("loss"))
-            }
-            if loss == .bce && a != .sigmoid {
-                throw r.error("loss", "bce needs model.activation sigmoid (got \(a.rawValue))", at: r.value("loss"))
-            }
+        if let a = model.activation, let loss, let need = loss.requiredActivation, a != need {
+            throw r.error("loss", "\(loss.rawValue) needs model.activation \(need.rawValue) (got \(a.rawValue))",
+                          at: r.value("loss"))
         }
 
         // data

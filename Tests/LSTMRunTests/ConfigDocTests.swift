@@ -1,0 +1,75 @@
+import Foundation
+@testable import LSTMRun
+import XCTest
+
+/// docs/config.md documents exactly the keys the YAML reader accepts.
+final class ConfigDocTests: XCTestCase {
+    /// The key paths in docs/config.md's key tables: `| key |` tables under a section heading,
+    /// and the per-optimizer and per-schedule `key: default` tables.
+    func documentedKeys() throws -> Set<String> {
+        let doc = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("docs/config.md")
+        let text = try String(contentsOf: doc, encoding: .utf8)
+        var keys: Set<String> = []
+        var section = "", table = ""
+        func names(_ cell: Substring, beforeColon: Bool) -> [String] {
+            let pattern = beforeColon ? "`([a-z_]+)`:" : "`([a-z_]+)`"
+            let regex = try! NSRegularExpression(pattern: pattern)
+            let s = String(cell)
+            return regex.matches(in: s, range: NSRange(s.startIndex..., in: s)).map {
+                String(s[Range($0.range(at: 1), in: s)!])
+            }
+        }
+        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
+            if line.hasPrefix("#") {
+                section = String(line.drop(while: { $0 == "#" }).trimmingCharacters(in: .whitespaces))
+                table = ""
+                if section.allSatisfy({ $0.isLowercase || $0 == "_" || $0 == "." }) { keys.insert(section) }  // a section
+                continue
+            }
+            guard line.hasPrefix("|") else { table = ""; continue }
+            let cells = line.split(separator: "|", omittingEmptySubsequences: false).dropFirst()
+                .map { $0.trimmingCharacters(in: .whitespaces) }
+            if table.isEmpty {
+                table = cells.first ?? "-"
+                continue
+            }
+            guard cells.count > 1, !cells[0].hasPrefix("--") else { continue }
+            switch table {
+            case "key":
+                for k in names(Substring(cells[0]), beforeColon: false) {
+                    keys.insert(k == section ? k : "\(section).\(k)")
+                }
+            case "optimizer" where section == "optimizer", "schedule" where section == "schedule":
+                names(Substring(cells[1]), beforeColon: true).forEach { keys.insert("\(section).\($0)") }
+            default: break
+            }
+        }
+        return keys
+    }
+
+    /// Every key the reader asks for, over every optimizer and schedule, with every optional section.
+    func acceptedKeys() throws -> Set<String> {
+        var keys: Set<String> = []
+        for optimizer in ["sgd", "adam", "adamw", "rmsprop", "adagrad"] {
+            for schedule in ["constant", "step", "exponential", "cosine", "plateau"] {
+                let text = """
+                    data: {file: d.h5, generate: {task: adding}}
+                    optimizer: {name: \(optimizer)}
+                    schedule: {name: \(schedule)}
+                    training: {early_stopping: {metric: val_loss}}
+                    """
+                keys.formUnion(try RunConfig.acceptedKeys(readingAConfigLike: text, path: "job.yaml"))
+            }
+        }
+        return keys
+    }
+
+    func testEveryDocumentedKeyIsAcceptedAndEveryAcceptedKeyIsDocumented() throws {
+        let documented = try documentedKeys(), accepted = try acceptedKeys()
+        XCTAssertTrue(documented.contains("optimizer.betas") && documented.contains("data.generate.min_length"),
+                      "the doc's tables were not parsed: \(documented.sorted())")
+        XCTAssertEqual(documented.subtracting(accepted).sorted(), [], "documented in docs/config.md, not accepted")
+        XCTAssertEqual(accepted.subtracting(documented).sorted(), [], "accepted, not documented in docs/config.md")
+    }
+}

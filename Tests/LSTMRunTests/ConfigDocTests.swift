@@ -24,7 +24,6 @@ final class ConfigDocTests: XCTestCase {
             if line.hasPrefix("#") {
                 section = String(line.drop(while: { $0 == "#" }).trimmingCharacters(in: .whitespaces))
                 table = ""
-                if section.allSatisfy({ $0.isLowercase || $0 == "_" || $0 == "." }) { keys.insert(section) }  // a section
                 continue
             }
             guard line.hasPrefix("|") else { table = ""; continue }
@@ -32,6 +31,7 @@ final class ConfigDocTests: XCTestCase {
                 .map { $0.trimmingCharacters(in: .whitespaces) }
             if table.isEmpty {
                 table = cells.first ?? "-"
+                if table == "key" { keys.insert(section) }  // a section of keys is itself a key
                 continue
             }
             guard cells.count > 1, !cells[0].hasPrefix("--") else { continue }

@@ -5,6 +5,7 @@ import LSTMKit
 /// What a finished (or early-stopped) run did.
 public struct RunSummary: Sendable {
     public var steps: Int
+    /// Epochs begun, the last possibly partial (900 steps of 400 per epoch: 3).
     public var epochs: Int
     public var lastValidation: MetricsRecord?
     public var bestMetric: Double?
@@ -305,7 +306,8 @@ public final class TrainingRun {
     private func finish(_ s: RunSummary, _ lastValidation: MetricsRecord?, _ startWall: Double) -> RunSummary {
         var summary = s
         summary.steps = trainer.step
-        summary.epochs = state.cursor.epoch
+        // The cursor's epoch counts from 0 and moves to position 0 of the next epoch once one ends.
+        summary.epochs = state.cursor.epoch + (state.cursor.position > 0 ? 1 : 0)
         summary.lastValidation = lastValidation
         summary.bestMetric = state.bestMetric
         summary.skippedSteps = trainer.skippedSteps

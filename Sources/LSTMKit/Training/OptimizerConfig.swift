@@ -161,7 +161,7 @@ public struct OptimizerConfig: Codable, Sendable, Equatable {
                 for (i, x) in v.enumerated() {
                     try HyperparameterError.check("\(h.key)[\(i)]", x, atLeast: h.torchLower, below: h.torchBelow)
                 }
-            case .real, .integer: try HyperparameterError.check(h.key, v[0], atLeast: h.torchLower, below: h.torchBelow)
+            case .real, .integer: try h.checkTorch(v[0])
             case .flag, .choice: break
             }
         }
@@ -255,6 +255,19 @@ public enum HyperparameterError: Error, Equatable, CustomStringConvertible, Loca
     static func check(_ key: String, _ value: Int?, atLeast lower: Int) throws {
         guard let value, value < lower else { return }
         throw invalidValue(key: key, value: "\(value)", requirement: "must be ≥ \(lower)")
+    }
+}
+
+extension Hyperparameter {
+    /// Throws `HyperparameterError.invalidValue` unless `value` is finite and in torch's range.
+    func checkTorch(_ value: Double) throws {
+        try HyperparameterError.check(codingKey, value, atLeast: torchLower, below: torchBelow)
+    }
+
+    /// Same as `checkTorch` for integers (torch's lower bound only).
+    func checkTorch(_ value: Int) throws {
+        guard let lower = torchLower else { return }
+        try HyperparameterError.check(codingKey, value, atLeast: Int(lower))
     }
 }
 

@@ -92,22 +92,23 @@ public struct LearningRateSchedule: Codable, Sendable, Equatable {
 
     /// Throws `HyperparameterError.invalidValue` for the values `init` rejects.
     public func validate() throws {
-        try HyperparameterError.check("warmup_steps", warmupSteps, atLeast: 0)
+        try Self.warmupHyperparameters[key: "warmup_steps"].checkTorch(warmupSteps)
         if !(warmupStartFactor > 0 && warmupStartFactor <= 1) {
             throw HyperparameterError.invalidValue(
                 key: "warmup_start_factor", value: "\(warmupStartFactor)", requirement: "must be in (0, 1]")
         }
+        let table = Self.hyperparameters[name]!
         switch decay {
         case .constant:
             break
         case .step(let stepSize, let gamma):
-            try HyperparameterError.check("step_size", stepSize, atLeast: 1)
-            try HyperparameterError.check("gamma", gamma, atLeast: 0)
+            try table[key: "step_size"].checkTorch(stepSize)
+            try table[key: "gamma"].checkTorch(gamma)
         case .exponential(let gamma):
-            try HyperparameterError.check("gamma", gamma, atLeast: 0)
+            try table[key: "gamma"].checkTorch(gamma)
         case .cosine(let tMax, let etaMin):
-            try HyperparameterError.check("T_max", tMax, atLeast: 1)
-            try HyperparameterError.check("eta_min", etaMin, atLeast: 0)
+            try table[key: "t_max"].checkTorch(tMax)
+            try table[key: "eta_min"].checkTorch(etaMin)
         }
     }
 
@@ -132,7 +133,7 @@ public struct LearningRateSchedule: Codable, Sendable, Equatable {
                        H("eta_min", .real, default: [0], bounds: .atLeast(0))],
             "plateau": [
                 H("mode", .choice(ReduceLROnPlateau.Mode.allCases.map(\.rawValue))),
-                H("factor", .real, default: [plateau.factor], bounds: .leftOpen(0, 1)),
+                H("factor", .real, default: [plateau.factor], bounds: .leftOpen(0, 1), torchBelow: 1),
                 H("patience", .integer, default: [Double(plateau.patience)], bounds: .atLeast(0)),
                 H("threshold", .real, default: [plateau.threshold], bounds: .atLeast(0)),
                 H("threshold_mode", .choice(ReduceLROnPlateau.ThresholdMode.allCases.map(\.rawValue))),
@@ -286,12 +287,13 @@ public struct ReduceLROnPlateau: Codable, Sendable, Equatable {
         /// torch's check (factor < 1) plus: factor ≥ 0, every number finite, threshold, min_lr
         /// and eps ≥ 0, patience and cooldown ≥ 0.
         public func validate() throws {
-            try HyperparameterError.check("factor", factor, atLeast: 0, below: 1)
-            try HyperparameterError.check("patience", patience, atLeast: 0)
-            try HyperparameterError.check("threshold", threshold, atLeast: 0)
-            try HyperparameterError.check("cooldown", cooldown, atLeast: 0)
-            try HyperparameterError.check("min_lr", minLR, atLeast: 0)
-            try HyperparameterError.check("eps", eps, atLeast: 0)
+            let table = LearningRateSchedule.hyperparameters["plateau"]!
+            try table[key: "factor"].checkTorch(factor)
+            try table[key: "patience"].checkTorch(patience)
+            try table[key: "threshold"].checkTorch(threshold)
+            try table[key: "cooldown"].checkTorch(cooldown)
+            try table[key: "min_lr"].checkTorch(minLR)
+            try HyperparameterError.check("eps", eps, atLeast: 0)  // torch-only: not a config-file key
         }
     }
 

@@ -190,7 +190,8 @@ public final class TrainingRun {
         progress = ProgressReporter(mode: config.logging.progress, every: config.logging.every)
         state = RunState(cursor: LoaderCursor())
         if config.schedule.name == "plateau" {
-            state.plateau = try ReduceLROnPlateau(learningRate: baseLearningRate, configuration: config.plateauConfiguration())
+            state.plateau = try ReduceLROnPlateau(learningRate: baseLearningRate,
+                                                  configuration: config.plateauConfiguration())
         }
 
         if let initial {

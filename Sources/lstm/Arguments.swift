@@ -16,7 +16,8 @@ extension WeightsFormat: ExpressibleByArgument {
 
 /// The options evaluate and predict share: which weights, on which split, cut how.
 struct InferenceOptions: ParsableArguments {
-    @Argument(help: "The weights: a checkpoint, or a PyTorch/Keras file written by `lstm export`.") var checkpoint: String
+    @Argument(help: "The weights: a checkpoint, or a PyTorch/Keras file written by `lstm export`.")
+    var checkpoint: String
     @Option(help: "The HDF5 dataset.") var data: String
     @Option(help: "The split to use.") var split = "test"
     @Option(help: "Sequences (or lanes of a token stream) per minibatch.") var batchSize = 64

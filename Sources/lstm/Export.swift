@@ -24,7 +24,9 @@ struct Export: ParsableCommand {
     @Option(help: "The weights file to write (written atomically).") var out: String
 
     func validate() throws {
-        if format == .checkpoint { throw ValidationError("unknown export format 'checkpoint' (expected pytorch or keras)") }
+        if format == .checkpoint {
+            throw ValidationError("unknown export format 'checkpoint' (expected pytorch or keras)")
+        }
     }
 
     func run() throws {

@@ -71,9 +71,9 @@ public struct OptimizerConfig: Codable, Sendable, Equatable {
         let momentum = H("momentum", .real, default: [0], bounds: .closed(0, 1))
         let betas = H("betas", .pair, default: [0.9, 0.999], bounds: .halfOpen(0, 1), torchBelow: 1)
         let amsgrad = H("amsgrad", .flag, default: [0])
+        let dampening = H("dampening", .real, default: [0], bounds: .closed(0, 1), torchAtLeast: .some(nil))
         return [
-            "sgd": [lr(1e-3), momentum, H("dampening", .real, default: [0], bounds: .closed(0, 1), torchAtLeast: .some(nil)),
-                    weightDecay(0), H("nesterov", .flag, default: [0])],
+            "sgd": [lr(1e-3), momentum, dampening, weightDecay(0), H("nesterov", .flag, default: [0])],
             "adam": [lr(1e-3), betas, eps(1e-8), weightDecay(0), amsgrad],
             "adamw": [lr(1e-3), betas, eps(1e-8), weightDecay(1e-2), amsgrad],
             "rmsprop": [lr(1e-2), H("alpha", .real, default: [0.99], bounds: .closed(0, 1)), eps(1e-8), weightDecay(0),
@@ -156,7 +156,8 @@ public struct OptimizerConfig: Codable, Sendable, Equatable {
             switch h.kind {
             case .pair:
                 guard v.count == 2 else {
-                    throw HyperparameterError.invalidValue(key: h.key, value: "\(v)", requirement: "must be [beta1, beta2]")
+                    throw HyperparameterError.invalidValue(key: h.key, value: "\(v)",
+                                                           requirement: "must be [beta1, beta2]")
                 }
                 for (i, x) in v.enumerated() {
                     try HyperparameterError.check("\(h.key)[\(i)]", x, atLeast: h.torchLower, below: h.torchBelow)
@@ -183,18 +184,20 @@ public struct OptimizerConfig: Codable, Sendable, Equatable {
         switch name {
         case "sgd":
             return SGD<Scalar>(layout: layout, learningRate: real("lr"), momentum: real("momentum"),
-                               dampening: real("dampening"), weightDecay: real("weight_decay"), nesterov: flag("nesterov"))
+                               dampening: real("dampening"), weightDecay: real("weight_decay"),
+                               nesterov: flag("nesterov"))
         case "adam", "adamw":
             let b = set["betas"] ?? table[key: "betas"].defaults
             if name == "adam" {
-                return Adam<Scalar>(layout: layout, learningRate: real("lr"), beta1: b[0], beta2: b[1], epsilon: real("eps"),
-                                    weightDecay: real("weight_decay"), amsgrad: flag("amsgrad"))
+                return Adam<Scalar>(layout: layout, learningRate: real("lr"), beta1: b[0], beta2: b[1],
+                                    epsilon: real("eps"), weightDecay: real("weight_decay"), amsgrad: flag("amsgrad"))
             }
-            return AdamW<Scalar>(layout: layout, learningRate: real("lr"), beta1: b[0], beta2: b[1], epsilon: real("eps"),
-                                 weightDecay: real("weight_decay"), amsgrad: flag("amsgrad"))
+            return AdamW<Scalar>(layout: layout, learningRate: real("lr"), beta1: b[0], beta2: b[1],
+                                 epsilon: real("eps"), weightDecay: real("weight_decay"), amsgrad: flag("amsgrad"))
         case "rmsprop":
-            return RMSprop<Scalar>(layout: layout, learningRate: real("lr"), alpha: real("alpha"), epsilon: real("eps"),
-                                   weightDecay: real("weight_decay"), momentum: real("momentum"), centered: flag("centered"))
+            return RMSprop<Scalar>(layout: layout, learningRate: real("lr"), alpha: real("alpha"),
+                                   epsilon: real("eps"), weightDecay: real("weight_decay"),
+                                   momentum: real("momentum"), centered: flag("centered"))
         case "adagrad":
             return Adagrad<Scalar>(layout: layout, learningRate: real("lr"), learningRateDecay: real("lr_decay"),
                                    weightDecay: real("weight_decay"),

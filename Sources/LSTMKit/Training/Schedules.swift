@@ -129,8 +129,10 @@ public struct LearningRateSchedule: Codable, Sendable, Equatable {
             "constant": [],
             "step": [H("step_size", .integer, default: [1000], bounds: .atLeast(1), torchRequired: true), gamma],
             "exponential": [H("gamma", .real, default: [0.999], bounds: .leftOpen(0, 1), torchRequired: true)],
-            "cosine": [H("t_max", .integer, default: [10_000], bounds: .atLeast(1), codingKey: "T_max", torchRequired: true),
-                       H("eta_min", .real, default: [0], bounds: .atLeast(0))],
+            "cosine": [
+                H("t_max", .integer, default: [10_000], bounds: .atLeast(1), codingKey: "T_max", torchRequired: true),
+                H("eta_min", .real, default: [0], bounds: .atLeast(0)),
+            ],
             "plateau": [
                 H("mode", .choice(ReduceLROnPlateau.Mode.allCases.map(\.rawValue))),
                 H("factor", .real, default: [plateau.factor], bounds: .leftOpen(0, 1), torchBelow: 1),
@@ -179,7 +181,8 @@ public struct LearningRateSchedule: Codable, Sendable, Equatable {
             decay = .exponential(gamma: try required(Double.self, .gamma))
         case "cosine":
             decay = .cosine(tMax: try required(Int.self, .tMax),
-                            etaMin: try c.decodeIfPresent(Double.self, forKey: .etaMin) ?? own[key: "eta_min"].defaultValue)
+                            etaMin: try c.decodeIfPresent(Double.self, forKey: .etaMin)
+                                ?? own[key: "eta_min"].defaultValue)
         default:
             decay = .constant
         }

@@ -39,6 +39,9 @@ public struct RunConfig: Sendable, Equatable {
         /// Waves task: shape classes, length range, noise level.
         public var classes = 4, minLength = 20, maxLength = 60
         public var noise = 0.2
+
+        /// Every field's default, which the reader and `lstm prepare` use.
+        public static let defaults = Generate(task: "adding")
     }
 
     public struct DataSection: Sendable, Equatable {
@@ -196,18 +199,19 @@ extension RunConfig {
         // model
         let m = try r.section("model")
         var model = Model()
-        model.hiddenSize = try m.int("hidden_size", default: 128, min: 1)
-        model.numLayers = try m.int("num_layers", default: 1, min: 1)
-        model.bidirectional = try m.bool("bidirectional", default: false)
-        model.dropout = try m.double("dropout", default: 0, min: 0, max: 1, openMax: true)
-        model.embeddingSize = try m.int("embedding_size", default: 64, min: 1)
+        model.hiddenSize = try m.int("hidden_size", default: model.hiddenSize, min: 1)
+        model.numLayers = try m.int("num_layers", default: model.numLayers, min: 1)
+        model.bidirectional = try m.bool("bidirectional", default: model.bidirectional)
+        model.dropout = try m.double("dropout", default: model.dropout, min: 0, max: 1, openMax: true)
+        model.embeddingSize = try m.int("embedding_size", default: model.embeddingSize, min: 1)
         model.inputSize = try m.int("input_size", min: 1)
         model.vocabSize = try m.int("vocab_size", min: 1)
         model.outputSize = try m.int("output_size", min: 1)
         model.activation = try m.choice("activation", OutputActivation.allCases.map(\.rawValue)).flatMap(OutputActivation.init)
         model.head = try m.choice("head", Head.allCases.map(\.rawValue)).flatMap(Head.init)
-        model.initialization = try m.choice("init", Initialization.allCases.map(\.rawValue)).flatMap(Initialization.init) ?? .pytorch
-        model.forgetBias = try m.bool("forget_bias", default: false)
+        model.initialization = try m.choice("init", Initialization.allCases.map(\.rawValue))
+            .flatMap(Initialization.init) ?? model.initialization
+        model.forgetBias = try m.bool("forget_bias", default: model.forgetBias)
         try m.rejectUnknownKeys()
 
         let loss = try r.choice("loss", LossKind.allCases.map(\.rawValue)).flatMap(LossKind.init)
@@ -228,39 +232,40 @@ extension RunConfig {
                 throw g.error("task", "missing: adding, copy or waves")
             }
             var gen = Generate(task: task)
-            gen.steps = try g.int("steps", default: 50, min: 2)
-            gen.train = try g.int("train", default: 20_000, min: 1)
-            gen.val = try g.int("val", default: 1_000, min: 1)
-            gen.test = try g.int("test", default: 1_000, min: 1)
-            gen.seed = UInt64(try g.int("seed", default: 1, min: 0))
-            gen.symbols = try g.int("symbols", default: 10, min: 1)
-            gen.alphabet = try g.int("alphabet", default: 8, min: 2)
-            gen.delay = try g.int("delay", default: 20, min: 0)
-            gen.classes = try g.int("classes", default: 4, min: 2, max: 6)
-            gen.minLength = try g.int("min_length", default: 20, min: 2)
-            gen.maxLength = try g.int("max_length", default: 60, min: gen.minLength)
-            gen.noise = try g.double("noise", default: 0.2, min: 0)
+            gen.steps = try g.int("steps", default: gen.steps, min: 2)
+            gen.train = try g.int("train", default: gen.train, min: 1)
+            gen.val = try g.int("val", default: gen.val, min: 1)
+            gen.test = try g.int("test", default: gen.test, min: 1)
+            gen.seed = UInt64(try g.int("seed", default: Int(gen.seed), min: 0))
+            gen.symbols = try g.int("symbols", default: gen.symbols, min: 1)
+            gen.alphabet = try g.int("alphabet", default: gen.alphabet, min: 2)
+            gen.delay = try g.int("delay", default: gen.delay, min: 0)
+            gen.classes = try g.int("classes", default: gen.classes, min: 2, max: 6)
+            gen.minLength = try g.int("min_length", default: gen.minLength, min: 2)
+            gen.maxLength = try g.int("max_length", default: gen.maxLength, min: gen.minLength)
+            gen.noise = try g.double("noise", default: gen.noise, min: 0)
             try g.rejectUnknownKeys()
             data.generate = gen
         } else if !FileManager.default.fileExists(atPath: data.file) {
             throw d.error("file", "no such file: \(data.file) (prepare it with `lstm prepare`, or add a data.generate section)",
                           at: d.value("file"))
         }
-        data.trainSplit = try d.string("train_split", default: "train")
+        data.trainSplit = try d.string("train_split", default: data.trainSplit)
         data.valSplit = d.has("val_split") ? try d.string("val_split") : "val"
         if data.valSplit == "" || data.valSplit == "none" { data.valSplit = nil }
-        data.testSplit = try d.string("test_split", default: "test")
-        data.batchSize = try d.int("batch_size", default: 32, min: 1)
-        data.seqLength = try d.int("seq_length", default: 50, min: 1)
-        data.streamMode = try d.choice("stream_mode", ["stateful", "windows"]).flatMap(StreamMode.init) ?? .stateful
-        data.shuffle = try d.bool("shuffle", default: true)
-        data.dropLast = try d.bool("drop_last", default: false)
+        data.testSplit = try d.string("test_split", default: data.testSplit)
+        data.batchSize = try d.int("batch_size", default: data.batchSize, min: 1)
+        data.seqLength = try d.int("seq_length", default: data.seqLength, min: 1)
+        data.streamMode = try d.choice("stream_mode", ["stateful", "windows"]).flatMap(StreamMode.init)
+            ?? data.streamMode
+        data.shuffle = try d.bool("shuffle", default: data.shuffle)
+        data.dropLast = try d.bool("drop_last", default: data.dropLast)
         try d.rejectUnknownKeys()
 
         // optimizer
         let o = try r.section("optimizer")
         var opt = OptimizerSection()
-        opt.name = try o.choice("name", OptimizerConfig.hyperparameters.keys.sorted()) ?? "adam"
+        opt.name = try o.choice("name", OptimizerConfig.hyperparameters.keys.sorted()) ?? opt.name
         for h in OptimizerConfig.hyperparameters[opt.name]! {
             guard let v = try o.read(h) else { continue }
             if h.kind == .pair { opt.betas = v } else { opt.settings[h.key] = v[0] }
@@ -270,7 +275,7 @@ extension RunConfig {
         // schedule
         let s = try r.section("schedule")
         var sched = ScheduleSection()
-        sched.name = try s.choice("name", LearningRateSchedule.hyperparameters.keys.sorted()) ?? "constant"
+        sched.name = try s.choice("name", LearningRateSchedule.hyperparameters.keys.sorted()) ?? sched.name
         let warmup = LearningRateSchedule.warmupHyperparameters
         sched.warmupSteps = Int(try s.read(warmup[key: "warmup_steps"])?[0] ?? warmup[key: "warmup_steps"].defaultValue)
         if let f = try s.read(warmup[key: "warmup_start_factor"]) { sched.settings["warmup_start_factor"] = f[0] }
@@ -286,22 +291,22 @@ extension RunConfig {
         // training
         let t = try r.section("training")
         var training = Training()
-        training.epochs = try t.int("epochs", default: 10, min: 1)
+        training.epochs = try t.int("epochs", default: training.epochs, min: 1)
         training.steps = try t.int("steps", min: 1)
         if let off = try? t.string("clip_norm"), ["none", "off"].contains(off) {
             training.clipNorm = nil  // clipping off
         } else {
-            training.clipNorm = t.has("clip_norm") ? try t.double("clip_norm", min: 0, openMin: true) : 5.0
+            training.clipNorm = t.has("clip_norm") ? try t.double("clip_norm", min: 0, openMin: true) : training.clipNorm
         }
         training.clipValue = try t.double("clip_value", min: 0, openMin: true)
         training.nanPolicy = try t.choice("nan_policy", NonFinitePolicy.allCases.map(\.rawValue))
-            .flatMap(NonFinitePolicy.init) ?? .skip
+            .flatMap(NonFinitePolicy.init) ?? training.nanPolicy
         if t.has("early_stopping") {
             let e = try t.section("early_stopping")
             var es = EarlyStopping()
-            es.metric = try e.choice("metric", metricNames) ?? "val_loss"
-            es.patience = try e.int("patience", default: 10, min: 1)
-            es.minDelta = try e.double("min_delta", default: 0, min: 0)
+            es.metric = try e.choice("metric", metricNames) ?? es.metric
+            es.patience = try e.int("patience", default: es.patience, min: 1)
+            es.minDelta = try e.double("min_delta", default: es.minDelta, min: 0)
             es.target = try e.double("target")
             try e.rejectUnknownKeys()
             training.earlyStopping = es
@@ -310,20 +315,20 @@ extension RunConfig {
 
         let v = try r.section("validation")
         var validation = Validation()
-        validation.every = try v.int("every", default: 0, min: 0)
+        validation.every = try v.int("every", default: validation.every, min: 0)
         validation.maxBatches = try v.int("max_batches", min: 1)
         try v.rejectUnknownKeys()
 
         let c = try r.section("checkpoint")
         var ckpt = Checkpointing(dir: expandingTilde(try c.string("dir") ?? "runs/\(configName)"))
-        ckpt.every = try c.int("every", default: 0, min: 0)
-        ckpt.keep = try c.int("keep", default: 3, min: 1)
+        ckpt.every = try c.int("every", default: ckpt.every, min: 0)
+        ckpt.keep = try c.int("keep", default: ckpt.keep, min: 1)
         try c.rejectUnknownKeys()
 
         let l = try r.section("logging")
         var logging = Logging()
-        logging.every = try l.int("every", default: 50, min: 1)
-        logging.progress = try l.choice("progress", ["auto", "bar", "plain", "none"]) ?? "auto"
+        logging.every = try l.int("every", default: logging.every, min: 1)
+        logging.progress = try l.choice("progress", ["auto", "bar", "plain", "none"]) ?? logging.progress
         try l.rejectUnknownKeys()
 
         let p = try r.section("parallel")

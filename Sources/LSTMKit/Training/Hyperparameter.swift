@@ -51,7 +51,8 @@ public struct Hyperparameter: Sendable, Equatable {
     /// torch's constructor has no default for it: JSON must give it; the config file uses `defaults`.
     public let torchRequired: Bool
 
-    /// A row of a hyperparameter table; `torch` bounds default to the config file's lower bound.
+    /// A row of a hyperparameter table; `torchAtLeast` left out takes the config file's lower bound,
+    /// `.some(nil)` means torch checks only that the number is finite.
     public init(_ key: String, _ kind: Kind, default defaults: [Double] = [], bounds: Bounds? = nil,
                 torchAtLeast: Double?? = nil, torchBelow: Double? = nil, codingKey: String? = nil,
                 torchRequired: Bool = false) {

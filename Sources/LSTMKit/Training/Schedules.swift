@@ -151,8 +151,8 @@ public struct LearningRateSchedule: Codable, Sendable, Equatable {
         Hyperparameter("warmup_start_factor", .real, default: [1.0 / 3], bounds: .leftOpen(0, 1)),
     ]
 
-    /// Decodes the flat JSON form; torch's defaults fill in `gamma` for step (0.1), `eta_min`
-    /// (0) and `warmup_start_factor` (1/3). Throws `HyperparameterError` for an unknown name,
+    /// Decodes the flat JSON form; the table's defaults fill in keys torch has defaults for
+    /// (step's `gamma`, `eta_min`, the warmup's). Throws `HyperparameterError` for an unknown name,
     /// a key the schedule does not take, a missing required key or an invalid value.
     public init(from decoder: any Decoder) throws {
         let any = try decoder.container(keyedBy: HyperparameterCodingKey.self)
@@ -165,32 +165,31 @@ public struct LearningRateSchedule: Codable, Sendable, Equatable {
         for key in any.allKeys.map(\.stringValue).sorted() where key != "name" && !accepted.contains(key) {
             throw HyperparameterError.unsupportedHyperparameter(owner: name, key: key, accepted: accepted)
         }
-        func required<T: Decodable>(_ type: T.Type, _ key: CodingKeys) throws -> T {
-            guard let value = try c.decodeIfPresent(type, forKey: key) else {
-                throw HyperparameterError.invalidValue(key: key.rawValue, value: "missing",
+        /// The value under the row's coding key; left out, the table's default (an error where torch has none).
+        func value<T: Decodable>(_ h: Hyperparameter, _ type: T.Type, _ fromDefault: (Double) -> T) throws -> T {
+            if let v = try c.decodeIfPresent(type, forKey: CodingKeys(rawValue: h.codingKey)!) { return v }
+            guard !h.torchRequired else {
+                throw HyperparameterError.invalidValue(key: h.codingKey, value: "missing",
                                                        requirement: "the \(name) schedule needs it")
             }
-            return value
+            return fromDefault(h.defaultValue)
+        }
+        func real(_ key: String, in table: [Hyperparameter]) throws -> Double {
+            try value(table[key: key], Double.self) { $0 }
+        }
+        func integer(_ key: String, in table: [Hyperparameter]) throws -> Int {
+            try value(table[key: key], Int.self) { Int($0) }
         }
         let decay: Decay
         switch name {
-        case "step":
-            decay = .step(stepSize: try required(Int.self, .stepSize),
-                          gamma: try c.decodeIfPresent(Double.self, forKey: .gamma) ?? own[key: "gamma"].defaultValue)
-        case "exponential":
-            decay = .exponential(gamma: try required(Double.self, .gamma))
-        case "cosine":
-            decay = .cosine(tMax: try required(Int.self, .tMax),
-                            etaMin: try c.decodeIfPresent(Double.self, forKey: .etaMin)
-                                ?? own[key: "eta_min"].defaultValue)
-        default:
-            decay = .constant
+        case "step": decay = .step(stepSize: try integer("step_size", in: own), gamma: try real("gamma", in: own))
+        case "exponential": decay = .exponential(gamma: try real("gamma", in: own))
+        case "cosine": decay = .cosine(tMax: try integer("t_max", in: own), etaMin: try real("eta_min", in: own))
+        default: decay = .constant
         }
         let warmup = Self.warmupHyperparameters
-        try self.init(decay, warmupSteps: try c.decodeIfPresent(Int.self, forKey: .warmupSteps)
-                          ?? Int(warmup[key: "warmup_steps"].defaultValue),
-                      warmupStartFactor: try c.decodeIfPresent(Double.self, forKey: .warmupStartFactor)
-                          ?? warmup[key: "warmup_start_factor"].defaultValue)
+        try self.init(decay, warmupSteps: try integer("warmup_steps", in: warmup),
+                      warmupStartFactor: try real("warmup_start_factor", in: warmup))
     }
 
     /// Encodes the flat JSON form (warmup keys only when there is a warmup).

@@ -27,6 +27,8 @@ public struct ConfigLocation: Sendable, Equatable {
 /// Where every key that was read stands, shared by the readers of one file.
 final class LocationTable {
     var locations: [String: ConfigLocation] = [:]
+    /// Every key path the reader asked for, given or not: the keys a config may hold.
+    var asked: Set<String> = []
     func record(_ key: String, _ node: Node?) {
         if let m = node?.mark { locations[key] = ConfigLocation(line: m.line, column: m.column) }
     }
@@ -70,6 +72,7 @@ final class ConfigReader {
     /// The raw node for `key` (marks the key as known).
     func value(_ key: String) -> Node? {
         known.append(key)
+        table.asked.insert(keyPath(key))
         guard let v = mapping?[Node(key)] else { return nil }
         table.record(keyPath(key), v)
         if case .scalar(let s) = v, s.style == .plain, ["", "~", "null", "Null", "NULL"].contains(s.string) {

@@ -39,7 +39,7 @@ public struct GradientCheckReport: Sendable {
     public var tensors: [TensorGradientCheck]
 
     /// "features I=2, H=64 × 1 layer(s), O=1, head last, mse+identity".
-    public var modelSummary: String { TrainingRun.describe(model) }
+    public var modelSummary: String { model.summary }
     /// Whether every tensor passed.
     public var passed: Bool { tensors.allSatisfy(\.passed) }
     /// The largest relative error over all tensors; NaN if any tensor's is NaN (max() would drop it).
@@ -58,7 +58,7 @@ public enum GradientCheck {
     /// The model a training run of `config` would build on data of `schema` (sizes filled in from
     /// the data, as `lstm train` does).
     public static func modelConfig(_ config: RunConfig, schema: DatasetSchema) throws -> ModelConfig {
-        try TrainingRun.modelConfig(config, schema: schema)
+        try config.modelConfig(schema: schema)
     }
 
     /// Builds `config`'s model in Double with its initialisation and seed, takes the first
@@ -73,7 +73,7 @@ public enum GradientCheck {
         if !(tolerance > 0) { throw RunError("--tolerance must be > 0 (got \(tolerance))") }
         if maxPerTensor < 1 { throw RunError("--max-per-tensor must be ≥ 1 (got \(maxPerTensor))") }
         if let g = config.data.generate, !FileManager.default.fileExists(atPath: config.data.file) {
-            try TrainingRun.generate(g, to: config.data.file)
+            try g.write(to: config.data.file)
         }
         let file = try DatasetFile(path: config.data.file)
         defer { file.close() }

@@ -56,7 +56,7 @@ public struct InferenceModel: Sendable {
     }
 
     /// "tokens V=65 E=64, H=128 × 2 layer(s), O=65, head sequence, cross_entropy+softmax".
-    public var summary: String { TrainingRun.describe(config) }
+    public var summary: String { config.summary }
 }
 
 /// The few settings of a training run that inference reuses as defaults, read leniently from

@@ -1,4 +1,5 @@
 import Foundation
+import LSTMData
 import LSTMKit
 import Yams
 
@@ -38,6 +39,9 @@ public struct RunConfig: Sendable, Equatable {
         /// Waves task: shape classes, length range, noise level.
         public var classes = 4, minLength = 20, maxLength = 60
         public var noise = 0.2
+
+        /// Every field's default, which the reader and `lstm prepare` use.
+        public static let defaults = Generate(task: "adding")
     }
 
     public struct DataSection: Sendable, Equatable {
@@ -51,7 +55,7 @@ public struct RunConfig: Sendable, Equatable {
         /// Window length for token streams.
         public var seqLength = 50
         /// `stateful` (lanes, state carried: torch-rnn) or `windows` (shuffled windows).
-        public var streamMode = "stateful"
+        public var streamMode: StreamMode = .stateful
         public var shuffle = true
         public var dropLast = false
     }
@@ -144,24 +148,6 @@ public struct RunConfig: Sendable, Equatable {
 
 // MARK: - Parsing
 
-/// Per-optimizer keys accepted in the `optimizer` section (torch.optim's keyword arguments).
-let optimizerKeys: [String: [String]] = [
-    "sgd": ["lr", "momentum", "dampening", "nesterov", "weight_decay"],
-    "adam": ["lr", "betas", "eps", "weight_decay", "amsgrad"],
-    "adamw": ["lr", "betas", "eps", "weight_decay", "amsgrad"],
-    "rmsprop": ["lr", "alpha", "eps", "weight_decay", "momentum", "centered"],
-    "adagrad": ["lr", "lr_decay", "weight_decay", "initial_accumulator_value", "eps"],
-]
-
-/// Per-schedule keys accepted in the `schedule` section.
-let scheduleKeys: [String: [String]] = [
-    "constant": [],
-    "step": ["step_size", "gamma"],
-    "exponential": ["gamma"],
-    "cosine": ["t_max", "eta_min"],
-    "plateau": ["mode", "factor", "patience", "threshold", "threshold_mode", "cooldown", "min_lr"],
-]
-
 extension RunConfig {
     /// Reads and validates a YAML config; `overrides` are `section.key=value` strings applied first.
     ///
@@ -186,7 +172,16 @@ extension RunConfig {
         }
     }
 
-    private static func parseUnlocated(_ text: String, path: String, overrides: [String]) throws -> RunConfig {
+    /// The key paths the reader accepts in a config like `text` (the chosen optimizer's and
+    /// schedule's keys, and those of the sections given), for checking docs/config.md against.
+    static func acceptedKeys(readingAConfigLike text: String, path: String) throws -> Set<String> {
+        let table = LocationTable()
+        _ = try parseUnlocated(text, path: path, overrides: [], table: table)
+        return table.asked
+    }
+
+    private static func parseUnlocated(_ text: String, path: String, overrides: [String],
+                                       table: LocationTable = LocationTable()) throws -> RunConfig {
         var root: Node
         do {
             root = try Yams.compose(yaml: text) ?? Node.Mapping([]).asNode
@@ -198,34 +193,31 @@ extension RunConfig {
             for o in overrides { root = try applyOverride(o, to: root, file: path) }
             effectiveText = (try? Yams.serialize(node: root)) ?? text
         }
-        let r = try ConfigReader(file: path, path: "", node: root)
+        let r = try ConfigReader(file: path, path: "", node: root, table: table)
         let configName = URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
 
         // model
         let m = try r.section("model")
         var model = Model()
-        model.hiddenSize = try m.int("hidden_size", default: 128, min: 1)
-        model.numLayers = try m.int("num_layers", default: 1, min: 1)
-        model.bidirectional = try m.bool("bidirectional", default: false)
-        model.dropout = try m.double("dropout", default: 0, min: 0, max: 1, openMax: true)
-        model.embeddingSize = try m.int("embedding_size", default: 64, min: 1)
+        model.hiddenSize = try m.int("hidden_size", default: model.hiddenSize, min: 1)
+        model.numLayers = try m.int("num_layers", default: model.numLayers, min: 1)
+        model.bidirectional = try m.bool("bidirectional", default: model.bidirectional)
+        model.dropout = try m.double("dropout", default: model.dropout, min: 0, max: 1, openMax: true)
+        model.embeddingSize = try m.int("embedding_size", default: model.embeddingSize, min: 1)
         model.inputSize = try m.int("input_size", min: 1)
         model.vocabSize = try m.int("vocab_size", min: 1)
         model.outputSize = try m.int("output_size", min: 1)
         model.activation = try m.choice("activation", OutputActivation.allCases.map(\.rawValue)).flatMap(OutputActivation.init)
         model.head = try m.choice("head", Head.allCases.map(\.rawValue)).flatMap(Head.init)
-        model.initialization = try m.choice("init", Initialization.allCases.map(\.rawValue)).flatMap(Initialization.init) ?? .pytorch
-        model.forgetBias = try m.bool("forget_bias", default: false)
+        model.initialization = try m.choice("init", Initialization.allCases.map(\.rawValue))
+            .flatMap(Initialization.init) ?? model.initialization
+        model.forgetBias = try m.bool("forget_bias", default: model.forgetBias)
         try m.rejectUnknownKeys()
 
         let loss = try r.choice("loss", LossKind.allCases.map(\.rawValue)).flatMap(LossKind.init)
-        if let a = model.activation, let loss {
-            if loss == .crossEntropy && a != .softmax {
-                throw r.error("loss", "cross_entropy needs model.activation softmax (got \(a.rawValue))", at: r.value("loss"))
-            }
-            if loss == .bce && a != .sigmoid {
-                throw r.error("loss", "bce needs model.activation sigmoid (got \(a.rawValue))", at: r.value("loss"))
-            }
+        if let a = model.activation, let loss, let need = loss.requiredActivation, a != need {
+            throw r.error("loss", "\(loss.rawValue) needs model.activation \(need.rawValue) (got \(a.rawValue))",
+                          at: r.value("loss"))
         }
 
         // data
@@ -240,70 +232,58 @@ extension RunConfig {
                 throw g.error("task", "missing: adding, copy or waves")
             }
             var gen = Generate(task: task)
-            gen.steps = try g.int("steps", default: 50, min: 2)
-            gen.train = try g.int("train", default: 20_000, min: 1)
-            gen.val = try g.int("val", default: 1_000, min: 1)
-            gen.test = try g.int("test", default: 1_000, min: 1)
-            gen.seed = UInt64(try g.int("seed", default: 1, min: 0))
-            gen.symbols = try g.int("symbols", default: 10, min: 1)
-            gen.alphabet = try g.int("alphabet", default: 8, min: 2)
-            gen.delay = try g.int("delay", default: 20, min: 0)
-            gen.classes = try g.int("classes", default: 4, min: 2, max: 6)
-            gen.minLength = try g.int("min_length", default: 20, min: 2)
-            gen.maxLength = try g.int("max_length", default: 60, min: gen.minLength)
-            gen.noise = try g.double("noise", default: 0.2, min: 0)
+            gen.steps = try g.int("steps", default: gen.steps, min: 2)
+            gen.train = try g.int("train", default: gen.train, min: 1)
+            gen.val = try g.int("val", default: gen.val, min: 1)
+            gen.test = try g.int("test", default: gen.test, min: 1)
+            gen.seed = UInt64(try g.int("seed", default: Int(gen.seed), min: 0))
+            gen.symbols = try g.int("symbols", default: gen.symbols, min: 1)
+            gen.alphabet = try g.int("alphabet", default: gen.alphabet, min: 2)
+            gen.delay = try g.int("delay", default: gen.delay, min: 0)
+            gen.classes = try g.int("classes", default: gen.classes, min: 2, max: 6)
+            gen.minLength = try g.int("min_length", default: gen.minLength, min: 2)
+            gen.maxLength = try g.int("max_length", default: gen.maxLength, min: gen.minLength)
+            gen.noise = try g.double("noise", default: gen.noise, min: 0)
             try g.rejectUnknownKeys()
             data.generate = gen
         } else if !FileManager.default.fileExists(atPath: data.file) {
             throw d.error("file", "no such file: \(data.file) (prepare it with `lstm prepare`, or add a data.generate section)",
                           at: d.value("file"))
         }
-        data.trainSplit = try d.string("train_split", default: "train")
+        data.trainSplit = try d.string("train_split", default: data.trainSplit)
         data.valSplit = d.has("val_split") ? try d.string("val_split") : "val"
         if data.valSplit == "" || data.valSplit == "none" { data.valSplit = nil }
-        data.testSplit = try d.string("test_split", default: "test")
-        data.batchSize = try d.int("batch_size", default: 32, min: 1)
-        data.seqLength = try d.int("seq_length", default: 50, min: 1)
-        data.streamMode = try d.choice("stream_mode", ["stateful", "windows"]) ?? "stateful"
-        data.shuffle = try d.bool("shuffle", default: true)
-        data.dropLast = try d.bool("drop_last", default: false)
+        data.testSplit = try d.string("test_split", default: data.testSplit)
+        data.batchSize = try d.int("batch_size", default: data.batchSize, min: 1)
+        data.seqLength = try d.int("seq_length", default: data.seqLength, min: 1)
+        data.streamMode = try d.choice("stream_mode", ["stateful", "windows"]).flatMap(StreamMode.init)
+            ?? data.streamMode
+        data.shuffle = try d.bool("shuffle", default: data.shuffle)
+        data.dropLast = try d.bool("drop_last", default: data.dropLast)
         try d.rejectUnknownKeys()
 
         // optimizer
         let o = try r.section("optimizer")
         var opt = OptimizerSection()
-        opt.name = try o.choice("name", optimizerKeys.keys.sorted()) ?? "adam"
-        for key in optimizerKeys[opt.name]! {
-            switch key {
-            case "betas":
-                opt.betas = try o.doubles("betas", count: 2)
-                for b in opt.betas ?? [] where !(b >= 0 && b < 1) {
-                    throw o.error("betas", "each beta must be in [0, 1) (got \(b))", at: o.value("betas"))
-                }
-            case "nesterov", "amsgrad", "centered":
-                if let b = try o.bool(key) { opt.settings[key] = b ? 1 : 0 }
-            case "lr": opt.settings[key] = try o.double(key, min: 0, openMin: true)
-            case "momentum", "dampening", "alpha":
-                opt.settings[key] = try o.double(key, min: 0, max: 1)
-            default: opt.settings[key] = try o.double(key, min: 0)
-            }
+        opt.name = try o.choice("name", OptimizerConfig.hyperparameters.keys.sorted()) ?? opt.name
+        for h in OptimizerConfig.hyperparameters[opt.name]! {
+            guard let v = try o.read(h) else { continue }
+            if h.kind == .pair { opt.betas = v } else { opt.settings[h.key] = v[0] }
         }
         try o.rejectUnknownKeys()
 
         // schedule
         let s = try r.section("schedule")
         var sched = ScheduleSection()
-        sched.name = try s.choice("name", scheduleKeys.keys.sorted()) ?? "constant"
-        sched.warmupSteps = try s.int("warmup_steps", default: 0, min: 0)
-        if let f = try s.double("warmup_start_factor", min: 0, max: 1, openMin: true) { sched.settings["warmup_start_factor"] = f }
-        for key in scheduleKeys[sched.name]! {
-            switch key {
-            case "mode": sched.mode = try s.choice("mode", ["min", "max"])
-            case "threshold_mode": sched.thresholdMode = try s.choice("threshold_mode", ["rel", "abs"])
-            case "step_size", "t_max": if let v = try s.int(key, min: 1) { sched.settings[key] = Double(v) }
-            case "patience", "cooldown": if let v = try s.int(key, min: 0) { sched.settings[key] = Double(v) }
-            case "gamma", "factor": if let v = try s.double(key, min: 0, max: 1, openMin: true) { sched.settings[key] = v }
-            default: if let v = try s.double(key, min: 0) { sched.settings[key] = v }
+        sched.name = try s.choice("name", LearningRateSchedule.hyperparameters.keys.sorted()) ?? sched.name
+        let warmup = LearningRateSchedule.warmupHyperparameters
+        sched.warmupSteps = Int(try s.read(warmup[key: "warmup_steps"])?[0] ?? warmup[key: "warmup_steps"].defaultValue)
+        if let f = try s.read(warmup[key: "warmup_start_factor"]) { sched.settings["warmup_start_factor"] = f[0] }
+        for h in LearningRateSchedule.hyperparameters[sched.name]! {
+            switch h.key {
+            case "mode": sched.mode = try s.string(h)
+            case "threshold_mode": sched.thresholdMode = try s.string(h)
+            default: if let v = try s.read(h) { sched.settings[h.key] = v[0] }
             }
         }
         try s.rejectUnknownKeys()
@@ -311,22 +291,22 @@ extension RunConfig {
         // training
         let t = try r.section("training")
         var training = Training()
-        training.epochs = try t.int("epochs", default: 10, min: 1)
+        training.epochs = try t.int("epochs", default: training.epochs, min: 1)
         training.steps = try t.int("steps", min: 1)
         if let off = try? t.string("clip_norm"), ["none", "off"].contains(off) {
             training.clipNorm = nil  // clipping off
         } else {
-            training.clipNorm = t.has("clip_norm") ? try t.double("clip_norm", min: 0, openMin: true) : 5.0
+            training.clipNorm = t.has("clip_norm") ? try t.double("clip_norm", min: 0, openMin: true) : training.clipNorm
         }
         training.clipValue = try t.double("clip_value", min: 0, openMin: true)
         training.nanPolicy = try t.choice("nan_policy", NonFinitePolicy.allCases.map(\.rawValue))
-            .flatMap(NonFinitePolicy.init) ?? .skip
+            .flatMap(NonFinitePolicy.init) ?? training.nanPolicy
         if t.has("early_stopping") {
             let e = try t.section("early_stopping")
             var es = EarlyStopping()
-            es.metric = try e.choice("metric", metricNames) ?? "val_loss"
-            es.patience = try e.int("patience", default: 10, min: 1)
-            es.minDelta = try e.double("min_delta", default: 0, min: 0)
+            es.metric = try e.choice("metric", metricNames) ?? es.metric
+            es.patience = try e.int("patience", default: es.patience, min: 1)
+            es.minDelta = try e.double("min_delta", default: es.minDelta, min: 0)
             es.target = try e.double("target")
             try e.rejectUnknownKeys()
             training.earlyStopping = es
@@ -335,20 +315,20 @@ extension RunConfig {
 
         let v = try r.section("validation")
         var validation = Validation()
-        validation.every = try v.int("every", default: 0, min: 0)
+        validation.every = try v.int("every", default: validation.every, min: 0)
         validation.maxBatches = try v.int("max_batches", min: 1)
         try v.rejectUnknownKeys()
 
         let c = try r.section("checkpoint")
         var ckpt = Checkpointing(dir: expandingTilde(try c.string("dir") ?? "runs/\(configName)"))
-        ckpt.every = try c.int("every", default: 0, min: 0)
-        ckpt.keep = try c.int("keep", default: 3, min: 1)
+        ckpt.every = try c.int("every", default: ckpt.every, min: 0)
+        ckpt.keep = try c.int("keep", default: ckpt.keep, min: 1)
         try c.rejectUnknownKeys()
 
         let l = try r.section("logging")
         var logging = Logging()
-        logging.every = try l.int("every", default: 50, min: 1)
-        logging.progress = try l.choice("progress", ["auto", "bar", "plain", "none"]) ?? "auto"
+        logging.every = try l.int("every", default: logging.every, min: 1)
+        logging.progress = try l.choice("progress", ["auto", "bar", "plain", "none"]) ?? logging.progress
         try l.rejectUnknownKeys()
 
         let p = try r.section("parallel")
@@ -427,4 +407,43 @@ func yamlErrorLine(_ e: YamlError) -> Int? {
 
 extension Node.Mapping {
     var asNode: Node { .mapping(self) }
+}
+
+extension ConfigReader {
+    /// Reads the hyperparameter `h` (nil when left out), checked against its type and range.
+    func read(_ h: Hyperparameter) throws -> [Double]? {
+        let b = h.bounds
+        switch h.kind {
+        case .real:
+            return try double(h.key, min: b?.lower, max: b?.upper, openMax: b?.upperOpen ?? false,
+                              openMin: b?.lowerOpen ?? false).map { [$0] }
+        case .integer:
+            return try int(h.key, min: b?.lower.map { Int($0) }, max: b?.upper.map { Int($0) }).map { [Double($0)] }
+        case .flag:
+            return try bool(h.key).map { [$0 ? 1 : 0] }
+        case .pair:
+            guard let v = try doubles(h.key, count: 2) else { return nil }
+            for x in v where !(b.map { x.isIn($0) } ?? true) {
+                throw error(h.key, "each \(h.key.dropLast()) must be in \(b!) (got \(x))", at: value(h.key))
+            }
+            return v
+        case .choice:
+            preconditionFailure("\(h.key) is a choice: read it with string(_:)")
+        }
+    }
+
+    /// Reads the choice hyperparameter `h` (nil when left out).
+    func string(_ h: Hyperparameter) throws -> String? {
+        guard case .choice(let allowed) = h.kind else { preconditionFailure("\(h.key) is not a choice") }
+        return try choice(h.key, allowed)
+    }
+}
+
+extension Double {
+    /// Whether the number lies in `b`.
+    func isIn(_ b: Hyperparameter.Bounds) -> Bool {
+        if let lo = b.lower, b.lowerOpen ? self <= lo : self < lo { return false }
+        if let hi = b.upper, b.upperOpen ? self >= hi : self > hi { return false }
+        return true
+    }
 }

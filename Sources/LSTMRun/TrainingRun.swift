@@ -5,6 +5,7 @@ import LSTMKit
 /// What a finished (or early-stopped) run did.
 public struct RunSummary: Sendable {
     public var steps: Int
+    /// Epochs begun, the last possibly partial (900 steps of 400 per epoch: 3).
     public var epochs: Int
     public var lastValidation: MetricsRecord?
     public var bestMetric: Double?
@@ -115,11 +116,11 @@ public final class TrainingRun {
         self.config = config
         directory = config.checkpoint.dir
         if let g = config.data.generate, !FileManager.default.fileExists(atPath: config.data.file) {
-            try Self.generate(g, to: config.data.file)
+            try g.write(to: config.data.file)
         }
         trainFile = try DatasetFile(path: config.data.file)
         let schema = try trainFile.schema(config.data.trainSplit)
-        var model = try Self.modelConfig(config, schema: schema)
+        var model = try config.modelConfig(schema: schema)
         var initial: Checkpoint? = checkpoint
         if let initFrom {
             let c = try WeightsImporter.read(initFrom, options: WeightsImportOptions(
@@ -127,12 +128,12 @@ public final class TrainingRun {
             model.initialization = c.config.initialization
             model.forgetGateBias = c.config.forgetGateBias
             guard c.config == model else {
-                throw RunError("\(initFrom): its model (\(Self.describe(c.config))) does not match the config's (\(Self.describe(model)))")
+                throw RunError("\(initFrom): its model (\(c.config.summary)) does not match the config's (\(model.summary))")
             }
             initial = c
         }
         if let checkpoint, checkpoint.config != model {
-            throw RunError("the checkpoint's model (\(Self.describe(checkpoint.config))) does not match its config")
+            throw RunError("the checkpoint's model (\(checkpoint.config.summary)) does not match its config")
         }
         self.model = model
         do {
@@ -149,7 +150,7 @@ public final class TrainingRun {
         network = try LSTMNetwork<Float>(config: model)
 
         let isStream = schema.form == .tokenStream
-        let stateful = isStream && config.data.streamMode == "stateful"
+        let stateful = isStream && config.data.streamMode == .stateful
         self.stateful = stateful
         if stateful && model.bidirectional {
             throw config.error(at: "data.stream_mode", "stateful lanes carry h and c forward in time, which a "
@@ -157,7 +158,7 @@ public final class TrainingRun {
         }
         let file = trainFile
         let seqLength = isStream ? config.data.seqLength : nil
-        let mode: StreamMode = config.data.streamMode == "stateful" ? .stateful : .windows
+        let mode = config.data.streamMode
         trainLoader = try BatchLoader(
             file: trainFile, split: config.data.trainSplit, batchSize: config.data.batchSize,
             shuffle: stateful ? false : config.data.shuffle, seed: config.seed, seqLength: seqLength, mode: mode,
@@ -173,11 +174,11 @@ public final class TrainingRun {
         // Parameters and optimizer.
         let params = ParameterSet<Float>(config: model, seed: config.seed)
         parameters = params
-        let optConfig = try Self.optimizerConfig(config)
+        let optConfig = config.optimizerConfig()
         let opt: any Optimizer<Float> = try optConfig.makeOptimizer(layout: params.layout)
         optimizer = opt
         baseLearningRate = opt.learningRate
-        schedule = try Self.schedule(config)
+        schedule = try config.learningRateSchedule()
         let maxSteps = isStream ? config.data.seqLength : (schema.steps ?? 1)
         trainer = Trainer(network: network, parameters: params, optimizer: opt, maxBatch: config.data.batchSize,
                           maxSteps: maxSteps, shards: config.parallel.shards, workers: config.parallel.workers,
@@ -189,7 +190,8 @@ public final class TrainingRun {
         progress = ProgressReporter(mode: config.logging.progress, every: config.logging.every)
         state = RunState(cursor: LoaderCursor())
         if config.schedule.name == "plateau" {
-            state.plateau = try ReduceLROnPlateau(learningRate: baseLearningRate, configuration: Self.plateauConfig(config))
+            state.plateau = try ReduceLROnPlateau(learningRate: baseLearningRate,
+                                                  configuration: config.plateauConfiguration())
         }
 
         if let initial {
@@ -204,12 +206,13 @@ public final class TrainingRun {
         store = try CheckpointStore(directory: directory, keepLast: config.checkpoint.keep)
         let configCopy = (directory as NSString).appendingPathComponent("config.yaml")
         try config.sourceText.write(toFile: configCopy, atomically: true, encoding: .utf8)
-        if checkpoint != nil { try truncateMetrics(after: trainer.step) }
+        if checkpoint != nil { try metrics.truncate(after: trainer.step) }
     }
 
     // MARK: - The loop
 
-    var metricsPath: String { (directory as NSString).appendingPathComponent("metrics.jsonl") }
+    /// The run's metrics.jsonl.
+    var metrics: MetricsLog { MetricsLog(path: (directory as NSString).appendingPathComponent("metrics.jsonl")) }
 
     /// Trains until the configured steps or epochs are done, early stopping fires, or a
     /// non-finite step under the `stop` policy throws (the last checkpoint stays intact).
@@ -223,7 +226,7 @@ public final class TrainingRun {
         var lastValidation: MetricsRecord?
         var tokensSinceLog = 0, timeSinceLog = 0.0
         var sessionSteps = 0, sessionSeconds = 0.0  // for the ETA
-        progress.message("training \(Self.describe(model)): \(parameters.count) parameters, \(steps) minibatches per epoch, "
+        progress.message("training \(model.summary): \(parameters.count) parameters, \(steps) minibatches per epoch, "
                          + "\(totalSteps) steps, \(trainer.scheduler.shardCount) shard(s) on \(trainer.scheduler.workerCount) worker(s)")
         stepLoop: while trainer.step < totalSteps {
             let epoch = state.cursor.epoch
@@ -304,7 +307,8 @@ public final class TrainingRun {
     private func finish(_ s: RunSummary, _ lastValidation: MetricsRecord?, _ startWall: Double) -> RunSummary {
         var summary = s
         summary.steps = trainer.step
-        summary.epochs = state.cursor.epoch
+        // The cursor's epoch counts from 0 and moves to position 0 of the next epoch once one ends.
+        summary.epochs = state.cursor.epoch + (state.cursor.position > 0 ? 1 : 0)
         summary.lastValidation = lastValidation
         summary.bestMetric = state.bestMetric
         summary.skippedSteps = trainer.skippedSteps
@@ -335,7 +339,7 @@ public final class TrainingRun {
         r.valMAE = m.mae
         r.learningRate = optimizer.learningRate
         r.skippedSteps = trainer.skippedSteps
-        try append(r)
+        try metrics.append(r)
         progress.message(String(format: "step %d  epoch %d  val loss %.5f", trainer.step, epoch + 1, m.loss)
                          + (m.accuracy.map { String(format: "  accuracy %.4f", $0) } ?? "")
                          + (m.perplexity.map { String(format: "  perplexity %.3f", $0) } ?? "")
@@ -384,32 +388,7 @@ public final class TrainingRun {
         r.skippedSteps = trainer.skippedSteps
         state.trainLossSum = 0
         state.trainLossCount = 0
-        try append(r)
-    }
-
-    func append(_ r: MetricsRecord) throws {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-        var line = try encoder.encode(r)
-        line.append(0x0A)
-        if let h = FileHandle(forWritingAtPath: metricsPath) {
-            defer { try? h.close() }
-            try h.seekToEnd()
-            try h.write(contentsOf: line)
-        } else {
-            try line.write(to: URL(fileURLWithPath: metricsPath))
-        }
-    }
-
-    /// Drops metrics logged after `step` (a resumed run logs them again).
-    func truncateMetrics(after step: Int) throws {
-        guard let text = try? String(contentsOfFile: metricsPath, encoding: .utf8) else { return }
-        let kept = text.split(separator: "\n").filter { line in
-            guard let r = try? MetricsRecord.decode(line) else { return false }
-            return r.step <= step
-        }
-        try (kept.joined(separator: "\n") + (kept.isEmpty ? "" : "\n")).write(toFile: metricsPath, atomically: true, encoding: .utf8)
+        try metrics.append(r)
     }
 
     // MARK: - Checkpoints
@@ -426,112 +405,6 @@ public final class TrainingRun {
         } else {
             try store.save(ckpt, step: trainer.step, isBest: false)
         }
-    }
-
-    // MARK: - Building blocks
-
-    /// Fills the model's sizes from the data where the config leaves them out, and checks the rest.
-    static func modelConfig(_ c: RunConfig, schema: DatasetSchema) throws -> ModelConfig {
-        let input: InputKind
-        switch schema.input {
-        case .features(let width):
-            if let i = c.model.inputSize, i != width {
-                throw c.error(at: "model.input_size", "is \(i) but \(c.data.file) has features of width \(width)")
-            }
-            input = .features(size: width)
-        case .tokens:
-            guard let v = c.model.vocabSize ?? schema.vocabulary?.count ?? schema.tokenIDs.map({ Int($0.max) + 1 }) else {
-                throw c.error(at: "model.vocab_size", "is needed: \(c.data.file) has no vocabulary attribute")
-            }
-            input = .tokens(vocabulary: v, embedding: c.model.embeddingSize)
-        }
-        let o: Int
-        if let w = schema.target.valueWidth {
-            if let given = c.model.outputSize, given != w {
-                throw c.error(at: "model.output_size", "is \(given) but \(c.data.file) has targets of width \(w)")
-            }
-            o = w
-        } else {
-            o = c.model.outputSize ?? schema.minimumClassCount ?? 2
-        }
-        let head = c.model.head ?? (schema.target.isPerStep ? .sequence : .last)
-        let loss = c.loss ?? (schema.target.isClasses ? .crossEntropy : .mse)
-        if schema.target.isClasses != (loss == .crossEntropy) {
-            throw c.error(at: "loss", "\(loss.rawValue) does not fit \(c.data.file), which has \(schema.target) "
-                           + "(class ids need cross_entropy; float targets need mse or bce)")
-        }
-        let model = ModelConfig(
-            input: input, hiddenSize: c.model.hiddenSize, numLayers: c.model.numLayers, outputSize: o,
-            activation: c.model.activation, head: head, loss: loss, initialization: c.model.initialization,
-            forgetGateBias: c.model.forgetBias, bidirectional: c.model.bidirectional, dropout: c.model.dropout)
-        try model.validate()
-        return model
-    }
-
-    static func optimizerConfig(_ c: RunConfig) throws -> OptimizerConfig {
-        let s = c.optimizer.settings
-        return OptimizerConfig(
-            name: c.optimizer.name, lr: s["lr"], momentum: s["momentum"], dampening: s["dampening"],
-            nesterov: s["nesterov"].map { $0 != 0 }, weightDecay: s["weight_decay"], betas: c.optimizer.betas,
-            eps: s["eps"], amsgrad: s["amsgrad"].map { $0 != 0 }, alpha: s["alpha"],
-            centered: s["centered"].map { $0 != 0 }, lrDecay: s["lr_decay"],
-            initialAccumulatorValue: s["initial_accumulator_value"])
-    }
-
-    static func schedule(_ c: RunConfig) throws -> LearningRateSchedule {
-        let s = c.schedule.settings
-        let decay: LearningRateSchedule.Decay
-        switch c.schedule.name {
-        case "step": decay = .step(stepSize: Int(s["step_size"] ?? 1000), gamma: s["gamma"] ?? 0.1)
-        case "exponential": decay = .exponential(gamma: s["gamma"] ?? 0.999)
-        case "cosine": decay = .cosine(tMax: Int(s["t_max"] ?? 10_000), etaMin: s["eta_min"] ?? 0)
-        default: decay = .constant
-        }
-        return try LearningRateSchedule(decay, warmupSteps: c.schedule.warmupSteps,
-                                        warmupStartFactor: s["warmup_start_factor"] ?? 1.0 / 3)
-    }
-
-    static func plateauConfig(_ c: RunConfig) -> ReduceLROnPlateau.Configuration {
-        var p = ReduceLROnPlateau.Configuration()
-        let s = c.schedule.settings
-        if let m = c.schedule.mode { p.mode = m == "max" ? .max : .min }
-        if let f = s["factor"] { p.factor = f }
-        if let v = s["patience"] { p.patience = Int(v) }
-        if let v = s["threshold"] { p.threshold = v }
-        if let m = c.schedule.thresholdMode { p.thresholdMode = m == "abs" ? .abs : .rel }
-        if let v = s["cooldown"] { p.cooldown = Int(v) }
-        if let v = s["min_lr"] { p.minLR = v }
-        return p
-    }
-
-    static func generate(_ g: RunConfig.Generate, to path: String) throws {
-        let dir = (path as NSString).deletingLastPathComponent
-        if !dir.isEmpty { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
-        let counts = SplitCounts(train: g.train, val: g.val, test: g.test)
-        print("generating the \(g.task) dataset into \(path)")
-        switch g.task {
-        case "adding": _ = try Generators.writeAdding(to: path, steps: g.steps, counts: counts, seed: g.seed)
-        case "waves":
-            _ = try Generators.writeWaves(
-                to: path, settings: Generators.WaveSettings(classes: g.classes, minLength: g.minLength,
-                                                            maxLength: g.maxLength, noise: g.noise),
-                counts: counts, seed: g.seed)
-        default:
-            _ = try Generators.writeCopy(to: path, symbols: g.symbols, alphabet: g.alphabet, delay: g.delay,
-                                         counts: counts, seed: g.seed)
-        }
-    }
-
-    static func describe(_ m: ModelConfig) -> String {
-        var s: String
-        switch m.input {
-        case .features(let i): s = "features I=\(i)"
-        case .tokens(let v, let e): s = "tokens V=\(v) E=\(e)"
-        }
-        s += ", H=\(m.hiddenSize) × \(m.numLayers) layer(s)\(m.bidirectional ? " bidirectional" : ""), O=\(m.outputSize)"
-        s += ", head \(m.head.rawValue), \(m.loss.rawValue)+\(m.activation.rawValue)"
-        if m.dropout > 0 { s += ", dropout \(m.dropout)" }
-        return s
     }
 }
 

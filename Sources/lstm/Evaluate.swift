@@ -20,30 +20,18 @@ struct Evaluate: ParsableCommand {
               lstm evaluate runs/charlm/best.h5 --data text.h5 --split val --json
             """)
 
-    @Argument(help: "The weights: a checkpoint, or a PyTorch/Keras file written by `lstm export`.") var checkpoint: String
-    @Option(help: "The HDF5 dataset.") var data: String
-    @Option(help: "The split to evaluate.") var split = "test"
-    @Option(help: "Sequences (or lanes) per minibatch.") var batchSize = 64
-    @Option(help: "Token streams: steps per window (default: the run's seq_length, else 50).") var seqLength: Int?
-    @Option(help: "Token streams: stateful or windows (default: the run's, else stateful).",
-            transform: parseStreamMode) var streamMode: StreamMode?
+    @OptionGroup var options: InferenceOptions
+    @Option(help: "Token streams: stateful or windows (default: the run's, else stateful).") var streamMode: StreamMode?
     @Flag(help: "Print one JSON object instead of one line per metric.") var json = false
 
     func run() throws {
-        let report = try Inference.evaluate(weights: checkpoint, data: data, split: split, batchSize: batchSize,
-                                            seqLength: seqLength, streamMode: streamMode)
+        let o = options
+        let report = try Inference.evaluate(weights: o.checkpoint, data: o.data, split: o.split, batchSize: o.batchSize,
+                                            seqLength: o.seqLength, streamMode: streamMode)
         if json {
             print(try report.json())
         } else {
             report.lines.forEach { print($0) }
         }
     }
-}
-
-/// Parses `--stream-mode`: stateful or windows.
-func parseStreamMode(_ text: String) throws -> StreamMode {
-    guard let mode = StreamMode(rawValue: text) else {
-        throw ValidationError("unknown stream mode '\(text)' (expected stateful or windows)")
-    }
-    return mode
 }

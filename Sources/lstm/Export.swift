@@ -20,20 +20,18 @@ struct Export: ParsableCommand {
             """)
 
     @Argument(help: "The checkpoint (or weights file) to read.") var checkpoint: String
-    @Option(help: "Output format: pytorch or keras.", transform: parseExportFormat) var format: WeightsFormat
+    @Option(help: "Output format: pytorch or keras.") var format: WeightsFormat
     @Option(help: "The weights file to write (written atomically).") var out: String
+
+    func validate() throws {
+        if format == .checkpoint {
+            throw ValidationError("unknown export format 'checkpoint' (expected pytorch or keras)")
+        }
+    }
 
     func run() throws {
         let source = try WeightsImporter.read(checkpoint)
         try WeightsExporter.export(source, format: format, to: out)
         print("wrote \(format.displayName) weights (\(source.parameters.count) parameters) to \(out)")
     }
-}
-
-/// Parses `--format` for export: pytorch or keras.
-private func parseExportFormat(_ text: String) throws -> WeightsFormat {
-    guard let format = WeightsFormat(rawValue: text.lowercased()), format != .checkpoint else {
-        throw ValidationError("unknown export format '\(text)' (expected pytorch or keras)")
-    }
-    return format
 }

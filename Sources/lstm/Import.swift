@@ -21,40 +21,17 @@ struct Import: ParsableCommand {
             """)
 
     @Argument(help: "The weights file to read.") var weights: String
-    @Option(help: "Input format: pytorch, keras or checkpoint (default: detect).", transform: parseImportFormat)
-    var format: WeightsFormat?
+    @Option(help: "Input format: pytorch, keras or checkpoint (default: detect).") var format: WeightsFormat?
     @Option(help: "The checkpoint to write (written atomically).") var out: String
-    @Option(help: "Head: sequence or last (overrides the file).", transform: parseRaw(Head.self, "head"))
-    var head: Head?
-    @Option(help: "Output activation F: identity, softmax, sigmoid or tanh (overrides the file).",
-            transform: parseRaw(OutputActivation.self, "activation"))
+    @Option(help: "Head: sequence or last (overrides the file).") var head: Head?
+    @Option(help: "Output activation F: identity, softmax, sigmoid or tanh (overrides the file).")
     var activation: OutputActivation?
-    @Option(help: "Loss: cross_entropy, mse or bce (overrides the file).", transform: parseRaw(LossKind.self, "loss"))
-    var loss: LossKind?
+    @Option(help: "Loss: cross_entropy, mse or bce (overrides the file).") var loss: LossKind?
 
     func run() throws {
         let options = WeightsImportOptions(head: head, activation: activation, loss: loss)
         let checkpoint = try WeightsImporter.read(weights, format: format, options: options)
         try checkpoint.save(to: out)
         print("wrote checkpoint (\(checkpoint.parameters.count) parameters, no optimizer state) to \(out)")
-    }
-}
-
-/// Parses `--format` for import: pytorch, keras or checkpoint.
-private func parseImportFormat(_ text: String) throws -> WeightsFormat {
-    guard let format = WeightsFormat(rawValue: text.lowercased()) else {
-        throw ValidationError("unknown format '\(text)' (expected pytorch, keras or checkpoint)")
-    }
-    return format
-}
-
-/// A parser for a String-backed enum option that lists the accepted values on error.
-private func parseRaw<V: RawRepresentable & CaseIterable & SendableMetatype>(_ type: V.Type, _ what: String) -> @Sendable (String) throws -> V
-where V.RawValue == String, V.AllCases: SendableMetatype {
-    { text in
-        guard let value = V(rawValue: text) else {
-            throw ValidationError("unknown \(what) '\(text)' (expected \(V.allCases.map(\.rawValue).joined(separator: ", ")))")
-        }
-        return value
     }
 }

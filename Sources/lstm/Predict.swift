@@ -22,17 +22,14 @@ struct Predict: ParsableCommand {
               lstm predict runs/w/best.h5 --data w.h5 --out pred.h5 --denormalize
             """)
 
-    @Argument(help: "The weights: a checkpoint, or a PyTorch/Keras file written by `lstm export`.") var checkpoint: String
-    @Option(help: "The HDF5 dataset.") var data: String
-    @Option(help: "The split to run.") var split = "test"
+    @OptionGroup var options: InferenceOptions
     @Option(help: "The HDF5 file to write.") var out: String
-    @Option(help: "Sequences per minibatch.") var batchSize = 64
-    @Option(help: "Token streams: steps per window (default: the run's seq_length, else 50).") var seqLength: Int?
     @Flag(help: "Map regression outputs back to original units with the data's target statistics.") var denormalize = false
 
     func run() throws {
-        let summary = try Inference.predict(weights: checkpoint, data: data, split: split, out: out,
-                                            batchSize: batchSize, seqLength: seqLength, denormalize: denormalize)
+        let o = options
+        let summary = try Inference.predict(weights: o.checkpoint, data: o.data, split: o.split, out: out,
+                                            batchSize: o.batchSize, seqLength: o.seqLength, denormalize: denormalize)
         print(summary.description)
     }
 }

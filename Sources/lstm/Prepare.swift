@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import LSTMData
+import LSTMRun
 
 /// `lstm prepare`: turns text, CSV files or generated tasks into an HDF5 dataset file (docs/datasets.md).
 struct Prepare: ParsableCommand {
@@ -27,10 +28,12 @@ struct Prepare: ParsableCommand {
 
     /// Split sizes shared by the generators.
     struct Counts: ParsableArguments {
+        /// Not data.generate's 20000: changing either default would change what existing commands make.
         @Option(help: "Training sequences.") var train = 10_000
-        @Option(help: "Validation sequences (0: no val split).") var val = 1_000
-        @Option(help: "Test sequences (0: no test split).") var test = 1_000
-        @Option(help: "Random seed; each split draws from its own stream derived from it.") var seed: UInt64 = 1
+        @Option(help: "Validation sequences (0: no val split).") var val = RunConfig.Generate.defaults.val
+        @Option(help: "Test sequences (0: no test split).") var test = RunConfig.Generate.defaults.test
+        @Option(help: "Random seed; each split draws from its own stream derived from it.")
+        var seed = RunConfig.Generate.defaults.seed
 
         var splitCounts: SplitCounts { SplitCounts(train: train, val: val, test: test) }
     }
@@ -103,7 +106,7 @@ struct Prepare: ParsableCommand {
                   lstm prepare adding --steps 100 --train 20000 --seed 7 --out adding.h5
                 """)
 
-        @Option(help: "T, steps per sequence (≥ 2).") var steps = 50
+        @Option(help: "T, steps per sequence (≥ 2).") var steps = RunConfig.Generate.defaults.steps
         @OptionGroup var counts: Counts
         @Option(help: "The dataset file to write.") var out: String
 
@@ -125,8 +128,9 @@ struct Prepare: ParsableCommand {
                   lstm prepare copy --symbols 10 --alphabet 8 --delay 100 --out copy.h5
                 """)
 
-        @Option(help: "K, symbols to remember.") var symbols = 10
-        @Option(help: "A, the alphabet size.") var alphabet = 8
+        @Option(help: "K, symbols to remember.") var symbols = RunConfig.Generate.defaults.symbols
+        @Option(help: "A, the alphabet size.") var alphabet = RunConfig.Generate.defaults.alphabet
+        /// Not data.generate's 20, for the same reason as `train`.
         @Option(help: "D, blanks between the symbols and the delimiter.") var delay = 50
         @OptionGroup var counts: Counts
         @Option(help: "The dataset file to write.") var out: String
@@ -153,10 +157,11 @@ extension Prepare {
                   lstm prepare waves --classes 4 --train 16000 --out waves.h5
                 """)
 
-        @Option(help: "K, the number of shapes (2-6).") var classes = 4
-        @Option(help: "Shortest sequence, in steps.") var minLength = 20
-        @Option(help: "T, the longest sequence (every row is padded to T).") var maxLength = 60
-        @Option(help: "Standard deviation of the Gaussian noise.") var noise = 0.2
+        @Option(help: "K, the number of shapes (2-6).") var classes = RunConfig.Generate.defaults.classes
+        @Option(help: "Shortest sequence, in steps.") var minLength = RunConfig.Generate.defaults.minLength
+        @Option(help: "T, the longest sequence (every row is padded to T).")
+        var maxLength = RunConfig.Generate.defaults.maxLength
+        @Option(help: "Standard deviation of the Gaussian noise.") var noise = RunConfig.Generate.defaults.noise
         @OptionGroup var counts: Counts
         @Option(help: "The dataset file to write.") var out: String
 

@@ -32,10 +32,7 @@ struct Train: ParsableCommand {
             print("dry run: data and model check out; nothing trained")
             return
         }
-        let interrupt = StopOnInterrupt(run)
-        let summary = try run.run()
-        interrupt.cancel()
-        report(summary, run: run)
+        try trainReporting(run)
     }
 }
 
@@ -55,11 +52,16 @@ struct Resume: ParsableCommand {
     func run() throws {
         let run = try TrainingRun.resume(directory: directory)
         print("resuming \(directory) at step \(run.trainer.step)")
-        let interrupt = StopOnInterrupt(run)
-        let summary = try run.run()
-        interrupt.cancel()
-        report(summary, run: run)
+        try trainReporting(run)
     }
+}
+
+/// Train and resume alike: runs to the end with Ctrl-C saving a checkpoint, then prints the summary.
+func trainReporting(_ run: TrainingRun) throws {
+    let interrupt = StopOnInterrupt(run)
+    let summary = try run.run()
+    interrupt.cancel()
+    report(summary, run: run)
 }
 
 func report(_ s: RunSummary, run: TrainingRun) {

@@ -27,6 +27,15 @@ public enum LossKind: String, Sendable, CaseIterable, Codable {
     case mse
     /// Binary cross-entropy on float targets in [0, 1] (needs F = sigmoid).
     case bce
+
+    /// The output function this loss needs (nil: any), the one pairing rule the model and config check.
+    public var requiredActivation: OutputActivation? {
+        switch self {
+        case .crossEntropy: .softmax
+        case .bce: .sigmoid
+        case .mse: nil
+        }
+    }
 }
 
 /// How parameters start.
@@ -111,14 +120,11 @@ public struct ModelConfig: Sendable, Equatable, Hashable {
         if numLayers < 1 { try fail("num_layers must be ≥ 1 (got \(numLayers))") }
         if outputSize < 1 { try fail("output_size must be ≥ 1 (got \(outputSize))") }
         if !(dropout >= 0 && dropout < 1) { try fail("dropout must be in [0, 1) (got \(dropout))") }
-        switch loss {
-        case .crossEntropy where activation != .softmax:
-            try fail("loss cross_entropy needs activation softmax (got \(activation.rawValue))")
-        case .crossEntropy where outputSize < 2:
+        if let need = loss.requiredActivation, activation != need {
+            try fail("loss \(loss.rawValue) needs activation \(need.rawValue) (got \(activation.rawValue))")
+        }
+        if loss == .crossEntropy && outputSize < 2 {
             try fail("loss cross_entropy needs output_size ≥ 2 classes (got \(outputSize))")
-        case .bce where activation != .sigmoid:
-            try fail("loss bce needs activation sigmoid (got \(activation.rawValue))")
-        default: break
         }
     }
 }

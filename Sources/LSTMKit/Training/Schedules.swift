@@ -92,22 +92,23 @@ public struct LearningRateSchedule: Codable, Sendable, Equatable {
 
     /// Throws `HyperparameterError.invalidValue` for the values `init` rejects.
     public func validate() throws {
-        try HyperparameterError.check("warmup_steps", warmupSteps, atLeast: 0)
+        try Self.warmupHyperparameters[key: "warmup_steps"].checkTorch(warmupSteps)
         if !(warmupStartFactor > 0 && warmupStartFactor <= 1) {
             throw HyperparameterError.invalidValue(
                 key: "warmup_start_factor", value: "\(warmupStartFactor)", requirement: "must be in (0, 1]")
         }
+        let table = Self.hyperparameters[name]!
         switch decay {
         case .constant:
             break
         case .step(let stepSize, let gamma):
-            try HyperparameterError.check("step_size", stepSize, atLeast: 1)
-            try HyperparameterError.check("gamma", gamma, atLeast: 0)
+            try table[key: "step_size"].checkTorch(stepSize)
+            try table[key: "gamma"].checkTorch(gamma)
         case .exponential(let gamma):
-            try HyperparameterError.check("gamma", gamma, atLeast: 0)
+            try table[key: "gamma"].checkTorch(gamma)
         case .cosine(let tMax, let etaMin):
-            try HyperparameterError.check("T_max", tMax, atLeast: 1)
-            try HyperparameterError.check("eta_min", etaMin, atLeast: 0)
+            try table[key: "t_max"].checkTorch(tMax)
+            try table[key: "eta_min"].checkTorch(etaMin)
         }
     }
 
@@ -117,45 +118,78 @@ public struct LearningRateSchedule: Codable, Sendable, Equatable {
         case warmupSteps = "warmup_steps", warmupStartFactor = "warmup_start_factor"
     }
 
-    /// The keys each schedule takes besides "name" and the warmup keys.
-    private static let decayKeys: [String: [CodingKeys]] = [
-        "constant": [], "step": [.stepSize, .gamma], "exponential": [.gamma], "cosine": [.tMax, .etaMin],
+    /// Every schedule's keys besides "name" and the warmup's, with the defaults and ranges of
+    /// docs/config.md: the one table the YAML reader, the JSON decoding and the run's builder read.
+    /// `plateau` (ReduceLROnPlateau) takes its defaults from `ReduceLROnPlateau.Configuration()`.
+    public static let hyperparameters: [String: [Hyperparameter]] = {
+        typealias H = Hyperparameter
+        let gamma = H("gamma", .real, default: [0.1], bounds: .leftOpen(0, 1))
+        let plateau = ReduceLROnPlateau.Configuration()
+        return [
+            "constant": [],
+            "step": [H("step_size", .integer, default: [1000], bounds: .atLeast(1), torchRequired: true), gamma],
+            "exponential": [H("gamma", .real, default: [0.999], bounds: .leftOpen(0, 1), torchRequired: true)],
+            "cosine": [
+                H("t_max", .integer, default: [10_000], bounds: .atLeast(1), codingKey: "T_max", torchRequired: true),
+                H("eta_min", .real, default: [0], bounds: .atLeast(0)),
+            ],
+            "plateau": [
+                H("mode", .choice(ReduceLROnPlateau.Mode.allCases.map(\.rawValue))),
+                H("factor", .real, default: [plateau.factor], bounds: .leftOpen(0, 1), torchBelow: 1),
+                H("patience", .integer, default: [Double(plateau.patience)], bounds: .atLeast(0)),
+                H("threshold", .real, default: [plateau.threshold], bounds: .atLeast(0)),
+                H("threshold_mode", .choice(ReduceLROnPlateau.ThresholdMode.allCases.map(\.rawValue))),
+                H("cooldown", .integer, default: [Double(plateau.cooldown)], bounds: .atLeast(0)),
+                H("min_lr", .real, default: [plateau.minLR], bounds: .atLeast(0)),
+            ],
+        ]
+    }()
+
+    /// The warmup's keys, which every schedule takes.
+    public static let warmupHyperparameters: [Hyperparameter] = [
+        Hyperparameter("warmup_steps", .integer, default: [0], bounds: .atLeast(0)),
+        Hyperparameter("warmup_start_factor", .real, default: [1.0 / 3], bounds: .leftOpen(0, 1)),
     ]
 
-    /// Decodes the flat JSON form; torch's defaults fill in `gamma` for step (0.1), `eta_min`
-    /// (0) and `warmup_start_factor` (1/3). Throws `HyperparameterError` for an unknown name,
+    /// Decodes the flat JSON form; the table's defaults fill in keys torch has defaults for
+    /// (step's `gamma`, `eta_min`, the warmup's). Throws `HyperparameterError` for an unknown name,
     /// a key the schedule does not take, a missing required key or an invalid value.
     public init(from decoder: any Decoder) throws {
         let any = try decoder.container(keyedBy: HyperparameterCodingKey.self)
         let c = try decoder.container(keyedBy: CodingKeys.self)
         let name = try c.decode(String.self, forKey: .name).lowercased()
-        guard let own = Self.decayKeys[name] else { throw HyperparameterError.unknownSchedule(name) }
-        let accepted = own.map(\.rawValue) + [CodingKeys.warmupSteps.rawValue, CodingKeys.warmupStartFactor.rawValue]
+        guard Self.names.contains(name), let own = Self.hyperparameters[name] else {
+            throw HyperparameterError.unknownSchedule(name)
+        }
+        let accepted = (own + Self.warmupHyperparameters).map(\.codingKey)
         for key in any.allKeys.map(\.stringValue).sorted() where key != "name" && !accepted.contains(key) {
             throw HyperparameterError.unsupportedHyperparameter(owner: name, key: key, accepted: accepted)
         }
-        func required<T: Decodable>(_ type: T.Type, _ key: CodingKeys) throws -> T {
-            guard let value = try c.decodeIfPresent(type, forKey: key) else {
-                throw HyperparameterError.invalidValue(key: key.rawValue, value: "missing",
+        /// The value under the row's coding key; left out, the table's default (an error where torch has none).
+        func value<T: Decodable>(_ h: Hyperparameter, _ type: T.Type, _ fromDefault: (Double) -> T) throws -> T {
+            if let v = try c.decodeIfPresent(type, forKey: CodingKeys(rawValue: h.codingKey)!) { return v }
+            guard !h.torchRequired else {
+                throw HyperparameterError.invalidValue(key: h.codingKey, value: "missing",
                                                        requirement: "the \(name) schedule needs it")
             }
-            return value
+            return fromDefault(h.defaultValue)
+        }
+        func real(_ key: String, in table: [Hyperparameter]) throws -> Double {
+            try value(table[key: key], Double.self) { $0 }
+        }
+        func integer(_ key: String, in table: [Hyperparameter]) throws -> Int {
+            try value(table[key: key], Int.self) { Int($0) }
         }
         let decay: Decay
         switch name {
-        case "step":
-            decay = .step(stepSize: try required(Int.self, .stepSize),
-                          gamma: try c.decodeIfPresent(Double.self, forKey: .gamma) ?? 0.1)
-        case "exponential":
-            decay = .exponential(gamma: try required(Double.self, .gamma))
-        case "cosine":
-            decay = .cosine(tMax: try required(Int.self, .tMax),
-                            etaMin: try c.decodeIfPresent(Double.self, forKey: .etaMin) ?? 0)
-        default:
-            decay = .constant
+        case "step": decay = .step(stepSize: try integer("step_size", in: own), gamma: try real("gamma", in: own))
+        case "exponential": decay = .exponential(gamma: try real("gamma", in: own))
+        case "cosine": decay = .cosine(tMax: try integer("t_max", in: own), etaMin: try real("eta_min", in: own))
+        default: decay = .constant
         }
-        try self.init(decay, warmupSteps: try c.decodeIfPresent(Int.self, forKey: .warmupSteps) ?? 0,
-                      warmupStartFactor: try c.decodeIfPresent(Double.self, forKey: .warmupStartFactor) ?? 1.0 / 3)
+        let warmup = Self.warmupHyperparameters
+        try self.init(decay, warmupSteps: try integer("warmup_steps", in: warmup),
+                      warmupStartFactor: try real("warmup_start_factor", in: warmup))
     }
 
     /// Encodes the flat JSON form (warmup keys only when there is a warmup).
@@ -255,12 +289,13 @@ public struct ReduceLROnPlateau: Codable, Sendable, Equatable {
         /// torch's check (factor < 1) plus: factor ≥ 0, every number finite, threshold, min_lr
         /// and eps ≥ 0, patience and cooldown ≥ 0.
         public func validate() throws {
-            try HyperparameterError.check("factor", factor, atLeast: 0, below: 1)
-            try HyperparameterError.check("patience", patience, atLeast: 0)
-            try HyperparameterError.check("threshold", threshold, atLeast: 0)
-            try HyperparameterError.check("cooldown", cooldown, atLeast: 0)
-            try HyperparameterError.check("min_lr", minLR, atLeast: 0)
-            try HyperparameterError.check("eps", eps, atLeast: 0)
+            let table = LearningRateSchedule.hyperparameters["plateau"]!
+            try table[key: "factor"].checkTorch(factor)
+            try table[key: "patience"].checkTorch(patience)
+            try table[key: "threshold"].checkTorch(threshold)
+            try table[key: "cooldown"].checkTorch(cooldown)
+            try table[key: "min_lr"].checkTorch(minLR)
+            try HyperparameterError.check("eps", eps, atLeast: 0)  // torch-only: not a config-file key
         }
     }
 

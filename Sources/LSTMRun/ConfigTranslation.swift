@@ -1,0 +1,103 @@
+import Foundation
+import LSTMData
+import LSTMKit
+
+// Building LSTMKit's model, optimizer and schedule from a parsed config: shared by the training
+// run, `lstm gradcheck` and inference. Defaults and ranges come from LSTMKit's hyperparameter
+// tables (`OptimizerConfig.hyperparameters`, `LearningRateSchedule.hyperparameters`).
+
+extension RunConfig {
+    /// Fills the model's sizes from the data where the config leaves them out, and checks the rest.
+    public func modelConfig(schema: DatasetSchema) throws -> ModelConfig {
+        let c = self
+        let input: InputKind
+        switch schema.input {
+        case .features(let width):
+            if let i = c.model.inputSize, i != width {
+                throw c.error(at: "model.input_size", "is \(i) but \(c.data.file) has features of width \(width)")
+            }
+            input = .features(size: width)
+        case .tokens:
+            guard let v = c.model.vocabSize ?? schema.vocabulary?.count ?? schema.tokenIDs.map({ Int($0.max) + 1 }) else {
+                throw c.error(at: "model.vocab_size", "is needed: \(c.data.file) has no vocabulary attribute")
+            }
+            input = .tokens(vocabulary: v, embedding: c.model.embeddingSize)
+        }
+        let o: Int
+        if let w = schema.target.valueWidth {
+            if let given = c.model.outputSize, given != w {
+                throw c.error(at: "model.output_size", "is \(given) but \(c.data.file) has targets of width \(w)")
+            }
+            o = w
+        } else {
+            o = c.model.outputSize ?? schema.minimumClassCount ?? 2
+        }
+        let head = c.model.head ?? (schema.target.isPerStep ? .sequence : .last)
+        let loss = c.loss ?? (schema.target.isClasses ? .crossEntropy : .mse)
+        if schema.target.isClasses != (loss == .crossEntropy) {
+            throw c.error(at: "loss", "\(loss.rawValue) does not fit \(c.data.file), which has \(schema.target) "
+                           + "(class ids need cross_entropy; float targets need mse or bce)")
+        }
+        let model = ModelConfig(
+            input: input, hiddenSize: c.model.hiddenSize, numLayers: c.model.numLayers, outputSize: o,
+            activation: c.model.activation, head: head, loss: loss, initialization: c.model.initialization,
+            forgetGateBias: c.model.forgetBias, bidirectional: c.model.bidirectional, dropout: c.model.dropout)
+        try model.validate()
+        return model
+    }
+
+    /// The optimizer section as LSTMKit's configuration (unset keys: torch's defaults).
+    public func optimizerConfig() -> OptimizerConfig {
+        var values = optimizer.settings.mapValues { [$0] }
+        values["betas"] = optimizer.betas
+        return OptimizerConfig(name: optimizer.name, values: values)
+    }
+
+    /// The schedule section's warmup and decay (for `plateau` the warmup alone: the reduction is
+    /// `plateauConfiguration()`); unset keys take the table's defaults.
+    public func learningRateSchedule() throws -> LearningRateSchedule {
+        let s = schedule.settings
+        let table = LearningRateSchedule.hyperparameters[schedule.name] ?? []
+        func real(_ key: String) -> Double { s[key] ?? table[key: key].defaultValue }
+        let decay: LearningRateSchedule.Decay
+        switch schedule.name {
+        case "step": decay = .step(stepSize: Int(real("step_size")), gamma: real("gamma"))
+        case "exponential": decay = .exponential(gamma: real("gamma"))
+        case "cosine": decay = .cosine(tMax: Int(real("t_max")), etaMin: real("eta_min"))
+        default: decay = .constant
+        }
+        let start = s["warmup_start_factor"]
+            ?? LearningRateSchedule.warmupHyperparameters[key: "warmup_start_factor"].defaultValue
+        return try LearningRateSchedule(decay, warmupSteps: schedule.warmupSteps, warmupStartFactor: start)
+    }
+
+    /// The `plateau` schedule's ReduceLROnPlateau settings (unset keys: torch's defaults).
+    public func plateauConfiguration() -> ReduceLROnPlateau.Configuration {
+        var p = ReduceLROnPlateau.Configuration()
+        let s = schedule.settings
+        if let m = schedule.mode.flatMap(ReduceLROnPlateau.Mode.init) { p.mode = m }
+        if let f = s["factor"] { p.factor = f }
+        if let v = s["patience"] { p.patience = Int(v) }
+        if let v = s["threshold"] { p.threshold = v }
+        if let m = schedule.thresholdMode.flatMap(ReduceLROnPlateau.ThresholdMode.init) { p.thresholdMode = m }
+        if let v = s["cooldown"] { p.cooldown = Int(v) }
+        if let v = s["min_lr"] { p.minLR = v }
+        return p
+    }
+}
+
+extension ModelConfig {
+    /// "tokens V=65 E=64, H=128 × 2 layer(s), O=65, head sequence, cross_entropy+softmax".
+    public var summary: String {
+        let m = self
+        var s: String
+        switch m.input {
+        case .features(let i): s = "features I=\(i)"
+        case .tokens(let v, let e): s = "tokens V=\(v) E=\(e)"
+        }
+        s += ", H=\(m.hiddenSize) × \(m.numLayers) layer(s)\(m.bidirectional ? " bidirectional" : ""), O=\(m.outputSize)"
+        s += ", head \(m.head.rawValue), \(m.loss.rawValue)+\(m.activation.rawValue)"
+        if m.dropout > 0 { s += ", dropout \(m.dropout)" }
+        return s
+    }
+}

@@ -1,0 +1,25 @@
+import ArgumentParser
+import LSTMData
+import LSTMKit
+
+// Enum options parse through ArgumentParser, which lists the accepted values in help and errors.
+
+extension StreamMode: ExpressibleByArgument {}
+extension Head: ExpressibleByArgument {}
+extension OutputActivation: ExpressibleByArgument {}
+extension LossKind: ExpressibleByArgument {}
+
+extension WeightsFormat: ExpressibleByArgument {
+    /// Case-insensitive, as `--format PyTorch` always worked.
+    public init?(argument: String) { self.init(rawValue: argument.lowercased()) }
+}
+
+/// The options evaluate and predict share: which weights, on which split, cut how.
+struct InferenceOptions: ParsableArguments {
+    @Argument(help: "The weights: a checkpoint, or a PyTorch/Keras file written by `lstm export`.")
+    var checkpoint: String
+    @Option(help: "The HDF5 dataset.") var data: String
+    @Option(help: "The split to use.") var split = "test"
+    @Option(help: "Sequences (or lanes of a token stream) per minibatch.") var batchSize = 64
+    @Option(help: "Token streams: steps per window (default: the run's seq_length, else 50).") var seqLength: Int?
+}

@@ -1,0 +1,118 @@
+import Foundation
+import LSTMKit
+@testable import LSTMRun
+import XCTest
+
+/// docs/config.md documents exactly the keys the YAML reader accepts.
+final class ConfigDocTests: XCTestCase {
+    /// The key paths in docs/config.md's key tables: `| key |` tables under a section heading,
+    /// and the per-optimizer and per-schedule `key: default` tables.
+    func documentedKeys() throws -> Set<String> {
+        let doc = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("docs/config.md")
+        let text = try String(contentsOf: doc, encoding: .utf8)
+        var keys: Set<String> = []
+        var section = "", table = ""
+        func names(_ cell: Substring, beforeColon: Bool) -> [String] {
+            let pattern = beforeColon ? "`([a-z_]+)`:" : "`([a-z_]+)`"
+            let regex = try! NSRegularExpression(pattern: pattern)
+            let s = String(cell)
+            return regex.matches(in: s, range: NSRange(s.startIndex..., in: s)).map {
+                String(s[Range($0.range(at: 1), in: s)!])
+            }
+        }
+        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
+            if line.hasPrefix("#") {
+                section = String(line.drop(while: { $0 == "#" }).trimmingCharacters(in: .whitespaces))
+                table = ""
+                continue
+            }
+            guard line.hasPrefix("|") else { table = ""; continue }
+            let cells = line.split(separator: "|", omittingEmptySubsequences: false).dropFirst()
+                .map { $0.trimmingCharacters(in: .whitespaces) }
+            if table.isEmpty {
+                table = cells.first ?? "-"
+                if table == "key" { keys.insert(section) }  // a section of keys is itself a key
+                continue
+            }
+            guard cells.count > 1, !cells[0].hasPrefix("--") else { continue }
+            switch table {
+            case "key":
+                for k in names(Substring(cells[0]), beforeColon: false) {
+                    keys.insert(k == section ? k : "\(section).\(k)")
+                }
+            case "optimizer" where section == "optimizer", "schedule" where section == "schedule":
+                names(Substring(cells[1]), beforeColon: true).forEach { keys.insert("\(section).\($0)") }
+            default: break
+            }
+        }
+        return keys
+    }
+
+    /// Every key the reader asks for, over every optimizer and schedule, with every optional section.
+    func acceptedKeys() throws -> Set<String> {
+        var keys: Set<String> = []
+        for optimizer in ["sgd", "adam", "adamw", "rmsprop", "adagrad"] {
+            for schedule in ["constant", "step", "exponential", "cosine", "plateau"] {
+                let text = """
+                    data: {file: d.h5, generate: {task: adding}}
+                    optimizer: {name: \(optimizer)}
+                    schedule: {name: \(schedule)}
+                    training: {early_stopping: {metric: val_loss}}
+                    """
+                keys.formUnion(try RunConfig.acceptedKeys(readingAConfigLike: text, path: "job.yaml"))
+            }
+        }
+        return keys
+    }
+
+    func testEveryDocumentedKeyIsAcceptedAndEveryAcceptedKeyIsDocumented() throws {
+        let documented = try documentedKeys(), accepted = try acceptedKeys()
+        XCTAssertTrue(documented.contains("optimizer.betas") && documented.contains("data.generate.min_length"),
+                      "the doc's tables were not parsed: \(documented.sorted())")
+        XCTAssertEqual(documented.subtracting(accepted).sorted(), [], "documented in docs/config.md, not accepted")
+        XCTAssertEqual(accepted.subtracting(documented).sorted(), [], "accepted, not documented in docs/config.md")
+    }
+}
+
+/// The YAML reader and the JSON decoders read one hyperparameter table, so a section means the same in both.
+final class HyperparameterTableTests: XCTestCase {
+    func parse(_ body: String) throws -> RunConfig {
+        try RunConfig.parse("data: {file: d.h5, generate: {task: adding}}\n" + body, path: "job.yaml")
+    }
+
+    func testEveryOptimizerKeyReadFromYAMLEqualsItsJSONForm() throws {
+        let sections = [
+            #"{"name": "sgd", "lr": 0.5, "momentum": 0.9, "dampening": 0, "weight_decay": 0.01, "nesterov": true}"#,
+            #"{"name": "adam", "lr": 0.002, "betas": [0.8, 0.99], "eps": 1e-7, "weight_decay": 0.1, "amsgrad": true}"#,
+            #"{"name": "adamw", "lr": 0.002, "betas": [0.8, 0.99], "eps": 1e-7, "weight_decay": 0.1, "amsgrad": false}"#,
+            #"{"name": "rmsprop", "lr": 0.01, "alpha": 0.9, "eps": 1e-6, "weight_decay": 0, "momentum": 0.5, "centered": true}"#,
+            #"{"name": "adagrad", "lr": 0.1, "lr_decay": 0.01, "weight_decay": 0, "initial_accumulator_value": 0.1, "eps": 1e-9}"#,
+        ]
+        for json in sections {
+            let decoded = try JSONDecoder().decode(OptimizerConfig.self, from: Data(json.utf8))
+            XCTAssertEqual(try parse("optimizer: \(json)").optimizerConfig(), decoded, json)
+            let object = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
+            XCTAssertEqual(object.count, OptimizerConfig.hyperparameterKeys[decoded.name]!.count + 1, "\(json): every key")
+        }
+    }
+
+    func testScheduleKeysReadFromYAMLEqualTheirJSONForm() throws {
+        let cases = [
+            ("{name: cosine, t_max: 30, eta_min: 0.001, warmup_steps: 3, warmup_start_factor: 0.5}",
+             #"{"name": "cosine", "T_max": 30, "eta_min": 0.001, "warmup_steps": 3, "warmup_start_factor": 0.5}"#),
+            ("{name: step, step_size: 7, gamma: 0.5}", #"{"name": "step", "step_size": 7, "gamma": 0.5}"#),
+            ("{name: exponential, gamma: 0.9}", #"{"name": "exponential", "gamma": 0.9}"#),
+        ]
+        for (yaml, json) in cases {
+            XCTAssertEqual(try parse("schedule: \(yaml)").learningRateSchedule(),
+                           try JSONDecoder().decode(LearningRateSchedule.self, from: Data(json.utf8)), yaml)
+        }
+    }
+
+    func testLeftOutScheduleKeysTakeTheTableDefaults() throws {
+        XCTAssertEqual(try parse("schedule: {name: step, warmup_steps: 2}").learningRateSchedule(),
+                       try LearningRateSchedule(.step(stepSize: 1000, gamma: 0.1), warmupSteps: 2, warmupStartFactor: 1.0 / 3))
+        XCTAssertEqual(try parse("schedule: {name: plateau}").plateauConfiguration(), ReduceLROnPlateau.Configuration())
+    }
+}

@@ -60,7 +60,7 @@ public final class DatasetFile: @unchecked Sendable {
             if v < 1 { throw FileError(.invalidArgument, .dataset, file: path, "vocabulary size must be ≥ 1, got \(v)") }
             if let ids = schema.tokenIDs, Int(ids.max) >= v {
                 throw FileError(.invalidValue, .dataset, file: path, object: "\(split)/\(validated.inputName)",
-                                   "token id \(ids.max) at \(position(ids.maxIndex, schema)) is outside 0..<\(v) (vocabulary size \(v) given by the caller)")
+                                "token id \(ids.max) at \(position(ids.maxIndex, schema)) is outside 0..<\(v) (vocabulary size \(v) given by the caller)")
             }
         }
         if let k = classCount {
@@ -69,13 +69,13 @@ public final class DatasetFile: @unchecked Sendable {
             guard let ids = schema.classIDs else {
                 let n = schema.count, t = schema.steps ?? 0
                 throw FileError(.typeMismatch, .dataset, file: path, object: "\(split)/\(targetsName)",
-                                   "expected int32 class ids [N] or [N, T] with N = \(n), T = \(t), found \(validated.targetsFound)")
+                                "expected int32 class ids [N] or [N, T] with N = \(n), T = \(t), found \(validated.targetsFound)")
             }
             if Int(ids.max) >= k {
                 let at = schema.form == .tokenStream ? position(ids.maxIndex, schema)
                     : targetPosition(ids.maxIndex, schema)
                 throw FileError(.invalidValue, .dataset, file: path, object: "\(split)/\(targetsName)",
-                                   "class id \(ids.max) at \(at) is outside 0..<\(k) (class count \(k) given by the caller)")
+                                "class id \(ids.max) at \(at) is outside 0..<\(k) (class count \(k) given by the caller)")
             }
         }
         return schema
@@ -141,7 +141,7 @@ public final class DatasetFile: @unchecked Sendable {
 
         if !problems.isEmpty {
             throw FileError(.incompatible, .dataset, file: path, object: split,
-                               "the model does not fit the data: " + problems.joined(separator: "; "))
+                            "the model does not fit the data: " + problems.joined(separator: "; "))
         }
     }
 
@@ -191,17 +191,17 @@ public final class DatasetFile: @unchecked Sendable {
         guard !split.isEmpty, !split.contains("/"), let group = try? root.openGroup(split) else {
             let have = splits
             throw FileError(.missing, .dataset, file: path, object: split,
-                               "no split group `\(split)` in the file (splits found: \(have.isEmpty ? "none" : have.joined(separator: ", ")))")
+                            "no split group `\(split)` in the file (splits found: \(have.isEmpty ? "none" : have.joined(separator: ", ")))")
         }
         let hasInputs = group.exists("inputs"), hasTokens = group.exists("tokens")
         switch (hasInputs, hasTokens) {
         case (true, true):
             throw FileError(.shapeMismatch, .dataset, file: path, object: split,
-                               "expected either `inputs` and `targets` (sequences) or `tokens` (a token stream), found both")
+                            "expected either `inputs` and `targets` (sequences) or `tokens` (a token stream), found both")
         case (false, false):
             let members = (try? group.memberNames()) ?? []
             throw FileError(.missing, .dataset, file: path, object: "\(split)/inputs",
-                               "no such dataset; a split holds `inputs` and `targets` (sequences) or `tokens` (a token stream), found \(members.isEmpty ? "an empty group" : "only " + members.joined(separator: ", "))")
+                            "no such dataset; a split holds `inputs` and `targets` (sequences) or `tokens` (a token stream), found \(members.isEmpty ? "an empty group" : "only " + members.joined(separator: ", "))")
         case (false, true):
             return try validateStream(split, group)
         case (true, false):
@@ -221,13 +221,14 @@ public final class DatasetFile: @unchecked Sendable {
         let object = "\(split)/tokens"
         let tokens = try open(group, split, "tokens")
         guard tokens.elementType == .int32, tokens.rank == 1 else {
-            throw FileError(tokens.elementType == .int32 ? .shapeMismatch : .typeMismatch, .dataset, file: path, object: object,
-                               "expected an int32 token stream [L], found \(Self.describe(tokens))")
+            throw FileError(tokens.elementType == .int32 ? .shapeMismatch : .typeMismatch, .dataset, file: path,
+                            object: object,
+                            "expected an int32 token stream [L], found \(Self.describe(tokens))")
         }
         let length = tokens.shape[0]
         guard length >= 2 else {
             throw FileError(.shapeMismatch, .dataset, file: path, object: object,
-                               "expected a token stream of at least 2 tokens (an input and its next token), found \(length)")
+                            "expected a token stream of at least 2 tokens (an input and its next token), found \(length)")
         }
         let ids = try scanIDs(tokens, object: object)
         try checkTokenIDs(ids, object: object) { "position \($0)" }
@@ -237,7 +238,7 @@ public final class DatasetFile: @unchecked Sendable {
             targetStatistics: targetStatistics, tokenIDs: ids, classIDs: ids)
         if let classNames, Int(ids.max) >= classNames.count {
             throw FileError(.invalidValue, .dataset, file: path, object: object,
-                               "token id \(ids.max) at position \(ids.maxIndex) is outside the \(classNames.count) classes of root attribute class_names")
+                            "token id \(ids.max) at position \(ids.maxIndex) is outside the \(classNames.count) classes of root attribute class_names")
         }
         return ValidatedSplit(schema: schema, inputName: "tokens", targetsFound: Self.describe(tokens))
     }
@@ -250,14 +251,15 @@ public final class DatasetFile: @unchecked Sendable {
         case (.float32, 3): input = .features(width: inputs.shape[2])
         case (.int32, 2): input = .tokens
         default:
-            let kind: FileError.Kind = inputs.elementType == .float32 || inputs.elementType == .int32 ? .shapeMismatch : .typeMismatch
+            let known = inputs.elementType == .float32 || inputs.elementType == .int32
+            let kind: FileError.Kind = known ? .shapeMismatch : .typeMismatch
             throw FileError(kind, .dataset, file: path, object: inputsObject,
-                               "expected float32 features [N, T, I] or int32 token ids [N, T], found \(Self.describe(inputs))")
+                            "expected float32 features [N, T, I] or int32 token ids [N, T], found \(Self.describe(inputs))")
         }
         let n = inputs.shape[0], t = inputs.shape[1]
         if n < 1 || t < 1 || inputs.shape.contains(0) {
             throw FileError(.shapeMismatch, .dataset, file: path, object: inputsObject,
-                               "expected at least one sequence of at least one step (and I ≥ 1), found \(Self.describe(inputs))")
+                            "expected at least one sequence of at least one step (and I ≥ 1), found \(Self.describe(inputs))")
         }
 
         let targetsObject = "\(split)/targets"
@@ -276,7 +278,7 @@ public final class DatasetFile: @unchecked Sendable {
             let known = targets.elementType == .float32 || targets.elementType == .int32
             let kind: FileError.Kind = known ? .shapeMismatch : .typeMismatch
             throw FileError(kind, .dataset, file: path, object: targetsObject,
-                               "expected float32 values [N, T, O] or [N, O], or int32 class ids [N, T] or [N], with N = \(n) and T = \(t) (from \(inputsObject)), found \(Self.describe(targets))")
+                            "expected float32 values [N, T, O] or [N, O], or int32 class ids [N, T] or [N], with N = \(n) and T = \(t) (from \(inputsObject)), found \(Self.describe(targets))")
         }
 
         var tokenIDs: DatasetSchema.IDRange?
@@ -291,11 +293,11 @@ public final class DatasetFile: @unchecked Sendable {
             let at: (Int) -> String = target.isPerStep ? { "sequence \($0 / t), step \($0 % t)" } : { "sequence \($0)" }
             if ids.min < 0 {
                 throw FileError(.invalidValue, .dataset, file: path, object: targetsObject,
-                                   "expected class ids ≥ 0, found \(ids.min) at \(at(ids.minIndex))")
+                                "expected class ids ≥ 0, found \(ids.min) at \(at(ids.minIndex))")
             }
             if let classNames, Int(ids.max) >= classNames.count {
                 throw FileError(.invalidValue, .dataset, file: path, object: targetsObject,
-                                   "class id \(ids.max) at \(at(ids.maxIndex)) is outside 0..<\(classNames.count) (the \(classNames.count) classes of root attribute class_names)")
+                                "class id \(ids.max) at \(at(ids.maxIndex)) is outside 0..<\(classNames.count) (the \(classNames.count) classes of root attribute class_names)")
             }
             classIDs = ids
         }
@@ -305,27 +307,28 @@ public final class DatasetFile: @unchecked Sendable {
             let object = "\(split)/lengths"
             let lengths = try open(group, split, "lengths")
             guard lengths.elementType == .int32, lengths.rank == 1, lengths.shape[0] == n else {
-                throw FileError(lengths.elementType == .int32 ? .shapeMismatch : .typeMismatch, .dataset, file: path, object: object,
-                                   "expected int32 lengths [N] with N = \(n) (from \(inputsObject)), found \(Self.describe(lengths))")
+                throw FileError(lengths.elementType == .int32 ? .shapeMismatch : .typeMismatch, .dataset, file: path,
+                                object: object,
+                                "expected int32 lengths [N] with N = \(n) (from \(inputsObject)), found \(Self.describe(lengths))")
             }
             let range = try scanIDs(lengths, object: object)
             if range.min < 1 {
                 throw FileError(.invalidValue, .dataset, file: path, object: object,
-                                   "expected lengths in 1...\(t) (T = \(t)), found \(range.min) for sequence \(range.minIndex)")
+                                "expected lengths in 1...\(t) (T = \(t)), found \(range.min) for sequence \(range.minIndex)")
             }
             if Int(range.max) > t {
                 throw FileError(.invalidValue, .dataset, file: path, object: object,
-                                   "expected lengths in 1...\(t) (T = \(t)), found \(range.max) for sequence \(range.maxIndex)")
+                                "expected lengths in 1...\(t) (T = \(t)), found \(range.max) for sequence \(range.maxIndex)")
             }
         }
 
         if case .features(let width) = input, let stats = featureStatistics, stats.mean.count != width {
             throw FileError(.shapeMismatch, .dataset, file: path, object: "mean (root attribute)",
-                               "expected \(width) feature statistics (I = \(width) in \(inputsObject)), found \(stats.mean.count)")
+                            "expected \(width) feature statistics (I = \(width) in \(inputsObject)), found \(stats.mean.count)")
         }
         if let width = target.valueWidth, let stats = targetStatistics, stats.mean.count != width {
             throw FileError(.shapeMismatch, .dataset, file: path, object: "target_mean (root attribute)",
-                               "expected \(width) target statistics (O = \(width) in \(targetsObject)), found \(stats.mean.count)")
+                            "expected \(width) target statistics (O = \(width) in \(targetsObject)), found \(stats.mean.count)")
         }
 
         let schema = DatasetSchema(
@@ -339,11 +342,11 @@ public final class DatasetFile: @unchecked Sendable {
     private func checkTokenIDs(_ ids: DatasetSchema.IDRange, object: String, at: (Int) -> String) throws {
         if ids.min < 0 {
             throw FileError(.invalidValue, .dataset, file: path, object: object,
-                               "expected token ids ≥ 0, found \(ids.min) at \(at(ids.minIndex))")
+                            "expected token ids ≥ 0, found \(ids.min) at \(at(ids.minIndex))")
         }
         if let vocabulary, Int(ids.max) >= vocabulary.count {
             throw FileError(.invalidValue, .dataset, file: path, object: object,
-                               "token id \(ids.max) at \(at(ids.maxIndex)) is outside 0..<\(vocabulary.count) (the \(vocabulary.count) entries of root attribute vocabulary)")
+                            "token id \(ids.max) at \(at(ids.maxIndex)) is outside 0..<\(vocabulary.count) (the \(vocabulary.count) entries of root attribute vocabulary)")
         }
     }
 
@@ -377,12 +380,14 @@ public final class DatasetFile: @unchecked Sendable {
         do {
             values = try root.attribute(name, as: [String].self)
         } catch let error as HDF5Error where error.kind == .typeMismatch {
-            throw FileError(.typeMismatch, .dataset, file: file, object: object, "expected an array of strings; \(error.reason)")
+            throw FileError(.typeMismatch, .dataset, file: file, object: object,
+                            "expected an array of strings; \(error.reason)")
         } catch {
             throw datasetError(error, file: file, object: object)
         }
         if values.isEmpty {
-            throw FileError(.shapeMismatch, .dataset, file: file, object: object, "expected at least one entry, found an empty array")
+            throw FileError(.shapeMismatch, .dataset, file: file, object: object,
+                            "expected at least one entry, found an empty array")
         }
         return values
     }
@@ -393,7 +398,8 @@ public final class DatasetFile: @unchecked Sendable {
         do {
             return try root.attribute(name, as: [Float].self)
         } catch let error as HDF5Error where error.kind == .typeMismatch {
-            throw FileError(.typeMismatch, .dataset, file: file, object: object, "expected an array of floats; \(error.reason)")
+            throw FileError(.typeMismatch, .dataset, file: file, object: object,
+                            "expected an array of floats; \(error.reason)")
         } catch {
             throw datasetError(error, file: file, object: object)
         }
@@ -410,20 +416,20 @@ public final class DatasetFile: @unchecked Sendable {
             let present = [(names, n != nil), (mean, m != nil), (std, s != nil)].filter(\.1).map(\.0)
             let missing = [(mean, m == nil), (std, s == nil)].filter(\.1).map(\.0)
             throw FileError(.missing, .dataset, file: file, object: "\(missing[0]) (root attribute)",
-                               "expected \(mean) and \(std) together (\(names) optional), found only \(present.joined(separator: ", "))")
+                            "expected \(mean) and \(std) together (\(names) optional), found only \(present.joined(separator: ", "))")
         }
         let names = n ?? (0..<m.count).map { "column \($0)" }
         guard names.count == m.count, s.count == m.count else {
             throw FileError(.shapeMismatch, .dataset, file: file, object: "\(std) (root attribute)",
-                               "expected one \(mean) and one \(std) per name, found \(names.count) names, \(m.count) means and \(s.count) stds")
+                            "expected one \(mean) and one \(std) per name, found \(names.count) names, \(m.count) means and \(s.count) stds")
         }
         if let i = m.firstIndex(where: { !$0.isFinite }) {
             throw FileError(.invalidValue, .dataset, file: file, object: "\(mean) (root attribute)",
-                               "expected finite means, found \(m[i]) for column \(names[i])")
+                            "expected finite means, found \(m[i]) for column \(names[i])")
         }
         if let i = s.firstIndex(where: { !($0.isFinite && $0 > 0) }) {
             throw FileError(.invalidValue, .dataset, file: file, object: "\(std) (root attribute)",
-                               "expected finite standard deviations > 0, found \(s[i]) for column \(names[i])")
+                            "expected finite standard deviations > 0, found \(s[i]) for column \(names[i])")
         }
         return FeatureStatistics(names: names, mean: m, std: s)
     }

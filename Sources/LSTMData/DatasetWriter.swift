@@ -48,7 +48,7 @@ public final class DatasetWriter {
         try rows.write(at: 0, inputs: inputs, targets: targets, lengths: lengths)
         if rows.rowsWritten != n {
             throw FileError(.invalidArgument, .dataset, file: path, object: "\(split)/inputs",
-                               "\(rows.rowsWritten) sequences given, expected N = \(n)")
+                            "\(rows.rowsWritten) sequences given, expected N = \(n)")
         }
     }
 
@@ -59,7 +59,7 @@ public final class DatasetWriter {
         try checkSplitName(split)
         guard n >= 1, t >= 1 else {
             throw FileError(.invalidArgument, .dataset, file: path, object: split,
-                               "a sequences split needs N ≥ 1 sequences of T ≥ 1 steps, got N = \(n), T = \(t)")
+                            "a sequences split needs N ≥ 1 sequences of T ≥ 1 steps, got N = \(n), T = \(t)")
         }
         return try datasetIO(file: path, object: split) {
             let group = try file.root.createGroup(split)
@@ -67,7 +67,8 @@ public final class DatasetWriter {
             switch input {
             case .features(let width):
                 guard width >= 1 else {
-                    throw FileError(.invalidArgument, .dataset, file: path, object: "\(split)/inputs", "feature width must be ≥ 1")
+                    throw FileError(.invalidArgument, .dataset, file: path, object: "\(split)/inputs",
+                                    "feature width must be ≥ 1")
                 }
                 inputs = try group.createDataset("inputs", of: Float.self, shape: [n, t, width])
             case .tokens:
@@ -91,7 +92,7 @@ public final class DatasetWriter {
         try checkSplitName(split)
         guard tokens.count >= 2 else {
             throw FileError(.invalidArgument, .dataset, file: path, object: "\(split)/tokens",
-                               "a token stream needs at least 2 tokens, got \(tokens.count)")
+                            "a token stream needs at least 2 tokens, got \(tokens.count)")
         }
         try datasetIO(file: path, object: "\(split)/tokens") {
             let group = try file.root.createGroup(split)
@@ -137,7 +138,7 @@ public final class DatasetWriter {
     public func setAttribute(_ name: String, _ value: [String]) throws {
         if let bad = value.firstIndex(where: { $0.utf8.contains(0) }) {
             throw FileError(.invalidValue, .dataset, file: path, object: "\(name) (root attribute)",
-                               "entry \(bad) contains a NUL character, which an HDF5 string cannot hold")
+                            "entry \(bad) contains a NUL character, which an HDF5 string cannot hold")
         }
         try datasetIO(file: path, object: "\(name) (root attribute)") { try file.root.setAttribute(name, value) }
     }
@@ -176,7 +177,8 @@ public final class DatasetWriter {
 
     private func checkSplitName(_ split: String) throws {
         guard !split.isEmpty, !split.contains("/") else {
-            throw FileError(.invalidArgument, .dataset, file: path, "a split name must be non-empty without '/', got '\(split)'")
+            throw FileError(.invalidArgument, .dataset, file: path,
+                            "a split name must be non-empty without '/', got '\(split)'")
         }
     }
 }
@@ -212,16 +214,16 @@ public final class SequenceRowWriter {
         case (.tokens, .tokens): perInput = steps
         default:
             throw FileError(.invalidArgument, .dataset, file: file, object: "\(split)/inputs",
-                               "rows of \(x.kind) given, but the split holds \(input)")
+                            "rows of \(x.kind) given, but the split holds \(input)")
         }
         guard x.count % perInput == 0 else {
             throw FileError(.invalidArgument, .dataset, file: file, object: "\(split)/inputs",
-                               "\(x.count) input values are not whole sequences of \(perInput)")
+                            "\(x.count) input values are not whole sequences of \(perInput)")
         }
         let rows = x.count / perInput
         guard y.kind == target else {
             throw FileError(.invalidArgument, .dataset, file: file, object: "\(split)/targets",
-                               "rows of \(y.kind) given, but the split holds \(target)")
+                            "rows of \(y.kind) given, but the split holds \(target)")
         }
         let perTarget: Int
         switch target {
@@ -232,16 +234,16 @@ public final class SequenceRowWriter {
         }
         guard y.count == rows * perTarget else {
             throw FileError(.invalidArgument, .dataset, file: file, object: "\(split)/targets",
-                               "\(y.count) target values given for \(rows) sequences, expected \(rows * perTarget)")
+                            "\(y.count) target values given for \(rows) sequences, expected \(rows * perTarget)")
         }
         guard (l != nil) == (lengths != nil), l.map({ $0.count == rows }) ?? true else {
             throw FileError(.invalidArgument, .dataset, file: file, object: "\(split)/lengths",
-                               lengths == nil ? "the split was created without lengths"
-                                   : "expected \(rows) lengths, got \(l?.count ?? 0)")
+                            lengths == nil ? "the split was created without lengths"
+                                : "expected \(rows) lengths, got \(l?.count ?? 0)")
         }
         guard start >= 0, start + rows <= count else {
             throw FileError(.invalidArgument, .dataset, file: file, object: "\(split)/inputs",
-                               "rows \(start)..<\(start + rows) are outside 0..<\(count)")
+                            "rows \(start)..<\(start + rows) are outside 0..<\(count)")
         }
         try datasetIO(file: file, object: "\(split)/inputs") {
             switch x {

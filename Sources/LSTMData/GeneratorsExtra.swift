@@ -102,22 +102,23 @@ extension Generators {
                                   seed: UInt64) throws -> DatasetSummary {
         guard (2...waveShapes.count).contains(w.classes) else {
             throw FileError(.invalidArgument, .dataset, file: path,
-                               "the waves task has 2...\(waveShapes.count) classes, got \(w.classes)")
+                            "the waves task has 2...\(waveShapes.count) classes, got \(w.classes)")
         }
         guard w.minLength >= 1, w.maxLength >= w.minLength else {
             throw FileError(.invalidArgument, .dataset, file: path,
-                               "the waves task needs 1 ≤ min length ≤ max length, got \(w.minLength) and \(w.maxLength)")
+                            "the waves task needs 1 ≤ min length ≤ max length, got \(w.minLength) and \(w.maxLength)")
         }
         guard w.noise >= 0, w.noise.isFinite else {
-            throw FileError(.invalidArgument, .dataset, file: path, "the noise must be a finite number ≥ 0, got \(w.noise)")
+            throw FileError(.invalidArgument, .dataset, file: path,
+                            "the noise must be a finite number ≥ 0, got \(w.noise)")
         }
         guard w.minPeriod >= 2, w.maxPeriod >= w.minPeriod, w.maxPeriod.isFinite else {
             throw FileError(.invalidArgument, .dataset, file: path,
-                               "the periods need 2 ≤ min period ≤ max period, got \(w.minPeriod) and \(w.maxPeriod)")
+                            "the periods need 2 ≤ min period ≤ max period, got \(w.minPeriod) and \(w.maxPeriod)")
         }
         guard counts.train >= 0, counts.val >= 0, counts.test >= 0, counts.train + counts.val + counts.test > 0 else {
             throw FileError(.invalidArgument, .dataset, file: path,
-                               "split sizes must be ≥ 0 and not all 0, got train \(counts.train), val \(counts.val), test \(counts.test)")
+                            "split sizes must be ≥ 0 and not all 0, got train \(counts.train), val \(counts.val), test \(counts.test)")
         }
         let writer = try DatasetWriter(path: path)
         let t = w.maxLength

@@ -123,7 +123,7 @@ public final class BatchLoader: @unchecked Sendable {
                 samples = (length - 1) / t
                 if samples == 0 {
                     throw FileError(.shapeMismatch, .dataset, file: path, object: "\(split)/tokens",
-                                       "a stream of \(length) tokens holds no window of seq_length \(t) + 1 tokens")
+                                    "a stream of \(length) tokens holds no window of seq_length \(t) + 1 tokens")
                 }
                 self.shuffle = shuffle ?? true
             case .stateful:
@@ -131,7 +131,7 @@ public final class BatchLoader: @unchecked Sendable {
                 laneLength = (length - 1) / batchSize / t * t
                 if laneLength == 0 {
                     throw FileError(.shapeMismatch, .dataset, file: path, object: "\(split)/tokens",
-                                       "a stream of \(length) tokens is too short for \(batchSize) lanes of seq_length \(t) + 1 tokens (needs at least \(batchSize * t + 1))")
+                                    "a stream of \(length) tokens is too short for \(batchSize) lanes of seq_length \(t) + 1 tokens (needs at least \(batchSize * t + 1))")
                 }
                 samples = batchSize
                 self.shuffle = false
@@ -237,7 +237,7 @@ public final class BatchLoader: @unchecked Sendable {
     public func seek(to cursor: LoaderCursor) throws {
         guard cursor.epoch >= 0, (0...batchesPerEpoch).contains(cursor.position) else {
             throw FileError(.invalidArgument, .dataset, file: path, object: split,
-                               "cursor (\(cursor)) is outside epochs ≥ 0 and minibatches 0...\(batchesPerEpoch)")
+                            "cursor (\(cursor)) is outside epochs ≥ 0 and minibatches 0...\(batchesPerEpoch)")
         }
         lock.lock()
         defer { lock.unlock() }

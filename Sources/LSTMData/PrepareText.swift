@@ -13,7 +13,7 @@ func splitSizes(total: Int, valFraction: Double, testFraction: Double) -> (train
 func checkFractions(_ val: Double, _ test: Double, file: String) throws {
     guard (0..<1).contains(val), (0..<1).contains(test), val + test < 1 else {
         throw FileError(.invalidArgument, .dataset, file: file,
-                           "split fractions must each be in [0, 1) and sum below 1, got val \(val), test \(test)")
+                        "split fractions must each be in [0, 1) and sum below 1, got val \(val), test \(test)")
     }
 }
 
@@ -49,7 +49,8 @@ public struct TextPreparer: Sendable {
         let vocabulary = Self.vocabulary(of: text)
         guard !vocabulary.isEmpty else { throw FileError(.invalidValue, .dataset, file: source, "the text is empty") }
         if vocabulary.contains("\u{0}") {
-            throw FileError(.invalidValue, .dataset, file: source, "the text contains a NUL character, which the HDF5 vocabulary attribute cannot hold")
+            throw FileError(.invalidValue, .dataset, file: source,
+                            "the text contains a NUL character, which the HDF5 vocabulary attribute cannot hold")
         }
         var ids: [Character: Int32] = [:]
         for (i, c) in vocabulary.enumerated() { ids[c] = Int32(i) }
@@ -63,7 +64,7 @@ public struct TextPreparer: Sendable {
                      ("test", (sizes.train + sizes.val)..<tokens.count, testFraction)]
         for (name, range, fraction) in parts where fraction > 0 && range.count < 2 {
             throw FileError(.invalidArgument, .dataset, file: source,
-                               "the text has \(tokens.count) characters, too few for a \(name) split of at least 2 (fraction \(fraction))")
+                            "the text has \(tokens.count) characters, too few for a \(name) split of at least 2 (fraction \(fraction))")
         }
         let writer = try DatasetWriter(path: output)
         for (name, range, fraction) in parts where fraction > 0 {

@@ -59,17 +59,17 @@ public struct OptimizerSnapshot: Sendable, Equatable {
     public func restore(into optimizer: any Optimizer<Float>, file: String? = nil) throws {
         guard optimizer.name == name else {
             throw FileError(.incompatible, .checkpoint, file: file, object: "/optimizer",
-                                  "the checkpoint holds \(name) state but the optimizer is \(optimizer.name)")
+                            "the checkpoint holds \(name) state but the optimizer is \(optimizer.name)")
         }
         let targets = optimizer.stateBuffers
         let targetNames = Set(targets.map(\.name)), ourNames = Set(stateBuffers.keys)
         guard targetNames == ourNames else {
             throw FileError(.incompatible, .checkpoint, file: file, object: "/optimizer/state",
-                                  "the checkpoint has state buffers \(ourNames.sorted()) but \(name) expects \(targetNames.sorted())")
+                            "the checkpoint has state buffers \(ourNames.sorted()) but \(name) expects \(targetNames.sorted())")
         }
         for (bufferName, buffer) in targets where stateBuffers[bufferName]!.count != buffer.count {
             throw FileError(.incompatible, .checkpoint, file: file, object: "/optimizer/state/\(bufferName)",
-                                  "\(stateBuffers[bufferName]!.count) values saved but the optimizer's buffer holds \(buffer.count)")
+                            "\(stateBuffers[bufferName]!.count) values saved but the optimizer's buffer holds \(buffer.count)")
         }
         for (bufferName, buffer) in targets { buffer.copy(from: stateBuffers[bufferName]!) }
         optimizer.learningRate = learningRate
@@ -168,12 +168,12 @@ public struct Checkpoint: Sendable, Equatable {
                 detail = "the tensors are in a different order"
             }
             throw FileError(.incompatible, .checkpoint, file: nil, object: "/parameters",
-                                  "the checkpoint's layout does not match the model's: \(detail)")
+                            "the checkpoint's layout does not match the model's: \(detail)")
         }
         if let optimizer {
             guard let snapshot = self.optimizer else {
                 throw FileError(.incompatible, .checkpoint, file: nil, object: "/optimizer",
-                                      "the checkpoint has no optimizer state; restore with optimizer: nil to start a fresh \(optimizer.name)")
+                                "the checkpoint has no optimizer state; restore with optimizer: nil to start a fresh \(optimizer.name)")
             }
             try snapshot.restore(into: optimizer)  // validates before it changes anything
         }
@@ -207,7 +207,7 @@ public struct Checkpoint: Sendable, Equatable {
         let n = layout.count
         if parameters.count != n {
             throw FileError(.shapeMismatch, .checkpoint, file: file, object: "/parameters",
-                                  "\(parameters.count) parameter values but the model's layout holds \(n)")
+                            "\(parameters.count) parameter values but the model's layout holds \(n)")
         }
         if let optimizer {
             try Self.checkName(optimizer.name, "optimizer name", file)
@@ -215,19 +215,20 @@ public struct Checkpoint: Sendable, Equatable {
                 try Self.checkName(name, "optimizer state buffer name", file)
                 if values.count != n {
                     throw FileError(.shapeMismatch, .checkpoint, file: file, object: "/optimizer/state/\(name)",
-                                          "\(values.count) values but the model's layout holds \(n)")
+                                    "\(values.count) values but the model's layout holds \(n)")
                 }
             }
             for name in optimizer.hyperparameters.keys { try Self.checkName(name, "hyperparameter name", file) }
         }
         for name in rngStates.keys { try Self.checkName(name, "RNG state name", file) }
         for (what, text) in [("data cursor", dataCursor), ("config text", configText)] where text?.utf8.contains(0) == true {
-            throw FileError(.invalidValue, .checkpoint, file: file, object: nil, "the \(what) contains a NUL character, which HDF5 strings cannot hold")
+            throw FileError(.invalidValue, .checkpoint, file: file, object: nil,
+                            "the \(what) contains a NUL character, which HDF5 strings cannot hold")
         }
         for name in metrics.keys { try Self.checkName(name, "metric name", file) }
         if globalStep < 0 || epoch < 0 {
             throw FileError(.invalidValue, .checkpoint, file: file, object: nil,
-                                  "global step and epoch must be ≥ 0 (got \(globalStep), \(epoch))")
+                            "global step and epoch must be ≥ 0 (got \(globalStep), \(epoch))")
         }
     }
 
@@ -235,7 +236,7 @@ public struct Checkpoint: Sendable, Equatable {
     static func checkName(_ name: String, _ what: String, _ file: String?) throws {
         if name.isEmpty || name.contains("/") || name == "." || name == ".." || name.utf8.contains(0) {
             throw FileError(.invalidValue, .checkpoint, file: file, object: nil,
-                                  "\(what) '\(name)' cannot be stored: names must be non-empty and contain no '/' or NUL")
+                            "\(what) '\(name)' cannot be stored: names must be non-empty and contain no '/' or NUL")
         }
     }
 }
@@ -267,7 +268,7 @@ extension Checkpoint {
             let file: HDF5File
             do { file = try HDF5File.open(path) } catch let error as HDF5Error where error.kind == .notHDF5 {
                 throw FileError(.wrongFormat, .checkpoint, file: path, object: nil,
-                                      "not an HDF5 file, so not a checkpoint (\(error.reason))")
+                                "not an HDF5 file, so not a checkpoint (\(error.reason))")
             }
             defer { try? file.close() }
             return try read(from: file.root, path: path)
@@ -412,7 +413,7 @@ extension Checkpoint {
     static func readModelConfig(_ root: HDF5Group, path: String) throws -> ModelConfig {
         guard root.hasAttribute("model_config") else {
             throw FileError(.missing, .checkpoint, file: path, object: "/@model_config",
-                                  "missing the model_config attribute (the model's JSON configuration)")
+                            "missing the model_config attribute (the model's JSON configuration)")
         }
         let json = try root.attribute("model_config", as: String.self)
         let config: ModelConfig
@@ -421,7 +422,7 @@ extension Checkpoint {
             try config.validate()
         } catch {
             throw FileError(.invalidValue, .checkpoint, file: path, object: "/@model_config",
-                                  "not a valid model configuration (\(CheckpointIO.describeDecodingError(error))): \(json)")
+                            "not a valid model configuration (\(CheckpointIO.describeDecodingError(error))): \(json)")
         }
         return config
     }
@@ -433,27 +434,27 @@ extension Checkpoint {
         let expected = Set(layout.entries.map(\.name))
         if let extra = members.subtracting(expected).sorted().first {
             throw FileError(.unexpected, .checkpoint, file: path, object: "\(group.path)/\(extra)",
-                                  "unexpected tensor: the model's layout has only \(layout.entries.map(\.name).joined(separator: ", "))")
+                            "unexpected tensor: the model's layout has only \(layout.entries.map(\.name).joined(separator: ", "))")
         }
         var values = [Float](repeating: 0, count: layout.count)
         for e in layout.entries {
             let object = "\(group.path)/\(e.name)"
             guard members.contains(e.name) else {
                 throw FileError(.missing, .checkpoint, file: path, object: object,
-                                      "missing tensor (expected float32 of shape \(e.shape))")
+                                "missing tensor (expected float32 of shape \(e.shape))")
             }
             let dataset: HDF5Dataset
             do { dataset = try group.openDataset(e.name) } catch let error as HDF5Error where error.kind == .typeMismatch {
                 throw FileError(.typeMismatch, .checkpoint, file: path, object: object,
-                                      "expected a float32 dataset of shape \(e.shape), found a group")
+                                "expected a float32 dataset of shape \(e.shape), found a group")
             }
             guard dataset.shape == e.shape else {
                 throw FileError(.shapeMismatch, .checkpoint, file: path, object: object,
-                                      "shape \(dataset.shape) does not match the expected \(e.shape)")
+                                "shape \(dataset.shape) does not match the expected \(e.shape)")
             }
             guard dataset.elementType == .float32 else {
                 throw FileError(.typeMismatch, .checkpoint, file: path, object: object,
-                                      "stores \(dataset.elementType) values, expected float32")
+                                "stores \(dataset.elementType) values, expected float32")
             }
             let data = try dataset.read(as: Float.self)
             values.withUnsafeMutableBufferPointer { buffer in

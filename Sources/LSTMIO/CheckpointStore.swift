@@ -29,13 +29,14 @@ public struct CheckpointStore: Sendable {
     /// the newest `keepLast` step files.
     public init(directory: String, keepLast: Int = 3) throws {
         guard keepLast >= 1 else {
-            throw FileError(.invalidValue, .checkpoint, file: directory, object: nil, "keepLast must be ≥ 1 (got \(keepLast))")
+            throw FileError(.invalidValue, .checkpoint, file: directory, object: nil,
+                            "keepLast must be ≥ 1 (got \(keepLast))")
         }
         do {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         } catch {
             throw FileError(.io, .checkpoint, file: directory, object: nil,
-                                  "could not create the checkpoint directory: \(error.localizedDescription)")
+                            "could not create the checkpoint directory: \(error.localizedDescription)")
         }
         self.directory = directory
         self.keepLast = keepLast
@@ -58,7 +59,8 @@ public struct CheckpointStore: Sendable {
     @discardableResult
     public func save(_ checkpoint: Checkpoint, step: Int, isBest: Bool = false) throws -> String {
         guard step >= 0 else {
-            throw FileError(.invalidValue, .checkpoint, file: directory, object: nil, "the step must be ≥ 0 (got \(step))")
+            throw FileError(.invalidValue, .checkpoint, file: directory, object: nil,
+                            "the step must be ≥ 0 (got \(step))")
         }
         let path = path(forStep: step)
         try checkpoint.save(to: path)
@@ -73,7 +75,7 @@ public struct CheckpointStore: Sendable {
         let names: [String]
         do { names = try FileManager.default.contentsOfDirectory(atPath: directory) } catch {
             throw FileError(.io, .checkpoint, file: directory, object: nil,
-                                  "could not list the checkpoint directory: \(error.localizedDescription)")
+                            "could not list the checkpoint directory: \(error.localizedDescription)")
         }
         return names.compactMap(Self.step(fromFileName:)).sorted()
     }
@@ -101,7 +103,7 @@ public struct CheckpointStore: Sendable {
             let path = path(forStep: step)
             if unlink(path) != 0 && errno != ENOENT {
                 throw FileError(.io, .checkpoint, file: path, object: nil,
-                                      "could not delete an old checkpoint: \(String(cString: strerror(errno)))")
+                                "could not delete an old checkpoint: \(String(cString: strerror(errno)))")
             }
         }
     }

@@ -30,13 +30,13 @@ public enum WeightsImporter {
         if let format {
             if let detected, detected != format {
                 throw FileError(.wrongFormat, .weights, file: path, object: nil,
-                                   "the file holds \(detected.displayName) weights, not \(format.displayName); use --format \(detected.rawValue)")
+                                "the file holds \(detected.displayName) weights, not \(format.displayName); use --format \(detected.rawValue)")
             }
             chosen = format
         } else {
             guard let detected else {
                 throw FileError(.wrongFormat, .weights, file: path, object: nil,
-                                   "cannot tell the format: not a checkpoint, and neither PyTorch weights (no dataset 'lstm.weight_ih_l0') nor Keras weights (no group 'layers/lstm' or 'layers/bidirectional')")
+                                "cannot tell the format: not a checkpoint, and neither PyTorch weights (no dataset 'lstm.weight_ih_l0') nor Keras weights (no group 'layers/lstm' or 'layers/bidirectional')")
             }
             chosen = detected
         }

@@ -137,7 +137,9 @@ final class DatasetValidationTests: DataTestCase {
             try writeValidSplit(g)
             try g.write("tokens", [Int32]([1, 2, 3]))
         }
-        assertDatasetError(.shapeMismatch, file: p, object: "train", mentions: ["both"]) { try DatasetFile(path: p).schema("train") }
+        assertDatasetError(.shapeMismatch, file: p, object: "train", mentions: ["both"]) {
+            try DatasetFile(path: p).schema("train")
+        }
     }
 
     func testTokenIDOutsideVocabularyIsNamed() throws {

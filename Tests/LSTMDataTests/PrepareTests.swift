@@ -201,7 +201,9 @@ final class PrepareTests: DataTestCase {
         try writer.writeSequences(split: "train", count: 2, steps: 2, inputs: .tokens([0, 1, 2, 3]),
                                   targets: .classesPerSequence([0, 1]))
         try writer.setVocabulary(["a", "b"])  // token ids 2 and 3 are outside it
-        assertDatasetError(.invalidValue, file: out, object: "train/inputs", mentions: ["token id 3"]) { try writer.commit() }
+        assertDatasetError(.invalidValue, file: out, object: "train/inputs", mentions: ["token id 3"]) {
+            try writer.commit()
+        }
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: directory), [])
     }
 }

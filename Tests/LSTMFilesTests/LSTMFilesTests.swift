@@ -8,7 +8,8 @@ final class LSTMFilesTests: XCTestCase {
     private var directory = ""
 
     override func setUpWithError() throws {
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("lstm-files-\(UUID().uuidString)").path
+        directory = FileManager.default.temporaryDirectory
+            .appendingPathComponent("lstm-files-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
     }
 
@@ -27,7 +28,8 @@ final class LSTMFilesTests: XCTestCase {
 
     func testHDF5ErrorsMapByKindAndKeepTheirReason() throws {
         let missing = directory + "/none.h5"
-        XCTAssertThrowsError(try FileError.mapping(.checkpoint, file: missing) { try HDF5File.open(missing) }) { error in
+        let openMissing = { _ = try HDF5File.open(missing) }
+        XCTAssertThrowsError(try FileError.mapping(.checkpoint, file: missing, openMissing)) { error in
             let e = error as? FileError
             XCTAssertEqual(e?.kind, .notFound)
             XCTAssertEqual(e?.file, missing)
@@ -55,7 +57,8 @@ final class LSTMFilesTests: XCTestCase {
         let file = try HDF5File.open(path)
         XCTAssertEqual(try file.root.attribute("v", as: Int.self), 1, "a failed write leaves the old file")
         try file.close()
-        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: directory), ["out.h5"], "no temporary file left")
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: directory), ["out.h5"],
+                       "no temporary file left")
     }
 
     func testWritingIntoAMissingDirectorySaysSo() {

@@ -88,6 +88,8 @@ final class CheckpointStoreTests: XCTestCase {
 
     func testKeepLastMustBePositive() throws {
         let dir = try F.temporaryDirectory(self)
-        F.assertFileError(.invalidValue, .checkpoint, mentioning: "keepLast") { _ = try CheckpointStore(directory: dir, keepLast: 0) }
+        F.assertFileError(.invalidValue, .checkpoint, mentioning: "keepLast") {
+            _ = try CheckpointStore(directory: dir, keepLast: 0)
+        }
     }
 }

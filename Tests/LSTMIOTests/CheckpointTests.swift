@@ -174,7 +174,9 @@ final class CheckpointTests: XCTestCase {
         let dir = try F.temporaryDirectory(self)
         var checkpoint = F.fullCheckpoint()
         checkpoint.parameters.removeLast()
-        F.assertFileError(.shapeMismatch, .checkpoint, mentioning: "layout holds") { try checkpoint.save(to: dir + "/x.h5") }
+        F.assertFileError(.shapeMismatch, .checkpoint, mentioning: "layout holds") {
+            try checkpoint.save(to: dir + "/x.h5")
+        }
         checkpoint = F.fullCheckpoint()
         checkpoint.metrics["a/b"] = 1
         F.assertFileError(.invalidValue, .checkpoint, mentioning: "a/b") { try checkpoint.save(to: dir + "/x.h5") }
@@ -183,7 +185,9 @@ final class CheckpointTests: XCTestCase {
 
     func testSaveIntoMissingDirectoryFailsCleanly() throws {
         let dir = try F.temporaryDirectory(self)
-        F.assertFileError(.io, .checkpoint, mentioning: "does not exist") { try F.fullCheckpoint().save(to: dir + "/no/such/dir/c.h5") }
+        F.assertFileError(.io, .checkpoint, mentioning: "does not exist") {
+            try F.fullCheckpoint().save(to: dir + "/no/such/dir/c.h5")
+        }
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir), [])
     }
 
@@ -191,13 +195,17 @@ final class CheckpointTests: XCTestCase {
 
     func testLoadOfMissingFileSaysNotFound() throws {
         let dir = try F.temporaryDirectory(self)
-        F.assertFileError(.notFound, .checkpoint, mentioning: "nothing.h5") { _ = try Checkpoint.load(from: dir + "/nothing.h5") }
+        F.assertFileError(.notFound, .checkpoint, mentioning: "nothing.h5") {
+            _ = try Checkpoint.load(from: dir + "/nothing.h5")
+        }
     }
 
     func testLoadRejectsFileThatIsNotHDF5() throws {
         let dir = try F.temporaryDirectory(self)
         try "hello".write(toFile: dir + "/text.h5", atomically: true, encoding: .utf8)
-        F.assertFileError(.wrongFormat, .checkpoint, mentioning: "not an HDF5 file") { _ = try Checkpoint.load(from: dir + "/text.h5") }
+        F.assertFileError(.wrongFormat, .checkpoint, mentioning: "not an HDF5 file") {
+            _ = try Checkpoint.load(from: dir + "/text.h5")
+        }
     }
 
     func testLoadRejectsHDF5FileThatIsNotACheckpoint() throws {
@@ -205,7 +213,9 @@ final class CheckpointTests: XCTestCase {
         let file = try HDF5File.create(dir + "/data.h5")
         try file.root.write("inputs", [Float](repeating: 1, count: 6), shape: [2, 3])
         try file.close()
-        F.assertFileError(.wrongFormat, .checkpoint, mentioning: "'format'") { _ = try Checkpoint.load(from: dir + "/data.h5") }
+        F.assertFileError(.wrongFormat, .checkpoint, mentioning: "'format'") {
+            _ = try Checkpoint.load(from: dir + "/data.h5")
+        }
     }
 
     func testLoadOfExportedWeightsPointsToImport() throws {
@@ -220,7 +230,9 @@ final class CheckpointTests: XCTestCase {
         let dir = try F.temporaryDirectory(self)
         let tensors = F.layoutTensors(F.fullCheckpoint()).filter { $0.0 != "lstm.bias_l1" }
         try F.writeCheckpointLike(dir + "/c.h5", config: F.tokens, tensors: tensors)
-        F.assertFileError(.missing, .checkpoint, mentioning: "/parameters/lstm.bias_l1") { _ = try Checkpoint.load(from: dir + "/c.h5") }
+        F.assertFileError(.missing, .checkpoint, mentioning: "/parameters/lstm.bias_l1") {
+            _ = try Checkpoint.load(from: dir + "/c.h5")
+        }
     }
 
     func testLoadRejectsTensorWithWrongShape() throws {
@@ -229,20 +241,26 @@ final class CheckpointTests: XCTestCase {
             name == "lstm.weight_hh_l0" ? (name, [4, 16], values) : (name, shape, values)
         }
         try F.writeCheckpointLike(dir + "/c.h5", config: F.tokens, tensors: tensors)
-        F.assertFileError(.shapeMismatch, .checkpoint, mentioning: "[16, 4]") { _ = try Checkpoint.load(from: dir + "/c.h5") }
+        F.assertFileError(.shapeMismatch, .checkpoint, mentioning: "[16, 4]") {
+            _ = try Checkpoint.load(from: dir + "/c.h5")
+        }
     }
 
     func testLoadRejectsExtraTensor() throws {
         let dir = try F.temporaryDirectory(self)
         let tensors = F.layoutTensors(F.fullCheckpoint()) + [("lstm.weight_ih_l2", [16, 4], [Float](repeating: 0, count: 64))]
         try F.writeCheckpointLike(dir + "/c.h5", config: F.tokens, tensors: tensors)
-        F.assertFileError(.unexpected, .checkpoint, mentioning: "lstm.weight_ih_l2") { _ = try Checkpoint.load(from: dir + "/c.h5") }
+        F.assertFileError(.unexpected, .checkpoint, mentioning: "lstm.weight_ih_l2") {
+            _ = try Checkpoint.load(from: dir + "/c.h5")
+        }
     }
 
     func testLoadRejectsUnsupportedFormatVersion() throws {
         let dir = try F.temporaryDirectory(self)
         try F.writeCheckpointLike(dir + "/c.h5", config: F.tokens, tensors: F.layoutTensors(F.fullCheckpoint()), version: 2)
-        F.assertFileError(.unsupportedVersion, .checkpoint, mentioning: "version 2") { _ = try Checkpoint.load(from: dir + "/c.h5") }
+        F.assertFileError(.unsupportedVersion, .checkpoint, mentioning: "version 2") {
+            _ = try Checkpoint.load(from: dir + "/c.h5")
+        }
     }
 
     func testLoadRejectsFloat64Tensor() throws {
@@ -252,7 +270,9 @@ final class CheckpointTests: XCTestCase {
         let file = try HDF5File.open(dir + "/c.h5", mode: .readWrite)
         try file.root.openGroup("parameters").write("head.bias", [Double](repeating: 0.5, count: 5), shape: [5])
         try file.close()
-        F.assertFileError(.typeMismatch, .checkpoint, mentioning: "float32") { _ = try Checkpoint.load(from: dir + "/c.h5") }
+        F.assertFileError(.typeMismatch, .checkpoint, mentioning: "float32") {
+            _ = try Checkpoint.load(from: dir + "/c.h5")
+        }
     }
 
     func testHandMadeCheckpointWithAllTensorsLoads() throws {

@@ -178,7 +178,9 @@ final class WeightsTests: XCTestCase {
         let path = dir + "/bare.weights.h5"
         try WeightsExporter.export(F.fullCheckpoint(F.tokens), format: .keras, to: path)
         try stripRootAttributes(path)
-        F.assertFileError(.invalidConfig, .weights, mentioning: "--head") { _ = try WeightsImporter.read(path, format: .keras) }
+        F.assertFileError(.invalidConfig, .weights, mentioning: "--head") {
+            _ = try WeightsImporter.read(path, format: .keras)
+        }
     }
 
     func testKerasFileWithoutModelAttributesInfersSizesFromShapes() throws {
@@ -251,7 +253,9 @@ final class WeightsTests: XCTestCase {
         let source = F.fullCheckpoint(F.tokens)
         let tensors = WeightsExporter.fileTensors(source, .pytorch).filter { $0.0 != "lstm.bias_hh_l1" }
         try F.writeWeights(dir + "/w.h5", tensors, config: F.tokens)
-        F.assertFileError(.missing, .weights, mentioning: "/lstm.bias_hh_l1") { _ = try WeightsImporter.read(dir + "/w.h5") }
+        F.assertFileError(.missing, .weights, mentioning: "/lstm.bias_hh_l1") {
+            _ = try WeightsImporter.read(dir + "/w.h5")
+        }
     }
 
     func testImportRejectsWrongShape() throws {
@@ -267,7 +271,9 @@ final class WeightsTests: XCTestCase {
         let dir = try F.temporaryDirectory(self)
         let tensors = WeightsExporter.fileTensors(F.fullCheckpoint(F.tokens), .pytorch) + [("lstm.weight_ih_l0_reverse", [16, 3], [Float](repeating: 0, count: 48))]
         try F.writeWeights(dir + "/w.h5", tensors, config: F.tokens)
-        F.assertFileError(.unexpected, .weights, mentioning: "lstm.weight_ih_l0_reverse") { _ = try WeightsImporter.read(dir + "/w.h5") }
+        F.assertFileError(.unexpected, .weights, mentioning: "lstm.weight_ih_l0_reverse") {
+            _ = try WeightsImporter.read(dir + "/w.h5")
+        }
     }
 
     func testImportRejectsKerasFileWithMissingVariable() throws {
@@ -282,9 +288,13 @@ final class WeightsTests: XCTestCase {
     func testImportRejectsFileOfNoKnownFormat() throws {
         let dir = try F.temporaryDirectory(self)
         try F.writeWeights(dir + "/d.h5", [("inputs", [2, 2], [1, 2, 3, 4])])
-        F.assertFileError(.wrongFormat, .weights, mentioning: "cannot tell the format") { _ = try WeightsImporter.read(dir + "/d.h5") }
+        F.assertFileError(.wrongFormat, .weights, mentioning: "cannot tell the format") {
+            _ = try WeightsImporter.read(dir + "/d.h5")
+        }
         try "not hdf5".write(toFile: dir + "/t.h5", atomically: true, encoding: .utf8)
-        F.assertFileError(.wrongFormat, .weights, mentioning: "not an HDF5 file") { _ = try WeightsImporter.read(dir + "/t.h5") }
+        F.assertFileError(.wrongFormat, .weights, mentioning: "not an HDF5 file") {
+            _ = try WeightsImporter.read(dir + "/t.h5")
+        }
     }
 
     func testImportRejectsInvalidOverride() throws {

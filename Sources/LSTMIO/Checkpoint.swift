@@ -465,7 +465,7 @@ extension Checkpoint {
     }
 }
 
-/// Helpers shared by checkpoint and weights reading and writing.
+/// Helpers shared by checkpoint, weights and prediction-file reading and writing.
 enum CheckpointIO {
     /// The model config as compact JSON with sorted keys (the form stored in files).
     static func modelConfigJSON(_ config: ModelConfig) throws -> String {

@@ -6,6 +6,9 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .library(name: "LSTMKit", targets: ["LSTMKit"]),
+        .library(name: "LSTMData", targets: ["LSTMData", "LSTMFiles"]),
+        .library(name: "LSTMIO", targets: ["LSTMIO", "LSTMFiles"]),
+        .library(name: "LSTMRun", targets: ["LSTMRun"]),
         .executable(name: "lstm", targets: ["lstm"]),
     ],
     dependencies: [
@@ -27,18 +30,26 @@ let package = Package(
         // The runtime: tensors and BLAS, the LSTM (eqs. 1-25), training.
         .target(name: "LSTMKit", dependencies: ["CBLAS"]),
 
-        // HDF5-backed datasets, loaders, preparers, checkpoints and weight interop.
-        .target(name: "LSTMData", dependencies: ["LSTMKit", "HDF5Kit"]),
+        // FileError and the atomic HDF5 writer, below LSTMData and LSTMIO so both share them without a cycle.
+        .target(name: "LSTMFiles", dependencies: ["HDF5Kit"]),
+
+        // HDF5-backed datasets: schema, validation, writer, loader, preparers and generators.
+        .target(name: "LSTMData", dependencies: ["LSTMKit", "HDF5Kit", "LSTMFiles"]),
+
+        // Model I/O: checkpoints and their store, PyTorch/Keras weights, inspect, prediction files.
+        .target(name: "LSTMIO", dependencies: ["LSTMKit", "HDF5Kit", "LSTMFiles"]),
 
         // Config-driven runs: YAML configs, the training loop with validation, metrics,
         // checkpoints and resume, progress output and plots.
-        .target(name: "LSTMRun", dependencies: ["LSTMKit", "LSTMData", "HDF5Kit", .product(name: "Yams", package: "Yams")]),
+        .target(
+            name: "LSTMRun",
+            dependencies: ["LSTMKit", "LSTMData", "LSTMIO", "LSTMFiles", .product(name: "Yams", package: "Yams")]),
 
         // The command line.
         .executableTarget(
             name: "lstm",
             dependencies: [
-                "LSTMKit", "LSTMData", "LSTMRun",
+                "LSTMKit", "LSTMData", "LSTMIO", "LSTMRun",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
@@ -50,8 +61,11 @@ let package = Package(
 
         .testTarget(name: "LSTMKitTests", dependencies: ["LSTMKit"], exclude: ["Fixtures"]),
         .testTarget(name: "HDF5KitTests", dependencies: ["HDF5Kit"]),
-        .testTarget(name: "LSTMDataTests", dependencies: ["LSTMData", "LSTMKit", "HDF5Kit"], exclude: ["Interop"]),
-        .testTarget(name: "LSTMRunTests", dependencies: ["LSTMRun", "LSTMData", "LSTMKit"]),
+        .testTarget(name: "LSTMFilesTests", dependencies: ["LSTMFiles", "HDF5Kit"]),
+        .testTarget(name: "LSTMDataTests", dependencies: ["LSTMData", "LSTMFiles", "LSTMKit", "HDF5Kit"]),
+        .testTarget(
+            name: "LSTMIOTests", dependencies: ["LSTMIO", "LSTMFiles", "LSTMKit", "HDF5Kit"], exclude: ["Interop"]),
+        .testTarget(name: "LSTMRunTests", dependencies: ["LSTMRun", "LSTMData", "LSTMIO", "LSTMKit"]),
         // End-to-end tests of the built `lstm` executable.
         .testTarget(name: "CLITests", dependencies: ["lstm", "HDF5Kit"]),
     ]

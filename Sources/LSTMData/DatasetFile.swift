@@ -1,5 +1,6 @@
 import Foundation
 import HDF5Kit
+import LSTMFiles
 import LSTMKit
 
 /// A dataset file opened read-only: lists its splits and validates each one (shapes, dtypes, id
@@ -56,32 +57,32 @@ public final class DatasetFile: @unchecked Sendable {
         let validated = try validated(split)
         let schema = validated.schema
         if let v = vocabularySize {
-            if v < 1 { throw DatasetError(.invalidArgument, file: path, "vocabulary size must be ≥ 1, got \(v)") }
+            if v < 1 { throw FileError(.invalidArgument, .dataset, file: path, "vocabulary size must be ≥ 1, got \(v)") }
             if let ids = schema.tokenIDs, Int(ids.max) >= v {
-                throw DatasetError(.value, file: path, object: "\(split)/\(validated.inputName)",
-                                   "token id \(ids.max) at \(position(ids.maxIndex, schema)) is outside 0..<\(v) (vocabulary size \(v) given by the caller)")
+                throw FileError(.invalidValue, .dataset, file: path, object: "\(split)/\(validated.inputName)",
+                                "token id \(ids.max) at \(position(ids.maxIndex, schema)) is outside 0..<\(v) (vocabulary size \(v) given by the caller)")
             }
         }
         if let k = classCount {
-            if k < 1 { throw DatasetError(.invalidArgument, file: path, "class count must be ≥ 1, got \(k)") }
+            if k < 1 { throw FileError(.invalidArgument, .dataset, file: path, "class count must be ≥ 1, got \(k)") }
             let targetsName = schema.form == .tokenStream ? "tokens" : "targets"
             guard let ids = schema.classIDs else {
                 let n = schema.count, t = schema.steps ?? 0
-                throw DatasetError(.dtype, file: path, object: "\(split)/\(targetsName)",
-                                   "expected int32 class ids [N] or [N, T] with N = \(n), T = \(t), found \(validated.targetsFound)")
+                throw FileError(.typeMismatch, .dataset, file: path, object: "\(split)/\(targetsName)",
+                                "expected int32 class ids [N] or [N, T] with N = \(n), T = \(t), found \(validated.targetsFound)")
             }
             if Int(ids.max) >= k {
                 let at = schema.form == .tokenStream ? position(ids.maxIndex, schema)
                     : targetPosition(ids.maxIndex, schema)
-                throw DatasetError(.value, file: path, object: "\(split)/\(targetsName)",
-                                   "class id \(ids.max) at \(at) is outside 0..<\(k) (class count \(k) given by the caller)")
+                throw FileError(.invalidValue, .dataset, file: path, object: "\(split)/\(targetsName)",
+                                "class id \(ids.max) at \(at) is outside 0..<\(k) (class count \(k) given by the caller)")
             }
         }
         return schema
     }
 
     /// Reports every mismatch between `model` and `split` (input kind and width, vocabulary size,
-    /// output size or class count, `sequence` vs `last` head) in one `DatasetError`.
+    /// output size or class count, `sequence` vs `last` head) in one `FileError`.
     public func check(against model: ModelConfig, split: String) throws {
         let schema = try self.schema(split)
         let inputName = try validated(split).inputName
@@ -139,8 +140,8 @@ public final class DatasetFile: @unchecked Sendable {
         }
 
         if !problems.isEmpty {
-            throw DatasetError(.modelMismatch, file: path, object: split,
-                               "the model does not fit the data: " + problems.joined(separator: "; "))
+            throw FileError(.incompatible, .dataset, file: path, object: split,
+                            "the model does not fit the data: " + problems.joined(separator: "; "))
         }
     }
 
@@ -189,18 +190,18 @@ public final class DatasetFile: @unchecked Sendable {
         let root = file.root
         guard !split.isEmpty, !split.contains("/"), let group = try? root.openGroup(split) else {
             let have = splits
-            throw DatasetError(.missing, file: path, object: split,
-                               "no split group `\(split)` in the file (splits found: \(have.isEmpty ? "none" : have.joined(separator: ", ")))")
+            throw FileError(.missing, .dataset, file: path, object: split,
+                            "no split group `\(split)` in the file (splits found: \(have.isEmpty ? "none" : have.joined(separator: ", ")))")
         }
         let hasInputs = group.exists("inputs"), hasTokens = group.exists("tokens")
         switch (hasInputs, hasTokens) {
         case (true, true):
-            throw DatasetError(.shape, file: path, object: split,
-                               "expected either `inputs` and `targets` (sequences) or `tokens` (a token stream), found both")
+            throw FileError(.shapeMismatch, .dataset, file: path, object: split,
+                            "expected either `inputs` and `targets` (sequences) or `tokens` (a token stream), found both")
         case (false, false):
             let members = (try? group.memberNames()) ?? []
-            throw DatasetError(.missing, file: path, object: "\(split)/inputs",
-                               "no such dataset; a split holds `inputs` and `targets` (sequences) or `tokens` (a token stream), found \(members.isEmpty ? "an empty group" : "only " + members.joined(separator: ", "))")
+            throw FileError(.missing, .dataset, file: path, object: "\(split)/inputs",
+                            "no such dataset; a split holds `inputs` and `targets` (sequences) or `tokens` (a token stream), found \(members.isEmpty ? "an empty group" : "only " + members.joined(separator: ", "))")
         case (false, true):
             return try validateStream(split, group)
         case (true, false):
@@ -211,7 +212,7 @@ public final class DatasetFile: @unchecked Sendable {
     private func open(_ group: HDF5Group, _ split: String, _ name: String) throws -> HDF5Dataset {
         let object = "\(split)/\(name)"
         guard group.exists(name) else {
-            throw DatasetError(.missing, file: path, object: object, "no such dataset")
+            throw FileError(.missing, .dataset, file: path, object: object, "no such dataset")
         }
         return try datasetIO(file: path, object: object) { try group.openDataset(name) }
     }
@@ -220,13 +221,14 @@ public final class DatasetFile: @unchecked Sendable {
         let object = "\(split)/tokens"
         let tokens = try open(group, split, "tokens")
         guard tokens.elementType == .int32, tokens.rank == 1 else {
-            throw DatasetError(tokens.elementType == .int32 ? .shape : .dtype, file: path, object: object,
-                               "expected an int32 token stream [L], found \(Self.describe(tokens))")
+            throw FileError(tokens.elementType == .int32 ? .shapeMismatch : .typeMismatch, .dataset, file: path,
+                            object: object,
+                            "expected an int32 token stream [L], found \(Self.describe(tokens))")
         }
         let length = tokens.shape[0]
         guard length >= 2 else {
-            throw DatasetError(.shape, file: path, object: object,
-                               "expected a token stream of at least 2 tokens (an input and its next token), found \(length)")
+            throw FileError(.shapeMismatch, .dataset, file: path, object: object,
+                            "expected a token stream of at least 2 tokens (an input and its next token), found \(length)")
         }
         let ids = try scanIDs(tokens, object: object)
         try checkTokenIDs(ids, object: object) { "position \($0)" }
@@ -235,8 +237,8 @@ public final class DatasetFile: @unchecked Sendable {
             hasLengths: false, vocabulary: vocabulary, classNames: classNames, featureStatistics: featureStatistics,
             targetStatistics: targetStatistics, tokenIDs: ids, classIDs: ids)
         if let classNames, Int(ids.max) >= classNames.count {
-            throw DatasetError(.value, file: path, object: object,
-                               "token id \(ids.max) at position \(ids.maxIndex) is outside the \(classNames.count) classes of root attribute class_names")
+            throw FileError(.invalidValue, .dataset, file: path, object: object,
+                            "token id \(ids.max) at position \(ids.maxIndex) is outside the \(classNames.count) classes of root attribute class_names")
         }
         return ValidatedSplit(schema: schema, inputName: "tokens", targetsFound: Self.describe(tokens))
     }
@@ -249,14 +251,15 @@ public final class DatasetFile: @unchecked Sendable {
         case (.float32, 3): input = .features(width: inputs.shape[2])
         case (.int32, 2): input = .tokens
         default:
-            let kind: DatasetError.Kind = inputs.elementType == .float32 || inputs.elementType == .int32 ? .shape : .dtype
-            throw DatasetError(kind, file: path, object: inputsObject,
-                               "expected float32 features [N, T, I] or int32 token ids [N, T], found \(Self.describe(inputs))")
+            let known = inputs.elementType == .float32 || inputs.elementType == .int32
+            let kind: FileError.Kind = known ? .shapeMismatch : .typeMismatch
+            throw FileError(kind, .dataset, file: path, object: inputsObject,
+                            "expected float32 features [N, T, I] or int32 token ids [N, T], found \(Self.describe(inputs))")
         }
         let n = inputs.shape[0], t = inputs.shape[1]
         if n < 1 || t < 1 || inputs.shape.contains(0) {
-            throw DatasetError(.shape, file: path, object: inputsObject,
-                               "expected at least one sequence of at least one step (and I ≥ 1), found \(Self.describe(inputs))")
+            throw FileError(.shapeMismatch, .dataset, file: path, object: inputsObject,
+                            "expected at least one sequence of at least one step (and I ≥ 1), found \(Self.describe(inputs))")
         }
 
         let targetsObject = "\(split)/targets"
@@ -273,9 +276,9 @@ public final class DatasetFile: @unchecked Sendable {
             target = .valuesPerStep(width: targets.shape[2])
         default:
             let known = targets.elementType == .float32 || targets.elementType == .int32
-            let kind: DatasetError.Kind = known ? .shape : .dtype
-            throw DatasetError(kind, file: path, object: targetsObject,
-                               "expected float32 values [N, T, O] or [N, O], or int32 class ids [N, T] or [N], with N = \(n) and T = \(t) (from \(inputsObject)), found \(Self.describe(targets))")
+            let kind: FileError.Kind = known ? .shapeMismatch : .typeMismatch
+            throw FileError(kind, .dataset, file: path, object: targetsObject,
+                            "expected float32 values [N, T, O] or [N, O], or int32 class ids [N, T] or [N], with N = \(n) and T = \(t) (from \(inputsObject)), found \(Self.describe(targets))")
         }
 
         var tokenIDs: DatasetSchema.IDRange?
@@ -289,12 +292,12 @@ public final class DatasetFile: @unchecked Sendable {
             let ids = try scanIDs(targets, object: targetsObject)
             let at: (Int) -> String = target.isPerStep ? { "sequence \($0 / t), step \($0 % t)" } : { "sequence \($0)" }
             if ids.min < 0 {
-                throw DatasetError(.value, file: path, object: targetsObject,
-                                   "expected class ids ≥ 0, found \(ids.min) at \(at(ids.minIndex))")
+                throw FileError(.invalidValue, .dataset, file: path, object: targetsObject,
+                                "expected class ids ≥ 0, found \(ids.min) at \(at(ids.minIndex))")
             }
             if let classNames, Int(ids.max) >= classNames.count {
-                throw DatasetError(.value, file: path, object: targetsObject,
-                                   "class id \(ids.max) at \(at(ids.maxIndex)) is outside 0..<\(classNames.count) (the \(classNames.count) classes of root attribute class_names)")
+                throw FileError(.invalidValue, .dataset, file: path, object: targetsObject,
+                                "class id \(ids.max) at \(at(ids.maxIndex)) is outside 0..<\(classNames.count) (the \(classNames.count) classes of root attribute class_names)")
             }
             classIDs = ids
         }
@@ -304,27 +307,28 @@ public final class DatasetFile: @unchecked Sendable {
             let object = "\(split)/lengths"
             let lengths = try open(group, split, "lengths")
             guard lengths.elementType == .int32, lengths.rank == 1, lengths.shape[0] == n else {
-                throw DatasetError(lengths.elementType == .int32 ? .shape : .dtype, file: path, object: object,
-                                   "expected int32 lengths [N] with N = \(n) (from \(inputsObject)), found \(Self.describe(lengths))")
+                throw FileError(lengths.elementType == .int32 ? .shapeMismatch : .typeMismatch, .dataset, file: path,
+                                object: object,
+                                "expected int32 lengths [N] with N = \(n) (from \(inputsObject)), found \(Self.describe(lengths))")
             }
             let range = try scanIDs(lengths, object: object)
             if range.min < 1 {
-                throw DatasetError(.value, file: path, object: object,
-                                   "expected lengths in 1...\(t) (T = \(t)), found \(range.min) for sequence \(range.minIndex)")
+                throw FileError(.invalidValue, .dataset, file: path, object: object,
+                                "expected lengths in 1...\(t) (T = \(t)), found \(range.min) for sequence \(range.minIndex)")
             }
             if Int(range.max) > t {
-                throw DatasetError(.value, file: path, object: object,
-                                   "expected lengths in 1...\(t) (T = \(t)), found \(range.max) for sequence \(range.maxIndex)")
+                throw FileError(.invalidValue, .dataset, file: path, object: object,
+                                "expected lengths in 1...\(t) (T = \(t)), found \(range.max) for sequence \(range.maxIndex)")
             }
         }
 
         if case .features(let width) = input, let stats = featureStatistics, stats.mean.count != width {
-            throw DatasetError(.shape, file: path, object: "mean (root attribute)",
-                               "expected \(width) feature statistics (I = \(width) in \(inputsObject)), found \(stats.mean.count)")
+            throw FileError(.shapeMismatch, .dataset, file: path, object: "mean (root attribute)",
+                            "expected \(width) feature statistics (I = \(width) in \(inputsObject)), found \(stats.mean.count)")
         }
         if let width = target.valueWidth, let stats = targetStatistics, stats.mean.count != width {
-            throw DatasetError(.shape, file: path, object: "target_mean (root attribute)",
-                               "expected \(width) target statistics (O = \(width) in \(targetsObject)), found \(stats.mean.count)")
+            throw FileError(.shapeMismatch, .dataset, file: path, object: "target_mean (root attribute)",
+                            "expected \(width) target statistics (O = \(width) in \(targetsObject)), found \(stats.mean.count)")
         }
 
         let schema = DatasetSchema(
@@ -337,12 +341,12 @@ public final class DatasetFile: @unchecked Sendable {
     /// Token ids must be ≥ 0 and inside the root vocabulary when there is one.
     private func checkTokenIDs(_ ids: DatasetSchema.IDRange, object: String, at: (Int) -> String) throws {
         if ids.min < 0 {
-            throw DatasetError(.value, file: path, object: object,
-                               "expected token ids ≥ 0, found \(ids.min) at \(at(ids.minIndex))")
+            throw FileError(.invalidValue, .dataset, file: path, object: object,
+                            "expected token ids ≥ 0, found \(ids.min) at \(at(ids.minIndex))")
         }
         if let vocabulary, Int(ids.max) >= vocabulary.count {
-            throw DatasetError(.value, file: path, object: object,
-                               "token id \(ids.max) at \(at(ids.maxIndex)) is outside 0..<\(vocabulary.count) (the \(vocabulary.count) entries of root attribute vocabulary)")
+            throw FileError(.invalidValue, .dataset, file: path, object: object,
+                            "token id \(ids.max) at \(at(ids.maxIndex)) is outside 0..<\(vocabulary.count) (the \(vocabulary.count) entries of root attribute vocabulary)")
         }
     }
 
@@ -376,12 +380,14 @@ public final class DatasetFile: @unchecked Sendable {
         do {
             values = try root.attribute(name, as: [String].self)
         } catch let error as HDF5Error where error.kind == .typeMismatch {
-            throw DatasetError(.dtype, file: file, object: object, "expected an array of strings; \(error.reason)")
+            throw FileError(.typeMismatch, .dataset, file: file, object: object,
+                            "expected an array of strings; \(error.reason)")
         } catch {
-            throw DatasetError.wrapping(error, file: file, object: object)
+            throw datasetError(error, file: file, object: object)
         }
         if values.isEmpty {
-            throw DatasetError(.shape, file: file, object: object, "expected at least one entry, found an empty array")
+            throw FileError(.shapeMismatch, .dataset, file: file, object: object,
+                            "expected at least one entry, found an empty array")
         }
         return values
     }
@@ -392,9 +398,10 @@ public final class DatasetFile: @unchecked Sendable {
         do {
             return try root.attribute(name, as: [Float].self)
         } catch let error as HDF5Error where error.kind == .typeMismatch {
-            throw DatasetError(.dtype, file: file, object: object, "expected an array of floats; \(error.reason)")
+            throw FileError(.typeMismatch, .dataset, file: file, object: object,
+                            "expected an array of floats; \(error.reason)")
         } catch {
-            throw DatasetError.wrapping(error, file: file, object: object)
+            throw datasetError(error, file: file, object: object)
         }
     }
 
@@ -408,21 +415,21 @@ public final class DatasetFile: @unchecked Sendable {
         guard let m, let s else {
             let present = [(names, n != nil), (mean, m != nil), (std, s != nil)].filter(\.1).map(\.0)
             let missing = [(mean, m == nil), (std, s == nil)].filter(\.1).map(\.0)
-            throw DatasetError(.missing, file: file, object: "\(missing[0]) (root attribute)",
-                               "expected \(mean) and \(std) together (\(names) optional), found only \(present.joined(separator: ", "))")
+            throw FileError(.missing, .dataset, file: file, object: "\(missing[0]) (root attribute)",
+                            "expected \(mean) and \(std) together (\(names) optional), found only \(present.joined(separator: ", "))")
         }
         let names = n ?? (0..<m.count).map { "column \($0)" }
         guard names.count == m.count, s.count == m.count else {
-            throw DatasetError(.shape, file: file, object: "\(std) (root attribute)",
-                               "expected one \(mean) and one \(std) per name, found \(names.count) names, \(m.count) means and \(s.count) stds")
+            throw FileError(.shapeMismatch, .dataset, file: file, object: "\(std) (root attribute)",
+                            "expected one \(mean) and one \(std) per name, found \(names.count) names, \(m.count) means and \(s.count) stds")
         }
         if let i = m.firstIndex(where: { !$0.isFinite }) {
-            throw DatasetError(.value, file: file, object: "\(mean) (root attribute)",
-                               "expected finite means, found \(m[i]) for column \(names[i])")
+            throw FileError(.invalidValue, .dataset, file: file, object: "\(mean) (root attribute)",
+                            "expected finite means, found \(m[i]) for column \(names[i])")
         }
         if let i = s.firstIndex(where: { !($0.isFinite && $0 > 0) }) {
-            throw DatasetError(.value, file: file, object: "\(std) (root attribute)",
-                               "expected finite standard deviations > 0, found \(s[i]) for column \(names[i])")
+            throw FileError(.invalidValue, .dataset, file: file, object: "\(std) (root attribute)",
+                            "expected finite standard deviations > 0, found \(s[i]) for column \(names[i])")
         }
         return FeatureStatistics(names: names, mean: m, std: s)
     }

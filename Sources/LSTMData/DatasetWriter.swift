@@ -1,5 +1,6 @@
 import Foundation
 import HDF5Kit
+import LSTMFiles
 
 /// Inputs of N sequences of T steps, batch-major, for `DatasetWriter`.
 public enum SequenceInputs: Sendable {
@@ -29,27 +30,15 @@ public final class DatasetWriter {
     /// The final path, as given to `init(path:)`.
     public let path: String
     /// The temporary file written until `commit()`.
-    public let temporaryPath: String
-    private let file: HDF5File
-    private var finished = false
+    public var temporaryPath: String { output.temporaryPath }
+    private let output: AtomicHDF5File
+    private var file: HDF5File { output.file }
 
     /// Creates the temporary file next to `path`; the directory must exist.
     public init(path: String) throws {
         self.path = path
-        let url = URL(fileURLWithPath: path)
-        let directory = url.deletingLastPathComponent().path
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
-            throw DatasetError(.missing, file: path, "the directory \(directory) does not exist")
-        }
-        let unique = "\(ProcessInfo.processInfo.processIdentifier)-\(UInt32.random(in: 0...UInt32.max))"
-        let temporary = url.deletingLastPathComponent()
-            .appendingPathComponent(".\(url.lastPathComponent).tmp-\(unique)").path
-        temporaryPath = temporary
-        file = try datasetIO(file: path, object: nil) { try HDF5File.create(temporary) }
+        output = try AtomicHDF5File(path: path, role: .dataset)
     }
-
-    deinit { discard() }
 
     /// Writes split `split` as N sequences of T steps (`inputs`, `targets`, optional `lengths` [N]).
     public func writeSequences(split: String, count n: Int, steps t: Int, inputs: SequenceInputs,
@@ -58,8 +47,8 @@ public final class DatasetWriter {
                                       hasLengths: lengths != nil)
         try rows.write(at: 0, inputs: inputs, targets: targets, lengths: lengths)
         if rows.rowsWritten != n {
-            throw DatasetError(.invalidArgument, file: path, object: "\(split)/inputs",
-                               "\(rows.rowsWritten) sequences given, expected N = \(n)")
+            throw FileError(.invalidArgument, .dataset, file: path, object: "\(split)/inputs",
+                            "\(rows.rowsWritten) sequences given, expected N = \(n)")
         }
     }
 
@@ -69,8 +58,8 @@ public final class DatasetWriter {
                                target: DatasetSchema.TargetKind, hasLengths: Bool = false) throws -> SequenceRowWriter {
         try checkSplitName(split)
         guard n >= 1, t >= 1 else {
-            throw DatasetError(.invalidArgument, file: path, object: split,
-                               "a sequences split needs N ≥ 1 sequences of T ≥ 1 steps, got N = \(n), T = \(t)")
+            throw FileError(.invalidArgument, .dataset, file: path, object: split,
+                            "a sequences split needs N ≥ 1 sequences of T ≥ 1 steps, got N = \(n), T = \(t)")
         }
         return try datasetIO(file: path, object: split) {
             let group = try file.root.createGroup(split)
@@ -78,7 +67,8 @@ public final class DatasetWriter {
             switch input {
             case .features(let width):
                 guard width >= 1 else {
-                    throw DatasetError(.invalidArgument, file: path, object: "\(split)/inputs", "feature width must be ≥ 1")
+                    throw FileError(.invalidArgument, .dataset, file: path, object: "\(split)/inputs",
+                                    "feature width must be ≥ 1")
                 }
                 inputs = try group.createDataset("inputs", of: Float.self, shape: [n, t, width])
             case .tokens:
@@ -101,8 +91,8 @@ public final class DatasetWriter {
     public func writeTokenStream(split: String, tokens: [Int32]) throws {
         try checkSplitName(split)
         guard tokens.count >= 2 else {
-            throw DatasetError(.invalidArgument, file: path, object: "\(split)/tokens",
-                               "a token stream needs at least 2 tokens, got \(tokens.count)")
+            throw FileError(.invalidArgument, .dataset, file: path, object: "\(split)/tokens",
+                            "a token stream needs at least 2 tokens, got \(tokens.count)")
         }
         try datasetIO(file: path, object: "\(split)/tokens") {
             let group = try file.root.createGroup(split)
@@ -147,8 +137,8 @@ public final class DatasetWriter {
     /// Sets a root string-array attribute.
     public func setAttribute(_ name: String, _ value: [String]) throws {
         if let bad = value.firstIndex(where: { $0.utf8.contains(0) }) {
-            throw DatasetError(.value, file: path, object: "\(name) (root attribute)",
-                               "entry \(bad) contains a NUL character, which an HDF5 string cannot hold")
+            throw FileError(.invalidValue, .dataset, file: path, object: "\(name) (root attribute)",
+                            "entry \(bad) contains a NUL character, which an HDF5 string cannot hold")
         }
         try datasetIO(file: path, object: "\(name) (root attribute)") { try file.root.setAttribute(name, value) }
     }
@@ -162,45 +152,33 @@ public final class DatasetWriter {
     /// it to `path` (replacing any file there); returns what was written. On failure nothing is renamed.
     @discardableResult
     public func commit() throws -> DatasetSummary {
-        guard !finished else {
-            throw DatasetError(.invalidArgument, file: path, "the writer was already committed or discarded")
+        var summary: DatasetSummary?
+        try output.commit { temporary in
+            do {
+                let written = try DatasetFile(path: temporary)
+                defer { written.close() }
+                let splits = written.splits
+                if splits.isEmpty { throw FileError(.missing, .dataset, file: path, "no split was written") }
+                summary = DatasetSummary(path: path, splits: try splits.map { try written.schema($0) },
+                                         vocabularySize: written.vocabulary?.count)
+            } catch let error as FileError {  // name the final path, not the temporary file
+                throw FileError(error.kind, .dataset, file: path, object: error.object, error.message)
+            } catch {
+                throw datasetError(error, file: path, object: nil)
+            }
         }
-        finished = true
-        let summary: DatasetSummary
-        do {
-            try datasetIO(file: path, object: nil) { try file.close() }
-            let written = try DatasetFile(path: temporaryPath)
-            defer { written.close() }
-            let splits = written.splits
-            if splits.isEmpty { throw DatasetError(.missing, file: path, "no split was written") }
-            summary = DatasetSummary(path: path, splits: try splits.map { try written.schema($0) },
-                                     vocabularySize: written.vocabulary?.count)
-        } catch let error as DatasetError {
-            unlink(temporaryPath)
-            throw DatasetError(error.kind, file: path, object: error.object, error.message)
-        } catch {
-            unlink(temporaryPath)
-            throw DatasetError.wrapping(error, file: path, object: nil)
-        }
-        if rename(temporaryPath, path) != 0 {
-            let reason = String(cString: strerror(errno))
-            unlink(temporaryPath)
-            throw DatasetError(.io, file: path, "could not rename the temporary file \(temporaryPath) into place: \(reason)")
-        }
-        return summary
+        return summary!
     }
 
-    /// Closes and deletes the temporary file without touching `path` (also done by `deinit`).
+    /// Closes and deletes the temporary file without touching `path` (also done on release).
     public func discard() {
-        guard !finished else { return }
-        finished = true
-        try? file.close()
-        unlink(temporaryPath)
+        output.discard()
     }
 
     private func checkSplitName(_ split: String) throws {
         guard !split.isEmpty, !split.contains("/") else {
-            throw DatasetError(.invalidArgument, file: path, "a split name must be non-empty without '/', got '\(split)'")
+            throw FileError(.invalidArgument, .dataset, file: path,
+                            "a split name must be non-empty without '/', got '\(split)'")
         }
     }
 }
@@ -235,17 +213,17 @@ public final class SequenceRowWriter {
         case (.features(_, let w), .features(let width)) where w == width: perInput = steps * width
         case (.tokens, .tokens): perInput = steps
         default:
-            throw DatasetError(.invalidArgument, file: file, object: "\(split)/inputs",
-                               "rows of \(x.kind) given, but the split holds \(input)")
+            throw FileError(.invalidArgument, .dataset, file: file, object: "\(split)/inputs",
+                            "rows of \(x.kind) given, but the split holds \(input)")
         }
         guard x.count % perInput == 0 else {
-            throw DatasetError(.invalidArgument, file: file, object: "\(split)/inputs",
-                               "\(x.count) input values are not whole sequences of \(perInput)")
+            throw FileError(.invalidArgument, .dataset, file: file, object: "\(split)/inputs",
+                            "\(x.count) input values are not whole sequences of \(perInput)")
         }
         let rows = x.count / perInput
         guard y.kind == target else {
-            throw DatasetError(.invalidArgument, file: file, object: "\(split)/targets",
-                               "rows of \(y.kind) given, but the split holds \(target)")
+            throw FileError(.invalidArgument, .dataset, file: file, object: "\(split)/targets",
+                            "rows of \(y.kind) given, but the split holds \(target)")
         }
         let perTarget: Int
         switch target {
@@ -255,17 +233,17 @@ public final class SequenceRowWriter {
         case .valuesPerSequence(let o): perTarget = o
         }
         guard y.count == rows * perTarget else {
-            throw DatasetError(.invalidArgument, file: file, object: "\(split)/targets",
-                               "\(y.count) target values given for \(rows) sequences, expected \(rows * perTarget)")
+            throw FileError(.invalidArgument, .dataset, file: file, object: "\(split)/targets",
+                            "\(y.count) target values given for \(rows) sequences, expected \(rows * perTarget)")
         }
         guard (l != nil) == (lengths != nil), l.map({ $0.count == rows }) ?? true else {
-            throw DatasetError(.invalidArgument, file: file, object: "\(split)/lengths",
-                               lengths == nil ? "the split was created without lengths"
-                                   : "expected \(rows) lengths, got \(l?.count ?? 0)")
+            throw FileError(.invalidArgument, .dataset, file: file, object: "\(split)/lengths",
+                            lengths == nil ? "the split was created without lengths"
+                                : "expected \(rows) lengths, got \(l?.count ?? 0)")
         }
         guard start >= 0, start + rows <= count else {
-            throw DatasetError(.invalidArgument, file: file, object: "\(split)/inputs",
-                               "rows \(start)..<\(start + rows) are outside 0..<\(count)")
+            throw FileError(.invalidArgument, .dataset, file: file, object: "\(split)/inputs",
+                            "rows \(start)..<\(start + rows) are outside 0..<\(count)")
         }
         try datasetIO(file: file, object: "\(split)/inputs") {
             switch x {

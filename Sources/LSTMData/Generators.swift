@@ -1,4 +1,5 @@
 import Foundation
+import LSTMFiles
 import LSTMKit
 
 /// How many sequences to generate per split; a split with 0 is left out of the file.
@@ -44,7 +45,8 @@ public enum Generators {
     @discardableResult
     public static func writeAdding(to path: String, steps t: Int, counts: SplitCounts, seed: UInt64) throws -> DatasetSummary {
         guard t >= 2 else {
-            throw DatasetError(.invalidArgument, file: path, "the adding problem needs at least 2 steps, got \(t)")
+            throw FileError(.invalidArgument, .dataset, file: path,
+                            "the adding problem needs at least 2 steps, got \(t)")
         }
         try checkCounts(counts, path: path)
         let writer = try DatasetWriter(path: path)
@@ -120,8 +122,8 @@ public enum Generators {
     public static func writeCopy(to path: String, symbols k: Int, alphabet a: Int, delay d: Int, counts: SplitCounts,
                                  seed: UInt64) throws -> DatasetSummary {
         guard k >= 1, a >= 1, d >= 0 else {
-            throw DatasetError(.invalidArgument, file: path,
-                               "the copy task needs symbols K ≥ 1, alphabet A ≥ 1 and delay D ≥ 0, got K = \(k), A = \(a), D = \(d)")
+            throw FileError(.invalidArgument, .dataset, file: path,
+                            "the copy task needs symbols K ≥ 1, alphabet A ≥ 1 and delay D ≥ 0, got K = \(k), A = \(a), D = \(d)")
         }
         try checkCounts(counts, path: path)
         let writer = try DatasetWriter(path: path)
@@ -147,8 +149,8 @@ public enum Generators {
 
     private static func checkCounts(_ counts: SplitCounts, path: String) throws {
         guard counts.train >= 0, counts.val >= 0, counts.test >= 0, counts.train + counts.val + counts.test > 0 else {
-            throw DatasetError(.invalidArgument, file: path,
-                               "split sizes must be ≥ 0 and not all 0, got train \(counts.train), val \(counts.val), test \(counts.test)")
+            throw FileError(.invalidArgument, .dataset, file: path,
+                            "split sizes must be ≥ 0 and not all 0, got train \(counts.train), val \(counts.val), test \(counts.test)")
         }
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import LSTMFiles
 import LSTMKit
 
 // MARK: Waveform classification
@@ -100,23 +101,24 @@ extension Generators {
     public static func writeWaves(to path: String, settings w: WaveSettings, counts: SplitCounts,
                                   seed: UInt64) throws -> DatasetSummary {
         guard (2...waveShapes.count).contains(w.classes) else {
-            throw DatasetError(.invalidArgument, file: path,
-                               "the waves task has 2...\(waveShapes.count) classes, got \(w.classes)")
+            throw FileError(.invalidArgument, .dataset, file: path,
+                            "the waves task has 2...\(waveShapes.count) classes, got \(w.classes)")
         }
         guard w.minLength >= 1, w.maxLength >= w.minLength else {
-            throw DatasetError(.invalidArgument, file: path,
-                               "the waves task needs 1 ≤ min length ≤ max length, got \(w.minLength) and \(w.maxLength)")
+            throw FileError(.invalidArgument, .dataset, file: path,
+                            "the waves task needs 1 ≤ min length ≤ max length, got \(w.minLength) and \(w.maxLength)")
         }
         guard w.noise >= 0, w.noise.isFinite else {
-            throw DatasetError(.invalidArgument, file: path, "the noise must be a finite number ≥ 0, got \(w.noise)")
+            throw FileError(.invalidArgument, .dataset, file: path,
+                            "the noise must be a finite number ≥ 0, got \(w.noise)")
         }
         guard w.minPeriod >= 2, w.maxPeriod >= w.minPeriod, w.maxPeriod.isFinite else {
-            throw DatasetError(.invalidArgument, file: path,
-                               "the periods need 2 ≤ min period ≤ max period, got \(w.minPeriod) and \(w.maxPeriod)")
+            throw FileError(.invalidArgument, .dataset, file: path,
+                            "the periods need 2 ≤ min period ≤ max period, got \(w.minPeriod) and \(w.maxPeriod)")
         }
         guard counts.train >= 0, counts.val >= 0, counts.test >= 0, counts.train + counts.val + counts.test > 0 else {
-            throw DatasetError(.invalidArgument, file: path,
-                               "split sizes must be ≥ 0 and not all 0, got train \(counts.train), val \(counts.val), test \(counts.test)")
+            throw FileError(.invalidArgument, .dataset, file: path,
+                            "split sizes must be ≥ 0 and not all 0, got train \(counts.train), val \(counts.val), test \(counts.test)")
         }
         let writer = try DatasetWriter(path: path)
         let t = w.maxLength

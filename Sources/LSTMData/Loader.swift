@@ -1,5 +1,6 @@
 import Foundation
 import HDF5Kit
+import LSTMFiles
 import LSTMKit
 
 /// How a loader cuts a token stream into minibatches.
@@ -94,8 +95,8 @@ public final class BatchLoader: @unchecked Sendable {
                 cursor: LoaderCursor = LoaderCursor()) throws {
         let schema = try file.schema(split)
         let path = file.path
-        func fail(_ message: String) -> DatasetError {
-            DatasetError(.invalidArgument, file: path, object: split, message)
+        func fail(_ message: String) -> FileError {
+            FileError(.invalidArgument, .dataset, file: path, object: split, message)
         }
         guard batchSize >= 1 else { throw fail("batch size must be ≥ 1, got \(batchSize)") }
         let steps: Int
@@ -121,16 +122,16 @@ public final class BatchLoader: @unchecked Sendable {
             case .windows:
                 samples = (length - 1) / t
                 if samples == 0 {
-                    throw DatasetError(.shape, file: path, object: "\(split)/tokens",
-                                       "a stream of \(length) tokens holds no window of seq_length \(t) + 1 tokens")
+                    throw FileError(.shapeMismatch, .dataset, file: path, object: "\(split)/tokens",
+                                    "a stream of \(length) tokens holds no window of seq_length \(t) + 1 tokens")
                 }
                 self.shuffle = shuffle ?? true
             case .stateful:
                 if shuffle == true { throw fail("stateful lanes are never shuffled; pass shuffle false or nil") }
                 laneLength = (length - 1) / batchSize / t * t
                 if laneLength == 0 {
-                    throw DatasetError(.shape, file: path, object: "\(split)/tokens",
-                                       "a stream of \(length) tokens is too short for \(batchSize) lanes of seq_length \(t) + 1 tokens (needs at least \(batchSize * t + 1))")
+                    throw FileError(.shapeMismatch, .dataset, file: path, object: "\(split)/tokens",
+                                    "a stream of \(length) tokens is too short for \(batchSize) lanes of seq_length \(t) + 1 tokens (needs at least \(batchSize * t + 1))")
                 }
                 samples = batchSize
                 self.shuffle = false
@@ -192,7 +193,7 @@ public final class BatchLoader: @unchecked Sendable {
     }
 
     /// The next minibatch of the current epoch, or nil once at its end (the cursor then moves to
-    /// the start of the next epoch). Throws a `DatasetError` if reading fails; the cursor then stays.
+    /// the start of the next epoch). Throws a `FileError` if reading fails; the cursor then stays.
     public func next() throws -> Minibatch<Float>? {
         lock.lock()
         defer { lock.unlock() }
@@ -235,8 +236,8 @@ public final class BatchLoader: @unchecked Sendable {
     /// Moves to `cursor`, e.g. one saved with a checkpoint; the next `next()` returns that minibatch.
     public func seek(to cursor: LoaderCursor) throws {
         guard cursor.epoch >= 0, (0...batchesPerEpoch).contains(cursor.position) else {
-            throw DatasetError(.invalidArgument, file: path, object: split,
-                               "cursor (\(cursor)) is outside epochs ≥ 0 and minibatches 0...\(batchesPerEpoch)")
+            throw FileError(.invalidArgument, .dataset, file: path, object: split,
+                            "cursor (\(cursor)) is outside epochs ≥ 0 and minibatches 0...\(batchesPerEpoch)")
         }
         lock.lock()
         defer { lock.unlock() }

@@ -1,4 +1,5 @@
 import Foundation
+import LSTMFiles
 
 /// Prepares a next-step forecasting dataset from a CSV file with a header row: each sample is a
 /// window of T rows of the feature columns, its target the target columns of the row after it.
@@ -37,27 +38,33 @@ public struct CSVPreparer: Sendable {
     @discardableResult
     public func prepare(csv: String, source: String = "<csv>", to output: String) throws -> DatasetSummary {
         let t = window
-        guard t >= 1 else { throw DatasetError(.invalidArgument, file: source, "the window must be ≥ 1 row, got \(t)") }
-        guard !targets.isEmpty else { throw DatasetError(.invalidArgument, file: source, "no target column given") }
+        guard t >= 1 else {
+            throw FileError(.invalidArgument, .dataset, file: source, "the window must be ≥ 1 row, got \(t)")
+        }
+        guard !targets.isEmpty else {
+            throw FileError(.invalidArgument, .dataset, file: source, "no target column given")
+        }
         try checkFractions(valFraction, testFraction, file: source)
 
         let records = try CSVReader.parse(csv, source: source)
-        guard let header = records.first else { throw DatasetError(.value, file: source, "the file is empty") }
+        guard let header = records.first else {
+            throw FileError(.invalidValue, .dataset, file: source, "the file is empty")
+        }
         let body = Array(records.dropFirst())
         for record in body where record.fields.count != header.fields.count {
-            throw DatasetError(.shape, file: source,
-                               "line \(record.line) has \(record.fields.count) fields, the header has \(header.fields.count)")
+            throw FileError(.shapeMismatch, .dataset, file: source,
+                            "line \(record.line) has \(record.fields.count) fields, the header has \(header.fields.count)")
         }
         let names = header.fields.map { $0.trimmingCharacters(in: .whitespaces) }
         func column(_ name: String) throws -> Int {
             let matches = names.indices.filter { names[$0] == name }
             guard let first = matches.first else {
-                throw DatasetError(.missing, file: source, object: "column '\(name)'",
-                                   "no such column in the header (columns: \(names.joined(separator: ", ")))")
+                throw FileError(.missing, .dataset, file: source, object: "column '\(name)'",
+                                "no such column in the header (columns: \(names.joined(separator: ", ")))")
             }
             guard matches.count == 1 else {
-                throw DatasetError(.value, file: source, object: "column '\(name)'",
-                                   "the header names it \(matches.count) times")
+                throw FileError(.invalidValue, .dataset, file: source, object: "column '\(name)'",
+                                "the header names it \(matches.count) times")
             }
             return first
         }
@@ -67,19 +74,20 @@ public struct CSVPreparer: Sendable {
             featureNames = features
         } else {
             guard let first = body.first else {
-                throw DatasetError(.shape, file: source, "the file has no data rows")
+                throw FileError(.shapeMismatch, .dataset, file: source, "the file has no data rows")
             }
             featureNames = names.indices.filter { Self.number(first.fields[$0]) != nil }.map { names[$0] }
         }
         guard !featureNames.isEmpty else {
-            throw DatasetError(.value, file: source, "no numeric feature column found (columns: \(names.joined(separator: ", ")))")
+            throw FileError(.invalidValue, .dataset, file: source,
+                            "no numeric feature column found (columns: \(names.joined(separator: ", ")))")
         }
         let featureColumns = try featureNames.map(column)
 
         let rows = body.count
         guard rows > t else {
-            throw DatasetError(.shape, file: source,
-                               "too few rows for the window: \(rows) data rows, a window of T = \(t) and its target need at least \(t + 1)")
+            throw FileError(.shapeMismatch, .dataset, file: source,
+                            "too few rows for the window: \(rows) data rows, a window of T = \(t) and its target need at least \(t + 1)")
         }
         // Parse every used column up front, so a bad cell is reported wherever it is.
         func values(_ columns: [Int], _ columnNames: [String]) throws -> [Double] {
@@ -87,8 +95,8 @@ public struct CSVPreparer: Sendable {
             for (r, record) in body.enumerated() {
                 for (j, c) in columns.enumerated() {
                     guard let v = Self.number(record.fields[c]) else {
-                        throw DatasetError(.value, file: source, object: "column '\(columnNames[j])'",
-                                           "line \(record.line) (data row \(r + 1)): '\(record.fields[c])' is not a finite number")
+                        throw FileError(.invalidValue, .dataset, file: source, object: "column '\(columnNames[j])'",
+                                        "line \(record.line) (data row \(r + 1)): '\(record.fields[c])' is not a finite number")
                     }
                     out[r * columns.count + j] = v
                 }
@@ -103,8 +111,8 @@ public struct CSVPreparer: Sendable {
                      ("val", sizes.train..<(sizes.train + sizes.val), valFraction),
                      ("test", (sizes.train + sizes.val)..<rows, testFraction)]
         for (name, range, fraction) in parts where fraction > 0 && range.count <= t {
-            throw DatasetError(.shape, file: source,
-                               "too few rows for the window: the \(name) split gets \(range.count) of \(rows) data rows (fraction \(fraction)), a window of T = \(t) and its target need at least \(t + 1)")
+            throw FileError(.shapeMismatch, .dataset, file: source,
+                            "too few rows for the window: the \(name) split gets \(range.count) of \(rows) data rows (fraction \(fraction)), a window of T = \(t) and its target need at least \(t + 1)")
         }
 
         let trainRows = parts[0].1
@@ -213,7 +221,8 @@ enum CSVReader {
                         inQuotes = true
                         quoted = true
                     } else {
-                        throw DatasetError(.value, file: source, "line \(line): a quote inside an unquoted field")
+                        throw FileError(.invalidValue, .dataset, file: source,
+                                        "line \(line): a quote inside an unquoted field")
                     }
                 case UInt8(ascii: ","):
                     endField()
@@ -229,7 +238,9 @@ enum CSVReader {
             }
             i += 1
         }
-        if inQuotes { throw DatasetError(.value, file: source, "line \(recordLine): a quoted field is not closed") }
+        if inQuotes {
+            throw FileError(.invalidValue, .dataset, file: source, "line \(recordLine): a quoted field is not closed")
+        }
         if !field.isEmpty || !fields.isEmpty { endRecord() }
         return records
     }

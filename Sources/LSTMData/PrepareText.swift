@@ -1,4 +1,5 @@
 import Foundation
+import LSTMFiles
 
 /// Splits `total` items into consecutive train/val/test parts like torch-rnn's preprocess.py:
 /// val = ⌊total · valFraction⌋, test = ⌊total · testFraction⌋, train the rest, in that order.
@@ -11,8 +12,8 @@ func splitSizes(total: Int, valFraction: Double, testFraction: Double) -> (train
 /// Checks split fractions: each in [0, 1), together below 1.
 func checkFractions(_ val: Double, _ test: Double, file: String) throws {
     guard (0..<1).contains(val), (0..<1).contains(test), val + test < 1 else {
-        throw DatasetError(.invalidArgument, file: file,
-                           "split fractions must each be in [0, 1) and sum below 1, got val \(val), test \(test)")
+        throw FileError(.invalidArgument, .dataset, file: file,
+                        "split fractions must each be in [0, 1) and sum below 1, got val \(val), test \(test)")
     }
 }
 
@@ -46,9 +47,10 @@ public struct TextPreparer: Sendable {
     public func prepare(text: String, source: String = "<text>", to output: String) throws -> DatasetSummary {
         try checkFractions(valFraction, testFraction, file: output)
         let vocabulary = Self.vocabulary(of: text)
-        guard !vocabulary.isEmpty else { throw DatasetError(.value, file: source, "the text is empty") }
+        guard !vocabulary.isEmpty else { throw FileError(.invalidValue, .dataset, file: source, "the text is empty") }
         if vocabulary.contains("\u{0}") {
-            throw DatasetError(.value, file: source, "the text contains a NUL character, which the HDF5 vocabulary attribute cannot hold")
+            throw FileError(.invalidValue, .dataset, file: source,
+                            "the text contains a NUL character, which the HDF5 vocabulary attribute cannot hold")
         }
         var ids: [Character: Int32] = [:]
         for (i, c) in vocabulary.enumerated() { ids[c] = Int32(i) }
@@ -61,8 +63,8 @@ public struct TextPreparer: Sendable {
                      ("val", sizes.train..<(sizes.train + sizes.val), valFraction),
                      ("test", (sizes.train + sizes.val)..<tokens.count, testFraction)]
         for (name, range, fraction) in parts where fraction > 0 && range.count < 2 {
-            throw DatasetError(.invalidArgument, file: source,
-                               "the text has \(tokens.count) characters, too few for a \(name) split of at least 2 (fraction \(fraction))")
+            throw FileError(.invalidArgument, .dataset, file: source,
+                            "the text has \(tokens.count) characters, too few for a \(name) split of at least 2 (fraction \(fraction))")
         }
         let writer = try DatasetWriter(path: output)
         for (name, range, fraction) in parts where fraction > 0 {
@@ -74,13 +76,13 @@ public struct TextPreparer: Sendable {
     }
 }
 
-/// The whole UTF-8 text file at `path`, or a DatasetError naming it.
+/// The whole UTF-8 text file at `path`, or a FileError naming it.
 func readUTF8(_ path: String) throws -> String {
     guard let data = FileManager.default.contents(atPath: path) else {
-        throw DatasetError(.missing, file: path, "no such file, or it cannot be read")
+        throw FileError(.notFound, .dataset, file: path, "no such file, or it cannot be read")
     }
     guard let text = String(data: data, encoding: .utf8) else {
-        throw DatasetError(.value, file: path, "the file is not valid UTF-8 text")
+        throw FileError(.invalidValue, .dataset, file: path, "the file is not valid UTF-8 text")
     }
     return text
 }

@@ -1,14 +1,9 @@
 import Foundation
-import HDF5Kit
 import LSTMData
+import LSTMFiles
+import LSTMIO
 import LSTMKit
 import Yams
-
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 // Inference on trained (or imported) weights: `lstm evaluate`, `lstm predict` and `lstm sample`
 // load models through `InferenceModel`; evaluation and prediction stream a split minibatch by
@@ -42,7 +37,7 @@ public struct InferenceModel: Sendable {
         var checkpoint: Checkpoint
         do {
             checkpoint = try WeightsImporter.read(path)
-        } catch let error as WeightsError where error.kind == .invalidConfig && schema != nil {
+        } catch let error as FileError where error.kind == .invalidConfig && schema != nil {
             let s = schema!
             let options = WeightsImportOptions(
                 head: s.target.isPerStep ? .sequence : .last, loss: s.target.isClasses ? .crossEntropy : .mse)
@@ -186,7 +181,7 @@ public enum Inference {
     }
 
     /// Writes the model's outputs y = F(z) on `split` of `data` to a new HDF5 file at `out`
-    /// (atomically: a temporary file in the same directory, renamed when complete).
+    /// (atomically: a temporary file in the same directory, fsynced and renamed when complete).
     ///
     /// The file holds float32 `outputs` [N, T, O] (head `sequence`) or [N, O] (head `last`), in
     /// the split's sample order; steps past a sequence's length are 0 and the split's `lengths`
@@ -226,16 +221,9 @@ public enum Inference {
         let perStep = config.head == .sequence
         let shape = perStep ? [n, steps, o] : [n, o]
         let ws = Workspace<Float>(config: config, maxBatch: min(batchSize, n), maxSteps: steps)
-        let modelJSON: String = try {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys]
-            return String(decoding: try encoder.encode(config), as: UTF8.self)
-        }()
-
-        try writeHDF5Atomically(to: out) { root in
-            let outputs = try root.createDataset("outputs", of: Float.self, shape: shape)
-            let lengths = schema.hasLengths ? try root.createDataset("lengths", of: Int32.self, shape: [n]) : nil
-            var row = 0
+        let layout = isStream ? "[W, T, O]" : perStep ? "[N, T, O]" : "[N, O]"
+        try PredictionFile.write(to: out, config: config, shape: shape, layout: layout,
+                                 hasLengths: schema.hasLengths) { file in
             while let batch = try loader.next() {
                 batch.withView { _ = model.network.forward(model.parameters, $0, workspace: ws) }
                 var y = ws.outputs()
@@ -246,26 +234,20 @@ public enum Inference {
                         if start < end { y.replaceSubrange(start..<end, with: repeatElement(0, count: end - start)) }
                     }
                 }
-                try outputs.writeRows(y, at: row)
-                if let lengths, let l = batch.lengths { try lengths.writeRows(l, at: row) }
-                row += batch.batchSize
+                try file.append(outputs: y, lengths: batch.lengths, rows: batch.batchSize)
             }
-            guard row == n else { throw RunError("internal: wrote \(row) of \(n) rows") }
-            try outputs.setAttribute("shape", isStream ? "[W, T, O]" : perStep ? "[N, T, O]" : "[N, O]")
-            try root.setAttribute("model_config", modelJSON)
-            try root.setAttribute("weights", weights)
-            try root.setAttribute("source_data", data)
-            try root.setAttribute("split", split)
-            try root.setAttribute("head", config.head.rawValue)
-            try root.setAttribute("activation", config.activation.rawValue)
-            try root.setAttribute("denormalized", stats != nil ? 1 : 0)
-            try root.setAttribute("units", stats != nil
+            guard file.rowsWritten == n else { throw RunError("internal: wrote \(file.rowsWritten) of \(n) rows") }
+            try file.setAttribute("weights", weights)
+            try file.setAttribute("source_data", data)
+            try file.setAttribute("split", split)
+            try file.setAttribute("denormalized", stats != nil ? 1 : 0)
+            try file.setAttribute("units", stats != nil
                 ? "original units of the data: y·target_std + target_mean (root attributes of the source data)"
                 : "model outputs y = F(z), as the model was trained")
-            if let stats { try root.setAttribute("target_names", stats.names) }
+            if let stats { try file.setAttribute("target_names", stats.names) }
             if isStream {
-                try root.setAttribute("seq_length", steps)
-                try root.setAttribute("windows", "row w holds the predictions for tokens w·T+1 … w·T+T of the stream, each window from a zero state")
+                try file.setAttribute("seq_length", steps)
+                try file.setAttribute("windows", "row w holds the predictions for tokens w·T+1 … w·T+T of the stream, each window from a zero state")
             }
         }
         return PredictionSummary(path: out, shape: shape, denormalized: stats != nil)
@@ -273,40 +255,5 @@ public enum Inference {
 
     static func checkBatchSize(_ b: Int) throws {
         if b < 1 { throw RunError("--batch-size must be ≥ 1 (got \(b))") }
-    }
-
-    /// Writes a new HDF5 file at `path` atomically: `body` fills a hidden temporary file in the
-    /// same directory (`.NAME.tmp-PID-RANDOM`), which is closed and renamed over `path`; on any
-    /// error the temporary file is removed and `path` is left as it was.
-    static func writeHDF5Atomically(to path: String, _ body: (HDF5Group) throws -> Void) throws {
-        let url = URL(fileURLWithPath: path)
-        let dir = url.deletingLastPathComponent().path
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDirectory), isDirectory.boolValue else {
-            throw RunError("\(path): the directory \(dir) does not exist")
-        }
-        let temporary = url.deletingLastPathComponent()
-            .appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())-\(String(UInt64.random(in: 0...UInt64.max), radix: 16))").path
-        do {
-            do {
-                let file = try HDF5File.create(temporary)
-                do {
-                    try body(file.root)
-                    try file.flush()
-                } catch {
-                    try? file.close()
-                    throw error
-                }
-                try file.close()
-            } catch let error as HDF5Error {
-                throw RunError("\(path): writing failed: \(error)")
-            }
-            if rename(temporary, path) != 0 {
-                throw RunError("\(path): could not rename the temporary file into place: \(String(cString: strerror(errno)))")
-            }
-        } catch {
-            unlink(temporary)
-            throw error
-        }
     }
 }

@@ -1,5 +1,7 @@
 import Foundation
 import LSTMData
+import LSTMFiles
+import LSTMIO
 import LSTMKit
 
 /// What a finished (or early-stopped) run did.
@@ -31,19 +33,6 @@ struct RunState: Codable, Equatable {
     /// Carried (h, c) per shard for stateful streams.
     var carried: [LSTMState<Float>?]?
     var wallTime = 0.0
-}
-
-extension LSTMState: Codable where T == Float {
-    enum CodingKeys: String, CodingKey { case h, c }
-    public init(from decoder: Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        self.init(h: try c.decode([[Float]].self, forKey: .h), c: try c.decode([[Float]].self, forKey: .c))
-    }
-    public func encode(to encoder: Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(h, forKey: .h)
-        try c.encode(self.c, forKey: .c)
-    }
 }
 
 /// A config-driven training job: data, model, optimizer, schedule, the loop with validation,
@@ -138,7 +127,7 @@ public final class TrainingRun {
         self.model = model
         do {
             try trainFile.check(against: model, split: config.data.trainSplit)
-        } catch let e as DatasetError {
+        } catch let e as FileError {
             throw config.error(at: "model", "does not fit the data: \(e)")
         }
         if let v = config.data.valSplit {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import LSTMData
+import LSTMIO
 
 /// `lstm export`: writes a checkpoint's weights as a PyTorch or Keras HDF5 file.
 struct Export: ParsableCommand {

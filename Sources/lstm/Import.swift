@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import LSTMData
+import LSTMIO
 import LSTMKit
 
 /// `lstm import`: turns a PyTorch or Keras weights file into a checkpoint (no optimizer state).

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import LSTMData
+import LSTMIO
 
 /// `lstm inspect`: describes a checkpoint, a weights file or any HDF5 file.
 struct Inspect: ParsableCommand {

@@ -1,6 +1,7 @@
 import Foundation
 import HDF5Kit
 import LSTMData
+import LSTMFiles
 import LSTMKit
 import XCTest
 
@@ -31,16 +32,16 @@ class DataTestCase: XCTestCase {
         return p
     }
 
-    /// Asserts that `body` throws a DatasetError of `kind` whose text names the file, `object` and
+    /// Asserts that `body` throws a FileError of `kind` whose text names the file, `object` and
     /// every string in `mentions`; returns the error.
     @discardableResult
-    func assertDatasetError<R>(_ kind: DatasetError.Kind, file: String, object: String?, mentions: [String] = [],
-                               _ body: () throws -> R, line: UInt = #line) -> DatasetError? {
+    func assertDatasetError<R>(_ kind: FileError.Kind, file: String, object: String?, mentions: [String] = [],
+                               _ body: () throws -> R, line: UInt = #line) -> FileError? {
         do {
             _ = try body()
-            XCTFail("expected a DatasetError", line: line)
+            XCTFail("expected a FileError", line: line)
             return nil
-        } catch let error as DatasetError {
+        } catch let error as FileError {
             XCTAssertEqual(error.kind, kind, "\(error)", line: line)
             XCTAssertEqual(error.file, file, line: line)
             XCTAssertEqual(error.object, object, "\(error)", line: line)
@@ -50,7 +51,7 @@ class DataTestCase: XCTestCase {
             for m in mentions { XCTAssertTrue(text.contains(m), "should mention '\(m)': \(text)", line: line) }
             return error
         } catch {
-            XCTFail("expected a DatasetError, got \(type(of: error)): \(error)", line: line)
+            XCTFail("expected a FileError, got \(type(of: error)): \(error)", line: line)
             return nil
         }
     }

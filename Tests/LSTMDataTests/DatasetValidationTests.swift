@@ -1,9 +1,10 @@
 import HDF5Kit
 import LSTMData
+import LSTMFiles
 import LSTMKit
 import XCTest
 
-/// Opening a split validates it; every malformed layout gives one DatasetError naming file and dataset.
+/// Opening a split validates it; every malformed layout gives one FileError naming file and dataset.
 final class DatasetValidationTests: DataTestCase {
 
     /// A valid sequences split: features [4, 3, 2], classes [4, 3].
@@ -50,7 +51,7 @@ final class DatasetValidationTests: DataTestCase {
 
     func testMissingFileIsReported() {
         let p = path("nope.h5")
-        assertDatasetError(.missing, file: p, object: nil, mentions: ["no such file"]) { try DatasetFile(path: p) }
+        assertDatasetError(.notFound, file: p, object: nil, mentions: ["no such file"]) { try DatasetFile(path: p) }
     }
 
     func testMissingSplitListsTheSplitsFound() throws {
@@ -81,7 +82,7 @@ final class DatasetValidationTests: DataTestCase {
             try g.write("inputs", [Float](repeating: 0, count: 6), shape: [2, 3])
             try g.write("targets", [Int32](repeating: 0, count: 6), shape: [2, 3])
         }
-        assertDatasetError(.shape, file: p, object: "train/inputs", mentions: ["float32 [2, 3]", "[N, T, I]"]) {
+        assertDatasetError(.shapeMismatch, file: p, object: "train/inputs", mentions: ["float32 [2, 3]", "[N, T, I]"]) {
             try DatasetFile(path: p).schema("train")
         }
     }
@@ -92,7 +93,7 @@ final class DatasetValidationTests: DataTestCase {
             try g.write("inputs", [Double](repeating: 0, count: 12), shape: [2, 3, 2])
             try g.write("targets", [Int32](repeating: 0, count: 6), shape: [2, 3])
         }
-        assertDatasetError(.dtype, file: p, object: "train/inputs", mentions: ["float64 [2, 3, 2]", "float32"]) {
+        assertDatasetError(.typeMismatch, file: p, object: "train/inputs", mentions: ["float64 [2, 3, 2]", "float32"]) {
             try DatasetFile(path: p).schema("train")
         }
     }
@@ -103,7 +104,7 @@ final class DatasetValidationTests: DataTestCase {
             try g.write("inputs", [Float](repeating: 0, count: 12), shape: [2, 3, 2])
             try g.write("targets", [Int64](repeating: 0, count: 6), shape: [2, 3])
         }
-        assertDatasetError(.dtype, file: p, object: "train/targets", mentions: ["int64 [2, 3]"]) {
+        assertDatasetError(.typeMismatch, file: p, object: "train/targets", mentions: ["int64 [2, 3]"]) {
             try DatasetFile(path: p).schema("train")
         }
     }
@@ -114,7 +115,7 @@ final class DatasetValidationTests: DataTestCase {
             try g.write("inputs", [Float](repeating: 0, count: 24), shape: [4, 3, 2])
             try g.write("targets", [Float](repeating: 0, count: 3), shape: [3, 1])
         }
-        assertDatasetError(.shape, file: p, object: "train/targets", mentions: ["N = 4", "float32 [3, 1]"]) {
+        assertDatasetError(.shapeMismatch, file: p, object: "train/targets", mentions: ["N = 4", "float32 [3, 1]"]) {
             try DatasetFile(path: p).schema("train")
         }
     }
@@ -125,7 +126,7 @@ final class DatasetValidationTests: DataTestCase {
             try g.write("inputs", [Float](repeating: 0, count: 24), shape: [4, 3, 2])
             try g.write("targets", [Int32](repeating: 0, count: 16), shape: [4, 4])
         }
-        assertDatasetError(.shape, file: p, object: "train/targets", mentions: ["T = 3", "int32 [4, 4]"]) {
+        assertDatasetError(.shapeMismatch, file: p, object: "train/targets", mentions: ["T = 3", "int32 [4, 4]"]) {
             try DatasetFile(path: p).schema("train")
         }
     }
@@ -136,7 +137,9 @@ final class DatasetValidationTests: DataTestCase {
             try writeValidSplit(g)
             try g.write("tokens", [Int32]([1, 2, 3]))
         }
-        assertDatasetError(.shape, file: p, object: "train", mentions: ["both"]) { try DatasetFile(path: p).schema("train") }
+        assertDatasetError(.shapeMismatch, file: p, object: "train", mentions: ["both"]) {
+            try DatasetFile(path: p).schema("train")
+        }
     }
 
     func testTokenIDOutsideVocabularyIsNamed() throws {
@@ -146,7 +149,7 @@ final class DatasetValidationTests: DataTestCase {
             try g.write("targets", [Int32]([0, 1]))
             try f.root.setAttribute("vocabulary", ["a", "b", "c"])
         }
-        assertDatasetError(.value, file: p, object: "train/inputs", mentions: ["token id 7", "sequence 1, step 1", "0..<3"]) {
+        assertDatasetError(.invalidValue, file: p, object: "train/inputs", mentions: ["token id 7", "sequence 1, step 1", "0..<3"]) {
             try DatasetFile(path: p).schema("train")
         }
     }
@@ -157,7 +160,7 @@ final class DatasetValidationTests: DataTestCase {
             try g.write("inputs", [Int32]([0, -3, 2, 1]), shape: [2, 2])
             try g.write("targets", [Int32]([0, 1]))
         }
-        assertDatasetError(.value, file: p, object: "train/inputs", mentions: ["-3", "sequence 0, step 1"]) {
+        assertDatasetError(.invalidValue, file: p, object: "train/inputs", mentions: ["-3", "sequence 0, step 1"]) {
             try DatasetFile(path: p).schema("train")
         }
     }
@@ -170,7 +173,7 @@ final class DatasetValidationTests: DataTestCase {
         }
         let file = try DatasetFile(path: p)
         XCTAssertNoThrow(try file.schema("train", vocabularySize: 6))
-        assertDatasetError(.value, file: p, object: "train/inputs", mentions: ["token id 5", "vocabulary size 5"]) {
+        assertDatasetError(.invalidValue, file: p, object: "train/inputs", mentions: ["token id 5", "vocabulary size 5"]) {
             try file.schema("train", vocabularySize: 5)
         }
     }
@@ -184,7 +187,7 @@ final class DatasetValidationTests: DataTestCase {
             try f.root.createGroup("train").write("tokens", tokens)
             try f.root.setAttribute("vocabulary", ["a", "b", "c"])
         }
-        assertDatasetError(.value, file: p, object: "train/tokens", mentions: ["token id 9", "position \(length - 10)"]) {
+        assertDatasetError(.invalidValue, file: p, object: "train/tokens", mentions: ["token id 9", "position \(length - 10)"]) {
             try DatasetFile(path: p).schema("train")
         }
     }
@@ -197,7 +200,7 @@ final class DatasetValidationTests: DataTestCase {
         }
         let file = try DatasetFile(path: p)
         XCTAssertNoThrow(try file.schema("train", classCount: 5))
-        assertDatasetError(.value, file: p, object: "train/targets", mentions: ["class id 4", "sequence 1, step 1", "0..<4"]) {
+        assertDatasetError(.invalidValue, file: p, object: "train/targets", mentions: ["class id 4", "sequence 1, step 1", "0..<4"]) {
             try file.schema("train", classCount: 4)
         }
     }
@@ -208,7 +211,7 @@ final class DatasetValidationTests: DataTestCase {
             try g.write("inputs", [Float](repeating: 0, count: 4), shape: [2, 1, 2])
             try g.write("targets", [Int32]([0, -1]))
         }
-        assertDatasetError(.value, file: p, object: "train/targets", mentions: ["-1", "sequence 1"]) {
+        assertDatasetError(.invalidValue, file: p, object: "train/targets", mentions: ["-1", "sequence 1"]) {
             try DatasetFile(path: p).schema("train")
         }
     }
@@ -220,7 +223,7 @@ final class DatasetValidationTests: DataTestCase {
             try g.write("inputs", [Float](repeating: 0, count: 100 * 5 * 2), shape: [100, 5, 2])
             try g.write("targets", [Float](repeating: 0, count: 500), shape: [100, 5])
         }
-        let error = assertDatasetError(.dtype, file: p, object: "train/targets") {
+        let error = assertDatasetError(.typeMismatch, file: p, object: "train/targets") {
             try DatasetFile(path: p).schema("train", classCount: 3)
         }
         XCTAssertEqual(error?.description,
@@ -234,7 +237,7 @@ final class DatasetValidationTests: DataTestCase {
                 try writeValidSplit(g)
                 try g.write("lengths", [Int32]([3, 1, bad, 2]))
             }
-            assertDatasetError(.value, file: p, object: "train/lengths", mentions: ["1...3", "found \(bad) for sequence 2"]) {
+            assertDatasetError(.invalidValue, file: p, object: "train/lengths", mentions: ["1...3", "found \(bad) for sequence 2"]) {
                 try DatasetFile(path: p).schema("train")
             }
         }
@@ -246,7 +249,7 @@ final class DatasetValidationTests: DataTestCase {
             try writeValidSplit(g)
             try g.write("lengths", [Int32]([3, 1, 2]))
         }
-        assertDatasetError(.shape, file: p, object: "train/lengths", mentions: ["N = 4", "int32 [3]"]) {
+        assertDatasetError(.shapeMismatch, file: p, object: "train/lengths", mentions: ["N = 4", "int32 [3]"]) {
             try DatasetFile(path: p).schema("train")
         }
     }
@@ -258,7 +261,7 @@ final class DatasetValidationTests: DataTestCase {
             try f.root.setAttribute("mean", [Float]([0, 0, 0]))
             try f.root.setAttribute("std", [Float]([1, 1, 1]))
         }
-        assertDatasetError(.shape, file: p, object: "mean (root attribute)", mentions: ["I = 2", "found 3"]) {
+        assertDatasetError(.shapeMismatch, file: p, object: "mean (root attribute)", mentions: ["I = 2", "found 3"]) {
             try DatasetFile(path: p).schema("train")
         }
     }
@@ -268,7 +271,7 @@ final class DatasetValidationTests: DataTestCase {
             try f.root.createGroup("train").write("tokens", [Int32]([0, 1, 2]))
             try f.root.setAttribute("vocabulary", [1, 2, 3])
         }
-        assertDatasetError(.dtype, file: p, object: "vocabulary (root attribute)", mentions: ["strings"]) {
+        assertDatasetError(.typeMismatch, file: p, object: "vocabulary (root attribute)", mentions: ["strings"]) {
             try DatasetFile(path: p)
         }
     }
@@ -279,7 +282,7 @@ final class DatasetValidationTests: DataTestCase {
             try writeValidSplit(g)
             try g.write("lengths", [Int32]([3, 1, 9, 2]))
         }
-        assertDatasetError(.value, file: p, object: "train/lengths") {
+        assertDatasetError(.invalidValue, file: p, object: "train/lengths") {
             try BatchLoader(path: p, split: "train", batchSize: 2)
         }
     }
@@ -290,12 +293,12 @@ final class DatasetValidationTests: DataTestCase {
         let fits = ModelConfig(input: .features(size: 2), hiddenSize: 4, outputSize: 3, head: .sequence, loss: .crossEntropy)
         XCTAssertNoThrow(try file.check(against: fits, split: "train"))
         let wrong = ModelConfig(input: .features(size: 5), hiddenSize: 4, outputSize: 1, head: .last, loss: .crossEntropy)
-        assertDatasetError(.modelMismatch, file: p, object: "train",
+        assertDatasetError(.incompatible, file: p, object: "train",
                            mentions: ["I = 5", "I = 2", "class id 1", "O = 1", "head `last`"]) {
             try file.check(against: wrong, split: "train")
         }
         let mse = ModelConfig(input: .features(size: 2), hiddenSize: 4, outputSize: 3, head: .sequence, loss: .mse)
-        assertDatasetError(.modelMismatch, file: p, object: "train", mentions: ["mse", "float32 values"]) {
+        assertDatasetError(.incompatible, file: p, object: "train", mentions: ["mse", "float32 values"]) {
             try file.check(against: mse, split: "train")
         }
     }
@@ -309,7 +312,7 @@ final class DatasetValidationTests: DataTestCase {
         let fits = ModelConfig(input: .tokens(vocabulary: 4, embedding: 3), hiddenSize: 4, outputSize: 4, loss: .crossEntropy)
         XCTAssertNoThrow(try file.check(against: fits, split: "train"))
         let small = ModelConfig(input: .tokens(vocabulary: 3, embedding: 3), hiddenSize: 4, outputSize: 3, loss: .crossEntropy)
-        assertDatasetError(.modelMismatch, file: p, object: "train", mentions: ["vocabulary size is 3", "4 entries", "O = 3"]) {
+        assertDatasetError(.incompatible, file: p, object: "train", mentions: ["vocabulary size is 3", "4 entries", "O = 3"]) {
             try file.check(against: small, split: "train")
         }
     }

@@ -251,10 +251,10 @@ final class LoaderTests: DataTestCase {
         assertDatasetError(.invalidArgument, file: p, object: "train", mentions: ["never shuffled"]) {
             try BatchLoader(path: p, split: "train", batchSize: 2, shuffle: true, seqLength: 2, mode: .stateful)
         }
-        assertDatasetError(.shape, file: p, object: "train/tokens", mentions: ["too short", "4 lanes"]) {
+        assertDatasetError(.shapeMismatch, file: p, object: "train/tokens", mentions: ["too short", "4 lanes"]) {
             try BatchLoader(path: p, split: "train", batchSize: 4, seqLength: 3, mode: .stateful)
         }
-        assertDatasetError(.shape, file: p, object: "train/tokens", mentions: ["no window"]) {
+        assertDatasetError(.shapeMismatch, file: p, object: "train/tokens", mentions: ["no window"]) {
             try BatchLoader(path: p, split: "train", batchSize: 1, seqLength: 10)
         }
     }

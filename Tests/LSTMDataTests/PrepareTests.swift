@@ -45,7 +45,7 @@ final class PrepareTests: DataTestCase {
     func testTextFileMustBeUTF8() throws {
         let input = path("bad.txt")
         XCTAssertTrue(FileManager.default.createFile(atPath: input, contents: Data([0x61, 0xFF, 0xFE, 0x62])))
-        assertDatasetError(.value, file: input, object: nil, mentions: ["UTF-8"]) {
+        assertDatasetError(.invalidValue, file: input, object: nil, mentions: ["UTF-8"]) {
             try TextPreparer().prepare(file: input, to: path("x.h5"))
         }
     }
@@ -99,19 +99,19 @@ final class PrepareTests: DataTestCase {
         var lines = csv.split(separator: "\n").map(String.init)
         lines[6] = "2024-01-06,oops,95,x5"
         let bad = lines.joined(separator: "\n")
-        assertDatasetError(.value, file: "series.csv", object: "column 'a'", mentions: ["line 7", "'oops'"]) {
+        assertDatasetError(.invalidValue, file: "series.csv", object: "column 'a'", mentions: ["line 7", "'oops'"]) {
             try CSVPreparer(window: 2, targets: ["b"]).prepare(csv: bad, source: "series.csv", to: path("x.h5"))
         }
-        assertDatasetError(.value, file: "series.csv", object: "column 'label'", mentions: ["line 2", "'x0'"]) {
+        assertDatasetError(.invalidValue, file: "series.csv", object: "column 'label'", mentions: ["line 2", "'x0'"]) {
             try CSVPreparer(window: 2, targets: ["label"]).prepare(csv: csv, source: "series.csv", to: path("x.h5"))
         }
     }
 
     func testCSVTooFewRowsForTheWindowIsAnError() {
-        assertDatasetError(.shape, file: "series.csv", object: nil, mentions: ["too few rows", "T = 20"]) {
+        assertDatasetError(.shapeMismatch, file: "series.csv", object: nil, mentions: ["too few rows", "T = 20"]) {
             try CSVPreparer(window: 20, targets: ["b"]).prepare(csv: csv, source: "series.csv", to: path("x.h5"))
         }
-        assertDatasetError(.shape, file: "series.csv", object: nil, mentions: ["too few rows", "val split gets 2"]) {
+        assertDatasetError(.shapeMismatch, file: "series.csv", object: nil, mentions: ["too few rows", "val split gets 2"]) {
             try CSVPreparer(window: 2, targets: ["b"]).prepare(csv: csv, source: "series.csv", to: path("x.h5"))
         }
     }
@@ -201,7 +201,9 @@ final class PrepareTests: DataTestCase {
         try writer.writeSequences(split: "train", count: 2, steps: 2, inputs: .tokens([0, 1, 2, 3]),
                                   targets: .classesPerSequence([0, 1]))
         try writer.setVocabulary(["a", "b"])  // token ids 2 and 3 are outside it
-        assertDatasetError(.value, file: out, object: "train/inputs", mentions: ["token id 3"]) { try writer.commit() }
+        assertDatasetError(.invalidValue, file: out, object: "train/inputs", mentions: ["token id 3"]) {
+            try writer.commit()
+        }
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: directory), [])
     }
 }

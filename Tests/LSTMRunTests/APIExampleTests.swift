@@ -1,4 +1,5 @@
 import Foundation
+import LSTMData
 import LSTMKit
 import LSTMRun
 import XCTest

@@ -1,5 +1,6 @@
 import Foundation
 import LSTMData
+import LSTMIO
 import LSTMKit
 @testable import LSTMRun
 import XCTest

@@ -1,5 +1,6 @@
 import Foundation
 import LSTMData
+import LSTMIO
 import LSTMKit
 import LSTMRun
 import XCTest

@@ -3,7 +3,7 @@ import HDF5Kit
 import LSTMKit
 import XCTest
 
-@testable import LSTMData
+@testable import LSTMIO
 
 final class CheckpointInspectTests: XCTestCase {
     typealias F = CheckpointFixtures

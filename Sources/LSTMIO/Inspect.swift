@@ -1,5 +1,6 @@
 import Foundation
 import HDF5Kit
+import LSTMFiles
 import LSTMKit
 
 /// Human-readable descriptions of HDF5 files: a summary for checkpoints and weights files, and
@@ -82,7 +83,7 @@ public enum Inspection {
     /// The tree of groups and datasets in the HDF5 file at `path`, with each dataset's shape and
     /// dtype and every attribute's value (long values abbreviated).
     public static func tree(path: String) throws -> String {
-        try WeightsFile.mapErrors(path) {
+        try FileError.mapping(.weights, file: path) {
             let file = try HDF5File.open(path)
             defer { try? file.close() }
             var out = "/\n"

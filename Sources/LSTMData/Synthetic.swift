@@ -1,3 +1,5 @@
+import LSTMKit
+
 /// Synthetic long-range tasks from Hochreiter & Schmidhuber (1997), generated from a seed.
 
 /// A generated dataset held in memory, batch-major like the HDF5 layout.

@@ -1,5 +1,6 @@
 import Foundation
 import HDF5Kit
+import LSTMFiles
 import LSTMKit
 
 /// A file format model weights can be written in or read from.
@@ -22,7 +23,7 @@ public enum WeightsFormat: String, Sendable, CaseIterable, Codable {
 
     /// Recognises the format of the HDF5 file at `path`, or nil if it is HDF5 but none of these.
     public static func detect(path: String) throws -> WeightsFormat? {
-        try WeightsFile.mapErrors(path) {
+        try FileError.mapping(.weights, file: path) {
             let file = try HDF5File.open(path)
             defer { try? file.close() }
             return detect(file.root)
@@ -43,57 +44,6 @@ public enum WeightsFormat: String, Sendable, CaseIterable, Codable {
         if root.exists("layers/lstm") || root.exists("layers/bidirectional") { return .keras }
         return nil
     }
-}
-
-/// A weights file that cannot be written or read: names the file, the object and what was expected.
-public struct WeightsError: Error, CustomStringConvertible, LocalizedError, Sendable, Equatable {
-    /// Broad category, so callers (and tests) can react without parsing text.
-    public enum Kind: Sendable, Equatable {
-        /// The file does not exist.
-        case notFound
-        /// The file is not HDF5, or holds another format than the one asked for.
-        case wrongFormat
-        /// A tensor the model needs is missing.
-        case missingKey
-        /// The file holds a tensor the model does not have.
-        case unexpectedKey
-        /// A tensor has the wrong shape for the model.
-        case shapeMismatch
-        /// A tensor has an element type other than float32/float64.
-        case typeMismatch
-        /// The model configuration is missing, invalid or cannot be inferred.
-        case invalidConfig
-        /// The file system or the HDF5 library failed.
-        case io
-    }
-
-    /// What kind of failure this is.
-    public let kind: Kind
-    /// The weights file involved, if any.
-    public let file: String?
-    /// The object inside the file (e.g. "/lstm.bias_hh_l1"), if any.
-    public let object: String?
-    /// What was wrong and what was expected.
-    public let message: String
-
-    /// Creates an error; `message` should say what was expected.
-    public init(_ kind: Kind, file: String?, object: String?, _ message: String) {
-        self.kind = kind
-        self.file = file
-        self.object = object
-        self.message = message
-    }
-
-    /// One line: "weights file 'FILE': OBJECT: MESSAGE".
-    public var description: String {
-        var s = "weights file"
-        if let file { s += " '\(file)'" }
-        if let object { s += ": \(object)" }
-        return s + ": " + message
-    }
-
-    /// Same as `description`, for `localizedDescription` and argument-parser output.
-    public var errorDescription: String? { description }
 }
 
 /// Settings for reading weights whose file does not (fully) describe the model: each one given
@@ -252,28 +202,5 @@ enum WeightsFile {
         try root.setAttribute("activation", config.activation.rawValue)
         try root.setAttribute("loss", config.loss.rawValue)
         try root.setAttribute("gate_order", format == .keras ? "i,f,c,o" : "i,f,g,o")
-    }
-}
-
-extension WeightsFile {
-    /// Runs `body`, turning HDF5Kit errors into `WeightsError`s that name `file`.
-    static func mapErrors<R>(_ file: String, _ body: () throws -> R) throws -> R {
-        do {
-            return try body()
-        } catch let error as HDF5Error {
-            let kind: WeightsError.Kind
-            switch error.kind {
-            case .notFound: kind = error.objectPath == nil ? .notFound : .missingKey
-            case .notHDF5: kind = .wrongFormat
-            case .typeMismatch: kind = .typeMismatch
-            case .shapeMismatch: kind = .shapeMismatch
-            default: kind = .io
-            }
-            var message = "\(error.operation) failed: \(error.reason)"
-            if !error.hdf5Messages.isEmpty { message += " [HDF5: \(error.hdf5Messages.joined(separator: "; "))]" }
-            throw WeightsError(kind, file: error.filePath ?? file, object: error.objectPath, message)
-        } catch let error as CheckpointError where error.kind == .io {
-            throw WeightsError(.io, file: error.file ?? file, object: error.object, error.message)
-        }
     }
 }

@@ -1,9 +1,10 @@
 import Foundation
 import HDF5Kit
+import LSTMFiles
 import LSTMKit
 import XCTest
 
-@testable import LSTMData
+@testable import LSTMIO
 
 final class WeightsTests: XCTestCase {
     typealias F = CheckpointFixtures
@@ -177,7 +178,9 @@ final class WeightsTests: XCTestCase {
         let path = dir + "/bare.weights.h5"
         try WeightsExporter.export(F.fullCheckpoint(F.tokens), format: .keras, to: path)
         try stripRootAttributes(path)
-        F.assertWeightsError(.invalidConfig, mentioning: "--head") { _ = try WeightsImporter.read(path, format: .keras) }
+        F.assertFileError(.invalidConfig, .weights, mentioning: "--head") {
+            _ = try WeightsImporter.read(path, format: .keras)
+        }
     }
 
     func testKerasFileWithoutModelAttributesInfersSizesFromShapes() throws {
@@ -240,7 +243,7 @@ final class WeightsTests: XCTestCase {
     func testImportWithTheWrongFormatNamesTheRightOne() throws {
         let dir = try F.temporaryDirectory(self)
         try WeightsExporter.export(F.fullCheckpoint(), format: .keras, to: dir + "/k.weights.h5")
-        F.assertWeightsError(.wrongFormat, mentioning: "--format keras") {
+        F.assertFileError(.wrongFormat, .weights, mentioning: "--format keras") {
             _ = try WeightsImporter.read(dir + "/k.weights.h5", format: .pytorch)
         }
     }
@@ -250,7 +253,9 @@ final class WeightsTests: XCTestCase {
         let source = F.fullCheckpoint(F.tokens)
         let tensors = WeightsExporter.fileTensors(source, .pytorch).filter { $0.0 != "lstm.bias_hh_l1" }
         try F.writeWeights(dir + "/w.h5", tensors, config: F.tokens)
-        F.assertWeightsError(.missingKey, mentioning: "/lstm.bias_hh_l1") { _ = try WeightsImporter.read(dir + "/w.h5") }
+        F.assertFileError(.missing, .weights, mentioning: "/lstm.bias_hh_l1") {
+            _ = try WeightsImporter.read(dir + "/w.h5")
+        }
     }
 
     func testImportRejectsWrongShape() throws {
@@ -259,21 +264,23 @@ final class WeightsTests: XCTestCase {
             name == "head.weight" ? (name, [4, 5], values) : (name, shape, values)
         }
         try F.writeWeights(dir + "/w.h5", tensors, config: F.tokens)
-        F.assertWeightsError(.shapeMismatch, mentioning: "[5, 4]") { _ = try WeightsImporter.read(dir + "/w.h5") }
+        F.assertFileError(.shapeMismatch, .weights, mentioning: "[5, 4]") { _ = try WeightsImporter.read(dir + "/w.h5") }
     }
 
     func testImportRejectsUnexpectedKey() throws {
         let dir = try F.temporaryDirectory(self)
         let tensors = WeightsExporter.fileTensors(F.fullCheckpoint(F.tokens), .pytorch) + [("lstm.weight_ih_l0_reverse", [16, 3], [Float](repeating: 0, count: 48))]
         try F.writeWeights(dir + "/w.h5", tensors, config: F.tokens)
-        F.assertWeightsError(.unexpectedKey, mentioning: "lstm.weight_ih_l0_reverse") { _ = try WeightsImporter.read(dir + "/w.h5") }
+        F.assertFileError(.unexpected, .weights, mentioning: "lstm.weight_ih_l0_reverse") {
+            _ = try WeightsImporter.read(dir + "/w.h5")
+        }
     }
 
     func testImportRejectsKerasFileWithMissingVariable() throws {
         let dir = try F.temporaryDirectory(self)
         let tensors = WeightsExporter.fileTensors(F.fullCheckpoint(F.features), .keras).filter { $0.0 != "layers/lstm_1/cell/vars/1" }
         try F.writeWeights(dir + "/k.weights.h5", tensors, config: F.features, format: .keras)
-        F.assertWeightsError(.missingKey, mentioning: "/layers/lstm_1/cell/vars/1") {
+        F.assertFileError(.missing, .weights, mentioning: "/layers/lstm_1/cell/vars/1") {
             _ = try WeightsImporter.read(dir + "/k.weights.h5", format: .keras)
         }
     }
@@ -281,15 +288,19 @@ final class WeightsTests: XCTestCase {
     func testImportRejectsFileOfNoKnownFormat() throws {
         let dir = try F.temporaryDirectory(self)
         try F.writeWeights(dir + "/d.h5", [("inputs", [2, 2], [1, 2, 3, 4])])
-        F.assertWeightsError(.wrongFormat, mentioning: "cannot tell the format") { _ = try WeightsImporter.read(dir + "/d.h5") }
+        F.assertFileError(.wrongFormat, .weights, mentioning: "cannot tell the format") {
+            _ = try WeightsImporter.read(dir + "/d.h5")
+        }
         try "not hdf5".write(toFile: dir + "/t.h5", atomically: true, encoding: .utf8)
-        F.assertWeightsError(.wrongFormat, mentioning: "not an HDF5 file") { _ = try WeightsImporter.read(dir + "/t.h5") }
+        F.assertFileError(.wrongFormat, .weights, mentioning: "not an HDF5 file") {
+            _ = try WeightsImporter.read(dir + "/t.h5")
+        }
     }
 
     func testImportRejectsInvalidOverride() throws {
         let dir = try F.temporaryDirectory(self)
         try WeightsExporter.export(F.fullCheckpoint(F.tokens), format: .pytorch, to: dir + "/w.h5")
-        F.assertWeightsError(.invalidConfig, mentioning: "cross_entropy needs activation softmax") {
+        F.assertFileError(.invalidConfig, .weights, mentioning: "cross_entropy needs activation softmax") {
             _ = try WeightsImporter.read(dir + "/w.h5", options: WeightsImportOptions(activation: .identity))
         }
     }

@@ -1,8 +1,9 @@
 import Foundation
+import LSTMFiles
 import LSTMKit
 import XCTest
 
-@testable import LSTMData
+@testable import LSTMIO
 
 final class CheckpointStoreTests: XCTestCase {
     typealias F = CheckpointFixtures
@@ -87,6 +88,8 @@ final class CheckpointStoreTests: XCTestCase {
 
     func testKeepLastMustBePositive() throws {
         let dir = try F.temporaryDirectory(self)
-        F.assertCheckpointError(.invalidValue, mentioning: "keepLast") { _ = try CheckpointStore(directory: dir, keepLast: 0) }
+        F.assertFileError(.invalidValue, .checkpoint, mentioning: "keepLast") {
+            _ = try CheckpointStore(directory: dir, keepLast: 0)
+        }
     }
 }

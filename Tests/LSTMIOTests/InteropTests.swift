@@ -3,10 +3,10 @@ import HDF5Kit
 import LSTMKit
 import XCTest
 
-@testable import LSTMData
+@testable import LSTMIO
 
 /// Optional checks against real PyTorch and Keras: export a random model, run the equivalent
-/// Python model (Tests/LSTMDataTests/Interop/*.py) on the same inputs, compare predictions.
+/// Python model (Tests/LSTMIOTests/Interop/*.py) on the same inputs, compare predictions.
 /// Skipped when python3 with torch/keras and h5py is not available.
 final class InteropTests: XCTestCase {
     typealias F = CheckpointFixtures

@@ -1,5 +1,6 @@
 import Foundation
 import HDF5Kit
+import LSTMFiles
 import LSTMKit
 
 /// Writes a checkpoint's parameters as PyTorch or Keras weights (see docs/weights.md for the
@@ -14,8 +15,8 @@ public enum WeightsExporter {
             try checkpoint.save(to: path)
         case .pytorch, .keras:
             let tensors = fileTensors(checkpoint, format)
-            try WeightsFile.mapErrors(path) {
-                try AtomicFile.writeHDF5(to: path) { file in
+            try FileError.mapping(.weights, file: path) {
+                try AtomicFile.writeHDF5(to: path, role: .weights) { file in
                     let root = file.root
                     for (name, shape, values) in tensors { try root.write(name, values, shape: shape) }
                     if format == .keras {

@@ -1,5 +1,6 @@
 import Foundation
 import HDF5Kit
+import LSTMFiles
 import LSTMKit
 
 /// Reads model weights from a PyTorch or Keras weights file (or a checkpoint) into a
@@ -12,10 +13,10 @@ public enum WeightsImporter {
     /// PyTorch's two biases are summed into the model's one.
     public static func read(_ path: String, format: WeightsFormat? = nil,
                             options: WeightsImportOptions = WeightsImportOptions()) throws -> Checkpoint {
-        let detected: WeightsFormat? = try WeightsFile.mapErrors(path) {
+        let detected: WeightsFormat? = try FileError.mapping(.weights, file: path) {
             let file: HDF5File
             do { file = try HDF5File.open(path) } catch let error as HDF5Error where error.kind == .notHDF5 {
-                throw WeightsError(.wrongFormat, file: path, object: nil, "not an HDF5 file (\(error.reason))")
+                throw FileError(.wrongFormat, .weights, file: path, object: nil, "not an HDF5 file (\(error.reason))")
             }
             defer { try? file.close() }
             return WeightsFormat.detect(file.root)
@@ -28,18 +29,18 @@ public enum WeightsImporter {
         let chosen: WeightsFormat
         if let format {
             if let detected, detected != format {
-                throw WeightsError(.wrongFormat, file: path, object: nil,
-                                   "the file holds \(detected.displayName) weights, not \(format.displayName); use --format \(detected.rawValue)")
+                throw FileError(.wrongFormat, .weights, file: path, object: nil,
+                                "the file holds \(detected.displayName) weights, not \(format.displayName); use --format \(detected.rawValue)")
             }
             chosen = format
         } else {
             guard let detected else {
-                throw WeightsError(.wrongFormat, file: path, object: nil,
-                                   "cannot tell the format: not a checkpoint, and neither PyTorch weights (no dataset 'lstm.weight_ih_l0') nor Keras weights (no group 'layers/lstm' or 'layers/bidirectional')")
+                throw FileError(.wrongFormat, .weights, file: path, object: nil,
+                                "cannot tell the format: not a checkpoint, and neither PyTorch weights (no dataset 'lstm.weight_ih_l0') nor Keras weights (no group 'layers/lstm' or 'layers/bidirectional')")
             }
             chosen = detected
         }
-        return try WeightsFile.mapErrors(path) {
+        return try FileError.mapping(.weights, file: path) {
             let file = try HDF5File.open(path)
             defer { try? file.close() }
             return try Reader(root: file.root, path: path, format: chosen, options: options).checkpoint()
@@ -56,7 +57,7 @@ public enum WeightsImporter {
         }
         if let activation = options.activation { config.activation = activation }
         do { try config.validate() } catch {
-            throw WeightsError(.invalidConfig, file: path, object: nil, "\(error)")
+            throw FileError(.invalidConfig, .weights, file: path, object: nil, "\(error)")
         }
         return config
     }
@@ -68,8 +69,8 @@ public enum WeightsImporter {
         let format: WeightsFormat
         let options: WeightsImportOptions
 
-        func fail(_ kind: WeightsError.Kind, _ object: String?, _ message: String) -> WeightsError {
-            WeightsError(kind, file: path, object: object.map { "/" + $0 }, message)
+        func fail(_ kind: FileError.Kind, _ object: String?, _ message: String) -> FileError {
+            FileError(kind, .weights, file: path, object: object.map { "/" + $0 }, message)
         }
 
         func checkpoint() throws -> Checkpoint {
@@ -78,13 +79,13 @@ public enum WeightsImporter {
             let expected = WeightsFile.tensors(config, format)
             let expectedKeys = Set(expected.map(\.key))
             if let extra = datasets.keys.filter({ !expectedKeys.contains($0) }).sorted().first {
-                throw fail(.unexpectedKey, extra,
+                throw fail(.unexpected, extra,
                            "unexpected tensor for this \(format.displayName) model (\(describe(config))); expected only \(expected.map(\.key).joined(separator: ", "))")
             }
             var values: [String: [Float]] = [:]
             for t in expected {
                 guard let dataset = datasets[t.key] else {
-                    throw fail(.missingKey, t.key, "missing tensor (expected shape \(t.shape) for \(describe(config)))")
+                    throw fail(.missing, t.key, "missing tensor (expected shape \(t.shape) for \(describe(config)))")
                 }
                 guard dataset.shape == t.shape else {
                     throw fail(.shapeMismatch, t.key,
@@ -128,7 +129,7 @@ public enum WeightsImporter {
             }
             func shape(_ name: String, rank: Int) throws -> [Int] {
                 guard let dataset = datasets[name] else {
-                    throw fail(.missingKey, name, "missing tensor (needed to infer the model's sizes)")
+                    throw fail(.missing, name, "missing tensor (needed to infer the model's sizes)")
                 }
                 guard dataset.rank == rank else {
                     throw fail(.shapeMismatch, name, "expected a \(rank)-D tensor, found shape \(dataset.shape)")

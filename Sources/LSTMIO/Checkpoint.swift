@@ -1,62 +1,7 @@
 import Foundation
 import HDF5Kit
+import LSTMFiles
 import LSTMKit
-
-/// A checkpoint that cannot be written, read or restored: names the file, the object in it and
-/// what was expected, so the message can be printed as-is.
-public struct CheckpointError: Error, CustomStringConvertible, LocalizedError, Sendable, Equatable {
-    /// Broad category, so callers (and tests) can react without parsing text.
-    public enum Kind: Sendable, Equatable {
-        /// The file does not exist.
-        case notFound
-        /// The file is not HDF5, or is HDF5 but not a checkpoint (e.g. an exported weights file).
-        case notACheckpoint
-        /// The checkpoint was written by a newer or older, incompatible format version.
-        case unsupportedVersion
-        /// A required tensor, group or attribute is missing.
-        case missing
-        /// The file holds a tensor or group the model's layout does not have.
-        case unexpected
-        /// A tensor has the wrong shape (or a value array the wrong length).
-        case shapeMismatch
-        /// A tensor or attribute has the wrong element type.
-        case typeMismatch
-        /// A value is invalid on its own (bad model config, empty name, NUL in a string, …).
-        case invalidValue
-        /// The checkpoint does not fit the parameters or optimizer it is restored into.
-        case incompatible
-        /// The file system or the HDF5 library failed.
-        case io
-    }
-
-    /// What kind of failure this is.
-    public let kind: Kind
-    /// The checkpoint file involved, if any.
-    public let file: String?
-    /// The object inside the file (e.g. "/parameters/lstm.weight_ih_l0") or in memory, if any.
-    public let object: String?
-    /// What was wrong and what was expected.
-    public let message: String
-
-    /// Creates an error; `message` should say what was expected.
-    public init(_ kind: Kind, file: String?, object: String?, _ message: String) {
-        self.kind = kind
-        self.file = file
-        self.object = object
-        self.message = message
-    }
-
-    /// One line: "checkpoint 'FILE': OBJECT: MESSAGE".
-    public var description: String {
-        var s = "checkpoint"
-        if let file { s += " '\(file)'" }
-        if let object { s += ": \(object)" }
-        return s + ": " + message
-    }
-
-    /// Same as `description`, for `localizedDescription` and argument-parser output.
-    public var errorDescription: String? { description }
-}
 
 /// The saved state of an optimizer: its torch.optim name, learning rate, step count,
 /// hyperparameters and state buffers (each a `[Float]` mirroring the parameter arena).
@@ -113,18 +58,18 @@ public struct OptimizerSnapshot: Sendable, Equatable {
     /// Hyperparameters are not restored: they belong to the optimizer the caller built.
     public func restore(into optimizer: any Optimizer<Float>, file: String? = nil) throws {
         guard optimizer.name == name else {
-            throw CheckpointError(.incompatible, file: file, object: "/optimizer",
-                                  "the checkpoint holds \(name) state but the optimizer is \(optimizer.name)")
+            throw FileError(.incompatible, .checkpoint, file: file, object: "/optimizer",
+                            "the checkpoint holds \(name) state but the optimizer is \(optimizer.name)")
         }
         let targets = optimizer.stateBuffers
         let targetNames = Set(targets.map(\.name)), ourNames = Set(stateBuffers.keys)
         guard targetNames == ourNames else {
-            throw CheckpointError(.incompatible, file: file, object: "/optimizer/state",
-                                  "the checkpoint has state buffers \(ourNames.sorted()) but \(name) expects \(targetNames.sorted())")
+            throw FileError(.incompatible, .checkpoint, file: file, object: "/optimizer/state",
+                            "the checkpoint has state buffers \(ourNames.sorted()) but \(name) expects \(targetNames.sorted())")
         }
         for (bufferName, buffer) in targets where stateBuffers[bufferName]!.count != buffer.count {
-            throw CheckpointError(.incompatible, file: file, object: "/optimizer/state/\(bufferName)",
-                                  "\(stateBuffers[bufferName]!.count) values saved but the optimizer's buffer holds \(buffer.count)")
+            throw FileError(.incompatible, .checkpoint, file: file, object: "/optimizer/state/\(bufferName)",
+                            "\(stateBuffers[bufferName]!.count) values saved but the optimizer's buffer holds \(buffer.count)")
         }
         for (bufferName, buffer) in targets { buffer.copy(from: stateBuffers[bufferName]!) }
         optimizer.learningRate = learningRate
@@ -223,13 +168,13 @@ public struct Checkpoint: Sendable, Equatable {
             } else {
                 detail = "the tensors are in a different order"
             }
-            throw CheckpointError(.incompatible, file: nil, object: "/parameters",
-                                  "the checkpoint's layout does not match the model's: \(detail)")
+            throw FileError(.incompatible, .checkpoint, file: nil, object: "/parameters",
+                            "the checkpoint's layout does not match the model's: \(detail)")
         }
         if let optimizer {
             guard let snapshot = self.optimizer else {
-                throw CheckpointError(.incompatible, file: nil, object: "/optimizer",
-                                      "the checkpoint has no optimizer state; restore with optimizer: nil to start a fresh \(optimizer.name)")
+                throw FileError(.incompatible, .checkpoint, file: nil, object: "/optimizer",
+                                "the checkpoint has no optimizer state; restore with optimizer: nil to start a fresh \(optimizer.name)")
             }
             try snapshot.restore(into: optimizer)  // validates before it changes anything
         }
@@ -258,40 +203,41 @@ public struct Checkpoint: Sendable, Equatable {
     /// Checks internal consistency: a valid config, arrays as long as the layout, usable names.
     public func validate(file: String? = nil) throws {
         do { try config.validate() } catch {
-            throw CheckpointError(.invalidValue, file: file, object: "model_config", "\(error)")
+            throw FileError(.invalidValue, .checkpoint, file: file, object: "model_config", "\(error)")
         }
         let n = layout.count
         if parameters.count != n {
-            throw CheckpointError(.shapeMismatch, file: file, object: "/parameters",
-                                  "\(parameters.count) parameter values but the model's layout holds \(n)")
+            throw FileError(.shapeMismatch, .checkpoint, file: file, object: "/parameters",
+                            "\(parameters.count) parameter values but the model's layout holds \(n)")
         }
         if let optimizer {
             try Self.checkName(optimizer.name, "optimizer name", file)
             for (name, values) in optimizer.stateBuffers {
                 try Self.checkName(name, "optimizer state buffer name", file)
                 if values.count != n {
-                    throw CheckpointError(.shapeMismatch, file: file, object: "/optimizer/state/\(name)",
-                                          "\(values.count) values but the model's layout holds \(n)")
+                    throw FileError(.shapeMismatch, .checkpoint, file: file, object: "/optimizer/state/\(name)",
+                                    "\(values.count) values but the model's layout holds \(n)")
                 }
             }
             for name in optimizer.hyperparameters.keys { try Self.checkName(name, "hyperparameter name", file) }
         }
         for name in rngStates.keys { try Self.checkName(name, "RNG state name", file) }
         for (what, text) in [("data cursor", dataCursor), ("config text", configText)] where text?.utf8.contains(0) == true {
-            throw CheckpointError(.invalidValue, file: file, object: nil, "the \(what) contains a NUL character, which HDF5 strings cannot hold")
+            throw FileError(.invalidValue, .checkpoint, file: file, object: nil,
+                            "the \(what) contains a NUL character, which HDF5 strings cannot hold")
         }
         for name in metrics.keys { try Self.checkName(name, "metric name", file) }
         if globalStep < 0 || epoch < 0 {
-            throw CheckpointError(.invalidValue, file: file, object: nil,
-                                  "global step and epoch must be ≥ 0 (got \(globalStep), \(epoch))")
+            throw FileError(.invalidValue, .checkpoint, file: file, object: nil,
+                            "global step and epoch must be ≥ 0 (got \(globalStep), \(epoch))")
         }
     }
 
     /// Names become HDF5 object or attribute names: non-empty, no "/", not "." or "..".
     static func checkName(_ name: String, _ what: String, _ file: String?) throws {
         if name.isEmpty || name.contains("/") || name == "." || name == ".." || name.utf8.contains(0) {
-            throw CheckpointError(.invalidValue, file: file, object: nil,
-                                  "\(what) '\(name)' cannot be stored: names must be non-empty and contain no '/' or NUL")
+            throw FileError(.invalidValue, .checkpoint, file: file, object: nil,
+                            "\(what) '\(name)' cannot be stored: names must be non-empty and contain no '/' or NUL")
         }
     }
 }
@@ -309,8 +255,8 @@ extension Checkpoint {
     /// `save(to:)` with a hook called at each stage (tests inject failures through it).
     func save(to path: String, hook: AtomicWriteHook?) throws {
         try validate(file: path)
-        try CheckpointIO.mapErrors(path) {
-            try AtomicFile.writeHDF5(to: path, hook: hook) { file in
+        try FileError.mapping(.checkpoint, file: path) {
+            try AtomicFile.writeHDF5(to: path, role: .checkpoint, hook: hook) { file in
                 try write(into: file.root, hook: hook)
             }
         }
@@ -319,11 +265,11 @@ extension Checkpoint {
     /// Reads and fully validates a checkpoint: format and version, model config, every layout
     /// tensor present as float32 with the right shape and nothing extra, optimizer state likewise.
     public static func load(from path: String) throws -> Checkpoint {
-        try CheckpointIO.mapErrors(path) {
+        try FileError.mapping(.checkpoint, file: path) {
             let file: HDF5File
             do { file = try HDF5File.open(path) } catch let error as HDF5Error where error.kind == .notHDF5 {
-                throw CheckpointError(.notACheckpoint, file: path, object: nil,
-                                      "not an HDF5 file, so not a checkpoint (\(error.reason))")
+                throw FileError(.wrongFormat, .checkpoint, file: path, object: nil,
+                                "not an HDF5 file, so not a checkpoint (\(error.reason))")
             }
             defer { try? file.close() }
             return try read(from: file.root, path: path)
@@ -377,13 +323,13 @@ extension Checkpoint {
     // MARK: Reading
 
     private static func read(from root: HDF5Group, path: String) throws -> Checkpoint {
-        func fail(_ kind: CheckpointError.Kind, _ object: String?, _ message: String) -> CheckpointError {
-            CheckpointError(kind, file: path, object: object, message)
+        func fail(_ kind: FileError.Kind, _ object: String?, _ message: String) -> FileError {
+            FileError(kind, .checkpoint, file: path, object: object, message)
         }
         guard root.hasAttribute("format"),
               let format = try? root.attribute("format", as: String.self), format == formatName else {
             let hint = WeightsFormat.detect(root).map { " (it looks like \($0.displayName) weights; read it with `lstm import --format \($0.rawValue)`)" } ?? ""
-            throw fail(.notACheckpoint, "/@format",
+            throw fail(.wrongFormat, "/@format",
                        "not a checkpoint: the root attribute 'format' must be \"\(formatName)\"\(hint)")
         }
         guard root.hasAttribute("format_version") else {
@@ -467,8 +413,8 @@ extension Checkpoint {
     /// Reads the `model_config` root attribute (JSON) and validates it.
     static func readModelConfig(_ root: HDF5Group, path: String) throws -> ModelConfig {
         guard root.hasAttribute("model_config") else {
-            throw CheckpointError(.missing, file: path, object: "/@model_config",
-                                  "missing the model_config attribute (the model's JSON configuration)")
+            throw FileError(.missing, .checkpoint, file: path, object: "/@model_config",
+                            "missing the model_config attribute (the model's JSON configuration)")
         }
         let json = try root.attribute("model_config", as: String.self)
         let config: ModelConfig
@@ -476,8 +422,8 @@ extension Checkpoint {
             config = try JSONDecoder().decode(ModelConfig.self, from: Data(json.utf8))
             try config.validate()
         } catch {
-            throw CheckpointError(.invalidValue, file: path, object: "/@model_config",
-                                  "not a valid model configuration (\(CheckpointIO.describeDecodingError(error))): \(json)")
+            throw FileError(.invalidValue, .checkpoint, file: path, object: "/@model_config",
+                            "not a valid model configuration (\(CheckpointIO.describeDecodingError(error))): \(json)")
         }
         return config
     }
@@ -488,28 +434,28 @@ extension Checkpoint {
         let members = Set(try group.memberNames())
         let expected = Set(layout.entries.map(\.name))
         if let extra = members.subtracting(expected).sorted().first {
-            throw CheckpointError(.unexpected, file: path, object: "\(group.path)/\(extra)",
-                                  "unexpected tensor: the model's layout has only \(layout.entries.map(\.name).joined(separator: ", "))")
+            throw FileError(.unexpected, .checkpoint, file: path, object: "\(group.path)/\(extra)",
+                            "unexpected tensor: the model's layout has only \(layout.entries.map(\.name).joined(separator: ", "))")
         }
         var values = [Float](repeating: 0, count: layout.count)
         for e in layout.entries {
             let object = "\(group.path)/\(e.name)"
             guard members.contains(e.name) else {
-                throw CheckpointError(.missing, file: path, object: object,
-                                      "missing tensor (expected float32 of shape \(e.shape))")
+                throw FileError(.missing, .checkpoint, file: path, object: object,
+                                "missing tensor (expected float32 of shape \(e.shape))")
             }
             let dataset: HDF5Dataset
             do { dataset = try group.openDataset(e.name) } catch let error as HDF5Error where error.kind == .typeMismatch {
-                throw CheckpointError(.typeMismatch, file: path, object: object,
-                                      "expected a float32 dataset of shape \(e.shape), found a group")
+                throw FileError(.typeMismatch, .checkpoint, file: path, object: object,
+                                "expected a float32 dataset of shape \(e.shape), found a group")
             }
             guard dataset.shape == e.shape else {
-                throw CheckpointError(.shapeMismatch, file: path, object: object,
-                                      "shape \(dataset.shape) does not match the expected \(e.shape)")
+                throw FileError(.shapeMismatch, .checkpoint, file: path, object: object,
+                                "shape \(dataset.shape) does not match the expected \(e.shape)")
             }
             guard dataset.elementType == .float32 else {
-                throw CheckpointError(.typeMismatch, file: path, object: object,
-                                      "stores \(dataset.elementType) values, expected float32")
+                throw FileError(.typeMismatch, .checkpoint, file: path, object: object,
+                                "stores \(dataset.elementType) values, expected float32")
             }
             let data = try dataset.read(as: Float.self)
             values.withUnsafeMutableBufferPointer { buffer in
@@ -520,7 +466,7 @@ extension Checkpoint {
     }
 }
 
-/// Helpers shared by checkpoint and weights reading and writing.
+/// Helpers shared by checkpoint, weights and prediction-file reading and writing.
 enum CheckpointIO {
     /// The model config as compact JSON with sorted keys (the form stored in files).
     static func modelConfigJSON(_ config: ModelConfig) throws -> String {
@@ -538,26 +484,6 @@ enum CheckpointIO {
             let path = ctx.codingPath.map(\.stringValue).joined(separator: ".")
             return path.isEmpty ? ctx.debugDescription : "\(path): \(ctx.debugDescription)"
         default: return "\(error)"
-        }
-    }
-
-    /// Runs `body`, turning HDF5Kit errors into `CheckpointError`s that name `file`.
-    static func mapErrors<R>(_ file: String, _ body: () throws -> R) throws -> R {
-        do {
-            return try body()
-        } catch let error as HDF5Error {
-            let kind: CheckpointError.Kind
-            switch error.kind {
-            case .notFound: kind = error.objectPath == nil ? .notFound : .missing
-            case .notHDF5: kind = .notACheckpoint
-            case .typeMismatch: kind = .typeMismatch
-            case .shapeMismatch: kind = .shapeMismatch
-            case .invalidArgument: kind = .invalidValue
-            default: kind = .io
-            }
-            var message = "\(error.operation) failed: \(error.reason)"
-            if !error.hdf5Messages.isEmpty { message += " [HDF5: \(error.hdf5Messages.joined(separator: "; "))]" }
-            throw CheckpointError(kind, file: error.filePath ?? file, object: error.objectPath, message)
         }
     }
 }

@@ -1,9 +1,10 @@
 import Foundation
 import HDF5Kit
+import LSTMFiles
 import LSTMKit
 import XCTest
 
-@testable import LSTMData
+@testable import LSTMIO
 
 final class CheckpointTests: XCTestCase {
     typealias F = CheckpointFixtures
@@ -106,7 +107,7 @@ final class CheckpointTests: XCTestCase {
     func testRestoreIntoDifferentLayoutFailsWithoutChangingIt() throws {
         let checkpoint = F.fullCheckpoint(F.tokens)
         let other = ParameterSet<Float>(config: F.features)
-        F.assertCheckpointError(.incompatible, mentioning: "embedding.weight") {
+        F.assertFileError(.incompatible, .checkpoint, mentioning: "embedding.weight") {
             try checkpoint.restore(into: other)
         }
         XCTAssertTrue(other.storage.toArray().allSatisfy { $0 == 0 })
@@ -115,7 +116,7 @@ final class CheckpointTests: XCTestCase {
     func testRestoreIntoOtherOptimizerFailsWithoutChangingTheModel() throws {
         let checkpoint = F.fullCheckpoint(F.features)
         let params = ParameterSet<Float>(config: F.features)
-        F.assertCheckpointError(.incompatible, mentioning: "sgd") {
+        F.assertFileError(.incompatible, .checkpoint, mentioning: "sgd") {
             try checkpoint.restore(into: params, optimizer: SGD<Float>(learningRate: 0.1))
         }
         XCTAssertTrue(params.storage.toArray().allSatisfy { $0 == 0 })
@@ -124,7 +125,7 @@ final class CheckpointTests: XCTestCase {
     func testRestoreIntoOptimizerNeedsOptimizerState() throws {
         let checkpoint = Checkpoint(parameters: F.parameters(F.features), optimizer: nil)
         let params = ParameterSet<Float>(config: F.features)
-        F.assertCheckpointError(.incompatible, mentioning: "no optimizer state") {
+        F.assertFileError(.incompatible, .checkpoint, mentioning: "no optimizer state") {
             try checkpoint.restore(into: params, optimizer: Adam<Float>(layout: params.layout))
         }
     }
@@ -173,16 +174,20 @@ final class CheckpointTests: XCTestCase {
         let dir = try F.temporaryDirectory(self)
         var checkpoint = F.fullCheckpoint()
         checkpoint.parameters.removeLast()
-        F.assertCheckpointError(.shapeMismatch, mentioning: "layout holds") { try checkpoint.save(to: dir + "/x.h5") }
+        F.assertFileError(.shapeMismatch, .checkpoint, mentioning: "layout holds") {
+            try checkpoint.save(to: dir + "/x.h5")
+        }
         checkpoint = F.fullCheckpoint()
         checkpoint.metrics["a/b"] = 1
-        F.assertCheckpointError(.invalidValue, mentioning: "a/b") { try checkpoint.save(to: dir + "/x.h5") }
+        F.assertFileError(.invalidValue, .checkpoint, mentioning: "a/b") { try checkpoint.save(to: dir + "/x.h5") }
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir), [])
     }
 
     func testSaveIntoMissingDirectoryFailsCleanly() throws {
         let dir = try F.temporaryDirectory(self)
-        F.assertCheckpointError(.io, mentioning: "does not exist") { try F.fullCheckpoint().save(to: dir + "/no/such/dir/c.h5") }
+        F.assertFileError(.io, .checkpoint, mentioning: "does not exist") {
+            try F.fullCheckpoint().save(to: dir + "/no/such/dir/c.h5")
+        }
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir), [])
     }
 
@@ -190,13 +195,17 @@ final class CheckpointTests: XCTestCase {
 
     func testLoadOfMissingFileSaysNotFound() throws {
         let dir = try F.temporaryDirectory(self)
-        F.assertCheckpointError(.notFound, mentioning: "nothing.h5") { _ = try Checkpoint.load(from: dir + "/nothing.h5") }
+        F.assertFileError(.notFound, .checkpoint, mentioning: "nothing.h5") {
+            _ = try Checkpoint.load(from: dir + "/nothing.h5")
+        }
     }
 
     func testLoadRejectsFileThatIsNotHDF5() throws {
         let dir = try F.temporaryDirectory(self)
         try "hello".write(toFile: dir + "/text.h5", atomically: true, encoding: .utf8)
-        F.assertCheckpointError(.notACheckpoint, mentioning: "not an HDF5 file") { _ = try Checkpoint.load(from: dir + "/text.h5") }
+        F.assertFileError(.wrongFormat, .checkpoint, mentioning: "not an HDF5 file") {
+            _ = try Checkpoint.load(from: dir + "/text.h5")
+        }
     }
 
     func testLoadRejectsHDF5FileThatIsNotACheckpoint() throws {
@@ -204,13 +213,15 @@ final class CheckpointTests: XCTestCase {
         let file = try HDF5File.create(dir + "/data.h5")
         try file.root.write("inputs", [Float](repeating: 1, count: 6), shape: [2, 3])
         try file.close()
-        F.assertCheckpointError(.notACheckpoint, mentioning: "'format'") { _ = try Checkpoint.load(from: dir + "/data.h5") }
+        F.assertFileError(.wrongFormat, .checkpoint, mentioning: "'format'") {
+            _ = try Checkpoint.load(from: dir + "/data.h5")
+        }
     }
 
     func testLoadOfExportedWeightsPointsToImport() throws {
         let dir = try F.temporaryDirectory(self)
         try WeightsExporter.export(F.fullCheckpoint(), format: .pytorch, to: dir + "/w.h5")
-        F.assertCheckpointError(.notACheckpoint, mentioning: "lstm import --format pytorch") {
+        F.assertFileError(.wrongFormat, .checkpoint, mentioning: "lstm import --format pytorch") {
             _ = try Checkpoint.load(from: dir + "/w.h5")
         }
     }
@@ -219,7 +230,9 @@ final class CheckpointTests: XCTestCase {
         let dir = try F.temporaryDirectory(self)
         let tensors = F.layoutTensors(F.fullCheckpoint()).filter { $0.0 != "lstm.bias_l1" }
         try F.writeCheckpointLike(dir + "/c.h5", config: F.tokens, tensors: tensors)
-        F.assertCheckpointError(.missing, mentioning: "/parameters/lstm.bias_l1") { _ = try Checkpoint.load(from: dir + "/c.h5") }
+        F.assertFileError(.missing, .checkpoint, mentioning: "/parameters/lstm.bias_l1") {
+            _ = try Checkpoint.load(from: dir + "/c.h5")
+        }
     }
 
     func testLoadRejectsTensorWithWrongShape() throws {
@@ -228,20 +241,26 @@ final class CheckpointTests: XCTestCase {
             name == "lstm.weight_hh_l0" ? (name, [4, 16], values) : (name, shape, values)
         }
         try F.writeCheckpointLike(dir + "/c.h5", config: F.tokens, tensors: tensors)
-        F.assertCheckpointError(.shapeMismatch, mentioning: "[16, 4]") { _ = try Checkpoint.load(from: dir + "/c.h5") }
+        F.assertFileError(.shapeMismatch, .checkpoint, mentioning: "[16, 4]") {
+            _ = try Checkpoint.load(from: dir + "/c.h5")
+        }
     }
 
     func testLoadRejectsExtraTensor() throws {
         let dir = try F.temporaryDirectory(self)
         let tensors = F.layoutTensors(F.fullCheckpoint()) + [("lstm.weight_ih_l2", [16, 4], [Float](repeating: 0, count: 64))]
         try F.writeCheckpointLike(dir + "/c.h5", config: F.tokens, tensors: tensors)
-        F.assertCheckpointError(.unexpected, mentioning: "lstm.weight_ih_l2") { _ = try Checkpoint.load(from: dir + "/c.h5") }
+        F.assertFileError(.unexpected, .checkpoint, mentioning: "lstm.weight_ih_l2") {
+            _ = try Checkpoint.load(from: dir + "/c.h5")
+        }
     }
 
     func testLoadRejectsUnsupportedFormatVersion() throws {
         let dir = try F.temporaryDirectory(self)
         try F.writeCheckpointLike(dir + "/c.h5", config: F.tokens, tensors: F.layoutTensors(F.fullCheckpoint()), version: 2)
-        F.assertCheckpointError(.unsupportedVersion, mentioning: "version 2") { _ = try Checkpoint.load(from: dir + "/c.h5") }
+        F.assertFileError(.unsupportedVersion, .checkpoint, mentioning: "version 2") {
+            _ = try Checkpoint.load(from: dir + "/c.h5")
+        }
     }
 
     func testLoadRejectsFloat64Tensor() throws {
@@ -251,7 +270,9 @@ final class CheckpointTests: XCTestCase {
         let file = try HDF5File.open(dir + "/c.h5", mode: .readWrite)
         try file.root.openGroup("parameters").write("head.bias", [Double](repeating: 0.5, count: 5), shape: [5])
         try file.close()
-        F.assertCheckpointError(.typeMismatch, mentioning: "float32") { _ = try Checkpoint.load(from: dir + "/c.h5") }
+        F.assertFileError(.typeMismatch, .checkpoint, mentioning: "float32") {
+            _ = try Checkpoint.load(from: dir + "/c.h5")
+        }
     }
 
     func testHandMadeCheckpointWithAllTensorsLoads() throws {

@@ -1,9 +1,10 @@
 import Foundation
 import HDF5Kit
+import LSTMFiles
 import LSTMKit
 import XCTest
 
-@testable import LSTMData
+@testable import LSTMIO
 
 // Shared fixtures for the checkpoint, weights and interop tests (no test cases here).
 
@@ -108,29 +109,16 @@ enum CheckpointFixtures {
         try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.contains(".tmp-") }
     }
 
-    /// Asserts that `body` throws a `CheckpointError` of `kind` whose message mentions `mention`.
-    static func assertCheckpointError(_ kind: CheckpointError.Kind, mentioning mention: String,
-                                      file: StaticString = #filePath, line: UInt = #line,
-                                      _ body: () throws -> Void) {
+    /// Asserts that `body` throws a `FileError` of `kind` about a file of `role` whose message mentions `mention`.
+    static func assertFileError(_ kind: FileError.Kind, _ role: FileError.Role, mentioning mention: String,
+                                file: StaticString = #filePath, line: UInt = #line,
+                                _ body: () throws -> Void) {
         XCTAssertThrowsError(try body(), file: file, line: line) { error in
-            guard let error = error as? CheckpointError else {
-                return XCTFail("expected a CheckpointError, got \(error)", file: file, line: line)
+            guard let error = error as? FileError else {
+                return XCTFail("expected a FileError, got \(error)", file: file, line: line)
             }
             XCTAssertEqual(error.kind, kind, "\(error)", file: file, line: line)
-            XCTAssertTrue(error.description.contains(mention), "'\(error)' does not mention '\(mention)'",
-                          file: file, line: line)
-        }
-    }
-
-    /// Asserts that `body` throws a `WeightsError` of `kind` whose message mentions `mention`.
-    static func assertWeightsError(_ kind: WeightsError.Kind, mentioning mention: String,
-                                   file: StaticString = #filePath, line: UInt = #line,
-                                   _ body: () throws -> Void) {
-        XCTAssertThrowsError(try body(), file: file, line: line) { error in
-            guard let error = error as? WeightsError else {
-                return XCTFail("expected a WeightsError, got \(error)", file: file, line: line)
-            }
-            XCTAssertEqual(error.kind, kind, "\(error)", file: file, line: line)
+            XCTAssertEqual(error.role, role, "\(error)", file: file, line: line)
             XCTAssertTrue(error.description.contains(mention), "'\(error)' does not mention '\(mention)'",
                           file: file, line: line)
         }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import LSTMData
+import LSTMIO
 import LSTMKit
 
 // Enum options parse through ArgumentParser, which lists the accepted values in help and errors.

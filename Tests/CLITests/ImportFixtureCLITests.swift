@@ -3,14 +3,14 @@ import HDF5Kit
 import XCTest
 
 /// `lstm import` → `lstm predict` → `lstm export` on the weights files PyTorch and Keras wrote
-/// themselves (Tests/LSTMDataTests/Interop/Fixtures): the command line reproduces the
+/// themselves (Tests/LSTMIOTests/Interop/Fixtures): the command line reproduces the
 /// frameworks' recorded outputs and writes the tensors back as the framework laid them out.
 final class ImportFixtureCLITests: XCTestCase {
     var dir: URL!
 
-    /// Tests/LSTMDataTests/Interop/Fixtures, from this file's path (Tests/CLITests/…).
+    /// Tests/LSTMIOTests/Interop/Fixtures, from this file's path (Tests/CLITests/…).
     static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .appendingPathComponent("LSTMDataTests/Interop/Fixtures")
+        .appendingPathComponent("LSTMIOTests/Interop/Fixtures")
 
     override func setUpWithError() throws { dir = try makeTemporaryDirectory() }
     override func tearDownWithError() throws { try? FileManager.default.removeItem(at: dir) }

@@ -82,14 +82,3 @@ func sameMinibatch(_ a: Minibatch<Float>, _ b: Minibatch<Float>) -> Bool {
         && a.lengths == b.lengths
 }
 
-/// max_i |a_i − b_i|, or +∞ when the counts differ or any value is NaN (a NaN must never pass).
-func maxAbsDifference(_ a: [Float], _ b: [Float]) -> Float {
-    guard a.count == b.count else { return .infinity }
-    var worst: Float = 0
-    for (x, y) in zip(a, b) {
-        let d = abs(x - y)
-        if d.isNaN { return .infinity }
-        worst = Swift.max(worst, d)
-    }
-    return worst
-}

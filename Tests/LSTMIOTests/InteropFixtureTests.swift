@@ -3,7 +3,7 @@ import HDF5Kit
 import LSTMKit
 import XCTest
 
-@testable import LSTMData
+@testable import LSTMIO
 
 /// Gate order (i, f, g, o) and weight layout (W [4H, I], R [4H, H]) pinned without Python: weights
 /// files written by PyTorch and by Keras themselves (Interop/Fixtures, made by make_fixtures.py

@@ -2,6 +2,7 @@
 //
 //   swift run -c release lstm-bench core        forward+backward, one thread and all BLAS threads
 //   swift run -c release lstm-bench scheduler   data-parallel shards vs BLAS threading
+//   swift run -c release lstm-bench kernels     the per-step cell kernels: Float SIMD8 vs the reference loop
 //   swift run -c release lstm-bench --help      options
 //
 // Every figure is the median of --reps timed repetitions after one warm-up. FLOPs per token
@@ -34,7 +35,7 @@ struct Options {
             case "--reps": o.reps = int()
             case "--no-torch": o.torch = false
             case "--help", "-h":
-                print("usage: lstm-bench [core] [-B 64] [-T 100] [-I 128] [-H 512] [-O 128] [-L 1] [--reps 5] [--no-torch]")
+                print("usage: lstm-bench [core|scheduler|kernels] [-B 64] [-T 100] [-I 128] [-H 512] [-O 128] [-L 1] [--reps 5] [--no-torch]")
                 exit(0)
             default:
                 if a.hasPrefix("-") { fatalError("unknown option \(a)") }
@@ -188,6 +189,56 @@ case "scheduler":
     }
     let spread = (losses.max()! - losses.min()!) / losses.min()!
     print(String(format: "losses agree across setups within %.1e relative", spread))
+case "kernels":
+    // One step's elementwise cell passes at (B, H), the Float SIMD8 kernels against the generic
+    // reference loops specialised for Float (what Float ran before the SIMD kernels).
+    let b = opts.batch, h = opts.hidden, g = 4 * h, calls = 50
+    var rng = RandomSource(seed: 3)
+    func filled(_ n: Int, _ f: () -> Float) -> Buffer<Float> {
+        let buf = Buffer<Float>(count: n)
+        for k in 0..<n { buf[k] = f() }
+        return buf
+    }
+    let gates = filled(b * g) { Float(rng.normal()) }, bias = filled(g) { Float(rng.normal()) * 0.1 }
+    let cPrev = filled(b * h) { Float(rng.normal()) }, cNext = Buffer<Float>(count: b * h)
+    let hNext = Buffer<Float>(count: b * h), tanhC = filled(b * h) { Float(rng.uniform(-1, 1)) }
+    let dH = filled(b * h) { Float(rng.normal()) }, dcc = Buffer<Float>(count: b * h)
+    let dG = Buffer<Float>(count: b * g)
+    // Forward rewrites the gates in place (gate values stay in range, the cost is data-independent).
+    func forward(simd: Bool) {
+        for _ in 0..<calls {
+            if simd {
+                Float.lstmCellForward(
+                    gates: gates.base, bias: bias.base, cPrev: cPrev.base, cNext: cNext.base,
+                    hNext: hNext.base, tanhC: tanhC.base, batch: b, hidden: h)
+            } else {
+                LSTMLayer.cellForwardReference(
+                    gates: gates.base, bias: bias.base, cPrev: cPrev.base, cNext: cNext.base,
+                    hNext: hNext.base, tanhC: tanhC.base, batch: b, hidden: h)
+            }
+        }
+    }
+    // Backward advances dcCarry in place; it is reset each call so it cannot decay into subnormals.
+    func backward(simd: Bool) {
+        for _ in 0..<calls {
+            dcc.base.update(repeating: 0.5, count: b * h)
+            if simd {
+                Float.lstmCellBackward(
+                    gates: gates.base, cPrev: cPrev.base, tanhC: tanhC.base, dH: dH.base,
+                    dcCarry: dcc.base, dGates: dG.base, batch: b, hidden: h)
+            } else {
+                LSTMLayer.cellBackwardReference(
+                    gates: gates.base, cPrev: cPrev.base, tanhC: tanhC.base, dH: dH.base,
+                    dcCarry: dcc.base, dGates: dG.base, batch: b, hidden: h)
+            }
+        }
+    }
+    for (name, body) in [("forward", forward), ("backward", backward)] {
+        let ref = timeMedian(reps: opts.reps) { body(false) } / Double(calls)
+        let simd = timeMedian(reps: opts.reps) { body(true) } / Double(calls)
+        print(String(format: "cell %@ B=%d H=%d: reference %.1f µs/step, SIMD8 %.1f µs/step, %.2f× faster",
+                     name, b, h, ref * 1e6, simd * 1e6, ref / simd))
+    }
 default:
     fatalError("unknown mode \(opts.mode)")
 }

@@ -328,9 +328,16 @@ final class KernelTests: XCTestCase {
             assertSameBits(fast.dz, dzFromFastY, "softmax-CE gradient O=\(o)")
             let relDz = relativeErrorNaNSafe(fast.dz.map(Double.init), ref.dz.map(Double.init))
             XCTAssertLessThanOrEqual(relDz, 1e-6, "gradient vs reference O=\(o)")
-            // The masked rows contribute nothing: the loss equals the valid-rows-only reference sum.
-            let valid = (0..<n).filter { rows.isValid($0) }.count
-            XCTAssertEqual(valid, lengths.reduce(0, +))
+            // The unfused loss pass (valid rows only, Double from the logits) is the reference's loss
+            // bitwise, and masked rows are out of both.
+            let zB = Buffer<Float>(count: n * o)
+            zB.copy(from: fast.z)
+            let zM = Matrix(zB.base, rows: n, cols: o)
+            let unfused = ids.withUnsafeBufferPointer {
+                OutputLayer.lossSum(z: zM, y: zM, loss: .crossEntropy, targets: .classes($0), rows: rows)
+            }
+            XCTAssertEqual(unfused.bitPattern, ref.loss.bitPattern, "lossSum vs softmaxRowReference O=\(o)")
+            XCTAssertEqual((0..<n).filter { rows.isValid($0) }.count, lengths.reduce(0, +))
         }
         print("softmax: y vs exact softmax of the same logits: fast \(fastYD.value) ulp, reference \(refYD.value) ulp, tiny y abs \(tinyY.value)")
         print("softmax: y worst \(worstY.value) ulp; loss rel err vs Float ref \(worstLoss.value), vs Double \(worstLossD.value)")

@@ -64,7 +64,7 @@ public enum LSTMLayer {
     /// Eqs. 1–4: i = σ(a_i + b_i), f = σ(a_f + b_f), g = tanh(a_g + b_g), o = σ(a_o + b_o);
     /// eq. 5: c = g⊙i + c⁽ᵗ⁻¹⁾⊙f; eq. 6: h = o⊙tanh(c). Gate values replace the pre-activations.
     /// Shapes: gates (B, G), bias (G), cPrev, cNext, hNext, tanhC (B, H).
-    @inline(__always)
+    @inlinable @inline(__always)
     public static func cellForwardReference<T: LSTMScalar>(
         gates: UnsafeMutablePointer<T>, bias: UnsafeMutablePointer<T>,
         cPrev: UnsafeMutablePointer<T>, cNext: UnsafeMutablePointer<T>,
@@ -101,7 +101,7 @@ public enum LSTMLayer {
     /// Shapes: gates (B, G) holding i, f, g, o; cPrev, tanhC, dH, dcCarry (B, H); dGates (B, G).
     /// Writes the gate pre-activation gradients δθ ⊙ f′_θ (the factor every one of eqs. 14 and
     /// 23–25 uses) and advances `dcCarry` from δc⁽ᵗ⁺¹⁾⊙f⁽ᵗ⁺¹⁾ to δc⁽ᵗ⁾⊙f⁽ᵗ⁾.
-    @inline(__always)
+    @inlinable @inline(__always)
     public static func cellBackwardReference<T: LSTMScalar>(
         gates: UnsafeMutablePointer<T>, cPrev: UnsafeMutablePointer<T>,
         tanhC: UnsafeMutablePointer<T>, dH: UnsafeMutablePointer<T>,

@@ -140,6 +140,25 @@ func useScalarReference(_ optimizer: any Optimizer<Float>) -> Bool {
     return true
 }
 
+/// Whether `steps` SIMD steps and `steps` scalar-reference steps from the same start give the same bits
+/// (parameters and state) in this optimised build.
+func bitwiseAgree(_ c: OptimizerConfig, model: ModelConfig, steps: Int) -> Bool {
+    let layout = ParameterLayout(model)
+    let fast: any Optimizer<Float> = try! c.makeOptimizer(layout: layout)
+    let reference: any Optimizer<Float> = try! c.makeOptimizer(layout: layout)
+    _ = useScalarReference(reference)
+    let p = ParameterSet<Float>(config: model, seed: 5), q = ParameterSet<Float>(config: model)
+    q.storage.copy(from: p.storage.toArray())
+    for k in 0..<steps {
+        let g = ParameterSet<Float>(config: model, seed: 10 + UInt64(k))
+        fast.step(p, g)
+        reference.step(q, g)
+    }
+    func bits(_ b: Buffer<Float>) -> [UInt32] { b.toArray().map(\.bitPattern) }
+    return bits(p.storage) == bits(q.storage)
+        && zip(fast.stateBuffers, reference.stateBuffers).allSatisfy { bits($0.buffer) == bits($1.buffer) }
+}
+
 /// ns per parameter per step of each optimizer on the model's arena, through `any Optimizer<Float>` as
 /// `Trainer` calls it, for the Float SIMD pass and the scalar reference loop back to back (each timed
 /// sample is enough steps for ~0.2 s).
@@ -175,6 +194,7 @@ func optimizerBench(_ o: Options) {
         if useScalarReference(reference) {
             let slow = nsPerParameter(reference)
             line += String(format: "   scalar reference %7.3f   %.2f× faster", slow, slow / fast)
+            line += bitwiseAgree(c, model: config, steps: 3) ? "; bitwise equal" : "; NOT BITWISE EQUAL"
         }
         print(line)
     }

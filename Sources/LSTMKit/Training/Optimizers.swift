@@ -1,4 +1,7 @@
 import Foundation
+#if arch(x86_64)
+internal import _Builtin_intrinsics.intel
+#endif
 
 // Parameter updates as flat loops over the arena (parameters, gradients and optimizer state
 // share one layout). Update rules, hyperparameter names, defaults, validation and state names
@@ -16,8 +19,9 @@ import Foundation
 //
 // SGD's loops vectorise. Adam, RMSprop and Adagrad's scalar loops do not: on Linux a scalar
 // `squareRoot()` is a sqrtss with an errno fallback call to sqrtf, which LLVM will not vectorise.
-// So for Float each has a fused SIMD8<Float> pass (SIMD `squareRoot()` is sqrtps) beside its
-// scalar loop, which stays the reference and runs Double and the n mod 8 tail. The SIMD pass does
+// So for Float each has a fused SIMD8<Float> pass beside its scalar loop, which stays the
+// reference and runs Double and the n mod 8 tail. SIMD8's own `squareRoot()` is also lane by lane
+// (eight sqrtss with fallback calls), so `sqrt8` uses SSE's sqrtps on x86_64. The SIMD pass does
 // the same IEEE operations in the same order (no reassociation, no FMA; sqrt and division are
 // correctly rounded either way), so it is bitwise equal to the scalar loop; OptimizerSIMDTests
 // check that. `scalarReference` (SPI) forces the scalar loop, for those tests and lstm-bench.
@@ -174,6 +178,17 @@ private func store8(_ x: SIMD8<Float>, _ p: UnsafeMutablePointer<Float>, _ i: In
     UnsafeMutableRawPointer(p + i).storeBytes(of: x, as: SIMD8<Float>.self)
 }
 
+/// √x on eight lanes, correctly rounded like the scalar `squareRoot()`: two sqrtps on x86_64, where
+/// SIMD8's `squareRoot()` would be eight scalar calls.
+@inline(__always)
+private func sqrt8(_ x: SIMD8<Float>) -> SIMD8<Float> {
+    #if arch(x86_64)
+    SIMD8(lowHalf: _mm_sqrt_ps(x.lowHalf), highHalf: _mm_sqrt_ps(x.highHalf))
+    #else
+    x.squareRoot()
+    #endif
+}
+
 /// The same memory seen as Float, for the SIMD passes once `S == Float` has been checked.
 @inline(__always)
 private func asFloat<S>(_ p: UnsafeMutablePointer<S>) -> UnsafeMutablePointer<Float> {
@@ -248,7 +263,7 @@ private func adamUpdateSIMD8(
                 second = old.replacing(with: vi, where: vi .>= old)  // Swift.max(old, vi): y >= x ? y : x
                 store8(second, vMax, i)
             }
-            pi -= stepSize * mi / (second.squareRoot() / bc2Sqrt + e)
+            pi -= stepSize * mi / (sqrt8(second) / bc2Sqrt + e)
             store8(pi, p, i)
             i += 8
         }
@@ -494,9 +509,9 @@ private func rmspropUpdateSIMD8(
                 let g0 = load8(gAvg, i)
                 let ga = smallWeight ? g0 + w * (d - g0) : d - (d - g0) * wc
                 store8(ga, gAvg, i)
-                avg = (si - ga * ga).squareRoot()
+                avg = sqrt8(si - ga * ga)
             } else {
-                avg = si.squareRoot()
+                avg = sqrt8(si)
             }
             avg += e
             if momentum, let b {
@@ -620,7 +635,7 @@ private func adagradUpdateSIMD8(
             let d = decay ? gi + wd * pi : gi
             let si = load8(s, i) + d * d
             store8(si, s, i)
-            store8(pi - clrS * d / (si.squareRoot() + e), p, i)
+            store8(pi - clrS * d / (sqrt8(si) + e), p, i)
             i += 8
         }
     }

@@ -440,8 +440,9 @@ public final class RMSprop<Scalar: LSTMScalar>: Optimizer {
         let p = params.storage.base, g = grads.storage.base, s = squareAverage.base
         let b = momentumBuffer?.base, gAvg = gradientAverage?.base
         if Scalar.self == Float.self && !scalarReference {
-            rmspropUpdateSIMD8(asFloat(p), asFloat(g), asFloat(s), b.map(asFloat), gAvg.map(asFloat), count: params.count,
-                               lr: learningRate, alpha: alpha, eps: epsilon, weightDecay: weightDecay, momentum: momentum)
+            rmspropUpdateSIMD8(asFloat(p), asFloat(g), asFloat(s), b.map(asFloat), gAvg.map(asFloat),
+                               count: params.count, lr: learningRate, alpha: alpha, eps: epsilon,
+                               weightDecay: weightDecay, momentum: momentum)
         } else {
             rmspropUpdate(p, g, s, b, gAvg, count: params.count, lr: learningRate, alpha: alpha, eps: epsilon,
                           weightDecay: weightDecay, momentum: momentum)

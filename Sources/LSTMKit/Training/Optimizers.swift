@@ -245,7 +245,7 @@ private func adamUpdateSIMD8(
     let l2 = !decoupled && weightDecay != 0, wd = S(weightDecay)
     let shrinks = decoupled && weightDecay != 0, shrink = S(1 - lr * weightDecay)
     let end = n - n % 8
-    // Flags as constants in each copy of the loop (see SGD), so the body has no branches.
+    // Flags as constants in each copy of the loop (see SGD); smallWeight stays a predictable branch.
     @inline(__always) func pass(l2: Bool, shrinks: Bool, smallWeight: Bool, amsgrad: Bool) {
         var i = 0
         while i < end {
@@ -497,7 +497,7 @@ private func rmspropUpdateSIMD8(
     let decay = weightDecay != 0, wd = S(weightDecay), mu = S(momentum)
     let w = S(1 - alpha), wc = 1 - w, smallWeight = abs(w) < 0.5
     let end = n - n % 8
-    // Flags as constants in each copy of the loop (see SGD), so the body has no branches.
+    // Flags as constants in each copy of the loop (see SGD); smallWeight stays a predictable branch.
     @inline(__always) func pass(decay: Bool, centered: Bool, momentum: Bool, smallWeight: Bool) {
         var i = 0
         while i < end {

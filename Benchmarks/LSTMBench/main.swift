@@ -3,13 +3,14 @@
 //   swift run -c release lstm-bench core        forward+backward, one thread and all BLAS threads
 //   swift run -c release lstm-bench scheduler   data-parallel shards vs BLAS threading
 //   swift run -c release lstm-bench kernels     the per-step cell kernels: Float SIMD8 vs the reference loop
+//   swift run -c release lstm-bench optimizer   ns per parameter per step of each optimizer (Float)
 //   swift run -c release lstm-bench --help      options
 //
 // Every figure is the median of --reps timed repetitions after one warm-up. FLOPs per token
 // per layer are 24·H·(I+H) (forward 8·H·(I+H), backward twice that) plus 6·H·O for the output
 // layer. The sgemm ceiling is measured in the same run on the same thread count.
 import Foundation
-import LSTMKit
+@_spi(Reference) import LSTMKit
 
 struct Options {
     var mode = "core"
@@ -35,7 +36,7 @@ struct Options {
             case "--reps": o.reps = int()
             case "--no-torch": o.torch = false
             case "--help", "-h":
-                print("usage: lstm-bench [core|scheduler|kernels] [-B 64] [-T 100] [-I 128] [-H 512] [-O 128] [-L 1] [--reps 5] [--no-torch]")
+                print("usage: lstm-bench [core|scheduler|kernels|optimizer] [-B 64] [-T 100] [-I 128] [-H 512] [-O 128] [-L 1] [--reps 5] [--no-torch]")
                 exit(0)
             default:
                 if a.hasPrefix("-") { fatalError("unknown option \(a)") }
@@ -130,6 +131,74 @@ func coreRun(_ o: Options, threads: Int) -> (tokensPerSecond: Double, seconds: D
         }
     }
     return (Double(o.batch * o.steps) / t, t, loss)
+}
+
+/// Makes `optimizer` run its scalar reference loop instead of the Float SIMD pass; false if it has none.
+func useScalarReference(_ optimizer: any Optimizer<Float>) -> Bool {
+    if let o = optimizer as? Adam<Float> { o.scalarReference = true } else if let o = optimizer as? RMSprop<Float> {
+        o.scalarReference = true
+    } else if let o = optimizer as? Adagrad<Float> { o.scalarReference = true } else { return false }
+    return true
+}
+
+/// Whether `steps` SIMD steps and `steps` scalar-reference steps from the same start give the same bits
+/// (parameters and state) in this optimised build.
+func bitwiseAgree(_ c: OptimizerConfig, model: ModelConfig, steps: Int) -> Bool {
+    let layout = ParameterLayout(model)
+    let fast: any Optimizer<Float> = try! c.makeOptimizer(layout: layout)
+    let reference: any Optimizer<Float> = try! c.makeOptimizer(layout: layout)
+    _ = useScalarReference(reference)
+    let p = ParameterSet<Float>(config: model, seed: 5), q = ParameterSet<Float>(config: model)
+    q.storage.copy(from: p.storage.toArray())
+    for k in 0..<steps {
+        let g = ParameterSet<Float>(config: model, seed: 10 + UInt64(k))
+        fast.step(p, g)
+        reference.step(q, g)
+    }
+    func bits(_ b: Buffer<Float>) -> [UInt32] { b.toArray().map(\.bitPattern) }
+    return bits(p.storage) == bits(q.storage)
+        && zip(fast.stateBuffers, reference.stateBuffers).allSatisfy { bits($0.buffer) == bits($1.buffer) }
+}
+
+/// ns per parameter per step of each optimizer on the model's arena, through `any Optimizer<Float>` as
+/// `Trainer` calls it, for the Float SIMD pass and the scalar reference loop back to back (each timed
+/// sample is enough steps for ~0.2 s).
+func optimizerBench(_ o: Options) {
+    let config = ModelConfig(
+        input: .features(size: o.input), hiddenSize: o.hidden, numLayers: o.layers,
+        outputSize: o.output, head: .sequence, loss: .crossEntropy)
+    let layout = ParameterLayout(config)
+    let params = ParameterSet<Float>(config: config, seed: 1)
+    let grads = ParameterSet<Float>(config: config, seed: 3)
+    let n = params.count
+    print("arena: \(n) parameters; ns per parameter per step")
+    let configs: [OptimizerConfig] = [
+        OptimizerConfig(name: "sgd", momentum: 0.9),
+        OptimizerConfig(name: "adam"),
+        OptimizerConfig(name: "adam", weightDecay: 0.01, amsgrad: true),
+        OptimizerConfig(name: "adamw"),
+        OptimizerConfig(name: "rmsprop"),
+        OptimizerConfig(name: "rmsprop", momentum: 0.9, centered: true),
+        OptimizerConfig(name: "adagrad", weightDecay: 0.01, lrDecay: 0.01),
+    ]
+    let inner = max(1, Int(2e8 / Double(n * 4)))
+    func nsPerParameter(_ optimizer: any Optimizer<Float>) -> Double {
+        timeMedian(reps: o.reps) { for _ in 0..<inner { optimizer.step(params, grads) } } / Double(inner * n) * 1e9
+    }
+    for c in configs {
+        let label = "\(c.name)\(c.momentum.map { " momentum \($0)" } ?? "")\(c.amsgrad == true ? " amsgrad" : "")"
+            + "\(c.weightDecay.map { " wd \($0)" } ?? "")\(c.centered == true ? " centered" : "")"
+            + "\(c.lrDecay.map { " lr_decay \($0)" } ?? "")"
+        let fast = nsPerParameter(try! c.makeOptimizer(layout: layout))
+        var line = label.padding(toLength: 40, withPad: " ", startingAt: 0) + String(format: "%7.3f", fast)
+        let reference: any Optimizer<Float> = try! c.makeOptimizer(layout: layout)
+        if useScalarReference(reference) {
+            let slow = nsPerParameter(reference)
+            line += String(format: "   scalar reference %7.3f   %.2f× faster", slow, slow / fast)
+            line += bitwiseAgree(c, model: config, steps: 3) ? "; bitwise equal" : "; NOT BITWISE EQUAL"
+        }
+        print(line)
+    }
 }
 
 let opts = Options.parse(Array(CommandLine.arguments.dropFirst()))
@@ -239,6 +308,8 @@ case "kernels":
         print(String(format: "cell %@ B=%d H=%d: reference %.1f µs/step, SIMD8 %.1f µs/step, %.2f× faster",
                      name, b, h, ref * 1e6, simd * 1e6, ref / simd))
     }
+case "optimizer":
+    optimizerBench(opts)
 default:
     fatalError("unknown mode \(opts.mode)")
 }

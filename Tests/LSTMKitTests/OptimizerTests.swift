@@ -29,6 +29,20 @@ struct OptimizerFixture: Decodable {
     }
 }
 
+/// max|aᵢ − bᵢ| / max(|aᵢ|, |bᵢ|), but NaN if any element is NaN or the counts differ, so a NaN fails
+/// every `err ≤ tolerance` check (Support.swift's `relativeError` folds with Swift.max, which drops NaN).
+func strictRelativeError(_ a: [Double], _ b: [Double]) -> Double {
+    guard a.count == b.count else { return .nan }
+    var num = 0.0, den = 0.0
+    for (x, y) in zip(a, b) {
+        if x.isNaN || y.isNaN { return .nan }
+        let diff = x == y ? 0 : abs(x - y), size = abs(x) > abs(y) ? abs(x) : abs(y)
+        if diff > num { num = diff }
+        if size > den { den = size }
+    }
+    return den == 0 ? num : num / den  // ∞/∞ (an infinity on one side only) is NaN too
+}
+
 final class OptimizerTests: XCTestCase {
     /// The smallest model arena (14 scalars); the fixture's 7 values are laid out twice, so
     /// every element of the arena is checked and both halves must agree.
@@ -68,11 +82,19 @@ final class OptimizerTests: XCTestCase {
             let optimizer: any Optimizer<Double> = try c.config.makeOptimizer(layout: ParameterLayout(Self.config))
             let got = run(optimizer, from: fixture.initial, gradients: fixture.gradients)
             for (step, (mine, theirs)) in zip(got, c.trajectory).enumerated() {
-                let err = relativeError(mine, theirs)
+                let err = strictRelativeError(mine, theirs)
                 XCTAssertLessThanOrEqual(err, 1e-12, "\(c.label), step \(step + 1): relative error \(err)")
             }
             XCTAssertEqual(optimizer.stepCount, fixture.gradients.count, c.label)
         }
+    }
+
+    func testStrictRelativeErrorIsNaNWheneverAValueIsNaN() {
+        XCTAssertTrue(strictRelativeError([1, .nan, 3], [1, 2, 3]).isNaN)
+        XCTAssertTrue(strictRelativeError([1, 2, 3], [1, 2, .nan]).isNaN)
+        XCTAssertTrue(strictRelativeError([.infinity], [1]).isNaN)
+        XCTAssertEqual(strictRelativeError([1, -4], [1, -2]), 0.5)
+        XCTAssertEqual(strictRelativeError([.infinity, 0], [.infinity, 0]), 0)
     }
 
     func testStateBuffersCarryTorchNamesAndValues() throws {
@@ -86,7 +108,7 @@ final class OptimizerTests: XCTestCase {
                 guard let reference = c.state[name] else { continue }
                 let values = buffer.toArray()
                 XCTAssertEqual(Array(values[..<7]), Array(values[7...]), "\(c.label) \(name)")
-                let err = relativeError(Array(values[..<7]), reference)
+                let err = strictRelativeError(Array(values[..<7]), reference)
                 XCTAssertLessThanOrEqual(err, 1e-12, "\(c.label) state \(name): relative error \(err)")
             }
         }
@@ -101,7 +123,7 @@ final class OptimizerTests: XCTestCase {
             let double = run(try c.config.makeOptimizer(layout: layout, scalar: Double.self),
                              from: fixture.initial, gradients: fixture.gradients)
             for (step, (f, d)) in zip(single, double).enumerated() {
-                let err = relativeError(f, d)
+                let err = strictRelativeError(f, d)
                 XCTAssertLessThanOrEqual(err, 1e-6, "\(c.label), step \(step + 1): Float vs Double \(err)")
             }
         }

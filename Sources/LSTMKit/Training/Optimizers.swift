@@ -1,4 +1,7 @@
 import Foundation
+#if arch(x86_64)
+internal import _Builtin_intrinsics.intel
+#endif
 
 // Parameter updates as flat loops over the arena (parameters, gradients and optimizer state
 // share one layout). Update rules, hyperparameter names, defaults, validation and state names
@@ -14,9 +17,14 @@ import Foundation
 // protocol witness enters the generic body, which without that check runs unspecialised,
 // ~30–60× slower (measured: Adam<Float> 143 → 3.7 ns per parameter through the existential).
 //
-// SGD's loops vectorise. Adam, RMSprop and Adagrad stay scalar: on Linux `squareRoot()` is a
-// sqrtss with an errno fallback call to sqrtf, which LLVM will not vectorise (~4 ns per
-// parameter for Adam<Float>, a small share of a training step).
+// SGD's loops vectorise. Adam, RMSprop and Adagrad's scalar loops do not: on Linux a scalar
+// `squareRoot()` is a sqrtss with an errno fallback call to sqrtf, which LLVM will not vectorise.
+// So for Float each has a fused SIMD8<Float> pass beside its scalar loop, which stays the
+// reference and runs Double and the n mod 8 tail. SIMD8's own `squareRoot()` is also lane by lane
+// (eight sqrtss with fallback calls), so `sqrt8` uses SSE's sqrtps on x86_64. The SIMD pass does
+// the same IEEE operations in the same order (no reassociation, no FMA; sqrt and division are
+// correctly rounded either way), so it is bitwise equal to the scalar loop; OptimizerSIMDTests
+// check that. `scalarReference` (SPI) forces the scalar loop, for those tests and lstm-bench.
 
 /// An update rule applied to a parameter arena given its gradient arena.
 public protocol Optimizer<Scalar>: AnyObject {
@@ -158,7 +166,37 @@ public final class SGD<Scalar: LSTMScalar>: Optimizer {
 
 // MARK: - Adam and AdamW
 
-/// One Adam/AdamW update (torch's `_single_tensor_adam`), inlined into each specialised `step`.
+/// An eight-lane view of `p[i..<i+8]` (Float arenas are only 4-byte aligned).
+@inline(__always)
+private func load8(_ p: UnsafeMutablePointer<Float>, _ i: Int) -> SIMD8<Float> {
+    UnsafeRawPointer(p + i).loadUnaligned(as: SIMD8<Float>.self)
+}
+
+/// Stores eight lanes to `p[i..<i+8]`.
+@inline(__always)
+private func store8(_ x: SIMD8<Float>, _ p: UnsafeMutablePointer<Float>, _ i: Int) {
+    UnsafeMutableRawPointer(p + i).storeBytes(of: x, as: SIMD8<Float>.self)
+}
+
+/// √x on eight lanes, correctly rounded like the scalar `squareRoot()`: two sqrtps on x86_64, where
+/// SIMD8's `squareRoot()` would be eight scalar calls.
+@inline(__always)
+private func sqrt8(_ x: SIMD8<Float>) -> SIMD8<Float> {
+    #if arch(x86_64)
+    SIMD8(lowHalf: _mm_sqrt_ps(x.lowHalf), highHalf: _mm_sqrt_ps(x.highHalf))
+    #else
+    x.squareRoot()
+    #endif
+}
+
+/// The same memory seen as Float, for the SIMD passes once `S == Float` has been checked.
+@inline(__always)
+private func asFloat<S>(_ p: UnsafeMutablePointer<S>) -> UnsafeMutablePointer<Float> {
+    UnsafeMutableRawPointer(p).assumingMemoryBound(to: Float.self)
+}
+
+/// One Adam/AdamW update (torch's `_single_tensor_adam`), inlined into each specialised `step`:
+/// the scalar reference, and the loop for Double and the SIMD pass's tail.
 @inline(__always)
 private func adamUpdate<S: LSTMScalar>(
     _ p: UnsafeMutablePointer<S>, _ g: UnsafeMutablePointer<S>, _ m: UnsafeMutablePointer<S>,
@@ -191,6 +229,59 @@ private func adamUpdate<S: LSTMScalar>(
     }
 }
 
+/// `adamUpdate` for Float as one fused pass, eight lanes at a time: the same constants and the same
+/// operations in the same order (decoupled decay folded in before the update, as the scalar
+/// pre-pass does per element), so bitwise equal; the last n mod 8 elements go to `adamUpdate`.
+private func adamUpdateSIMD8(
+    _ p: UnsafeMutablePointer<Float>, _ g: UnsafeMutablePointer<Float>, _ m: UnsafeMutablePointer<Float>,
+    _ v: UnsafeMutablePointer<Float>, _ vMax: UnsafeMutablePointer<Float>?, count n: Int, step t: Int,
+    lr: Double, beta1: Double, beta2: Double, eps: Double, weightDecay: Double, decoupled: Bool
+) {
+    typealias S = Float
+    let bc1 = 1 - Foundation.pow(beta1, Double(t)), bc2 = 1 - Foundation.pow(beta2, Double(t))
+    let stepSize = S(lr / bc1), bc2Sqrt = S(bc2.squareRoot()), e = S(eps)
+    let w = S(1 - beta1), wc = 1 - w, smallWeight = abs(w) < 0.5
+    let b2 = S(beta2), c2 = S(1 - beta2)
+    let l2 = !decoupled && weightDecay != 0, wd = S(weightDecay)
+    let shrinks = decoupled && weightDecay != 0, shrink = S(1 - lr * weightDecay)
+    let end = n - n % 8
+    // Flags as constants in each copy of the loop (see SGD); smallWeight stays a predictable branch.
+    @inline(__always) func pass(l2: Bool, shrinks: Bool, smallWeight: Bool, amsgrad: Bool) {
+        var i = 0
+        while i < end {
+            var pi = load8(p, i)
+            if shrinks { pi *= shrink }
+            let gi = load8(g, i), m0 = load8(m, i)
+            let d = l2 ? gi + wd * pi : gi
+            let mi = smallWeight ? m0 + w * (d - m0) : d - (d - m0) * wc
+            let vi = load8(v, i) * b2 + c2 * d * d
+            store8(mi, m, i)
+            store8(vi, v, i)
+            var second = vi
+            if amsgrad, let vMax {
+                let old = load8(vMax, i)
+                second = old.replacing(with: vi, where: vi .>= old)  // Swift.max(old, vi): y >= x ? y : x
+                store8(second, vMax, i)
+            }
+            pi -= stepSize * mi / (sqrt8(second) / bc2Sqrt + e)
+            store8(pi, p, i)
+            i += 8
+        }
+    }
+    switch (l2, shrinks, vMax != nil) {
+    case (false, false, false): pass(l2: false, shrinks: false, smallWeight: smallWeight, amsgrad: false)
+    case (false, false, true): pass(l2: false, shrinks: false, smallWeight: smallWeight, amsgrad: true)
+    case (true, _, false): pass(l2: true, shrinks: false, smallWeight: smallWeight, amsgrad: false)
+    case (true, _, true): pass(l2: true, shrinks: false, smallWeight: smallWeight, amsgrad: true)
+    case (false, true, false): pass(l2: false, shrinks: true, smallWeight: smallWeight, amsgrad: false)
+    case (false, true, true): pass(l2: false, shrinks: true, smallWeight: smallWeight, amsgrad: true)
+    }
+    if end < n {
+        adamUpdate(p + end, g + end, m + end, v + end, vMax.map { $0 + end }, count: n - end, step: t, lr: lr,
+                   beta1: beta1, beta2: beta2, eps: eps, weightDecay: weightDecay, decoupled: decoupled)
+    }
+}
+
 /// Adam (Kingma & Ba) exactly as torch.optim.Adam. With d = g + λθ (L2 weight decay) and
 /// t = `stepCount` after the increment:
 ///
@@ -220,6 +311,8 @@ public class Adam<Scalar: LSTMScalar>: Optimizer {
     public let maxV: Buffer<Scalar>?
     /// AdamW's θ ← θ·(1 − lr·λ) instead of Adam's d = g + λθ.
     let decoupled: Bool
+    /// Run the scalar reference loop for Float too (tests and lstm-bench compare it with the SIMD pass).
+    @_spi(Reference) public var scalarReference = false
 
     public var configuration: OptimizerConfig {
         OptimizerConfig(name: name, lr: learningRate, weightDecay: weightDecay, betas: [beta1, beta2],
@@ -258,9 +351,15 @@ public class Adam<Scalar: LSTMScalar>: Optimizer {
         precondition(params.layout == grads.layout, "parameter and gradient layouts differ")
         precondition(params.count == m.count, "optimizer state was made for another layout")
         stepCount += 1
-        adamUpdate(params.storage.base, grads.storage.base, m.base, v.base, maxV?.base, count: params.count,
-                   step: stepCount, lr: learningRate, beta1: beta1, beta2: beta2, eps: epsilon,
-                   weightDecay: weightDecay, decoupled: decoupled)
+        let p = params.storage.base, g = grads.storage.base
+        if Scalar.self == Float.self && !scalarReference {
+            adamUpdateSIMD8(asFloat(p), asFloat(g), asFloat(m.base), asFloat(v.base), maxV.map { asFloat($0.base) },
+                            count: params.count, step: stepCount, lr: learningRate, beta1: beta1, beta2: beta2,
+                            eps: epsilon, weightDecay: weightDecay, decoupled: decoupled)
+        } else {
+            adamUpdate(p, g, m.base, v.base, maxV?.base, count: params.count, step: stepCount, lr: learningRate,
+                       beta1: beta1, beta2: beta2, eps: epsilon, weightDecay: weightDecay, decoupled: decoupled)
+        }
     }
 }
 
@@ -302,6 +401,8 @@ public final class RMSprop<Scalar: LSTMScalar>: Optimizer {
     public var stepCount = 0
     /// s, b and ḡ as described above.
     public let squareAverage: Buffer<Scalar>, momentumBuffer: Buffer<Scalar>?, gradientAverage: Buffer<Scalar>?
+    /// Run the scalar reference loop for Float too (tests and lstm-bench compare it with the SIMD pass).
+    @_spi(Reference) public var scalarReference = false
     public var stateBuffers: [(name: String, buffer: Buffer<Scalar>)] {
         [("square_avg", squareAverage)] + (momentumBuffer.map { [("momentum_buffer", $0)] } ?? [])
             + (gradientAverage.map { [("grad_avg", $0)] } ?? [])
@@ -336,33 +437,107 @@ public final class RMSprop<Scalar: LSTMScalar>: Optimizer {
         precondition(params.layout == grads.layout, "parameter and gradient layouts differ")
         precondition(params.count == squareAverage.count, "optimizer state was made for another layout")
         stepCount += 1
-        let n = params.count, p = params.storage.base, g = grads.storage.base, s = squareAverage.base
-        let lr = Scalar(learningRate), a = Scalar(alpha), c = Scalar(1 - alpha), e = Scalar(epsilon)
-        let decay = weightDecay != 0, wd = Scalar(weightDecay), mu = Scalar(momentum)
-        // grad_avg.lerp_(d, 1 − α), with torch's choice of lerp formula (see adamUpdate).
-        let w = Scalar(1 - alpha), wc = 1 - w, smallWeight = abs(w) < 0.5
+        let p = params.storage.base, g = grads.storage.base, s = squareAverage.base
         let b = momentumBuffer?.base, gAvg = gradientAverage?.base
-        for i in 0..<n {
-            let d = decay ? g[i] + wd * p[i] : g[i]
-            let si = s[i] * a + c * d * d
-            s[i] = si
-            var avg: Scalar
-            if let gAvg {
-                let gi = smallWeight ? gAvg[i] + w * (d - gAvg[i]) : d - (d - gAvg[i]) * wc
-                gAvg[i] = gi
-                avg = (si - gi * gi).squareRoot()
+        if Scalar.self == Float.self && !scalarReference {
+            rmspropUpdateSIMD8(asFloat(p), asFloat(g), asFloat(s), b.map(asFloat), gAvg.map(asFloat),
+                               count: params.count, lr: learningRate, alpha: alpha, eps: epsilon,
+                               weightDecay: weightDecay, momentum: momentum)
+        } else {
+            rmspropUpdate(p, g, s, b, gAvg, count: params.count, lr: learningRate, alpha: alpha, eps: epsilon,
+                          weightDecay: weightDecay, momentum: momentum)
+        }
+    }
+}
+
+/// One RMSprop update (torch's `_single_tensor_rmsprop`; b and ḡ given when momentum and centered):
+/// the scalar reference, and the loop for Double and the SIMD pass's tail.
+@inline(__always)
+private func rmspropUpdate<S: LSTMScalar>(
+    _ p: UnsafeMutablePointer<S>, _ g: UnsafeMutablePointer<S>, _ s: UnsafeMutablePointer<S>,
+    _ b: UnsafeMutablePointer<S>?, _ gAvg: UnsafeMutablePointer<S>?, count n: Int,
+    lr: Double, alpha: Double, eps: Double, weightDecay: Double, momentum: Double
+) {
+    let lr = S(lr), a = S(alpha), c = S(1 - alpha), e = S(eps)
+    let decay = weightDecay != 0, wd = S(weightDecay), mu = S(momentum)
+    // grad_avg.lerp_(d, 1 − α), with torch's choice of lerp formula (see adamUpdate).
+    let w = S(1 - alpha), wc = 1 - w, smallWeight = abs(w) < 0.5
+    for i in 0..<n {
+        let d = decay ? g[i] + wd * p[i] : g[i]
+        let si = s[i] * a + c * d * d
+        s[i] = si
+        var avg: S
+        if let gAvg {
+            let gi = smallWeight ? gAvg[i] + w * (d - gAvg[i]) : d - (d - gAvg[i]) * wc
+            gAvg[i] = gi
+            avg = (si - gi * gi).squareRoot()
+        } else {
+            avg = si.squareRoot()
+        }
+        avg += e
+        if let b {
+            let bi = b[i] * mu + d / avg
+            b[i] = bi
+            p[i] -= lr * bi
+        } else {
+            p[i] -= lr * d / avg
+        }
+    }
+}
+
+/// `rmspropUpdate` for Float, eight lanes at a time with the same operations in the same order
+/// (bitwise equal); the last n mod 8 elements go to `rmspropUpdate`.
+private func rmspropUpdateSIMD8(
+    _ p: UnsafeMutablePointer<Float>, _ g: UnsafeMutablePointer<Float>, _ s: UnsafeMutablePointer<Float>,
+    _ b: UnsafeMutablePointer<Float>?, _ gAvg: UnsafeMutablePointer<Float>?, count n: Int,
+    lr: Double, alpha: Double, eps: Double, weightDecay: Double, momentum: Double
+) {
+    typealias S = Float
+    let lrS = S(lr), a = S(alpha), c = S(1 - alpha), e = S(eps)
+    let decay = weightDecay != 0, wd = S(weightDecay), mu = S(momentum)
+    let w = S(1 - alpha), wc = 1 - w, smallWeight = abs(w) < 0.5
+    let end = n - n % 8
+    // Flags as constants in each copy of the loop (see SGD); smallWeight stays a predictable branch.
+    @inline(__always) func pass(decay: Bool, centered: Bool, momentum: Bool, smallWeight: Bool) {
+        var i = 0
+        while i < end {
+            let pi = load8(p, i), gi = load8(g, i)
+            let d = decay ? gi + wd * pi : gi
+            let si = load8(s, i) * a + c * d * d
+            store8(si, s, i)
+            var avg: SIMD8<Float>
+            if centered, let gAvg {
+                let g0 = load8(gAvg, i)
+                let ga = smallWeight ? g0 + w * (d - g0) : d - (d - g0) * wc
+                store8(ga, gAvg, i)
+                avg = sqrt8(si - ga * ga)
             } else {
-                avg = si.squareRoot()
+                avg = sqrt8(si)
             }
             avg += e
-            if let b {
-                let bi = b[i] * mu + d / avg
-                b[i] = bi
-                p[i] -= lr * bi
+            if momentum, let b {
+                let bi = load8(b, i) * mu + d / avg
+                store8(bi, b, i)
+                store8(pi - lrS * bi, p, i)
             } else {
-                p[i] -= lr * d / avg
+                store8(pi - lrS * d / avg, p, i)
             }
+            i += 8
         }
+    }
+    switch (decay, gAvg != nil, b != nil) {
+    case (false, false, false): pass(decay: false, centered: false, momentum: false, smallWeight: smallWeight)
+    case (false, false, true): pass(decay: false, centered: false, momentum: true, smallWeight: smallWeight)
+    case (false, true, false): pass(decay: false, centered: true, momentum: false, smallWeight: smallWeight)
+    case (false, true, true): pass(decay: false, centered: true, momentum: true, smallWeight: smallWeight)
+    case (true, false, false): pass(decay: true, centered: false, momentum: false, smallWeight: smallWeight)
+    case (true, false, true): pass(decay: true, centered: false, momentum: true, smallWeight: smallWeight)
+    case (true, true, false): pass(decay: true, centered: true, momentum: false, smallWeight: smallWeight)
+    case (true, true, true): pass(decay: true, centered: true, momentum: true, smallWeight: smallWeight)
+    }
+    if end < n {
+        rmspropUpdate(p + end, g + end, s + end, b.map { $0 + end }, gAvg.map { $0 + end }, count: n - end, lr: lr,
+                      alpha: alpha, eps: eps, weightDecay: weightDecay, momentum: momentum)
     }
 }
 
@@ -388,6 +563,8 @@ public final class Adagrad<Scalar: LSTMScalar>: Optimizer {
     public var stepCount = 0
     /// s, the running sum of squared gradients.
     public let sum: Buffer<Scalar>
+    /// Run the scalar reference loop for Float too (tests and lstm-bench compare it with the SIMD pass).
+    @_spi(Reference) public var scalarReference = false
     public var stateBuffers: [(name: String, buffer: Buffer<Scalar>)] { [("sum", sum)] }
 
     public var configuration: OptimizerConfig {
@@ -417,14 +594,54 @@ public final class Adagrad<Scalar: LSTMScalar>: Optimizer {
         precondition(params.layout == grads.layout, "parameter and gradient layouts differ")
         precondition(params.count == sum.count, "optimizer state was made for another layout")
         stepCount += 1
-        let n = params.count, p = params.storage.base, g = grads.storage.base, s = sum.base
-        let clr = Scalar(learningRate / (1 + Double(stepCount - 1) * learningRateDecay))
-        let decay = weightDecay != 0, wd = Scalar(weightDecay), e = Scalar(epsilon)
-        for i in 0..<n {
-            let d = decay ? g[i] + wd * p[i] : g[i]
-            let si = s[i] + d * d
-            s[i] = si
-            p[i] -= clr * d / (si.squareRoot() + e)
+        let p = params.storage.base, g = grads.storage.base, s = sum.base
+        let clr = learningRate / (1 + Double(stepCount - 1) * learningRateDecay)
+        if Scalar.self == Float.self && !scalarReference {
+            adagradUpdateSIMD8(asFloat(p), asFloat(g), asFloat(s), count: params.count, clr: clr, eps: epsilon,
+                               weightDecay: weightDecay)
+        } else {
+            adagradUpdate(p, g, s, count: params.count, clr: clr, eps: epsilon, weightDecay: weightDecay)
         }
+    }
+}
+
+/// One Adagrad update at the decayed rate `clr` (torch's `_single_tensor_adagrad`): the scalar
+/// reference, and the loop for Double and the SIMD pass's tail.
+@inline(__always)
+private func adagradUpdate<S: LSTMScalar>(
+    _ p: UnsafeMutablePointer<S>, _ g: UnsafeMutablePointer<S>, _ s: UnsafeMutablePointer<S>, count n: Int,
+    clr: Double, eps: Double, weightDecay: Double
+) {
+    let clr = S(clr), decay = weightDecay != 0, wd = S(weightDecay), e = S(eps)
+    for i in 0..<n {
+        let d = decay ? g[i] + wd * p[i] : g[i]
+        let si = s[i] + d * d
+        s[i] = si
+        p[i] -= clr * d / (si.squareRoot() + e)
+    }
+}
+
+/// `adagradUpdate` for Float, eight lanes at a time with the same operations in the same order
+/// (bitwise equal); the last n mod 8 elements go to `adagradUpdate`.
+private func adagradUpdateSIMD8(
+    _ p: UnsafeMutablePointer<Float>, _ g: UnsafeMutablePointer<Float>, _ s: UnsafeMutablePointer<Float>,
+    count n: Int, clr: Double, eps: Double, weightDecay: Double
+) {
+    let clrS = Float(clr), wd = Float(weightDecay), e = Float(eps)
+    let end = n - n % 8
+    @inline(__always) func pass(decay: Bool) {
+        var i = 0
+        while i < end {
+            let pi = load8(p, i), gi = load8(g, i)
+            let d = decay ? gi + wd * pi : gi
+            let si = load8(s, i) + d * d
+            store8(si, s, i)
+            store8(pi - clrS * d / (sqrt8(si) + e), p, i)
+            i += 8
+        }
+    }
+    if weightDecay != 0 { pass(decay: true) } else { pass(decay: false) }
+    if end < n {
+        adagradUpdate(p + end, g + end, s + end, count: n - end, clr: clr, eps: eps, weightDecay: weightDecay)
     }
 }

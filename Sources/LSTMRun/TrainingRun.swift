@@ -220,6 +220,9 @@ public final class TrainingRun {
         stepLoop: while trainer.step < totalSteps {
             let epoch = state.cursor.epoch
             if state.cursor.position == 0 && stateful { trainer.resetState() }
+            // A step's time runs from asking the loader for its minibatch to the end of the update,
+            // so tokens/s and the ETA include any wait for data (not validation or checkpoints).
+            let stepStart = DispatchTime.now().uptimeNanoseconds
             guard let batch = try trainLoader.next() else {
                 state.cursor = trainLoader.cursor  // the next epoch
                 if config.validation.every == 0, valLoader != nil {
@@ -251,11 +254,12 @@ public final class TrainingRun {
                 state.trainLossCount += 1
             }
             tokensSinceLog += report.tokens
-            timeSinceLog += report.seconds
+            let stepSeconds = Double(DispatchTime.now().uptimeNanoseconds - stepStart) / 1e9
+            timeSinceLog += stepSeconds
             onStep?(report)
             let tps = Double(tokensSinceLog) / max(timeSinceLog, 1e-9)
             sessionSteps += 1
-            sessionSeconds += report.seconds
+            sessionSeconds += stepSeconds
             let remaining = Double(totalSteps - trainer.step) * sessionSeconds / Double(sessionSteps)
             progress.step(epoch: epoch, epochs: config.training.steps == nil ? config.training.epochs : nil,
                           stepInEpoch: state.cursor.position, stepsPerEpoch: steps, globalStep: trainer.step,

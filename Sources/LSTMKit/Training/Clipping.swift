@@ -3,7 +3,7 @@ import Foundation
 // Gradient clipping over the whole gradient arena, as torch.nn.utils' `clip_grad_norm_`
 // (norm_type 2, all parameters in one group) and `clip_grad_value_`.
 // The plain @_specialize pairs make generic callers (Trainer<T>) reach the Float/Double
-// bodies too; see Optimizers.swift.
+// bodies too; see Optimizer.swift.
 // All three loops vectorise for Float as written (release disassembly: cvtps2pd/mulpd/addpd for
 // the norm, mulps for the scaling, andps/andnps/orps selects for the clamp), so unlike the
 // optimizers they need no explicit SIMD pass. The norm's summation order is fixed by the code

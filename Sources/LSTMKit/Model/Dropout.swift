@@ -1,0 +1,54 @@
+/// Turns dropout on for a training forward pass; masks are a pure function of (seed, step,
+/// layer, sequence index in the minibatch), so any shard or worker split draws the same masks.
+public struct DropoutContext: Sendable, Equatable {
+    public var seed: UInt64
+    public var step: Int
+    public init(seed: UInt64, step: Int) {
+        self.seed = seed
+        self.step = step
+    }
+}
+
+// Inverted dropout with masks drawn per sequence, so any shard or worker split draws the same masks.
+extension LSTMNetwork {
+    /// Inverted dropout on x (rows = steps·B, time-major), masks drawn per sequence.
+    func applyDropout(
+        slot: Int, _ x: Matrix<T>, steps tt: Int, _ ws: Workspace<T>, _ rowOffset: Int, _ ctx: DropoutContext
+    ) -> Matrix<T> {
+        let b = ws.batch, w = x.cols, p = config.dropout
+        let mask = ws.dropMask[slot]!.base, out = ws.dropped[slot]!.base
+        let keepScale = T(1 / (1 - p))
+        for r in 0..<b {
+            var rng = RandomSource(seed: dropoutSeed(ctx, slot: slot, sequence: rowOffset + r))
+            for s in 0..<tt {
+                let i = (s * b + r) * w
+                for j in 0..<w {
+                    let m: T = rng.nextUnit() < p ? 0 : keepScale
+                    mask[i + j] = m
+                    out[i + j] = x.base[(s * b + r) * x.stride + j] * m
+                }
+            }
+        }
+        return Matrix(out, rows: tt * b, cols: w)
+    }
+
+    /// One seed per (run seed, step, dropout slot, sequence), mixed SplitMix64-style.
+    func dropoutSeed(_ ctx: DropoutContext, slot: Int, sequence: Int) -> UInt64 {
+        @inline(__always) func mix(_ z: UInt64, _ v: UInt64) -> UInt64 {
+            var z = (z ^ v) &+ 0x9E37_79B9_7F4A_7C15
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+        // Three rounds, no array literal (this runs per sequence per step).
+        return mix(mix(mix(ctx.seed, UInt64(truncatingIfNeeded: ctx.step)), UInt64(slot)), UInt64(sequence))
+    }
+
+    func multiply(_ m: Matrix<T>, by mask: Buffer<T>) {
+        let w = m.cols
+        for r in 0..<m.rows {
+            let row = m.base + r * m.stride, mk = mask.base + r * w
+            for j in 0..<w { row[j] *= mk[j] }
+        }
+    }
+}

@@ -1,0 +1,109 @@
+import Foundation
+
+// MARK: - SGD
+
+/// Stochastic gradient descent with optional momentum, dampening, Nesterov momentum and L2
+/// weight decay, exactly as torch.optim.SGD. With d = g + λθ:
+///
+///     b ← d                       (first step: torch starts the buffer at d, undamped)
+///     b ← μ·b + (1 − τ)·d         (later steps)
+///     u = d + μ·b if nesterov, else b   (u = d when μ = 0: no buffer)
+///     θ ← θ − lr·u
+///
+/// State: "momentum_buffer" (only with μ ≠ 0). The buffer counts as unset while
+/// `stepCount == 0`, so restoring a checkpoint (buffer + step count) resumes exactly.
+public final class SGD<Scalar: LSTMScalar>: Optimizer {
+    public var name: String { "sgd" }
+    public var learningRate: Double
+    /// μ (torch `momentum`, default 0).
+    public let momentum: Double
+    /// τ (torch `dampening`, default 0): the damping of the gradient's share after step one.
+    public let dampening: Double
+    /// λ (torch `weight_decay`, default 0): L2 penalty added to the gradient.
+    public let weightDecay: Double
+    /// Nesterov momentum (torch `nesterov`; needs μ > 0 and τ = 0).
+    public let nesterov: Bool
+    public var stepCount = 0
+    /// b, torch's "momentum_buffer": nil without momentum, and allocated at the first step if
+    /// the optimizer was made without a layout.
+    public private(set) var momentumBuffer: Buffer<Scalar>?
+    public var stateBuffers: [(name: String, buffer: Buffer<Scalar>)] {
+        momentumBuffer.map { [("momentum_buffer", $0)] } ?? []
+    }
+
+    public var configuration: OptimizerConfig {
+        OptimizerConfig(name: name, lr: learningRate, momentum: momentum, dampening: dampening,
+                        nesterov: nesterov, weightDecay: weightDecay)
+    }
+
+    /// torch.optim.SGD's parameters and defaults; traps on values torch rejects (lr < 0,
+    /// momentum < 0, weight_decay < 0, nesterov without momentum or with dampening). With
+    /// momentum, the buffer is allocated at the first step: use `init(layout:…)` to have it
+    /// (and `stateBuffers`) before then, e.g. to restore a checkpoint.
+    public init(learningRate: Double = 1e-3, momentum: Double = 0, dampening: Double = 0,
+                weightDecay: Double = 0, nesterov: Bool = false) {
+        self.learningRate = learningRate
+        self.momentum = momentum
+        self.dampening = dampening
+        self.weightDecay = weightDecay
+        self.nesterov = nesterov
+        requireValid(configuration)
+    }
+
+    /// As `init(learningRate:…)`, with the momentum buffer allocated up front for `layout`.
+    public convenience init(layout: ParameterLayout, learningRate: Double = 1e-3, momentum: Double = 0,
+                            dampening: Double = 0, weightDecay: Double = 0, nesterov: Bool = false) {
+        self.init(learningRate: learningRate, momentum: momentum, dampening: dampening,
+                  weightDecay: weightDecay, nesterov: nesterov)
+        if momentum != 0 { momentumBuffer = Buffer(count: layout.count) }
+    }
+
+    @_specialize(exported: true, where Scalar == Float)
+    @_specialize(exported: true, where Scalar == Double)
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
+    public func step(_ params: ParameterSet<Scalar>, _ grads: ParameterSet<Scalar>) {
+        precondition(params.layout == grads.layout, "parameter and gradient layouts differ")
+        let n = params.count, p = params.storage.base, g = grads.storage.base
+        let lr = Scalar(learningRate), wd = Scalar(weightDecay), decay = weightDecay != 0
+        if momentum == 0 {
+            if decay {
+                for i in 0..<n { p[i] -= lr * (g[i] + wd * p[i]) }
+            } else {
+                for i in 0..<n { p[i] -= lr * g[i] }
+            }
+            stepCount += 1
+            return
+        }
+        if momentumBuffer == nil { momentumBuffer = Buffer(count: n) }
+        let buffer = momentumBuffer!
+        precondition(buffer.count == n, "optimizer state was made for another layout")
+        let b = buffer.base, mu = Scalar(momentum), keep = Scalar(1 - dampening)
+        if stepCount == 0 {  // once per run: b = d
+            for i in 0..<n {
+                let d = decay ? g[i] + wd * p[i] : g[i]
+                b[i] = d
+                p[i] -= lr * (nesterov ? d + mu * d : d)
+            }
+            stepCount += 1
+            return
+        }
+        // Invariant flags inside the loop stop LLVM vectorising it, so each combination gets its
+        // own copy of the loop, with the flags folded to constants.
+        @inline(__always) func update(decay: Bool, nesterov: Bool) {
+            for i in 0..<n {
+                let d = decay ? g[i] + wd * p[i] : g[i]
+                let bi = b[i] * mu + keep * d
+                b[i] = bi
+                p[i] -= lr * (nesterov ? d + mu * bi : bi)
+            }
+        }
+        switch (decay, nesterov) {
+        case (false, false): update(decay: false, nesterov: false)
+        case (false, true): update(decay: false, nesterov: true)
+        case (true, false): update(decay: true, nesterov: false)
+        case (true, true): update(decay: true, nesterov: true)
+        }
+        stepCount += 1
+    }
+}

@@ -91,8 +91,8 @@ struct Options {
                                 [--trainer] [--work DIR] [--keep] [--corpus-mb N] [--torch-script PATH]
           --shapes     comma-separated: \(Shape.all.map(\.name).joined(separator: ", ")) (default: all),
                        or IxHxOxBxTxL for a custom features shape
-          --steps      timed steps per run after the warm-up (default 40; --quick: 6)
-          --warmup     untimed steps first (default 5; --quick: 2)
+          --steps      timed steps per run after the warm-up (default 40; --quick: 5)
+          --warmup     untimed steps first (default 5; --quick: 1)
           --quick      few steps and a 1 MB corpus: all shapes in a couple of minutes
           --threads    PyTorch threads (default: the active cores, as lstm train uses them)
           --no-torch   skip the PyTorch column
@@ -134,8 +134,8 @@ struct Options {
             default: throw BenchError("unknown argument '\(a)'\n\(usage)")
             }
         }
-        o.steps = steps ?? (quick ? 6 : 40)
-        o.warmup = warmup ?? (quick ? 2 : 5)
+        o.steps = steps ?? (quick ? 5 : 40)
+        o.warmup = warmup ?? (quick ? 1 : 5)
         o.corpusBytes = (corpus ?? (quick ? 1 : 3)) << 20
         return o
     }
@@ -543,6 +543,7 @@ func locateTorchScript(_ given: String?) -> String? {
 }
 
 func main() throws {
+    setvbuf(stdout, nil, _IOLBF, 0)  // line by line also into a pipe or file (`| tee`)
     let opts = try Options.parse(Array(CommandLine.arguments.dropFirst()))
     let lstm = try locateLSTM()
     let cores = ProcessInfo.processInfo.activeProcessorCount

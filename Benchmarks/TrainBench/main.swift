@@ -31,6 +31,11 @@ import LSTMKit
 import Glibc
 #endif
 
+/// Writes a line straight to standard output (unbuffered, so a pipe or `| tee` shows progress).
+func print(_ line: String) {
+    FileHandle.standardOutput.write(Data((line + "\n").utf8))
+}
+
 // MARK: - Shapes and options
 
 /// One benchmarked shape: a features model on random data, or the character LM on a text corpus.
@@ -543,7 +548,6 @@ func locateTorchScript(_ given: String?) -> String? {
 }
 
 func main() throws {
-    setvbuf(stdout, nil, _IOLBF, 0)  // line by line also into a pipe or file (`| tee`)
     let opts = try Options.parse(Array(CommandLine.arguments.dropFirst()))
     let lstm = try locateLSTM()
     let cores = ProcessInfo.processInfo.activeProcessorCount

@@ -56,6 +56,10 @@ let package = Package(
         // Benchmarks: run with `swift run -c release lstm-bench`.
         .executableTarget(
             name: "lstm-bench", dependencies: ["LSTMKit"], path: "Benchmarks/LSTMBench"),
+        // End-to-end: `lstm train` vs the core vs PyTorch (`swift build -c release && .build/release/lstm-train-bench`).
+        .executableTarget(
+            name: "lstm-train-bench", dependencies: ["LSTMKit", "LSTMData", "HDF5Kit"], path: "Benchmarks/TrainBench",
+            exclude: ["pytorch_train.py"]),
         .executableTarget(
             name: "lstm-data-bench", dependencies: ["LSTMKit", "LSTMData"], path: "Benchmarks/DataBench"),
 

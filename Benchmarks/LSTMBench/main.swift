@@ -49,11 +49,6 @@ struct Options {
 
 func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
 
-func median(_ xs: [Double]) -> Double {
-    let s = xs.sorted()
-    return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
-}
-
 /// Median seconds of `reps` calls of `body` after one warm-up call.
 func timeMedian(reps: Int, _ body: () -> Void) -> Double {
     body()
@@ -78,10 +73,9 @@ func sgemmGFLOPs(m: Int, n: Int, k: Int, reps: Int) -> Double {
     return 2 * Double(m * n * k) * Double(inner) / t / 1e9
 }
 
+/// FLOPs per token of the benchmarked shape (LSTMKit's `flopsPerToken`, shared with `lstm bench`).
 func flopsPerToken(_ o: Options) -> Double {
-    var f = 0.0
-    for k in 0..<o.layers { f += 24 * Double(o.hidden) * Double((k == 0 ? o.input : o.hidden) + o.hidden) }
-    return f + 6 * Double(o.hidden) * Double(o.output)
+    LSTMKit.flopsPerToken(inputWidth: o.input, hidden: o.hidden, layers: o.layers, output: o.output)
 }
 
 /// Runs the PyTorch reference (Benchmarks/pytorch_lstm.py) when torch imports; tokens/s or nil.

@@ -62,8 +62,7 @@ struct Bench: ParsableCommand {
         let seconds = minibatch.withView { view in
             median(timed(iterations) { _ = scheduler.computeGradient(parameters, view) })
         }
-        var flopsPerToken = 6 * Double(hidden) * Double(output)
-        for k in 0..<layers { flopsPerToken += 24 * Double(hidden) * Double((k == 0 ? input : hidden) + hidden) }
+        let flopsPerToken = LSTMKit.flopsPerToken(config)
         let tokensPerSecond = Double(batch * steps) / seconds
         let gflops = tokensPerSecond * flopsPerToken / 1e9
         let ceiling = sgemmCeiling(n: gemmSize, workers: scheduler.workerCount, blasThreads: scheduler.blasThreads)
@@ -111,9 +110,4 @@ private func timed(_ n: Int, _ body: () -> Void) -> [Double] {
         body()
         return Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
     }
-}
-
-private func median(_ xs: [Double]) -> Double {
-    let s = xs.sorted()
-    return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
 }

@@ -1,0 +1,32 @@
+/// Throughput helpers shared by `lstm bench` and the benchmarks in Benchmarks/: one FLOP count
+/// and one median, so every figure is computed the same way.
+
+/// Training FLOPs per token (one sequence step of one sequence) of a stacked LSTM with an
+/// output layer: 24·H·(I_k + H) per layer and direction (forward 8·H·(I_k + H), backward twice
+/// that), where I_k is layer k's input width, plus 6·(D·H)·O for the output layer.
+///
+/// - Parameters:
+///   - inputWidth: I_0, the feature width or the embedding width (the lookup is not counted).
+///   - directions: D, 2 for bidirectional layers (whose outputs, and inputs above layer 0, are 2H wide).
+public func flopsPerToken(inputWidth: Int, hidden: Int, layers: Int, output: Int, directions: Int = 1) -> Double {
+    let h = Double(hidden), d = Double(directions)
+    var f = 6 * d * h * Double(output)
+    for k in 0..<layers {
+        let i = k == 0 ? Double(inputWidth) : d * h
+        f += d * 24 * h * (i + h)
+    }
+    return f
+}
+
+/// `flopsPerToken(inputWidth:hidden:layers:output:directions:)` of a model.
+public func flopsPerToken(_ config: ModelConfig) -> Double {
+    flopsPerToken(inputWidth: config.inputWidth, hidden: config.hiddenSize, layers: config.numLayers,
+                  output: config.outputSize, directions: config.directions)
+}
+
+/// The median of `xs` (the mean of the two middle values for an even count); NaN when empty.
+public func median(_ xs: [Double]) -> Double {
+    guard !xs.isEmpty else { return .nan }
+    let s = xs.sorted()
+    return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
+}

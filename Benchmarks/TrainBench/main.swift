@@ -453,8 +453,9 @@ struct Bench {
                 row.train = m.metrics
                 row.wall = m.wall
                 row.trainRSS = r.peakRSSMiB
-                print(String(format: "  lstm train: %.0f tokens/s (wall %.0f), median of %d (range %@); peak RSS %.0f MiB; %.1f s",
-                             row.train.median, row.wall.median, row.train.count, row.train.range, r.peakRSSMiB, r.seconds))
+                print(String(format: "  lstm train: %.0f tokens/s (wall %.0f), median of %d (range %@); "
+                             + "peak RSS %.0f MiB; %.1f s", row.train.median, row.wall.median, row.train.count,
+                             row.train.range, r.peakRSSMiB, r.seconds))
             } else {
                 row.notes.append("lstm train failed")
                 print("  lstm train failed (exit \(r.exitCode)), log \(log):\n\(tail(r.log))")

@@ -237,6 +237,11 @@ struct Figures {
     var tokensPerSecond: [Double] = []
     var median: Double { tokensPerSecond.isEmpty ? .nan : LSTMKit.median(tokensPerSecond) }
     var count: Int { tokensPerSecond.count }
+    /// "min–max" of the samples: a wide range flags a noisy figure (a busy machine).
+    var range: String {
+        guard let lo = tokensPerSecond.min(), let hi = tokensPerSecond.max() else { return "–" }
+        return String(format: "%.0f–%.0f", lo, hi)
+    }
 }
 
 /// tokens_per_s of every train record after the warm-up, and B·T over the wall_time gaps.
@@ -448,8 +453,9 @@ struct Bench {
                 row.train = m.metrics
                 row.wall = m.wall
                 row.trainRSS = r.peakRSSMiB
-                print(String(format: "  lstm train: %.0f tokens/s (wall %.0f), median of %d; peak RSS %.0f MiB; %.1f s",
-                             row.train.median, row.wall.median, row.train.count, r.peakRSSMiB, r.seconds))
+                print(String(format: "  lstm train: %.0f tokens/s (wall %.0f), median of %d (range %@); "
+                             + "peak RSS %.0f MiB; %.1f s", row.train.median, row.wall.median, row.train.count,
+                             row.train.range, r.peakRSSMiB, r.seconds))
             } else {
                 row.notes.append("lstm train failed")
                 print("  lstm train failed (exit \(r.exitCode)), log \(log):\n\(tail(r.log))")
@@ -459,8 +465,9 @@ struct Bench {
             let (core, layout) = try coreRun(config, shape: shape, warmup: opts.warmup, steps: opts.steps)
             row.core = core
             row.layout = layout
-            print(String(format: "  core (computeGradient + Adam): %.0f tokens/s, median of %d; S=%d W=%d BLAS threads %d",
-                         core.median, core.count, layout.shards, layout.workers, layout.blasThreads))
+            print(String(format: "  core (computeGradient + Adam): %.0f tokens/s, median of %d (range %@); "
+                         + "S=%d W=%d BLAS threads %d",
+                         core.median, core.count, core.range, layout.shards, layout.workers, layout.blasThreads))
 
             if opts.trainer {
                 row.trainer = try trainerRun(config, shape: shape, warmup: opts.warmup, steps: opts.steps)
@@ -483,8 +490,8 @@ struct Bench {
                 if t.exitCode == 0, !rates.isEmpty {
                     row.torch.tokensPerSecond = rates.map { Double(shape.batch * shape.steps) / $0 }
                     row.torchRSS = t.peakRSSMiB
-                    print(String(format: "  PyTorch: %.0f tokens/s, median of %d; peak RSS %.0f MiB; %.1f s",
-                                 row.torch.median, row.torch.count, t.peakRSSMiB, t.seconds))
+                    print(String(format: "  PyTorch: %.0f tokens/s, median of %d (range %@); peak RSS %.0f MiB; %.1f s",
+                                 row.torch.median, row.torch.count, row.torch.range, t.peakRSSMiB, t.seconds))
                 } else {
                     row.notes.append("PyTorch failed")
                     print("  PyTorch failed (exit \(t.exitCode)), log \(tlog):\n\(tail(t.log))")

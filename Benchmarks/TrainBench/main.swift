@@ -613,7 +613,7 @@ func main() throws {
           + "load average \(loadBefore) → \(loadAfter); "
           + (torchScript == nil ? "PyTorch skipped" : "PyTorch \(opts.torchThreads) thread(s)"))
     report(rows, ceiling: ceiling, trainer: opts.trainer)
-    print("\nMedians of per-step tokens/s. lstm train: metrics.jsonl tokens_per_s (Trainer.train time); wall: "
+    print("\nMedians of per-step tokens/s. lstm train: metrics.jsonl tokens_per_s (loader hand-off to the end of the update); wall: "
           + "B·T / gap between consecutive records' wall_time (adds loading and logging); core: computeGradient "
           + "+ Adam in-process; S·W·BLAS: shards, workers, BLAS threads (as lstm train picks them).")
 }

@@ -72,10 +72,15 @@ final class SchedulerTests: XCTestCase {
         }
     }
 
-    func testDefaultsKeepAboutThirtyTwoSequencesPerShardAndWorkersAtMostShards() {
-        XCTAssertEqual(DataParallelScheduler<Float>.defaultShardCount(batchSize: 64, cores: 2), 2)
-        XCTAssertEqual(DataParallelScheduler<Float>.defaultShardCount(batchSize: 40, cores: 8), 1)
-        XCTAssertEqual(DataParallelScheduler<Float>.defaultShardCount(batchSize: 256, cores: 4), 4)
+    func testDefaultsKeepSixteenSequencesPerShardOneShardForLargeGEMMsAndWorkersAtMostShards() {
+        typealias S = DataParallelScheduler<Float>
+        XCTAssertEqual(S.defaultShardCount(batchSize: 64, hidden: 512, cores: 2), 2)
+        XCTAssertEqual(S.defaultShardCount(batchSize: 32, hidden: 128, cores: 2), 2)
+        XCTAssertEqual(S.defaultShardCount(batchSize: 40, hidden: 64, cores: 8), 2)
+        XCTAssertEqual(S.defaultShardCount(batchSize: 20, hidden: 64, cores: 8), 1)
+        XCTAssertEqual(S.defaultShardCount(batchSize: 256, hidden: 256, cores: 4), 4)
+        // (64, 1024)·(1024, 4096) per step: BLAS threads on one shard beat shards.
+        XCTAssertEqual(S.defaultShardCount(batchSize: 64, hidden: 1024, cores: 2), 1)
         let net = try! LSTMNetwork<Float>(config: config)
         let sched = DataParallelScheduler(network: net, maxBatch: 8, maxSteps: 2, shards: 3, workers: 8)
         XCTAssertEqual(sched.workerCount, 3)

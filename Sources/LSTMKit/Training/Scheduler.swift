@@ -9,13 +9,20 @@ import Foundation
 /// workspace and gradient arena, and the reduction order is a function of s alone. So a run
 /// with S = 4 gives the same bits on a machine with 1, 2 or 8 cores.
 ///
-/// BLAS threading rule (measured, see Benchmarks/ and the README): with S > 1 every BLAS call
-/// runs single-threaded inside its worker — workers already occupy the cores, and nested
-/// OpenBLAS threads would oversubscribe them (and make results depend on W). With S = 1 there
-/// is one worker, and OpenBLAS may use every core for each GEMM — but only when the per-step
-/// recurrent GEMM is big enough (≥ 2^24 FLOPs, e.g. B = 64, H = 256): below that OpenBLAS's
-/// threads spend their time spinning between the tiny calls (half a small run's time was
-/// system time) and one thread is as fast.
+/// Threading rule (measured with `lstm-bench scheduler` and `lstm-train-bench` on the 2-core
+/// development machines; figures in docs/results/README.md). Two ways to use the cores:
+///   - shards: S > 1 workers each run whole sequences, and every BLAS call inside a worker is
+///     single-threaded (nested OpenBLAS threads would oversubscribe the cores and make results
+///     depend on W);
+///   - BLAS threads: S = 1, and OpenBLAS splits each GEMM over the cores.
+/// Shards win wherever the per-step recurrent GEMM is small or medium — at H ≤ 512 splitting the
+/// tiny (B, H)·(H, 4H) products over threads costs more in synchronisation than it saves, while
+/// shards synchronise once per minibatch (H = 256, B = 32, 2 layers: 1.85× one thread with two
+/// shards, 1.38× with two BLAS threads). Down to 16 sequences per shard the GEMMs keep their
+/// efficiency. BLAS threads win only when that GEMM is large (≥ 2^28 FLOPs, e.g. B = 64,
+/// H = 1024: 1.61× against 1.39× for two shards). With one shard for want of sequences
+/// (B < 32 on 2 cores), BLAS threads are used when the per-step GEMM is ≥ 2^24 FLOPs; below that
+/// OpenBLAS's threads spin between the tiny calls (half a small run's time was system time).
 public final class DataParallelScheduler<T: LSTMScalar>: @unchecked Sendable {
     public let network: LSTMNetwork<T>
     /// S: how many pieces each minibatch is cut into.
@@ -36,14 +43,21 @@ public final class DataParallelScheduler<T: LSTMScalar>: @unchecked Sendable {
     private let lossSlots: UnsafeMutableBufferPointer<LossSum>
     private let arenaPointers: [SharedPointer<T>]
 
-    /// The shard count used when none is given: one per active core, but at least about 32
-    /// sequences per shard (below that the per-step GEMMs lose most of their efficiency).
-    public static func defaultShardCount(batchSize: Int, cores: Int = ProcessInfo.processInfo.activeProcessorCount) -> Int {
-        max(1, min(cores, batchSize / 32))
+    /// The shard count used when none is given (the threading rule above): one shard per active
+    /// core with at least 16 sequences each, or one shard when the per-step GEMM is large enough
+    /// for BLAS threads to win.
+    public static func defaultShardCount(
+        batchSize: Int, hidden: Int, cores: Int = ProcessInfo.processInfo.activeProcessorCount
+    ) -> Int {
+        if stepFlops(batch: batchSize, hidden: hidden) >= 1 << 28 { return 1 }
+        return max(1, min(cores, batchSize / 16))
     }
 
+    /// FLOPs of one step's recurrent GEMM h⁽ᵗ⁻¹⁾ Rᵀ, (B, H)·(H, 4H).
+    static func stepFlops(batch: Int, hidden: Int) -> Int { 2 * batch * hidden * 4 * hidden }
+
     /// - Parameters:
-    ///   - shards: S; defaults to `defaultShardCount(batchSize: maxBatch)`.
+    ///   - shards: S; defaults to `defaultShardCount(batchSize: maxBatch, hidden:)`.
     ///   - workers: W; defaults to min(S, active cores); clamped to S.
     ///   - blasThreads: overrides the BLAS threading rule above (benchmarks only).
     public init(
@@ -51,14 +65,13 @@ public final class DataParallelScheduler<T: LSTMScalar>: @unchecked Sendable {
         blasThreads: Int? = nil
     ) {
         let cores = ProcessInfo.processInfo.activeProcessorCount
-        let s = shards ?? Self.defaultShardCount(batchSize: maxBatch, cores: cores)
+        let h = network.config.hiddenSize
+        let s = shards ?? Self.defaultShardCount(batchSize: maxBatch, hidden: h, cores: cores)
         precondition(s >= 1, "shard count must be ≥ 1")
         self.network = network
         self.shardCount = s
         self.workerCount = max(1, min(workers ?? min(s, cores), s))
-        let h = network.config.hiddenSize
-        let stepFlops = 2 * maxBatch * h * 4 * h  // h⁽ᵗ⁻¹⁾ Rᵀ, (B, H)·(H, 4H)
-        self.blasThreads = blasThreads ?? (s == 1 && stepFlops >= 1 << 24 ? cores : 1)
+        self.blasThreads = blasThreads ?? (s == 1 && Self.stepFlops(batch: maxBatch, hidden: h) >= 1 << 24 ? cores : 1)
         self.maxBatch = maxBatch
         self.maxSteps = maxSteps
         let rowsPerShard = max(1, (maxBatch + s - 1) / s)

@@ -9,11 +9,11 @@ let package = Package(
         .library(name: "LSTMData", targets: ["LSTMData", "LSTMFiles"]),
         .library(name: "LSTMIO", targets: ["LSTMIO", "LSTMFiles"]),
         .library(name: "LSTMRun", targets: ["LSTMRun"]),
-        .executable(name: "lstm", targets: ["lstm"]),
+        .executable(name: "lstm", targets: ["lstm"])
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
-        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2")
     ],
     targets: [
         // C libraries behind tiny header shims; no other target sees C types.
@@ -50,7 +50,7 @@ let package = Package(
             name: "lstm",
             dependencies: [
                 "LSTMKit", "LSTMData", "LSTMIO", "LSTMRun",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser")
             ]),
 
         // Benchmarks: run with `swift run -c release lstm-bench`.
@@ -71,6 +71,6 @@ let package = Package(
             name: "LSTMIOTests", dependencies: ["LSTMIO", "LSTMFiles", "LSTMKit", "HDF5Kit"], exclude: ["Interop"]),
         .testTarget(name: "LSTMRunTests", dependencies: ["LSTMRun", "LSTMData", "LSTMIO", "LSTMKit"]),
         // End-to-end tests of the built `lstm` executable.
-        .testTarget(name: "CLITests", dependencies: ["lstm", "HDF5Kit"]),
+        .testTarget(name: "CLITests", dependencies: ["lstm", "HDF5Kit"])
     ]
 )

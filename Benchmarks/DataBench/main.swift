@@ -101,7 +101,8 @@ func gib(_ bytes: Int) -> String { String(format: "%.2f GiB", Double(bytes) / Do
 /// Writes the dataset in blocks of 256 sequences (memory stays ~15 MB) unless a valid one exists.
 func ensureDataset(_ o: Options) throws {
     if let file = try? DatasetFile(path: o.dataPath), let s = try? file.schema("train"),
-       s.count == o.sequences, s.steps == o.steps, s.input == .features(width: o.input), s.target == .classesPerStep {
+        s.count == o.sequences, s.steps == o.steps, s.input == .features(width: o.input), s.target == .classesPerStep
+    {
         print("dataset: reusing \(o.dataPath)")
         return
     }
@@ -110,8 +111,9 @@ func ensureDataset(_ o: Options) throws {
     print("dataset: writing \(o.dataPath) (\(gib(bytes)))…")
     let t0 = now()
     let writer = try DatasetWriter(path: o.dataPath)
-    let rows = try writer.beginSequences(split: "train", count: o.sequences, steps: o.steps,
-                                         input: .features(width: o.input), target: .classesPerStep)
+    let rows = try writer.beginSequences(
+        split: "train", count: o.sequences, steps: o.steps,
+        input: .features(width: o.input), target: .classesPerStep)
     var rng = RandomSource(seed: o.seed)
     let block = 256
     var x = [Float](repeating: 0, count: block * o.steps * o.input)
@@ -127,8 +129,9 @@ func ensureDataset(_ o: Options) throws {
             for j in 0..<o.input { x[base + j] = Float(rng.next() >> 40) * 0x1p-24 - 0.5 }
             x[base + c % o.input] += 2
         }
-        try rows.write(at: start, inputs: .features(Array(x.prefix(n * o.steps * o.input)), width: o.input),
-                       targets: .classesPerStep(Array(y.prefix(n * o.steps))))
+        try rows.write(
+            at: start, inputs: .features(Array(x.prefix(n * o.steps * o.input)), width: o.input),
+            targets: .classesPerStep(Array(y.prefix(n * o.steps))))
         start += n
     }
     let summary = try writer.commit()
@@ -148,12 +151,14 @@ func evictFromPageCache(_ path: String) {
 // MARK: - Training runs
 
 func makeTrainer(_ o: Options) throws -> Trainer<Float> {
-    let config = ModelConfig(input: .features(size: o.input), hiddenSize: o.hidden, outputSize: o.classes,
-                             head: .sequence, loss: .crossEntropy)
+    let config = ModelConfig(
+        input: .features(size: o.input), hiddenSize: o.hidden, outputSize: o.classes,
+        head: .sequence, loss: .crossEntropy)
     let params = ParameterSet<Float>(config: config, seed: o.seed)
-    return Trainer(network: try LSTMNetwork<Float>(config: config), parameters: params,
-                   optimizer: Adam<Float>(layout: params.layout, learningRate: 1e-3),
-                   maxBatch: o.batch, maxSteps: o.steps)
+    return Trainer(
+        network: try LSTMNetwork<Float>(config: config), parameters: params,
+        optimizer: Adam<Float>(layout: params.layout, learningRate: 1e-3),
+        maxBatch: o.batch, maxSteps: o.steps)
 }
 
 struct RunResult {
@@ -170,7 +175,8 @@ func streamingRun(_ o: Options) throws -> RunResult {
     let loader = try BatchLoader(file: file, split: "train", batchSize: o.batch, seed: o.seed, prefetch: o.prefetch)
     let limit = o.maxBatches > 0 ? min(o.maxBatches, loader.batchesPerEpoch) : loader.batchesPerEpoch
     var r = RunResult()
-    var t0 = now(), wait0 = 0.0
+    var t0 = now()
+    var wait0 = 0.0
     while r.batches < limit, let batch = try loader.next() {
         let report = try trainer.train(batch)
         r.batches += 1
@@ -183,8 +189,12 @@ func streamingRun(_ o: Options) throws -> RunResult {
         r.tokens += report.tokens
         r.lastLoss = report.loss
         if r.batches % 50 == 0 {
-            FileHandle.standardError.write(Data(String(format: "  streamed %d/%d minibatches, %.0f tokens/s\n",
-                                                       r.batches, limit, Double(r.tokens) / (now() - t0)).utf8))
+            FileHandle.standardError.write(
+                Data(
+                    String(
+                        format: "  streamed %d/%d minibatches, %.0f tokens/s\n",
+                        r.batches, limit, Double(r.tokens) / (now() - t0)
+                    ).utf8))
         }
     }
     r.seconds = now() - t0
@@ -223,8 +233,10 @@ if options.child {
     // The streaming run, in its own process: report on one line for the parent.
     do {
         let r = try streamingRun(options)
-        print(String(format: "RESULT batches=%d tokens=%d seconds=%.6f wait=%.6f first_loss=%.6f last_loss=%.6f peak_kib=%d",
-                     r.batches, r.tokens, r.seconds, r.waitSeconds, r.firstLoss, r.lastLoss, peakRSSKiB()))
+        print(
+            String(
+                format: "RESULT batches=%d tokens=%d seconds=%.6f wait=%.6f first_loss=%.6f last_loss=%.6f peak_kib=%d",
+                r.batches, r.tokens, r.seconds, r.waitSeconds, r.firstLoss, r.lastLoss, peakRSSKiB()))
         exit(0)
     } catch {
         fail("\(error)")
@@ -248,7 +260,8 @@ func streamInChild() throws -> (RunResult, peakKiB: Int) {
     let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
     child.waitUntilExit()
     guard child.terminationStatus == 0,
-          let line = output.split(separator: "\n").first(where: { $0.hasPrefix("RESULT ") }) else {
+        let line = output.split(separator: "\n").first(where: { $0.hasPrefix("RESULT ") })
+    else {
         fail("the streaming run failed (status \(child.terminationStatus)):\n\(output)")
     }
     var fields: [String: Double] = [:]
@@ -267,12 +280,15 @@ func streamInChild() throws -> (RunResult, peakKiB: Int) {
 }
 
 do {
-    print("lstm-data-bench: T=\(options.steps) I=\(options.input) O=\(options.classes) H=\(options.hidden) B=\(options.batch), "
-          + "\(ProcessInfo.processInfo.activeProcessorCount) cores, HDF5 \(LSTMData.hdf5Version), load average \(loadAverage())")
+    print(
+        "lstm-data-bench: T=\(options.steps) I=\(options.input) O=\(options.classes) H=\(options.hidden) B=\(options.batch), "
+            + "\(ProcessInfo.processInfo.activeProcessorCount) cores, HDF5 \(LSTMData.hdf5Version), load average \(loadAverage())"
+    )
     try ensureDataset(options)
     let fileBytes = (try? FileManager.default.attributesOfItem(atPath: options.dataPath)[.size] as? Int) ?? 0
 
-    var streamedRuns: [RunResult] = [], memoryRuns: [RunResult] = []
+    var streamedRuns: [RunResult] = []
+    var memoryRuns: [RunResult] = []
     var peakKiB = 0
     for rep in 1...options.repeats {
         if options.dropCache { evictFromPageCache(options.dataPath) }
@@ -281,24 +297,39 @@ do {
         let m = try inMemoryRun(options, batches: s.batches)
         streamedRuns.append(s)
         memoryRuns.append(m)
-        print(String(format: "run %d: streaming %.0f tokens/s (stalled %.2f s), in memory %.0f tokens/s; load average %@",
-                     rep, s.tokensPerSecond, s.waitSeconds, m.tokensPerSecond, loadAverage()))
+        print(
+            String(
+                format: "run %d: streaming %.0f tokens/s (stalled %.2f s), in memory %.0f tokens/s; load average %@",
+                rep, s.tokensPerSecond, s.waitSeconds, m.tokensPerSecond, loadAverage()))
     }
     let streamed = streamedRuns.max { $0.tokensPerSecond < $1.tokensPerSecond }!
     let memory = memoryRuns.max { $0.tokensPerSecond < $1.tokensPerSecond }!
     let best = options.repeats > 1 ? "best of \(options.repeats), " : ""
 
     print("")
-    print("dataset        \(gib(fileBytes)) on disk, \(options.sequences) sequences; \(streamed.batches) minibatches of \(options.batch) trained (first untimed)")
-    print(String(format: "streaming      %9.0f tokens/s   (%@%.1f s; stalled on reads %.2f s; loss %.3f → %.3f; prefetch %@)",
-                 streamed.tokensPerSecond, best, streamed.seconds, streamed.waitSeconds, streamed.firstLoss, streamed.lastLoss,
-                 options.prefetch ? "on" : "off"))
-    print(String(format: "in memory      %9.0f tokens/s   (%@%.1f s; %d minibatches reused; loss %.3f → %.3f)",
-                 memory.tokensPerSecond, best, memory.seconds, min(options.memoryBatches, streamed.batches),
-                 memory.firstLoss, memory.lastLoss))
-    print(String(format: "ratio          %9.3f          (streaming / in memory)", streamed.tokensPerSecond / memory.tokensPerSecond))
-    print(String(format: "peak RSS       %9.1f MiB      (streaming process, VmHWM; dataset %@)", Double(peakKiB) / 1024,
-                 gib(fileBytes)))
+    print(
+        "dataset        \(gib(fileBytes)) on disk, \(options.sequences) sequences; \(streamed.batches) minibatches of \(options.batch) trained (first untimed)"
+    )
+    print(
+        String(
+            format:
+                "streaming      %9.0f tokens/s   (%@%.1f s; stalled on reads %.2f s; loss %.3f → %.3f; prefetch %@)",
+            streamed.tokensPerSecond, best, streamed.seconds, streamed.waitSeconds, streamed.firstLoss,
+            streamed.lastLoss,
+            options.prefetch ? "on" : "off"))
+    print(
+        String(
+            format: "in memory      %9.0f tokens/s   (%@%.1f s; %d minibatches reused; loss %.3f → %.3f)",
+            memory.tokensPerSecond, best, memory.seconds, min(options.memoryBatches, streamed.batches),
+            memory.firstLoss, memory.lastLoss))
+    print(
+        String(
+            format: "ratio          %9.3f          (streaming / in memory)",
+            streamed.tokensPerSecond / memory.tokensPerSecond))
+    print(
+        String(
+            format: "peak RSS       %9.1f MiB      (streaming process, VmHWM; dataset %@)", Double(peakKiB) / 1024,
+            gib(fileBytes)))
     if !options.keep {
         try? FileManager.default.removeItem(atPath: options.dataPath)
         print("deleted \(options.dataPath) (pass --keep to reuse it)")

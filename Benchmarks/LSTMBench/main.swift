@@ -36,7 +36,9 @@ struct Options {
             case "--reps": o.reps = int()
             case "--no-torch": o.torch = false
             case "--help", "-h":
-                print("usage: lstm-bench [core|scheduler|kernels|optimizer] [-B 64] [-T 100] [-I 128] [-H 512] [-O 128] [-L 1] [--reps 5] [--no-torch]")
+                print(
+                    "usage: lstm-bench [core|scheduler|kernels|optimizer] [-B 64] [-T 100] [-I 128] [-H 512] [-O 128] [-L 1] [--reps 5] [--no-torch]"
+                )
                 exit(0)
             default:
                 if a.hasPrefix("-") { fatalError("unknown option \(a)") }
@@ -52,22 +54,27 @@ func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
 /// Median seconds of `reps` calls of `body` after one warm-up call.
 func timeMedian(reps: Int, _ body: () -> Void) -> Double {
     body()
-    return median((0..<reps).map { _ in
-        let t0 = now()
-        body()
-        return now() - t0
-    })
+    return median(
+        (0..<reps).map { _ in
+            let t0 = now()
+            body()
+            return now() - t0
+        })
 }
 
 /// GFLOP/s of a row-major sgemm C[m,n] = A[m,k]·B[k,n] at the current BLAS thread count.
 func sgemmGFLOPs(m: Int, n: Int, k: Int, reps: Int) -> Double {
-    let a = Buffer<Float>(count: m * k), b = Buffer<Float>(count: k * n), c = Buffer<Float>(count: m * n)
+    let a = Buffer<Float>(count: m * k)
+    let b = Buffer<Float>(count: k * n)
+    let c = Buffer<Float>(count: m * n)
     for i in 0..<a.count { a[i] = Float(i % 7) * 0.1 }
     for i in 0..<b.count { b[i] = Float(i % 5) * 0.1 }
     let inner = max(1, Int(2e9 / Double(2 * m * n * k)))  // ~2 GFLOP per timed sample
     let t = timeMedian(reps: reps) {
         for _ in 0..<inner {
-            gemm(Matrix(a.base, rows: m, cols: k), Matrix(b.base, rows: k, cols: n), into: Matrix(c.base, rows: m, cols: n))
+            gemm(
+                Matrix(a.base, rows: m, cols: k), Matrix(b.base, rows: k, cols: n),
+                into: Matrix(c.base, rows: m, cols: n))
         }
     }
     return 2 * Double(m * n * k) * Double(inner) / t / 1e9
@@ -85,9 +92,11 @@ func torchTokensPerSecond(_ o: Options, threads: Int) -> Double? {
         .deletingLastPathComponent().appendingPathComponent("pytorch_lstm.py").path
     let p = Process()
     p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    p.arguments = ["python3", script, "-B", "\(o.batch)", "-T", "\(o.steps)", "-I", "\(o.input)",
-                   "-H", "\(o.hidden)", "-O", "\(o.output)", "-L", "\(o.layers)", "--reps", "\(o.reps)",
-                   "--threads", "\(threads)"]
+    p.arguments = [
+        "python3", script, "-B", "\(o.batch)", "-T", "\(o.steps)", "-I", "\(o.input)",
+        "-H", "\(o.hidden)", "-O", "\(o.output)", "-L", "\(o.layers)", "--reps", "\(o.reps)",
+        "--threads", "\(threads)"
+    ]
     let pipe = Pipe()
     p.standardOutput = pipe
     p.standardError = FileHandle.nullDevice
@@ -129,9 +138,15 @@ func coreRun(_ o: Options, threads: Int) -> (tokensPerSecond: Double, seconds: D
 
 /// Makes `optimizer` run its scalar reference loop instead of the Float SIMD pass; false if it has none.
 func useScalarReference(_ optimizer: any Optimizer<Float>) -> Bool {
-    if let o = optimizer as? Adam<Float> { o.scalarReference = true } else if let o = optimizer as? RMSprop<Float> {
+    if let o = optimizer as? Adam<Float> {
         o.scalarReference = true
-    } else if let o = optimizer as? Adagrad<Float> { o.scalarReference = true } else { return false }
+    } else if let o = optimizer as? RMSprop<Float> {
+        o.scalarReference = true
+    } else if let o = optimizer as? Adagrad<Float> {
+        o.scalarReference = true
+    } else {
+        return false
+    }
     return true
 }
 
@@ -142,7 +157,8 @@ func bitwiseAgree(_ c: OptimizerConfig, model: ModelConfig, steps: Int) -> Bool 
     let fast: any Optimizer<Float> = try! c.makeOptimizer(layout: layout)
     let reference: any Optimizer<Float> = try! c.makeOptimizer(layout: layout)
     _ = useScalarReference(reference)
-    let p = ParameterSet<Float>(config: model, seed: 5), q = ParameterSet<Float>(config: model)
+    let p = ParameterSet<Float>(config: model, seed: 5)
+    let q = ParameterSet<Float>(config: model)
     q.storage.copy(from: p.storage.toArray())
     for k in 0..<steps {
         let g = ParameterSet<Float>(config: model, seed: 10 + UInt64(k))
@@ -173,14 +189,15 @@ func optimizerBench(_ o: Options) {
         OptimizerConfig(name: "adamw"),
         OptimizerConfig(name: "rmsprop"),
         OptimizerConfig(name: "rmsprop", momentum: 0.9, centered: true),
-        OptimizerConfig(name: "adagrad", weightDecay: 0.01, lrDecay: 0.01),
+        OptimizerConfig(name: "adagrad", weightDecay: 0.01, lrDecay: 0.01)
     ]
     let inner = max(1, Int(2e8 / Double(n * 4)))
     func nsPerParameter(_ optimizer: any Optimizer<Float>) -> Double {
         timeMedian(reps: o.reps) { for _ in 0..<inner { optimizer.step(params, grads) } } / Double(inner * n) * 1e9
     }
     for c in configs {
-        let label = "\(c.name)\(c.momentum.map { " momentum \($0)" } ?? "")\(c.amsgrad == true ? " amsgrad" : "")"
+        let label =
+            "\(c.name)\(c.momentum.map { " momentum \($0)" } ?? "")\(c.amsgrad == true ? " amsgrad" : "")"
             + "\(c.weightDecay.map { " wd \($0)" } ?? "")\(c.centered == true ? " centered" : "")"
             + "\(c.lrDecay.map { " lr_decay \($0)" } ?? "")"
         let fast = nsPerParameter(try! c.makeOptimizer(layout: layout))
@@ -197,9 +214,13 @@ func optimizerBench(_ o: Options) {
 
 let opts = Options.parse(Array(CommandLine.arguments.dropFirst()))
 let cores = ProcessInfo.processInfo.activeProcessorCount
-print("lstm-bench \(opts.mode): I=\(opts.input) H=\(opts.hidden) O=\(opts.output) L=\(opts.layers) B=\(opts.batch) T=\(opts.steps), median of \(opts.reps)")
+print(
+    "lstm-bench \(opts.mode): I=\(opts.input) H=\(opts.hidden) O=\(opts.output) L=\(opts.layers) B=\(opts.batch) T=\(opts.steps), median of \(opts.reps)"
+)
 print("OpenBLAS core: \(BLASThreads.coreName); config: \(BLASThreads.config); cores: \(cores)")
-print("OPENBLAS_CORETYPE=\(ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] ?? "(unset)") OPENBLAS_L2_SIZE=\(ProcessInfo.processInfo.environment["OPENBLAS_L2_SIZE"] ?? "(unset)")")
+print(
+    "OPENBLAS_CORETYPE=\(ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] ?? "(unset)") OPENBLAS_L2_SIZE=\(ProcessInfo.processInfo.environment["OPENBLAS_L2_SIZE"] ?? "(unset)")"
+)
 
 switch opts.mode {
 case "core":
@@ -212,8 +233,10 @@ case "core":
         let r = coreRun(opts, threads: threads)
         let gflops = r.tokensPerSecond * fpt / 1e9
         var line = String(
-            format: "BLAS threads %d: %9.0f tokens/s  %6.1f GFLOP/s  = %4.1f%% of sgemm ceiling %.1f GFLOP/s (1024³); per-step sgemm [%d×%d×%d] %.1f GFLOP/s; %.3f s/minibatch; loss %.6f",
-            threads, r.tokensPerSecond, gflops, 100 * gflops / ceiling, ceiling, opts.batch, 4 * opts.hidden, opts.hidden,
+            format:
+                "BLAS threads %d: %9.0f tokens/s  %6.1f GFLOP/s  = %4.1f%% of sgemm ceiling %.1f GFLOP/s (1024³); per-step sgemm [%d×%d×%d] %.1f GFLOP/s; %.3f s/minibatch; loss %.6f",
+            threads, r.tokensPerSecond, gflops, 100 * gflops / ceiling, ceiling, opts.batch, 4 * opts.hidden,
+            opts.hidden,
             stepGemm, r.seconds, r.loss)
         if let torch = torchTokensPerSecond(opts, threads: threads) {
             line += String(format: "; PyTorch %.0f tokens/s, ratio %.2f×", torch, r.tokensPerSecond / torch)
@@ -243,29 +266,40 @@ case "scheduler":
             network: net, maxBatch: opts.batch, maxSteps: opts.steps, shards: setup.s, workers: setup.w,
             blasThreads: setup.blas)
         var loss = 0.0
-        let t = batch.withView { view in timeMedian(reps: opts.reps) { loss = sched.computeGradient(params, view).mean } }
+        let t = batch.withView { view in timeMedian(reps: opts.reps) { loss = sched.computeGradient(params, view).mean }
+        }
         let tps = Double(opts.batch * opts.steps) / t
         first = first ?? tps
         losses.append(loss)
-        print(String(format: "W=%d S=%d BLAS threads %d: %9.0f tokens/s  %6.1f GFLOP/s  %.2f× the first  (%.3f s/minibatch, loss %.6f)",
-                     setup.w, setup.s, setup.blas, tps, tps * fpt / 1e9, tps / first!, t, loss))
+        print(
+            String(
+                format:
+                    "W=%d S=%d BLAS threads %d: %9.0f tokens/s  %6.1f GFLOP/s  %.2f× the first  (%.3f s/minibatch, loss %.6f)",
+                setup.w, setup.s, setup.blas, tps, tps * fpt / 1e9, tps / first!, t, loss))
     }
     let spread = (losses.max()! - losses.min()!) / losses.min()!
     print(String(format: "losses agree across setups within %.1e relative", spread))
 case "kernels":
     // One step's elementwise cell passes at (B, H), the Float SIMD8 kernels against the generic
     // reference loops specialised for Float (what Float ran before the SIMD kernels).
-    let b = opts.batch, h = opts.hidden, g = 4 * h, calls = 50
+    let b = opts.batch
+    let h = opts.hidden
+    let g = 4 * h
+    let calls = 50
     var rng = RandomSource(seed: 3)
     func filled(_ n: Int, _ f: () -> Float) -> Buffer<Float> {
         let buf = Buffer<Float>(count: n)
         for k in 0..<n { buf[k] = f() }
         return buf
     }
-    let gates = filled(b * g) { Float(rng.normal()) }, bias = filled(g) { Float(rng.normal()) * 0.1 }
-    let cPrev = filled(b * h) { Float(rng.normal()) }, cNext = Buffer<Float>(count: b * h)
-    let hNext = Buffer<Float>(count: b * h), tanhC = filled(b * h) { Float(rng.uniform(-1, 1)) }
-    let dH = filled(b * h) { Float(rng.normal()) }, dcc = Buffer<Float>(count: b * h)
+    let gates = filled(b * g) { Float(rng.normal()) }
+    let bias = filled(g) { Float(rng.normal()) * 0.1 }
+    let cPrev = filled(b * h) { Float(rng.normal()) }
+    let cNext = Buffer<Float>(count: b * h)
+    let hNext = Buffer<Float>(count: b * h)
+    let tanhC = filled(b * h) { Float(rng.uniform(-1, 1)) }
+    let dH = filled(b * h) { Float(rng.normal()) }
+    let dcc = Buffer<Float>(count: b * h)
     let dG = Buffer<Float>(count: b * g)
     // Forward rewrites the gates in place (gate values stay in range, the cost is data-independent).
     func forward(simd: Bool) {
@@ -299,8 +333,10 @@ case "kernels":
     for (name, body) in [("forward", forward), ("backward", backward)] {
         let ref = timeMedian(reps: opts.reps) { body(false) } / Double(calls)
         let simd = timeMedian(reps: opts.reps) { body(true) } / Double(calls)
-        print(String(format: "cell %@ B=%d H=%d: reference %.1f µs/step, SIMD8 %.1f µs/step, %.2f× faster",
-                     name, b, h, ref * 1e6, simd * 1e6, ref / simd))
+        print(
+            String(
+                format: "cell %@ B=%d H=%d: reference %.1f µs/step, SIMD8 %.1f µs/step, %.2f× faster",
+                name, b, h, ref * 1e6, simd * 1e6, ref / simd))
     }
 case "optimizer":
     optimizerBench(opts)

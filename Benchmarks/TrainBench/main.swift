@@ -28,7 +28,7 @@ import LSTMData
 import LSTMKit
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Writes a line straight to standard output (unbuffered, so a pipe or `| tee` shows progress).
@@ -58,8 +58,9 @@ struct Shape {
         Shape(name: "medium", input: 128, hidden: 512, output: 128, batch: 64, steps: 100, layers: 1),
         Shape(name: "large", input: 256, hidden: 1024, output: 256, batch: 64, steps: 50, layers: 1),
         Shape(name: "deep", input: 64, hidden: 256, output: 64, batch: 32, steps: 100, layers: 2),
-        Shape(name: "charlm", input: 64, hidden: 256, output: 0, batch: 32, steps: 100, layers: 2,
-              charLM: true, dropout: 0.1),
+        Shape(
+            name: "charlm", input: 64, hidden: 256, output: 0, batch: 32, steps: 100, layers: 2,
+            charLM: true, dropout: 0.1)
     ]
 
     /// A shape by name, or a custom features shape "IxHxOxBxTxL" (e.g. 128x512x128x64x100x1).
@@ -67,8 +68,9 @@ struct Shape {
         if let shape = all.first(where: { $0.name == s }) { return shape }
         let n = s.split(separator: "x").compactMap { Int($0) }
         guard n.count == 6, n.allSatisfy({ $0 >= 1 }), n[2] >= 2 else {
-            throw BenchError("unknown shape '\(s)': use one of \(all.map(\.name).joined(separator: ", ")) "
-                             + "or IxHxOxBxTxL with O ≥ 2 (e.g. 128x512x128x64x100x1)")
+            throw BenchError(
+                "unknown shape '\(s)': use one of \(all.map(\.name).joined(separator: ", ")) "
+                    + "or IxHxOxBxTxL with O ≥ 2 (e.g. 128x512x128x64x100x1)")
         }
         return Shape(name: s, input: n[0], hidden: n[1], output: n[2], batch: n[3], steps: n[4], layers: n[5])
     }
@@ -110,7 +112,10 @@ struct Options {
     static func parse(_ args: [String]) throws -> Options {
         var o = Options()
         var it = args.makeIterator()
-        var quick = false, steps: Int?, warmup: Int?, corpus: Int?
+        var quick = false
+        var steps: Int?
+        var warmup: Int?
+        var corpus: Int?
         while let a = it.next() {
             func value() throws -> String {
                 guard let v = it.next() else { throw BenchError("\(a) needs a value") }
@@ -178,8 +183,9 @@ func runChild(_ args: [String], log: String) throws -> ChildResult {
     var hwmKiB = 0
     while true {
         if let text = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
-           let line = text.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
-           let kib = line.split(separator: " ").dropFirst().first.flatMap({ Int($0) }) {
+            let line = text.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+            let kib = line.split(separator: " ").dropFirst().first.flatMap({ Int($0) })
+        {
             hwmKiB = max(hwmKiB, kib)
         }
         let r = wait4(pid, &status, WNOHANG, &usage)
@@ -212,7 +218,9 @@ func loadAverage() -> String {
 /// as Benchmarks/LSTMBench measures its ceiling.
 func sgemmCeiling(n: Int = 1024, threads: Int) -> Double {
     BLASThreads.set(threads)
-    let a = Buffer<Float>(count: n * n), b = Buffer<Float>(count: n * n), c = Buffer<Float>(count: n * n)
+    let a = Buffer<Float>(count: n * n)
+    let b = Buffer<Float>(count: n * n)
+    let c = Buffer<Float>(count: n * n)
     for i in 0..<(n * n) {
         a[i] = Float(i % 7) * 0.1
         b[i] = Float(i % 5) * 0.1
@@ -220,15 +228,18 @@ func sgemmCeiling(n: Int = 1024, threads: Int) -> Double {
     let inner = max(1, Int(2e9 / Double(2 * n * n * n)))  // ~2 GFLOP per timed sample
     func run() {
         for _ in 0..<inner {
-            gemm(Matrix(a.base, rows: n, cols: n), Matrix(b.base, rows: n, cols: n), into: Matrix(c.base, rows: n, cols: n))
+            gemm(
+                Matrix(a.base, rows: n, cols: n), Matrix(b.base, rows: n, cols: n),
+                into: Matrix(c.base, rows: n, cols: n))
         }
     }
     run()
-    let t = median((0..<3).map { _ in
-        let t0 = now()
-        run()
-        return now() - t0
-    })
+    let t = median(
+        (0..<3).map { _ in
+            let t0 = now()
+            run()
+            return now() - t0
+        })
     return 2 * Double(n * n * n) * Double(inner) / t / 1e9
 }
 
@@ -252,12 +263,14 @@ func readMetrics(_ path: String, warmup: Int, tokensPerStep: Int) throws -> (met
     var records: [(step: Int, tps: Double, wall: Double)] = []
     for line in text.split(separator: "\n") {
         guard let obj = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
-              let step = obj["step"] as? Int, let tps = obj["tokens_per_s"] as? Double,
-              let wall = obj["wall_time"] as? Double else { continue }
+            let step = obj["step"] as? Int, let tps = obj["tokens_per_s"] as? Double,
+            let wall = obj["wall_time"] as? Double
+        else { continue }
         records.append((step, tps, wall))
     }
     records.sort { $0.step < $1.step }
-    var metrics = Figures(), wall = Figures()
+    var metrics = Figures()
+    var wall = Figures()
     for (i, r) in records.enumerated() where r.step > warmup {
         metrics.tokensPerSecond.append(r.tps)
         if i > 0, records[i - 1].step == r.step - 1, r.wall > records[i - 1].wall {
@@ -274,11 +287,13 @@ struct Layout { var shards: Int, workers: Int, blasThreads: Int }
 func randomMinibatch(_ config: ModelConfig, shape: Shape) -> Minibatch<Float> {
     var rng = RandomSource(seed: 2)
     let n = shape.batch * shape.steps
-    let inputs: Minibatch<Float>.Inputs = shape.charLM
+    let inputs: Minibatch<Float>.Inputs =
+        shape.charLM
         ? .tokens((0..<n).map { _ in Int32(rng.index(below: config.outputSize)) })
         : .features((0..<(n * shape.input)).map { _ in Float(rng.normal()) })
-    return Minibatch<Float>(batchSize: shape.batch, steps: shape.steps, inputs: inputs,
-                            targets: .classes((0..<n).map { _ in Int32(rng.index(below: config.outputSize)) }))
+    return Minibatch<Float>(
+        batchSize: shape.batch, steps: shape.steps, inputs: inputs,
+        targets: .classes((0..<n).map { _ in Int32(rng.index(below: config.outputSize)) }))
 }
 
 /// The core in-process: computeGradient + the Adam step per minibatch, median tokens/s.
@@ -304,17 +319,22 @@ func coreRun(_ config: ModelConfig, shape: Shape, warmup: Int, steps: Int) throw
         let dt = now() - t0
         if step >= warmup { figures.tokensPerSecond.append(Double(n) / dt) }
     }
-    return (figures, Layout(shards: scheduler.shardCount, workers: scheduler.workerCount,
-                            blasThreads: scheduler.blasThreads))
+    return (
+        figures,
+        Layout(
+            shards: scheduler.shardCount, workers: scheduler.workerCount,
+            blasThreads: scheduler.blasThreads)
+    )
 }
 
 /// `Trainer.train` in-process (gradient, norm, Adam step; no clipping) on one random minibatch.
 func trainerRun(_ config: ModelConfig, shape: Shape, warmup: Int, steps: Int) throws -> Figures {
     let network = try LSTMNetwork<Float>(config: config)
     let params = ParameterSet<Float>(config: config, seed: 1)
-    let trainer = Trainer(network: network, parameters: params,
-                          optimizer: Adam<Float>(layout: params.layout, learningRate: 1e-3),
-                          maxBatch: shape.batch, maxSteps: shape.steps)
+    let trainer = Trainer(
+        network: network, parameters: params,
+        optimizer: Adam<Float>(layout: params.layout, learningRate: 1e-3),
+        maxBatch: shape.batch, maxSteps: shape.steps)
     trainer.carriesState = shape.charLM
     trainer.dropoutSeed = 1
     let batch = randomMinibatch(config, shape: shape)
@@ -335,8 +355,9 @@ func writeRandomData(_ shape: Shape, path: String, minibatches: Int = 8) throws 
     let x = (0..<(n * shape.steps * shape.input)).map { _ in Float(rng.normal()) }
     let y = (0..<(n * shape.steps)).map { _ in Int32(rng.index(below: shape.output)) }
     let writer = try DatasetWriter(path: path)
-    try writer.writeSequences(split: "train", count: n, steps: shape.steps, inputs: .features(x, width: shape.input),
-                              targets: .classesPerStep(y))
+    try writer.writeSequences(
+        split: "train", count: n, steps: shape.steps, inputs: .features(x, width: shape.input),
+        targets: .classesPerStep(y))
     _ = try writer.commit()
     return n
 }
@@ -347,7 +368,8 @@ func writeCorpus(to path: String, bytes: Int, work: String) throws -> String {
     var dirs: [String] = []
     let probe = (work as NSString).appendingPathComponent("python-stdlib.txt")
     if let r = try? runChild(["python3", "-c", "import os; print(os.path.dirname(os.__file__))"], log: probe),
-       r.exitCode == 0 {
+        r.exitCode == 0
+    {
         dirs.append(r.log.trimmingCharacters(in: .whitespacesAndNewlines))
     }
     let fm = FileManager.default
@@ -360,7 +382,8 @@ func writeCorpus(to path: String, bytes: Int, work: String) throws -> String {
         for name in names {
             let file = (dir as NSString).appendingPathComponent(name)
             guard let d = fm.contents(atPath: file),
-                  d.allSatisfy({ ($0 >= 32 && $0 < 127) || $0 == 9 || $0 == 10 }) else { continue }
+                d.allSatisfy({ ($0 >= 32 && $0 < 127) || $0 == 9 || $0 == 10 })
+            else { continue }
             corpus.append(d)
             if corpus.count >= bytes { break }
         }
@@ -373,7 +396,8 @@ func writeCorpus(to path: String, bytes: Int, work: String) throws -> String {
 }
 
 func yaml(_ shape: Shape, data: String, runDir: String, totalSteps: Int) -> String {
-    let model = shape.charLM
+    let model =
+        shape.charLM
         ? "model: {embedding_size: \(shape.input), hidden_size: \(shape.hidden), num_layers: \(shape.layers), "
             + "dropout: \(shape.dropout)}"
         : "model: {input_size: \(shape.input), hidden_size: \(shape.hidden), num_layers: \(shape.layers), "
@@ -421,8 +445,9 @@ struct Bench {
             if shape.charLM {
                 let text = (dir as NSString).appendingPathComponent("corpus.txt")
                 let source = try writeCorpus(to: text, bytes: opts.corpusBytes, work: dir)
-                let r = try runChild([lstm, "prepare", "text", text, "--out", data],
-                                     log: (dir as NSString).appendingPathComponent("prepare.log"))
+                let r = try runChild(
+                    [lstm, "prepare", "text", text, "--out", data],
+                    log: (dir as NSString).appendingPathComponent("prepare.log"))
                 guard r.exitCode == 0 else { throw BenchError("lstm prepare text failed:\n\(tail(r.log))") }
                 let schema = try DatasetFile(path: data).schema("train")
                 shape.output = schema.vocabulary?.count ?? Int(schema.tokenIDs?.max ?? 0) + 1
@@ -448,14 +473,17 @@ struct Bench {
             let log = (dir as NSString).appendingPathComponent("train.log")
             let r = try runChild([lstm, "train", configPath], log: log)
             if r.exitCode == 0 {
-                let m = try readMetrics((runDir as NSString).appendingPathComponent("metrics.jsonl"),
-                                        warmup: opts.warmup, tokensPerStep: shape.batch * shape.steps)
+                let m = try readMetrics(
+                    (runDir as NSString).appendingPathComponent("metrics.jsonl"),
+                    warmup: opts.warmup, tokensPerStep: shape.batch * shape.steps)
                 row.train = m.metrics
                 row.wall = m.wall
                 row.trainRSS = r.peakRSSMiB
-                print(String(format: "  lstm train: %.0f tokens/s (wall %.0f), median of %d (range %@); "
-                             + "peak RSS %.0f MiB; %.1f s", row.train.median, row.wall.median, row.train.count,
-                             row.train.range, r.peakRSSMiB, r.seconds))
+                print(
+                    String(
+                        format: "  lstm train: %.0f tokens/s (wall %.0f), median of %d (range %@); "
+                            + "peak RSS %.0f MiB; %.1f s", row.train.median, row.wall.median, row.train.count,
+                        row.train.range, r.peakRSSMiB, r.seconds))
             } else {
                 row.notes.append("lstm train failed")
                 print("  lstm train failed (exit \(r.exitCode)), log \(log):\n\(tail(r.log))")
@@ -465,21 +493,27 @@ struct Bench {
             let (core, layout) = try coreRun(config, shape: shape, warmup: opts.warmup, steps: opts.steps)
             row.core = core
             row.layout = layout
-            print(String(format: "  core (computeGradient + Adam): %.0f tokens/s, median of %d (range %@); "
-                         + "S=%d W=%d BLAS threads %d",
-                         core.median, core.count, core.range, layout.shards, layout.workers, layout.blasThreads))
+            print(
+                String(
+                    format: "  core (computeGradient + Adam): %.0f tokens/s, median of %d (range %@); "
+                        + "S=%d W=%d BLAS threads %d",
+                    core.median, core.count, core.range, layout.shards, layout.workers, layout.blasThreads))
 
             if opts.trainer {
                 row.trainer = try trainerRun(config, shape: shape, warmup: opts.warmup, steps: opts.steps)
-                print(String(format: "  Trainer.train in-process: %.0f tokens/s, median of %d",
-                             row.trainer.median, row.trainer.count))
+                print(
+                    String(
+                        format: "  Trainer.train in-process: %.0f tokens/s, median of %d",
+                        row.trainer.median, row.trainer.count))
             }
 
             // 4. PyTorch.
             if let script = torchScript {
-                var args = ["python3", script, "--data", data, "-B", "\(shape.batch)", "-H", "\(shape.hidden)",
-                            "-L", "\(shape.layers)", "-O", "\(shape.output)", "--lr", "0.001",
-                            "--warmup", "\(opts.warmup)", "--steps", "\(opts.steps)", "--threads", "\(opts.torchThreads)"]
+                var args = [
+                    "python3", script, "--data", data, "-B", "\(shape.batch)", "-H", "\(shape.hidden)",
+                    "-L", "\(shape.layers)", "-O", "\(shape.output)", "--lr", "0.001",
+                    "--warmup", "\(opts.warmup)", "--steps", "\(opts.steps)", "--threads", "\(opts.torchThreads)"
+                ]
                 if shape.charLM {
                     args += ["-T", "\(shape.steps)", "--embedding", "\(shape.input)", "--dropout", "\(shape.dropout)"]
                 }
@@ -490,8 +524,10 @@ struct Bench {
                 if t.exitCode == 0, !rates.isEmpty {
                     row.torch.tokensPerSecond = rates.map { Double(shape.batch * shape.steps) / $0 }
                     row.torchRSS = t.peakRSSMiB
-                    print(String(format: "  PyTorch: %.0f tokens/s, median of %d (range %@); peak RSS %.0f MiB; %.1f s",
-                                 row.torch.median, row.torch.count, row.torch.range, t.peakRSSMiB, t.seconds))
+                    print(
+                        String(
+                            format: "  PyTorch: %.0f tokens/s, median of %d (range %@); peak RSS %.0f MiB; %.1f s",
+                            row.torch.median, row.torch.count, row.torch.range, t.peakRSSMiB, t.seconds))
                 } else {
                     row.notes.append("PyTorch failed")
                     print("  PyTorch failed (exit \(t.exitCode)), log \(tlog):\n\(tail(t.log))")
@@ -516,21 +552,26 @@ func ratio(_ a: Double, _ b: Double) -> Double? { a.isFinite && b.isFinite && b 
 
 func report(_ rows: [Row], ceiling: Double, trainer: Bool) {
     print("")
-    print("| shape | S·W·BLAS | lstm train tok/s | wall tok/s | core tok/s | train/core | PyTorch tok/s | lstm/PyTorch "
-          + "| MFLOP/tok | train GFLOP/s | % ceiling | core GFLOP/s | RSS lstm MiB | RSS torch MiB | n train/core/torch |"
-          + (trainer ? " Trainer.train tok/s |" : ""))
+    print(
+        "| shape | S·W·BLAS | lstm train tok/s | wall tok/s | core tok/s | train/core | PyTorch tok/s | lstm/PyTorch "
+            + "| MFLOP/tok | train GFLOP/s | % ceiling | core GFLOP/s | RSS lstm MiB | RSS torch MiB | n train/core/torch |"
+            + (trainer ? " Trainer.train tok/s |" : ""))
     print("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|" + (trainer ? "--:|" : ""))
     for r in rows {
-        let gTrain = r.train.median * r.fpt / 1e9, gCore = r.core.median * r.fpt / 1e9
+        let gTrain = r.train.median * r.fpt / 1e9
+        let gCore = r.core.median * r.fpt / 1e9
         let layout = r.layout.map { "\($0.shards)·\($0.workers)·\($0.blasThreads)" } ?? "–"
-        let cells = [
-            r.shape.label, layout, fmt(r.train.median), fmt(r.wall.median), fmt(r.core.median),
-            fmt(ratio(r.train.median, r.core.median), "%.2f"), fmt(r.torch.median),
-            fmt(ratio(r.train.median, r.torch.median), "%.2f"), fmt(r.fpt / 1e6, "%.2f"), fmt(gTrain, "%.1f"),
-            fmt(ratio(100 * gTrain, ceiling), "%.1f"), fmt(gCore, "%.1f"), fmt(r.trainRSS), fmt(r.torchRSS),
-            "\(r.train.count)/\(r.core.count)/\(r.torch.count)",
-        ] + (trainer ? [fmt(r.trainer.median)] : [])
-        print("| " + cells.joined(separator: " | ") + " |" + (r.notes.isEmpty ? "" : " " + r.notes.joined(separator: "; ")))
+        let cells =
+            [
+                r.shape.label, layout, fmt(r.train.median), fmt(r.wall.median), fmt(r.core.median),
+                fmt(ratio(r.train.median, r.core.median), "%.2f"), fmt(r.torch.median),
+                fmt(ratio(r.train.median, r.torch.median), "%.2f"), fmt(r.fpt / 1e6, "%.2f"), fmt(gTrain, "%.1f"),
+                fmt(ratio(100 * gTrain, ceiling), "%.1f"), fmt(gCore, "%.1f"), fmt(r.trainRSS), fmt(r.torchRSS),
+                "\(r.train.count)/\(r.core.count)/\(r.torch.count)"
+            ] + (trainer ? [fmt(r.trainer.median)] : [])
+        print(
+            "| " + cells.joined(separator: " | ") + " |"
+                + (r.notes.isEmpty ? "" : " " + r.notes.joined(separator: "; ")))
     }
 }
 
@@ -540,17 +581,19 @@ func locateLSTM() throws -> String {
     let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
     let path = ((exe as NSString).deletingLastPathComponent as NSString).appendingPathComponent("lstm")
     guard FileManager.default.isExecutableFile(atPath: path) else {
-        throw BenchError("the lstm binary is not at \(path): build it with `swift build -c release` "
-                         + "(it builds lstm beside lstm-train-bench)")
+        throw BenchError(
+            "the lstm binary is not at \(path): build it with `swift build -c release` "
+                + "(it builds lstm beside lstm-train-bench)")
     }
     return path
 }
 
 func locateTorchScript(_ given: String?) -> String? {
-    let candidates = [given].compactMap { $0 } + [
-        URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("pytorch_train.py").path,
-        "Benchmarks/TrainBench/pytorch_train.py",
-    ]
+    let candidates =
+        [given].compactMap { $0 } + [
+            URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("pytorch_train.py").path,
+            "Benchmarks/TrainBench/pytorch_train.py"
+        ]
     return candidates.first { FileManager.default.fileExists(atPath: $0) }
 }
 
@@ -568,7 +611,7 @@ func main() throws {
     print("lstm: \(lstm); work directory: \(work)\(opts.work == nil && !opts.keep ? " (removed at the end)" : "")")
     print("OpenBLAS core: \(BLASThreads.coreName); config: \(BLASThreads.config); cores: \(cores)")
     #if DEBUG
-    print("note: this is a debug build; `swift build -c release` gives representative figures")
+        print("note: this is a debug build; `swift build -c release` gives representative figures")
     #endif
     let loadBefore = loadAverage()
     print("load average before: \(loadBefore)")
@@ -580,8 +623,9 @@ func main() throws {
         let r = try? runChild(["python3", "-c", check], log: probe)
         if let r, r.exitCode == 0, let script = locateTorchScript(opts.torchScript) {
             torchScript = script
-            print("PyTorch: torch, h5py \(r.log.trimmingCharacters(in: .whitespacesAndNewlines)); "
-                  + "\(opts.torchThreads) thread(s); \(script)")
+            print(
+                "PyTorch: torch, h5py \(r.log.trimmingCharacters(in: .whitespacesAndNewlines)); "
+                    + "\(opts.torchThreads) thread(s); \(script)")
         } else if let r, r.exitCode == 0 {
             print("PyTorch column skipped: pytorch_train.py not found (pass --torch-script PATH)")
         } else {
@@ -603,19 +647,23 @@ func main() throws {
 
     let ceilingAfter = sgemmCeiling(threads: cores)
     let ceiling = (ceilingBefore + ceilingAfter) / 2
-    print(String(format: "\nsgemm ceiling (1024³, %d BLAS threads): %.1f GFLOP/s before, %.1f after; "
-                 + "fractions use the mean %.1f", cores, ceilingBefore, ceilingAfter, ceiling))
+    print(
+        String(
+            format: "\nsgemm ceiling (1024³, %d BLAS threads): %.1f GFLOP/s before, %.1f after; "
+                + "fractions use the mean %.1f", cores, ceilingBefore, ceilingAfter, ceiling))
     let loadAfter = loadAverage()
     print("load average after: \(loadAfter)")
 
-    print("\nlstm-train-bench, \(opts.warmup) warm-up + \(opts.steps) timed steps; OpenBLAS \(BLASThreads.coreName), "
-          + "\(cores) cores; sgemm ceiling \(String(format: "%.1f", ceiling)) GFLOP/s; "
-          + "load average \(loadBefore) → \(loadAfter); "
-          + (torchScript == nil ? "PyTorch skipped" : "PyTorch \(opts.torchThreads) thread(s)"))
+    print(
+        "\nlstm-train-bench, \(opts.warmup) warm-up + \(opts.steps) timed steps; OpenBLAS \(BLASThreads.coreName), "
+            + "\(cores) cores; sgemm ceiling \(String(format: "%.1f", ceiling)) GFLOP/s; "
+            + "load average \(loadBefore) → \(loadAfter); "
+            + (torchScript == nil ? "PyTorch skipped" : "PyTorch \(opts.torchThreads) thread(s)"))
     report(rows, ceiling: ceiling, trainer: opts.trainer)
-    print("\nMedians of per-step tokens/s. lstm train: metrics.jsonl tokens_per_s (loader hand-off to the end of the update); wall: "
-          + "B·T / gap between consecutive records' wall_time (adds loading and logging); core: computeGradient "
-          + "+ Adam in-process; S·W·BLAS: shards, workers, BLAS threads (as lstm train picks them).")
+    print(
+        "\nMedians of per-step tokens/s. lstm train: metrics.jsonl tokens_per_s (loader hand-off to the end of the update); wall: "
+            + "B·T / gap between consecutive records' wall_time (adds loading and logging); core: computeGradient "
+            + "+ Adam in-process; S·W·BLAS: shards, workers, BLAS threads (as lstm train picks them).")
 }
 
 do {

@@ -77,8 +77,9 @@ extension HDF5Object {
 
     /// Reads a floating-point attribute of either stored float width.
     public func attribute(_ name: String, as type: Double.Type) throws -> Double {
-        try single(name, numbers(name, Double.self, H5T_NATIVE_DOUBLE, op: "read float attribute"),
-                   "read float attribute")
+        try single(
+            name, numbers(name, Double.self, H5T_NATIVE_DOUBLE, op: "read float attribute"),
+            "read float attribute")
     }
 
     /// Reads an integer array attribute (a scalar reads as one element).
@@ -117,12 +118,14 @@ extension HDF5Object {
             if isScalar {
                 return .double(try attribute(name, as: Double.self))
             }
-            return size == 4 ? .floats(try attribute(name, as: [Float].self))
+            return size == 4
+                ? .floats(try attribute(name, as: [Float].self))
                 : .doubles(try attribute(name, as: [Double].self))
         default:
-            throw HDF5Error(kind: .typeMismatch, operation: "read attribute", filePath: filePath,
-                            objectPath: attributePath(name),
-                            reason: "the attribute's type is not a string, integer or float")
+            throw HDF5Error(
+                kind: .typeMismatch, operation: "read attribute", filePath: filePath,
+                objectPath: attributePath(name),
+                reason: "the attribute's type is not a string, integer or float")
         }
     }
 
@@ -140,8 +143,9 @@ extension HDF5Object {
                     "could not read the name of attribute #\(index)")
                 var buffer = [CChar](repeating: 0, count: Int(length) + 1)
                 try ctx.check(
-                    H5Aget_name_by_idx(id, ".", H5_INDEX_NAME, H5_ITER_INC, index, &buffer, buffer.count,
-                                       defaultPlist),
+                    H5Aget_name_by_idx(
+                        id, ".", H5_INDEX_NAME, H5_ITER_INC, index, &buffer, buffer.count,
+                        defaultPlist),
                     "could not read the name of attribute #\(index)")
                 names.append(decodeUTF8(buffer.prefix(Int(length))))
             }
@@ -175,8 +179,10 @@ extension HDF5Object {
 
     /// Deletes any existing attribute `name`, creates a new one of `type` with a scalar or 1-D
     /// dataspace of `count` elements, and runs `write` on it.
-    private func createAttribute(_ name: String, type: hid_t, count: Int, scalar: Bool, op: String,
-                                 _ write: (_ attr: hid_t, _ ctx: Context) throws -> Void) throws {
+    private func createAttribute(
+        _ name: String, type: hid_t, count: Int, scalar: Bool, op: String,
+        _ write: (_ attr: hid_t, _ ctx: Context) throws -> Void
+    ) throws {
         try withID(op, object: attributePath(name)) { id, ctx in
             if name.isEmpty { throw ctx.error(.invalidArgument, "the attribute name is empty") }
             let exists = try ctx.check(H5Aexists(id, name), "could not check for an existing attribute")
@@ -205,18 +211,20 @@ extension HDF5Object {
 
     private func writeStrings(_ name: String, _ values: [String], scalar: Bool) throws {
         if values.contains(where: { $0.utf8.contains(0) }) {
-            throw HDF5Error(kind: .invalidArgument, operation: "write attribute", filePath: filePath,
-                            objectPath: attributePath(name),
-                            reason: "HDF5 strings cannot contain NUL characters")
+            throw HDF5Error(
+                kind: .invalidArgument, operation: "write attribute", filePath: filePath,
+                objectPath: attributePath(name),
+                reason: "HDF5 strings cannot contain NUL characters")
         }
         try hdf5Locked {
             let ctx = Context(operation: "write attribute", filePath: filePath, objectPath: attributePath(name))
             let type = try variableStringType(cset: H5T_CSET_UTF8, ctx)
             defer { H5Tclose(type) }
-            try createAttribute(name, type: type, count: values.count, scalar: scalar, op: "write attribute") { attr, ctx in
+            try createAttribute(name, type: type, count: values.count, scalar: scalar, op: "write attribute") {
+                attr, ctx in
                 if values.isEmpty { return }
                 var pointers: [UnsafeMutablePointer<CChar>?] = values.map { strdup($0) }
-                defer { pointers.forEach { free($0) } }
+                defer { for p in pointers { free(p) } }
                 try ctx.check(H5Awrite(attr, type, &pointers), "could not write the attribute")
             }
         }
@@ -235,9 +243,13 @@ extension HDF5Object {
 
     /// Opens attribute `name` and runs `body` with it, its (file) type, dataspace, element count
     /// (0 for a null dataspace) and whether it is a scalar. Throws `.notFound` if it does not exist.
-    private func withAttribute<R>(_ name: String, op: String,
-                                  _ body: (_ attr: hid_t, _ type: hid_t, _ space: hid_t, _ count: Int, _ isScalar: Bool,
-                                           _ ctx: Context) throws -> R) throws -> R {
+    private func withAttribute<R>(
+        _ name: String, op: String,
+        _ body: (
+            _ attr: hid_t, _ type: hid_t, _ space: hid_t, _ count: Int, _ isScalar: Bool,
+            _ ctx: Context
+        ) throws -> R
+    ) throws -> R {
         try withID(op, object: attributePath(name)) { id, ctx in
             guard try ctx.check(H5Aexists(id, name), "could not check for the attribute") > 0 else {
                 throw ctx.error(.notFound, "no attribute with this name exists")
@@ -258,7 +270,8 @@ extension HDF5Object {
     private func ints(_ name: String, op: String) throws -> [Int] {
         try withAttribute(name, op: op) { attr, type, _, count, _, ctx in
             guard H5Tget_class(type) == H5T_INTEGER else {
-                throw ctx.error(.typeMismatch, "the attribute holds \(HDF5ElementType(typeID: type)) values, not integers")
+                throw ctx.error(
+                    .typeMismatch, "the attribute holds \(HDF5ElementType(typeID: type)) values, not integers")
             }
             var values = [Int64](repeating: 0, count: count)
             if count > 0 {
@@ -273,7 +286,8 @@ extension HDF5Object {
     ) throws -> [T] {
         try withAttribute(name, op: op) { attr, type, _, count, _, ctx in
             guard H5Tget_class(type) == H5T_FLOAT else {
-                throw ctx.error(.typeMismatch, "the attribute holds \(HDF5ElementType(typeID: type)) values, not floats")
+                throw ctx.error(
+                    .typeMismatch, "the attribute holds \(HDF5ElementType(typeID: type)) values, not floats")
             }
             var values = [T](repeating: 0, count: count)
             if count > 0 {
@@ -286,7 +300,8 @@ extension HDF5Object {
     private func strings(_ name: String, op: String) throws -> [String] {
         try withAttribute(name, op: op) { attr, type, space, count, _, ctx in
             guard H5Tget_class(type) == H5T_STRING else {
-                throw ctx.error(.typeMismatch, "the attribute holds \(HDF5ElementType(typeID: type)) values, not strings")
+                throw ctx.error(
+                    .typeMismatch, "the attribute holds \(HDF5ElementType(typeID: type)) values, not strings")
             }
             if count == 0 { return [] }
             let isVariable = try ctx.check(H5Tis_variable_str(type), "could not inspect the string type")
@@ -315,8 +330,9 @@ extension HDF5Object {
     /// The single value of a scalar (or one-element) attribute.
     private func single<V>(_ name: String, _ values: [V], _ op: String) throws -> V {
         guard values.count == 1, let value = values.first else {
-            throw HDF5Error(kind: .shapeMismatch, operation: op, filePath: filePath, objectPath: attributePath(name),
-                            reason: "the attribute holds \(values.count) values, not one")
+            throw HDF5Error(
+                kind: .shapeMismatch, operation: op, filePath: filePath, objectPath: attributePath(name),
+                reason: "the attribute holds \(values.count) values, not one")
         }
         return value
     }

@@ -42,13 +42,15 @@ public final class HDF5Dataset: HDF5Object, @unchecked Sendable {
         try withID("write dataset") { id, ctx in
             let memType = try checkedType(T.self, ctx, verb: "written")
             guard values.count == elementCount else {
-                throw ctx.error(.shapeMismatch,
-                                "\(values.count) values given but shape \(shape) holds \(elementCount)")
+                throw ctx.error(
+                    .shapeMismatch,
+                    "\(values.count) values given but shape \(shape) holds \(elementCount)")
             }
             if values.isEmpty { return }
             _ = try values.withUnsafeBytes { bytes in
-                try ctx.check(H5Dwrite(id, memType, allSpace, allSpace, defaultPlist, bytes.baseAddress),
-                              "could not write the dataset")
+                try ctx.check(
+                    H5Dwrite(id, memType, allSpace, allSpace, defaultPlist, bytes.baseAddress),
+                    "could not write the dataset")
             }
         }
     }
@@ -60,8 +62,9 @@ public final class HDF5Dataset: HDF5Object, @unchecked Sendable {
             let n = elementCount
             return try Array(unsafeUninitializedCapacity: n) { buffer, initialized in
                 if n > 0 {
-                    try ctx.check(H5Dread(id, memType, allSpace, allSpace, defaultPlist, buffer.baseAddress),
-                                  "could not read the dataset")
+                    try ctx.check(
+                        H5Dread(id, memType, allSpace, allSpace, defaultPlist, buffer.baseAddress),
+                        "could not read the dataset")
                 }
                 initialized = n
             }
@@ -87,7 +90,9 @@ public final class HDF5Dataset: HDF5Object, @unchecked Sendable {
     /// Reads the block at `offset`/`count` into the start of `buffer`, which must hold at least
     /// `count`'s product elements; returns how many elements were written. Allocates nothing.
     @discardableResult
-    public func read<T: HDF5Scalar>(offset: [Int], count: [Int], into buffer: UnsafeMutableBufferPointer<T>) throws -> Int {
+    public func read<T: HDF5Scalar>(offset: [Int], count: [Int], into buffer: UnsafeMutableBufferPointer<T>) throws
+        -> Int
+    {
         try withID("read slab") { id, ctx in
             try validateSlab(offset: offset, count: count, ctx)
             let n = product(count)
@@ -104,8 +109,9 @@ public final class HDF5Dataset: HDF5Object, @unchecked Sendable {
         try withID("write slab") { id, ctx in
             try validateSlab(offset: offset, count: count, ctx)
             guard values.count == product(count) else {
-                throw ctx.error(.shapeMismatch,
-                                "\(values.count) values given but slab count \(count) holds \(product(count))")
+                throw ctx.error(
+                    .shapeMismatch,
+                    "\(values.count) values given but slab count \(count) holds \(product(count))")
             }
             try values.withUnsafeBytes { bytes in
                 try transferSlab(id, ctx, T.self, offset: offset, count: count) { memType, memSpace, fileSpace in
@@ -144,8 +150,9 @@ public final class HDF5Dataset: HDF5Object, @unchecked Sendable {
             let memType = try checkedType(T.self, ctx, verb: "read")
             guard rank >= 1 else { throw ctx.error(.invalidArgument, "a scalar dataset has no rows") }
             if let bad = indices.first(where: { $0 < 0 || $0 >= rowCount }) {
-                throw ctx.error(.outOfRange,
-                                "row index \(bad) is outside rows 0..<\(rowCount) of dataset shape \(shape)")
+                throw ctx.error(
+                    .outOfRange,
+                    "row index \(bad) is outside rows 0..<\(rowCount) of dataset shape \(shape)")
             }
             let rowSize = self.rowSize
             let n = indices.count * rowSize
@@ -163,13 +170,15 @@ public final class HDF5Dataset: HDF5Object, @unchecked Sendable {
                 while j < indices.count && indices[j] == indices[j - 1] + 1 { j += 1 }
                 start[0] = hsize_t(indices[i])
                 count[0] = hsize_t(j - i)
-                try ctx.check(H5Sselect_hyperslab(fileSpace, H5S_SELECT_SET, start, nil, count, nil),
-                              "could not select rows \(indices[i])..<\(indices[i] + j - i)")
+                try ctx.check(
+                    H5Sselect_hyperslab(fileSpace, H5S_SELECT_SET, start, nil, count, nil),
+                    "could not select rows \(indices[i])..<\(indices[i] + j - i)")
                 var memCount = hsize_t((j - i) * rowSize)
                 let memSpace = try ctx.check(H5Screate_simple(1, &memCount, nil), "could not create a dataspace")
                 defer { H5Sclose(memSpace) }
-                try ctx.check(H5Dread(id, memType, memSpace, fileSpace, defaultPlist, base + i * rowSize),
-                              "could not read rows \(indices[i])..<\(indices[i] + j - i)")
+                try ctx.check(
+                    H5Dread(id, memType, memSpace, fileSpace, defaultPlist, base + i * rowSize),
+                    "could not read rows \(indices[i])..<\(indices[i] + j - i)")
                 i = j
             }
             return n
@@ -191,8 +200,9 @@ public final class HDF5Dataset: HDF5Object, @unchecked Sendable {
             let rowSize = self.rowSize
             let rows = rowSize == 0 ? 0 : values.count / rowSize
             guard rows * rowSize == values.count else {
-                throw ctx.error(.shapeMismatch,
-                                "\(values.count) values are not a whole number of rows of \(rowSize) elements (shape \(shape))")
+                throw ctx.error(
+                    .shapeMismatch,
+                    "\(values.count) values are not a whole number of rows of \(rowSize) elements (shape \(shape))")
             }
             try validateRows(start..<(start + rows), ctx)
             try write(values, offset: rowOffset(start), count: rowCount(rows))
@@ -204,8 +214,10 @@ public final class HDF5Dataset: HDF5Object, @unchecked Sendable {
     /// The native memory type of `T`, or `.typeMismatch` if the dataset stores something else.
     private func checkedType<T: HDF5Scalar>(_ type: T.Type, _ ctx: Context, verb: String) throws -> hid_t {
         guard elementType == T.hdf5ElementType else {
-            throw ctx.error(.typeMismatch,
-                            "the dataset stores \(elementType) elements but was \(verb) as \(T.self) (\(T.hdf5ElementType)); HDF5Kit does not convert element types")
+            throw ctx.error(
+                .typeMismatch,
+                "the dataset stores \(elementType) elements but was \(verb) as \(T.self) (\(T.hdf5ElementType)); HDF5Kit does not convert element types"
+            )
         }
         guard let memType = T.hdf5ElementType.nativeTypeID else {
             throw ctx.error(.invalidArgument, "\(T.self) has no native HDF5 type")
@@ -219,19 +231,23 @@ public final class HDF5Dataset: HDF5Object, @unchecked Sendable {
     private func validateRows(_ rows: Range<Int>, _ ctx: Context) throws {
         guard rank >= 1 else { throw ctx.error(.invalidArgument, "a scalar dataset has no rows") }
         guard rows.lowerBound >= 0, rows.upperBound <= rowCount else {
-            throw ctx.error(.outOfRange,
-                            "rows \(rows.lowerBound)..<\(rows.upperBound) are outside rows 0..<\(rowCount) of dataset shape \(shape)")
+            throw ctx.error(
+                .outOfRange,
+                "rows \(rows.lowerBound)..<\(rows.upperBound) are outside rows 0..<\(rowCount) of dataset shape \(shape)"
+            )
         }
     }
 
     private func validateSlab(offset: [Int], count: [Int], _ ctx: Context) throws {
         guard offset.count == rank, count.count == rank else {
-            throw ctx.error(.shapeMismatch,
-                            "slab offset \(offset) and count \(count) need \(rank) entries each for dataset shape \(shape)")
+            throw ctx.error(
+                .shapeMismatch,
+                "slab offset \(offset) and count \(count) need \(rank) entries each for dataset shape \(shape)")
         }
         for d in 0..<rank where offset[d] < 0 || count[d] < 0 || offset[d] + count[d] > shape[d] {
-            throw ctx.error(.outOfRange,
-                            "slab offset \(offset) count \(count) is outside dataset shape \(shape) in dimension \(d)")
+            throw ctx.error(
+                .outOfRange,
+                "slab offset \(offset) count \(count) is outside dataset shape \(shape) in dimension \(d)")
         }
     }
 
@@ -242,8 +258,10 @@ public final class HDF5Dataset: HDF5Object, @unchecked Sendable {
     }
 
     /// Selects the (validated) slab in the file, makes a matching 1-D memory space and runs `io`.
-    private func transferSlab<T: HDF5Scalar>(_ id: hid_t, _ ctx: Context, _ type: T.Type, offset: [Int], count: [Int],
-                                             _ io: (_ memType: hid_t, _ memSpace: hid_t, _ fileSpace: hid_t) -> herr_t) throws {
+    private func transferSlab<T: HDF5Scalar>(
+        _ id: hid_t, _ ctx: Context, _ type: T.Type, offset: [Int], count: [Int],
+        _ io: (_ memType: hid_t, _ memSpace: hid_t, _ fileSpace: hid_t) -> herr_t
+    ) throws {
         let memType = try checkedType(T.self, ctx, verb: "accessed")
         let n = product(count)
         if n == 0 { return }
@@ -253,8 +271,9 @@ public final class HDF5Dataset: HDF5Object, @unchecked Sendable {
         }
         let fileSpace = try ctx.check(H5Dget_space(id), "could not get the dataspace")
         defer { H5Sclose(fileSpace) }
-        try ctx.check(H5Sselect_hyperslab(fileSpace, H5S_SELECT_SET, hsizes(offset), nil, hsizes(count), nil),
-                      "could not select slab offset \(offset) count \(count)")
+        try ctx.check(
+            H5Sselect_hyperslab(fileSpace, H5S_SELECT_SET, hsizes(offset), nil, hsizes(count), nil),
+            "could not select slab offset \(offset) count \(count)")
         var memCount = hsize_t(n)
         let memSpace = try ctx.check(H5Screate_simple(1, &memCount, nil), "could not create a dataspace")
         defer { H5Sclose(memSpace) }

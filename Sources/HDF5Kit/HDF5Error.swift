@@ -39,8 +39,10 @@ public struct HDF5Error: Error, CustomStringConvertible, Sendable {
     public let hdf5Messages: [String]
 
     /// Creates an error; normally only HDF5Kit creates these.
-    public init(kind: Kind, operation: String, filePath: String?, objectPath: String?,
-                reason: String, hdf5Messages: [String] = []) {
+    public init(
+        kind: Kind, operation: String, filePath: String?, objectPath: String?,
+        reason: String, hdf5Messages: [String] = []
+    ) {
         self.kind = kind
         self.operation = operation
         self.filePath = filePath
@@ -70,14 +72,16 @@ struct Context {
 
     /// An error that HDF5 did not report itself (validation, type checks); clears HDF5's stack.
     func error(_ kind: HDF5Error.Kind, _ reason: String) -> HDF5Error {
-        HDF5Error(kind: kind, operation: operation, filePath: filePath, objectPath: objectPath,
-                  reason: reason)
+        HDF5Error(
+            kind: kind, operation: operation, filePath: filePath, objectPath: objectPath,
+            reason: reason)
     }
 
     /// An error reported by HDF5: collects and clears the default error stack. Call under the lock.
     func libraryError(_ reason: String, kind: HDF5Error.Kind = .library) -> HDF5Error {
-        HDF5Error(kind: kind, operation: operation, filePath: filePath, objectPath: objectPath,
-                  reason: reason, hdf5Messages: takeErrorStack())
+        HDF5Error(
+            kind: kind, operation: operation, filePath: filePath, objectPath: objectPath,
+            reason: reason, hdf5Messages: takeErrorStack())
     }
 
     /// Throws a library error if an HDF5 return value (id, herr_t, htri_t, ssize_t) is negative.
@@ -93,15 +97,17 @@ struct Context {
 func takeErrorStack() -> [String] {
     var messages: [String] = []
     withUnsafeMutablePointer(to: &messages) { ptr in
-        _ = H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, { _, err, data in
-            guard let err, let data else { return 0 }
-            let list = data.assumingMemoryBound(to: [String].self)
-            let function = err.pointee.func_name.map { String(cString: $0) } ?? "?"
-            let desc = (err.pointee.desc.map { String(cString: $0) } ?? "")
-                .split(whereSeparator: \.isNewline).joined(separator: " ")  // e.g. ctime() output
-            list.pointee.append("\(function)(): \(desc)")
-            return 0
-        }, ptr)
+        _ = H5Ewalk2(
+            H5E_DEFAULT, H5E_WALK_DOWNWARD,
+            { _, err, data in
+                guard let err, let data else { return 0 }
+                let list = data.assumingMemoryBound(to: [String].self)
+                let function = err.pointee.func_name.map { String(cString: $0) } ?? "?"
+                let desc = (err.pointee.desc.map { String(cString: $0) } ?? "")
+                    .split(whereSeparator: \.isNewline).joined(separator: " ")  // e.g. ctime() output
+                list.pointee.append("\(function)(): \(desc)")
+                return 0
+            }, ptr)
     }
     H5Eclear2(H5E_DEFAULT)
     return messages

@@ -44,11 +44,14 @@ public final class HDF5Group: HDF5Object, @unchecked Sendable {
                     "could not read the name of member #\(index)")
                 var buffer = [CChar](repeating: 0, count: Int(length) + 1)
                 try ctx.check(
-                    H5Lget_name_by_idx(id, ".", H5_INDEX_NAME, H5_ITER_INC, index, &buffer, buffer.count,
-                                       defaultPlist),
+                    H5Lget_name_by_idx(
+                        id, ".", H5_INDEX_NAME, H5_ITER_INC, index, &buffer, buffer.count,
+                        defaultPlist),
                     "could not read the name of member #\(index)")
-                names.append(String(decoding: buffer.prefix(Int(length)).map { UInt8(bitPattern: $0) },
-                                    as: UTF8.self))
+                names.append(
+                    String(
+                        decoding: buffer.prefix(Int(length)).map { UInt8(bitPattern: $0) },
+                        as: UTF8.self))
             }
             return names.sorted()
         }
@@ -85,8 +88,10 @@ public final class HDF5Group: HDF5Object, @unchecked Sendable {
     /// chunked and gzip-compressed (`compression` 0...9; chunks default to ~1 MiB row blocks).
     /// Intermediate groups in `name` are created; throws `.alreadyExists` if `name` is taken.
     @discardableResult
-    public func createDataset<T: HDF5Scalar>(_ name: String, of type: T.Type, shape: [Int],
-                                             chunks: [Int]? = nil, compression: Int? = nil) throws -> HDF5Dataset {
+    public func createDataset<T: HDF5Scalar>(
+        _ name: String, of type: T.Type, shape: [Int],
+        chunks: [Int]? = nil, compression: Int? = nil
+    ) throws -> HDF5Dataset {
         let objectPath = joinPath(path, name)
         return try withID("create dataset", object: objectPath) { id, ctx in
             try Self.validateName(name, ctx)
@@ -96,19 +101,23 @@ public final class HDF5Group: HDF5Object, @unchecked Sendable {
             if shape.contains(where: { $0 < 0 }) {
                 throw ctx.error(.invalidArgument, "shape \(shape) has a negative dimension")
             }
-            let chunkDims = try Self.chunkDims(shape: shape, chunks: chunks, compression: compression,
-                                               elementSize: MemoryLayout<T>.stride, ctx)
+            let chunkDims = try Self.chunkDims(
+                shape: shape, chunks: chunks, compression: compression,
+                elementSize: MemoryLayout<T>.stride, ctx)
             if Self.exists(name, in: id) { throw ctx.error(.alreadyExists, "an object with this name already exists") }
 
-            let space = shape.isEmpty ? H5Screate(H5S_SCALAR)
+            let space =
+                shape.isEmpty
+                ? H5Screate(H5S_SCALAR)
                 : H5Screate_simple(Int32(shape.count), hsizes(shape), nil)
             try ctx.check(space, "could not create a dataspace of shape \(shape)")
             defer { H5Sclose(space) }
             let dcpl = try ctx.check(H5Pcreate(H5P_DATASET_CREATE), "could not create a property list")
             defer { H5Pclose(dcpl) }
             if let chunkDims {
-                try ctx.check(H5Pset_chunk(dcpl, Int32(chunkDims.count), hsizes(chunkDims)),
-                              "could not set chunk shape \(chunkDims)")
+                try ctx.check(
+                    H5Pset_chunk(dcpl, Int32(chunkDims.count), hsizes(chunkDims)),
+                    "could not set chunk shape \(chunkDims)")
             }
             if let compression {
                 try ctx.check(H5Pset_deflate(dcpl, UInt32(compression)), "could not enable gzip compression")
@@ -117,8 +126,9 @@ public final class HDF5Group: HDF5Object, @unchecked Sendable {
             defer { H5Pclose(lcpl) }
             let did = H5Dcreate2(id, name, memType, space, lcpl, dcpl, defaultPlist)
             if did < 0 { throw ctx.libraryError("could not create the dataset") }
-            return HDF5Dataset(id: did, filePath: filePath, path: objectPath, shape: shape,
-                               elementType: T.hdf5ElementType)
+            return HDF5Dataset(
+                id: did, filePath: filePath, path: objectPath, shape: shape,
+                elementType: T.hdf5ElementType)
         }
     }
 
@@ -133,20 +143,24 @@ public final class HDF5Group: HDF5Object, @unchecked Sendable {
             defer { if !adopted { H5Dclose(did) } }
             let (shape, elementType) = try HDF5Dataset.describe(did, ctx)
             adopted = true
-            return HDF5Dataset(id: did, filePath: filePath, path: objectPath, shape: shape,
-                               elementType: elementType)
+            return HDF5Dataset(
+                id: did, filePath: filePath, path: objectPath, shape: shape,
+                elementType: elementType)
         }
     }
 
     /// Creates a dataset and writes `values` in one step; `shape` defaults to `[values.count]`.
     @discardableResult
-    public func write<T: HDF5Scalar>(_ name: String, _ values: [T], shape: [Int]? = nil,
-                                     chunks: [Int]? = nil, compression: Int? = nil) throws -> HDF5Dataset {
+    public func write<T: HDF5Scalar>(
+        _ name: String, _ values: [T], shape: [Int]? = nil,
+        chunks: [Int]? = nil, compression: Int? = nil
+    ) throws -> HDF5Dataset {
         let shape = shape ?? [values.count]
         if product(shape) != values.count {
-            throw HDF5Error(kind: .shapeMismatch, operation: "write dataset", filePath: filePath,
-                            objectPath: joinPath(path, name),
-                            reason: "\(values.count) values do not fill shape \(shape) (\(product(shape)) elements)")
+            throw HDF5Error(
+                kind: .shapeMismatch, operation: "write dataset", filePath: filePath,
+                objectPath: joinPath(path, name),
+                reason: "\(values.count) values do not fill shape \(shape) (\(product(shape)) elements)")
         }
         let dataset = try createDataset(name, of: T.self, shape: shape, chunks: chunks, compression: compression)
         try dataset.write(values)
@@ -176,23 +190,29 @@ public final class HDF5Group: HDF5Object, @unchecked Sendable {
     }
 
     /// Throws `.notFound` unless an object of the given type exists at `name`.
-    private static func requireObject(_ name: String, in id: hid_t, type: H5O_type_t, typeName: String,
-                                      _ ctx: Context) throws {
+    private static func requireObject(
+        _ name: String, in id: hid_t, type: H5O_type_t, typeName: String,
+        _ ctx: Context
+    ) throws {
         guard exists(name, in: id) else {
             throw ctx.error(.notFound, "no \(typeName) with this name exists")
         }
         var info = H5O_info_t()
-        try ctx.check(H5Oget_info_by_name2(id, name, &info, UInt32(H5O_INFO_BASIC), defaultPlist),
-                      "could not read the object info")
+        try ctx.check(
+            H5Oget_info_by_name2(id, name, &info, UInt32(H5O_INFO_BASIC), defaultPlist),
+            "could not read the object info")
         if info.type != type {
-            let actual = info.type == H5O_TYPE_GROUP ? "group" : info.type == H5O_TYPE_DATASET ? "dataset" : "named type"
+            let actual =
+                info.type == H5O_TYPE_GROUP ? "group" : info.type == H5O_TYPE_DATASET ? "dataset" : "named type"
             throw ctx.error(.typeMismatch, "the object is a \(actual), not a \(typeName)")
         }
     }
 
     /// Validates or derives the chunk shape; nil means contiguous storage.
-    private static func chunkDims(shape: [Int], chunks: [Int]?, compression: Int?, elementSize: Int,
-                                  _ ctx: Context) throws -> [Int]? {
+    private static func chunkDims(
+        shape: [Int], chunks: [Int]?, compression: Int?, elementSize: Int,
+        _ ctx: Context
+    ) throws -> [Int]? {
         if let compression {
             guard (0...9).contains(compression) else {
                 throw ctx.error(.invalidArgument, "gzip level \(compression) is not in 0...9")
@@ -205,14 +225,18 @@ public final class HDF5Group: HDF5Object, @unchecked Sendable {
         guard chunks != nil || compression != nil else { return nil }
         if shape.isEmpty { throw ctx.error(.invalidArgument, "a scalar dataset cannot be chunked or compressed") }
         if shape.contains(0) {
-            throw ctx.error(.invalidArgument,
-                            "a dataset with a zero-length dimension (shape \(shape)) cannot be chunked or compressed")
+            throw ctx.error(
+                .invalidArgument,
+                "a dataset with a zero-length dimension (shape \(shape)) cannot be chunked or compressed")
         }
         if let chunks {
             guard chunks.count == shape.count,
-                  zip(chunks, shape).allSatisfy({ $0 > 0 && $0 <= $1 }) else {
-                throw ctx.error(.invalidArgument,
-                                "chunk shape \(chunks) must have one positive entry per dimension of shape \(shape), each no larger than that dimension")
+                zip(chunks, shape).allSatisfy({ $0 > 0 && $0 <= $1 })
+            else {
+                throw ctx.error(
+                    .invalidArgument,
+                    "chunk shape \(chunks) must have one positive entry per dimension of shape \(shape), each no larger than that dimension"
+                )
             }
             return chunks
         }

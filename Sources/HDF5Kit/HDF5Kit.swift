@@ -5,7 +5,9 @@ import CHDF5
 public enum HDF5Kit {
     /// The HDF5 library version, "major.minor.release", e.g. to log alongside results.
     public static var libraryVersion: String {
-        var maj: UInt32 = 0, min: UInt32 = 0, rel: UInt32 = 0
+        var maj: UInt32 = 0
+        var min: UInt32 = 0
+        var rel: UInt32 = 0
         hdf5Locked { _ = H5get_libversion(&maj, &min, &rel) }
         return "\(maj).\(min).\(rel)"
     }

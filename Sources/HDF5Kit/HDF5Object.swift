@@ -46,8 +46,10 @@ public class HDF5Object: @unchecked Sendable {
     }
 
     /// Runs `body` under the HDF5 lock with this object's open id and an error context.
-    func withID<R>(_ operation: String, object: String? = nil,
-                   _ body: (hid_t, Context) throws -> R) throws -> R {
+    func withID<R>(
+        _ operation: String, object: String? = nil,
+        _ body: (hid_t, Context) throws -> R
+    ) throws -> R {
         let ctx = Context(operation: operation, filePath: filePath, objectPath: object ?? path)
         return try hdf5Locked {
             guard id >= 0 else { throw ctx.error(.closed, "the handle was already closed") }

@@ -39,8 +39,9 @@ public final class DatasetFile: @unchecked Sendable {
         vocabulary = try Self.stringsAttribute(root, "vocabulary", file: path)
         classNames = try Self.stringsAttribute(root, "class_names", file: path)
         featureStatistics = try Self.statistics(root, names: "feature_names", mean: "mean", std: "std", file: path)
-        targetStatistics = try Self.statistics(root, names: "target_names", mean: "target_mean", std: "target_std",
-                                               file: path)
+        targetStatistics = try Self.statistics(
+            root, names: "target_names", mean: "target_mean", std: "target_std",
+            file: path)
     }
 
     /// The split groups in the file: `train`, `val`, `test` first (those present), then any others sorted.
@@ -57,25 +58,34 @@ public final class DatasetFile: @unchecked Sendable {
         let validated = try validated(split)
         let schema = validated.schema
         if let v = vocabularySize {
-            if v < 1 { throw FileError(.invalidArgument, .dataset, file: path, "vocabulary size must be ≥ 1, got \(v)") }
+            if v < 1 {
+                throw FileError(.invalidArgument, .dataset, file: path, "vocabulary size must be ≥ 1, got \(v)")
+            }
             if let ids = schema.tokenIDs, Int(ids.max) >= v {
-                throw FileError(.invalidValue, .dataset, file: path, object: "\(split)/\(validated.inputName)",
-                                "token id \(ids.max) at \(position(ids.maxIndex, schema)) is outside 0..<\(v) (vocabulary size \(v) given by the caller)")
+                throw FileError(
+                    .invalidValue, .dataset, file: path, object: "\(split)/\(validated.inputName)",
+                    "token id \(ids.max) at \(position(ids.maxIndex, schema)) is outside 0..<\(v) (vocabulary size \(v) given by the caller)"
+                )
             }
         }
         if let k = classCount {
             if k < 1 { throw FileError(.invalidArgument, .dataset, file: path, "class count must be ≥ 1, got \(k)") }
             let targetsName = schema.form == .tokenStream ? "tokens" : "targets"
             guard let ids = schema.classIDs else {
-                let n = schema.count, t = schema.steps ?? 0
-                throw FileError(.typeMismatch, .dataset, file: path, object: "\(split)/\(targetsName)",
-                                "expected int32 class ids [N] or [N, T] with N = \(n), T = \(t), found \(validated.targetsFound)")
+                let n = schema.count
+                let t = schema.steps ?? 0
+                throw FileError(
+                    .typeMismatch, .dataset, file: path, object: "\(split)/\(targetsName)",
+                    "expected int32 class ids [N] or [N, T] with N = \(n), T = \(t), found \(validated.targetsFound)")
             }
             if Int(ids.max) >= k {
-                let at = schema.form == .tokenStream ? position(ids.maxIndex, schema)
+                let at =
+                    schema.form == .tokenStream
+                    ? position(ids.maxIndex, schema)
                     : targetPosition(ids.maxIndex, schema)
-                throw FileError(.invalidValue, .dataset, file: path, object: "\(split)/\(targetsName)",
-                                "class id \(ids.max) at \(at) is outside 0..<\(k) (class count \(k) given by the caller)")
+                throw FileError(
+                    .invalidValue, .dataset, file: path, object: "\(split)/\(targetsName)",
+                    "class id \(ids.max) at \(at) is outside 0..<\(k) (class count \(k) given by the caller)")
             }
         }
         return schema
@@ -96,10 +106,12 @@ public final class DatasetFile: @unchecked Sendable {
         case (.features(let size), .tokens):
             problems.append("the model reads float32 features (I = \(size)) but \(inputObject) holds int32 token ids")
         case (.tokens(let v, _), .features(let width)):
-            problems.append("the model reads token ids (vocabulary \(v)) but \(inputObject) holds float32 features (I = \(width))")
+            problems.append(
+                "the model reads token ids (vocabulary \(v)) but \(inputObject) holds float32 features (I = \(width))")
         case (.tokens(let v, _), .tokens):
             if let vocabulary, vocabulary.count != v {
-                problems.append("the model's vocabulary size is \(v) but the file's vocabulary has \(vocabulary.count) entries")
+                problems.append(
+                    "the model's vocabulary size is \(v) but the file's vocabulary has \(vocabulary.count) entries")
             }
             if let ids = schema.tokenIDs, Int(ids.max) >= v {
                 problems.append("\(inputObject) has token id \(ids.max), outside the model's vocabulary 0..<\(v)")
@@ -111,37 +123,50 @@ public final class DatasetFile: @unchecked Sendable {
         if model.loss.usesClassTargets {
             if let ids = schema.classIDs {
                 if let named = schema.classNames ?? (schema.form == .tokenStream ? schema.vocabulary : nil),
-                   named.count != model.outputSize {
+                    named.count != model.outputSize
+                {
                     let source = schema.classNames != nil ? "class_names" : "vocabulary"
-                    problems.append("the model has O = \(model.outputSize) classes but the file's \(source) names \(named.count)")
+                    problems.append(
+                        "the model has O = \(model.outputSize) classes but the file's \(source) names \(named.count)")
                 } else if Int(ids.max) >= model.outputSize {
-                    problems.append("\(targetObject) has class id \(ids.max), outside the model's O = \(model.outputSize) classes")
+                    problems.append(
+                        "\(targetObject) has class id \(ids.max), outside the model's O = \(model.outputSize) classes")
                 }
             } else {
-                problems.append("the model's loss \(model.loss.rawValue) needs int32 class ids but \(targetObject) holds \(schema.target)")
+                problems.append(
+                    "the model's loss \(model.loss.rawValue) needs int32 class ids but \(targetObject) holds \(schema.target)"
+                )
             }
         } else {
             if let width = schema.target.valueWidth {
                 if width != model.outputSize {
-                    problems.append("the model has O = \(model.outputSize) outputs but \(targetObject) has O = \(width)")
+                    problems.append(
+                        "the model has O = \(model.outputSize) outputs but \(targetObject) has O = \(width)")
                 }
             } else {
-                problems.append("the model's loss \(model.loss.rawValue) needs float32 values but \(targetObject) holds \(schema.target)")
+                problems.append(
+                    "the model's loss \(model.loss.rawValue) needs float32 values but \(targetObject) holds \(schema.target)"
+                )
             }
         }
 
         switch model.head {
         case .sequence where !schema.target.isPerStep:
-            problems.append("the model's head `sequence` predicts every step but \(targetObject) has one target per sequence (use head `last`)")
+            problems.append(
+                "the model's head `sequence` predicts every step but \(targetObject) has one target per sequence (use head `last`)"
+            )
         case .last where schema.target.isPerStep:
-            problems.append("the model's head `last` predicts once per sequence but \(targetObject) has a target per step (use head `sequence`)")
+            problems.append(
+                "the model's head `last` predicts once per sequence but \(targetObject) has a target per step (use head `sequence`)"
+            )
         default:
             break
         }
 
         if !problems.isEmpty {
-            throw FileError(.incompatible, .dataset, file: path, object: split,
-                            "the model does not fit the data: " + problems.joined(separator: "; "))
+            throw FileError(
+                .incompatible, .dataset, file: path, object: split,
+                "the model does not fit the data: " + problems.joined(separator: "; "))
         }
     }
 
@@ -190,18 +215,24 @@ public final class DatasetFile: @unchecked Sendable {
         let root = file.root
         guard !split.isEmpty, !split.contains("/"), let group = try? root.openGroup(split) else {
             let have = splits
-            throw FileError(.missing, .dataset, file: path, object: split,
-                            "no split group `\(split)` in the file (splits found: \(have.isEmpty ? "none" : have.joined(separator: ", ")))")
+            throw FileError(
+                .missing, .dataset, file: path, object: split,
+                "no split group `\(split)` in the file (splits found: \(have.isEmpty ? "none" : have.joined(separator: ", ")))"
+            )
         }
-        let hasInputs = group.exists("inputs"), hasTokens = group.exists("tokens")
+        let hasInputs = group.exists("inputs")
+        let hasTokens = group.exists("tokens")
         switch (hasInputs, hasTokens) {
         case (true, true):
-            throw FileError(.shapeMismatch, .dataset, file: path, object: split,
-                            "expected either `inputs` and `targets` (sequences) or `tokens` (a token stream), found both")
+            throw FileError(
+                .shapeMismatch, .dataset, file: path, object: split,
+                "expected either `inputs` and `targets` (sequences) or `tokens` (a token stream), found both")
         case (false, false):
             let members = (try? group.memberNames()) ?? []
-            throw FileError(.missing, .dataset, file: path, object: "\(split)/inputs",
-                            "no such dataset; a split holds `inputs` and `targets` (sequences) or `tokens` (a token stream), found \(members.isEmpty ? "an empty group" : "only " + members.joined(separator: ", "))")
+            throw FileError(
+                .missing, .dataset, file: path, object: "\(split)/inputs",
+                "no such dataset; a split holds `inputs` and `targets` (sequences) or `tokens` (a token stream), found \(members.isEmpty ? "an empty group" : "only " + members.joined(separator: ", "))"
+            )
         case (false, true):
             return try validateStream(split, group)
         case (true, false):
@@ -221,14 +252,16 @@ public final class DatasetFile: @unchecked Sendable {
         let object = "\(split)/tokens"
         let tokens = try open(group, split, "tokens")
         guard tokens.elementType == .int32, tokens.rank == 1 else {
-            throw FileError(tokens.elementType == .int32 ? .shapeMismatch : .typeMismatch, .dataset, file: path,
-                            object: object,
-                            "expected an int32 token stream [L], found \(Self.describe(tokens))")
+            throw FileError(
+                tokens.elementType == .int32 ? .shapeMismatch : .typeMismatch, .dataset, file: path,
+                object: object,
+                "expected an int32 token stream [L], found \(Self.describe(tokens))")
         }
         let length = tokens.shape[0]
         guard length >= 2 else {
-            throw FileError(.shapeMismatch, .dataset, file: path, object: object,
-                            "expected a token stream of at least 2 tokens (an input and its next token), found \(length)")
+            throw FileError(
+                .shapeMismatch, .dataset, file: path, object: object,
+                "expected a token stream of at least 2 tokens (an input and its next token), found \(length)")
         }
         let ids = try scanIDs(tokens, object: object)
         try checkTokenIDs(ids, object: object) { "position \($0)" }
@@ -237,8 +270,10 @@ public final class DatasetFile: @unchecked Sendable {
             hasLengths: false, vocabulary: vocabulary, classNames: classNames, featureStatistics: featureStatistics,
             targetStatistics: targetStatistics, tokenIDs: ids, classIDs: ids)
         if let classNames, Int(ids.max) >= classNames.count {
-            throw FileError(.invalidValue, .dataset, file: path, object: object,
-                            "token id \(ids.max) at position \(ids.maxIndex) is outside the \(classNames.count) classes of root attribute class_names")
+            throw FileError(
+                .invalidValue, .dataset, file: path, object: object,
+                "token id \(ids.max) at position \(ids.maxIndex) is outside the \(classNames.count) classes of root attribute class_names"
+            )
         }
         return ValidatedSplit(schema: schema, inputName: "tokens", targetsFound: Self.describe(tokens))
     }
@@ -253,13 +288,16 @@ public final class DatasetFile: @unchecked Sendable {
         default:
             let known = inputs.elementType == .float32 || inputs.elementType == .int32
             let kind: FileError.Kind = known ? .shapeMismatch : .typeMismatch
-            throw FileError(kind, .dataset, file: path, object: inputsObject,
-                            "expected float32 features [N, T, I] or int32 token ids [N, T], found \(Self.describe(inputs))")
+            throw FileError(
+                kind, .dataset, file: path, object: inputsObject,
+                "expected float32 features [N, T, I] or int32 token ids [N, T], found \(Self.describe(inputs))")
         }
-        let n = inputs.shape[0], t = inputs.shape[1]
+        let n = inputs.shape[0]
+        let t = inputs.shape[1]
         if n < 1 || t < 1 || inputs.shape.contains(0) {
-            throw FileError(.shapeMismatch, .dataset, file: path, object: inputsObject,
-                            "expected at least one sequence of at least one step (and I ≥ 1), found \(Self.describe(inputs))")
+            throw FileError(
+                .shapeMismatch, .dataset, file: path, object: inputsObject,
+                "expected at least one sequence of at least one step (and I ≥ 1), found \(Self.describe(inputs))")
         }
 
         let targetsObject = "\(split)/targets"
@@ -277,8 +315,10 @@ public final class DatasetFile: @unchecked Sendable {
         default:
             let known = targets.elementType == .float32 || targets.elementType == .int32
             let kind: FileError.Kind = known ? .shapeMismatch : .typeMismatch
-            throw FileError(kind, .dataset, file: path, object: targetsObject,
-                            "expected float32 values [N, T, O] or [N, O], or int32 class ids [N, T] or [N], with N = \(n) and T = \(t) (from \(inputsObject)), found \(Self.describe(targets))")
+            throw FileError(
+                kind, .dataset, file: path, object: targetsObject,
+                "expected float32 values [N, T, O] or [N, O], or int32 class ids [N, T] or [N], with N = \(n) and T = \(t) (from \(inputsObject)), found \(Self.describe(targets))"
+            )
         }
 
         var tokenIDs: DatasetSchema.IDRange?
@@ -292,12 +332,15 @@ public final class DatasetFile: @unchecked Sendable {
             let ids = try scanIDs(targets, object: targetsObject)
             let at: (Int) -> String = target.isPerStep ? { "sequence \($0 / t), step \($0 % t)" } : { "sequence \($0)" }
             if ids.min < 0 {
-                throw FileError(.invalidValue, .dataset, file: path, object: targetsObject,
-                                "expected class ids ≥ 0, found \(ids.min) at \(at(ids.minIndex))")
+                throw FileError(
+                    .invalidValue, .dataset, file: path, object: targetsObject,
+                    "expected class ids ≥ 0, found \(ids.min) at \(at(ids.minIndex))")
             }
             if let classNames, Int(ids.max) >= classNames.count {
-                throw FileError(.invalidValue, .dataset, file: path, object: targetsObject,
-                                "class id \(ids.max) at \(at(ids.maxIndex)) is outside 0..<\(classNames.count) (the \(classNames.count) classes of root attribute class_names)")
+                throw FileError(
+                    .invalidValue, .dataset, file: path, object: targetsObject,
+                    "class id \(ids.max) at \(at(ids.maxIndex)) is outside 0..<\(classNames.count) (the \(classNames.count) classes of root attribute class_names)"
+                )
             }
             classIDs = ids
         }
@@ -307,28 +350,33 @@ public final class DatasetFile: @unchecked Sendable {
             let object = "\(split)/lengths"
             let lengths = try open(group, split, "lengths")
             guard lengths.elementType == .int32, lengths.rank == 1, lengths.shape[0] == n else {
-                throw FileError(lengths.elementType == .int32 ? .shapeMismatch : .typeMismatch, .dataset, file: path,
-                                object: object,
-                                "expected int32 lengths [N] with N = \(n) (from \(inputsObject)), found \(Self.describe(lengths))")
+                throw FileError(
+                    lengths.elementType == .int32 ? .shapeMismatch : .typeMismatch, .dataset, file: path,
+                    object: object,
+                    "expected int32 lengths [N] with N = \(n) (from \(inputsObject)), found \(Self.describe(lengths))")
             }
             let range = try scanIDs(lengths, object: object)
             if range.min < 1 {
-                throw FileError(.invalidValue, .dataset, file: path, object: object,
-                                "expected lengths in 1...\(t) (T = \(t)), found \(range.min) for sequence \(range.minIndex)")
+                throw FileError(
+                    .invalidValue, .dataset, file: path, object: object,
+                    "expected lengths in 1...\(t) (T = \(t)), found \(range.min) for sequence \(range.minIndex)")
             }
             if Int(range.max) > t {
-                throw FileError(.invalidValue, .dataset, file: path, object: object,
-                                "expected lengths in 1...\(t) (T = \(t)), found \(range.max) for sequence \(range.maxIndex)")
+                throw FileError(
+                    .invalidValue, .dataset, file: path, object: object,
+                    "expected lengths in 1...\(t) (T = \(t)), found \(range.max) for sequence \(range.maxIndex)")
             }
         }
 
         if case .features(let width) = input, let stats = featureStatistics, stats.mean.count != width {
-            throw FileError(.shapeMismatch, .dataset, file: path, object: "mean (root attribute)",
-                            "expected \(width) feature statistics (I = \(width) in \(inputsObject)), found \(stats.mean.count)")
+            throw FileError(
+                .shapeMismatch, .dataset, file: path, object: "mean (root attribute)",
+                "expected \(width) feature statistics (I = \(width) in \(inputsObject)), found \(stats.mean.count)")
         }
         if let width = target.valueWidth, let stats = targetStatistics, stats.mean.count != width {
-            throw FileError(.shapeMismatch, .dataset, file: path, object: "target_mean (root attribute)",
-                            "expected \(width) target statistics (O = \(width) in \(targetsObject)), found \(stats.mean.count)")
+            throw FileError(
+                .shapeMismatch, .dataset, file: path, object: "target_mean (root attribute)",
+                "expected \(width) target statistics (O = \(width) in \(targetsObject)), found \(stats.mean.count)")
         }
 
         let schema = DatasetSchema(
@@ -341,12 +389,15 @@ public final class DatasetFile: @unchecked Sendable {
     /// Token ids must be ≥ 0 and inside the root vocabulary when there is one.
     private func checkTokenIDs(_ ids: DatasetSchema.IDRange, object: String, at: (Int) -> String) throws {
         if ids.min < 0 {
-            throw FileError(.invalidValue, .dataset, file: path, object: object,
-                            "expected token ids ≥ 0, found \(ids.min) at \(at(ids.minIndex))")
+            throw FileError(
+                .invalidValue, .dataset, file: path, object: object,
+                "expected token ids ≥ 0, found \(ids.min) at \(at(ids.minIndex))")
         }
         if let vocabulary, Int(ids.max) >= vocabulary.count {
-            throw FileError(.invalidValue, .dataset, file: path, object: object,
-                            "token id \(ids.max) at \(at(ids.maxIndex)) is outside 0..<\(vocabulary.count) (the \(vocabulary.count) entries of root attribute vocabulary)")
+            throw FileError(
+                .invalidValue, .dataset, file: path, object: object,
+                "token id \(ids.max) at \(at(ids.maxIndex)) is outside 0..<\(vocabulary.count) (the \(vocabulary.count) entries of root attribute vocabulary)"
+            )
         }
     }
 
@@ -365,8 +416,14 @@ public final class DatasetFile: @unchecked Sendable {
             let base = row * rowSize
             for i in 0..<count {
                 let v = buffer[i]
-                if v < range.min { range.min = v; range.minIndex = base + i }
-                if v > range.max { range.max = v; range.maxIndex = base + i }
+                if v < range.min {
+                    range.min = v
+                    range.minIndex = base + i
+                }
+                if v > range.max {
+                    range.max = v
+                    range.maxIndex = base + i
+                }
             }
             row = rows.upperBound
         }
@@ -380,14 +437,16 @@ public final class DatasetFile: @unchecked Sendable {
         do {
             values = try root.attribute(name, as: [String].self)
         } catch let error as HDF5Error where error.kind == .typeMismatch {
-            throw FileError(.typeMismatch, .dataset, file: file, object: object,
-                            "expected an array of strings; \(error.reason)")
+            throw FileError(
+                .typeMismatch, .dataset, file: file, object: object,
+                "expected an array of strings; \(error.reason)")
         } catch {
             throw datasetError(error, file: file, object: object)
         }
         if values.isEmpty {
-            throw FileError(.shapeMismatch, .dataset, file: file, object: object,
-                            "expected at least one entry, found an empty array")
+            throw FileError(
+                .shapeMismatch, .dataset, file: file, object: object,
+                "expected at least one entry, found an empty array")
         }
         return values
     }
@@ -398,16 +457,19 @@ public final class DatasetFile: @unchecked Sendable {
         do {
             return try root.attribute(name, as: [Float].self)
         } catch let error as HDF5Error where error.kind == .typeMismatch {
-            throw FileError(.typeMismatch, .dataset, file: file, object: object,
-                            "expected an array of floats; \(error.reason)")
+            throw FileError(
+                .typeMismatch, .dataset, file: file, object: object,
+                "expected an array of floats; \(error.reason)")
         } catch {
             throw datasetError(error, file: file, object: object)
         }
     }
 
     /// Reads a names/mean/std triple: all three or none, equal lengths, finite means, positive stds.
-    private static func statistics(_ root: HDF5Group, names: String, mean: String, std: String,
-                                   file: String) throws -> FeatureStatistics? {
+    private static func statistics(
+        _ root: HDF5Group, names: String, mean: String, std: String,
+        file: String
+    ) throws -> FeatureStatistics? {
         let n = try stringsAttribute(root, names, file: file)
         let m = try floatsAttribute(root, mean, file: file)
         let s = try floatsAttribute(root, std, file: file)
@@ -415,21 +477,27 @@ public final class DatasetFile: @unchecked Sendable {
         guard let m, let s else {
             let present = [(names, n != nil), (mean, m != nil), (std, s != nil)].filter(\.1).map(\.0)
             let missing = [(mean, m == nil), (std, s == nil)].filter(\.1).map(\.0)
-            throw FileError(.missing, .dataset, file: file, object: "\(missing[0]) (root attribute)",
-                            "expected \(mean) and \(std) together (\(names) optional), found only \(present.joined(separator: ", "))")
+            throw FileError(
+                .missing, .dataset, file: file, object: "\(missing[0]) (root attribute)",
+                "expected \(mean) and \(std) together (\(names) optional), found only \(present.joined(separator: ", "))"
+            )
         }
         let names = n ?? (0..<m.count).map { "column \($0)" }
         guard names.count == m.count, s.count == m.count else {
-            throw FileError(.shapeMismatch, .dataset, file: file, object: "\(std) (root attribute)",
-                            "expected one \(mean) and one \(std) per name, found \(names.count) names, \(m.count) means and \(s.count) stds")
+            throw FileError(
+                .shapeMismatch, .dataset, file: file, object: "\(std) (root attribute)",
+                "expected one \(mean) and one \(std) per name, found \(names.count) names, \(m.count) means and \(s.count) stds"
+            )
         }
         if let i = m.firstIndex(where: { !$0.isFinite }) {
-            throw FileError(.invalidValue, .dataset, file: file, object: "\(mean) (root attribute)",
-                            "expected finite means, found \(m[i]) for column \(names[i])")
+            throw FileError(
+                .invalidValue, .dataset, file: file, object: "\(mean) (root attribute)",
+                "expected finite means, found \(m[i]) for column \(names[i])")
         }
         if let i = s.firstIndex(where: { !($0.isFinite && $0 > 0) }) {
-            throw FileError(.invalidValue, .dataset, file: file, object: "\(std) (root attribute)",
-                            "expected finite standard deviations > 0, found \(s[i]) for column \(names[i])")
+            throw FileError(
+                .invalidValue, .dataset, file: file, object: "\(std) (root attribute)",
+                "expected finite standard deviations > 0, found \(s[i]) for column \(names[i])")
         }
         return FeatureStatistics(names: names, mean: m, std: s)
     }

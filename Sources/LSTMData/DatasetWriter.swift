@@ -41,25 +41,32 @@ public final class DatasetWriter {
     }
 
     /// Writes split `split` as N sequences of T steps (`inputs`, `targets`, optional `lengths` [N]).
-    public func writeSequences(split: String, count n: Int, steps t: Int, inputs: SequenceInputs,
-                               targets: SequenceTargets, lengths: [Int32]? = nil) throws {
-        let rows = try beginSequences(split: split, count: n, steps: t, input: inputs.kind, target: targets.kind,
-                                      hasLengths: lengths != nil)
+    public func writeSequences(
+        split: String, count n: Int, steps t: Int, inputs: SequenceInputs,
+        targets: SequenceTargets, lengths: [Int32]? = nil
+    ) throws {
+        let rows = try beginSequences(
+            split: split, count: n, steps: t, input: inputs.kind, target: targets.kind,
+            hasLengths: lengths != nil)
         try rows.write(at: 0, inputs: inputs, targets: targets, lengths: lengths)
         if rows.rowsWritten != n {
-            throw FileError(.invalidArgument, .dataset, file: path, object: "\(split)/inputs",
-                            "\(rows.rowsWritten) sequences given, expected N = \(n)")
+            throw FileError(
+                .invalidArgument, .dataset, file: path, object: "\(split)/inputs",
+                "\(rows.rowsWritten) sequences given, expected N = \(n)")
         }
     }
 
     /// Creates the datasets of a sequences split of N sequences without data, for writing it in
     /// blocks of rows (e.g. a dataset larger than memory); fill every row before `commit()`.
-    public func beginSequences(split: String, count n: Int, steps t: Int, input: DatasetSchema.InputKind,
-                               target: DatasetSchema.TargetKind, hasLengths: Bool = false) throws -> SequenceRowWriter {
+    public func beginSequences(
+        split: String, count n: Int, steps t: Int, input: DatasetSchema.InputKind,
+        target: DatasetSchema.TargetKind, hasLengths: Bool = false
+    ) throws -> SequenceRowWriter {
         try checkSplitName(split)
         guard n >= 1, t >= 1 else {
-            throw FileError(.invalidArgument, .dataset, file: path, object: split,
-                            "a sequences split needs N ≥ 1 sequences of T ≥ 1 steps, got N = \(n), T = \(t)")
+            throw FileError(
+                .invalidArgument, .dataset, file: path, object: split,
+                "a sequences split needs N ≥ 1 sequences of T ≥ 1 steps, got N = \(n), T = \(t)")
         }
         return try datasetIO(file: path, object: split) {
             let group = try file.root.createGroup(split)
@@ -67,8 +74,9 @@ public final class DatasetWriter {
             switch input {
             case .features(let width):
                 guard width >= 1 else {
-                    throw FileError(.invalidArgument, .dataset, file: path, object: "\(split)/inputs",
-                                    "feature width must be ≥ 1")
+                    throw FileError(
+                        .invalidArgument, .dataset, file: path, object: "\(split)/inputs",
+                        "feature width must be ≥ 1")
                 }
                 inputs = try group.createDataset("inputs", of: Float.self, shape: [n, t, width])
             case .tokens:
@@ -82,8 +90,9 @@ public final class DatasetWriter {
             case .valuesPerSequence(let o): targets = try group.createDataset("targets", of: Float.self, shape: [n, o])
             }
             let lengths = hasLengths ? try group.createDataset("lengths", of: Int32.self, shape: [n]) : nil
-            return SequenceRowWriter(file: path, split: split, count: n, steps: t, input: input, target: target,
-                                     inputs: inputs, targets: targets, lengths: lengths)
+            return SequenceRowWriter(
+                file: path, split: split, count: n, steps: t, input: input, target: target,
+                inputs: inputs, targets: targets, lengths: lengths)
         }
     }
 
@@ -91,8 +100,9 @@ public final class DatasetWriter {
     public func writeTokenStream(split: String, tokens: [Int32]) throws {
         try checkSplitName(split)
         guard tokens.count >= 2 else {
-            throw FileError(.invalidArgument, .dataset, file: path, object: "\(split)/tokens",
-                            "a token stream needs at least 2 tokens, got \(tokens.count)")
+            throw FileError(
+                .invalidArgument, .dataset, file: path, object: "\(split)/tokens",
+                "a token stream needs at least 2 tokens, got \(tokens.count)")
         }
         try datasetIO(file: path, object: "\(split)/tokens") {
             let group = try file.root.createGroup(split)
@@ -137,8 +147,9 @@ public final class DatasetWriter {
     /// Sets a root string-array attribute.
     public func setAttribute(_ name: String, _ value: [String]) throws {
         if let bad = value.firstIndex(where: { $0.utf8.contains(0) }) {
-            throw FileError(.invalidValue, .dataset, file: path, object: "\(name) (root attribute)",
-                            "entry \(bad) contains a NUL character, which an HDF5 string cannot hold")
+            throw FileError(
+                .invalidValue, .dataset, file: path, object: "\(name) (root attribute)",
+                "entry \(bad) contains a NUL character, which an HDF5 string cannot hold")
         }
         try datasetIO(file: path, object: "\(name) (root attribute)") { try file.root.setAttribute(name, value) }
     }
@@ -159,8 +170,9 @@ public final class DatasetWriter {
                 defer { written.close() }
                 let splits = written.splits
                 if splits.isEmpty { throw FileError(.missing, .dataset, file: path, "no split was written") }
-                summary = DatasetSummary(path: path, splits: try splits.map { try written.schema($0) },
-                                         vocabularySize: written.vocabulary?.count)
+                summary = DatasetSummary(
+                    path: path, splits: try splits.map { try written.schema($0) },
+                    vocabularySize: written.vocabulary?.count)
             } catch let error as FileError {  // name the final path, not the temporary file
                 throw FileError(error.kind, .dataset, file: path, object: error.object, error.message)
             } catch {
@@ -177,8 +189,9 @@ public final class DatasetWriter {
 
     private func checkSplitName(_ split: String) throws {
         guard !split.isEmpty, !split.contains("/") else {
-            throw FileError(.invalidArgument, .dataset, file: path,
-                            "a split name must be non-empty without '/', got '\(split)'")
+            throw FileError(
+                .invalidArgument, .dataset, file: path,
+                "a split name must be non-empty without '/', got '\(split)'")
         }
     }
 }
@@ -192,8 +205,10 @@ public final class SequenceRowWriter {
     private let file: String, split: String
     private let inputs: HDF5Dataset, targets: HDF5Dataset, lengths: HDF5Dataset?
 
-    init(file: String, split: String, count: Int, steps: Int, input: DatasetSchema.InputKind,
-         target: DatasetSchema.TargetKind, inputs: HDF5Dataset, targets: HDF5Dataset, lengths: HDF5Dataset?) {
+    init(
+        file: String, split: String, count: Int, steps: Int, input: DatasetSchema.InputKind,
+        target: DatasetSchema.TargetKind, inputs: HDF5Dataset, targets: HDF5Dataset, lengths: HDF5Dataset?
+    ) {
         self.file = file
         self.split = split
         self.count = count
@@ -207,23 +222,28 @@ public final class SequenceRowWriter {
 
     /// Writes whole sequences starting at row `start`; the kinds must match the split's, and
     /// `lengths` must be given exactly when the split has lengths.
-    public func write(at start: Int, inputs x: SequenceInputs, targets y: SequenceTargets, lengths l: [Int32]? = nil) throws {
+    public func write(at start: Int, inputs x: SequenceInputs, targets y: SequenceTargets, lengths l: [Int32]? = nil)
+        throws
+    {
         let perInput: Int
         switch (x, input) {
         case (.features(_, let w), .features(let width)) where w == width: perInput = steps * width
         case (.tokens, .tokens): perInput = steps
         default:
-            throw FileError(.invalidArgument, .dataset, file: file, object: "\(split)/inputs",
-                            "rows of \(x.kind) given, but the split holds \(input)")
+            throw FileError(
+                .invalidArgument, .dataset, file: file, object: "\(split)/inputs",
+                "rows of \(x.kind) given, but the split holds \(input)")
         }
         guard x.count % perInput == 0 else {
-            throw FileError(.invalidArgument, .dataset, file: file, object: "\(split)/inputs",
-                            "\(x.count) input values are not whole sequences of \(perInput)")
+            throw FileError(
+                .invalidArgument, .dataset, file: file, object: "\(split)/inputs",
+                "\(x.count) input values are not whole sequences of \(perInput)")
         }
         let rows = x.count / perInput
         guard y.kind == target else {
-            throw FileError(.invalidArgument, .dataset, file: file, object: "\(split)/targets",
-                            "rows of \(y.kind) given, but the split holds \(target)")
+            throw FileError(
+                .invalidArgument, .dataset, file: file, object: "\(split)/targets",
+                "rows of \(y.kind) given, but the split holds \(target)")
         }
         let perTarget: Int
         switch target {
@@ -233,17 +253,21 @@ public final class SequenceRowWriter {
         case .valuesPerSequence(let o): perTarget = o
         }
         guard y.count == rows * perTarget else {
-            throw FileError(.invalidArgument, .dataset, file: file, object: "\(split)/targets",
-                            "\(y.count) target values given for \(rows) sequences, expected \(rows * perTarget)")
+            throw FileError(
+                .invalidArgument, .dataset, file: file, object: "\(split)/targets",
+                "\(y.count) target values given for \(rows) sequences, expected \(rows * perTarget)")
         }
         guard (l != nil) == (lengths != nil), l.map({ $0.count == rows }) ?? true else {
-            throw FileError(.invalidArgument, .dataset, file: file, object: "\(split)/lengths",
-                            lengths == nil ? "the split was created without lengths"
-                                : "expected \(rows) lengths, got \(l?.count ?? 0)")
+            throw FileError(
+                .invalidArgument, .dataset, file: file, object: "\(split)/lengths",
+                lengths == nil
+                    ? "the split was created without lengths"
+                    : "expected \(rows) lengths, got \(l?.count ?? 0)")
         }
         guard start >= 0, start + rows <= count else {
-            throw FileError(.invalidArgument, .dataset, file: file, object: "\(split)/inputs",
-                            "rows \(start)..<\(start + rows) are outside 0..<\(count)")
+            throw FileError(
+                .invalidArgument, .dataset, file: file, object: "\(split)/inputs",
+                "rows \(start)..<\(start + rows) are outside 0..<\(count)")
         }
         try datasetIO(file: file, object: "\(split)/inputs") {
             switch x {
@@ -314,7 +338,8 @@ public struct DatasetSummary: Sendable, CustomStringConvertible {
             case .tokenStream:
                 return "\(s.split) tokens [\(s.count)]"
             case .sequences:
-                let n = s.count, t = s.steps ?? 0
+                let n = s.count
+                let t = s.steps ?? 0
                 let x: String
                 switch s.input {
                 case .features(let i): x = "inputs float32 [\(n), \(t), \(i)]"

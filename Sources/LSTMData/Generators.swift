@@ -43,23 +43,28 @@ public enum Generators {
     /// two marked steps, one in each half) and float targets [N, 1], the sum of the two marked values.
     /// Split s holds exactly `AddingProblem.generate(count:steps:seed: splitSeed(seed, split: s))`.
     @discardableResult
-    public static func writeAdding(to path: String, steps t: Int, counts: SplitCounts, seed: UInt64) throws -> DatasetSummary {
+    public static func writeAdding(to path: String, steps t: Int, counts: SplitCounts, seed: UInt64) throws
+        -> DatasetSummary
+    {
         guard t >= 2 else {
-            throw FileError(.invalidArgument, .dataset, file: path,
-                            "the adding problem needs at least 2 steps, got \(t)")
+            throw FileError(
+                .invalidArgument, .dataset, file: path,
+                "the adding problem needs at least 2 steps, got \(t)")
         }
         try checkCounts(counts, path: path)
         let writer = try DatasetWriter(path: path)
         for split in counts.nonEmpty {
-            let rows = try writer.beginSequences(split: split.name, count: split.count, steps: t, input: .features(width: 2),
-                                                 target: .valuesPerSequence(width: 1))
+            let rows = try writer.beginSequences(
+                split: split.name, count: split.count, steps: t, input: .features(width: 2),
+                target: .valuesPerSequence(width: 1))
             // Block by block from one stream: the same draws as AddingProblem.generate(seed:).
             var rng = RandomSource(seed: splitSeed(seed, split: split.index))
             var start = 0
             while start < split.count {
                 let block = AddingProblem.generate(count: min(blockSize, split.count - start), steps: t, rng: &rng)
-                try rows.write(at: start, inputs: .features(block.inputs, width: 2),
-                               targets: .valuesPerSequence(block.targets, width: 1))
+                try rows.write(
+                    at: start, inputs: .features(block.inputs, width: 2),
+                    targets: .valuesPerSequence(block.targets, width: 1))
                 start += block.count
             }
         }
@@ -100,8 +105,10 @@ public enum Generators {
 
     /// Generates `count` copy-task sequences: K symbols uniform from 1...A, then D blanks, the
     /// delimiter A + 1, and K blanks during which the targets repeat the K symbols.
-    public static func copyTask(count n: Int, symbols k: Int, alphabet a: Int, delay d: Int,
-                                rng: inout RandomSource) -> CopyTaskData {
+    public static func copyTask(
+        count n: Int, symbols k: Int, alphabet a: Int, delay d: Int,
+        rng: inout RandomSource
+    ) -> CopyTaskData {
         let t = 2 * k + d + 1
         var x = [Int32](repeating: 0, count: n * t)
         var y = [Int32](repeating: 0, count: n * t)
@@ -119,18 +126,22 @@ public enum Generators {
     /// Writes the copy task: int32 token inputs [N, T] and int32 class targets [N, T] with
     /// T = 2K + D + 1, root `vocabulary` (A + 2 tokens) and `class_names` (A + 1 classes).
     @discardableResult
-    public static func writeCopy(to path: String, symbols k: Int, alphabet a: Int, delay d: Int, counts: SplitCounts,
-                                 seed: UInt64) throws -> DatasetSummary {
+    public static func writeCopy(
+        to path: String, symbols k: Int, alphabet a: Int, delay d: Int, counts: SplitCounts,
+        seed: UInt64
+    ) throws -> DatasetSummary {
         guard k >= 1, a >= 1, d >= 0 else {
-            throw FileError(.invalidArgument, .dataset, file: path,
-                            "the copy task needs symbols K ≥ 1, alphabet A ≥ 1 and delay D ≥ 0, got K = \(k), A = \(a), D = \(d)")
+            throw FileError(
+                .invalidArgument, .dataset, file: path,
+                "the copy task needs symbols K ≥ 1, alphabet A ≥ 1 and delay D ≥ 0, got K = \(k), A = \(a), D = \(d)")
         }
         try checkCounts(counts, path: path)
         let writer = try DatasetWriter(path: path)
         let t = 2 * k + d + 1
         for split in counts.nonEmpty {
-            let rows = try writer.beginSequences(split: split.name, count: split.count, steps: t, input: .tokens,
-                                                 target: .classesPerStep)
+            let rows = try writer.beginSequences(
+                split: split.name, count: split.count, steps: t, input: .tokens,
+                target: .classesPerStep)
             var rng = RandomSource(seed: splitSeed(seed, split: split.index))
             var start = 0
             while start < split.count {
@@ -149,8 +160,10 @@ public enum Generators {
 
     private static func checkCounts(_ counts: SplitCounts, path: String) throws {
         guard counts.train >= 0, counts.val >= 0, counts.test >= 0, counts.train + counts.val + counts.test > 0 else {
-            throw FileError(.invalidArgument, .dataset, file: path,
-                            "split sizes must be ≥ 0 and not all 0, got train \(counts.train), val \(counts.val), test \(counts.test)")
+            throw FileError(
+                .invalidArgument, .dataset, file: path,
+                "split sizes must be ≥ 0 and not all 0, got train \(counts.train), val \(counts.val), test \(counts.test)"
+            )
         }
     }
 }

@@ -23,8 +23,10 @@ extension Generators {
         public var minPeriod = 6.0, maxPeriod = 20.0
 
         /// The defaults: 4 classes, lengths 20...60, noise 0.2, periods 6...20 steps.
-        public init(classes: Int = 4, minLength: Int = 20, maxLength: Int = 60, noise: Double = 0.2,
-                    minPeriod: Double = 6, maxPeriod: Double = 20) {
+        public init(
+            classes: Int = 4, minLength: Int = 20, maxLength: Int = 60, noise: Double = 0.2,
+            minPeriod: Double = 6, maxPeriod: Double = 20
+        ) {
             self.classes = classes
             self.minLength = minLength
             self.maxLength = maxLength
@@ -98,41 +100,51 @@ extension Generators {
     /// Model: `features(size: 1)`, O = K, cross_entropy, head `last` (chance accuracy 1/K).
     /// Split s draws from `RandomSource(seed: splitSeed(seed, split: s))`.
     @discardableResult
-    public static func writeWaves(to path: String, settings w: WaveSettings, counts: SplitCounts,
-                                  seed: UInt64) throws -> DatasetSummary {
+    public static func writeWaves(
+        to path: String, settings w: WaveSettings, counts: SplitCounts,
+        seed: UInt64
+    ) throws -> DatasetSummary {
         guard (2...waveShapes.count).contains(w.classes) else {
-            throw FileError(.invalidArgument, .dataset, file: path,
-                            "the waves task has 2...\(waveShapes.count) classes, got \(w.classes)")
+            throw FileError(
+                .invalidArgument, .dataset, file: path,
+                "the waves task has 2...\(waveShapes.count) classes, got \(w.classes)")
         }
         guard w.minLength >= 1, w.maxLength >= w.minLength else {
-            throw FileError(.invalidArgument, .dataset, file: path,
-                            "the waves task needs 1 ≤ min length ≤ max length, got \(w.minLength) and \(w.maxLength)")
+            throw FileError(
+                .invalidArgument, .dataset, file: path,
+                "the waves task needs 1 ≤ min length ≤ max length, got \(w.minLength) and \(w.maxLength)")
         }
         guard w.noise >= 0, w.noise.isFinite else {
-            throw FileError(.invalidArgument, .dataset, file: path,
-                            "the noise must be a finite number ≥ 0, got \(w.noise)")
+            throw FileError(
+                .invalidArgument, .dataset, file: path,
+                "the noise must be a finite number ≥ 0, got \(w.noise)")
         }
         guard w.minPeriod >= 2, w.maxPeriod >= w.minPeriod, w.maxPeriod.isFinite else {
-            throw FileError(.invalidArgument, .dataset, file: path,
-                            "the periods need 2 ≤ min period ≤ max period, got \(w.minPeriod) and \(w.maxPeriod)")
+            throw FileError(
+                .invalidArgument, .dataset, file: path,
+                "the periods need 2 ≤ min period ≤ max period, got \(w.minPeriod) and \(w.maxPeriod)")
         }
         guard counts.train >= 0, counts.val >= 0, counts.test >= 0, counts.train + counts.val + counts.test > 0 else {
-            throw FileError(.invalidArgument, .dataset, file: path,
-                            "split sizes must be ≥ 0 and not all 0, got train \(counts.train), val \(counts.val), test \(counts.test)")
+            throw FileError(
+                .invalidArgument, .dataset, file: path,
+                "split sizes must be ≥ 0 and not all 0, got train \(counts.train), val \(counts.val), test \(counts.test)"
+            )
         }
         let writer = try DatasetWriter(path: path)
         let t = w.maxLength
         for split in counts.nonEmpty {
-            let rows = try writer.beginSequences(split: split.name, count: split.count, steps: t,
-                                                 input: .features(width: 1), target: .classesPerSequence,
-                                                 hasLengths: true)
+            let rows = try writer.beginSequences(
+                split: split.name, count: split.count, steps: t,
+                input: .features(width: 1), target: .classesPerSequence,
+                hasLengths: true)
             var rng = RandomSource(seed: splitSeed(seed, split: split.index))
             var start = 0
             while start < split.count {
                 let n = min(blockSize, split.count - start)
                 let block = wavesTask(count: n, settings: w, rng: &rng)
-                try rows.write(at: start, inputs: .features(block.inputs, width: 1),
-                               targets: .classesPerSequence(block.targets), lengths: block.lengths)
+                try rows.write(
+                    at: start, inputs: .features(block.inputs, width: 1),
+                    targets: .classesPerSequence(block.targets), lengths: block.lengths)
                 start += n
             }
         }

@@ -90,9 +90,11 @@ public final class BatchLoader: @unchecked Sendable {
     ///   - seqLength: T for a token stream (required there); for sequences nil or the split's T.
     ///   - mode: how a token stream is cut; ignored for sequences.
     ///   - cursor: where to start (e.g. a checkpoint's `cursor`).
-    public init(file: DatasetFile, split: String, batchSize: Int, shuffle: Bool? = nil, seed: UInt64 = 0,
-                seqLength: Int? = nil, mode: StreamMode = .windows, dropLast: Bool = false, prefetch: Bool = true,
-                cursor: LoaderCursor = LoaderCursor()) throws {
+    public init(
+        file: DatasetFile, split: String, batchSize: Int, shuffle: Bool? = nil, seed: UInt64 = 0,
+        seqLength: Int? = nil, mode: StreamMode = .windows, dropLast: Bool = false, prefetch: Bool = true,
+        cursor: LoaderCursor = LoaderCursor()
+    ) throws {
         let schema = try file.schema(split)
         let path = file.path
         func fail(_ message: String) -> FileError {
@@ -113,7 +115,9 @@ public final class BatchLoader: @unchecked Sendable {
             self.mode = .windows
             self.shuffle = shuffle ?? true
         case .tokenStream:
-            guard let t = seqLength else { throw fail("a token stream needs a seq_length (T) to cut it into sequences") }
+            guard let t = seqLength else {
+                throw fail("a token stream needs a seq_length (T) to cut it into sequences")
+            }
             guard t >= 1 else { throw fail("seq_length must be ≥ 1, got \(t)") }
             steps = t
             let length = schema.count
@@ -122,16 +126,19 @@ public final class BatchLoader: @unchecked Sendable {
             case .windows:
                 samples = (length - 1) / t
                 if samples == 0 {
-                    throw FileError(.shapeMismatch, .dataset, file: path, object: "\(split)/tokens",
-                                    "a stream of \(length) tokens holds no window of seq_length \(t) + 1 tokens")
+                    throw FileError(
+                        .shapeMismatch, .dataset, file: path, object: "\(split)/tokens",
+                        "a stream of \(length) tokens holds no window of seq_length \(t) + 1 tokens")
                 }
                 self.shuffle = shuffle ?? true
             case .stateful:
                 if shuffle == true { throw fail("stateful lanes are never shuffled; pass shuffle false or nil") }
                 laneLength = (length - 1) / batchSize / t * t
                 if laneLength == 0 {
-                    throw FileError(.shapeMismatch, .dataset, file: path, object: "\(split)/tokens",
-                                    "a stream of \(length) tokens is too short for \(batchSize) lanes of seq_length \(t) + 1 tokens (needs at least \(batchSize * t + 1))")
+                    throw FileError(
+                        .shapeMismatch, .dataset, file: path, object: "\(split)/tokens",
+                        "a stream of \(length) tokens is too short for \(batchSize) lanes of seq_length \(t) + 1 tokens (needs at least \(batchSize * t + 1))"
+                    )
                 }
                 samples = batchSize
                 self.shuffle = false
@@ -166,11 +173,14 @@ public final class BatchLoader: @unchecked Sendable {
     }
 
     /// Opens the file at `path` and `split` of it; see `init(file:split:...)`.
-    public convenience init(path: String, split: String, batchSize: Int, shuffle: Bool? = nil, seed: UInt64 = 0,
-                            seqLength: Int? = nil, mode: StreamMode = .windows, dropLast: Bool = false,
-                            prefetch: Bool = true, cursor: LoaderCursor = LoaderCursor()) throws {
-        try self.init(file: DatasetFile(path: path), split: split, batchSize: batchSize, shuffle: shuffle, seed: seed,
-                      seqLength: seqLength, mode: mode, dropLast: dropLast, prefetch: prefetch, cursor: cursor)
+    public convenience init(
+        path: String, split: String, batchSize: Int, shuffle: Bool? = nil, seed: UInt64 = 0,
+        seqLength: Int? = nil, mode: StreamMode = .windows, dropLast: Bool = false,
+        prefetch: Bool = true, cursor: LoaderCursor = LoaderCursor()
+    ) throws {
+        try self.init(
+            file: DatasetFile(path: path), split: split, batchSize: batchSize, shuffle: shuffle, seed: seed,
+            seqLength: seqLength, mode: mode, dropLast: dropLast, prefetch: prefetch, cursor: cursor)
     }
 
     deinit {
@@ -218,10 +228,12 @@ public final class BatchLoader: @unchecked Sendable {
         waited += Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
         current = LoaderCursor(epoch: here.epoch, position: here.position + 1)
         if prefetch {
-            let following = here.position + 1 < batchesPerEpoch ? current : LoaderCursor(epoch: here.epoch + 1, position: 0)
+            let following =
+                here.position + 1 < batchesPerEpoch ? current : LoaderCursor(epoch: here.epoch + 1, position: 0)
             let job = PendingRead(cursor: following, slot: 1 - lastSlot)
             let request = request(for: following)
-            let source = self.source, slot = slots[job.slot]
+            let source = self.source
+            let slot = slots[job.slot]
             pending = job
             queue.async { job.run(source, request, slot) }
         }
@@ -236,8 +248,9 @@ public final class BatchLoader: @unchecked Sendable {
     /// Moves to `cursor`, e.g. one saved with a checkpoint; the next `next()` returns that minibatch.
     public func seek(to cursor: LoaderCursor) throws {
         guard cursor.epoch >= 0, (0...batchesPerEpoch).contains(cursor.position) else {
-            throw FileError(.invalidArgument, .dataset, file: path, object: split,
-                            "cursor (\(cursor)) is outside epochs ≥ 0 and minibatches 0...\(batchesPerEpoch)")
+            throw FileError(
+                .invalidArgument, .dataset, file: path, object: split,
+                "cursor (\(cursor)) is outside epochs ≥ 0 and minibatches 0...\(batchesPerEpoch)")
         }
         lock.lock()
         defer { lock.unlock() }

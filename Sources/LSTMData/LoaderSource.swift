@@ -61,9 +61,11 @@ final class BatchSource: @unchecked Sendable {
     }
 
     private func readRows(_ rows: [Int], into slot: BatchSlot) throws -> Minibatch<Float> {
-        let b = rows.count, t = steps
+        let b = rows.count
+        let t = steps
         let x: Minibatch<Float>.Inputs
-        let inputsObject = "\(split)/inputs", targetsObject = "\(split)/targets"
+        let inputsObject = "\(split)/inputs"
+        let targetsObject = "\(split)/targets"
         switch schema.input {
         case .features(let width):
             resize(&slot.features, b * t * width)
@@ -107,7 +109,9 @@ final class BatchSource: @unchecked Sendable {
 
     /// Window i covers tokens[starts[i] ..< starts[i] + T + 1]: inputs the first T, targets the last T.
     private func readWindows(_ starts: [Int], into slot: BatchSlot) throws -> Minibatch<Float> {
-        let b = starts.count, t = steps, w = t + 1
+        let b = starts.count
+        let t = steps
+        let w = t + 1
         resize(&slot.window, b * w)
         try datasetIO(file: path, object: "\(split)/tokens") {
             try slot.window.withUnsafeMutableBufferPointer { buffer in

@@ -19,8 +19,10 @@ public struct CSVPreparer: Sendable {
     public var testFraction: Double
 
     /// A preparer for windows of `window` rows predicting `targets`; default split 0.8/0.1/0.1.
-    public init(window: Int, targets: [String], features: [String]? = nil,
-                valFraction: Double = 0.1, testFraction: Double = 0.1) {
+    public init(
+        window: Int, targets: [String], features: [String]? = nil,
+        valFraction: Double = 0.1, testFraction: Double = 0.1
+    ) {
         self.window = window
         self.targets = targets
         self.features = features
@@ -52,19 +54,22 @@ public struct CSVPreparer: Sendable {
         }
         let body = Array(records.dropFirst())
         for record in body where record.fields.count != header.fields.count {
-            throw FileError(.shapeMismatch, .dataset, file: source,
-                            "line \(record.line) has \(record.fields.count) fields, the header has \(header.fields.count)")
+            throw FileError(
+                .shapeMismatch, .dataset, file: source,
+                "line \(record.line) has \(record.fields.count) fields, the header has \(header.fields.count)")
         }
         let names = header.fields.map { $0.trimmingCharacters(in: .whitespaces) }
         func column(_ name: String) throws -> Int {
             let matches = names.indices.filter { names[$0] == name }
             guard let first = matches.first else {
-                throw FileError(.missing, .dataset, file: source, object: "column '\(name)'",
-                                "no such column in the header (columns: \(names.joined(separator: ", ")))")
+                throw FileError(
+                    .missing, .dataset, file: source, object: "column '\(name)'",
+                    "no such column in the header (columns: \(names.joined(separator: ", ")))")
             }
             guard matches.count == 1 else {
-                throw FileError(.invalidValue, .dataset, file: source, object: "column '\(name)'",
-                                "the header names it \(matches.count) times")
+                throw FileError(
+                    .invalidValue, .dataset, file: source, object: "column '\(name)'",
+                    "the header names it \(matches.count) times")
             }
             return first
         }
@@ -79,15 +84,18 @@ public struct CSVPreparer: Sendable {
             featureNames = names.indices.filter { Self.number(first.fields[$0]) != nil }.map { names[$0] }
         }
         guard !featureNames.isEmpty else {
-            throw FileError(.invalidValue, .dataset, file: source,
-                            "no numeric feature column found (columns: \(names.joined(separator: ", ")))")
+            throw FileError(
+                .invalidValue, .dataset, file: source,
+                "no numeric feature column found (columns: \(names.joined(separator: ", ")))")
         }
         let featureColumns = try featureNames.map(column)
 
         let rows = body.count
         guard rows > t else {
-            throw FileError(.shapeMismatch, .dataset, file: source,
-                            "too few rows for the window: \(rows) data rows, a window of T = \(t) and its target need at least \(t + 1)")
+            throw FileError(
+                .shapeMismatch, .dataset, file: source,
+                "too few rows for the window: \(rows) data rows, a window of T = \(t) and its target need at least \(t + 1)"
+            )
         }
         // Parse every used column up front, so a bad cell is reported wherever it is.
         func values(_ columns: [Int], _ columnNames: [String]) throws -> [Double] {
@@ -95,8 +103,9 @@ public struct CSVPreparer: Sendable {
             for (r, record) in body.enumerated() {
                 for (j, c) in columns.enumerated() {
                     guard let v = Self.number(record.fields[c]) else {
-                        throw FileError(.invalidValue, .dataset, file: source, object: "column '\(columnNames[j])'",
-                                        "line \(record.line) (data row \(r + 1)): '\(record.fields[c])' is not a finite number")
+                        throw FileError(
+                            .invalidValue, .dataset, file: source, object: "column '\(columnNames[j])'",
+                            "line \(record.line) (data row \(r + 1)): '\(record.fields[c])' is not a finite number")
                     }
                     out[r * columns.count + j] = v
                 }
@@ -107,12 +116,16 @@ public struct CSVPreparer: Sendable {
         let y = try values(targetColumns, targets)
 
         let sizes = splitSizes(total: rows, valFraction: valFraction, testFraction: testFraction)
-        let parts = [("train", 0..<sizes.train, 1.0),
-                     ("val", sizes.train..<(sizes.train + sizes.val), valFraction),
-                     ("test", (sizes.train + sizes.val)..<rows, testFraction)]
+        let parts = [
+            ("train", 0..<sizes.train, 1.0),
+            ("val", sizes.train..<(sizes.train + sizes.val), valFraction),
+            ("test", (sizes.train + sizes.val)..<rows, testFraction)
+        ]
         for (name, range, fraction) in parts where fraction > 0 && range.count <= t {
-            throw FileError(.shapeMismatch, .dataset, file: source,
-                            "too few rows for the window: the \(name) split gets \(range.count) of \(rows) data rows (fraction \(fraction)), a window of T = \(t) and its target need at least \(t + 1)")
+            throw FileError(
+                .shapeMismatch, .dataset, file: source,
+                "too few rows for the window: the \(name) split gets \(range.count) of \(rows) data rows (fraction \(fraction)), a window of T = \(t) and its target need at least \(t + 1)"
+            )
         }
 
         let trainRows = parts[0].1
@@ -120,7 +133,8 @@ public struct CSVPreparer: Sendable {
         let targetStats = Self.statistics(y, width: targetColumns.count, rows: trainRows, names: targets)
 
         let writer = try DatasetWriter(path: output)
-        let i = featureColumns.count, o = targetColumns.count
+        let i = featureColumns.count
+        let o = targetColumns.count
         for (name, range, fraction) in parts where fraction > 0 {
             let n = range.count - t
             var inputs = [Float](repeating: 0, count: n * t * i)
@@ -135,11 +149,13 @@ public struct CSVPreparer: Sendable {
                 }
                 let row = range.lowerBound + s + t
                 for j in 0..<o {
-                    outputs[s * o + j] = Float((y[row * o + j] - Double(targetStats.mean[j])) / Double(targetStats.std[j]))
+                    outputs[s * o + j] = Float(
+                        (y[row * o + j] - Double(targetStats.mean[j])) / Double(targetStats.std[j]))
                 }
             }
-            try writer.writeSequences(split: name, count: n, steps: t, inputs: .features(inputs, width: i),
-                                      targets: .valuesPerSequence(outputs, width: o))
+            try writer.writeSequences(
+                split: name, count: n, steps: t, inputs: .features(inputs, width: i),
+                targets: .valuesPerSequence(outputs, width: o))
         }
         try writer.setFeatureStatistics(featureStats)
         try writer.setTargetStatistics(targetStats)
@@ -156,7 +172,8 @@ public struct CSVPreparer: Sendable {
 
     /// Per-column mean and population standard deviation over `rows` (std 1 for a constant column).
     static func statistics(_ values: [Double], width: Int, rows: Range<Int>, names: [String]) -> FeatureStatistics {
-        var mean = [Float](), std = [Float]()
+        var mean = [Float]()
+        var std = [Float]()
         for j in 0..<width {
             var sum = 0.0
             for r in rows { sum += values[r * width + j] }
@@ -184,8 +201,10 @@ enum CSVReader {
         var records: [Record] = []
         var fields: [String] = []
         var field: [UInt8] = []
-        var line = 1, recordLine = 1
-        var inQuotes = false, quoted = false
+        var line = 1
+        var recordLine = 1
+        var inQuotes = false
+        var quoted = false
         let bytes = Array(text.utf8)
         func endField() {
             fields.append(String(decoding: field, as: UTF8.self))
@@ -221,8 +240,9 @@ enum CSVReader {
                         inQuotes = true
                         quoted = true
                     } else {
-                        throw FileError(.invalidValue, .dataset, file: source,
-                                        "line \(line): a quote inside an unquoted field")
+                        throw FileError(
+                            .invalidValue, .dataset, file: source,
+                            "line \(line): a quote inside an unquoted field")
                     }
                 case UInt8(ascii: ","):
                     endField()

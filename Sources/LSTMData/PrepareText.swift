@@ -12,8 +12,9 @@ func splitSizes(total: Int, valFraction: Double, testFraction: Double) -> (train
 /// Checks split fractions: each in [0, 1), together below 1.
 func checkFractions(_ val: Double, _ test: Double, file: String) throws {
     guard (0..<1).contains(val), (0..<1).contains(test), val + test < 1 else {
-        throw FileError(.invalidArgument, .dataset, file: file,
-                        "split fractions must each be in [0, 1) and sum below 1, got val \(val), test \(test)")
+        throw FileError(
+            .invalidArgument, .dataset, file: file,
+            "split fractions must each be in [0, 1) and sum below 1, got val \(val), test \(test)")
     }
 }
 
@@ -49,8 +50,9 @@ public struct TextPreparer: Sendable {
         let vocabulary = Self.vocabulary(of: text)
         guard !vocabulary.isEmpty else { throw FileError(.invalidValue, .dataset, file: source, "the text is empty") }
         if vocabulary.contains("\u{0}") {
-            throw FileError(.invalidValue, .dataset, file: source,
-                            "the text contains a NUL character, which the HDF5 vocabulary attribute cannot hold")
+            throw FileError(
+                .invalidValue, .dataset, file: source,
+                "the text contains a NUL character, which the HDF5 vocabulary attribute cannot hold")
         }
         var ids: [Character: Int32] = [:]
         for (i, c) in vocabulary.enumerated() { ids[c] = Int32(i) }
@@ -59,12 +61,16 @@ public struct TextPreparer: Sendable {
         for c in text { tokens.append(ids[c]!) }
 
         let sizes = splitSizes(total: tokens.count, valFraction: valFraction, testFraction: testFraction)
-        let parts = [("train", 0..<sizes.train, 1.0),
-                     ("val", sizes.train..<(sizes.train + sizes.val), valFraction),
-                     ("test", (sizes.train + sizes.val)..<tokens.count, testFraction)]
+        let parts = [
+            ("train", 0..<sizes.train, 1.0),
+            ("val", sizes.train..<(sizes.train + sizes.val), valFraction),
+            ("test", (sizes.train + sizes.val)..<tokens.count, testFraction)
+        ]
         for (name, range, fraction) in parts where fraction > 0 && range.count < 2 {
-            throw FileError(.invalidArgument, .dataset, file: source,
-                            "the text has \(tokens.count) characters, too few for a \(name) split of at least 2 (fraction \(fraction))")
+            throw FileError(
+                .invalidArgument, .dataset, file: source,
+                "the text has \(tokens.count) characters, too few for a \(name) split of at least 2 (fraction \(fraction))"
+            )
         }
         let writer = try DatasetWriter(path: output)
         for (name, range, fraction) in parts where fraction > 0 {

@@ -2,9 +2,9 @@ import Foundation
 import HDF5Kit
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Where an atomic write has got to; tests use it to inject failures at each stage.
@@ -48,8 +48,10 @@ public final class AtomicHDF5File {
     /// Flushes and closes the file, runs `check` on the closed temporary file (e.g. to validate
     /// it), then fsyncs and renames it over `path` (calling `hook` just before the rename). On any
     /// error the temporary file is removed.
-    public func commit(check: (_ temporaryPath: String) throws -> Void = { _ in },
-                       hook: AtomicWriteHook? = nil) throws {
+    public func commit(
+        check: (_ temporaryPath: String) throws -> Void = { _ in },
+        hook: AtomicWriteHook? = nil
+    ) throws {
         guard !finished else {
             throw FileError(.invalidArgument, role, file: path, "the writer was already committed or discarded")
         }
@@ -84,8 +86,10 @@ public final class AtomicHDF5File {
 public enum AtomicFile {
     /// Writes a new HDF5 file at `path` atomically: `body` fills the temporary file, which is then
     /// committed (see `AtomicHDF5File`). On any error `path` is left as it was.
-    public static func writeHDF5(to path: String, role: FileError.Role, hook: AtomicWriteHook? = nil,
-                                 _ body: (HDF5File) throws -> Void) throws {
+    public static func writeHDF5(
+        to path: String, role: FileError.Role, hook: AtomicWriteHook? = nil,
+        _ body: (HDF5File) throws -> Void
+    ) throws {
         let writer = try AtomicHDF5File(path: path, role: role)
         do { try body(writer.file) } catch {
             writer.discard()
@@ -102,8 +106,9 @@ public enum AtomicFile {
         do {
             if link(source, temporary) != 0 {
                 do { try FileManager.default.copyItem(atPath: source, toPath: temporary) } catch {
-                    throw FileError(.io, role, file: destination,
-                                    "could not copy '\(source)' into place: \(error.localizedDescription)")
+                    throw FileError(
+                        .io, role, file: destination,
+                        "could not copy '\(source)' into place: \(error.localizedDescription)")
                 }
                 try fsyncFile(temporary, for: destination, role: role)
             }
@@ -155,9 +160,9 @@ public enum AtomicFile {
     /// rename(2), atomic within one file system.
     static func rename(_ from: String, to: String, role: FileError.Role) throws {
         #if canImport(Glibc)
-        let status = Glibc.rename(from, to)
+            let status = Glibc.rename(from, to)
         #else
-        let status = Darwin.rename(from, to)
+            let status = Darwin.rename(from, to)
         #endif
         guard status == 0 else { throw ioError("could not rename the temporary file '\(from)' into place", to, role) }
     }

@@ -111,8 +111,10 @@ public struct FileError: Error, CustomStringConvertible, LocalizedError, Sendabl
 
     /// Runs `body`, turning HDF5Kit errors into FileErrors about `file` (and `object`, if given);
     /// other errors pass through unchanged.
-    public static func mapping<R>(_ role: Role, file: String, object: String? = nil,
-                                  _ body: () throws -> R) throws -> R {
+    public static func mapping<R>(
+        _ role: Role, file: String, object: String? = nil,
+        _ body: () throws -> R
+    ) throws -> R {
         do { return try body() } catch { throw wrapping(error, role, file: file, object: object) ?? error }
     }
 }

@@ -18,8 +18,10 @@ public struct OptimizerSnapshot: Sendable, Equatable {
     public var stateBuffers: [String: [Float]]
 
     /// A snapshot from its parts.
-    public init(name: String, learningRate: Double, stepCount: Int,
-                hyperparameters: [String: Double] = [:], stateBuffers: [String: [Float]] = [:]) {
+    public init(
+        name: String, learningRate: Double, stepCount: Int,
+        hyperparameters: [String: Double] = [:], stateBuffers: [String: [Float]] = [:]
+    ) {
         self.name = name
         self.learningRate = learningRate
         self.stepCount = stepCount
@@ -32,16 +34,18 @@ public struct OptimizerSnapshot: Sendable, Equatable {
     public init(_ optimizer: any Optimizer<Float>, hyperparameters extra: [String: Double] = [:]) {
         var buffers: [String: [Float]] = [:]
         for (name, buffer) in optimizer.stateBuffers { buffers[name] = buffer.toArray() }
-        self.init(name: optimizer.name, learningRate: optimizer.learningRate, stepCount: optimizer.stepCount,
-                  hyperparameters: Self.hyperparameters(of: optimizer).merging(extra) { _, new in new },
-                  stateBuffers: buffers)
+        self.init(
+            name: optimizer.name, learningRate: optimizer.learningRate, stepCount: optimizer.stepCount,
+            hyperparameters: Self.hyperparameters(of: optimizer).merging(extra) { _, new in new },
+            stateBuffers: buffers)
     }
 
     /// `optimizer.configuration` as numbers by torch.optim key (e.g. Adam: "betas.0", "betas.1",
     /// "eps", "weight_decay", "amsgrad" as 0/1); "name" and "lr" are stored separately.
     public static func hyperparameters(of optimizer: any Optimizer<Float>) -> [String: Double] {
         guard let data = try? JSONEncoder().encode(optimizer.configuration),
-              let object = try? JSONDecoder().decode([String: FlatJSON].self, from: data) else { return [:] }
+            let object = try? JSONDecoder().decode([String: FlatJSON].self, from: data)
+        else { return [:] }
         var out: [String: Double] = [:]
         for (key, value) in object where key != "name" && key != "lr" {
             switch value {
@@ -58,18 +62,22 @@ public struct OptimizerSnapshot: Sendable, Equatable {
     /// Hyperparameters are not restored: they belong to the optimizer the caller built.
     public func restore(into optimizer: any Optimizer<Float>, file: String? = nil) throws {
         guard optimizer.name == name else {
-            throw FileError(.incompatible, .checkpoint, file: file, object: "/optimizer",
-                            "the checkpoint holds \(name) state but the optimizer is \(optimizer.name)")
+            throw FileError(
+                .incompatible, .checkpoint, file: file, object: "/optimizer",
+                "the checkpoint holds \(name) state but the optimizer is \(optimizer.name)")
         }
         let targets = optimizer.stateBuffers
-        let targetNames = Set(targets.map(\.name)), ourNames = Set(stateBuffers.keys)
+        let targetNames = Set(targets.map(\.name))
+        let ourNames = Set(stateBuffers.keys)
         guard targetNames == ourNames else {
-            throw FileError(.incompatible, .checkpoint, file: file, object: "/optimizer/state",
-                            "the checkpoint has state buffers \(ourNames.sorted()) but \(name) expects \(targetNames.sorted())")
+            throw FileError(
+                .incompatible, .checkpoint, file: file, object: "/optimizer/state",
+                "the checkpoint has state buffers \(ourNames.sorted()) but \(name) expects \(targetNames.sorted())")
         }
         for (bufferName, buffer) in targets where stateBuffers[bufferName]!.count != buffer.count {
-            throw FileError(.incompatible, .checkpoint, file: file, object: "/optimizer/state/\(bufferName)",
-                            "\(stateBuffers[bufferName]!.count) values saved but the optimizer's buffer holds \(buffer.count)")
+            throw FileError(
+                .incompatible, .checkpoint, file: file, object: "/optimizer/state/\(bufferName)",
+                "\(stateBuffers[bufferName]!.count) values saved but the optimizer's buffer holds \(buffer.count)")
         }
         for (bufferName, buffer) in targets { buffer.copy(from: stateBuffers[bufferName]!) }
         optimizer.learningRate = learningRate
@@ -110,9 +118,11 @@ public struct Checkpoint: Sendable, Equatable {
     public var metrics: [String: Double]
 
     /// A checkpoint from its parts; `parameters` must follow `ParameterLayout(config)`.
-    public init(config: ModelConfig, parameters: [Float], optimizer: OptimizerSnapshot? = nil,
-                globalStep: Int = 0, epoch: Int = 0, rngStates: [String: [UInt64]] = [:],
-                dataCursor: String? = nil, configText: String? = nil, metrics: [String: Double] = [:]) {
+    public init(
+        config: ModelConfig, parameters: [Float], optimizer: OptimizerSnapshot? = nil,
+        globalStep: Int = 0, epoch: Int = 0, rngStates: [String: [UInt64]] = [:],
+        dataCursor: String? = nil, configText: String? = nil, metrics: [String: Double] = [:]
+    ) {
         self.config = config
         self.parameters = parameters
         self.optimizer = optimizer
@@ -125,14 +135,17 @@ public struct Checkpoint: Sendable, Equatable {
     }
 
     /// A checkpoint of a live model: copies the arena and (if given) the optimizer's state.
-    public init(parameters: ParameterSet<Float>, optimizer: (any Optimizer<Float>)?,
-                optimizerHyperparameters: [String: Double] = [:],
-                globalStep: Int = 0, epoch: Int = 0, rngStates: [String: [UInt64]] = [:],
-                dataCursor: String? = nil, configText: String? = nil, metrics: [String: Double] = [:]) {
-        self.init(config: parameters.config, parameters: parameters.storage.toArray(),
-                  optimizer: optimizer.map { OptimizerSnapshot($0, hyperparameters: optimizerHyperparameters) },
-                  globalStep: globalStep, epoch: epoch, rngStates: rngStates, dataCursor: dataCursor,
-                  configText: configText, metrics: metrics)
+    public init(
+        parameters: ParameterSet<Float>, optimizer: (any Optimizer<Float>)?,
+        optimizerHyperparameters: [String: Double] = [:],
+        globalStep: Int = 0, epoch: Int = 0, rngStates: [String: [UInt64]] = [:],
+        dataCursor: String? = nil, configText: String? = nil, metrics: [String: Double] = [:]
+    ) {
+        self.init(
+            config: parameters.config, parameters: parameters.storage.toArray(),
+            optimizer: optimizer.map { OptimizerSnapshot($0, hyperparameters: optimizerHyperparameters) },
+            globalStep: globalStep, epoch: epoch, rngStates: rngStates, dataCursor: dataCursor,
+            configText: configText, metrics: metrics)
     }
 
     /// The layout `parameters` follows.
@@ -156,25 +169,31 @@ public struct Checkpoint: Sendable, Equatable {
     /// `optimizer`, after checking both fit; nothing is changed if either does not.
     public func restore(into parameters: ParameterSet<Float>, optimizer: (any Optimizer<Float>)? = nil) throws {
         try validate()
-        let ours = layout, theirs = parameters.layout
+        let ours = layout
+        let theirs = parameters.layout
         if ours != theirs {
             let names = Set(ours.entries.map(\.name)).symmetricDifference(theirs.entries.map(\.name))
             let detail: String
             if let name = names.sorted().first {
-                detail = ours.entry(name) == nil ? "the model has tensor '\(name)' but the checkpoint does not"
+                detail =
+                    ours.entry(name) == nil
+                    ? "the model has tensor '\(name)' but the checkpoint does not"
                     : "the checkpoint has tensor '\(name)' but the model does not"
             } else if let pair = zip(ours.entries, theirs.entries).first(where: { $0.shape != $1.shape }) {
                 detail = "tensor '\(pair.0.name)' is \(pair.0.shape) in the checkpoint but \(pair.1.shape) in the model"
             } else {
                 detail = "the tensors are in a different order"
             }
-            throw FileError(.incompatible, .checkpoint, file: nil, object: "/parameters",
-                            "the checkpoint's layout does not match the model's: \(detail)")
+            throw FileError(
+                .incompatible, .checkpoint, file: nil, object: "/parameters",
+                "the checkpoint's layout does not match the model's: \(detail)")
         }
         if let optimizer {
             guard let snapshot = self.optimizer else {
-                throw FileError(.incompatible, .checkpoint, file: nil, object: "/optimizer",
-                                "the checkpoint has no optimizer state; restore with optimizer: nil to start a fresh \(optimizer.name)")
+                throw FileError(
+                    .incompatible, .checkpoint, file: nil, object: "/optimizer",
+                    "the checkpoint has no optimizer state; restore with optimizer: nil to start a fresh \(optimizer.name)"
+                )
             }
             try snapshot.restore(into: optimizer)  // validates before it changes anything
         }
@@ -207,37 +226,43 @@ public struct Checkpoint: Sendable, Equatable {
         }
         let n = layout.count
         if parameters.count != n {
-            throw FileError(.shapeMismatch, .checkpoint, file: file, object: "/parameters",
-                            "\(parameters.count) parameter values but the model's layout holds \(n)")
+            throw FileError(
+                .shapeMismatch, .checkpoint, file: file, object: "/parameters",
+                "\(parameters.count) parameter values but the model's layout holds \(n)")
         }
         if let optimizer {
             try Self.checkName(optimizer.name, "optimizer name", file)
             for (name, values) in optimizer.stateBuffers {
                 try Self.checkName(name, "optimizer state buffer name", file)
                 if values.count != n {
-                    throw FileError(.shapeMismatch, .checkpoint, file: file, object: "/optimizer/state/\(name)",
-                                    "\(values.count) values but the model's layout holds \(n)")
+                    throw FileError(
+                        .shapeMismatch, .checkpoint, file: file, object: "/optimizer/state/\(name)",
+                        "\(values.count) values but the model's layout holds \(n)")
                 }
             }
             for name in optimizer.hyperparameters.keys { try Self.checkName(name, "hyperparameter name", file) }
         }
         for name in rngStates.keys { try Self.checkName(name, "RNG state name", file) }
-        for (what, text) in [("data cursor", dataCursor), ("config text", configText)] where text?.utf8.contains(0) == true {
-            throw FileError(.invalidValue, .checkpoint, file: file, object: nil,
-                            "the \(what) contains a NUL character, which HDF5 strings cannot hold")
+        for (what, text) in [("data cursor", dataCursor), ("config text", configText)]
+        where text?.utf8.contains(0) == true {
+            throw FileError(
+                .invalidValue, .checkpoint, file: file, object: nil,
+                "the \(what) contains a NUL character, which HDF5 strings cannot hold")
         }
         for name in metrics.keys { try Self.checkName(name, "metric name", file) }
         if globalStep < 0 || epoch < 0 {
-            throw FileError(.invalidValue, .checkpoint, file: file, object: nil,
-                            "global step and epoch must be ≥ 0 (got \(globalStep), \(epoch))")
+            throw FileError(
+                .invalidValue, .checkpoint, file: file, object: nil,
+                "global step and epoch must be ≥ 0 (got \(globalStep), \(epoch))")
         }
     }
 
     /// Names become HDF5 object or attribute names: non-empty, no "/", not "." or "..".
     static func checkName(_ name: String, _ what: String, _ file: String?) throws {
         if name.isEmpty || name.contains("/") || name == "." || name == ".." || name.utf8.contains(0) {
-            throw FileError(.invalidValue, .checkpoint, file: file, object: nil,
-                            "\(what) '\(name)' cannot be stored: names must be non-empty and contain no '/' or NUL")
+            throw FileError(
+                .invalidValue, .checkpoint, file: file, object: nil,
+                "\(what) '\(name)' cannot be stored: names must be non-empty and contain no '/' or NUL")
         }
     }
 }
@@ -268,8 +293,9 @@ extension Checkpoint {
         try FileError.mapping(.checkpoint, file: path) {
             let file: HDF5File
             do { file = try HDF5File.open(path) } catch let error as HDF5Error where error.kind == .notHDF5 {
-                throw FileError(.wrongFormat, .checkpoint, file: path, object: nil,
-                                "not an HDF5 file, so not a checkpoint (\(error.reason))")
+                throw FileError(
+                    .wrongFormat, .checkpoint, file: path, object: nil,
+                    "not an HDF5 file, so not a checkpoint (\(error.reason))")
             }
             defer { try? file.close() }
             return try read(from: file.root, path: path)
@@ -327,18 +353,24 @@ extension Checkpoint {
             FileError(kind, .checkpoint, file: path, object: object, message)
         }
         guard root.hasAttribute("format"),
-              let format = try? root.attribute("format", as: String.self), format == formatName else {
-            let hint = WeightsFormat.detect(root).map { " (it looks like \($0.displayName) weights; read it with `lstm import --format \($0.rawValue)`)" } ?? ""
-            throw fail(.wrongFormat, "/@format",
-                       "not a checkpoint: the root attribute 'format' must be \"\(formatName)\"\(hint)")
+            let format = try? root.attribute("format", as: String.self), format == formatName
+        else {
+            let hint =
+                WeightsFormat.detect(root).map {
+                    " (it looks like \($0.displayName) weights; read it with `lstm import --format \($0.rawValue)`)"
+                } ?? ""
+            throw fail(
+                .wrongFormat, "/@format",
+                "not a checkpoint: the root attribute 'format' must be \"\(formatName)\"\(hint)")
         }
         guard root.hasAttribute("format_version") else {
             throw fail(.missing, "/@format_version", "missing the format version attribute (expected \(formatVersion))")
         }
         let version = try root.attribute("format_version", as: Int.self)
         guard version == formatVersion else {
-            throw fail(.unsupportedVersion, "/@format_version",
-                       "format version \(version) is not supported (this build reads version \(formatVersion))")
+            throw fail(
+                .unsupportedVersion, "/@format_version",
+                "format version \(version) is not supported (this build reads version \(formatVersion))")
         }
         let config = try readModelConfig(root, path: path)
         let layout = ParameterLayout(config)
@@ -352,7 +384,8 @@ extension Checkpoint {
         }
 
         guard root.exists("parameters") else {
-            throw fail(.missing, "/parameters", "missing the parameters group (expected \(layout.entries.count) tensors)")
+            throw fail(
+                .missing, "/parameters", "missing the parameters group (expected \(layout.entries.count) tensors)")
         }
         let parameters = try readTensors(try root.openGroup("parameters"), layout, path: path)
 
@@ -389,8 +422,10 @@ extension Checkpoint {
             for name in try rng.memberNames() {
                 let dataset = try rng.openDataset(name)
                 guard dataset.elementType == .int64, dataset.rank == 1 else {
-                    throw fail(.typeMismatch, dataset.path,
-                               "an RNG state must be a 1-D int64 dataset (got \(dataset.elementType) of shape \(dataset.shape))")
+                    throw fail(
+                        .typeMismatch, dataset.path,
+                        "an RNG state must be a 1-D int64 dataset (got \(dataset.elementType) of shape \(dataset.shape))"
+                    )
                 }
                 rngStates[name] = try dataset.read(as: Int64.self).map { UInt64(bitPattern: $0) }
             }
@@ -413,8 +448,9 @@ extension Checkpoint {
     /// Reads the `model_config` root attribute (JSON) and validates it.
     static func readModelConfig(_ root: HDF5Group, path: String) throws -> ModelConfig {
         guard root.hasAttribute("model_config") else {
-            throw FileError(.missing, .checkpoint, file: path, object: "/@model_config",
-                            "missing the model_config attribute (the model's JSON configuration)")
+            throw FileError(
+                .missing, .checkpoint, file: path, object: "/@model_config",
+                "missing the model_config attribute (the model's JSON configuration)")
         }
         let json = try root.attribute("model_config", as: String.self)
         let config: ModelConfig
@@ -422,8 +458,9 @@ extension Checkpoint {
             config = try JSONDecoder().decode(ModelConfig.self, from: Data(json.utf8))
             try config.validate()
         } catch {
-            throw FileError(.invalidValue, .checkpoint, file: path, object: "/@model_config",
-                            "not a valid model configuration (\(CheckpointIO.describeDecodingError(error))): \(json)")
+            throw FileError(
+                .invalidValue, .checkpoint, file: path, object: "/@model_config",
+                "not a valid model configuration (\(CheckpointIO.describeDecodingError(error))): \(json)")
         }
         return config
     }
@@ -434,32 +471,41 @@ extension Checkpoint {
         let members = Set(try group.memberNames())
         let expected = Set(layout.entries.map(\.name))
         if let extra = members.subtracting(expected).sorted().first {
-            throw FileError(.unexpected, .checkpoint, file: path, object: "\(group.path)/\(extra)",
-                            "unexpected tensor: the model's layout has only \(layout.entries.map(\.name).joined(separator: ", "))")
+            throw FileError(
+                .unexpected, .checkpoint, file: path, object: "\(group.path)/\(extra)",
+                "unexpected tensor: the model's layout has only \(layout.entries.map(\.name).joined(separator: ", "))")
         }
         var values = [Float](repeating: 0, count: layout.count)
         for e in layout.entries {
             let object = "\(group.path)/\(e.name)"
             guard members.contains(e.name) else {
-                throw FileError(.missing, .checkpoint, file: path, object: object,
-                                "missing tensor (expected float32 of shape \(e.shape))")
+                throw FileError(
+                    .missing, .checkpoint, file: path, object: object,
+                    "missing tensor (expected float32 of shape \(e.shape))")
             }
             let dataset: HDF5Dataset
-            do { dataset = try group.openDataset(e.name) } catch let error as HDF5Error where error.kind == .typeMismatch {
-                throw FileError(.typeMismatch, .checkpoint, file: path, object: object,
-                                "expected a float32 dataset of shape \(e.shape), found a group")
+            do { dataset = try group.openDataset(e.name) } catch let error as HDF5Error
+                where error.kind == .typeMismatch
+            {
+                throw FileError(
+                    .typeMismatch, .checkpoint, file: path, object: object,
+                    "expected a float32 dataset of shape \(e.shape), found a group")
             }
             guard dataset.shape == e.shape else {
-                throw FileError(.shapeMismatch, .checkpoint, file: path, object: object,
-                                "shape \(dataset.shape) does not match the expected \(e.shape)")
+                throw FileError(
+                    .shapeMismatch, .checkpoint, file: path, object: object,
+                    "shape \(dataset.shape) does not match the expected \(e.shape)")
             }
             guard dataset.elementType == .float32 else {
-                throw FileError(.typeMismatch, .checkpoint, file: path, object: object,
-                                "stores \(dataset.elementType) values, expected float32")
+                throw FileError(
+                    .typeMismatch, .checkpoint, file: path, object: object,
+                    "stores \(dataset.elementType) values, expected float32")
             }
             let data = try dataset.read(as: Float.self)
             values.withUnsafeMutableBufferPointer { buffer in
-                data.withUnsafeBufferPointer { (buffer.baseAddress! + e.offset).update(from: $0.baseAddress!, count: e.count) }
+                data.withUnsafeBufferPointer {
+                    (buffer.baseAddress! + e.offset).update(from: $0.baseAddress!, count: e.count)
+                }
             }
         }
         return values
@@ -480,7 +526,7 @@ enum CheckpointIO {
         switch error {
         case DecodingError.keyNotFound(let key, _): return "missing key '\(key.stringValue)'"
         case DecodingError.typeMismatch(_, let ctx), DecodingError.valueNotFound(_, let ctx),
-             DecodingError.dataCorrupted(let ctx):
+            DecodingError.dataCorrupted(let ctx):
             let path = ctx.codingPath.map(\.stringValue).joined(separator: ".")
             return path.isEmpty ? ctx.debugDescription : "\(path): \(ctx.debugDescription)"
         default: return "\(error)"
@@ -496,9 +542,14 @@ private indirect enum FlatJSON: Decodable {
 
     init(from decoder: any Decoder) throws {
         let c = try decoder.singleValueContainer()
-        if let b = try? c.decode(Bool.self) { self = .number(b ? 1 : 0) }
-        else if let x = try? c.decode(Double.self) { self = .number(x) }
-        else if let a = try? c.decode([FlatJSON].self) { self = .array(a) }
-        else { self = .other }
+        if let b = try? c.decode(Bool.self) {
+            self = .number(b ? 1 : 0)
+        } else if let x = try? c.decode(Double.self) {
+            self = .number(x)
+        } else if let a = try? c.decode([FlatJSON].self) {
+            self = .array(a)
+        } else {
+            self = .other
+        }
     }
 }

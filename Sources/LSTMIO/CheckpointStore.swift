@@ -2,9 +2,9 @@ import Foundation
 import LSTMFiles
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// A directory of checkpoints for one run: numbered step files, the last K kept, plus
@@ -29,14 +29,16 @@ public struct CheckpointStore: Sendable {
     /// the newest `keepLast` step files.
     public init(directory: String, keepLast: Int = 3) throws {
         guard keepLast >= 1 else {
-            throw FileError(.invalidValue, .checkpoint, file: directory, object: nil,
-                            "keepLast must be ≥ 1 (got \(keepLast))")
+            throw FileError(
+                .invalidValue, .checkpoint, file: directory, object: nil,
+                "keepLast must be ≥ 1 (got \(keepLast))")
         }
         do {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         } catch {
-            throw FileError(.io, .checkpoint, file: directory, object: nil,
-                            "could not create the checkpoint directory: \(error.localizedDescription)")
+            throw FileError(
+                .io, .checkpoint, file: directory, object: nil,
+                "could not create the checkpoint directory: \(error.localizedDescription)")
         }
         self.directory = directory
         self.keepLast = keepLast
@@ -59,8 +61,9 @@ public struct CheckpointStore: Sendable {
     @discardableResult
     public func save(_ checkpoint: Checkpoint, step: Int, isBest: Bool = false) throws -> String {
         guard step >= 0 else {
-            throw FileError(.invalidValue, .checkpoint, file: directory, object: nil,
-                            "the step must be ≥ 0 (got \(step))")
+            throw FileError(
+                .invalidValue, .checkpoint, file: directory, object: nil,
+                "the step must be ≥ 0 (got \(step))")
         }
         let path = path(forStep: step)
         try checkpoint.save(to: path)
@@ -74,8 +77,9 @@ public struct CheckpointStore: Sendable {
     public func steps() throws -> [Int] {
         let names: [String]
         do { names = try FileManager.default.contentsOfDirectory(atPath: directory) } catch {
-            throw FileError(.io, .checkpoint, file: directory, object: nil,
-                            "could not list the checkpoint directory: \(error.localizedDescription)")
+            throw FileError(
+                .io, .checkpoint, file: directory, object: nil,
+                "could not list the checkpoint directory: \(error.localizedDescription)")
         }
         return names.compactMap(Self.step(fromFileName:)).sorted()
     }
@@ -102,8 +106,9 @@ public struct CheckpointStore: Sendable {
         for step in others.dropLast(keepLast - 1) {
             let path = path(forStep: step)
             if unlink(path) != 0 && errno != ENOENT {
-                throw FileError(.io, .checkpoint, file: path, object: nil,
-                                "could not delete an old checkpoint: \(String(cString: strerror(errno)))")
+                throw FileError(
+                    .io, .checkpoint, file: path, object: nil,
+                    "could not delete an old checkpoint: \(String(cString: strerror(errno)))")
             }
         }
     }

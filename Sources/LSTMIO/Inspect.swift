@@ -18,7 +18,8 @@ public enum Inspection {
                 text += modelDescription(checkpoint.config, indent: "  ")
                 text += "parameters: \(checkpoint.parameters.count)\n"
             } else if let sized = try? WeightsImporter.read(
-                path, format: format, options: WeightsImportOptions(head: .sequence, activation: .identity, loss: .mse)) {
+                path, format: format, options: WeightsImportOptions(head: .sequence, activation: .identity, loss: .mse))
+            {
                 // No model attributes (e.g. saved by Keras itself): only the sizes are known.
                 let c = sized.config
                 var input = ""
@@ -28,7 +29,8 @@ public enum Inspection {
                 }
                 text += "model (sizes inferred from shapes; head, activation and loss not recorded):\n"
                 text += "  input: \(input)\n"
-                text += "  lstm: \(c.numLayers) \(c.bidirectional ? "bidirectional " : "")layer(s), hidden size \(c.hiddenSize)\n"
+                text +=
+                    "  lstm: \(c.numLayers) \(c.bidirectional ? "bidirectional " : "")layer(s), hidden size \(c.hiddenSize)\n"
                 text += "  output size: \(c.outputSize)\n"
                 text += "parameters: \(sized.parameters.count)\n"
             }
@@ -54,10 +56,15 @@ public enum Inspection {
         if let o = checkpoint.optimizer {
             s += "optimizer: \(o.name), learning rate \(o.learningRate), \(o.stepCount) steps"
             if !o.hyperparameters.isEmpty {
-                s += ", " + o.hyperparameters.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+                s +=
+                    ", "
+                    + o.hyperparameters.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(
+                        separator: ", ")
             }
             s += "\n"
-            if !o.stateBuffers.isEmpty { s += "  state buffers: \(o.stateBuffers.keys.sorted().joined(separator: ", "))\n" }
+            if !o.stateBuffers.isEmpty {
+                s += "  state buffers: \(o.stateBuffers.keys.sorted().joined(separator: ", "))\n"
+            }
         } else {
             s += "optimizer: none (weights only)\n"
         }
@@ -69,7 +76,9 @@ public enum Inspection {
             for (name, value) in checkpoint.metrics.sorted(by: { $0.key < $1.key }) { s += "  \(name) = \(value)\n" }
         }
         if !checkpoint.rngStates.isEmpty {
-            s += "rng states: " + checkpoint.rngStates.keys.sorted()
+            s +=
+                "rng states: "
+                + checkpoint.rngStates.keys.sorted()
                 .map { "\($0) (\(checkpoint.rngStates[$0]!.count) words)" }.joined(separator: ", ") + "\n"
         }
         if let cursor = checkpoint.dataCursor { s += "data cursor: \(oneLine(cursor, limit: 200))\n" }
@@ -101,9 +110,11 @@ public enum Inspection {
         case .features(let size): s += "\(indent)input: features, size \(size)\n"
         case .tokens(let v, let e): s += "\(indent)input: tokens, vocabulary \(v), embedding \(e)\n"
         }
-        s += "\(indent)lstm: \(config.numLayers) \(config.bidirectional ? "bidirectional " : "")layer(s), hidden size \(config.hiddenSize)"
+        s +=
+            "\(indent)lstm: \(config.numLayers) \(config.bidirectional ? "bidirectional " : "")layer(s), hidden size \(config.hiddenSize)"
         s += config.dropout > 0 ? ", dropout \(config.dropout)\n" : "\n"
-        s += "\(indent)head: \(config.head.rawValue), output size \(config.outputSize), activation \(config.activation.rawValue), loss \(config.loss.rawValue)\n"
+        s +=
+            "\(indent)head: \(config.head.rawValue), output size \(config.outputSize), activation \(config.activation.rawValue), loss \(config.loss.rawValue)\n"
         s += "\(indent)initialization: \(config.initialization.rawValue), forget gate bias \(config.forgetGateBias)\n"
         return s
     }
@@ -127,7 +138,9 @@ public enum Inspection {
     private static func attributes(of object: HDF5Object, indent: String, into out: inout String) throws {
         for name in try object.attributeNames() {
             let value: String
-            do { value = format(try object.attribute(name)) } catch let error as HDF5Error where error.kind == .typeMismatch {
+            do { value = format(try object.attribute(name)) } catch let error as HDF5Error
+                where error.kind == .typeMismatch
+            {
                 value = "(unsupported attribute type)"
             }
             out += "\(indent)@\(name) = \(value)\n"
@@ -174,7 +187,9 @@ enum HDF5Tree {
         do {
             return .group(try group.openGroup(name))
         } catch let error as HDF5Error where error.kind == .typeMismatch {
-            do { return .dataset(try group.openDataset(name)) } catch let error as HDF5Error where error.kind == .typeMismatch {
+            do { return .dataset(try group.openDataset(name)) } catch let error as HDF5Error
+                where error.kind == .typeMismatch
+            {
                 return .other("named datatype")
             }
         } catch let error as HDF5Error where error.kind == .notFound {

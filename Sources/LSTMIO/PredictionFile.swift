@@ -8,8 +8,10 @@ import LSTMKit
 public enum PredictionFile {
     /// Writes a new predictions file at `path` for a model with `config`: `outputs` of `shape` (its
     /// `shape` attribute says `layout`, e.g. "[N, T, O]"), filled by `body` through the writer.
-    public static func write(to path: String, config: ModelConfig, shape: [Int], layout: String, hasLengths: Bool,
-                             _ body: (PredictionFileWriter) throws -> Void) throws {
+    public static func write(
+        to path: String, config: ModelConfig, shape: [Int], layout: String, hasLengths: Bool,
+        _ body: (PredictionFileWriter) throws -> Void
+    ) throws {
         try FileError.mapping(.predictions, file: path) {
             try AtomicFile.writeHDF5(to: path, role: .predictions) { file in
                 let root = file.root

@@ -37,7 +37,8 @@ public enum WeightsFormat: String, Sendable, CaseIterable, Codable {
             return .checkpoint
         }
         if let marker = try? root.attribute(WeightsFile.markerAttribute, as: String.self),
-           let format = WeightsFormat(rawValue: marker), format != .checkpoint {
+            let format = WeightsFormat(rawValue: marker), format != .checkpoint
+        {
             return format
         }
         if root.exists("lstm.weight_ih_l0") { return .pytorch }
@@ -97,7 +98,8 @@ enum WeightsFile {
 
     /// PyTorch `state_dict()` keys for `config`: `lstm.weight_ih_l{k}[_reverse]` [4H, I_k], …
     static func pytorchTensors(_ config: ModelConfig) -> [Tensor] {
-        let h = config.hiddenSize, g = 4 * h
+        let h = config.hiddenSize
+        let g = 4 * h
         var out: [Tensor] = []
         if case .tokens(let v, let e) = config.input {
             out.append(Tensor(key: "embedding.weight", shape: [v, e], parameter: "embedding.weight", role: .same))
@@ -105,15 +107,21 @@ enum WeightsFile {
         for k in 0..<config.numLayers {
             for d in 0..<config.directions {
                 let sfx = ParameterLayout.suffix(layer: k, direction: d)
-                out.append(Tensor(key: "lstm.weight_ih_\(sfx)", shape: [g, config.layerInputWidth(k)],
-                                  parameter: "lstm.weight_ih_\(sfx)", role: .same))
-                out.append(Tensor(key: "lstm.weight_hh_\(sfx)", shape: [g, h], parameter: "lstm.weight_hh_\(sfx)", role: .same))
+                out.append(
+                    Tensor(
+                        key: "lstm.weight_ih_\(sfx)", shape: [g, config.layerInputWidth(k)],
+                        parameter: "lstm.weight_ih_\(sfx)", role: .same))
+                out.append(
+                    Tensor(key: "lstm.weight_hh_\(sfx)", shape: [g, h], parameter: "lstm.weight_hh_\(sfx)", role: .same)
+                )
                 out.append(Tensor(key: "lstm.bias_ih_\(sfx)", shape: [g], parameter: "lstm.bias_\(sfx)", role: .biasIH))
                 out.append(Tensor(key: "lstm.bias_hh_\(sfx)", shape: [g], parameter: "lstm.bias_\(sfx)", role: .biasHH))
             }
         }
-        out.append(Tensor(key: "head.weight", shape: [config.outputSize, config.layerOutputWidth],
-                          parameter: "head.weight", role: .same))
+        out.append(
+            Tensor(
+                key: "head.weight", shape: [config.outputSize, config.layerOutputWidth],
+                parameter: "head.weight", role: .same))
         out.append(Tensor(key: "head.bias", shape: [config.outputSize], parameter: "head.bias", role: .same))
         return out
     }
@@ -129,24 +137,32 @@ enum WeightsFile {
     /// Keras variables for `config`: cell kernel [I_k, 4H], recurrent kernel [H, 4H] and bias
     /// [4H] per LSTM (or per direction), Dense kernel [D·H, O] and bias [O].
     static func kerasTensors(_ config: ModelConfig) -> [Tensor] {
-        let h = config.hiddenSize, g = 4 * h
+        let h = config.hiddenSize
+        let g = 4 * h
         var out: [Tensor] = []
         if case .tokens(let v, let e) = config.input {
-            out.append(Tensor(key: "layers/embedding/vars/0", shape: [v, e], parameter: "embedding.weight", role: .same))
+            out.append(
+                Tensor(key: "layers/embedding/vars/0", shape: [v, e], parameter: "embedding.weight", role: .same))
         }
         for k in 0..<config.numLayers {
             for d in 0..<config.directions {
                 let cell = kerasLSTM(k, direction: d, bidirectional: config.bidirectional) + "/cell/vars"
                 let sfx = ParameterLayout.suffix(layer: k, direction: d)
-                out.append(Tensor(key: "\(cell)/0", shape: [config.layerInputWidth(k), g],
-                                  parameter: "lstm.weight_ih_\(sfx)", role: .transposed))  // kernel
-                out.append(Tensor(key: "\(cell)/1", shape: [h, g],
-                                  parameter: "lstm.weight_hh_\(sfx)", role: .transposed))  // recurrent_kernel
+                out.append(
+                    Tensor(
+                        key: "\(cell)/0", shape: [config.layerInputWidth(k), g],
+                        parameter: "lstm.weight_ih_\(sfx)", role: .transposed))  // kernel
+                out.append(
+                    Tensor(
+                        key: "\(cell)/1", shape: [h, g],
+                        parameter: "lstm.weight_hh_\(sfx)", role: .transposed))  // recurrent_kernel
                 out.append(Tensor(key: "\(cell)/2", shape: [g], parameter: "lstm.bias_\(sfx)", role: .same))  // bias
             }
         }
-        out.append(Tensor(key: "layers/dense/vars/0", shape: [config.layerOutputWidth, config.outputSize],
-                          parameter: "head.weight", role: .transposed))
+        out.append(
+            Tensor(
+                key: "layers/dense/vars/0", shape: [config.layerOutputWidth, config.outputSize],
+                parameter: "head.weight", role: .transposed))
         out.append(Tensor(key: "layers/dense/vars/1", shape: [config.outputSize], parameter: "head.bias", role: .same))
         return out
     }

@@ -11,8 +11,10 @@ public enum WeightsImporter {
     /// present, else sizes are inferred from the tensors and head/loss/activation from `options`
     /// (or the file's `head`/`loss`/`activation` attributes); options given always override.
     /// PyTorch's two biases are summed into the model's one.
-    public static func read(_ path: String, format: WeightsFormat? = nil,
-                            options: WeightsImportOptions = WeightsImportOptions()) throws -> Checkpoint {
+    public static func read(
+        _ path: String, format: WeightsFormat? = nil,
+        options: WeightsImportOptions = WeightsImportOptions()
+    ) throws -> Checkpoint {
         let detected: WeightsFormat? = try FileError.mapping(.weights, file: path) {
             let file: HDF5File
             do { file = try HDF5File.open(path) } catch let error as HDF5Error where error.kind == .notHDF5 {
@@ -29,14 +31,18 @@ public enum WeightsImporter {
         let chosen: WeightsFormat
         if let format {
             if let detected, detected != format {
-                throw FileError(.wrongFormat, .weights, file: path, object: nil,
-                                "the file holds \(detected.displayName) weights, not \(format.displayName); use --format \(detected.rawValue)")
+                throw FileError(
+                    .wrongFormat, .weights, file: path, object: nil,
+                    "the file holds \(detected.displayName) weights, not \(format.displayName); use --format \(detected.rawValue)"
+                )
             }
             chosen = format
         } else {
             guard let detected else {
-                throw FileError(.wrongFormat, .weights, file: path, object: nil,
-                                "cannot tell the format: not a checkpoint, and neither PyTorch weights (no dataset 'lstm.weight_ih_l0') nor Keras weights (no group 'layers/lstm' or 'layers/bidirectional')")
+                throw FileError(
+                    .wrongFormat, .weights, file: path, object: nil,
+                    "cannot tell the format: not a checkpoint, and neither PyTorch weights (no dataset 'lstm.weight_ih_l0') nor Keras weights (no group 'layers/lstm' or 'layers/bidirectional')"
+                )
             }
             chosen = detected
         }
@@ -79,8 +85,10 @@ public enum WeightsImporter {
             let expected = WeightsFile.tensors(config, format)
             let expectedKeys = Set(expected.map(\.key))
             if let extra = datasets.keys.filter({ !expectedKeys.contains($0) }).sorted().first {
-                throw fail(.unexpected, extra,
-                           "unexpected tensor for this \(format.displayName) model (\(describe(config))); expected only \(expected.map(\.key).joined(separator: ", "))")
+                throw fail(
+                    .unexpected, extra,
+                    "unexpected tensor for this \(format.displayName) model (\(describe(config))); expected only \(expected.map(\.key).joined(separator: ", "))"
+                )
             }
             var values: [String: [Float]] = [:]
             for t in expected {
@@ -88,8 +96,9 @@ public enum WeightsImporter {
                     throw fail(.missing, t.key, "missing tensor (expected shape \(t.shape) for \(describe(config)))")
                 }
                 guard dataset.shape == t.shape else {
-                    throw fail(.shapeMismatch, t.key,
-                               "shape \(dataset.shape) does not match the expected \(t.shape) for \(describe(config))")
+                    throw fail(
+                        .shapeMismatch, t.key,
+                        "shape \(dataset.shape) does not match the expected \(t.shape) for \(describe(config))")
                 }
                 values[t.key] = try floats(dataset, t.key)
             }
@@ -98,18 +107,24 @@ public enum WeightsImporter {
 
         /// Builds the arena from the file's tensors (all present and shape-checked): copies,
         /// transposes back, and sums PyTorch's two biases.
-        private func arena(_ config: ModelConfig, _ tensors: [WeightsFile.Tensor], _ values: [String: [Float]]) -> [Float] {
+        private func arena(_ config: ModelConfig, _ tensors: [WeightsFile.Tensor], _ values: [String: [Float]])
+            -> [Float]
+        {
             let layout = ParameterLayout(config)
             var arena = [Float](repeating: 0, count: layout.count)
             for e in layout.entries {
                 let sources = tensors.filter { $0.parameter == e.name }
                 var tensor: [Float]
-                if let ih = sources.first(where: { $0.role == .biasIH }), let hh = sources.first(where: { $0.role == .biasHH }) {
+                if let ih = sources.first(where: { $0.role == .biasIH }),
+                    let hh = sources.first(where: { $0.role == .biasHH })
+                {
                     tensor = zip(values[ih.key]!, values[hh.key]!).map(WeightsFile.sumBiases)
                 } else {
                     let t = sources[0]
                     tensor = values[t.key]!
-                    if t.role == .transposed { tensor = WeightsFile.transpose(tensor, rows: t.shape[0], cols: t.shape[1]) }
+                    if t.role == .transposed {
+                        tensor = WeightsFile.transpose(tensor, rows: t.shape[0], cols: t.shape[1])
+                    }
                 }
                 arena.replaceSubrange(e.offset..<(e.offset + e.count), with: tensor)
             }
@@ -122,8 +137,9 @@ public enum WeightsImporter {
                 let json = try root.attribute("model_config", as: String.self)
                 let config: ModelConfig
                 do { config = try JSONDecoder().decode(ModelConfig.self, from: Data(json.utf8)) } catch {
-                    throw fail(.invalidConfig, "@model_config",
-                               "not a valid model configuration (\(CheckpointIO.describeDecodingError(error))): \(json)")
+                    throw fail(
+                        .invalidConfig, "@model_config",
+                        "not a valid model configuration (\(CheckpointIO.describeDecodingError(error))): \(json)")
                 }
                 return try WeightsImporter.apply(options, to: config, path: path)
             }
@@ -137,7 +153,9 @@ public enum WeightsImporter {
                 return dataset.shape
             }
             let pytorch = format == .pytorch
-            let bidirectional = pytorch ? datasets["lstm.weight_ih_l0_reverse"] != nil
+            let bidirectional =
+                pytorch
+                ? datasets["lstm.weight_ih_l0_reverse"] != nil
                 : datasets[WeightsFile.kerasLSTM(0, bidirectional: true) + "/cell/vars/0"] != nil
             let cell: (Int) -> String = { WeightsFile.kerasLSTM($0, bidirectional: bidirectional) + "/cell/vars/" }
             let lstmKey: (Int) -> String = pytorch ? { "lstm.weight_ih_l\($0)" } : { cell($0) + "0" }
@@ -146,7 +164,9 @@ public enum WeightsImporter {
             let w = try shape(lstmKey(0), rank: 2)
             let r = try shape(pytorch ? "lstm.weight_hh_l0" : cell(0) + "1", rank: 2)
             let y = try shape(pytorch ? "head.weight" : "layers/dense/vars/0", rank: 2)
-            let inputWidth = pytorch ? w[1] : w[0], hidden = pytorch ? r[1] : r[0], outputs = pytorch ? y[0] : y[1]
+            let inputWidth = pytorch ? w[1] : w[0]
+            let hidden = pytorch ? r[1] : r[0]
+            let outputs = pytorch ? y[0] : y[1]
             let embeddingKey = pytorch ? "embedding.weight" : "layers/embedding/vars/0"
             let input: InputKind
             if datasets[embeddingKey] != nil {
@@ -164,13 +184,17 @@ public enum WeightsImporter {
                 return value
             }
             guard let head = try options.head ?? stored("head", Head.self),
-                  let loss = try options.loss ?? stored("loss", LossKind.self) else {
-                throw fail(.invalidConfig, nil,
-                           "the file has no model_config attribute, so the head and loss must be given (--head sequence|last, --loss cross_entropy|mse|bce; --activation defaults to the loss's usual one)")
+                let loss = try options.loss ?? stored("loss", LossKind.self)
+            else {
+                throw fail(
+                    .invalidConfig, nil,
+                    "the file has no model_config attribute, so the head and loss must be given (--head sequence|last, --loss cross_entropy|mse|bce; --activation defaults to the loss's usual one)"
+                )
             }
             let activation = try options.activation ?? stored("activation", OutputActivation.self)
-            let config = ModelConfig(input: input, hiddenSize: hidden, numLayers: layers, outputSize: outputs,
-                                     activation: activation, head: head, loss: loss, bidirectional: bidirectional)
+            let config = ModelConfig(
+                input: input, hiddenSize: hidden, numLayers: layers, outputSize: outputs,
+                activation: activation, head: head, loss: loss, bidirectional: bidirectional)
             do { try config.validate() } catch {
                 throw fail(.invalidConfig, nil, "the inferred model is not valid: \(error)")
             }
@@ -182,7 +206,8 @@ public enum WeightsImporter {
             switch dataset.elementType {
             case .float32: return try dataset.read(as: Float.self)
             case .float64: return try dataset.read(as: Double.self).map { Float($0) }
-            default: throw fail(.typeMismatch, name, "stores \(dataset.elementType) values, expected float32 or float64")
+            default:
+                throw fail(.typeMismatch, name, "stores \(dataset.elementType) values, expected float32 or float64")
             }
         }
 

@@ -56,8 +56,9 @@ final class ConfigReader {
             if case .scalar(let s) = other, s.string.isEmpty || s.string == "null" || s.string == "~" {
                 mapping = nil  // an empty section
             } else {
-                throw ConfigError(file: file, line: other.mark?.line, column: other.mark?.column, key: path,
-                                  message: "expected a mapping of keys to values, found \(describe(other))")
+                throw ConfigError(
+                    file: file, line: other.mark?.line, column: other.mark?.column, key: path,
+                    message: "expected a mapping of keys to values, found \(describe(other))")
             }
         }
     }
@@ -99,8 +100,9 @@ final class ConfigReader {
     func choice(_ key: String, _ allowed: [String]) throws -> String? {
         guard let s = try string(key) else { return nil }
         guard allowed.contains(s) else {
-            throw error(key, "'\(s)' is not one of \(allowed.joined(separator: ", "))\(suggestion(s, allowed))",
-                        at: value(key))
+            throw error(
+                key, "'\(s)' is not one of \(allowed.joined(separator: ", "))\(suggestion(s, allowed))",
+                at: value(key))
         }
         return s
     }
@@ -119,19 +121,28 @@ final class ConfigReader {
         try int(key, min: lo, max: hi) ?? d
     }
 
-    func double(_ key: String, min lo: Double? = nil, max hi: Double? = nil, openMax: Bool = false,
-                openMin: Bool = false) throws -> Double? {
+    func double(
+        _ key: String, min lo: Double? = nil, max hi: Double? = nil, openMax: Bool = false,
+        openMin: Bool = false
+    ) throws -> Double? {
         guard let v = value(key) else { return nil }
-        guard case .scalar(let s) = v, let d = Double(s.string.replacingOccurrences(of: "_", with: "")), d.isFinite else {
+        guard case .scalar(let s) = v, let d = Double(s.string.replacingOccurrences(of: "_", with: "")), d.isFinite
+        else {
             throw error(key, "expected a number, found \(describe(v))", at: v)
         }
-        if let lo, openMin ? d <= lo : d < lo { throw error(key, "must be \(openMin ? ">" : "≥") \(lo) (got \(d))", at: v) }
-        if let hi, openMax ? d >= hi : d > hi { throw error(key, "must be \(openMax ? "<" : "≤") \(hi) (got \(d))", at: v) }
+        if let lo, openMin ? d <= lo : d < lo {
+            throw error(key, "must be \(openMin ? ">" : "≥") \(lo) (got \(d))", at: v)
+        }
+        if let hi, openMax ? d >= hi : d > hi {
+            throw error(key, "must be \(openMax ? "<" : "≤") \(hi) (got \(d))", at: v)
+        }
         return d
     }
 
-    func double(_ key: String, default d: Double, min lo: Double? = nil, max hi: Double? = nil,
-                openMax: Bool = false, openMin: Bool = false) throws -> Double {
+    func double(
+        _ key: String, default d: Double, min lo: Double? = nil, max hi: Double? = nil,
+        openMax: Bool = false, openMin: Bool = false
+    ) throws -> Double {
         try double(key, min: lo, max: hi, openMax: openMax, openMin: openMin) ?? d
     }
 
@@ -166,8 +177,9 @@ final class ConfigReader {
         for (k, _) in mapping {
             let name = k.string ?? "\(k)"
             if !known.contains(name) {
-                throw ConfigError(file: file, line: k.mark?.line, column: k.mark?.column, key: keyPath(name),
-                                  message: "unknown key\(suggestion(name, known))")
+                throw ConfigError(
+                    file: file, line: k.mark?.line, column: k.mark?.column, key: keyPath(name),
+                    message: "unknown key\(suggestion(name, known))")
             }
         }
     }
@@ -182,7 +194,8 @@ func suggestion(_ word: String, _ candidates: [String]) -> String {
 }
 
 func editDistance(_ a: String, _ b: String) -> Int {
-    let x = Array(a.lowercased()), y = Array(b.lowercased())
+    let x = Array(a.lowercased())
+    let y = Array(b.lowercased())
     if x.isEmpty { return y.count }
     if y.isEmpty { return x.count }
     var prev = Array(0...y.count)

@@ -18,7 +18,8 @@ extension RunConfig {
             }
             input = .features(size: width)
         case .tokens:
-            guard let v = c.model.vocabSize ?? schema.vocabulary?.count ?? schema.tokenIDs.map({ Int($0.max) + 1 }) else {
+            guard let v = c.model.vocabSize ?? schema.vocabulary?.count ?? schema.tokenIDs.map({ Int($0.max) + 1 })
+            else {
                 throw c.error(at: "model.vocab_size", "is needed: \(c.data.file) has no vocabulary attribute")
             }
             input = .tokens(vocabulary: v, embedding: c.model.embeddingSize)
@@ -35,8 +36,10 @@ extension RunConfig {
         let head = c.model.head ?? (schema.target.isPerStep ? .sequence : .last)
         let loss = c.loss ?? (schema.target.isClasses ? .crossEntropy : .mse)
         if schema.target.isClasses != (loss == .crossEntropy) {
-            throw c.error(at: "loss", "\(loss.rawValue) does not fit \(c.data.file), which has \(schema.target) "
-                           + "(class ids need cross_entropy; float targets need mse or bce)")
+            throw c.error(
+                at: "loss",
+                "\(loss.rawValue) does not fit \(c.data.file), which has \(schema.target) "
+                    + "(class ids need cross_entropy; float targets need mse or bce)")
         }
         let model = ModelConfig(
             input: input, hiddenSize: c.model.hiddenSize, numLayers: c.model.numLayers, outputSize: o,
@@ -66,7 +69,8 @@ extension RunConfig {
         case "cosine": decay = .cosine(tMax: Int(real("t_max")), etaMin: real("eta_min"))
         default: decay = .constant
         }
-        let start = s["warmup_start_factor"]
+        let start =
+            s["warmup_start_factor"]
             ?? LearningRateSchedule.warmupHyperparameters[key: "warmup_start_factor"].defaultValue
         return try LearningRateSchedule(decay, warmupSteps: schedule.warmupSteps, warmupStartFactor: start)
     }
@@ -95,7 +99,8 @@ extension ModelConfig {
         case .features(let i): s = "features I=\(i)"
         case .tokens(let v, let e): s = "tokens V=\(v) E=\(e)"
         }
-        s += ", H=\(m.hiddenSize) × \(m.numLayers) layer(s)\(m.bidirectional ? " bidirectional" : ""), O=\(m.outputSize)"
+        s +=
+            ", H=\(m.hiddenSize) × \(m.numLayers) layer(s)\(m.bidirectional ? " bidirectional" : ""), O=\(m.outputSize)"
         s += ", head \(m.head.rawValue), \(m.loss.rawValue)+\(m.activation.rawValue)"
         if m.dropout > 0 { s += ", dropout \(m.dropout)" }
         return s

@@ -12,12 +12,15 @@ extension RunConfig.Generate {
         case "adding": _ = try Generators.writeAdding(to: path, steps: steps, counts: counts, seed: seed)
         case "waves":
             _ = try Generators.writeWaves(
-                to: path, settings: Generators.WaveSettings(classes: classes, minLength: minLength,
-                                                            maxLength: maxLength, noise: noise),
+                to: path,
+                settings: Generators.WaveSettings(
+                    classes: classes, minLength: minLength,
+                    maxLength: maxLength, noise: noise),
                 counts: counts, seed: seed)
         default:
-            _ = try Generators.writeCopy(to: path, symbols: symbols, alphabet: alphabet, delay: delay,
-                                         counts: counts, seed: seed)
+            _ = try Generators.writeCopy(
+                to: path, symbols: symbols, alphabet: alphabet, delay: delay,
+                counts: counts, seed: seed)
         }
     }
 }

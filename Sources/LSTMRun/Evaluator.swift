@@ -32,7 +32,9 @@ public final class Evaluator {
     /// One pass over `loader`'s current epoch (at most `maxBatches` minibatches).
     ///
     /// - Parameter carryState: carry (h, c) from one minibatch to the next (stateful streams).
-    public func evaluate(_ loader: BatchLoader, maxBatches: Int? = nil, carryState: Bool = false) throws -> EvaluationResult {
+    public func evaluate(_ loader: BatchLoader, maxBatches: Int? = nil, carryState: Bool = false) throws
+        -> EvaluationResult
+    {
         var acc = Accumulator(config: network.config)
         var state: LSTMState<Float>?
         var n = 0
@@ -41,8 +43,10 @@ public final class Evaluator {
                 continue  // drain the epoch so the loader ends where it started
             }
             if state.map({ $0.h[0].count != batch.batchSize * network.config.hiddenSize }) ?? false { state = nil }
-            acc.add(batch, loss: batch.withView { network.forward(parameters, $0, workspace: workspace, initialState: state) },
-                    outputs: workspace.outputs())
+            acc.add(
+                batch,
+                loss: batch.withView { network.forward(parameters, $0, workspace: workspace, initialState: state) },
+                outputs: workspace.outputs())
             if carryState { state = workspace.finalState() }
             n += 1
         }
@@ -52,8 +56,9 @@ public final class Evaluator {
     /// Loss and metrics of one minibatch.
     public func evaluate(_ batch: Minibatch<Float>) -> EvaluationResult {
         var acc = Accumulator(config: network.config)
-        acc.add(batch, loss: batch.withView { network.forward(parameters, $0, workspace: workspace) },
-                outputs: workspace.outputs())
+        acc.add(
+            batch, loss: batch.withView { network.forward(parameters, $0, workspace: workspace) },
+            outputs: workspace.outputs())
         return acc.result
     }
 
@@ -68,7 +73,9 @@ public final class Evaluator {
         /// `outputs` batch-major [B, T, O] or [B, O]; padding rows (past a length) are skipped.
         mutating func add(_ batch: Minibatch<Float>, loss l: LossSum, outputs y: [Float]) {
             loss = loss + l
-            let o = config.outputSize, b = batch.batchSize, t = batch.steps
+            let o = config.outputSize
+            let b = batch.batchSize
+            let t = batch.steps
             let perStep = config.head == .sequence
             func valid(_ row: Int) -> Bool {
                 guard perStep, let lengths = batch.lengths else { return true }

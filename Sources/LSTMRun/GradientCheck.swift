@@ -66,8 +66,10 @@ public enum GradientCheck {
     /// for a token stream), and compares every parameter tensor's gradient (and the input's,
     /// for features) with central differences, on at most `maxPerTensor` random elements of each.
     /// A dataset the config generates is generated first if missing, as `lstm train` would.
-    public static func run(config: RunConfig, sequences: Int = 2, steps: Int = 5, tolerance: Double = 1e-6,
-                           maxPerTensor: Int = 20) throws -> GradientCheckReport {
+    public static func run(
+        config: RunConfig, sequences: Int = 2, steps: Int = 5, tolerance: Double = 1e-6,
+        maxPerTensor: Int = 20
+    ) throws -> GradientCheckReport {
         if sequences < 1 { throw RunError("--sequences must be ≥ 1 (got \(sequences))") }
         if steps < 1 { throw RunError("--steps must be ≥ 1 (got \(steps))") }
         if !(tolerance > 0) { throw RunError("--tolerance must be > 0 (got \(tolerance))") }
@@ -85,22 +87,28 @@ public enum GradientCheck {
         let network = try LSTMNetwork<Double>(config: model)
         let parameters = ParameterSet<Double>(config: model, seed: config.seed)
         let analytic = analyticGradients(network: network, parameters: parameters, batch: batch)
-        let tensors = compare(network: network, parameters: parameters, batch: batch, analytic: analytic.parameters,
-                              inputGradient: analytic.input, tolerance: tolerance, maxPerTensor: maxPerTensor,
-                              seed: config.seed)
+        let tensors = compare(
+            network: network, parameters: parameters, batch: batch, analytic: analytic.parameters,
+            inputGradient: analytic.input, tolerance: tolerance, maxPerTensor: maxPerTensor,
+            seed: config.seed)
         let source = "\(config.data.file) \(split): \(batch.batchSize) sequence(s) × \(batch.steps) step(s)"
         return GradientCheckReport(model: model, source: source, tolerance: tolerance, tensors: tensors)
     }
 
     /// The first `sequences` samples of `split` in file order, cut to at most `steps` steps
     /// (lengths clipped too), in Double; a token stream gives its first windows of `steps` tokens.
-    public static func firstSequences(file: DatasetFile, split: String, sequences: Int, steps: Int) throws -> Minibatch<Double> {
+    public static func firstSequences(file: DatasetFile, split: String, sequences: Int, steps: Int) throws -> Minibatch<
+        Double
+    > {
         let schema = try file.schema(split)
         let isStream = schema.form == .tokenStream
-        let loader = try BatchLoader(file: file, split: split, batchSize: sequences, shuffle: false,
-                                     seqLength: isStream ? steps : nil, mode: .windows, prefetch: false)
+        let loader = try BatchLoader(
+            file: file, split: split, batchSize: sequences, shuffle: false,
+            seqLength: isStream ? steps : nil, mode: .windows, prefetch: false)
         guard let f = try loader.next() else { throw RunError("\(file.path): split '\(split)' has no sequence") }
-        let b = f.batchSize, t = f.steps, t2 = min(t, steps)
+        let b = f.batchSize
+        let t = f.steps
+        let t2 = min(t, steps)
         /// Rows of `width` values per step, cut from t to t2 steps.
         func cut<E>(_ a: [E], width: Int) -> [E] {
             (0..<b).flatMap { r in a[(r * t * width)..<((r * t + t2) * width)] }
@@ -125,11 +133,14 @@ public enum GradientCheck {
 
     /// The backward pass's gradient of the mean loss (a fresh arena) and, for feature inputs, ∂L/∂x
     /// batch-major [B, T, I]; evaluated without dropout.
-    public static func analyticGradients(network: LSTMNetwork<Double>, parameters: ParameterSet<Double>,
-                                         batch: Minibatch<Double>) -> (parameters: ParameterSet<Double>, input: [Double]?) {
+    public static func analyticGradients(
+        network: LSTMNetwork<Double>, parameters: ParameterSet<Double>,
+        batch: Minibatch<Double>
+    ) -> (parameters: ParameterSet<Double>, input: [Double]?) {
         let isFeatures = { if case .features = network.config.input { return true } else { return false } }()
-        let ws = Workspace<Double>(config: network.config, maxBatch: batch.batchSize, maxSteps: batch.steps,
-                                   computesInputGradient: isFeatures)
+        let ws = Workspace<Double>(
+            config: network.config, maxBatch: batch.batchSize, maxSteps: batch.steps,
+            computesInputGradient: isFeatures)
         let grads = ParameterSet<Double>(config: network.config)
         batch.withView { _ = network.lossAndGradient(parameters, $0, workspace: ws, into: grads) }
         return (grads, isFeatures ? ws.inputGradient() : nil)
@@ -138,9 +149,11 @@ public enum GradientCheck {
     /// Compares `analytic` (and `inputGradient`, if given) with central differences of the mean
     /// loss, tensor by tensor in layout order; tensors larger than `maxPerTensor` are checked on
     /// a random subset of that many elements drawn from `seed`.
-    public static func compare(network: LSTMNetwork<Double>, parameters: ParameterSet<Double>, batch: Minibatch<Double>,
-                               analytic: ParameterSet<Double>, inputGradient: [Double]?, tolerance: Double,
-                               maxPerTensor: Int, seed: UInt64 = 1, epsilon eps: Double = epsilon) -> [TensorGradientCheck] {
+    public static func compare(
+        network: LSTMNetwork<Double>, parameters: ParameterSet<Double>, batch: Minibatch<Double>,
+        analytic: ParameterSet<Double>, inputGradient: [Double]?, tolerance: Double,
+        maxPerTensor: Int, seed: UInt64 = 1, epsilon eps: Double = epsilon
+    ) -> [TensorGradientCheck] {
         let ws = Workspace<Double>(config: network.config, maxBatch: batch.batchSize, maxSteps: batch.steps)
         var rng = RandomSource(seed: seed ^ 0x6772_6164_6368_6B21)  // "gradchk!"
         func loss(_ m: Minibatch<Double>) -> Double {
@@ -154,14 +167,17 @@ public enum GradientCheck {
         }
         func result(_ name: String, _ shape: [Int], _ a: [Double], _ n: [Double], total: Int) -> TensorGradientCheck {
             let err = relativeError(a, n)
-            return TensorGradientCheck(name: name, shape: shape, checked: a.count, total: total,
-                                       maxRelativeError: err, passed: err <= tolerance)
+            return TensorGradientCheck(
+                name: name, shape: shape, checked: a.count, total: total,
+                maxRelativeError: err, passed: err <= tolerance)
         }
 
         var out: [TensorGradientCheck] = []
         for entry in parameters.layout.entries {
-            let p = parameters.tensor(entry.name)!, g = analytic.tensor(entry.name)!
-            var a: [Double] = [], n: [Double] = []
+            let p = parameters.tensor(entry.name)!
+            let g = analytic.tensor(entry.name)!
+            var a: [Double] = []
+            var n: [Double] = []
             for i in subset(entry.count) {
                 let saved = p[i]
                 p[i] = saved + eps
@@ -175,8 +191,10 @@ public enum GradientCheck {
             out.append(result(entry.name, entry.shape, a, n, total: entry.count))
         }
         if let inputGradient, case .features(let x0) = batch.inputs {
-            var m = batch, x = x0
-            var a: [Double] = [], n: [Double] = []
+            var m = batch
+            var x = x0
+            var a: [Double] = []
+            var n: [Double] = []
             for i in subset(x.count) {
                 let saved = x[i]
                 x[i] = saved + eps
@@ -189,8 +207,10 @@ public enum GradientCheck {
                 a.append(inputGradient[i])
                 n.append((up - down) / (2 * eps))
             }
-            out.append(result("input", [batch.batchSize, batch.steps, x.count / max(1, batch.batchSize * batch.steps)],
-                              a, n, total: x.count))
+            out.append(
+                result(
+                    "input", [batch.batchSize, batch.steps, x.count / max(1, batch.batchSize * batch.steps)],
+                    a, n, total: x.count))
         }
         return out
     }
@@ -199,7 +219,8 @@ public enum GradientCheck {
     /// value is not finite (so it never passes a tolerance).
     public static func relativeError(_ a: [Double], _ n: [Double]) -> Double {
         precondition(a.count == n.count, "relativeError needs arrays of one length")
-        var num = 0.0, den = 0.0
+        var num = 0.0
+        var den = 0.0
         for (x, y) in zip(a, n) {
             if !x.isFinite || !y.isFinite { return .nan }
             num = max(num, abs(x - y))

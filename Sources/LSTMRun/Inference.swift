@@ -45,9 +45,10 @@ public struct InferenceModel: Sendable {
             checkpoint = retried
         }
         let parameters = try checkpoint.makeParameterSet()
-        return InferenceModel(path: path, config: checkpoint.config, parameters: parameters,
-                              network: try LSTMNetwork<Float>(config: checkpoint.config), checkpoint: checkpoint,
-                              run: StoredRunSettings(configText: checkpoint.configText))
+        return InferenceModel(
+            path: path, config: checkpoint.config, parameters: parameters,
+            network: try LSTMNetwork<Float>(config: checkpoint.config), checkpoint: checkpoint,
+            run: StoredRunSettings(configText: checkpoint.configText))
     }
 
     /// "tokens V=65 E=64, H=128 × 2 layer(s), O=65, head sequence, cross_entropy+softmax".
@@ -70,7 +71,8 @@ public struct StoredRunSettings: Sendable, Equatable {
     /// Reads the settings from a run config's YAML text; missing or unreadable keys stay nil.
     public init(configText: String?) {
         guard let text = configText, let root = (try? Yams.load(yaml: text)) as? [String: Any],
-              let data = root["data"] as? [String: Any] else { return }
+            let data = root["data"] as? [String: Any]
+        else { return }
         dataFile = data["file"] as? String
         seqLength = data["seq_length"] as? Int
         streamMode = (data["stream_mode"] as? String).flatMap(StreamMode.init(rawValue:))
@@ -115,16 +117,24 @@ public struct EvaluationReport: Sendable {
             var loss: Double
             var accuracy, perplexity, mse, mae: Double?
             var count, batches: Int
-            var seq_length: Int?
-            var stream_mode: String?
+            var seqLength: Int?
+            var streamMode: String?
+
+            enum CodingKeys: String, CodingKey {
+                case weights, data, split, loss, accuracy, perplexity, mse, mae, count, batches
+                case seqLength = "seq_length"
+                case streamMode = "stream_mode"
+            }
         }
         let r = result
-        let out = Out(weights: weights, data: data, split: split, loss: r.loss, accuracy: r.accuracy,
-                      perplexity: r.perplexity, mse: r.mse, mae: r.mae, count: r.count, batches: batches,
-                      seq_length: seqLength, stream_mode: streamMode?.rawValue)
+        let out = Out(
+            weights: weights, data: data, split: split, loss: r.loss, accuracy: r.accuracy,
+            perplexity: r.perplexity, mse: r.mse, mae: r.mae, count: r.count, batches: batches,
+            seqLength: seqLength, streamMode: streamMode?.rawValue)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(
+            positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
         return String(decoding: try encoder.encode(out), as: UTF8.self)
     }
 }
@@ -150,7 +160,9 @@ public enum Inference {
     /// Opens `data`, validates `split` and loads the weights at `weights` against it; checks the
     /// model against the split (`DatasetFile.check(against:split:)`) so a mismatch is reported
     /// in one message before anything runs.
-    public static func open(weights: String, data: String, split: String) throws -> (InferenceModel, DatasetFile, DatasetSchema) {
+    public static func open(weights: String, data: String, split: String) throws -> (
+        InferenceModel, DatasetFile, DatasetSchema
+    ) {
         let file = try DatasetFile(path: data)
         let schema = try file.schema(split)
         let model = try InferenceModel.load(weights, schema: schema)
@@ -163,21 +175,26 @@ public enum Inference {
     /// Token streams are cut with `seqLength` and `streamMode` (defaults: the training run's
     /// settings stored in the checkpoint, else 50 and `stateful`); `stateful` carries (h, c)
     /// from one minibatch to the next over `batchSize` lanes, like validation during training.
-    public static func evaluate(weights: String, data: String, split: String = "test", batchSize: Int = 64,
-                                seqLength: Int? = nil, streamMode: StreamMode? = nil) throws -> EvaluationReport {
+    public static func evaluate(
+        weights: String, data: String, split: String = "test", batchSize: Int = 64,
+        seqLength: Int? = nil, streamMode: StreamMode? = nil
+    ) throws -> EvaluationReport {
         try checkBatchSize(batchSize)
         let (model, file, schema) = try open(weights: weights, data: data, split: split)
         let isStream = schema.form == .tokenStream
         let t = isStream ? (seqLength ?? model.run.seqLength ?? 50) : seqLength  // the loader rejects a wrong T
         let mode: StreamMode = isStream ? (streamMode ?? model.run.streamMode ?? .stateful) : .windows
         let stateful = isStream && mode == .stateful
-        let loader = try BatchLoader(file: file, split: split, batchSize: batchSize, shuffle: false,
-                                     seqLength: t, mode: mode, dropLast: stateful)
-        let evaluator = Evaluator(network: model.network, parameters: model.parameters,
-                                  maxBatch: min(batchSize, loader.sampleCount), maxSteps: loader.steps)
+        let loader = try BatchLoader(
+            file: file, split: split, batchSize: batchSize, shuffle: false,
+            seqLength: t, mode: mode, dropLast: stateful)
+        let evaluator = Evaluator(
+            network: model.network, parameters: model.parameters,
+            maxBatch: min(batchSize, loader.sampleCount), maxSteps: loader.steps)
         let result = try evaluator.evaluate(loader, carryState: stateful)
-        return EvaluationReport(weights: weights, data: data, split: split, result: result,
-                                batches: loader.batchesPerEpoch, seqLength: t, streamMode: isStream ? mode : nil)
+        return EvaluationReport(
+            weights: weights, data: data, split: split, result: result,
+            batches: loader.batchesPerEpoch, seqLength: t, streamMode: isStream ? mode : nil)
     }
 
     /// Writes the model's outputs y = F(z) on `split` of `data` to a new HDF5 file at `out`
@@ -192,9 +209,11 @@ public enum Inference {
     /// Root attributes record the model config (JSON), the weights, the data file and split.
     /// Minibatches are streamed, so memory is one minibatch whatever N is.
     @discardableResult
-    public static func predict(weights: String, data: String, split: String = "test", out: String,
-                               batchSize: Int = 64, seqLength: Int? = nil,
-                               denormalize: Bool = false) throws -> PredictionSummary {
+    public static func predict(
+        weights: String, data: String, split: String = "test", out: String,
+        batchSize: Int = 64, seqLength: Int? = nil,
+        denormalize: Bool = false
+    ) throws -> PredictionSummary {
         try checkBatchSize(batchSize)
         let target = URL(fileURLWithPath: out).standardizedFileURL.resolvingSymlinksInPath().path
         for (what, p) in [("dataset", data), ("weights file", weights)]
@@ -206,31 +225,40 @@ public enum Inference {
         var stats: FeatureStatistics?
         if denormalize {
             guard !config.loss.usesClassTargets, schema.target.valueWidth != nil else {
-                throw RunError("--denormalize applies to regression outputs (float targets); \(data) split '\(split)' has class ids")
+                throw RunError(
+                    "--denormalize applies to regression outputs (float targets); \(data) split '\(split)' has class ids"
+                )
             }
             guard let s = schema.targetStatistics else {
-                throw RunError("\(data): no target_mean/target_std root attributes to denormalize with (see docs/datasets.md)")
+                throw RunError(
+                    "\(data): no target_mean/target_std root attributes to denormalize with (see docs/datasets.md)")
             }
             stats = s
         }
         let isStream = schema.form == .tokenStream
         let t = isStream ? (seqLength ?? model.run.seqLength ?? 50) : seqLength  // the loader rejects a wrong T
-        let loader = try BatchLoader(file: file, split: split, batchSize: batchSize, shuffle: false,
-                                     seqLength: t, mode: .windows)
-        let n = loader.sampleCount, steps = loader.steps, o = config.outputSize
+        let loader = try BatchLoader(
+            file: file, split: split, batchSize: batchSize, shuffle: false,
+            seqLength: t, mode: .windows)
+        let n = loader.sampleCount
+        let steps = loader.steps
+        let o = config.outputSize
         let perStep = config.head == .sequence
         let shape = perStep ? [n, steps, o] : [n, o]
         let ws = Workspace<Float>(config: config, maxBatch: min(batchSize, n), maxSteps: steps)
         let layout = isStream ? "[W, T, O]" : perStep ? "[N, T, O]" : "[N, O]"
-        try PredictionFile.write(to: out, config: config, shape: shape, layout: layout,
-                                 hasLengths: schema.hasLengths) { file in
+        try PredictionFile.write(
+            to: out, config: config, shape: shape, layout: layout,
+            hasLengths: schema.hasLengths
+        ) { file in
             while let batch = try loader.next() {
                 batch.withView { _ = model.network.forward(model.parameters, $0, workspace: ws) }
                 var y = ws.outputs()
                 if let stats { y = stats.denormalize(y) }
                 if perStep, let l = batch.lengths {  // zero the padding past each length
                     for b in 0..<batch.batchSize {
-                        let start = (b * steps + Int(l[b])) * o, end = (b + 1) * steps * o
+                        let start = (b * steps + Int(l[b])) * o
+                        let end = (b + 1) * steps * o
                         if start < end { y.replaceSubrange(start..<end, with: repeatElement(0, count: end - start)) }
                     }
                 }
@@ -241,13 +269,17 @@ public enum Inference {
             try file.setAttribute("source_data", data)
             try file.setAttribute("split", split)
             try file.setAttribute("denormalized", stats != nil ? 1 : 0)
-            try file.setAttribute("units", stats != nil
-                ? "original units of the data: y·target_std + target_mean (root attributes of the source data)"
-                : "model outputs y = F(z), as the model was trained")
+            try file.setAttribute(
+                "units",
+                stats != nil
+                    ? "original units of the data: y·target_std + target_mean (root attributes of the source data)"
+                    : "model outputs y = F(z), as the model was trained")
             if let stats { try file.setAttribute("target_names", stats.names) }
             if isStream {
                 try file.setAttribute("seq_length", steps)
-                try file.setAttribute("windows", "row w holds the predictions for tokens w·T+1 … w·T+T of the stream, each window from a zero state")
+                try file.setAttribute(
+                    "windows",
+                    "row w holds the predictions for tokens w·T+1 … w·T+T of the stream, each window from a zero state")
             }
         }
         return PredictionSummary(path: out, shape: shape, denormalized: stats != nil)

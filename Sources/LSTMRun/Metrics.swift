@@ -16,9 +16,17 @@ public struct MetricsRecord: Codable, Sendable, Equatable {
     public var skippedSteps: Int?
 
     enum CodingKeys: String, CodingKey {
-        case step, epoch, trainLoss = "train_loss", valLoss = "val_loss", valAccuracy = "val_accuracy"
-        case valPerplexity = "val_perplexity", valMSE = "val_mse", valMAE = "val_mae", learningRate = "lr"
-        case tokensPerSecond = "tokens_per_s", wallTime = "wall_time", skippedSteps = "skipped_steps"
+        case step, epoch
+        case trainLoss = "train_loss"
+        case valLoss = "val_loss"
+        case valAccuracy = "val_accuracy"
+        case valPerplexity = "val_perplexity"
+        case valMSE = "val_mse"
+        case valMAE = "val_mae"
+        case learningRate = "lr"
+        case tokensPerSecond = "tokens_per_s"
+        case wallTime = "wall_time"
+        case skippedSteps = "skipped_steps"
     }
 
     public init(step: Int, epoch: Int, wallTime: Double) {
@@ -43,7 +51,8 @@ public struct MetricsRecord: Codable, Sendable, Equatable {
     /// Decodes one line (non-finite numbers are written as "nan", "inf", "-inf").
     public static func decode(_ line: Substring) throws -> MetricsRecord {
         let decoder = JSONDecoder()
-        decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        decoder.nonConformingFloatDecodingStrategy = .convertFromString(
+            positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
         return try decoder.decode(MetricsRecord.self, from: Data(line.utf8))
     }
 
@@ -52,7 +61,8 @@ public struct MetricsRecord: Codable, Sendable, Equatable {
         let text = try String(contentsOfFile: path, encoding: .utf8)
         return try text.split(separator: "\n").enumerated().map { i, line in
             do { return try decode(line) } catch {
-                throw ConfigError(file: path, line: i + 1, column: 1, key: "", message: "not a metrics record: \(error)")
+                throw ConfigError(
+                    file: path, line: i + 1, column: 1, key: "", message: "not a metrics record: \(error)")
             }
         }
     }
@@ -66,7 +76,8 @@ struct MetricsLog {
     func append(_ r: MetricsRecord) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
-        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(
+            positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
         var line = try encoder.encode(r)
         line.append(0x0A)
         if let h = FileHandle(forWritingAtPath: path) {
@@ -85,6 +96,7 @@ struct MetricsLog {
             guard let r = try? MetricsRecord.decode(line) else { return false }
             return r.step <= step
         }
-        try (kept.joined(separator: "\n") + (kept.isEmpty ? "" : "\n")).write(toFile: path, atomically: true, encoding: .utf8)
+        try (kept.joined(separator: "\n") + (kept.isEmpty ? "" : "\n")).write(
+            toFile: path, atomically: true, encoding: .utf8)
     }
 }

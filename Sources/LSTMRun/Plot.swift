@@ -19,11 +19,13 @@ public enum LossPlot {
             """
         let xs = (train + val + acc).map(\.0)
         let xRange = (xs.min() ?? 0, max((xs.max() ?? 1), (xs.min() ?? 0) + 1))
-        out += panel(series: [("train loss", "#1f77b4", train, false), ("validation loss", "#ff7f0e", val, true)],
-                     top: 40, height: panelH, width: width, xRange: xRange, yLabel: "loss", logScale: true)
+        out += panel(
+            series: [("train loss", "#1f77b4", train, false), ("validation loss", "#ff7f0e", val, true)],
+            top: 40, height: panelH, width: width, xRange: xRange, yLabel: "loss", logScale: true)
         if !acc.isEmpty {
-            out += panel(series: [("validation accuracy", "#2ca02c", acc, true)], top: 40 + panelH + 40,
-                         height: panelH, width: width, xRange: xRange, yLabel: "accuracy", logScale: false)
+            out += panel(
+                series: [("validation accuracy", "#2ca02c", acc, true)], top: 40 + panelH + 40,
+                height: panelH, width: width, xRange: xRange, yLabel: "accuracy", logScale: false)
         }
         return out + "</svg>\n"
     }
@@ -32,21 +34,29 @@ public enum LossPlot {
         series: [(String, String, [(Double, Double)], Bool)], top: Double, height: Double, width: Double,
         xRange: (Double, Double), yLabel: String, logScale: Bool
     ) -> String {
-        let left = 80.0, right = width - 30, bottom = top + height - 40
+        let left = 80.0
+        let right = width - 30
+        let bottom = top + height - 40
         let ys = series.flatMap { $0.2.map(\.1) }
         let positive = ys.filter { $0 > 0 }
-        let useLog = logScale && !positive.isEmpty && positive.count == ys.count
+        let useLog =
+            logScale && !positive.isEmpty && positive.count == ys.count
             && (positive.max()! / positive.min()! > 20)
         func ty(_ v: Double) -> Double { useLog ? log10(v) : v }
-        var lo = ys.map(ty).min() ?? 0, hi = ys.map(ty).max() ?? 1
-        if hi - lo < 1e-12 { lo -= 0.5; hi += 0.5 }
+        var lo = ys.map(ty).min() ?? 0
+        var hi = ys.map(ty).max() ?? 1
+        if hi - lo < 1e-12 {
+            lo -= 0.5
+            hi += 0.5
+        }
         let pad = (hi - lo) * 0.05
         lo -= pad
         hi += pad
         func px(_ x: Double) -> Double { left + (x - xRange.0) / (xRange.1 - xRange.0) * (right - left) }
         func py(_ y: Double) -> Double { bottom - (ty(y) - lo) / (hi - lo) * (bottom - top) }
         var s = "<g>\n"
-        s += "<rect x=\"\(left)\" y=\"\(top)\" width=\"\(right - left)\" height=\"\(bottom - top)\" fill=\"none\" stroke=\"#444\"/>\n"
+        s +=
+            "<rect x=\"\(left)\" y=\"\(top)\" width=\"\(right - left)\" height=\"\(bottom - top)\" fill=\"none\" stroke=\"#444\"/>\n"
         // y ticks at round values: 1-2-5 steps, or 1, 2, 5 × 10^k on a log axis
         for v in niceTicks(lo, hi, log: useLog) {
             let y = bottom - (v - lo) / (hi - lo) * (bottom - top)
@@ -60,7 +70,8 @@ public enum LossPlot {
             s += "<text x=\"\(x)\" y=\"\(bottom + 18)\" text-anchor=\"middle\">\(Int(v.rounded()))</text>\n"
         }
         s += "<text x=\"\((left + right) / 2)\" y=\"\(bottom + 34)\" text-anchor=\"middle\">step</text>\n"
-        s += "<text x=\"20\" y=\"\((top + bottom) / 2)\" text-anchor=\"middle\" transform=\"rotate(-90 20 \((top + bottom) / 2))\">\(yLabel)\(useLog ? " (log scale)" : "")</text>\n"
+        s +=
+            "<text x=\"20\" y=\"\((top + bottom) / 2)\" text-anchor=\"middle\" transform=\"rotate(-90 20 \((top + bottom) / 2))\">\(yLabel)\(useLog ? " (log scale)" : "")</text>\n"
         for (i, (name, color, points, markers)) in series.enumerated() where !points.isEmpty {
             let path = points.map { "\(px($0.0)),\(py($0.1))" }.joined(separator: " ")
             s += "<polyline fill=\"none\" stroke=\"\(color)\" stroke-width=\"2\" points=\"\(path)\"/>\n"
@@ -69,7 +80,8 @@ public enum LossPlot {
                 s += "\n"
             }
             let ly = top + 16 + Double(i) * 18
-            s += "<line x1=\"\(right - 170)\" x2=\"\(right - 145)\" y1=\"\(ly - 4)\" y2=\"\(ly - 4)\" stroke=\"\(color)\" stroke-width=\"3\"/>"
+            s +=
+                "<line x1=\"\(right - 170)\" x2=\"\(right - 145)\" y1=\"\(ly - 4)\" y2=\"\(ly - 4)\" stroke=\"\(color)\" stroke-width=\"3\"/>"
             s += "<text x=\"\(right - 140)\" y=\"\(ly)\">\(escape(name))</text>\n"
         }
         return s + "</g>\n"
@@ -93,7 +105,8 @@ public enum LossPlot {
         let raw = (hi - lo) / 6
         let mag = pow(10, floor(log10(raw)))
         let step = [1.0, 2, 5, 10].map { $0 * mag }.first { $0 >= raw } ?? 10 * mag
-        let first = Int(ceil(lo / step - 1e-9)), last = Int(floor(hi / step + 1e-9))
+        let first = Int(ceil(lo / step - 1e-9))
+        let last = Int(floor(hi / step + 1e-9))
         return first <= last ? (first...last).map { Double($0) * step } : [lo]
     }
 

@@ -153,7 +153,8 @@ extension RunConfig {
     ///
     /// - Throws: `ConfigError` naming the file, line and column of the first problem.
     public static func load(path: String, overrides: [String] = []) throws -> RunConfig {
-        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
+        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8)
+        else {
             throw ConfigError(file: path, line: nil, column: nil, key: "", message: "cannot read the config file")
         }
         return try parse(text, path: path, overrides: overrides)
@@ -180,8 +181,10 @@ extension RunConfig {
         return table.asked
     }
 
-    private static func parseUnlocated(_ text: String, path: String, overrides: [String],
-                                       table: LocationTable = LocationTable()) throws -> RunConfig {
+    private static func parseUnlocated(
+        _ text: String, path: String, overrides: [String],
+        table: LocationTable = LocationTable()
+    ) throws -> RunConfig {
         var root: Node
         do {
             root = try Yams.compose(yaml: text) ?? Node.Mapping([]).asNode
@@ -207,17 +210,20 @@ extension RunConfig {
         model.inputSize = try m.int("input_size", min: 1)
         model.vocabSize = try m.int("vocab_size", min: 1)
         model.outputSize = try m.int("output_size", min: 1)
-        model.activation = try m.choice("activation", OutputActivation.allCases.map(\.rawValue)).flatMap(OutputActivation.init)
+        model.activation = try m.choice("activation", OutputActivation.allCases.map(\.rawValue)).flatMap(
+            OutputActivation.init)
         model.head = try m.choice("head", Head.allCases.map(\.rawValue)).flatMap(Head.init)
-        model.initialization = try m.choice("init", Initialization.allCases.map(\.rawValue))
+        model.initialization =
+            try m.choice("init", Initialization.allCases.map(\.rawValue))
             .flatMap(Initialization.init) ?? model.initialization
         model.forgetBias = try m.bool("forget_bias", default: model.forgetBias)
         try m.rejectUnknownKeys()
 
         let loss = try r.choice("loss", LossKind.allCases.map(\.rawValue)).flatMap(LossKind.init)
         if let a = model.activation, let loss, let need = loss.requiredActivation, a != need {
-            throw r.error("loss", "\(loss.rawValue) needs model.activation \(need.rawValue) (got \(a.rawValue))",
-                          at: r.value("loss"))
+            throw r.error(
+                "loss", "\(loss.rawValue) needs model.activation \(need.rawValue) (got \(a.rawValue))",
+                at: r.value("loss"))
         }
 
         // data
@@ -247,8 +253,9 @@ extension RunConfig {
             try g.rejectUnknownKeys()
             data.generate = gen
         } else if !FileManager.default.fileExists(atPath: data.file) {
-            throw d.error("file", "no such file: \(data.file) (prepare it with `lstm prepare`, or add a data.generate section)",
-                          at: d.value("file"))
+            throw d.error(
+                "file", "no such file: \(data.file) (prepare it with `lstm prepare`, or add a data.generate section)",
+                at: d.value("file"))
         }
         data.trainSplit = try d.string("train_split", default: data.trainSplit)
         data.valSplit = d.has("val_split") ? try d.string("val_split") : "val"
@@ -256,7 +263,8 @@ extension RunConfig {
         data.testSplit = try d.string("test_split", default: data.testSplit)
         data.batchSize = try d.int("batch_size", default: data.batchSize, min: 1)
         data.seqLength = try d.int("seq_length", default: data.seqLength, min: 1)
-        data.streamMode = try d.choice("stream_mode", ["stateful", "windows"]).flatMap(StreamMode.init)
+        data.streamMode =
+            try d.choice("stream_mode", ["stateful", "windows"]).flatMap(StreamMode.init)
             ?? data.streamMode
         data.shuffle = try d.bool("shuffle", default: data.shuffle)
         data.dropLast = try d.bool("drop_last", default: data.dropLast)
@@ -296,10 +304,12 @@ extension RunConfig {
         if let off = try? t.string("clip_norm"), ["none", "off"].contains(off) {
             training.clipNorm = nil  // clipping off
         } else {
-            training.clipNorm = t.has("clip_norm") ? try t.double("clip_norm", min: 0, openMin: true) : training.clipNorm
+            training.clipNorm =
+                t.has("clip_norm") ? try t.double("clip_norm", min: 0, openMin: true) : training.clipNorm
         }
         training.clipValue = try t.double("clip_value", min: 0, openMin: true)
-        training.nanPolicy = try t.choice("nan_policy", NonFinitePolicy.allCases.map(\.rawValue))
+        training.nanPolicy =
+            try t.choice("nan_policy", NonFinitePolicy.allCases.map(\.rawValue))
             .flatMap(NonFinitePolicy.init) ?? training.nanPolicy
         if t.has("early_stopping") {
             let e = try t.section("early_stopping")
@@ -381,8 +391,9 @@ func applyOverride(_ text: String, to root: Node, file: String) throws -> Node {
             if case .scalar(let s) = n, ["", "~", "null"].contains(s.string) {
                 mapping = Node.Mapping([])
             } else {
-                throw ConfigError(file: "--set \(text)", line: nil, column: nil, key: path.joined(separator: "."),
-                                  message: "\(k) is inside a value that is not a mapping")
+                throw ConfigError(
+                    file: "--set \(text)", line: nil, column: nil, key: path.joined(separator: "."),
+                    message: "\(k) is inside a value that is not a mapping")
             }
         }
         mapping[Node(k)] = try set(mapping[Node(k)], keys.dropFirst())
@@ -415,8 +426,10 @@ extension ConfigReader {
         let b = h.bounds
         switch h.kind {
         case .real:
-            return try double(h.key, min: b?.lower, max: b?.upper, openMax: b?.upperOpen ?? false,
-                              openMin: b?.lowerOpen ?? false).map { [$0] }
+            return try double(
+                h.key, min: b?.lower, max: b?.upper, openMax: b?.upperOpen ?? false,
+                openMin: b?.lowerOpen ?? false
+            ).map { [$0] }
         case .integer:
             return try int(h.key, min: b?.lower.map { Int($0) }, max: b?.upper.map { Int($0) }).map { [Double($0)] }
         case .flag:

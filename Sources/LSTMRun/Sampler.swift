@@ -103,16 +103,23 @@ public final class TextSampler {
     public static func check(_ model: InferenceModel) throws {
         let c = model.config
         guard case .tokens(let v, _) = c.input else {
-            throw RunError("\(model.path): sample needs a token model (a language model trained on text), but this model reads float features (\(model.summary))")
+            throw RunError(
+                "\(model.path): sample needs a token model (a language model trained on text), but this model reads float features (\(model.summary))"
+            )
         }
         guard c.outputSize == v else {
-            throw RunError("\(model.path): sample needs a model that predicts the next token (O = V), but this one has O = \(c.outputSize) outputs for V = \(v) tokens")
+            throw RunError(
+                "\(model.path): sample needs a model that predicts the next token (O = V), but this one has O = \(c.outputSize) outputs for V = \(v) tokens"
+            )
         }
         guard c.loss == .crossEntropy, c.activation == .softmax else {
-            throw RunError("\(model.path): sample draws from softmax(z/temperature) and needs a cross_entropy model (this one: \(c.loss.rawValue)+\(c.activation.rawValue))")
+            throw RunError(
+                "\(model.path): sample draws from softmax(z/temperature) and needs a cross_entropy model (this one: \(c.loss.rawValue)+\(c.activation.rawValue))"
+            )
         }
         guard !c.bidirectional else {
-            throw RunError("\(model.path): a bidirectional model reads the future and cannot generate text step by step")
+            throw RunError(
+                "\(model.path): a bidirectional model reads the future and cannot generate text step by step")
         }
     }
 
@@ -124,12 +131,15 @@ public final class TextSampler {
         var i = 0
         while i < chars.count {
             var best: (id: Int, length: Int)?
-            for (id, e) in entries.enumerated() where !e.isEmpty && e.count > (best?.length ?? 0) && i + e.count <= chars.count {
+            for (id, e) in entries.enumerated()
+            where !e.isEmpty && e.count > (best?.length ?? 0) && i + e.count <= chars.count {
                 if Array(chars[i..<(i + e.count)]) == e { best = (id, e.count) }
             }
             guard let best else {
                 let shown = chars[i].unicodeScalars.map { $0.escaped(asASCII: false) }.joined()
-                throw RunError("the primer's character '\(shown)' at position \(i) is not in the model's vocabulary of \(vocabulary.count) tokens")
+                throw RunError(
+                    "the primer's character '\(shown)' at position \(i) is not in the model's vocabulary of \(vocabulary.count) tokens"
+                )
             }
             ids.append(best.id)
             i += best.length
@@ -143,8 +153,10 @@ public final class TextSampler {
     /// token is drawn from softmax(z / temperature) (top-k, or argmax, as `options` say) and fed
     /// back. Without a primer the first token is drawn uniformly (argmax: token 0), as in
     /// sample.lua. `onText` receives each generated token's text as it is produced.
-    public func generate(primer: String = "", length: Int, options: SamplingOptions = SamplingOptions(),
-                         onText: ((String) -> Void)? = nil) throws -> String {
+    public func generate(
+        primer: String = "", length: Int, options: SamplingOptions = SamplingOptions(),
+        onText: ((String) -> Void)? = nil
+    ) throws -> String {
         try options.validate()
         if length < 0 { throw RunError("--length must be ≥ 0 (got \(length))") }
         let primed = try tokens(of: primer)
@@ -164,12 +176,15 @@ public final class TextSampler {
 
     /// Feeds one token and returns the logits z = W^y h + b^y of the next one (in Double).
     private func step(_ token: Int, _ state: inout LSTMState<Float>?) -> [Double] {
-        let c = model.config, p = model.parameters
+        let c = model.config
+        let p = model.parameters
         let batch = Minibatch<Float>(batchSize: 1, steps: 1, inputs: .tokens([Int32(token)]), targets: nil)
         batch.withView { _ = model.network.forward(p, $0, workspace: workspace, initialState: state) }
         let s = workspace.finalState()
         state = s
-        let h = s.h[c.numLayers - 1], w = p.headWeight, dh = c.layerOutputWidth
+        let h = s.h[c.numLayers - 1]
+        let w = p.headWeight
+        let dh = c.layerOutputWidth
         return (0..<c.outputSize).map { j in
             var z = Double(p.headBias[j])
             for i in 0..<dh { z += Double(w.base[j * w.stride + i]) * Double(h[i]) }
@@ -185,7 +200,9 @@ public final class TextSampler {
             path = data
         } else if let stored = model.run.dataFile {
             guard FileManager.default.fileExists(atPath: stored) else {
-                throw RunError("the checkpoint's run read \(stored), which is not here; pass --data DATA.h5 to read the vocabulary from")
+                throw RunError(
+                    "the checkpoint's run read \(stored), which is not here; pass --data DATA.h5 to read the vocabulary from"
+                )
             }
             path = stored
         } else {

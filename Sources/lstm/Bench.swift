@@ -33,8 +33,10 @@ struct Bench: ParsableCommand {
     @Option(help: "Side of the square sgemm measuring the ceiling.") var gemmSize = 1024
 
     func validate() throws {
-        for (name, v) in [("--batch", batch), ("--steps", steps), ("--input", input), ("--hidden", hidden),
-                          ("--layers", layers), ("--iterations", iterations), ("--gemm-size", gemmSize)] where v < 1 {
+        for (name, v) in [
+            ("--batch", batch), ("--steps", steps), ("--input", input), ("--hidden", hidden),
+            ("--layers", layers), ("--iterations", iterations), ("--gemm-size", gemmSize)
+        ] where v < 1 {
             throw ValidationError("\(name) must be ≥ 1 (got \(v))")
         }
         if output < 2 { throw ValidationError("--output must be ≥ 2 classes (got \(output))") }
@@ -43,21 +45,24 @@ struct Bench: ParsableCommand {
     }
 
     func run() throws {
-        let config = ModelConfig(input: .features(size: input), hiddenSize: hidden, numLayers: layers,
-                                 outputSize: output, head: .sequence, loss: .crossEntropy)
+        let config = ModelConfig(
+            input: .features(size: input), hiddenSize: hidden, numLayers: layers,
+            outputSize: output, head: .sequence, loss: .crossEntropy)
         let network = try LSTMNetwork<Float>(config: config)
         let parameters = ParameterSet<Float>(config: config, seed: 1)
-        let scheduler = DataParallelScheduler(network: network, maxBatch: batch, maxSteps: steps,
-                                              shards: shards, workers: workers)
+        let scheduler = DataParallelScheduler(
+            network: network, maxBatch: batch, maxSteps: steps,
+            shards: shards, workers: workers)
         var rng = RandomSource(seed: 2)
         let minibatch = Minibatch<Float>(
             batchSize: batch, steps: steps,
             inputs: .features((0..<(batch * steps * input)).map { _ in Float(rng.normal()) }),
             targets: .classes((0..<(batch * steps)).map { _ in Int32(rng.index(below: output)) }))
-        print("bench: I=\(input) H=\(hidden) O=\(output) L=\(layers) B=\(batch) T=\(steps); "
-              + "S=\(scheduler.shardCount) shard(s) on W=\(scheduler.workerCount) worker(s), "
-              + "\(scheduler.blasThreads) BLAS thread(s) each; OpenBLAS \(BLASThreads.coreName); "
-              + "\(ProcessInfo.processInfo.activeProcessorCount) cores")
+        print(
+            "bench: I=\(input) H=\(hidden) O=\(output) L=\(layers) B=\(batch) T=\(steps); "
+                + "S=\(scheduler.shardCount) shard(s) on W=\(scheduler.workerCount) worker(s), "
+                + "\(scheduler.blasThreads) BLAS thread(s) each; OpenBLAS \(BLASThreads.coreName); "
+                + "\(ProcessInfo.processInfo.activeProcessorCount) cores")
 
         let seconds = minibatch.withView { view in
             median(timed(iterations) { _ = scheduler.computeGradient(parameters, view) })
@@ -67,18 +72,24 @@ struct Bench: ParsableCommand {
         let gflops = tokensPerSecond * flopsPerToken / 1e9
         let ceiling = sgemmCeiling(n: gemmSize, workers: scheduler.workerCount, blasThreads: scheduler.blasThreads)
         #if DEBUG
-        print("note: this is a debug build; `swift build -c release` gives representative figures")
+            print("note: this is a debug build; `swift build -c release` gives representative figures")
         #endif
-        print(String(format: "%.0f tokens/s  %.3g GFLOP/s  (median of %d, %.4g s per minibatch, %.4g MFLOP per token)",
-                     tokensPerSecond, gflops, iterations, seconds, flopsPerToken / 1e6))
-        print(String(format: "sgemm ceiling %.3g GFLOP/s (%d³ × %d worker(s), %d BLAS thread(s) each): %.1f%% of it",
-                     ceiling, gemmSize, scheduler.workerCount, scheduler.blasThreads, 100 * gflops / ceiling))
+        print(
+            String(
+                format: "%.0f tokens/s  %.3g GFLOP/s  (median of %d, %.4g s per minibatch, %.4g MFLOP per token)",
+                tokensPerSecond, gflops, iterations, seconds, flopsPerToken / 1e6))
+        print(
+            String(
+                format: "sgemm ceiling %.3g GFLOP/s (%d³ × %d worker(s), %d BLAS thread(s) each): %.1f%% of it",
+                ceiling, gemmSize, scheduler.workerCount, scheduler.blasThreads, 100 * gflops / ceiling))
     }
 
     /// Aggregate GFLOP/s of `workers` concurrent n³ sgemms at `blasThreads` threads each (median of 3).
     func sgemmCeiling(n: Int, workers: Int, blasThreads: Int) -> Double {
         BLASThreads.set(blasThreads)
-        let buffers = (0..<workers).map { _ in (Buffer<Float>(count: n * n), Buffer<Float>(count: n * n), Buffer<Float>(count: n * n)) }
+        let buffers = (0..<workers).map { _ in
+            (Buffer<Float>(count: n * n), Buffer<Float>(count: n * n), Buffer<Float>(count: n * n))
+        }
         for (a, b, _) in buffers {
             for i in 0..<(n * n) {
                 a[i] = Float(i % 7) * 0.1
@@ -86,13 +97,15 @@ struct Bench: ParsableCommand {
             }
         }
         let shared = buffers.map { SendableBuffers(a: $0.0, b: $0.1, c: $0.2) }
-        let t = median(timed(3) {
-            DispatchQueue.concurrentPerform(iterations: workers) { w in
-                let s = shared[w]
-                gemm(Matrix(s.a.base, rows: n, cols: n), Matrix(s.b.base, rows: n, cols: n),
-                     into: Matrix(s.c.base, rows: n, cols: n))
-            }
-        })
+        let t = median(
+            timed(3) {
+                DispatchQueue.concurrentPerform(iterations: workers) { w in
+                    let s = shared[w]
+                    gemm(
+                        Matrix(s.a.base, rows: n, cols: n), Matrix(s.b.base, rows: n, cols: n),
+                        into: Matrix(s.c.base, rows: n, cols: n))
+                }
+            })
         return Double(workers) * 2 * Double(n) * Double(n) * Double(n) / t / 1e9
     }
 }

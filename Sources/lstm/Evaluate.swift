@@ -26,12 +26,13 @@ struct Evaluate: ParsableCommand {
 
     func run() throws {
         let o = options
-        let report = try Inference.evaluate(weights: o.checkpoint, data: o.data, split: o.split, batchSize: o.batchSize,
-                                            seqLength: o.seqLength, streamMode: streamMode)
+        let report = try Inference.evaluate(
+            weights: o.checkpoint, data: o.data, split: o.split, batchSize: o.batchSize,
+            seqLength: o.seqLength, streamMode: streamMode)
         if json {
             print(try report.json())
         } else {
-            report.lines.forEach { print($0) }
+            for line in report.lines { print(line) }
         }
     }
 }

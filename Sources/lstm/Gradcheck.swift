@@ -22,7 +22,8 @@ struct Gradcheck: ParsableCommand {
             """)
 
     @Argument(help: "The YAML config file.") var config: String
-    @Option(name: .customLong("set"), help: "Override a key: section.key=value (repeatable).") var overrides: [String] = []
+    @Option(name: .customLong("set"), help: "Override a key: section.key=value (repeatable).") var overrides: [String] =
+        []
     @Option(help: "Sequences in the checked minibatch.") var sequences = 2
     @Option(help: "Steps per sequence (at most the data's T).") var steps = 5
     @Option(help: "Largest maximum relative error that passes.") var tolerance = 1e-6
@@ -30,19 +31,24 @@ struct Gradcheck: ParsableCommand {
 
     func run() throws {
         let cfg = try RunConfig.load(path: config, overrides: overrides)
-        let report = try GradientCheck.run(config: cfg, sequences: sequences, steps: steps, tolerance: tolerance,
-                                           maxPerTensor: maxPerTensor)
+        let report = try GradientCheck.run(
+            config: cfg, sequences: sequences, steps: steps, tolerance: tolerance,
+            maxPerTensor: maxPerTensor)
         print("gradcheck \(config): \(report.modelSummary)")
         print("on \(report.source), in Double, no dropout, ε = \(GradientCheck.epsilon)")
-        report.tensors.forEach { print($0.line) }
+        for tensor in report.tensors { print(tensor.line) }
         let failed = report.tensors.filter { !$0.passed }
         if failed.isEmpty {
-            print(String(format: "PASS: %d tensors, max relative error %.3e ≤ tolerance %.1e",
-                         report.tensors.count, report.worst, report.tolerance))
+            print(
+                String(
+                    format: "PASS: %d tensors, max relative error %.3e ≤ tolerance %.1e",
+                    report.tensors.count, report.worst, report.tolerance))
         } else {
-            throw RunError(String(format: "gradient check failed for %d of %d tensors (%@): max relative error %.3e > tolerance %.1e",
-                                         failed.count, report.tensors.count, failed.map(\.name).joined(separator: ", "),
-                                         report.worst, report.tolerance))
+            throw RunError(
+                String(
+                    format: "gradient check failed for %d of %d tensors (%@): max relative error %.3e > tolerance %.1e",
+                    failed.count, report.tensors.count, failed.map(\.name).joined(separator: ", "),
+                    report.worst, report.tolerance))
         }
     }
 }

@@ -12,6 +12,6 @@ struct LSTMCommand: ParsableCommand {
         subcommands: [
             Train.self, Resume.self, Evaluate.self, Predict.self, Sample.self,
             Prepare.self, Export.self, Import.self, Inspect.self,
-            Gradcheck.self, Plot.self, Bench.self,
+            Gradcheck.self, Plot.self, Bench.self
         ])
 }

@@ -24,12 +24,14 @@ struct Predict: ParsableCommand {
 
     @OptionGroup var options: InferenceOptions
     @Option(help: "The HDF5 file to write.") var out: String
-    @Flag(help: "Map regression outputs back to original units with the data's target statistics.") var denormalize = false
+    @Flag(help: "Map regression outputs back to original units with the data's target statistics.") var denormalize =
+        false
 
     func run() throws {
         let o = options
-        let summary = try Inference.predict(weights: o.checkpoint, data: o.data, split: o.split, out: out,
-                                            batchSize: o.batchSize, seqLength: o.seqLength, denormalize: denormalize)
+        let summary = try Inference.predict(
+            weights: o.checkpoint, data: o.data, split: o.split, out: out,
+            batchSize: o.batchSize, seqLength: o.seqLength, denormalize: denormalize)
         print(summary.description)
     }
 }

@@ -88,8 +88,9 @@ struct Prepare: ParsableCommand {
         @Option(help: "Fraction of the rows for the test split.") var testFrac = 0.1
 
         func run() throws {
-            let preparer = CSVPreparer(window: window, targets: target, features: features.isEmpty ? nil : features,
-                                       valFraction: valFrac, testFraction: testFrac)
+            let preparer = CSVPreparer(
+                window: window, targets: target, features: features.isEmpty ? nil : features,
+                valFraction: valFrac, testFraction: testFrac)
             Prepare.report(try preparer.prepare(file: file, to: out))
         }
     }
@@ -111,7 +112,8 @@ struct Prepare: ParsableCommand {
         @Option(help: "The dataset file to write.") var out: String
 
         func run() throws {
-            Prepare.report(try Generators.writeAdding(to: out, steps: steps, counts: counts.splitCounts, seed: counts.seed))
+            Prepare.report(
+                try Generators.writeAdding(to: out, steps: steps, counts: counts.splitCounts, seed: counts.seed))
         }
     }
 
@@ -136,8 +138,10 @@ struct Prepare: ParsableCommand {
         @Option(help: "The dataset file to write.") var out: String
 
         func run() throws {
-            Prepare.report(try Generators.writeCopy(to: out, symbols: symbols, alphabet: alphabet, delay: delay,
-                                                    counts: counts.splitCounts, seed: counts.seed))
+            Prepare.report(
+                try Generators.writeCopy(
+                    to: out, symbols: symbols, alphabet: alphabet, delay: delay,
+                    counts: counts.splitCounts, seed: counts.seed))
         }
     }
 }
@@ -166,8 +170,10 @@ extension Prepare {
         @Option(help: "The dataset file to write.") var out: String
 
         func run() throws {
-            let settings = Generators.WaveSettings(classes: classes, minLength: minLength, maxLength: maxLength, noise: noise)
-            Prepare.report(try Generators.writeWaves(to: out, settings: settings, counts: counts.splitCounts, seed: counts.seed))
+            let settings = Generators.WaveSettings(
+                classes: classes, minLength: minLength, maxLength: maxLength, noise: noise)
+            Prepare.report(
+                try Generators.writeWaves(to: out, settings: settings, counts: counts.splitCounts, seed: counts.seed))
         }
     }
 }

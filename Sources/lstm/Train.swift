@@ -18,15 +18,18 @@ struct Train: ParsableCommand {
             """)
 
     @Argument(help: "The YAML config file.") var config: String
-    @Option(name: .customLong("set"), help: "Override a key: section.key=value (repeatable).") var overrides: [String] = []
+    @Option(name: .customLong("set"), help: "Override a key: section.key=value (repeatable).") var overrides: [String] =
+        []
     @Option(name: .customLong("init"), help: "Start from these weights (a checkpoint, or a PyTorch/Keras file).")
     var initFrom: String?
     @Flag(help: "Print the effective config and check data and model, then stop without training.") var dryRun = false
 
     func run() throws {
         let cfg = try RunConfig.load(path: config, overrides: overrides)
-        print("config \(config):\n" + cfg.sourceText.split(separator: "\n", omittingEmptySubsequences: false)
-            .map { "  " + $0 }.joined(separator: "\n"))
+        print(
+            "config \(config):\n"
+                + cfg.sourceText.split(separator: "\n", omittingEmptySubsequences: false)
+                .map { "  " + $0 }.joined(separator: "\n"))
         let run = try TrainingRun(config: cfg, initFrom: initFrom)
         if dryRun {
             print("dry run: data and model check out; nothing trained")
@@ -65,8 +68,9 @@ func trainReporting(_ run: TrainingRun) throws {
 }
 
 func report(_ s: RunSummary, run: TrainingRun) {
-    print("done: \(s.reason) after \(s.steps) steps (\(s.epochs) epochs) in \(String(format: "%.1f", s.wallTime)) s"
-          + (s.skippedSteps > 0 ? "; \(s.skippedSteps) non-finite steps skipped" : ""))
+    print(
+        "done: \(s.reason) after \(s.steps) steps (\(s.epochs) epochs) in \(String(format: "%.1f", s.wallTime)) s"
+            + (s.skippedSteps > 0 ? "; \(s.skippedSteps) non-finite steps skipped" : ""))
     if let v = s.lastValidation {
         var line = String(format: "final validation loss %.6f", v.valLoss ?? .nan)
         if let a = v.valAccuracy { line += String(format: ", accuracy %.4f", a) }
@@ -78,7 +82,9 @@ func report(_ s: RunSummary, run: TrainingRun) {
     let metrics = (s.directory as NSString).appendingPathComponent("metrics.jsonl")
     let plot = (s.directory as NSString).appendingPathComponent("loss.svg")
     if let records = try? MetricsRecord.read(metrics),
-       (try? LossPlot.svg(records, title: "\(s.directory)").write(toFile: plot, atomically: true, encoding: .utf8)) != nil {
+        (try? LossPlot.svg(records, title: "\(s.directory)").write(toFile: plot, atomically: true, encoding: .utf8))
+            != nil
+    {
         print("metrics: \(metrics); plot: \(plot)")
     }
 }
@@ -96,7 +102,8 @@ final class StopOnInterrupt: @unchecked Sendable {
         source.setEventHandler { [unowned self] in
             self.count += 1
             if self.count > 1 { exit(130) }
-            FileHandle.standardError.write(Data("\ninterrupted: saving a checkpoint after this step (Ctrl-C again to quit now)\n".utf8))
+            FileHandle.standardError.write(
+                Data("\ninterrupted: saving a checkpoint after this step (Ctrl-C again to quit now)\n".utf8))
             target.requestStop(saveCheckpoint: true)
         }
         source.resume()

@@ -12,7 +12,8 @@ struct CLIResult {
 /// The directory holding the built products (`lstm` sits next to the test bundle).
 /// On Linux the test runner is `<products>/lstmPackageTests.xctest` itself.
 var productsDirectory: URL {
-    let candidates = [URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()]
+    let candidates =
+        [URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()]
         + Bundle.allBundles.map { $0.bundleURL.deletingLastPathComponent() }
     return candidates.first { FileManager.default.isExecutableFile(atPath: $0.appendingPathComponent("lstm").path) }
         ?? candidates[0]
@@ -40,8 +41,9 @@ func lstm(_ args: [String], in dir: URL? = nil) throws -> CLIResult {
     p.waitUntilExit()
     try err.close()
     let errData = (try? Data(contentsOf: errURL)) ?? Data()
-    return CLIResult(status: p.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
-                     stderr: String(decoding: errData, as: UTF8.self))
+    return CLIResult(
+        status: p.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
+        stderr: String(decoding: errData, as: UTF8.self))
 }
 
 /// A fresh temporary directory, removed by the caller's tearDown.

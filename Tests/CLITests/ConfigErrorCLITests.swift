@@ -8,8 +8,11 @@ final class ConfigErrorCLITests: XCTestCase {
 
     override func setUpWithError() throws {
         dir = try makeTemporaryDirectory()
-        _ = try lstm(["prepare", "adding", "--steps", "6", "--train", "8", "--val", "4", "--test", "4",
-                      "--out", "data.h5"], in: dir)
+        _ = try lstm(
+            [
+                "prepare", "adding", "--steps", "6", "--train", "8", "--val", "4", "--test", "4",
+                "--out", "data.h5"
+            ], in: dir)
     }
 
     override func tearDownWithError() throws { try? FileManager.default.removeItem(at: dir) }
@@ -24,32 +27,39 @@ final class ConfigErrorCLITests: XCTestCase {
     }
 
     func testUnknownKey() throws {
-        try assertRejected("data:\n  file: data.h5\nmodel:\n  hiden_size: 4\n",
-                           "job.yaml:4:3: model.hiden_size: unknown key (did you mean hidden_size?)")
+        try assertRejected(
+            "data:\n  file: data.h5\nmodel:\n  hiden_size: 4\n",
+            "job.yaml:4:3: model.hiden_size: unknown key (did you mean hidden_size?)")
     }
 
     func testWrongType() throws {
-        try assertRejected("data:\n  file: data.h5\n  batch_size: [1, 2]\n",
-                           "job.yaml:3:15: data.batch_size: expected an integer, found a list")
+        try assertRejected(
+            "data:\n  file: data.h5\n  batch_size: [1, 2]\n",
+            "job.yaml:3:15: data.batch_size: expected an integer, found a list")
     }
 
     func testOutOfRange() throws {
-        try assertRejected("data:\n  file: data.h5\nmodel:\n  num_layers: 0\n",
-                           "job.yaml:4:15: model.num_layers: must be ≥ 1 (got 0)")
+        try assertRejected(
+            "data:\n  file: data.h5\nmodel:\n  num_layers: 0\n",
+            "job.yaml:4:15: model.num_layers: must be ≥ 1 (got 0)")
     }
 
     func testMissingFile() throws {
-        try assertRejected("data:\n  file: missing.h5\n",
-                           "job.yaml:2:9: data.file: no such file: missing.h5")
+        try assertRejected(
+            "data:\n  file: missing.h5\n",
+            "job.yaml:2:9: data.file: no such file: missing.h5")
     }
 
     func testModelDoesNotMatchTheData() throws {
-        try assertRejected("data:\n  file: data.h5\nmodel:\n  input_size: 5\n",
-                           "job.yaml:4:15: model.input_size: is 5 but data.h5 has features of width 2")
-        try assertRejected("data:\n  file: data.h5\nloss: cross_entropy\n",
-                           "job.yaml:3:7: loss: cross_entropy does not fit data.h5")
-        try assertRejected("data:\n  file: data.h5\n  val_split: dev\n",
-                           "job.yaml:3:14: data.val_split: data.h5 has no split 'dev'")
+        try assertRejected(
+            "data:\n  file: data.h5\nmodel:\n  input_size: 5\n",
+            "job.yaml:4:15: model.input_size: is 5 but data.h5 has features of width 2")
+        try assertRejected(
+            "data:\n  file: data.h5\nloss: cross_entropy\n",
+            "job.yaml:3:7: loss: cross_entropy does not fit data.h5")
+        try assertRejected(
+            "data:\n  file: data.h5\n  val_split: dev\n",
+            "job.yaml:3:14: data.val_split: data.h5 has no split 'dev'")
     }
 
     func testHelpShowsExamples() throws {

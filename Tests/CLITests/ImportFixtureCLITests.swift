@@ -25,28 +25,33 @@ final class ImportFixtureCLITests: XCTestCase {
     }
 
     func testKerasBidirectionalFixtureThroughImportPredictAndExport() throws {
-        try check(weights: "two_layer_bidir_last.weights.h5", io: "two_layer_bidir_last.keras.io.h5",
-                  format: "keras", options: ["--head", "last", "--loss", "mse"], classTargets: false,
-                  exported: "back.weights.h5")
+        try check(
+            weights: "two_layer_bidir_last.weights.h5", io: "two_layer_bidir_last.keras.io.h5",
+            format: "keras", options: ["--head", "last", "--loss", "mse"], classTargets: false,
+            exported: "back.weights.h5")
     }
 
     func testPyTorchOneLayerFixtureThroughImportPredictAndExport() throws {
-        try check(weights: "one_layer_sequence.pt.h5", io: "one_layer_sequence.pt.io.h5",
-                  format: "pytorch", options: ["--head", "sequence", "--loss", "cross_entropy"], classTargets: true,
-                  exported: "back.pt.h5")
+        try check(
+            weights: "one_layer_sequence.pt.h5", io: "one_layer_sequence.pt.io.h5",
+            format: "pytorch", options: ["--head", "sequence", "--loss", "cross_entropy"], classTargets: true,
+            exported: "back.pt.h5")
     }
 
     /// Imports `weights`, predicts on a dataset holding the recorded inputs, compares with the
     /// recorded outputs, exports back and compares the weight tensors (PyTorch: bias_hh folded
     /// into bias_ih, so only the weight matrices are compared bit for bit there).
-    func check(weights: String, io: String, format: String, options: [String], classTargets: Bool,
-               exported: String, file: StaticString = #filePath, line: UInt = #line) throws {
+    func check(
+        weights: String, io: String, format: String, options: [String], classTargets: Bool,
+        exported: String, file: StaticString = #filePath, line: UInt = #line
+    ) throws {
         let source = Self.fixtures.appendingPathComponent(weights).path
         try run(["import", source, "--format", format, "--out", path("imported.h5")] + options, file: file, line: line)
 
         let recorded = try HDF5File.open(Self.fixtures.appendingPathComponent(io).path)
         defer { try? recorded.close() }
-        let inputs = try recorded.root.openDataset("inputs"), outputs = try recorded.root.openDataset("outputs")
+        let inputs = try recorded.root.openDataset("inputs")
+        let outputs = try recorded.root.openDataset("outputs")
         let data = try HDF5File.create(path("data.h5"))
         do {  // the group handle goes before the file is closed
             let test = try data.root.createGroup("test")
@@ -60,8 +65,9 @@ final class ImportFixtureCLITests: XCTestCase {
         }
         try data.close()
 
-        try run(["predict", path("imported.h5"), "--data", path("data.h5"), "--split", "test", "--out", path("pred.h5")],
-                file: file, line: line)
+        try run(
+            ["predict", path("imported.h5"), "--data", path("data.h5"), "--split", "test", "--out", path("pred.h5")],
+            file: file, line: line)
         let predicted = try HDF5File.open(path("pred.h5"))
         defer { try? predicted.close() }
         let ours = try predicted.root.openDataset("outputs")
@@ -76,13 +82,19 @@ final class ImportFixtureCLITests: XCTestCase {
         XCTAssertLessThanOrEqual(worst, 1e-5, "max |Δ| against the framework's outputs", file: file, line: line)
 
         try run(["export", path("imported.h5"), "--format", format, "--out", path(exported)], file: file, line: line)
-        let theirs = try HDF5File.open(source), back = try HDF5File.open(path(exported))
-        defer { try? theirs.close(); try? back.close() }
+        let theirs = try HDF5File.open(source)
+        let back = try HDF5File.open(path(exported))
+        defer {
+            try? theirs.close()
+            try? back.close()
+        }
         for name in try datasetPaths(theirs.root) where !name.contains("bias_") {
-            let t = try theirs.root.openDataset(name), o = try back.root.openDataset(name)
+            let t = try theirs.root.openDataset(name)
+            let o = try back.root.openDataset(name)
             XCTAssertEqual(o.shape, t.shape, name, file: file, line: line)
-            XCTAssertEqual(try o.read(as: Float.self).map(\.bitPattern), try t.read(as: Float.self).map(\.bitPattern), name,
-                           file: file, line: line)
+            XCTAssertEqual(
+                try o.read(as: Float.self).map(\.bitPattern), try t.read(as: Float.self).map(\.bitPattern), name,
+                file: file, line: line)
         }
     }
 

@@ -44,30 +44,46 @@ final class InferenceCLITests: XCTestCase {
         do {
             dir = try makeTemporaryDirectory()
             // Regression with a `last` head: the adding problem.
-            try ok(["prepare", "adding", "--steps", "6", "--train", "32", "--val", "8", "--test", "10", "--out", "adding.h5"])
-            try write(trainConfig(model: "hidden_size: 6, head: last", loss: "mse", data: "file: adding.h5, batch_size: 8",
-                                  run: "run-adding"), "adding.yaml")
+            try ok([
+                "prepare", "adding", "--steps", "6", "--train", "32", "--val", "8", "--test", "10", "--out", "adding.h5"
+            ])
+            try write(
+                trainConfig(
+                    model: "hidden_size: 6, head: last", loss: "mse", data: "file: adding.h5, batch_size: 8",
+                    run: "run-adding"), "adding.yaml")
             try ok(["train", "adding.yaml"])
             // A character-level language model on a token stream.
             try write(String(repeating: "the cat sat on the mat. the dog ate the hat.\n", count: 6), "input.txt")
             try ok(["prepare", "text", "input.txt", "--out", "text.h5"])
-            try write(trainConfig(model: "hidden_size: 8, embedding_size: 4", loss: "cross_entropy",
-                                  data: "file: text.h5, batch_size: 2, seq_length: 8", run: "run-text"), "text.yaml")
+            try write(
+                trainConfig(
+                    model: "hidden_size: 8, embedding_size: 4", loss: "cross_entropy",
+                    data: "file: text.h5, batch_size: 2, seq_length: 8", run: "run-text"), "text.yaml")
             try ok(["train", "text.yaml"])
             // Classification per step with token inputs whose classes are not the vocabulary.
-            try ok(["prepare", "copy", "--symbols", "2", "--alphabet", "3", "--delay", "2", "--train", "16", "--val", "4",
-                    "--test", "4", "--out", "copy.h5"])
-            try write(trainConfig(model: "hidden_size: 5, embedding_size: 3", loss: "cross_entropy",
-                                  data: "file: copy.h5, batch_size: 4", run: "run-copy"), "copy.yaml")
+            try ok([
+                "prepare", "copy", "--symbols", "2", "--alphabet", "3", "--delay", "2", "--train", "16", "--val", "4",
+                "--test", "4", "--out", "copy.h5"
+            ])
+            try write(
+                trainConfig(
+                    model: "hidden_size: 5, embedding_size: 3", loss: "cross_entropy",
+                    data: "file: copy.h5, batch_size: 4", run: "run-copy"), "copy.yaml")
             try ok(["train", "copy.yaml"])
             // Forecasting from a CSV, whose targets carry target_mean/target_std.
             var csv = "temp,wind\n"
-            for i in 0..<60 { csv += String(format: "%.3f,%.3f\n", 20 + 5 * sin(Double(i) / 3), 3 + cos(Double(i) / 2)) }
+            for i in 0..<60 {
+                csv += String(format: "%.3f,%.3f\n", 20 + 5 * sin(Double(i) / 3), 3 + cos(Double(i) / 2))
+            }
             try write(csv, "weather.csv")
-            try ok(["prepare", "csv", "weather.csv", "--window", "3", "--target", "temp", "--val-frac", "0.2",
-                    "--test-frac", "0.2", "--out", "weather.h5"])
-            try write(trainConfig(model: "hidden_size: 4", loss: "mse", data: "file: weather.h5, batch_size: 8",
-                                  run: "run-weather"), "weather.yaml")
+            try ok([
+                "prepare", "csv", "weather.csv", "--window", "3", "--target", "temp", "--val-frac", "0.2",
+                "--test-frac", "0.2", "--out", "weather.h5"
+            ])
+            try write(
+                trainConfig(
+                    model: "hidden_size: 4", loss: "mse", data: "file: weather.h5, batch_size: 8",
+                    run: "run-weather"), "weather.yaml")
             try ok(["train", "weather.yaml"])
         } catch {
             setupError = error
@@ -88,7 +104,8 @@ final class InferenceCLITests: XCTestCase {
 
     func fails(_ args: [String], saying expected: String, file: StaticString = #filePath, line: UInt = #line) throws {
         let r = try lstm(args, in: Self.dir)
-        XCTAssertNotEqual(r.status, 0, "lstm \(args.joined(separator: " ")) should fail: \(r.output)", file: file, line: line)
+        XCTAssertNotEqual(
+            r.status, 0, "lstm \(args.joined(separator: " ")) should fail: \(r.output)", file: file, line: line)
         XCTAssertTrue(r.stderr.contains(expected), "stderr: \(r.stderr)", file: file, line: line)
     }
 
@@ -119,7 +136,8 @@ final class InferenceCLITests: XCTestCase {
 
     func testEvaluateJSONIsOneObjectAgreeingWithTheTextLines() throws {
         let text = try run(["evaluate", "run-adding/latest.h5", "--data", "adding.h5", "--split", "val"]).stdout
-        let out = try run(["evaluate", "run-adding/latest.h5", "--data", "adding.h5", "--split", "val", "--json"]).stdout
+        let out = try run(["evaluate", "run-adding/latest.h5", "--data", "adding.h5", "--split", "val", "--json"])
+            .stdout
         XCTAssertEqual(out.split(separator: "\n").count, 1)
         let j = try jsonObject(out)
         XCTAssertEqual(j["split"] as? String, "val")
@@ -136,31 +154,41 @@ final class InferenceCLITests: XCTestCase {
         XCTAssertTrue((0...1).contains(accuracy))
         XCTAssertEqual(copy["count"] as? Int, 4 * 7)
 
-        let text = try jsonObject(try run(["evaluate", "run-text/latest.h5", "--data", "text.h5", "--split", "val",
-                                           "--batch-size", "2", "--json"]).stdout)
+        let text = try jsonObject(
+            try run([
+                "evaluate", "run-text/latest.h5", "--data", "text.h5", "--split", "val",
+                "--batch-size", "2", "--json"
+            ]).stdout)
         let loss = try XCTUnwrap(text["loss"] as? Double)
         XCTAssertEqual(try XCTUnwrap(text["perplexity"] as? Double), exp(loss), accuracy: 1e-9 * exp(loss))
         XCTAssertEqual(text["seq_length"] as? Int, 8, "the run's seq_length is the default")
         XCTAssertEqual(text["stream_mode"] as? String, "stateful")
         // windows of 4: ⌊(27 − 1) / 4⌋ = 6 windows of 4 targets
-        let windows = try jsonObject(try run(["evaluate", "run-text/latest.h5", "--data", "text.h5", "--split", "val",
-                                              "--seq-length", "4", "--stream-mode", "windows", "--json"]).stdout)
+        let windows = try jsonObject(
+            try run([
+                "evaluate", "run-text/latest.h5", "--data", "text.h5", "--split", "val",
+                "--seq-length", "4", "--stream-mode", "windows", "--json"
+            ]).stdout)
         XCTAssertEqual(windows["count"] as? Int, 24)
     }
 
     func testEvaluateOnAMissingSplitIsOneClearError() throws {
-        try fails(["evaluate", "run-adding/latest.h5", "--data", "adding.h5", "--split", "tset"],
-                  saying: "no split group `tset` in the file (splits found: train, val, test)")
-        try fails(["predict", "run-adding/latest.h5", "--data", "adding.h5", "--split", "tset", "--out", "p.h5"],
-                  saying: "no split group `tset`")
+        try fails(
+            ["evaluate", "run-adding/latest.h5", "--data", "adding.h5", "--split", "tset"],
+            saying: "no split group `tset` in the file (splits found: train, val, test)")
+        try fails(
+            ["predict", "run-adding/latest.h5", "--data", "adding.h5", "--split", "tset", "--out", "p.h5"],
+            saying: "no split group `tset`")
         XCTAssertFalse(FileManager.default.fileExists(atPath: path("p.h5")))
     }
 
     // MARK: - predict
 
     func testPredictOutputsReproduceEvaluatesMSEInTheSplitsOrder() throws {
-        let r = try run(["predict", "run-adding/latest.h5", "--data", "adding.h5", "--split", "test",
-                         "--out", "pred-adding.h5", "--batch-size", "4"])  // 4 + 4 + 2: a short last minibatch
+        let r = try run([
+            "predict", "run-adding/latest.h5", "--data", "adding.h5", "--split", "test",
+            "--out", "pred-adding.h5", "--batch-size", "4"
+        ])  // 4 + 4 + 2: a short last minibatch
         XCTAssertTrue(r.stdout.contains("wrote outputs float32 [10, 1]"), r.stdout)
         let (y, shape, file) = try outputs("pred-adding.h5")
         defer { try? file.close() }
@@ -180,7 +208,8 @@ final class InferenceCLITests: XCTestCase {
             let d = Double(a) - Double(b)
             mse += d * d / Double(y.count)
         }
-        let evaluated = try jsonObject(try run(["evaluate", "run-adding/latest.h5", "--data", "adding.h5", "--json"]).stdout)
+        let evaluated = try jsonObject(
+            try run(["evaluate", "run-adding/latest.h5", "--data", "adding.h5", "--json"]).stdout)
         XCTAssertEqual(mse, try XCTUnwrap(evaluated["mse"] as? Double), accuracy: 1e-6 * mse)
     }
 
@@ -204,7 +233,10 @@ final class InferenceCLITests: XCTestCase {
         try run(["predict", "run-weather/latest.h5", "--data", "weather.h5", "--out", "pred-units.h5", "--denormalize"])
         let (z, _, fz) = try outputs("pred-z.h5")
         let (u, shape, fu) = try outputs("pred-units.h5")
-        defer { try? fz.close(); try? fu.close() }
+        defer {
+            try? fz.close()
+            try? fu.close()
+        }
         XCTAssertEqual(shape, [9, 1])
         XCTAssertEqual(try fu.root.attribute("denormalized", as: Int.self), 1)
         XCTAssertTrue(try fu.root.attribute("units", as: String.self).contains("target_std"))
@@ -214,8 +246,9 @@ final class InferenceCLITests: XCTestCase {
         let std = try data.root.attribute("target_std", as: [Float].self)[0]
         for (a, b) in zip(z, u) { XCTAssertEqual(b, a * std + mean, accuracy: 1e-4) }
 
-        try fails(["predict", "run-adding/latest.h5", "--data", "adding.h5", "--out", "p.h5", "--denormalize"],
-                  saying: "no target_mean/target_std root attributes")
+        try fails(
+            ["predict", "run-adding/latest.h5", "--data", "adding.h5", "--out", "p.h5", "--denormalize"],
+            saying: "no target_mean/target_std root attributes")
     }
 
     func testPredictZerosTheStepsPastEachLengthAndCopiesTheLengths() throws {
@@ -228,11 +261,15 @@ final class InferenceCLITests: XCTestCase {
             try g.write("lengths", [Int32(4), 1, 3], shape: [3])
         }
         try file.close()
-        try Self.write(Self.trainConfig(model: "hidden_size: 3", loss: "mse", data: "file: lengths.h5, batch_size: 2",
-                                        run: "run-lengths"), "lengths.yaml")
+        try Self.write(
+            Self.trainConfig(
+                model: "hidden_size: 3", loss: "mse", data: "file: lengths.h5, batch_size: 2",
+                run: "run-lengths"), "lengths.yaml")
         try run(["train", "lengths.yaml"])
-        try run(["predict", "run-lengths/latest.h5", "--data", "lengths.h5", "--split", "val", "--out", "pred-l.h5",
-                 "--batch-size", "2"])
+        try run([
+            "predict", "run-lengths/latest.h5", "--data", "lengths.h5", "--split", "val", "--out", "pred-l.h5",
+            "--batch-size", "2"
+        ])
         let (y, shape, out) = try outputs("pred-l.h5")
         defer { try? out.close() }
         XCTAssertEqual(shape, [3, 4, 2])
@@ -256,16 +293,21 @@ final class InferenceCLITests: XCTestCase {
         try run(["predict", "adding.pt.h5", "--data", "adding.h5", "--out", "pred-pt.h5"])
         let (a, _, fa) = try outputs("pred-ckpt.h5")
         let (b, _, fb) = try outputs("pred-pt.h5")
-        defer { try? fa.close(); try? fb.close() }
+        defer {
+            try? fa.close()
+            try? fb.close()
+        }
         XCTAssertEqual(a, b)
     }
 
     func testPredictRefusesAModelThatDoesNotFitTheDataAndWritesNothing() throws {
         let before = filesBelow(Self.dir)
-        try fails(["predict", "run-text/latest.h5", "--data", "adding.h5", "--out", "mismatch.h5"],
-                  saying: "the model does not fit the data: the model reads token ids (vocabulary")
-        try fails(["predict", "run-adding/latest.h5", "--data", "adding.h5", "--out", "./adding.h5"],
-                  saying: "--out ./adding.h5 is the dataset")
+        try fails(
+            ["predict", "run-text/latest.h5", "--data", "adding.h5", "--out", "mismatch.h5"],
+            saying: "the model does not fit the data: the model reads token ids (vocabulary")
+        try fails(
+            ["predict", "run-adding/latest.h5", "--data", "adding.h5", "--out", "./adding.h5"],
+            saying: "--out ./adding.h5 is the dataset")
         XCTAssertEqual(filesBelow(Self.dir), before)
     }
 
@@ -285,9 +327,10 @@ final class InferenceCLITests: XCTestCase {
         XCTAssertEqual(a.count, 4 + 40)
         let vocabulary = Set("the cat sat on the mat. the dog ate the hat.\n")
         XCTAssertTrue(a.allSatisfy(vocabulary.contains), a)
-        XCTAssertEqual(try sample(["--primer", "a", "--seed", "3", "--top-k", "1"]),
-                       try sample(["--primer", "a", "--seed", "9", "--argmax"]),
-                       "top-k 1 is greedy")
+        XCTAssertEqual(
+            try sample(["--primer", "a", "--seed", "3", "--top-k", "1"]),
+            try sample(["--primer", "a", "--seed", "9", "--argmax"]),
+            "top-k 1 is greedy")
     }
 
     func testSampleArgmaxIgnoresTheSeed() throws {
@@ -297,8 +340,10 @@ final class InferenceCLITests: XCTestCase {
     }
 
     func testSampleWritesTheTextToOut() throws {
-        let r = try run(["sample", "run-text/latest.h5", "--data", "text.h5", "--primer", "cat", "--length", "10",
-                         "--seed", "5", "--out", "sample.txt"])
+        let r = try run([
+            "sample", "run-text/latest.h5", "--data", "text.h5", "--primer", "cat", "--length", "10",
+            "--seed", "5", "--out", "sample.txt"
+        ])
         XCTAssertTrue(r.stdout.contains("wrote 13 characters"), r.stdout)
         let text = try String(contentsOfFile: path("sample.txt"), encoding: .utf8)
         XCTAssertEqual(text, String(try sample(["--primer", "cat", "--seed", "5"]).prefix(13)))
@@ -310,8 +355,9 @@ final class InferenceCLITests: XCTestCase {
     }
 
     func testSampleRefusesAPrimerCharacterOutsideTheVocabulary() throws {
-        try fails(["sample", "run-text/latest.h5", "--primer", "thez"],
-                  saying: "the primer's character 'z' at position 3 is not in the model's vocabulary")
+        try fails(
+            ["sample", "run-text/latest.h5", "--primer", "thez"],
+            saying: "the primer's character 'z' at position 3 is not in the model's vocabulary")
     }
 
     // MARK: - gradcheck
@@ -329,7 +375,8 @@ final class InferenceCLITests: XCTestCase {
 
     func testGradcheckFailsAndExitsNonZeroWhenErrorsExceedTheTolerance() throws {
         // Central differences are never exact: a tolerance far below their error must fail.
-        let r = try lstm(["gradcheck", "text.yaml", "--set", "model.num_layers=2", "--tolerance", "1e-15"], in: Self.dir)
+        let r = try lstm(
+            ["gradcheck", "text.yaml", "--set", "model.num_layers=2", "--tolerance", "1e-15"], in: Self.dir)
         XCTAssertNotEqual(r.status, 0)
         XCTAssertTrue(r.stdout.contains("FAIL"), r.stdout)
         XCTAssertTrue(r.stdout.contains("embedding.weight"), r.stdout)
@@ -345,8 +392,10 @@ final class InferenceCLITests: XCTestCase {
     // MARK: - bench and help
 
     func testBenchPrintsTokensPerSecondAndTheSgemmCeiling() throws {
-        let r = try run(["bench", "--batch", "4", "--steps", "3", "--input", "2", "--hidden", "4", "--output", "3",
-                         "--iterations", "2", "--gemm-size", "64"])
+        let r = try run([
+            "bench", "--batch", "4", "--steps", "3", "--input", "2", "--hidden", "4", "--output", "3",
+            "--iterations", "2", "--gemm-size", "64"
+        ])
         let line = try XCTUnwrap(r.stdout.split(separator: "\n").first { $0.contains("tokens/s") }, r.stdout)
         let tokensPerSecond = try XCTUnwrap(Double(line.split(separator: " ")[0]), String(line))
         XCTAssertGreaterThan(tokensPerSecond, 0)
@@ -356,9 +405,11 @@ final class InferenceCLITests: XCTestCase {
     }
 
     func testEveryNewCommandsHelpShowsAnExample() throws {
-        for (command, example) in [("evaluate", "lstm evaluate runs/"), ("predict", "lstm predict runs/"),
-                                   ("sample", "lstm sample runs/"), ("gradcheck", "lstm gradcheck configs/"),
-                                   ("bench", "lstm bench")] {
+        for (command, example) in [
+            ("evaluate", "lstm evaluate runs/"), ("predict", "lstm predict runs/"),
+            ("sample", "lstm sample runs/"), ("gradcheck", "lstm gradcheck configs/"),
+            ("bench", "lstm bench")
+        ] {
             let r = try lstm([command, "--help"])
             XCTAssertEqual(r.status, 0)
             XCTAssertTrue(r.stdout.contains("Example"), r.stdout)

@@ -1,6 +1,6 @@
 import Foundation
-import XCTest
 import HDF5Kit
+import XCTest
 
 final class AttributeTests: HDF5TestCase {
 
@@ -14,18 +14,22 @@ final class AttributeTests: HDF5TestCase {
         try object.setAttribute("labels", ["a", "", "longer label"])
     }
 
-    private func assertAllKinds(on object: HDF5Object, tag: String,
-                                file: StaticString = #filePath, line: UInt = #line) throws {
+    private func assertAllKinds(
+        on object: HDF5Object, tag: String,
+        file: StaticString = #filePath, line: UInt = #line
+    ) throws {
         XCTAssertEqual(try object.attribute("name", as: String.self), "lstm \(tag) ünïcode", file: file, line: line)
         XCTAssertEqual(try object.attribute("epochs", as: Int.self), 42, file: file, line: line)
         XCTAssertEqual(try object.attribute("lr", as: Double.self), 0.001, file: file, line: line)
         XCTAssertEqual(try object.attribute("sizes", as: [Int].self), [3, 50, -7], file: file, line: line)
         XCTAssertEqual(try object.attribute("weights", as: [Float].self), [0.5, -1.25], file: file, line: line)
         XCTAssertEqual(try object.attribute("history", as: [Double].self), [0.1, 0.2, 0.3], file: file, line: line)
-        XCTAssertEqual(try object.attribute("labels", as: [String].self), ["a", "", "longer label"],
-                       file: file, line: line)
-        XCTAssertEqual(try object.attributeNames(),
-                       ["epochs", "history", "labels", "lr", "name", "sizes", "weights"], file: file, line: line)
+        XCTAssertEqual(
+            try object.attribute("labels", as: [String].self), ["a", "", "longer label"],
+            file: file, line: line)
+        XCTAssertEqual(
+            try object.attributeNames(),
+            ["epochs", "history", "labels", "lr", "name", "sizes", "weights"], file: file, line: line)
     }
 
     func testEveryAttributeKindRoundTripsOnFileGroupAndDatasetAcrossReopen() throws {

@@ -1,21 +1,30 @@
 import Dispatch
 import Foundation
-import XCTest
 import HDF5Kit
+import XCTest
 
 /// Collects failures from worker threads.
 private final class FailureLog: @unchecked Sendable {
     private let lock = NSLock()
     private var messages: [String] = []
-    func add(_ message: String) { lock.lock(); messages.append(message); lock.unlock() }
-    var all: [String] { lock.lock(); defer { lock.unlock() }; return messages }
+    func add(_ message: String) {
+        lock.lock()
+        messages.append(message)
+        lock.unlock()
+    }
+    var all: [String] {
+        lock.lock()
+        defer { lock.unlock() }
+        return messages
+    }
 }
 
 final class ConcurrencyTests: HDF5TestCase {
 
     func testConcurrentSlabReadsFromEightThreadsReturnCorrectData() throws {
         let p = path("concurrent.h5")
-        let rows = 64, cols = 8
+        let rows = 64
+        let cols = 8
         let values = (0..<(rows * cols)).map { Float($0) }
         do {
             let f = try HDF5File.create(p)

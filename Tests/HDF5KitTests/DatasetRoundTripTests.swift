@@ -1,12 +1,14 @@
 import Foundation
-import XCTest
 import HDF5Kit
+import XCTest
 
 final class DatasetRoundTripTests: HDF5TestCase {
 
     /// Writes `values` with `shape` [4, 3], reopens the file, and checks whole and row reads.
-    private func assertRoundTrip<T: HDF5Scalar & Equatable>(_ values: [T], expectedType: HDF5ElementType,
-                                                           file: StaticString = #filePath, line: UInt = #line) throws {
+    private func assertRoundTrip<T: HDF5Scalar & Equatable>(
+        _ values: [T], expectedType: HDF5ElementType,
+        file: StaticString = #filePath, line: UInt = #line
+    ) throws {
         let p = path("\(T.self).h5")
         do {
             let f = try HDF5File.create(p)
@@ -62,12 +64,14 @@ final class DatasetRoundTripTests: HDF5TestCase {
 
     func testChunkedGzipDatasetRoundTripsAndCompresses() throws {
         let p = path("gzip.h5")
-        let rows = 100, cols = 50
+        let rows = 100
+        let cols = 50
         // Highly compressible: a short repeating pattern.
         let values = (0..<(rows * cols)).map { Float($0 % 7) }
         do {
             let f = try HDF5File.create(p)
-            let ds = try f.root.createDataset("x", of: Float.self, shape: [rows, cols], chunks: [10, cols], compression: 6)
+            let ds = try f.root.createDataset(
+                "x", of: Float.self, shape: [rows, cols], chunks: [10, cols], compression: 6)
             try ds.write(values)
             try f.flush()
         }

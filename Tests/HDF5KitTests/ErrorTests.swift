@@ -1,6 +1,6 @@
 import Foundation
-import XCTest
 import HDF5Kit
+import XCTest
 
 final class ErrorTests: HDF5TestCase {
 
@@ -54,9 +54,15 @@ final class ErrorTests: HDF5TestCase {
     func testWriteWithWrongCountThrowsNamingShape() throws {
         let f = try HDF5File.create(path("count.h5"))
         let ds = try f.root.createDataset("x", of: Int32.self, shape: [2, 3])
-        assertHDF5Error(.shapeMismatch, mentions: ["/x", "5 values", "[2, 3]"]) { try ds.write([Int32](repeating: 0, count: 5)) }
-        assertHDF5Error(.shapeMismatch, mentions: ["/x", "4 values"]) { try ds.writeRows([Int32](repeating: 0, count: 4), at: 0) }
-        assertHDF5Error(.shapeMismatch, mentions: ["/y", "[2, 2]"]) { try f.root.write("y", [Int32(1), 2, 3], shape: [2, 2]) }
+        assertHDF5Error(.shapeMismatch, mentions: ["/x", "5 values", "[2, 3]"]) {
+            try ds.write([Int32](repeating: 0, count: 5))
+        }
+        assertHDF5Error(.shapeMismatch, mentions: ["/x", "4 values"]) {
+            try ds.writeRows([Int32](repeating: 0, count: 4), at: 0)
+        }
+        assertHDF5Error(.shapeMismatch, mentions: ["/y", "[2, 2]"]) {
+            try f.root.write("y", [Int32(1), 2, 3], shape: [2, 2])
+        }
         XCTAssertFalse(f.root.exists("y"), "a failed convenience write must not leave a dataset behind")
     }
 
@@ -64,13 +70,21 @@ final class ErrorTests: HDF5TestCase {
         let f = try HDF5File.create(path("range.h5"))
         let ds = try f.root.write("m", [Float](repeating: 1, count: 10), shape: [5, 2])
         assertHDF5Error(.outOfRange, mentions: ["/m", "3..<9", "[5, 2]"]) { try ds.readRows(3..<9, as: Float.self) }
-        assertHDF5Error(.outOfRange, mentions: ["/m", "row index 7", "[5, 2]"]) { try ds.readRows(indices: [1, 7], as: Float.self) }
-        assertHDF5Error(.outOfRange, mentions: ["/m", "row index -1"]) { try ds.readRows(indices: [-1], as: Float.self) }
+        assertHDF5Error(.outOfRange, mentions: ["/m", "row index 7", "[5, 2]"]) {
+            try ds.readRows(indices: [1, 7], as: Float.self)
+        }
+        assertHDF5Error(.outOfRange, mentions: ["/m", "row index -1"]) {
+            try ds.readRows(indices: [-1], as: Float.self)
+        }
         assertHDF5Error(.outOfRange, mentions: ["/m", "[4, 1]", "[2, 2]", "[5, 2]"]) {
             try ds.read(offset: [4, 1], count: [2, 2], as: Float.self)
         }
-        assertHDF5Error(.shapeMismatch, mentions: ["/m", "[0]"]) { try ds.read(offset: [0], count: [1], as: Float.self) }
-        assertHDF5Error(.outOfRange, mentions: ["/m", "4..<6"]) { try ds.writeRows([Float](repeating: 0, count: 4), at: 4) }
+        assertHDF5Error(.shapeMismatch, mentions: ["/m", "[0]"]) {
+            try ds.read(offset: [0], count: [1], as: Float.self)
+        }
+        assertHDF5Error(.outOfRange, mentions: ["/m", "4..<6"]) {
+            try ds.writeRows([Float](repeating: 0, count: 4), at: 4)
+        }
     }
 
     func testWritingToReadOnlyFileFailsWithHDF5Messages() throws {
@@ -96,11 +110,14 @@ final class ErrorTests: HDF5TestCase {
     }
 
     func testErrorDescriptionNamesOperationObjectFileAndReason() {
-        let error = HDF5Error(kind: .notFound, operation: "open dataset", filePath: "/tmp/a.h5",
-                              objectPath: "/train/x", reason: "no dataset with this name exists",
-                              hdf5Messages: ["H5Dopen2(): not found"])
-        XCTAssertEqual(error.description,
-                       "HDF5 open dataset failed for '/train/x' in file '/tmp/a.h5': no dataset with this name exists [HDF5: H5Dopen2(): not found]")
+        let error = HDF5Error(
+            kind: .notFound, operation: "open dataset", filePath: "/tmp/a.h5",
+            objectPath: "/train/x", reason: "no dataset with this name exists",
+            hdf5Messages: ["H5Dopen2(): not found"])
+        XCTAssertEqual(
+            error.description,
+            "HDF5 open dataset failed for '/train/x' in file '/tmp/a.h5': no dataset with this name exists [HDF5: H5Dopen2(): not found]"
+        )
     }
 
     func testHDF5DoesNotDumpItsErrorStackToStderrOnAnyThread() throws {

@@ -1,6 +1,6 @@
 import Foundation
-import XCTest
 import HDF5Kit
+import XCTest
 
 final class GroupTests: HDF5TestCase {
 

@@ -1,14 +1,15 @@
 import Foundation
-import XCTest
 import HDF5Kit
+import XCTest
 
 final class HyperslabTests: HDF5TestCase {
     /// A [6, 4] Float dataset whose element (r, c) is 10 * r + c.
     private func makeMatrix(chunked: Bool = false) throws -> (HDF5File, HDF5Dataset) {
         let f = try HDF5File.create(path("m.h5"))
         let values = (0..<6).flatMap { r in (0..<4).map { c in Float(10 * r + c) } }
-        let ds = try f.root.write("m", values, shape: [6, 4],
-                                  chunks: chunked ? [2, 4] : nil, compression: chunked ? 1 : nil)
+        let ds = try f.root.write(
+            "m", values, shape: [6, 4],
+            chunks: chunked ? [2, 4] : nil, compression: chunked ? 1 : nil)
         return (f, ds)
     }
 

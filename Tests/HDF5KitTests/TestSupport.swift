@@ -1,6 +1,6 @@
 import Foundation
-import XCTest
 import HDF5Kit
+import XCTest
 
 /// Base class giving each test its own temporary directory, removed afterwards.
 class HDF5TestCase: XCTestCase {
@@ -23,9 +23,11 @@ class HDF5TestCase: XCTestCase {
 
     /// Asserts that `body` throws an `HDF5Error` of `kind` whose description mentions every string in `mentions`.
     @discardableResult
-    func assertHDF5Error<R>(_ kind: HDF5Error.Kind, mentions: [String],
-                            file: StaticString = #filePath, line: UInt = #line,
-                            _ body: () throws -> R) -> HDF5Error? {
+    func assertHDF5Error<R>(
+        _ kind: HDF5Error.Kind, mentions: [String],
+        file: StaticString = #filePath, line: UInt = #line,
+        _ body: () throws -> R
+    ) -> HDF5Error? {
         do {
             _ = try body()
             XCTFail("expected an HDF5Error of kind \(kind), but nothing was thrown", file: file, line: line)
@@ -33,8 +35,9 @@ class HDF5TestCase: XCTestCase {
         } catch let error as HDF5Error {
             XCTAssertEqual(error.kind, kind, "\(error)", file: file, line: line)
             for text in mentions {
-                XCTAssertTrue(error.description.contains(text),
-                              "error description does not mention '\(text)': \(error)", file: file, line: line)
+                XCTAssertTrue(
+                    error.description.contains(text),
+                    "error description does not mention '\(text)': \(error)", file: file, line: line)
             }
             return error
         } catch {

@@ -1,5 +1,5 @@
-import XCTest
 import HDF5Kit
+import XCTest
 
 final class VersionTests: XCTestCase {
     func testLibraryIsHDF5_1_10() {

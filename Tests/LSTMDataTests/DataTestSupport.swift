@@ -10,7 +10,8 @@ class DataTestCase: XCTestCase {
     private(set) var directory = ""
 
     override func setUpWithError() throws {
-        directory = FileManager.default.temporaryDirectory
+        directory =
+            FileManager.default.temporaryDirectory
             .appendingPathComponent("lstmdata-\(type(of: self))-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
     }
@@ -35,8 +36,10 @@ class DataTestCase: XCTestCase {
     /// Asserts that `body` throws a FileError of `kind` whose text names the file, `object` and
     /// every string in `mentions`; returns the error.
     @discardableResult
-    func assertDatasetError<R>(_ kind: FileError.Kind, file: String, object: String?, mentions: [String] = [],
-                               _ body: () throws -> R, line: UInt = #line) -> FileError? {
+    func assertDatasetError<R>(
+        _ kind: FileError.Kind, file: String, object: String?, mentions: [String] = [],
+        _ body: () throws -> R, line: UInt = #line
+    ) -> FileError? {
         do {
             _ = try body()
             XCTFail("expected a FileError", line: line)
@@ -81,4 +84,3 @@ func sameMinibatch(_ a: Minibatch<Float>, _ b: Minibatch<Float>) -> Bool {
         && a.tokenValues == b.tokenValues && a.classValues == b.classValues && a.targetValues == b.targetValues
         && a.lengths == b.lengths
 }
-

@@ -149,7 +149,9 @@ final class DatasetValidationTests: DataTestCase {
             try g.write("targets", [Int32]([0, 1]))
             try f.root.setAttribute("vocabulary", ["a", "b", "c"])
         }
-        assertDatasetError(.invalidValue, file: p, object: "train/inputs", mentions: ["token id 7", "sequence 1, step 1", "0..<3"]) {
+        assertDatasetError(
+            .invalidValue, file: p, object: "train/inputs", mentions: ["token id 7", "sequence 1, step 1", "0..<3"]
+        ) {
             try DatasetFile(path: p).schema("train")
         }
     }
@@ -173,7 +175,9 @@ final class DatasetValidationTests: DataTestCase {
         }
         let file = try DatasetFile(path: p)
         XCTAssertNoThrow(try file.schema("train", vocabularySize: 6))
-        assertDatasetError(.invalidValue, file: p, object: "train/inputs", mentions: ["token id 5", "vocabulary size 5"]) {
+        assertDatasetError(
+            .invalidValue, file: p, object: "train/inputs", mentions: ["token id 5", "vocabulary size 5"]
+        ) {
             try file.schema("train", vocabularySize: 5)
         }
     }
@@ -187,7 +191,9 @@ final class DatasetValidationTests: DataTestCase {
             try f.root.createGroup("train").write("tokens", tokens)
             try f.root.setAttribute("vocabulary", ["a", "b", "c"])
         }
-        assertDatasetError(.invalidValue, file: p, object: "train/tokens", mentions: ["token id 9", "position \(length - 10)"]) {
+        assertDatasetError(
+            .invalidValue, file: p, object: "train/tokens", mentions: ["token id 9", "position \(length - 10)"]
+        ) {
             try DatasetFile(path: p).schema("train")
         }
     }
@@ -200,7 +206,9 @@ final class DatasetValidationTests: DataTestCase {
         }
         let file = try DatasetFile(path: p)
         XCTAssertNoThrow(try file.schema("train", classCount: 5))
-        assertDatasetError(.invalidValue, file: p, object: "train/targets", mentions: ["class id 4", "sequence 1, step 1", "0..<4"]) {
+        assertDatasetError(
+            .invalidValue, file: p, object: "train/targets", mentions: ["class id 4", "sequence 1, step 1", "0..<4"]
+        ) {
             try file.schema("train", classCount: 4)
         }
     }
@@ -226,8 +234,9 @@ final class DatasetValidationTests: DataTestCase {
         let error = assertDatasetError(.typeMismatch, file: p, object: "train/targets") {
             try DatasetFile(path: p).schema("train", classCount: 3)
         }
-        XCTAssertEqual(error?.description,
-                       "\(p): train/targets: expected int32 class ids [N] or [N, T] with N = 100, T = 5, found float32 [100, 5]")
+        XCTAssertEqual(
+            error?.description,
+            "\(p): train/targets: expected int32 class ids [N] or [N, T] with N = 100, T = 5, found float32 [100, 5]")
     }
 
     func testLengthsOutsideOneToTAreNamed() throws {
@@ -237,7 +246,9 @@ final class DatasetValidationTests: DataTestCase {
                 try writeValidSplit(g)
                 try g.write("lengths", [Int32]([3, 1, bad, 2]))
             }
-            assertDatasetError(.invalidValue, file: p, object: "train/lengths", mentions: ["1...3", "found \(bad) for sequence 2"]) {
+            assertDatasetError(
+                .invalidValue, file: p, object: "train/lengths", mentions: ["1...3", "found \(bad) for sequence 2"]
+            ) {
                 try DatasetFile(path: p).schema("train")
             }
         }
@@ -288,13 +299,18 @@ final class DatasetValidationTests: DataTestCase {
     }
 
     func testCheckAgainstModelReportsEveryMismatch() throws {
-        let p = try makeFile("d.h5") { f in try writeValidSplit(f.root.createGroup("train")) }  // I = 2, classes per step
+        // I = 2, classes per step
+        let p = try makeFile("d.h5") { f in try writeValidSplit(f.root.createGroup("train")) }
         let file = try DatasetFile(path: p)
-        let fits = ModelConfig(input: .features(size: 2), hiddenSize: 4, outputSize: 3, head: .sequence, loss: .crossEntropy)
+        let fits = ModelConfig(
+            input: .features(size: 2), hiddenSize: 4, outputSize: 3, head: .sequence, loss: .crossEntropy)
         XCTAssertNoThrow(try file.check(against: fits, split: "train"))
-        let wrong = ModelConfig(input: .features(size: 5), hiddenSize: 4, outputSize: 1, head: .last, loss: .crossEntropy)
-        assertDatasetError(.incompatible, file: p, object: "train",
-                           mentions: ["I = 5", "I = 2", "class id 1", "O = 1", "head `last`"]) {
+        let wrong = ModelConfig(
+            input: .features(size: 5), hiddenSize: 4, outputSize: 1, head: .last, loss: .crossEntropy)
+        assertDatasetError(
+            .incompatible, file: p, object: "train",
+            mentions: ["I = 5", "I = 2", "class id 1", "O = 1", "head `last`"]
+        ) {
             try file.check(against: wrong, split: "train")
         }
         let mse = ModelConfig(input: .features(size: 2), hiddenSize: 4, outputSize: 3, head: .sequence, loss: .mse)
@@ -309,10 +325,14 @@ final class DatasetValidationTests: DataTestCase {
             try f.root.setAttribute("vocabulary", ["a", "b", "c", "d"])
         }
         let file = try DatasetFile(path: p)
-        let fits = ModelConfig(input: .tokens(vocabulary: 4, embedding: 3), hiddenSize: 4, outputSize: 4, loss: .crossEntropy)
+        let fits = ModelConfig(
+            input: .tokens(vocabulary: 4, embedding: 3), hiddenSize: 4, outputSize: 4, loss: .crossEntropy)
         XCTAssertNoThrow(try file.check(against: fits, split: "train"))
-        let small = ModelConfig(input: .tokens(vocabulary: 3, embedding: 3), hiddenSize: 4, outputSize: 3, loss: .crossEntropy)
-        assertDatasetError(.incompatible, file: p, object: "train", mentions: ["vocabulary size is 3", "4 entries", "O = 3"]) {
+        let small = ModelConfig(
+            input: .tokens(vocabulary: 3, embedding: 3), hiddenSize: 4, outputSize: 3, loss: .crossEntropy)
+        assertDatasetError(
+            .incompatible, file: p, object: "train", mentions: ["vocabulary size is 3", "4 entries", "O = 3"]
+        ) {
             try file.check(against: small, split: "train")
         }
     }

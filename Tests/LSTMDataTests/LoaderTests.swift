@@ -17,12 +17,15 @@ final class LoaderTests: DataTestCase {
         return out
     }
 
-    private func writeFeatures(_ name: String, n: Int, t: Int, i: Int, targets: SequenceTargets,
-                               lengths: [Int32]? = nil) throws -> String {
+    private func writeFeatures(
+        _ name: String, n: Int, t: Int, i: Int, targets: SequenceTargets,
+        lengths: [Int32]? = nil
+    ) throws -> String {
         let p = path(name)
         let writer = try DatasetWriter(path: p)
-        try writer.writeSequences(split: "train", count: n, steps: t, inputs: .features(features(n: n, t: t, i: i), width: i),
-                                  targets: targets, lengths: lengths)
+        try writer.writeSequences(
+            split: "train", count: n, steps: t, inputs: .features(features(n: n, t: t, i: i), width: i),
+            targets: targets, lengths: lengths)
         try writer.commit()
         return p
     }
@@ -70,8 +73,10 @@ final class LoaderTests: DataTestCase {
         let perSequence: [Int32] = [3, 0, 2, 1]
         let p = path("c.h5")
         let writer = try DatasetWriter(path: p)
-        try writer.writeSequences(split: "train", count: n, steps: t, inputs: .tokens(x), targets: .classesPerStep(perStep))
-        try writer.writeSequences(split: "val", count: n, steps: t, inputs: .tokens(x), targets: .classesPerSequence(perSequence))
+        try writer.writeSequences(
+            split: "train", count: n, steps: t, inputs: .tokens(x), targets: .classesPerStep(perStep))
+        try writer.writeSequences(
+            split: "val", count: n, steps: t, inputs: .tokens(x), targets: .classesPerSequence(perSequence))
         try writer.commit()
         let train = try epoch(BatchLoader(path: p, split: "train", batchSize: 3, shuffle: false))
         XCTAssertEqual(train.flatMap(\.tokenValues), x)
@@ -85,7 +90,8 @@ final class LoaderTests: DataTestCase {
     func testLengthsPassThroughWithTheirSequences() throws {
         let (n, t) = (5, 4)
         let lengths: [Int32] = [4, 1, 3, 2, 4]
-        let p = try writeFeatures("d.h5", n: n, t: t, i: 1, targets: .classesPerSequence([0, 1, 0, 1, 0]), lengths: lengths)
+        let p = try writeFeatures(
+            "d.h5", n: n, t: t, i: 1, targets: .classesPerSequence([0, 1, 0, 1, 0]), lengths: lengths)
         let loader = try BatchLoader(path: p, split: "train", batchSize: 2, seed: 3)
         for k in 0..<loader.batchesPerEpoch {
             let rows = loader.sampleIndices(LoaderCursor(epoch: 0, position: k))
@@ -96,14 +102,16 @@ final class LoaderTests: DataTestCase {
     }
 
     func testTokenStreamWindowsHoldShiftedTargets() throws {
-        let length = 23, t = 4
+        let length = 23
+        let t = 4
         let p = try writeStream("e.h5", length: length)
         let loader = try BatchLoader(path: p, split: "train", batchSize: 2, shuffle: true, seed: 5, seqLength: t)
         XCTAssertEqual(loader.sampleCount, (length - 1) / t)  // 5 windows
         var seen: [Int] = []
         while let batch = try loader.next() {
             XCTAssertEqual(batch.steps, t)
-            let x = batch.tokenValues, y = batch.classValues
+            let x = batch.tokenValues
+            let y = batch.classValues
             for b in 0..<batch.batchSize {
                 let start = Int(x[b * t])
                 XCTAssertEqual(start % t, 0, "windows are non-overlapping, starting at k·T")
@@ -116,7 +124,9 @@ final class LoaderTests: DataTestCase {
     }
 
     func testStatefulLanesAreContiguousAndContinueAcrossMinibatches() throws {
-        let length = 50, b = 3, t = 4
+        let length = 50
+        let b = 3
+        let t = 4
         let p = try writeStream("f.h5", length: length)
         let loader = try BatchLoader(path: p, split: "train", batchSize: b, seqLength: t, mode: .stateful)
         let lane = (length - 1) / b / t * t  // 16
@@ -129,8 +139,10 @@ final class LoaderTests: DataTestCase {
             XCTAssertEqual(batch.batchSize, b)
             for l in 0..<b {
                 let first = l * lane + k * t
-                XCTAssertEqual(Array(batch.tokenValues[(l * t)..<((l + 1) * t)]), (first..<(first + t)).map { Int32($0) })
-                XCTAssertEqual(Array(batch.classValues[(l * t)..<((l + 1) * t)]), ((first + 1)...(first + t)).map { Int32($0) })
+                XCTAssertEqual(
+                    Array(batch.tokenValues[(l * t)..<((l + 1) * t)]), (first..<(first + t)).map { Int32($0) })
+                XCTAssertEqual(
+                    Array(batch.classValues[(l * t)..<((l + 1) * t)]), ((first + 1)...(first + t)).map { Int32($0) })
                 if k + 1 < batches.count {
                     // The state carried from step T−1 of lane l continues at step 0 of lane l next time.
                     XCTAssertEqual(batch.classValues[l * t + t - 1], batches[k + 1].tokenValues[l * t])
@@ -144,12 +156,14 @@ final class LoaderTests: DataTestCase {
 
     func testShuffleIsAPermutationReproducibleFromSeedAndEpoch() throws {
         let n = 23
-        let p = try writeFeatures("g.h5", n: n, t: 1, i: 1, targets: .classesPerSequence([Int32](repeating: 0, count: n)))
+        let p = try writeFeatures(
+            "g.h5", n: n, t: 1, i: 1, targets: .classesPerSequence([Int32](repeating: 0, count: n)))
         let loader = try BatchLoader(path: p, split: "train", batchSize: 5, seed: 42)
         func visited(_ l: BatchLoader) throws -> [Int] {
             try epoch(l).flatMap { $0.featureValues.map { Int($0) / 1000 } }
         }
-        let e0 = try visited(loader), e1 = try visited(loader)
+        let e0 = try visited(loader)
+        let e1 = try visited(loader)
         XCTAssertEqual(e0.sorted(), Array(0..<n))
         XCTAssertEqual(e1.sorted(), Array(0..<n))
         XCTAssertNotEqual(e0, e1, "each epoch draws a new order")
@@ -165,7 +179,8 @@ final class LoaderTests: DataTestCase {
     }
 
     func testLastMinibatchIsSmallerUnlessDropLast() throws {
-        let p = try writeFeatures("h.h5", n: 7, t: 1, i: 1, targets: .classesPerSequence([Int32](repeating: 0, count: 7)))
+        let p = try writeFeatures(
+            "h.h5", n: 7, t: 1, i: 1, targets: .classesPerSequence([Int32](repeating: 0, count: 7)))
         XCTAssertEqual(try epoch(BatchLoader(path: p, split: "train", batchSize: 3)).map(\.batchSize), [3, 3, 1])
         let dropping = try BatchLoader(path: p, split: "train", batchSize: 3, dropLast: true)
         XCTAssertEqual(dropping.batchesPerEpoch, 2)
@@ -187,7 +202,8 @@ final class LoaderTests: DataTestCase {
 
     func testResumingFromAMidEpochCursorYieldsTheSameRemainingMinibatches() throws {
         let n = 11
-        let p = try writeFeatures("j.h5", n: n, t: 2, i: 2, targets: .valuesPerSequence((0..<n).map(Float.init), width: 1))
+        let p = try writeFeatures(
+            "j.h5", n: n, t: 2, i: 2, targets: .valuesPerSequence((0..<n).map(Float.init), width: 1))
         let full = try BatchLoader(path: p, split: "train", batchSize: 3, seed: 7)
         var reference: [Minibatch<Float>] = []
         for _ in 0..<2 { reference += try epoch(full) }  // 4 + 4 minibatches
@@ -199,8 +215,9 @@ final class LoaderTests: DataTestCase {
         let saved = interrupted.cursor
         XCTAssertEqual(saved, LoaderCursor(epoch: 1, position: 1))
         let data = try JSONEncoder().encode(saved)
-        let resumed = try BatchLoader(path: p, split: "train", batchSize: 3, seed: 7,
-                                      cursor: JSONDecoder().decode(LoaderCursor.self, from: data))
+        let resumed = try BatchLoader(
+            path: p, split: "train", batchSize: 3, seed: 7,
+            cursor: JSONDecoder().decode(LoaderCursor.self, from: data))
         let rest = try epoch(resumed)
         XCTAssertEqual(rest.count, 3)
         XCTAssertTrue(zip(before + rest, reference).allSatisfy { sameMinibatch($0, $1) })
@@ -209,12 +226,14 @@ final class LoaderTests: DataTestCase {
 
     func testPrefetchGivesTheSameMinibatchesAsNoPrefetch() throws {
         let n = 9
-        let p = try writeFeatures("k.h5", n: n, t: 3, i: 2, targets: .classesPerStep((0..<(n * 3)).map { Int32($0 % 3) }),
-                                  lengths: (0..<n).map { Int32($0 % 3 + 1) })
+        let p = try writeFeatures(
+            "k.h5", n: n, t: 3, i: 2, targets: .classesPerStep((0..<(n * 3)).map { Int32($0 % 3) }),
+            lengths: (0..<n).map { Int32($0 % 3 + 1) })
         let a = try BatchLoader(path: p, split: "train", batchSize: 2, seed: 1, prefetch: true)
         let b = try BatchLoader(path: p, split: "train", batchSize: 2, seed: 1, prefetch: false)
         for _ in 0..<3 {
-            let x = try epoch(a), y = try epoch(b)
+            let x = try epoch(a)
+            let y = try epoch(b)
             XCTAssertEqual(x.count, 5)
             XCTAssertEqual(x.count, y.count)
             XCTAssertTrue(zip(x, y).allSatisfy { sameMinibatch($0, $1) })
@@ -223,7 +242,8 @@ final class LoaderTests: DataTestCase {
 
     func testSeekWhileAPrefetchIsPendingReturnsTheSoughtMinibatch() throws {
         let n = 8
-        let p = try writeFeatures("l.h5", n: n, t: 1, i: 1, targets: .classesPerSequence([Int32](repeating: 1, count: n)))
+        let p = try writeFeatures(
+            "l.h5", n: n, t: 1, i: 1, targets: .classesPerSequence([Int32](repeating: 1, count: n)))
         let loader = try BatchLoader(path: p, split: "train", batchSize: 2, seed: 2)
         let first = try XCTUnwrap(loader.next())  // prefetches position 1
         _ = try loader.next()
@@ -234,7 +254,8 @@ final class LoaderTests: DataTestCase {
 
     func testAHeldMinibatchKeepsItsContentsWhileLaterOnesAreRead() throws {
         let n = 8
-        let p = try writeFeatures("m.h5", n: n, t: 2, i: 2, targets: .classesPerSequence([Int32](repeating: 0, count: n)))
+        let p = try writeFeatures(
+            "m.h5", n: n, t: 2, i: 2, targets: .classesPerSequence([Int32](repeating: 0, count: n)))
         let loader = try BatchLoader(path: p, split: "train", batchSize: 2, shuffle: false)
         let held = try XCTUnwrap(loader.next())
         let copy = held.featureValues.map { $0 }
@@ -266,8 +287,9 @@ final class LoaderTests: DataTestCase {
         let file = try DatasetFile(path: p)
         try file.check(against: config, split: "train")
         let params = ParameterSet<Float>(config: config, seed: 1)
-        let trainer = Trainer(network: try LSTMNetwork<Float>(config: config), parameters: params,
-                              optimizer: Adam<Float>(layout: params.layout, learningRate: 0.01), maxBatch: 8, maxSteps: 6)
+        let trainer = Trainer(
+            network: try LSTMNetwork<Float>(config: config), parameters: params,
+            optimizer: Adam<Float>(layout: params.layout, learningRate: 0.01), maxBatch: 8, maxSteps: 6)
         let loader = try BatchLoader(file: file, split: "train", batchSize: 8)
         // 40 epochs of 2 minibatches: the targets (a sum of two values in [0, 1)) are learnable
         // at least down to their variance, ~0.17, from an initial MSE near 1.

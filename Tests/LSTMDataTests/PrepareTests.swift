@@ -54,7 +54,8 @@ final class PrepareTests: DataTestCase {
 
     /// 20 rows: t = row, a = 2·row, b = 100 − row (and a text column).
     private var csv: String {
-        "date,a,b,label\n" + (0..<20).map { r in "2024-01-\(r + 1),\(2 * r),\(100 - r),x\(r)" }.joined(separator: "\n") + "\n"
+        "date,a,b,label\n" + (0..<20).map { r in "2024-01-\(r + 1),\(2 * r),\(100 - r),x\(r)" }.joined(separator: "\n")
+            + "\n"
     }
 
     func testCSVWindowsTargetsAndTrainStatistics() throws {
@@ -111,7 +112,9 @@ final class PrepareTests: DataTestCase {
         assertDatasetError(.shapeMismatch, file: "series.csv", object: nil, mentions: ["too few rows", "T = 20"]) {
             try CSVPreparer(window: 20, targets: ["b"]).prepare(csv: csv, source: "series.csv", to: path("x.h5"))
         }
-        assertDatasetError(.shapeMismatch, file: "series.csv", object: nil, mentions: ["too few rows", "val split gets 2"]) {
+        assertDatasetError(
+            .shapeMismatch, file: "series.csv", object: nil, mentions: ["too few rows", "val split gets 2"]
+        ) {
             try CSVPreparer(window: 2, targets: ["b"]).prepare(csv: csv, source: "series.csv", to: path("x.h5"))
         }
     }
@@ -132,9 +135,12 @@ final class PrepareTests: DataTestCase {
     func testAddingSplitsMatchLSTMKitAndSumTheMarkedValues() throws {
         let p = path("adding.h5")
         let (n, t) = (9, 8)
-        let summary = try Generators.writeAdding(to: p, steps: t, counts: SplitCounts(train: n, val: 3, test: 0), seed: 11)
-        XCTAssertEqual(summary.description,
-                       "\(p): train inputs float32 [9, 8, 2] targets float32 [9, 1]; val inputs float32 [3, 8, 2] targets float32 [3, 1]")
+        let summary = try Generators.writeAdding(
+            to: p, steps: t, counts: SplitCounts(train: n, val: 3, test: 0), seed: 11)
+        XCTAssertEqual(
+            summary.description,
+            "\(p): train inputs float32 [9, 8, 2] targets float32 [9, 1]; val inputs float32 [3, 8, 2] targets float32 [3, 1]"
+        )
         let file = try DatasetFile(path: p)
         XCTAssertEqual(file.splits, ["train", "val"])
         let h5 = try HDF5File.open(p)
@@ -157,20 +163,23 @@ final class PrepareTests: DataTestCase {
     func testCopyTaskTargetsRepeatTheSymbolsAfterTheDelimiter() throws {
         let p = path("copy.h5")
         let (k, a, d, n) = (3, 4, 5, 6)
-        let summary = try Generators.writeCopy(to: p, symbols: k, alphabet: a, delay: d,
-                                               counts: SplitCounts(train: n, val: 2, test: 2), seed: 3)
+        let summary = try Generators.writeCopy(
+            to: p, symbols: k, alphabet: a, delay: d,
+            counts: SplitCounts(train: n, val: 2, test: 2), seed: 3)
         XCTAssertEqual(summary.vocabularySize, a + 2)
         let file = try DatasetFile(path: p)
         XCTAssertEqual(file.vocabulary, ["_", "A", "B", "C", "D", ":"])
         XCTAssertEqual(file.classNames, ["_", "A", "B", "C", "D"])
-        let model = ModelConfig(input: .tokens(vocabulary: a + 2, embedding: 4), hiddenSize: 8, outputSize: a + 1,
-                                head: .sequence, loss: .crossEntropy)
+        let model = ModelConfig(
+            input: .tokens(vocabulary: a + 2, embedding: 4), hiddenSize: 8, outputSize: a + 1,
+            head: .sequence, loss: .crossEntropy)
         try file.check(against: model, split: "train")
         let t = 2 * k + d + 1
         let batch = try XCTUnwrap(BatchLoader(file: file, split: "train", batchSize: n, shuffle: false).next())
         XCTAssertEqual(batch.steps, t)
         for s in 0..<n {
-            let x = Array(batch.tokenValues[(s * t)..<((s + 1) * t)]), y = Array(batch.classValues[(s * t)..<((s + 1) * t)])
+            let x = Array(batch.tokenValues[(s * t)..<((s + 1) * t)])
+            let y = Array(batch.classValues[(s * t)..<((s + 1) * t)])
             let symbols = Array(x.prefix(k))
             XCTAssertTrue(symbols.allSatisfy { (1...Int32(a)).contains($0) })
             XCTAssertEqual(Array(x[k..<(k + d)]), [Int32](repeating: 0, count: d))
@@ -192,14 +201,16 @@ final class PrepareTests: DataTestCase {
         try writer.writeTokenStream(split: "train", tokens: [0, 1, 2])
         writer.discard()
         XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: out)), before)
-        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: directory), ["keep.h5"], "no temporary files left")
+        XCTAssertEqual(
+            try FileManager.default.contentsOfDirectory(atPath: directory), ["keep.h5"], "no temporary files left")
     }
 
     func testCommitValidatesBeforeRenaming() throws {
         let out = path("bad.h5")
         let writer = try DatasetWriter(path: out)
-        try writer.writeSequences(split: "train", count: 2, steps: 2, inputs: .tokens([0, 1, 2, 3]),
-                                  targets: .classesPerSequence([0, 1]))
+        try writer.writeSequences(
+            split: "train", count: 2, steps: 2, inputs: .tokens([0, 1, 2, 3]),
+            targets: .classesPerSequence([0, 1]))
         try writer.setVocabulary(["a", "b"])  // token ids 2 and 3 are outside it
         assertDatasetError(.invalidValue, file: out, object: "train/inputs", mentions: ["token id 3"]) {
             try writer.commit()

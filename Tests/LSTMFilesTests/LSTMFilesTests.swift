@@ -8,7 +8,8 @@ final class LSTMFilesTests: XCTestCase {
     private var directory = ""
 
     override func setUpWithError() throws {
-        directory = FileManager.default.temporaryDirectory
+        directory =
+            FileManager.default.temporaryDirectory
             .appendingPathComponent("lstm-files-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
     }
@@ -18,11 +19,13 @@ final class LSTMFilesTests: XCTestCase {
     }
 
     func testDescriptionsNameTheFileTheObjectAndTheReason() {
-        XCTAssertEqual(FileError(.missing, .checkpoint, file: "c.h5", object: "/parameters", "missing").description,
-                       "checkpoint 'c.h5': /parameters: missing")
+        XCTAssertEqual(
+            FileError(.missing, .checkpoint, file: "c.h5", object: "/parameters", "missing").description,
+            "checkpoint 'c.h5': /parameters: missing")
         XCTAssertEqual(FileError(.io, .weights, file: nil, "failed").description, "weights file: failed")
-        XCTAssertEqual(FileError(.shapeMismatch, .dataset, file: "d.h5", object: "train/inputs", "bad").description,
-                       "d.h5: train/inputs: bad")
+        XCTAssertEqual(
+            FileError(.shapeMismatch, .dataset, file: "d.h5", object: "train/inputs", "bad").description,
+            "d.h5: train/inputs: bad")
         XCTAssertEqual(FileError(.io, .predictions, file: "p.h5", "bad").errorDescription, "p.h5: bad")
     }
 
@@ -50,15 +53,17 @@ final class LSTMFilesTests: XCTestCase {
         let path = directory + "/out.h5"
         try AtomicFile.writeHDF5(to: path, role: .predictions) { file in try file.root.setAttribute("v", 1) }
         struct Injected: Error {}
-        XCTAssertThrowsError(try AtomicFile.writeHDF5(to: path, role: .predictions) { file in
-            try file.root.setAttribute("v", 2)
-            throw Injected()
-        })
+        XCTAssertThrowsError(
+            try AtomicFile.writeHDF5(to: path, role: .predictions) { file in
+                try file.root.setAttribute("v", 2)
+                throw Injected()
+            })
         let file = try HDF5File.open(path)
         XCTAssertEqual(try file.root.attribute("v", as: Int.self), 1, "a failed write leaves the old file")
         try file.close()
-        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: directory), ["out.h5"],
-                       "no temporary file left")
+        XCTAssertEqual(
+            try FileManager.default.contentsOfDirectory(atPath: directory), ["out.h5"],
+            "no temporary file left")
     }
 
     func testWritingIntoAMissingDirectorySaysSo() {

@@ -29,7 +29,9 @@ final class CheckpointInspectTests: XCTestCase {
         try inputs.setAttribute("vocabulary", [Int](0..<20))
         try file.close()
         let tree = try Inspection.report(path: dir + "/data.h5")
-        XCTAssertEqual(tree, """
+        XCTAssertEqual(
+            tree,
+            """
             /
               @schema = "sequences"
               train/

@@ -10,11 +10,13 @@ import XCTest
 
 enum CheckpointFixtures {
     /// A token model: V=7, E=3, two layers of H=4, O=5 classes, sequence head.
-    static let tokens = ModelConfig(input: .tokens(vocabulary: 7, embedding: 3), hiddenSize: 4, numLayers: 2,
-                                    outputSize: 5, head: .sequence, loss: .crossEntropy)
+    static let tokens = ModelConfig(
+        input: .tokens(vocabulary: 7, embedding: 3), hiddenSize: 4, numLayers: 2,
+        outputSize: 5, head: .sequence, loss: .crossEntropy)
     /// A feature model: I=3, two layers of H=4, O=2, last head, MSE.
-    static let features = ModelConfig(input: .features(size: 3), hiddenSize: 4, numLayers: 2, outputSize: 2,
-                                      head: .last, loss: .mse)
+    static let features = ModelConfig(
+        input: .features(size: 3), hiddenSize: 4, numLayers: 2, outputSize: 2,
+        head: .last, loss: .mse)
 
     /// A fresh, empty temporary directory removed when the test ends.
     static func temporaryDirectory(_ test: XCTestCase) throws -> String {
@@ -40,8 +42,10 @@ enum CheckpointFixtures {
             for i in 0..<buffer.count { buffer[i] = Float(rng.normal()) }
         }
         adam.stepCount = 17
-        let specials: [Float] = [-0.0, Float(bitPattern: 0x7FC0_1234), .infinity, -.infinity,
-                                 .leastNonzeroMagnitude, -Float.leastNormalMagnitude / 2]
+        let specials: [Float] = [
+            -0.0, Float(bitPattern: 0x7FC0_1234), .infinity, -.infinity,
+            .leastNonzeroMagnitude, -Float.leastNormalMagnitude / 2
+        ]
         for (i, v) in specials.enumerated() { params.storage[i * 3] = v }
         adam.m[1] = Float(bitPattern: 0xFFC0_0001)
         var checkpoint = Checkpoint(
@@ -57,15 +61,18 @@ enum CheckpointFixtures {
     static func bits(_ values: [Float]) -> [UInt32] { values.map(\.bitPattern) }
 
     /// Asserts that two checkpoints are identical bit for bit.
-    static func assertBitwiseEqual(_ a: Checkpoint, _ b: Checkpoint, file: StaticString = #filePath, line: UInt = #line) {
+    static func assertBitwiseEqual(_ a: Checkpoint, _ b: Checkpoint, file: StaticString = #filePath, line: UInt = #line)
+    {
         XCTAssertEqual(a.config, b.config, file: file, line: line)
         XCTAssertEqual(bits(a.parameters), bits(b.parameters), "parameters", file: file, line: line)
         XCTAssertEqual(a.optimizer?.name, b.optimizer?.name, file: file, line: line)
-        XCTAssertEqual(a.optimizer?.learningRate.bitPattern, b.optimizer?.learningRate.bitPattern, file: file, line: line)
+        XCTAssertEqual(
+            a.optimizer?.learningRate.bitPattern, b.optimizer?.learningRate.bitPattern, file: file, line: line)
         XCTAssertEqual(a.optimizer?.stepCount, b.optimizer?.stepCount, file: file, line: line)
         XCTAssertEqual(a.optimizer?.hyperparameters, b.optimizer?.hyperparameters, file: file, line: line)
-        XCTAssertEqual(a.optimizer?.stateBuffers.mapValues(bits), b.optimizer?.stateBuffers.mapValues(bits),
-                       "optimizer state", file: file, line: line)
+        XCTAssertEqual(
+            a.optimizer?.stateBuffers.mapValues(bits), b.optimizer?.stateBuffers.mapValues(bits),
+            "optimizer state", file: file, line: line)
         XCTAssertEqual(a.globalStep, b.globalStep, file: file, line: line)
         XCTAssertEqual(a.epoch, b.epoch, file: file, line: line)
         XCTAssertEqual(a.rngStates, b.rngStates, file: file, line: line)
@@ -76,8 +83,10 @@ enum CheckpointFixtures {
 
     /// Writes an HDF5 file with `tensors` (name → shape, values) at the root and, if given,
     /// the exporter's model attributes — for hand-made (and broken) weights files.
-    static func writeWeights(_ path: String, _ tensors: [(String, [Int], [Float])],
-                             config: ModelConfig? = nil, format: WeightsFormat = .pytorch) throws {
+    static func writeWeights(
+        _ path: String, _ tensors: [(String, [Int], [Float])],
+        config: ModelConfig? = nil, format: WeightsFormat = .pytorch
+    ) throws {
         let file = try HDF5File.create(path)
         for (name, shape, values) in tensors { try file.root.write(name, values, shape: shape) }
         if let config { try WeightsFile.writeModelAttributes(config, format: format, to: file.root) }
@@ -86,8 +95,10 @@ enum CheckpointFixtures {
 
     /// Writes a checkpoint-like file by hand: the root attributes a checkpoint has and
     /// `/parameters/<name>` for each of `tensors` — for broken checkpoints.
-    static func writeCheckpointLike(_ path: String, config: ModelConfig, tensors: [(String, [Int], [Float])],
-                                    version: Int = Checkpoint.formatVersion) throws {
+    static func writeCheckpointLike(
+        _ path: String, config: ModelConfig, tensors: [(String, [Int], [Float])],
+        version: Int = Checkpoint.formatVersion
+    ) throws {
         let file = try HDF5File.create(path)
         try file.root.setAttribute("format", Checkpoint.formatName)
         try file.root.setAttribute("format_version", version)
@@ -110,17 +121,20 @@ enum CheckpointFixtures {
     }
 
     /// Asserts that `body` throws a `FileError` of `kind` about a file of `role` whose message mentions `mention`.
-    static func assertFileError(_ kind: FileError.Kind, _ role: FileError.Role, mentioning mention: String,
-                                file: StaticString = #filePath, line: UInt = #line,
-                                _ body: () throws -> Void) {
+    static func assertFileError(
+        _ kind: FileError.Kind, _ role: FileError.Role, mentioning mention: String,
+        file: StaticString = #filePath, line: UInt = #line,
+        _ body: () throws -> Void
+    ) {
         XCTAssertThrowsError(try body(), file: file, line: line) { error in
             guard let error = error as? FileError else {
                 return XCTFail("expected a FileError, got \(error)", file: file, line: line)
             }
             XCTAssertEqual(error.kind, kind, "\(error)", file: file, line: line)
             XCTAssertEqual(error.role, role, "\(error)", file: file, line: line)
-            XCTAssertTrue(error.description.contains(mention), "'\(error)' does not mention '\(mention)'",
-                          file: file, line: line)
+            XCTAssertTrue(
+                error.description.contains(mention), "'\(error)' does not mention '\(mention)'",
+                file: file, line: line)
         }
     }
 }

@@ -96,7 +96,10 @@ final class CheckpointTests: XCTestCase {
     }
 
     func testDataCursorDecodesAsTheLoadersType() throws {
-        struct Cursor: Codable, Equatable { var epoch: Int; var order: [Int] }
+        struct Cursor: Codable, Equatable {
+            var epoch: Int
+            var order: [Int]
+        }
         var checkpoint = Checkpoint(parameters: F.parameters(F.features), optimizer: nil)
         try checkpoint.setDataCursor(Cursor(epoch: 2, order: [3, 1, 2]))
         XCTAssertEqual(try checkpoint.dataCursor(as: Cursor.self), Cursor(epoch: 2, order: [3, 1, 2]))
@@ -145,9 +148,11 @@ final class CheckpointTests: XCTestCase {
         let old = F.fullCheckpoint(seed: 1)
         try old.save(to: path)
         struct Injected: Error {}
-        XCTAssertThrowsError(try F.fullCheckpoint(seed: 2).save(to: path) { stage in
-            if stage == .writing { throw Injected() }  // after the parameters, before the rest
-        }) { XCTAssertTrue($0 is Injected) }
+        XCTAssertThrowsError(
+            try F.fullCheckpoint(seed: 2).save(to: path) { stage in
+                if stage == .writing { throw Injected() }  // after the parameters, before the rest
+            }
+        ) { XCTAssertTrue($0 is Injected) }
         F.assertBitwiseEqual(old, try Checkpoint.load(from: path))
         XCTAssertEqual(try F.temporaryFiles(in: dir), [])
     }
@@ -159,12 +164,13 @@ final class CheckpointTests: XCTestCase {
         try old.save(to: path)
         var sawTemporaryFile = false
         struct Injected: Error {}
-        XCTAssertThrowsError(try F.fullCheckpoint(seed: 2).save(to: path) { stage in
-            if stage == .beforeRename {
-                sawTemporaryFile = (try F.temporaryFiles(in: dir)).count == 1
-                throw Injected()
-            }
-        })
+        XCTAssertThrowsError(
+            try F.fullCheckpoint(seed: 2).save(to: path) { stage in
+                if stage == .beforeRename {
+                    sawTemporaryFile = (try F.temporaryFiles(in: dir)).count == 1
+                    throw Injected()
+                }
+            })
         XCTAssertTrue(sawTemporaryFile, "the new checkpoint was written next to the old one first")
         F.assertBitwiseEqual(old, try Checkpoint.load(from: path))
         XCTAssertEqual(try F.temporaryFiles(in: dir), [])
@@ -248,7 +254,8 @@ final class CheckpointTests: XCTestCase {
 
     func testLoadRejectsExtraTensor() throws {
         let dir = try F.temporaryDirectory(self)
-        let tensors = F.layoutTensors(F.fullCheckpoint()) + [("lstm.weight_ih_l2", [16, 4], [Float](repeating: 0, count: 64))]
+        let tensors =
+            F.layoutTensors(F.fullCheckpoint()) + [("lstm.weight_ih_l2", [16, 4], [Float](repeating: 0, count: 64))]
         try F.writeCheckpointLike(dir + "/c.h5", config: F.tokens, tensors: tensors)
         F.assertFileError(.unexpected, .checkpoint, mentioning: "lstm.weight_ih_l2") {
             _ = try Checkpoint.load(from: dir + "/c.h5")
@@ -257,7 +264,8 @@ final class CheckpointTests: XCTestCase {
 
     func testLoadRejectsUnsupportedFormatVersion() throws {
         let dir = try F.temporaryDirectory(self)
-        try F.writeCheckpointLike(dir + "/c.h5", config: F.tokens, tensors: F.layoutTensors(F.fullCheckpoint()), version: 2)
+        try F.writeCheckpointLike(
+            dir + "/c.h5", config: F.tokens, tensors: F.layoutTensors(F.fullCheckpoint()), version: 2)
         F.assertFileError(.unsupportedVersion, .checkpoint, mentioning: "version 2") {
             _ = try Checkpoint.load(from: dir + "/c.h5")
         }

@@ -20,25 +20,31 @@ final class InteropFixtureTests: XCTestCase {
     /// The models make_fixtures.py writes: name, import options, and the config import must infer.
     static let oneLayer = (
         name: "one_layer_sequence", options: WeightsImportOptions(head: .sequence, loss: .crossEntropy),
-        config: ModelConfig(input: .features(size: 3), hiddenSize: 4, numLayers: 1, outputSize: 3,
-                            activation: .softmax, head: .sequence, loss: .crossEntropy))
+        config: ModelConfig(
+            input: .features(size: 3), hiddenSize: 4, numLayers: 1, outputSize: 3,
+            activation: .softmax, head: .sequence, loss: .crossEntropy)
+    )
     static let bidirectional = (
         name: "two_layer_bidir_last", options: WeightsImportOptions(head: .last, loss: .mse),
-        config: ModelConfig(input: .features(size: 3), hiddenSize: 3, numLayers: 2, outputSize: 2,
-                            activation: .identity, head: .last, loss: .mse, bidirectional: true))
+        config: ModelConfig(
+            input: .features(size: 3), hiddenSize: 3, numLayers: 2, outputSize: 2,
+            activation: .identity, head: .last, loss: .mse, bidirectional: true)
+    )
 
     // MARK: PyTorch
 
     func testPyTorchOneLayerFixtureImportsAndMatchesTorchOutputs() throws {
         let m = Self.oneLayer
-        try checkForward(weights: m.name + ".pt.h5", io: m.name + ".pt.io.h5", format: .pytorch,
-                         options: m.options, config: m.config)
+        try checkForward(
+            weights: m.name + ".pt.h5", io: m.name + ".pt.io.h5", format: .pytorch,
+            options: m.options, config: m.config)
     }
 
     func testPyTorchTwoLayerBidirectionalFixtureImportsAndMatchesTorchOutputs() throws {
         let m = Self.bidirectional
-        try checkForward(weights: m.name + ".pt.h5", io: m.name + ".pt.io.h5", format: .pytorch,
-                         options: m.options, config: m.config)
+        try checkForward(
+            weights: m.name + ".pt.h5", io: m.name + ".pt.io.h5", format: .pytorch,
+            options: m.options, config: m.config)
     }
 
     func testPyTorchFixtureWeightsLandInTheArenaUnchangedAndExportBack() throws {
@@ -52,7 +58,8 @@ final class InteropFixtureTests: XCTestCase {
                 let got = Array(params.tensor(entry.name)!)
                 if entry.name.hasPrefix("lstm.bias_") {
                     let sfx = entry.name.dropFirst("lstm.bias_".count)
-                    let ih = try XCTUnwrap(theirs["lstm.bias_ih_\(sfx)"]), hh = try XCTUnwrap(theirs["lstm.bias_hh_\(sfx)"])
+                    let ih = try XCTUnwrap(theirs["lstm.bias_ih_\(sfx)"])
+                    let hh = try XCTUnwrap(theirs["lstm.bias_hh_\(sfx)"])
                     XCTAssertEqual(F.bits(got), F.bits(zip(ih.values, hh.values).map(+)), entry.name)
                 } else {
                     let t = try XCTUnwrap(theirs[entry.name], entry.name)
@@ -85,14 +92,16 @@ final class InteropFixtureTests: XCTestCase {
 
     func testKerasOneLayerFixtureImportsAndMatchesKerasOutputs() throws {
         let m = Self.oneLayer
-        try checkForward(weights: m.name + ".weights.h5", io: m.name + ".keras.io.h5", format: .keras,
-                         options: m.options, config: m.config)
+        try checkForward(
+            weights: m.name + ".weights.h5", io: m.name + ".keras.io.h5", format: .keras,
+            options: m.options, config: m.config)
     }
 
     func testKerasTwoLayerBidirectionalFixtureImportsAndMatchesKerasOutputs() throws {
         let m = Self.bidirectional
-        try checkForward(weights: m.name + ".weights.h5", io: m.name + ".keras.io.h5", format: .keras,
-                         options: m.options, config: m.config)
+        try checkForward(
+            weights: m.name + ".weights.h5", io: m.name + ".keras.io.h5", format: .keras,
+            options: m.options, config: m.config)
     }
 
     func testKerasFixtureKernelsAreTransposedIntoTheArenaAndExportBackAsKerasWroteThem() throws {
@@ -102,10 +111,12 @@ final class InteropFixtureTests: XCTestCase {
             let theirs = try Self.tensors(source)
             let params = Self.parameters(imported)
             // Keras' kernel [I, 4H] (gate columns i, f, c, o) is our W [4H, I] transposed.
-            let kernel = try XCTUnwrap(theirs[WeightsFile.kerasLSTM(0, bidirectional: m.config.bidirectional) + "/cell/vars/0"])
+            let kernel = try XCTUnwrap(
+                theirs[WeightsFile.kerasLSTM(0, bidirectional: m.config.bidirectional) + "/cell/vars/0"])
             XCTAssertEqual(kernel.shape, [3, 4 * m.config.hiddenSize])
             let w = Array(params.tensor("lstm.weight_ih_l0")!)
-            XCTAssertEqual(F.bits(w), F.bits(WeightsFile.transpose(kernel.values, rows: kernel.shape[0], cols: kernel.shape[1])))
+            XCTAssertEqual(
+                F.bits(w), F.bits(WeightsFile.transpose(kernel.values, rows: kernel.shape[0], cols: kernel.shape[1])))
 
             let dir = try F.temporaryDirectory(self)
             let exported = dir + "/exported.weights.h5"
@@ -118,10 +129,14 @@ final class InteropFixtureTests: XCTestCase {
                 XCTAssertEqual(F.bits(o.values), F.bits(t.values), key)
             }
             let (kerasFile, ourFile) = (try HDF5File.open(source), try HDF5File.open(exported))
-            defer { try? kerasFile.close(); try? ourFile.close() }
+            defer {
+                try? kerasFile.close()
+                try? ourFile.close()
+            }
             for (group, _) in WeightsFile.kerasVarsGroupNames(m.config) {
-                XCTAssertEqual(try ourFile.root.openGroup(group).attribute("name", as: String.self),
-                               try kerasFile.root.openGroup(group).attribute("name", as: String.self), group)
+                XCTAssertEqual(
+                    try ourFile.root.openGroup(group).attribute("name", as: String.self),
+                    try kerasFile.root.openGroup(group).attribute("name", as: String.self), group)
             }
         }
     }
@@ -144,8 +159,10 @@ final class InteropFixtureTests: XCTestCase {
 
     /// Imports `weights`, checks the inferred config, runs forward on the recorded inputs and
     /// compares with the recorded outputs.
-    private func checkForward(weights: String, io: String, format: WeightsFormat, options: WeightsImportOptions,
-                              config: ModelConfig, file: StaticString = #filePath, line: UInt = #line) throws {
+    private func checkForward(
+        weights: String, io: String, format: WeightsFormat, options: WeightsImportOptions,
+        config: ModelConfig, file: StaticString = #filePath, line: UInt = #line
+    ) throws {
         let path = Self.fixtures.appendingPathComponent(weights).path
         let imported = try WeightsImporter.read(path, format: format, options: options)
         XCTAssertEqual(imported.config, config, file: file, line: line)
@@ -153,17 +170,21 @@ final class InteropFixtureTests: XCTestCase {
 
         let ioFile = try HDF5File.open(Self.fixtures.appendingPathComponent(io).path)
         defer { try? ioFile.close() }
-        let inputs = try ioFile.root.openDataset("inputs"), outputs = try ioFile.root.openDataset("outputs")
+        let inputs = try ioFile.root.openDataset("inputs")
+        let outputs = try ioFile.root.openDataset("outputs")
         let (b, t) = (inputs.shape[0], inputs.shape[1])
-        XCTAssertEqual(outputs.shape, (config.head == .sequence ? [b, t] : [b]) + [config.outputSize],
-                       file: file, line: line)
+        XCTAssertEqual(
+            outputs.shape, (config.head == .sequence ? [b, t] : [b]) + [config.outputSize],
+            file: file, line: line)
         let network = try LSTMNetwork<Float>(config: config)
         let workspace = Workspace<Float>(config: config, maxBatch: b, maxSteps: t)
-        let batch = Minibatch<Float>(batchSize: b, steps: t, inputs: .features(try inputs.read(as: Float.self)),
-                                     targets: nil)
+        let batch = Minibatch<Float>(
+            batchSize: b, steps: t, inputs: .features(try inputs.read(as: Float.self)),
+            targets: nil)
         batch.withView { _ = network.forward(params, $0, workspace: workspace) }
         let diff = maxAbsDifference(workspace.outputs(), try outputs.read(as: Float.self))
-        XCTAssertLessThanOrEqual(diff, Self.tolerance, "\(weights): max |Δ| against the recorded outputs",
-                                 file: file, line: line)
+        XCTAssertLessThanOrEqual(
+            diff, Self.tolerance, "\(weights): max |Δ| against the recorded outputs",
+            file: file, line: line)
     }
 }

@@ -12,15 +12,18 @@ final class InteropTests: XCTestCase {
     typealias F = CheckpointFixtures
 
     /// A 3-layer features model with a sequence head and softmax over 3 classes.
-    static let featuresSequence = ModelConfig(input: .features(size: 3), hiddenSize: 5, numLayers: 3, outputSize: 3,
-                                              head: .sequence, loss: .crossEntropy)
+    static let featuresSequence = ModelConfig(
+        input: .features(size: 3), hiddenSize: 5, numLayers: 3, outputSize: 3,
+        head: .sequence, loss: .crossEntropy)
     /// A 2-layer token model with a last head and identity outputs (MSE).
-    static let tokensLast = ModelConfig(input: .tokens(vocabulary: 11, embedding: 4), hiddenSize: 6, numLayers: 2,
-                                        outputSize: 2, head: .last, loss: .mse)
+    static let tokensLast = ModelConfig(
+        input: .tokens(vocabulary: 11, embedding: 4), hiddenSize: 6, numLayers: 2,
+        outputSize: 2, head: .last, loss: .mse)
 
     /// A 2-layer bidirectional features model with a last head and tanh outputs (MSE).
-    static let bidirectionalLast = ModelConfig(input: .features(size: 3), hiddenSize: 4, numLayers: 2, outputSize: 2,
-                                               activation: .tanh, head: .last, loss: .mse, bidirectional: true)
+    static let bidirectionalLast = ModelConfig(
+        input: .features(size: 3), hiddenSize: 4, numLayers: 2, outputSize: 2,
+        activation: .tanh, head: .last, loss: .mse, bidirectional: true)
 
     static let tolerance: Float = 1e-5
 
@@ -64,8 +67,10 @@ final class InteropTests: XCTestCase {
         .appendingPathComponent("Interop")
 
     /// Exports a random model, runs `script` on random inputs and compares with Swift's forward.
-    private func compare(_ config: ModelConfig, format: WeightsFormat, script: String,
-                         file: StaticString = #filePath, line: UInt = #line) throws {
+    private func compare(
+        _ config: ModelConfig, format: WeightsFormat, script: String,
+        file: StaticString = #filePath, line: UInt = #line
+    ) throws {
         let dir = try F.temporaryDirectory(self)
         let (batch, steps) = (3, 5)
         let params = ParameterSet<Float>(config: config, seed: 42)
@@ -106,7 +111,9 @@ final class InteropTests: XCTestCase {
         let actual = try outputs.read(as: Float.self)
         XCTAssertEqual(actual.count, expected.count, file: file, line: line)
         let maxDiff = maxAbsDifference(actual, expected)
-        print("interop \(format.rawValue) \(config.input) layers=\(config.numLayers) bidirectional=\(config.bidirectional) head=\(config.head.rawValue): max |Δ| = \(maxDiff)")
+        print(
+            "interop \(format.rawValue) \(config.input) layers=\(config.numLayers) bidirectional=\(config.bidirectional) head=\(config.head.rawValue): max |Δ| = \(maxDiff)"
+        )
         XCTAssertLessThan(maxDiff, Self.tolerance, file: file, line: line)
 
         if format == .keras {
@@ -116,8 +123,10 @@ final class InteropTests: XCTestCase {
 
     /// The file Keras itself saved after loading ours has the same datasets (paths, shapes,
     /// values) and `vars` group names, and imports (with head/loss given) to the same parameters.
-    private func checkKerasResave(_ resaved: String, matches ours: String, params: ParameterSet<Float>,
-                                  file: StaticString, line: UInt) throws {
+    private func checkKerasResave(
+        _ resaved: String, matches ours: String, params: ParameterSet<Float>,
+        file: StaticString, line: UInt
+    ) throws {
         func describe(_ path: String) throws -> [String: String] {
             let h5 = try HDF5File.open(path)
             defer { try? h5.close() }
@@ -129,13 +138,16 @@ final class InteropTests: XCTestCase {
             }
             return out
         }
-        let theirs = try describe(resaved), mine = try describe(ours)
+        let theirs = try describe(resaved)
+        let mine = try describe(ours)
         for key in Set(theirs.keys).union(mine.keys).sorted() {
             XCTAssertEqual(theirs[key], mine[key], key, file: file, line: line)
         }
-        let imported = try WeightsImporter.read(resaved, format: .keras,
-                                                options: WeightsImportOptions(head: params.config.head, activation: params.config.activation,
-                                                                             loss: params.config.loss))
+        let imported = try WeightsImporter.read(
+            resaved, format: .keras,
+            options: WeightsImportOptions(
+                head: params.config.head, activation: params.config.activation,
+                loss: params.config.loss))
         XCTAssertEqual(imported.config, params.config, file: file, line: line)
         XCTAssertEqual(F.bits(imported.parameters), F.bits(params.storage.toArray()), file: file, line: line)
     }
@@ -149,7 +161,9 @@ final class InteropTests: XCTestCase {
     private func runPython(_ arguments: [String]) throws {
         let result = try run(arguments)
         if result.status != 0 {
-            throw PythonFailure(description: "python3 \(arguments.joined(separator: " ")) exited with \(result.status):\n\(result.stderr)")
+            throw PythonFailure(
+                description:
+                    "python3 \(arguments.joined(separator: " ")) exited with \(result.status):\n\(result.stderr)")
         }
     }
 

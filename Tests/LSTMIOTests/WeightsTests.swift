@@ -16,8 +16,10 @@ final class WeightsTests: XCTestCase {
         return try HDF5Tree.datasets(in: file.root).mapValues { ($0.shape, F.bits(try $0.read(as: Float.self))) }
     }
 
-    private func assertSameContents(_ a: String, _ b: String, file: StaticString = #filePath, line: UInt = #line) throws {
-        let ca = try contents(a), cb = try contents(b)
+    private func assertSameContents(_ a: String, _ b: String, file: StaticString = #filePath, line: UInt = #line) throws
+    {
+        let ca = try contents(a)
+        let cb = try contents(b)
         XCTAssertEqual(ca.keys.sorted(), cb.keys.sorted(), file: file, line: line)
         for (key, (shape, bits)) in ca {
             XCTAssertEqual(cb[key]?.0, shape, key, file: file, line: line)
@@ -34,9 +36,11 @@ final class WeightsTests: XCTestCase {
         let c = try contents(dir + "/w.h5")
         let expected: [String: [Int]] = [
             "embedding.weight": [7, 3],
-            "lstm.weight_ih_l0": [16, 3], "lstm.weight_hh_l0": [16, 4], "lstm.bias_ih_l0": [16], "lstm.bias_hh_l0": [16],
-            "lstm.weight_ih_l1": [16, 4], "lstm.weight_hh_l1": [16, 4], "lstm.bias_ih_l1": [16], "lstm.bias_hh_l1": [16],
-            "head.weight": [5, 4], "head.bias": [5],
+            "lstm.weight_ih_l0": [16, 3], "lstm.weight_hh_l0": [16, 4], "lstm.bias_ih_l0": [16],
+            "lstm.bias_hh_l0": [16],
+            "lstm.weight_ih_l1": [16, 4], "lstm.weight_hh_l1": [16, 4], "lstm.bias_ih_l1": [16],
+            "lstm.bias_hh_l1": [16],
+            "head.weight": [5, 4], "head.bias": [5]
         ]
         XCTAssertEqual(c.mapValues(\.0), expected)
         XCTAssertEqual(c["lstm.bias_ih_l1"]?.1, F.bits(checkpoint.tensor("lstm.bias_l1")!))
@@ -76,7 +80,8 @@ final class WeightsTests: XCTestCase {
         let config = F.features
         let source = F.fullCheckpoint(config)
         let tensors = WeightsExporter.fileTensors(source, .pytorch).map { name, shape, values in
-            name.hasPrefix("lstm.bias_hh_l") ? (name, shape, values.indices.map { Float($0) * 0.25 }) : (name, shape, values)
+            name.hasPrefix("lstm.bias_hh_l")
+                ? (name, shape, values.indices.map { Float($0) * 0.25 }) : (name, shape, values)
         }
         try F.writeWeights(dir + "/w.h5", tensors, config: config)
         let imported = try WeightsImporter.read(dir + "/w.h5", format: .pytorch)
@@ -94,8 +99,9 @@ final class WeightsTests: XCTestCase {
         let expected: [String: [Int]] = [
             "layers/embedding/vars/0": [7, 3],
             "layers/lstm/cell/vars/0": [3, 16], "layers/lstm/cell/vars/1": [4, 16], "layers/lstm/cell/vars/2": [16],
-            "layers/lstm_1/cell/vars/0": [4, 16], "layers/lstm_1/cell/vars/1": [4, 16], "layers/lstm_1/cell/vars/2": [16],
-            "layers/dense/vars/0": [4, 5], "layers/dense/vars/1": [5],
+            "layers/lstm_1/cell/vars/0": [4, 16], "layers/lstm_1/cell/vars/1": [4, 16],
+            "layers/lstm_1/cell/vars/2": [16],
+            "layers/dense/vars/0": [4, 5], "layers/dense/vars/1": [5]
         ]
         XCTAssertEqual(c.mapValues(\.0), expected)
         let root = try HDF5File.open(dir + "/w.weights.h5").root
@@ -119,13 +125,15 @@ final class WeightsTests: XCTestCase {
         let dense = try file.root.read("layers/dense/vars/0", as: Float.self)  // [H=4, O=2]
         let y = checkpoint.tensor("head.weight")!  // [2, 4]
         for o in 0..<2 { for h in 0..<4 { XCTAssertEqual(dense[h * 2 + o].bitPattern, y[o * 4 + h].bitPattern) } }
-        XCTAssertEqual(F.bits(try file.root.read("layers/lstm_1/cell/vars/2", as: Float.self)),
-                       F.bits(checkpoint.tensor("lstm.bias_l1")!))
+        XCTAssertEqual(
+            F.bits(try file.root.read("layers/lstm_1/cell/vars/2", as: Float.self)),
+            F.bits(checkpoint.tensor("lstm.bias_l1")!))
     }
 
     func testKerasExportImportExportIsBitwiseForTokensAndFeatures() throws {
-        let threeLayers = ModelConfig(input: .features(size: 2), hiddenSize: 3, numLayers: 3, outputSize: 1,
-                                      activation: .sigmoid, head: .sequence, loss: .bce)
+        let threeLayers = ModelConfig(
+            input: .features(size: 2), hiddenSize: 3, numLayers: 3, outputSize: 1,
+            activation: .sigmoid, head: .sequence, loss: .bce)
         for config in [F.tokens, F.features, threeLayers] {
             let dir = try F.temporaryDirectory(self)
             let original = F.fullCheckpoint(config)
@@ -139,8 +147,9 @@ final class WeightsTests: XCTestCase {
     }
 
     func testBidirectionalExportImportExportIsBitwiseInBothFormats() throws {
-        let config = ModelConfig(input: .tokens(vocabulary: 5, embedding: 2), hiddenSize: 3, numLayers: 2, outputSize: 2,
-                                 head: .last, loss: .crossEntropy, bidirectional: true)
+        let config = ModelConfig(
+            input: .tokens(vocabulary: 5, embedding: 2), hiddenSize: 3, numLayers: 2, outputSize: 2,
+            head: .last, loss: .crossEntropy, bidirectional: true)
         for format in [WeightsFormat.pytorch, .keras] {
             let dir = try F.temporaryDirectory(self)
             let original = F.fullCheckpoint(config)
@@ -154,8 +163,9 @@ final class WeightsTests: XCTestCase {
     }
 
     func testBidirectionalExportsUseReverseKeysAndKerasWrapperGroups() throws {
-        let config = ModelConfig(input: .features(size: 3), hiddenSize: 4, numLayers: 2, outputSize: 2,
-                                 head: .sequence, loss: .mse, bidirectional: true)
+        let config = ModelConfig(
+            input: .features(size: 3), hiddenSize: 4, numLayers: 2, outputSize: 2,
+            head: .sequence, loss: .mse, bidirectional: true)
         let dir = try F.temporaryDirectory(self)
         try WeightsExporter.export(F.fullCheckpoint(config), format: .pytorch, to: dir + "/p.h5")
         try WeightsExporter.export(F.fullCheckpoint(config), format: .keras, to: dir + "/k.weights.h5")
@@ -168,9 +178,11 @@ final class WeightsTests: XCTestCase {
         XCTAssertEqual(k["layers/bidirectional_1/backward_layer/cell/vars/0"], [8, 16])
         XCTAssertEqual(k["layers/dense/vars/0"], [8, 2])
         let root = try HDF5File.open(dir + "/k.weights.h5").root
-        XCTAssertEqual(try root.openGroup("layers/bidirectional_1/backward_layer/vars").attribute("name", as: String.self),
-                       "backward_lstm_1")
-        XCTAssertEqual(try root.openGroup("layers/bidirectional/vars").attribute("name", as: String.self), "bidirectional")
+        XCTAssertEqual(
+            try root.openGroup("layers/bidirectional_1/backward_layer/vars").attribute("name", as: String.self),
+            "backward_lstm_1")
+        XCTAssertEqual(
+            try root.openGroup("layers/bidirectional/vars").attribute("name", as: String.self), "bidirectional")
     }
 
     func testKerasFileWithoutModelAttributesNeedsHeadAndLoss() throws {
@@ -189,7 +201,8 @@ final class WeightsTests: XCTestCase {
         let original = F.fullCheckpoint(F.tokens)
         try WeightsExporter.export(original, format: .keras, to: path)
         try stripRootAttributes(path)
-        let imported = try WeightsImporter.read(path, options: WeightsImportOptions(head: .sequence, loss: .crossEntropy))
+        let imported = try WeightsImporter.read(
+            path, options: WeightsImportOptions(head: .sequence, loss: .crossEntropy))
         XCTAssertEqual(imported.config, F.tokens)  // V, E, H, layers, O from shapes; softmax from the loss
         XCTAssertEqual(F.bits(imported.parameters), F.bits(original.parameters))
     }
@@ -205,7 +218,8 @@ final class WeightsTests: XCTestCase {
     func testImportOptionsOverrideTheFile() throws {
         let dir = try F.temporaryDirectory(self)
         try WeightsExporter.export(F.fullCheckpoint(F.features), format: .pytorch, to: dir + "/w.h5")
-        let imported = try WeightsImporter.read(dir + "/w.h5", options: WeightsImportOptions(head: .sequence, activation: .tanh))
+        let imported = try WeightsImporter.read(
+            dir + "/w.h5", options: WeightsImportOptions(head: .sequence, activation: .tanh))
         XCTAssertEqual(imported.config.head, .sequence)
         XCTAssertEqual(imported.config.activation, .tanh)
         XCTAssertEqual(imported.config.loss, .mse)
@@ -264,12 +278,17 @@ final class WeightsTests: XCTestCase {
             name == "head.weight" ? (name, [4, 5], values) : (name, shape, values)
         }
         try F.writeWeights(dir + "/w.h5", tensors, config: F.tokens)
-        F.assertFileError(.shapeMismatch, .weights, mentioning: "[5, 4]") { _ = try WeightsImporter.read(dir + "/w.h5") }
+        F.assertFileError(.shapeMismatch, .weights, mentioning: "[5, 4]") {
+            _ = try WeightsImporter.read(dir + "/w.h5")
+        }
     }
 
     func testImportRejectsUnexpectedKey() throws {
         let dir = try F.temporaryDirectory(self)
-        let tensors = WeightsExporter.fileTensors(F.fullCheckpoint(F.tokens), .pytorch) + [("lstm.weight_ih_l0_reverse", [16, 3], [Float](repeating: 0, count: 48))]
+        let tensors =
+            WeightsExporter.fileTensors(F.fullCheckpoint(F.tokens), .pytorch) + [
+                ("lstm.weight_ih_l0_reverse", [16, 3], [Float](repeating: 0, count: 48))
+            ]
         try F.writeWeights(dir + "/w.h5", tensors, config: F.tokens)
         F.assertFileError(.unexpected, .weights, mentioning: "lstm.weight_ih_l0_reverse") {
             _ = try WeightsImporter.read(dir + "/w.h5")
@@ -278,7 +297,9 @@ final class WeightsTests: XCTestCase {
 
     func testImportRejectsKerasFileWithMissingVariable() throws {
         let dir = try F.temporaryDirectory(self)
-        let tensors = WeightsExporter.fileTensors(F.fullCheckpoint(F.features), .keras).filter { $0.0 != "layers/lstm_1/cell/vars/1" }
+        let tensors = WeightsExporter.fileTensors(F.fullCheckpoint(F.features), .keras).filter {
+            $0.0 != "layers/lstm_1/cell/vars/1"
+        }
         try F.writeWeights(dir + "/k.weights.h5", tensors, config: F.features, format: .keras)
         F.assertFileError(.missing, .weights, mentioning: "/layers/lstm_1/cell/vars/1") {
             _ = try WeightsImporter.read(dir + "/k.weights.h5", format: .keras)

@@ -7,9 +7,11 @@ final class GradientCheckTests: XCTestCase {
     static let tolerance = 1e-6
 
     /// Checks every parameter (and the input, for features) of `config` on a random minibatch.
-    func check(_ config: ModelConfig, batch b: Int = 3, steps t: Int = 4, seed: UInt64 = 7,
-               initialState: Bool = false, lengths: [Int32]? = nil, dropout: DropoutContext? = nil,
-               file: StaticString = #filePath, line: UInt = #line) throws {
+    func check(
+        _ config: ModelConfig, batch b: Int = 3, steps t: Int = 4, seed: UInt64 = 7,
+        initialState: Bool = false, lengths: [Int32]? = nil, dropout: DropoutContext? = nil,
+        file: StaticString = #filePath, line: UInt = #line
+    ) throws {
         let net = try LSTMNetwork<Double>(config: config)
         let params = ParameterSet<Double>(config: config, seed: seed)
         var batch = randomBatch(config, batch: b, steps: t, seed: seed &+ 1)
@@ -24,14 +26,16 @@ final class GradientCheckTests: XCTestCase {
                 c: (0..<slots).map { _ in (0..<n).map { _ in rng.uniform(-1, 1) } })
         }
         let isFeatures = { if case .features = config.input { return true } else { return false } }()
-        let analytic = lossAndGradient(net, params, batch, initialState: state, inputGradient: isFeatures, dropout: dropout)
+        let analytic = lossAndGradient(
+            net, params, batch, initialState: state, inputGradient: isFeatures, dropout: dropout)
         let ws = Workspace<Double>(config: config, maxBatch: b, maxSteps: t)
         let eps = 1e-5
         var worst = 0.0
         defer {
-            print("gradcheck \(config.input) L=\(config.numLayers) D=\(config.directions) \(config.head) "
-                  + "\(config.loss)+\(config.activation) dropout=\(dropout != nil ? config.dropout : 0) "
-                  + "lengths=\(lengths ?? []): max relative error \(worst)")
+            print(
+                "gradcheck \(config.input) L=\(config.numLayers) D=\(config.directions) \(config.head) "
+                    + "\(config.loss)+\(config.activation) dropout=\(dropout != nil ? config.dropout : 0) "
+                    + "lengths=\(lengths ?? []): max relative error \(worst)")
         }
 
         for entry in params.layout.entries {
@@ -50,8 +54,9 @@ final class GradientCheckTests: XCTestCase {
             let err = relativeError(Array(g), numeric)
             worst = maxKeepingNaN(worst, err)
             XCTAssertLessThan(err, Self.tolerance, "\(entry.name) \(entry.shape)", file: file, line: line)
-            XCTAssertGreaterThan(numeric.map(abs).max() ?? 0, 0, "\(entry.name) has no gradient at all",
-                                 file: file, line: line)
+            XCTAssertGreaterThan(
+                numeric.map(abs).max() ?? 0, 0, "\(entry.name) has no gradient at all",
+                file: file, line: line)
         }
 
         if isFeatures, case .features(var x) = batch.inputs {
@@ -79,7 +84,8 @@ final class GradientCheckTests: XCTestCase {
         let config = tinyConfig(layers: 1, head: .sequence, loss: .crossEntropy)
         let net = try LSTMNetwork<Double>(config: config)
         let params = ParameterSet<Double>(config: config, seed: 3)
-        let good = Array(lossAndGradient(net, params, randomBatch(config, batch: 2, steps: 3, seed: 4)).grads.storage.toArray())
+        let good = Array(
+            lossAndGradient(net, params, randomBatch(config, batch: 2, steps: 3, seed: 4)).grads.storage.toArray())
         XCTAssertEqual(relativeError(good, good), 0)
         for position in [0, good.count / 2, good.count - 1] {
             var bad = good
@@ -115,8 +121,10 @@ final class GradientCheckTests: XCTestCase {
     }
 
     func testMSETanhSequenceHeadTwoLayersTokens() throws {
-        try check(tinyConfig(input: .tokens(vocabulary: 4, embedding: 2), layers: 2, output: 2,
-                             activation: .tanh, head: .sequence, loss: .mse))
+        try check(
+            tinyConfig(
+                input: .tokens(vocabulary: 4, embedding: 2), layers: 2, output: 2,
+                activation: .tanh, head: .sequence, loss: .mse))
     }
 
     func testMSETanhLastHeadFeatures() throws {
@@ -128,7 +136,8 @@ final class GradientCheckTests: XCTestCase {
     }
 
     func testBCESigmoidLastHeadTwoLayersTokens() throws {
-        try check(tinyConfig(input: .tokens(vocabulary: 6, embedding: 3), layers: 2, output: 2, head: .last, loss: .bce))
+        try check(
+            tinyConfig(input: .tokens(vocabulary: 6, embedding: 3), layers: 2, output: 2, head: .last, loss: .bce))
     }
 
     func testMSESigmoidAndMSESoftmaxUseTheJacobianOfF() throws {
@@ -152,15 +161,18 @@ final class GradientCheckTests: XCTestCase {
     }
 
     func testBidirectionalLastHeadTokensWithInitialState() throws {
-        try check(tinyConfig(input: .tokens(vocabulary: 5, embedding: 3), layers: 2, output: 2, head: .last,
-                             loss: .mse, bidirectional: true), initialState: true)
+        try check(
+            tinyConfig(
+                input: .tokens(vocabulary: 5, embedding: 3), layers: 2, output: 2, head: .last,
+                loss: .mse, bidirectional: true), initialState: true)
     }
 
     func testDropoutMasksAreDifferentiatedThrough() throws {
         let ctx = DropoutContext(seed: 99, step: 3)
         try check(tinyConfig(layers: 3, head: .sequence, loss: .crossEntropy, dropout: 0.3), dropout: ctx)
-        try check(tinyConfig(layers: 2, output: 2, head: .last, loss: .bce, bidirectional: true, dropout: 0.4),
-                  dropout: ctx)
+        try check(
+            tinyConfig(layers: 2, output: 2, head: .last, loss: .bce, bidirectional: true, dropout: 0.4),
+            dropout: ctx)
     }
 
     func testVariableLengthsSequenceAndLastHeads() throws {
@@ -169,9 +181,12 @@ final class GradientCheckTests: XCTestCase {
     }
 
     func testVariableLengthsBidirectionalWithDropout() throws {
-        try check(tinyConfig(layers: 2, head: .sequence, loss: .crossEntropy, bidirectional: true, dropout: 0.25),
-                  steps: 5, lengths: [4, 5, 2], dropout: DropoutContext(seed: 5, step: 0))
-        try check(tinyConfig(input: .tokens(vocabulary: 6, embedding: 2), layers: 2, output: 3, head: .last,
-                             loss: .crossEntropy, bidirectional: true), steps: 5, lengths: [3, 1, 5])
+        try check(
+            tinyConfig(layers: 2, head: .sequence, loss: .crossEntropy, bidirectional: true, dropout: 0.25),
+            steps: 5, lengths: [4, 5, 2], dropout: DropoutContext(seed: 5, step: 0))
+        try check(
+            tinyConfig(
+                input: .tokens(vocabulary: 6, embedding: 2), layers: 2, output: 3, head: .last,
+                loss: .crossEntropy, bidirectional: true), steps: 5, lengths: [3, 1, 5])
     }
 }

@@ -15,7 +15,8 @@ final class InitializationTests: XCTestCase {
             var forgetIndices = Set<Int>()
             for k in 0..<config.numLayers {
                 for d in 0..<config.directions {
-                    let entry = try XCTUnwrap(withBias.layout.entry("lstm.bias_\(ParameterLayout.suffix(layer: k, direction: d))"))
+                    let entry = try XCTUnwrap(
+                        withBias.layout.entry("lstm.bias_\(ParameterLayout.suffix(layer: k, direction: d))"))
                     XCTAssertEqual(entry.shape, [4 * h])
                     forgetIndices.formUnion((entry.offset + h)..<(entry.offset + 2 * h))
                 }

@@ -1,6 +1,7 @@
 import Foundation
-@testable import LSTMKit
 import XCTest
+
+@testable import LSTMKit
 
 /// The largest error seen so far, NaN-safe: once a NaN is added it stays NaN, so `value <= bound` fails.
 private struct Worst {
@@ -57,7 +58,10 @@ final class KernelTests: XCTestCase {
             xs.append(Float(y))
             y += 0.0113
         }
-        for t: Float in [0, 1e-30, 1e-38, Float.leastNonzeroMagnitude, Float.leastNormalMagnitude, Float(bitPattern: 0x0000_0800), 1e-7, 0.2499, 0.25, 0.2501] {
+        for t: Float in [
+            0, 1e-30, 1e-38, Float.leastNonzeroMagnitude, Float.leastNormalMagnitude, Float(bitPattern: 0x0000_0800),
+            1e-7, 0.2499, 0.25, 0.2501
+        ] {
             xs.append(t)
             xs.append(-t)
         }
@@ -68,7 +72,8 @@ final class KernelTests: XCTestCase {
     func testExpUlpAndSaturation() {
         let xs = sweep
         let v = lanes(xs) { simdExp($0) }
-        var worst = Worst(), mismatches = 0
+        var worst = Worst()
+        var mismatches = 0
         for (x, s) in zip(xs, v) {
             let f = Float.exp(x)
             if !sameBits(f, s) { mismatches += 1 }
@@ -78,7 +83,8 @@ final class KernelTests: XCTestCase {
         XCTAssertEqual(mismatches, 0, "simdExp differs from Float.exp")
         XCTAssertLessThanOrEqual(worst.value, 1)  // measured 0.94 ulp
         // Saturation: clamped to [-87.3, 88.7], so finite, positive and monotone at the ends.
-        let big: [Float] = [88.7, 90, 1e30, .infinity], small: [Float] = [-87.3, -90, -1e30, -.infinity]
+        let big: [Float] = [88.7, 90, 1e30, .infinity]
+        let small: [Float] = [-87.3, -90, -1e30, -.infinity]
         let sb = lanes(big + small) { simdExp($0) }
         for (x, s) in zip(big + small, sb) {
             let f = Float.exp(x)
@@ -95,7 +101,8 @@ final class KernelTests: XCTestCase {
     func testTanhUlpAndSaturation() {
         let xs = sweep + [90, -90, 1e30, -1e30, .infinity, -.infinity]
         let v = lanes(xs) { simdTanh($0) }
-        var worst = Worst(), mismatches = 0
+        var worst = Worst()
+        var mismatches = 0
         for (x, s) in zip(xs, v) {
             let f = Float.tanh(x)
             if !sameBits(f, s) { mismatches += 1 }
@@ -120,7 +127,8 @@ final class KernelTests: XCTestCase {
     func testSigmoidUlpAndSaturation() {
         let xs = sweep
         let v = lanes(xs) { simdSigmoid($0) }
-        var worst = Worst(), mismatches = 0
+        var worst = Worst()
+        var mismatches = 0
         for (x, s) in zip(xs, v) {
             let f = Float.sigmoid(x)
             if !sameBits(f, s) { mismatches += 1 }
@@ -146,9 +154,12 @@ final class KernelTests: XCTestCase {
     }
 
     /// Asserts bitwise equality, counting mismatches (a NaN on one side only is a mismatch).
-    private func assertSameBits(_ a: [Float], _ b: [Float], _ what: String, file: StaticString = #filePath, line: UInt = #line) {
+    private func assertSameBits(
+        _ a: [Float], _ b: [Float], _ what: String, file: StaticString = #filePath, line: UInt = #line
+    ) {
         XCTAssertEqual(a.count, b.count, what, file: file, line: line)
-        var bad = 0, first = -1
+        var bad = 0
+        var first = -1
         for k in 0..<Swift.min(a.count, b.count) where !sameBits(a[k], b[k]) {
             bad += 1
             if first < 0 { first = k }
@@ -161,32 +172,47 @@ final class KernelTests: XCTestCase {
         for h in [1, 7, 8, 17, 24] {
             for b in [1, 3] {
                 let g = 4 * h
-                let gates = randomFloats(b * g, &rng), bias = randomFloats(g, &rng, scale: 0.5)
+                let gates = randomFloats(b * g, &rng)
+                let bias = randomFloats(g, &rng, scale: 0.5)
                 let cPrev = randomFloats(b * h, &rng)
                 func run(_ simd: Bool) -> [[Float]] {
-                    var a = gates, bs = bias, cp = cPrev
-                    var cn = [Float](repeating: .nan, count: b * h), hn = cn, tc = cn
+                    var a = gates
+                    var bs = bias
+                    var cp = cPrev
+                    var cn = [Float](repeating: .nan, count: b * h)
+                    var hn = cn
+                    var tc = cn
                     a.withUnsafeMutableBufferPointer { a in
-                    bs.withUnsafeMutableBufferPointer { bs in
-                    cp.withUnsafeMutableBufferPointer { cp in
-                    cn.withUnsafeMutableBufferPointer { cn in
-                    hn.withUnsafeMutableBufferPointer { hn in
-                    tc.withUnsafeMutableBufferPointer { tc in
-                        if simd {
-                            Float.lstmCellForward(
-                                gates: a.baseAddress!, bias: bs.baseAddress!, cPrev: cp.baseAddress!,
-                                cNext: cn.baseAddress!, hNext: hn.baseAddress!, tanhC: tc.baseAddress!,
-                                batch: b, hidden: h)
-                        } else {
-                            LSTMLayer.cellForwardReference(
-                                gates: a.baseAddress!, bias: bs.baseAddress!, cPrev: cp.baseAddress!,
-                                cNext: cn.baseAddress!, hNext: hn.baseAddress!, tanhC: tc.baseAddress!,
-                                batch: b, hidden: h)
+                        bs.withUnsafeMutableBufferPointer { bs in
+                            cp.withUnsafeMutableBufferPointer { cp in
+                                cn.withUnsafeMutableBufferPointer { cn in
+                                    hn.withUnsafeMutableBufferPointer { hn in
+                                        tc.withUnsafeMutableBufferPointer { tc in
+                                            if simd {
+                                                Float.lstmCellForward(
+                                                    gates: a.baseAddress!, bias: bs.baseAddress!,
+                                                    cPrev: cp.baseAddress!,
+                                                    cNext: cn.baseAddress!, hNext: hn.baseAddress!,
+                                                    tanhC: tc.baseAddress!,
+                                                    batch: b, hidden: h)
+                                            } else {
+                                                LSTMLayer.cellForwardReference(
+                                                    gates: a.baseAddress!, bias: bs.baseAddress!,
+                                                    cPrev: cp.baseAddress!,
+                                                    cNext: cn.baseAddress!, hNext: hn.baseAddress!,
+                                                    tanhC: tc.baseAddress!,
+                                                    batch: b, hidden: h)
+                                            }
+                                        }
+                                    }
+                                }
+                            }
                         }
-                    }}}}}}
+                    }
                     return [a, cn, hn, tc]
                 }
-                let fast = run(true), ref = run(false)
+                let fast = run(true)
+                let ref = run(false)
                 for (k, name) in ["gates", "c", "h", "tanh c"].enumerated() {
                     assertSameBits(fast[k], ref[k], "forward \(name) H=\(h) B=\(b)")
                 }
@@ -209,32 +235,48 @@ final class KernelTests: XCTestCase {
                         gates[r * g + 3 * h + j] = Float(rng.nextUnit())
                     }
                 }
-                let cPrev = randomFloats(b * h, &rng), tanhC = randomFloats(b * h, &rng).map { Float.tanh($0) }
-                let dH = randomFloats(b * h, &rng), carry = randomFloats(b * h, &rng)
+                let cPrev = randomFloats(b * h, &rng)
+                let tanhC = randomFloats(b * h, &rng).map { Float.tanh($0) }
+                let dH = randomFloats(b * h, &rng)
+                let carry = randomFloats(b * h, &rng)
                 func run(_ simd: Bool) -> [[Float]] {
-                    var a = gates, cp = cPrev, tc = tanhC, dh = dH, dcc = carry
+                    var a = gates
+                    var cp = cPrev
+                    var tc = tanhC
+                    var dh = dH
+                    var dcc = carry
                     var dg = [Float](repeating: .nan, count: b * g)
                     a.withUnsafeMutableBufferPointer { a in
-                    cp.withUnsafeMutableBufferPointer { cp in
-                    tc.withUnsafeMutableBufferPointer { tc in
-                    dh.withUnsafeMutableBufferPointer { dh in
-                    dcc.withUnsafeMutableBufferPointer { dcc in
-                    dg.withUnsafeMutableBufferPointer { dg in
-                        if simd {
-                            Float.lstmCellBackward(
-                                gates: a.baseAddress!, cPrev: cp.baseAddress!, tanhC: tc.baseAddress!,
-                                dH: dh.baseAddress!, dcCarry: dcc.baseAddress!, dGates: dg.baseAddress!,
-                                batch: b, hidden: h)
-                        } else {
-                            LSTMLayer.cellBackwardReference(
-                                gates: a.baseAddress!, cPrev: cp.baseAddress!, tanhC: tc.baseAddress!,
-                                dH: dh.baseAddress!, dcCarry: dcc.baseAddress!, dGates: dg.baseAddress!,
-                                batch: b, hidden: h)
+                        cp.withUnsafeMutableBufferPointer { cp in
+                            tc.withUnsafeMutableBufferPointer { tc in
+                                dh.withUnsafeMutableBufferPointer { dh in
+                                    dcc.withUnsafeMutableBufferPointer { dcc in
+                                        dg.withUnsafeMutableBufferPointer { dg in
+                                            if simd {
+                                                Float.lstmCellBackward(
+                                                    gates: a.baseAddress!, cPrev: cp.baseAddress!,
+                                                    tanhC: tc.baseAddress!,
+                                                    dH: dh.baseAddress!, dcCarry: dcc.baseAddress!,
+                                                    dGates: dg.baseAddress!,
+                                                    batch: b, hidden: h)
+                                            } else {
+                                                LSTMLayer.cellBackwardReference(
+                                                    gates: a.baseAddress!, cPrev: cp.baseAddress!,
+                                                    tanhC: tc.baseAddress!,
+                                                    dH: dh.baseAddress!, dcCarry: dcc.baseAddress!,
+                                                    dGates: dg.baseAddress!,
+                                                    batch: b, hidden: h)
+                                            }
+                                        }
+                                    }
+                                }
+                            }
                         }
-                    }}}}}}
+                    }
                     return [dg, dcc]
                 }
-                let fast = run(true), ref = run(false)
+                let fast = run(true)
+                let ref = run(false)
                 assertSameBits(fast[0], ref[0], "backward dGates H=\(h) B=\(b)")
                 assertSameBits(fast[1], ref[1], "backward dcCarry H=\(h) B=\(b)")
             }
@@ -247,27 +289,42 @@ final class KernelTests: XCTestCase {
     /// against Double, with padded rows masked out of loss and gradient.
     func testFusedSoftmaxCrossEntropyMatchesReference() {
         var rng = RandomSource(seed: 23)
-        let b = 3, t = 4, n = b * t, hid = 5
+        let b = 3
+        let t = 4
+        let n = b * t
+        let hid = 5
         let lengths = [4, 2, 1]
         let rows = PredictionRows(batch: b, steps: t, lengths: lengths)
-        var worstY = Worst(), worstLoss = Worst(), worstLossD = Worst(), fastYD = Worst(), refYD = Worst(), tinyY = Worst()
+        var worstY = Worst()
+        var worstLoss = Worst()
+        var worstLossD = Worst()
+        var fastYD = Worst()
+        var refYD = Worst()
+        var tinyY = Worst()
         for o in [2, 7, 8, 17, 65] {
-            let w = randomFloats(o * hid, &rng, scale: 1.5), bias = randomFloats(o, &rng, scale: 0.5)
+            let w = randomFloats(o * hid, &rng, scale: 1.5)
+            let bias = randomFloats(o, &rng, scale: 0.5)
             var hIn = randomFloats(n * hid, &rng)
             for j in 0..<hid { hIn[5 * hid + j] = 40 * hIn[5 * hid + j] }  // one row of large logits
             let ids = (0..<n).map { _ in Int32(rng.index(below: o)) }
             let scale = 1 / Float(7)
             func run<T: LSTMScalar>(_: T.Type, fused: Bool) -> (z: [T], y: [T], dz: [T], loss: Double) {
-                let wB = Buffer<T>(count: o * hid), bB = Buffer<T>(count: o), hB = Buffer<T>(count: n * hid)
+                let wB = Buffer<T>(count: o * hid)
+                let bB = Buffer<T>(count: o)
+                let hB = Buffer<T>(count: n * hid)
                 wB.copy(from: w.map { T($0) })
                 bB.copy(from: bias.map { T($0) })
                 hB.copy(from: hIn.map { T($0) })
-                let z = Buffer<T>(count: n * o), y = Buffer<T>(count: n * o), dz = Buffer<T>(count: n * o)
+                let z = Buffer<T>(count: n * o)
+                let y = Buffer<T>(count: n * o)
+                let dz = Buffer<T>(count: n * o)
                 dz.copy(from: [T](repeating: .nan, count: n * o))
-                let zM = Matrix(z.base, rows: n, cols: o), yM = Matrix(y.base, rows: n, cols: o)
+                let zM = Matrix(z.base, rows: n, cols: o)
+                let yM = Matrix(y.base, rows: n, cols: o)
                 return ids.withUnsafeBufferPointer { idp in
                     var loss = 0.0
-                    let wM = Matrix(wB.base, rows: o, cols: hid), hM = Matrix(hB.base, rows: n, cols: hid)
+                    let wM = Matrix(wB.base, rows: o, cols: hid)
+                    let hM = Matrix(hB.base, rows: n, cols: hid)
                     if fused {
                         loss = OutputLayer.forward(
                             weight: wM, bias: bB.base, h: hM, z: zM, y: yM, activation: .softmax,
@@ -295,7 +352,8 @@ final class KernelTests: XCTestCase {
                     return (z.toArray(), y.toArray(), dz.toArray(), loss)
                 }
             }
-            let fast = run(Float.self, fused: true), ref = run(Float.self, fused: false)
+            let fast = run(Float.self, fused: true)
+            let ref = run(Float.self, fused: false)
             let dbl = run(Double.self, fused: false)
             // The exact softmax (in Double) of the very logits both Float paths saw.
             var exact = [Double](repeating: 0, count: n * o)
@@ -339,8 +397,12 @@ final class KernelTests: XCTestCase {
             XCTAssertEqual(unfused.bitPattern, ref.loss.bitPattern, "lossSum vs softmaxRowReference O=\(o)")
             XCTAssertEqual((0..<n).filter { rows.isValid($0) }.count, lengths.reduce(0, +))
         }
-        print("softmax: y vs exact softmax of the same logits: fast \(fastYD.value) ulp, reference \(refYD.value) ulp, tiny y abs \(tinyY.value)")
-        print("softmax: y worst \(worstY.value) ulp; loss rel err vs Float ref \(worstLoss.value), vs Double \(worstLossD.value)")
+        print(
+            "softmax: y vs exact softmax of the same logits: fast \(fastYD.value) ulp, reference \(refYD.value) ulp, tiny y abs \(tinyY.value)"
+        )
+        print(
+            "softmax: y worst \(worstY.value) ulp; loss rel err vs Float ref \(worstLoss.value), vs Double \(worstLossD.value)"
+        )
         XCTAssertLessThanOrEqual(worstY.value, 16)  // lane-wise vs sequential Σe: measured 9 ulp at O = 65
         // Both Float paths round z − max; e^(z − max) magnifies that by |z − max| (≈ 60 in the
         // large-logit row): measured 32 ulp fast, 38 ulp reference. The fast path is no worse.
@@ -355,15 +417,23 @@ final class KernelTests: XCTestCase {
     func testScaledDifferenceMatchesReferenceBitwise() {
         var rng = RandomSource(seed: 24)
         for o in [1, 7, 8, 17] {
-            var y = randomFloats(o, &rng), t = randomFloats(o, &rng)
-            var a = [Float](repeating: .nan, count: o), r = a
+            var y = randomFloats(o, &rng)
+            var t = randomFloats(o, &rng)
+            var a = [Float](repeating: .nan, count: o)
+            var r = a
             y.withUnsafeMutableBufferPointer { y in
-            t.withUnsafeMutableBufferPointer { t in
-            a.withUnsafeMutableBufferPointer { a in
-            r.withUnsafeMutableBufferPointer { r in
-                Float.lstmScaledDifference(y.baseAddress!, t.baseAddress!, scale: 0.3, into: a.baseAddress!, count: o)
-                OutputLayer.scaledDifferenceReference(y.baseAddress!, UnsafePointer(t.baseAddress!), scale: Float(0.3), into: r.baseAddress!, count: o)
-            }}}}
+                t.withUnsafeMutableBufferPointer { t in
+                    a.withUnsafeMutableBufferPointer { a in
+                        r.withUnsafeMutableBufferPointer { r in
+                            Float.lstmScaledDifference(
+                                y.baseAddress!, t.baseAddress!, scale: 0.3, into: a.baseAddress!, count: o)
+                            OutputLayer.scaledDifferenceReference(
+                                y.baseAddress!, UnsafePointer(t.baseAddress!), scale: Float(0.3), into: r.baseAddress!,
+                                count: o)
+                        }
+                    }
+                }
+            }
             assertSameBits(a, r, "scaled difference O=\(o)")
         }
     }
@@ -372,7 +442,8 @@ final class KernelTests: XCTestCase {
 /// max |a − b| / max |·| like `relativeError`, but a NaN anywhere gives NaN (so a bound fails).
 private func relativeErrorNaNSafe(_ a: [Double], _ b: [Double]) -> Double {
     precondition(a.count == b.count)
-    var num = Worst(), den = 0.0
+    var num = Worst()
+    var den = 0.0
     for (x, y) in zip(a, b) {
         num.add(abs(x - y), at: 0)
         den = Swift.max(den, Swift.max(abs(x), abs(y)))

@@ -9,8 +9,9 @@ final class OptimizerSIMDTests: XCTestCase {
     /// Token-input models whose arenas hold exactly 37, 1000 and 1003 scalars
     /// (V·E + 4(E + 2) + 2 with H = O = 1).
     static let configs = [(23, 1), (95, 10), (327, 3)].map { v, e in
-        ModelConfig(input: .tokens(vocabulary: v, embedding: e), hiddenSize: 1, numLayers: 1, outputSize: 1,
-                    loss: .mse)
+        ModelConfig(
+            input: .tokens(vocabulary: v, embedding: e), hiddenSize: 1, numLayers: 1, outputSize: 1,
+            loss: .mse)
     }
 
     /// Steps compared per configuration and arena size.
@@ -18,7 +19,8 @@ final class OptimizerSIMDTests: XCTestCase {
 
     /// A random value: 15% zeros, 10% large (up to ±1e15), 5% tiny (down to subnormal), else N(0, 1).
     static func value(_ rng: inout RandomSource) -> Float {
-        let u = rng.nextUnit(), sign: Float = rng.nextUnit() < 0.5 ? -1 : 1
+        let u = rng.nextUnit()
+        let sign: Float = rng.nextUnit() < 0.5 ? -1 : 1
         if u < 0.15 { return 0 }
         if u < 0.25 { return sign * Float(Foundation.pow(10, rng.uniform(2, 15))) }
         if u < 0.30 { return sign * Float(Foundation.pow(10, rng.uniform(-42, -30))) }
@@ -47,14 +49,17 @@ final class OptimizerSIMDTests: XCTestCase {
 
     /// Fails unless `fast` and `reference` hold the same bits everywhere and are all finite
     /// (bit equality alone would let matching NaNs through).
-    static func assertBitwiseEqual(_ fast: [Float], _ reference: [Float], _ what: String,
-                                   file: StaticString = #filePath, line: UInt = #line) {
+    static func assertBitwiseEqual(
+        _ fast: [Float], _ reference: [Float], _ what: String,
+        file: StaticString = #filePath, line: UInt = #line
+    ) {
         guard fast.count == reference.count else {
             return XCTFail("\(what): \(fast.count) vs \(reference.count) elements", file: file, line: line)
         }
         if let i = fast.indices.first(where: { fast[$0].bitPattern != reference[$0].bitPattern }) {
-            XCTFail("\(what): element \(i) of \(fast.count) differs: SIMD \(fast[i]) vs scalar \(reference[i])",
-                    file: file, line: line)
+            XCTFail(
+                "\(what): element \(i) of \(fast.count) differs: SIMD \(fast[i]) vs scalar \(reference[i])",
+                file: file, line: line)
         }
         if let i = fast.indices.first(where: { !fast[$0].isFinite }) {
             XCTFail("\(what): element \(i) is \(fast[i])", file: file, line: line)
@@ -70,7 +75,8 @@ final class OptimizerSIMDTests: XCTestCase {
             let reference: any Optimizer<Float> = try config.makeOptimizer(layout: layout)
             Self.forceScalarReference(reference)
             var rng = RandomSource(seed: UInt64(layout.count))
-            let pFast = Self.randomArena(model, &rng), pRef = ParameterSet<Float>(config: model)
+            let pFast = Self.randomArena(model, &rng)
+            let pRef = ParameterSet<Float>(config: model)
             let initial = pFast.storage.toArray()
             pRef.storage.copy(from: initial)
             for step in 1...Self.steps {
@@ -80,16 +86,19 @@ final class OptimizerSIMDTests: XCTestCase {
                 reference.step(pRef, grads)
                 let what = "\(config.name) \(layout.count) scalars, step \(step)"
                 Self.assertBitwiseEqual(grads.storage.toArray(), before, "\(what): gradients", file: file, line: line)
-                Self.assertBitwiseEqual(pFast.storage.toArray(), pRef.storage.toArray(), "\(what): parameters",
-                                        file: file, line: line)
-                XCTAssertEqual(fast.stateBuffers.map(\.name), reference.stateBuffers.map(\.name), what,
-                               file: file, line: line)
+                Self.assertBitwiseEqual(
+                    pFast.storage.toArray(), pRef.storage.toArray(), "\(what): parameters",
+                    file: file, line: line)
+                XCTAssertEqual(
+                    fast.stateBuffers.map(\.name), reference.stateBuffers.map(\.name), what,
+                    file: file, line: line)
                 for ((name, a), (_, b)) in zip(fast.stateBuffers, reference.stateBuffers) {
                     Self.assertBitwiseEqual(a.toArray(), b.toArray(), "\(what): \(name)", file: file, line: line)
                 }
             }
-            XCTAssertNotEqual(pFast.storage.toArray(), initial, "\(config.name): the parameters did not move",
-                              file: file, line: line)
+            XCTAssertNotEqual(
+                pFast.storage.toArray(), initial, "\(config.name): the parameters did not move",
+                file: file, line: line)
         }
     }
 
@@ -176,8 +185,10 @@ final class OptimizerSIMDTests: XCTestCase {
     }
 
     func testAdagradAllOptionsSIMDMatchesScalarBitwise() throws {
-        try checkBitwise(OptimizerConfig(name: "adagrad", weightDecay: 0.1, eps: 1e-6, lrDecay: 0.1,
-                                         initialAccumulatorValue: 0.1))
+        try checkBitwise(
+            OptimizerConfig(
+                name: "adagrad", weightDecay: 0.1, eps: 1e-6, lrDecay: 0.1,
+                initialAccumulatorValue: 0.1))
     }
 
     // MARK: - Clipping
@@ -188,7 +199,8 @@ final class OptimizerSIMDTests: XCTestCase {
     func testGradientNormSumsInItsDocumentedOrderBitwise() {
         for model in Self.configs {
             var rng = RandomSource(seed: 7)
-            let grads = Self.randomArena(model, &rng), g = grads.storage.toArray().map(Double.init)
+            let grads = Self.randomArena(model, &rng)
+            let g = grads.storage.toArray().map(Double.init)
             var s = [0.0, 0.0, 0.0, 0.0]
             let body = g.count - g.count % 4
             for i in 0..<body { s[i % 4] += g[i] * g[i] }
@@ -206,7 +218,9 @@ final class OptimizerSIMDTests: XCTestCase {
         clipGradientValue(grads, clipValue: 2)
         for i in 0..<grads.count {
             let x = grads.storage[i]
-            if i % 3 == 0 { XCTAssertTrue(x.isNaN, "element \(i)") } else {
+            if i % 3 == 0 {
+                XCTAssertTrue(x.isNaN, "element \(i)")
+            } else {
                 XCTAssertEqual(x, min(max(Float(i) - 18, -2), 2), "element \(i)")
             }
         }

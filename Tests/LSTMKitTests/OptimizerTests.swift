@@ -33,10 +33,12 @@ struct OptimizerFixture: Decodable {
 /// every `err ≤ tolerance` check (Support.swift's `relativeError` folds with Swift.max, which drops NaN).
 func strictRelativeError(_ a: [Double], _ b: [Double]) -> Double {
     guard a.count == b.count else { return .nan }
-    var num = 0.0, den = 0.0
+    var num = 0.0
+    var den = 0.0
     for (x, y) in zip(a, b) {
         if x.isNaN || y.isNaN { return .nan }
-        let diff = x == y ? 0 : abs(x - y), size = abs(x) > abs(y) ? abs(x) : abs(y)
+        let diff = x == y ? 0 : abs(x - y)
+        let size = abs(x) > abs(y) ? abs(x) : abs(y)
         if diff > num { num = diff }
         if size > den { den = size }
     }
@@ -118,10 +120,12 @@ final class OptimizerTests: XCTestCase {
         let fixture = try OptimizerFixture.load()
         let layout = ParameterLayout(Self.config)
         for c in fixture.cases {
-            let single = run(try c.config.makeOptimizer(layout: layout, scalar: Float.self),
-                             from: fixture.initial, gradients: fixture.gradients)
-            let double = run(try c.config.makeOptimizer(layout: layout, scalar: Double.self),
-                             from: fixture.initial, gradients: fixture.gradients)
+            let single = run(
+                try c.config.makeOptimizer(layout: layout, scalar: Float.self),
+                from: fixture.initial, gradients: fixture.gradients)
+            let double = run(
+                try c.config.makeOptimizer(layout: layout, scalar: Double.self),
+                from: fixture.initial, gradients: fixture.gradients)
             for (step, (f, d)) in zip(single, double).enumerated() {
                 let err = strictRelativeError(f, d)
                 XCTAssertLessThanOrEqual(err, 1e-6, "\(c.label), step \(step + 1): Float vs Double \(err)")
@@ -134,7 +138,8 @@ final class OptimizerTests: XCTestCase {
     func testRestoringStateBuffersAndStepCountResumesBitwise() throws {
         let fixture = try OptimizerFixture.load()
         let layout = ParameterLayout(Self.config)
-        let head = Array(fixture.gradients[..<2]), tail = Array(fixture.gradients[2...])
+        let head = Array(fixture.gradients[..<2])
+        let tail = Array(fixture.gradients[2...])
         for c in fixture.cases {
             let straight: any Optimizer<Double> = try c.config.makeOptimizer(layout: layout)
             let expected = run(straight, from: fixture.initial, gradients: fixture.gradients).last!
@@ -168,7 +173,8 @@ final class OptimizerTests: XCTestCase {
     func testSGDWithoutLayoutAllocatesMomentumBufferAtFirstStep() {
         let sgd = SGD<Float>(learningRate: 0.1, momentum: 0.5)
         XCTAssertTrue(sgd.stateBuffers.isEmpty)
-        sgd.step(arena([Double](repeating: 0, count: 7), Float.self), arena([Double](repeating: 1, count: 7), Float.self))
+        sgd.step(
+            arena([Double](repeating: 0, count: 7), Float.self), arena([Double](repeating: 1, count: 7), Float.self))
         XCTAssertEqual(sgd.stateBuffers.map(\.name), ["momentum_buffer"])
         XCTAssertEqual(sgd.stateBuffers[0].buffer.count, 14)
         XCTAssertTrue(SGD<Float>(learningRate: 0.1).stateBuffers.isEmpty)
@@ -181,7 +187,7 @@ final class OptimizerTests: XCTestCase {
             OptimizerConfig(name: "adam", weightDecay: 0.1),
             OptimizerConfig(name: "adamw"),
             OptimizerConfig(name: "rmsprop", momentum: 0.5, weightDecay: 0.1, centered: true),
-            OptimizerConfig(name: "adagrad", weightDecay: 0.1),
+            OptimizerConfig(name: "adagrad", weightDecay: 0.1)
         ]
         let g = [0.1, -0.4, 0.02, 1.5, -0.3, 0.0, 0.25]
         for config in configs {
@@ -204,21 +210,39 @@ final class OptimizerTests: XCTestCase {
             XCTAssertEqual(optimizer.name, name.lowercased())
             return optimizer.configuration
         }
-        XCTAssertEqual(try made("SGD"), OptimizerConfig(name: "sgd", lr: 1e-3, momentum: 0, dampening: 0,
-                                                        nesterov: false, weightDecay: 0))
-        XCTAssertEqual(try made("Adam"), OptimizerConfig(name: "adam", lr: 1e-3, weightDecay: 0, betas: [0.9, 0.999],
-                                                         eps: 1e-8, amsgrad: false))
-        XCTAssertEqual(try made("AdamW"), OptimizerConfig(name: "adamw", lr: 1e-3, weightDecay: 0.01,
-                                                          betas: [0.9, 0.999], eps: 1e-8, amsgrad: false))
-        XCTAssertEqual(try made("RMSprop"), OptimizerConfig(name: "rmsprop", lr: 1e-2, momentum: 0, weightDecay: 0,
-                                                            eps: 1e-8, alpha: 0.99, centered: false))
-        XCTAssertEqual(try made("adagrad"), OptimizerConfig(name: "adagrad", lr: 1e-2, weightDecay: 0, eps: 1e-10,
-                                                            lrDecay: 0, initialAccumulatorValue: 0))
+        XCTAssertEqual(
+            try made("SGD"),
+            OptimizerConfig(
+                name: "sgd", lr: 1e-3, momentum: 0, dampening: 0,
+                nesterov: false, weightDecay: 0))
+        XCTAssertEqual(
+            try made("Adam"),
+            OptimizerConfig(
+                name: "adam", lr: 1e-3, weightDecay: 0, betas: [0.9, 0.999],
+                eps: 1e-8, amsgrad: false))
+        XCTAssertEqual(
+            try made("AdamW"),
+            OptimizerConfig(
+                name: "adamw", lr: 1e-3, weightDecay: 0.01,
+                betas: [0.9, 0.999], eps: 1e-8, amsgrad: false))
+        XCTAssertEqual(
+            try made("RMSprop"),
+            OptimizerConfig(
+                name: "rmsprop", lr: 1e-2, momentum: 0, weightDecay: 0,
+                eps: 1e-8, alpha: 0.99, centered: false))
+        XCTAssertEqual(
+            try made("adagrad"),
+            OptimizerConfig(
+                name: "adagrad", lr: 1e-2, weightDecay: 0, eps: 1e-10,
+                lrDecay: 0, initialAccumulatorValue: 0))
     }
 
     func testFactoryRejectsUnknownOptimizerName() {
-        XCTAssertThrowsError(try OptimizerConfig(name: "adamax").makeOptimizer(layout: ParameterLayout(Self.config),
-                                                                               scalar: Float.self)) { error in
+        XCTAssertThrowsError(
+            try OptimizerConfig(name: "adamax").makeOptimizer(
+                layout: ParameterLayout(Self.config),
+                scalar: Float.self)
+        ) { error in
             XCTAssertEqual(error as? HyperparameterError, .unknownOptimizer("adamax"))
             XCTAssertTrue("\(error)".contains("known: sgd, adam, adamw, rmsprop, adagrad"), "\(error)")
         }
@@ -239,7 +263,7 @@ final class OptimizerTests: XCTestCase {
             (OptimizerConfig(name: "rmsprop", alpha: -0.5), "alpha"),
             (OptimizerConfig(name: "rmsprop", momentum: -0.1), "momentum"),
             (OptimizerConfig(name: "adagrad", lrDecay: -1), "lr_decay"),
-            (OptimizerConfig(name: "adagrad", initialAccumulatorValue: -0.1), "initial_accumulator_value"),
+            (OptimizerConfig(name: "adagrad", initialAccumulatorValue: -0.1), "initial_accumulator_value")
         ]
         for (config, key) in invalid {
             XCTAssertThrowsError(try config.makeOptimizer(layout: ParameterLayout(Self.config), scalar: Double.self)) {
@@ -255,7 +279,8 @@ final class OptimizerTests: XCTestCase {
 
     func testFactoryRejectsHyperparameterTheOptimizerDoesNotTake() {
         XCTAssertThrowsError(try OptimizerConfig(name: "adam", nesterov: true).validate()) { error in
-            guard case .unsupportedHyperparameter(let owner, let key, let accepted)? = error as? HyperparameterError else {
+            guard case .unsupportedHyperparameter(let owner, let key, let accepted)? = error as? HyperparameterError
+            else {
                 return XCTFail("unexpected \(error)")
             }
             XCTAssertEqual(owner, "adam")
@@ -283,7 +308,8 @@ final class OptimizerTests: XCTestCase {
         XCTAssertEqual(Set(object.keys), ["name", "lr", "weight_decay", "betas", "amsgrad"])
         XCTAssertEqual(try JSONDecoder().decode(OptimizerConfig.self, from: data), config)
         let adagrad = OptimizerConfig(name: "adagrad", lrDecay: 0.1, initialAccumulatorValue: 0.5)
-        let keys = try XCTUnwrap(JSONSerialization.jsonObject(with: JSONEncoder().encode(adagrad)) as? [String: Any]).keys
+        let keys = try XCTUnwrap(JSONSerialization.jsonObject(with: JSONEncoder().encode(adagrad)) as? [String: Any])
+            .keys
         XCTAssertEqual(Set(keys), ["name", "lr_decay", "initial_accumulator_value"])
     }
 

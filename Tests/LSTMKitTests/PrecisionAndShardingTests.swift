@@ -19,15 +19,19 @@ final class PrecisionTests: XCTestCase {
             worstGrad = maxKeepingNaN(worstGrad, err)
             XCTAssertLessThan(err, 1e-3, e.name, file: file, line: line)
         }
-        print("float vs double \(config.loss)+\(config.activation) \(config.head): outputs \(outErr), worst gradient \(worstGrad)")
+        print(
+            "float vs double \(config.loss)+\(config.activation) \(config.head): outputs \(outErr), worst gradient \(worstGrad)"
+        )
     }
 
     func testFloatAgreesWithDoubleForCrossEntropyTokens() throws {
-        try compareFloatWithDouble(tinyConfig(input: .tokens(vocabulary: 7, embedding: 5), hidden: 8, layers: 2, output: 7))
+        try compareFloatWithDouble(
+            tinyConfig(input: .tokens(vocabulary: 7, embedding: 5), hidden: 8, layers: 2, output: 7))
     }
 
     func testFloatAgreesWithDoubleForMSELastHead() throws {
-        try compareFloatWithDouble(tinyConfig(input: .features(size: 4), hidden: 8, layers: 2, output: 2, head: .last, loss: .mse))
+        try compareFloatWithDouble(
+            tinyConfig(input: .features(size: 4), hidden: 8, layers: 2, output: 2, head: .last, loss: .mse))
     }
 
     func testFloatAgreesWithDoubleForBCEAndTanh() throws {
@@ -42,7 +46,8 @@ final class PrecisionTests: XCTestCase {
         while x <= 30 {
             let xd = Double(x)
             worst.exp = maxKeepingNaN(worst.exp, abs(Double(Float.exp(x)) - Foundation.exp(xd)) / Foundation.exp(xd))
-            worst.tanh = maxKeepingNaN(worst.tanh, abs(Double(Float.tanh(x)) - Foundation.tanh(xd)) / max(abs(Foundation.tanh(xd)), 1e-30))
+            worst.tanh = maxKeepingNaN(
+                worst.tanh, abs(Double(Float.tanh(x)) - Foundation.tanh(xd)) / max(abs(Foundation.tanh(xd)), 1e-30))
             let s = 1 / (1 + Foundation.exp(-xd))
             worst.sigmoid = maxKeepingNaN(worst.sigmoid, abs(Double(Float.sigmoid(x)) - s) / s)
             x += 0.00137
@@ -62,7 +67,8 @@ final class ShardingPropertyTests: XCTestCase {
     func sumOfPerSequenceGradientsEqualsBatchGradient(_ config: ModelConfig) throws {
         let net = try LSTMNetwork<Double>(config: config)
         let params = ParameterSet<Double>(config: config, seed: 3)
-        let b = 4, t = 5
+        let b = 4
+        let t = 5
         let batch = randomBatch(config, batch: b, steps: t, seed: 4)
         let whole = lossAndGradient(net, params, batch).grads
 
@@ -121,7 +127,8 @@ final class ShardingPropertyTests: XCTestCase {
             return Minibatch(batchSize: 2, steps: s.count, inputs: .features(xs), targets: nil)
         }
         _ = half(0..<3).withView { net.forward(params, $0, workspace: ws) }
-        let first = ws.outputs(), state = ws.finalState()
+        let first = ws.outputs()
+        let state = ws.finalState()
         _ = half(3..<6).withView { net.forward(params, $0, workspace: ws, initialState: state) }
         let second = ws.outputs()
         for b in 0..<2 {

@@ -26,7 +26,8 @@ struct ScheduleFixture: Decodable {
 
     enum CodingKeys: String, CodingKey {
         case torch, schedules, plateau
-        case baseLR = "base_lr", plateauMetrics = "plateau_metrics"
+        case baseLR = "base_lr"
+        case plateauMetrics = "plateau_metrics"
     }
 
     static func load() throws -> ScheduleFixture {
@@ -43,8 +44,9 @@ final class ScheduleTests: XCTestCase {
             for (t, expected) in c.lrs.enumerated() {
                 let got = c.schedule.learningRate(at: t, base: fixture.baseLR)
                 // torch's step() uses recursive updates, ours closed forms: equal to rounding.
-                XCTAssertLessThanOrEqual(abs(got - expected), 1e-12 * max(abs(got), abs(expected)) + 1e-18,
-                                         "\(c.label), step \(t): \(got) vs torch \(expected)")
+                XCTAssertLessThanOrEqual(
+                    abs(got - expected), 1e-12 * max(abs(got), abs(expected)) + 1e-18,
+                    "\(c.label), step \(t): \(got) vs torch \(expected)")
             }
         }
     }
@@ -65,7 +67,8 @@ final class ScheduleTests: XCTestCase {
         for (got, expected) in zip(lrs, [0.2, 0.4, 0.6, 0.8, 1, 0.5]) {
             XCTAssertEqual(got, expected, accuracy: 1e-15)
         }
-        XCTAssertEqual(try LearningRateSchedule(.constant, warmupSteps: 3).learningRate(at: 0, base: 0.3), 0.1, accuracy: 1e-16)
+        XCTAssertEqual(
+            try LearningRateSchedule(.constant, warmupSteps: 3).learningRate(at: 0, base: 0.3), 0.1, accuracy: 1e-16)
     }
 
     func testCosineReachesEtaMinAtTMaxAndClimbsBackAfter() throws {
@@ -78,7 +81,9 @@ final class ScheduleTests: XCTestCase {
 
     func testStepDecayDropsEveryStepSizeSteps() throws {
         let schedule = try LearningRateSchedule(.step(stepSize: 2, gamma: 0.1))
-        XCTAssertEqual((0..<6).map { schedule.learningRate(at: $0, base: 1) }, [1, 1, 0.1, 0.1, 0.010000000000000002, 0.010000000000000002])
+        XCTAssertEqual(
+            (0..<6).map { schedule.learningRate(at: $0, base: 1) },
+            [1, 1, 0.1, 0.1, 0.010000000000000002, 0.010000000000000002])
         XCTAssertEqual(LearningRateSchedule.constant.learningRate(at: 1_000_000, base: 0.25), 0.25)
     }
 
@@ -87,17 +92,21 @@ final class ScheduleTests: XCTestCase {
             LearningRateSchedule.constant,
             try LearningRateSchedule(.step(stepSize: 3, gamma: 0.5)),
             try LearningRateSchedule(.exponential(gamma: 0.9), warmupSteps: 2, warmupStartFactor: 0.5),
-            try LearningRateSchedule(.cosine(tMax: 100, etaMin: 1e-5), warmupSteps: 10, warmupStartFactor: 0.1),
+            try LearningRateSchedule(.cosine(tMax: 100, etaMin: 1e-5), warmupSteps: 10, warmupStartFactor: 0.1)
         ]
         for s in schedules {
             let data = try JSONEncoder().encode(s)
             XCTAssertEqual(try JSONDecoder().decode(LearningRateSchedule.self, from: data), s)
         }
         let cosine = try JSONSerialization.jsonObject(with: JSONEncoder().encode(schedules[3])) as? [String: Any]
-        XCTAssertEqual(Set(cosine?.keys.map { $0 } ?? []), ["name", "T_max", "eta_min", "warmup_steps", "warmup_start_factor"])
+        XCTAssertEqual(
+            Set(cosine?.keys.map { $0 } ?? []), ["name", "T_max", "eta_min", "warmup_steps", "warmup_start_factor"])
         // torch's defaults for omitted keys: StepLR gamma 0.1, eta_min 0, LinearLR start_factor 1/3.
-        let decoded = try JSONDecoder().decode(LearningRateSchedule.self, from: Data(#"{"name":"step","step_size":4,"warmup_steps":2}"#.utf8))
-        XCTAssertEqual(decoded, try LearningRateSchedule(.step(stepSize: 4, gamma: 0.1), warmupSteps: 2, warmupStartFactor: 1.0 / 3))
+        let decoded = try JSONDecoder().decode(
+            LearningRateSchedule.self, from: Data(#"{"name":"step","step_size":4,"warmup_steps":2}"#.utf8))
+        XCTAssertEqual(
+            decoded,
+            try LearningRateSchedule(.step(stepSize: 4, gamma: 0.1), warmupSteps: 2, warmupStartFactor: 1.0 / 3))
     }
 
     func testInvalidSchedulesThrow() {
@@ -110,7 +119,7 @@ final class ScheduleTests: XCTestCase {
             ({ try LearningRateSchedule(.constant, warmupSteps: -1) }, "warmup_steps"),
             ({ try LearningRateSchedule(.constant, warmupSteps: 5, warmupStartFactor: 0) }, "warmup_start_factor"),
             ({ try LearningRateSchedule(.constant, warmupSteps: 5, warmupStartFactor: 1.5) }, "warmup_start_factor"),
-            ({ try self.decode(#"{"name":"exponential"}"#) }, "gamma"),
+            ({ try self.decode(#"{"name":"exponential"}"#) }, "gamma")
         ]
         for (make, key) in invalid {
             XCTAssertThrowsError(try make()) {
@@ -134,14 +143,19 @@ final class ScheduleTests: XCTestCase {
     }
 
     func testPlateauRejectsFactorOfOneAndNegativeCounts() {
-        XCTAssertThrowsError(try ReduceLROnPlateau(learningRate: 0.1, configuration: .init(factor: 1)))  // torch's check
+        // torch's check
+        XCTAssertThrowsError(try ReduceLROnPlateau(learningRate: 0.1, configuration: .init(factor: 1)))
         XCTAssertThrowsError(try ReduceLROnPlateau(learningRate: 0.1, configuration: .init(patience: -1)))
         XCTAssertThrowsError(try ReduceLROnPlateau(learningRate: 0.1, configuration: .init(cooldown: -2)))
         XCTAssertThrowsError(try ReduceLROnPlateau(learningRate: -0.1))
-        XCTAssertThrowsError(try JSONDecoder().decode(ReduceLROnPlateau.Configuration.self,
-                                                      from: Data(#"{"mode":"min","patient":3}"#.utf8)))
-        XCTAssertThrowsError(try JSONDecoder().decode(ReduceLROnPlateau.Configuration.self,
-                                                      from: Data(#"{"mode":"lowest"}"#.utf8)))
+        XCTAssertThrowsError(
+            try JSONDecoder().decode(
+                ReduceLROnPlateau.Configuration.self,
+                from: Data(#"{"mode":"min","patient":3}"#.utf8)))
+        XCTAssertThrowsError(
+            try JSONDecoder().decode(
+                ReduceLROnPlateau.Configuration.self,
+                from: Data(#"{"mode":"lowest"}"#.utf8)))
     }
 
     func testPlateauStateRoundTripsThroughJSONAndResumesIdentically() throws {

@@ -5,12 +5,15 @@ final class SchedulerTests: XCTestCase {
     let config = tinyConfig(input: .features(size: 3), hidden: 8, layers: 2, output: 3, loss: .crossEntropy)
 
     /// Trains `steps` SGD steps from the same start and returns the final weights.
-    func train<T: LSTMScalar>(_: T.Type, shards: Int, workers: Int, batches: [Minibatch<T>], steps: Int = 3) throws -> [T] {
+    func train<T: LSTMScalar>(_: T.Type, shards: Int, workers: Int, batches: [Minibatch<T>], steps: Int = 3) throws
+        -> [T]
+    {
         let net = try LSTMNetwork<T>(config: config)
         let params = ParameterSet<Double>(config: config, seed: 21).converted(to: T.self)
         let maxBatch = batches.map(\.batchSize).max()!
-        let scheduler = DataParallelScheduler(network: net, maxBatch: maxBatch, maxSteps: batches[0].steps,
-                                              shards: shards, workers: workers)
+        let scheduler = DataParallelScheduler(
+            network: net, maxBatch: maxBatch, maxSteps: batches[0].steps,
+            shards: shards, workers: workers)
         let sgd = SGD<T>(learningRate: 0.5)
         for i in 0..<steps {
             batches[i % batches.count].withView { _ = scheduler.computeGradient(params, $0) }
@@ -20,7 +23,9 @@ final class SchedulerTests: XCTestCase {
     }
 
     func batches<T: LSTMScalar>(_: T.Type, sizes: [Int], steps: Int = 6) -> [Minibatch<T>] {
-        sizes.enumerated().map { i, b in convert(randomBatch(config, batch: b, steps: steps, seed: UInt64(100 + i)), to: T.self) }
+        sizes.enumerated().map { i, b in
+            convert(randomBatch(config, batch: b, steps: steps, seed: UInt64(100 + i)), to: T.self)
+        }
     }
 
     func testWeightsAreBitwiseIdenticalForAnyWorkerCountAtFixedShardCount() throws {
@@ -40,7 +45,8 @@ final class SchedulerTests: XCTestCase {
         for s in [2, 3, 4] {
             let many = try train(Float.self, shards: s, workers: 2, batches: data, steps: 6)
             XCTAssertLessThan(relativeError(many, one), 1e-5, "S = \(s)")
-            XCTAssertNotEqual(many, ParameterSet<Double>(config: config, seed: 21).converted(to: Float.self).storage.toArray())
+            XCTAssertNotEqual(
+                many, ParameterSet<Double>(config: config, seed: 21).converted(to: Float.self).storage.toArray())
         }
     }
 
@@ -55,8 +61,9 @@ final class SchedulerTests: XCTestCase {
             let scheduler = DataParallelScheduler(network: net, maxBatch: 16, maxSteps: 5, shards: s, workers: 2)
             let loss = batch.withView { scheduler.computeGradient(params, $0) }
             XCTAssertEqual(loss.mean, whole.loss, accuracy: 1e-12, "B = \(b), S = \(s)")
-            XCTAssertLessThan(relativeError(scheduler.gradients.storage.toArray(), whole.grads.storage.toArray()), 1e-12,
-                              "B = \(b), S = \(s)")
+            XCTAssertLessThan(
+                relativeError(scheduler.gradients.storage.toArray(), whole.grads.storage.toArray()), 1e-12,
+                "B = \(b), S = \(s)")
         }
     }
 

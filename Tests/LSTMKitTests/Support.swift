@@ -54,7 +54,8 @@ func convert<U: LSTMScalar>(_ m: Minibatch<Double>, to: U.Type) -> Minibatch<U> 
 /// +∞ when any value is NaN or infinite, so a broken gradient can never pass a tolerance.
 func relativeError<T: BinaryFloatingPoint>(_ a: [T], _ b: [T]) -> Double {
     precondition(a.count == b.count)
-    var num = 0.0, den = 0.0
+    var num = 0.0
+    var den = 0.0
     for (x, y) in zip(a, b) {
         guard x.isFinite && y.isFinite else { return .infinity }
         num = max(num, abs(Double(x) - Double(y)))

@@ -51,20 +51,23 @@ final class VariableLengthTests: XCTestCase {
     }
 
     func testPaddedLastHeadBatchReadsEachSequencesOwnFinalStep() throws {
-        try paddedBatchEqualsSequencesOneByOne(tinyConfig(layers: 2, output: 2, head: .last, loss: .mse), lengths: [3, 6, 1])
+        try paddedBatchEqualsSequencesOneByOne(
+            tinyConfig(layers: 2, output: 2, head: .last, loss: .mse), lengths: [3, 6, 1])
     }
 
     func testPaddedBidirectionalBatchEqualsSequencesOneByOne() throws {
         try paddedBatchEqualsSequencesOneByOne(
             tinyConfig(layers: 2, loss: .crossEntropy, bidirectional: true), lengths: [2, 6, 5])
         try paddedBatchEqualsSequencesOneByOne(
-            tinyConfig(input: .tokens(vocabulary: 5, embedding: 3), layers: 2, output: 2, head: .last, loss: .bce,
-                       bidirectional: true), lengths: [4, 1, 6])
+            tinyConfig(
+                input: .tokens(vocabulary: 5, embedding: 3), layers: 2, output: 2, head: .last, loss: .bce,
+                bidirectional: true), lengths: [4, 1, 6])
     }
 }
 
 final class DropoutTests: XCTestCase {
-    let config = tinyConfig(input: .features(size: 3), hidden: 8, layers: 3, output: 3, loss: .crossEntropy, dropout: 0.5)
+    let config = tinyConfig(
+        input: .features(size: 3), hidden: 8, layers: 3, output: 3, loss: .crossEntropy, dropout: 0.5)
 
     func testMasksAreTheSameForAnyShardAndWorkerCount() throws {
         let net = try LSTMNetwork<Double>(config: config)
@@ -102,14 +105,17 @@ final class DropoutTests: XCTestCase {
 }
 
 final class TruncatedBPTTTests: XCTestCase {
-    let config = tinyConfig(input: .tokens(vocabulary: 6, embedding: 3), hidden: 5, layers: 2, output: 6, loss: .crossEntropy)
+    let config = tinyConfig(
+        input: .tokens(vocabulary: 6, embedding: 3), hidden: 5, layers: 2, output: 6, loss: .crossEntropy)
 
     /// Chunks of a stream with carried (h, c) give the same outputs as one long forward pass,
     /// also through the scheduler with several shards.
     func testChunksWithCarriedStateMatchOneLongPass() throws {
         let net = try LSTMNetwork<Double>(config: config)
         let params = ParameterSet<Double>(config: config, seed: 51)
-        let b = 4, t = 9, chunk = 3
+        let b = 4
+        let t = 9
+        let chunk = 3
         let long = randomBatch(config, batch: b, steps: t, seed: 52)
         let ws = Workspace<Double>(config: config, maxBatch: b, maxSteps: t)
         _ = long.withView { net.forward(params, $0, workspace: ws) }
@@ -129,7 +135,8 @@ final class TruncatedBPTTTests: XCTestCase {
                 }
                 return out
             }
-            let piece = Minibatch<Double>(batchSize: b, steps: chunk, inputs: .tokens(cut(ids)), targets: .classes(cut(ys)))
+            let piece = Minibatch<Double>(
+                batchSize: b, steps: chunk, inputs: .tokens(cut(ids)), targets: .classes(cut(ys)))
             _ = piece.withView { sched.computeGradient(params, $0, initialStates: states) }
             states = (0..<2).map { sched.finalState(shard: $0) }
             _ = piece.withView { net.forward(params, $0, workspace: wsChunk, initialState: carried) }
@@ -138,7 +145,8 @@ final class TruncatedBPTTTests: XCTestCase {
             for r in 0..<b {
                 for s in 0..<chunk {
                     for j in 0..<6 {
-                        XCTAssertEqual(out[(r * chunk + s) * 6 + j], full[(r * t + c * chunk + s) * 6 + j], accuracy: 1e-13)
+                        XCTAssertEqual(
+                            out[(r * chunk + s) * 6 + j], full[(r * t + c * chunk + s) * 6 + j], accuracy: 1e-13)
                     }
                 }
             }

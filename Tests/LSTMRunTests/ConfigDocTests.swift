@@ -1,7 +1,8 @@
 import Foundation
 import LSTMKit
-@testable import LSTMRun
 import XCTest
+
+@testable import LSTMRun
 
 /// docs/config.md documents exactly the keys the YAML reader accepts.
 final class ConfigDocTests: XCTestCase {
@@ -12,7 +13,8 @@ final class ConfigDocTests: XCTestCase {
             .deletingLastPathComponent().appendingPathComponent("docs/config.md")
         let text = try String(contentsOf: doc, encoding: .utf8)
         var keys: Set<String> = []
-        var section = "", table = ""
+        var section = ""
+        var table = ""
         func names(_ cell: Substring, beforeColon: Bool) -> [String] {
             let pattern = beforeColon ? "`([a-z_]+)`:" : "`([a-z_]+)`"
             let regex = try! NSRegularExpression(pattern: pattern)
@@ -27,7 +29,10 @@ final class ConfigDocTests: XCTestCase {
                 table = ""
                 continue
             }
-            guard line.hasPrefix("|") else { table = ""; continue }
+            guard line.hasPrefix("|") else {
+                table = ""
+                continue
+            }
             let cells = line.split(separator: "|", omittingEmptySubsequences: false).dropFirst()
                 .map { $0.trimmingCharacters(in: .whitespaces) }
             if table.isEmpty {
@@ -42,7 +47,7 @@ final class ConfigDocTests: XCTestCase {
                     keys.insert(k == section ? k : "\(section).\(k)")
                 }
             case "optimizer" where section == "optimizer", "schedule" where section == "schedule":
-                names(Substring(cells[1]), beforeColon: true).forEach { keys.insert("\(section).\($0)") }
+                for name in names(Substring(cells[1]), beforeColon: true) { keys.insert("\(section).\(name)") }
             default: break
             }
         }
@@ -67,9 +72,11 @@ final class ConfigDocTests: XCTestCase {
     }
 
     func testEveryDocumentedKeyIsAcceptedAndEveryAcceptedKeyIsDocumented() throws {
-        let documented = try documentedKeys(), accepted = try acceptedKeys()
-        XCTAssertTrue(documented.contains("optimizer.betas") && documented.contains("data.generate.min_length"),
-                      "the doc's tables were not parsed: \(documented.sorted())")
+        let documented = try documentedKeys()
+        let accepted = try acceptedKeys()
+        XCTAssertTrue(
+            documented.contains("optimizer.betas") && documented.contains("data.generate.min_length"),
+            "the doc's tables were not parsed: \(documented.sorted())")
         XCTAssertEqual(documented.subtracting(accepted).sorted(), [], "documented in docs/config.md, not accepted")
         XCTAssertEqual(accepted.subtracting(documented).sorted(), [], "accepted, not documented in docs/config.md")
     }
@@ -87,32 +94,37 @@ final class HyperparameterTableTests: XCTestCase {
             #"{"name": "adam", "lr": 0.002, "betas": [0.8, 0.99], "eps": 1e-7, "weight_decay": 0.1, "amsgrad": true}"#,
             #"{"name": "adamw", "lr": 0.002, "betas": [0.8, 0.99], "eps": 1e-7, "weight_decay": 0.1, "amsgrad": false}"#,
             #"{"name": "rmsprop", "lr": 0.01, "alpha": 0.9, "eps": 1e-6, "weight_decay": 0, "momentum": 0.5, "centered": true}"#,
-            #"{"name": "adagrad", "lr": 0.1, "lr_decay": 0.01, "weight_decay": 0, "initial_accumulator_value": 0.1, "eps": 1e-9}"#,
+            #"{"name": "adagrad", "lr": 0.1, "lr_decay": 0.01, "weight_decay": 0, "initial_accumulator_value": 0.1, "eps": 1e-9}"#
         ]
         for json in sections {
             let decoded = try JSONDecoder().decode(OptimizerConfig.self, from: Data(json.utf8))
             XCTAssertEqual(try parse("optimizer: \(json)").optimizerConfig(), decoded, json)
             let object = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
-            XCTAssertEqual(object.count, OptimizerConfig.hyperparameterKeys[decoded.name]!.count + 1, "\(json): every key")
+            XCTAssertEqual(
+                object.count, OptimizerConfig.hyperparameterKeys[decoded.name]!.count + 1, "\(json): every key")
         }
     }
 
     func testScheduleKeysReadFromYAMLEqualTheirJSONForm() throws {
         let cases = [
-            ("{name: cosine, t_max: 30, eta_min: 0.001, warmup_steps: 3, warmup_start_factor: 0.5}",
-             #"{"name": "cosine", "T_max": 30, "eta_min": 0.001, "warmup_steps": 3, "warmup_start_factor": 0.5}"#),
+            (
+                "{name: cosine, t_max: 30, eta_min: 0.001, warmup_steps: 3, warmup_start_factor: 0.5}",
+                #"{"name": "cosine", "T_max": 30, "eta_min": 0.001, "warmup_steps": 3, "warmup_start_factor": 0.5}"#
+            ),
             ("{name: step, step_size: 7, gamma: 0.5}", #"{"name": "step", "step_size": 7, "gamma": 0.5}"#),
-            ("{name: exponential, gamma: 0.9}", #"{"name": "exponential", "gamma": 0.9}"#),
+            ("{name: exponential, gamma: 0.9}", #"{"name": "exponential", "gamma": 0.9}"#)
         ]
         for (yaml, json) in cases {
-            XCTAssertEqual(try parse("schedule: \(yaml)").learningRateSchedule(),
-                           try JSONDecoder().decode(LearningRateSchedule.self, from: Data(json.utf8)), yaml)
+            XCTAssertEqual(
+                try parse("schedule: \(yaml)").learningRateSchedule(),
+                try JSONDecoder().decode(LearningRateSchedule.self, from: Data(json.utf8)), yaml)
         }
     }
 
     func testLeftOutScheduleKeysTakeTheTableDefaults() throws {
-        XCTAssertEqual(try parse("schedule: {name: step, warmup_steps: 2}").learningRateSchedule(),
-                       try LearningRateSchedule(.step(stepSize: 1000, gamma: 0.1), warmupSteps: 2, warmupStartFactor: 1.0 / 3))
+        XCTAssertEqual(
+            try parse("schedule: {name: step, warmup_steps: 2}").learningRateSchedule(),
+            try LearningRateSchedule(.step(stepSize: 1000, gamma: 0.1), warmupSteps: 2, warmupStartFactor: 1.0 / 3))
         XCTAssertEqual(try parse("schedule: {name: plateau}").plateauConfiguration(), ReduceLROnPlateau.Configuration())
     }
 }

@@ -1,6 +1,7 @@
 import LSTMKit
-@testable import LSTMRun
 import XCTest
+
+@testable import LSTMRun
 
 /// Every class of config error names the file, the key, the line and the column.
 final class ConfigTests: XCTestCase {
@@ -18,8 +19,10 @@ final class ConfigTests: XCTestCase {
         body.replacingOccurrences(of: "DATA", with: dir.appendingPathComponent("data.h5").path)
     }
 
-    func assertError(_ text: String, key: String, line: Int, column: Int, contains: String,
-                     file: StaticString = #filePath, sourceLine: UInt = #line) {
+    func assertError(
+        _ text: String, key: String, line: Int, column: Int, contains: String,
+        file: StaticString = #filePath, sourceLine: UInt = #line
+    ) {
         XCTAssertThrowsError(try RunConfig.parse(yaml(text), path: "job.yaml"), file: file, line: sourceLine) { error in
             guard let e = error as? ConfigError else { return XCTFail("\(error)", file: file, line: sourceLine) }
             XCTAssertEqual(e.file, "job.yaml", file: file, line: sourceLine)
@@ -27,24 +30,27 @@ final class ConfigTests: XCTestCase {
             XCTAssertEqual(e.line, line, "\(e)", file: file, line: sourceLine)
             XCTAssertEqual(e.column, column, "\(e)", file: file, line: sourceLine)
             XCTAssertTrue(e.description.contains(contains), "\(e)", file: file, line: sourceLine)
-            XCTAssertTrue(e.description.hasPrefix("job.yaml:\(line):\(column): \(key)"), "\(e)", file: file, line: sourceLine)
+            XCTAssertTrue(
+                e.description.hasPrefix("job.yaml:\(line):\(column): \(key)"), "\(e)", file: file, line: sourceLine)
         }
     }
 
     func testAValidConfigParsesWithDefaults() throws {
-        let c = try RunConfig.parse(yaml("""
-            model:
-              hidden_size: 32
-              head: last
-            loss: mse
-            data:
-              file: DATA
-              batch_size: 16
-            optimizer:
-              name: sgd
-              lr: 0.1
-              momentum: 0.9
-            """), path: "job.yaml")
+        let c = try RunConfig.parse(
+            yaml(
+                """
+                model:
+                  hidden_size: 32
+                  head: last
+                loss: mse
+                data:
+                  file: DATA
+                  batch_size: 16
+                optimizer:
+                  name: sgd
+                  lr: 0.1
+                  momentum: 0.9
+                """), path: "job.yaml")
         XCTAssertEqual(c.model.hiddenSize, 32)
         XCTAssertEqual(c.model.head, .last)
         XCTAssertEqual(c.model.numLayers, 1)
@@ -56,13 +62,15 @@ final class ConfigTests: XCTestCase {
     }
 
     func testUnknownKeySuggestsTheClosestKnownOne() {
-        assertError("""
+        assertError(
+            """
             model:
               hiden_size: 32
             data:
               file: DATA
             """, key: "model.hiden_size", line: 2, column: 3, contains: "did you mean hidden_size?")
-        assertError("""
+        assertError(
+            """
             data:
               file: DATA
             trainig:
@@ -71,12 +79,14 @@ final class ConfigTests: XCTestCase {
     }
 
     func testWrongTypeIsReported() {
-        assertError("""
+        assertError(
+            """
             data:
               file: DATA
               batch_size: lots
             """, key: "data.batch_size", line: 3, column: 15, contains: "expected an integer, found 'lots'")
-        assertError("""
+        assertError(
+            """
             data:
               file: DATA
             model:
@@ -85,20 +95,23 @@ final class ConfigTests: XCTestCase {
     }
 
     func testOutOfRangeValueIsReported() {
-        assertError("""
+        assertError(
+            """
             data:
               file: DATA
             model:
               dropout: 1.5
             """, key: "model.dropout", line: 4, column: 12, contains: "must be < 1.0")
-        assertError("""
+        assertError(
+            """
             data:
               file: DATA
             optimizer:
               name: adam
               lr: -1
             """, key: "optimizer.lr", line: 5, column: 7, contains: "must be > 0.0")
-        assertError("""
+        assertError(
+            """
             data:
               file: DATA
             optimizer:
@@ -107,7 +120,8 @@ final class ConfigTests: XCTestCase {
     }
 
     func testOptionsOfAnotherOptimizerAreUnknownKeys() {
-        assertError("""
+        assertError(
+            """
             data:
               file: DATA
             optimizer:
@@ -117,14 +131,16 @@ final class ConfigTests: XCTestCase {
     }
 
     func testMissingDataFileIsReported() {
-        assertError("""
+        assertError(
+            """
             data:
               file: /nonexistent/data.h5
             """, key: "data.file", line: 2, column: 9, contains: "no such file: /nonexistent/data.h5")
     }
 
     func testLossAndActivationMismatchIsReported() {
-        assertError("""
+        assertError(
+            """
             model:
               activation: tanh
             loss: cross_entropy
@@ -140,7 +156,9 @@ final class ConfigTests: XCTestCase {
         XCTAssertEqual(c.training.steps, 7)
         XCTAssertTrue(c.sourceText.contains("24"))
         XCTAssertThrowsError(try RunConfig.parse(text, path: "job.yaml", overrides: ["model.hidden_sze=3"])) { e in
-            XCTAssertEqual("\(e)", "job.yaml (--set model.hidden_sze=3): model.hidden_sze: unknown key (did you mean hidden_size?)")
+            XCTAssertEqual(
+                "\(e)", "job.yaml (--set model.hidden_sze=3): model.hidden_sze: unknown key (did you mean hidden_size?)"
+            )
         }
         XCTAssertThrowsError(try RunConfig.parse(text, path: "job.yaml", overrides: ["model.hidden_size=-2"])) { e in
             XCTAssertEqual("\(e)", "job.yaml (--set model.hidden_size=-2): model.hidden_size: must be ≥ 1 (got -2)")

@@ -1,8 +1,9 @@
 import Foundation
 import LSTMData
 import LSTMKit
-@testable import LSTMRun
 import XCTest
+
+@testable import LSTMRun
 
 /// `GradientCheck` on a config's own model: it passes on correct gradients, catches a wrong one,
 /// samples big tensors, and builds the same model `lstm train` would.
@@ -18,7 +19,8 @@ final class GradientCheckRunTests: XCTestCase {
 
     func config(_ body: String) throws -> RunConfig {
         let data = dir.appendingPathComponent("adding.h5").path
-        return try RunConfig.parse("""
+        return try RunConfig.parse(
+            """
             data: {file: \(data), generate: {task: adding, steps: 6, train: 8, val: 2, test: 2}}
             checkpoint: {dir: \(dir.appendingPathComponent("run").path)}
             \(body)
@@ -26,8 +28,9 @@ final class GradientCheckRunTests: XCTestCase {
     }
 
     func testTheConfigsModelPassesWithEveryTensorAndTheInputChecked() throws {
-        let report = try GradientCheck.run(config: try config("model: {hidden_size: 3, num_layers: 2, head: last}"),
-                                           sequences: 2, steps: 4, tolerance: 1e-6, maxPerTensor: 1000)
+        let report = try GradientCheck.run(
+            config: try config("model: {hidden_size: 3, num_layers: 2, head: last}"),
+            sequences: 2, steps: 4, tolerance: 1e-6, maxPerTensor: 1000)
         XCTAssertTrue(report.passed, report.tensors.map(\.line).joined(separator: "\n"))
         XCTAssertEqual(report.tensors.map(\.name), ParameterLayout(report.model).entries.map(\.name) + ["input"])
         XCTAssertEqual(report.tensors.last?.shape, [2, 4, 2])
@@ -37,8 +40,9 @@ final class GradientCheckRunTests: XCTestCase {
     }
 
     func testBigTensorsAreCheckedOnARandomSubset() throws {
-        let report = try GradientCheck.run(config: try config("model: {hidden_size: 4, head: last}"),
-                                           sequences: 1, steps: 3, maxPerTensor: 5)
+        let report = try GradientCheck.run(
+            config: try config("model: {hidden_size: 4, head: last}"),
+            sequences: 1, steps: 3, maxPerTensor: 5)
         let hh = try XCTUnwrap(report.tensors.first { $0.name == "lstm.weight_hh_l0" })
         XCTAssertEqual(hh.checked, 5)
         XCTAssertEqual(hh.total, 64)
@@ -51,20 +55,23 @@ final class GradientCheckRunTests: XCTestCase {
         let network = try LSTMNetwork<Double>(config: model)
         let parameters = ParameterSet<Double>(config: model, seed: 4)
         var rng = RandomSource(seed: 5)
-        let batch = Minibatch<Double>(batchSize: 2, steps: 3, inputs: .features((0..<12).map { _ in rng.normal() }),
-                                      targets: .values([0.5, -0.5]))
+        let batch = Minibatch<Double>(
+            batchSize: 2, steps: 3, inputs: .features((0..<12).map { _ in rng.normal() }),
+            targets: .values([0.5, -0.5]))
         var analytic = GradientCheck.analyticGradients(network: network, parameters: parameters, batch: batch)
-        let right = GradientCheck.compare(network: network, parameters: parameters, batch: batch,
-                                          analytic: analytic.parameters, inputGradient: analytic.input,
-                                          tolerance: 1e-6, maxPerTensor: 100)
+        let right = GradientCheck.compare(
+            network: network, parameters: parameters, batch: batch,
+            analytic: analytic.parameters, inputGradient: analytic.input,
+            tolerance: 1e-6, maxPerTensor: 100)
         XCTAssertTrue(right.allSatisfy(\.passed), right.map(\.line).joined(separator: "\n"))
 
         let bias = analytic.parameters.tensor("lstm.bias_l0")!
         bias[5] *= 1.01  // one element 1 % off
         analytic.input![0] = -analytic.input![0] + 1e-3
-        let wrong = GradientCheck.compare(network: network, parameters: parameters, batch: batch,
-                                          analytic: analytic.parameters, inputGradient: analytic.input,
-                                          tolerance: 1e-6, maxPerTensor: 100)
+        let wrong = GradientCheck.compare(
+            network: network, parameters: parameters, batch: batch,
+            analytic: analytic.parameters, inputGradient: analytic.input,
+            tolerance: 1e-6, maxPerTensor: 100)
         XCTAssertEqual(wrong.filter { !$0.passed }.map(\.name), ["lstm.bias_l0", "input"])
         XCTAssertTrue(wrong.first { $0.name == "lstm.bias_l0" }!.line.hasSuffix("FAIL"))
     }
@@ -77,13 +84,15 @@ final class GradientCheckRunTests: XCTestCase {
 
     func testANaNTensorMakesTheWorstErrorNaNAndTheReportFail() {
         func tensor(_ name: String, _ err: Double) -> TensorGradientCheck {
-            TensorGradientCheck(name: name, shape: [2], checked: 2, total: 2, maxRelativeError: err, passed: err <= 1e-6)
+            TensorGradientCheck(
+                name: name, shape: [2], checked: 2, total: 2, maxRelativeError: err, passed: err <= 1e-6)
         }
         for order in [["a", "b", "c"], ["c", "b", "a"], ["b", "a", "c"]] {
             let errors = ["a": 1e-9, "b": Double.nan, "c": 1e-8]
-            let report = GradientCheckReport(model: ModelConfig(input: .features(size: 1), hiddenSize: 1, outputSize: 1, loss: .mse),
-                                             source: "test", tolerance: 1e-6,
-                                             tensors: order.map { tensor($0, errors[$0]!) })
+            let report = GradientCheckReport(
+                model: ModelConfig(input: .features(size: 1), hiddenSize: 1, outputSize: 1, loss: .mse),
+                source: "test", tolerance: 1e-6,
+                tensors: order.map { tensor($0, errors[$0]!) })
             XCTAssertTrue(report.worst.isNaN, "\(order): \(report.worst)")
             XCTAssertFalse(report.passed, "\(order)")
         }

@@ -2,8 +2,9 @@ import Foundation
 import LSTMData
 import LSTMIO
 import LSTMKit
-@testable import LSTMRun
 import XCTest
+
+@testable import LSTMRun
 
 /// A non-finite loss or gradient is caught before the update: `skip` drops the step and goes
 /// on, `stop` ends the run with the last good checkpoint intact; no weight ever turns non-finite.
@@ -21,8 +22,10 @@ final class NonFiniteGuardTests: XCTestCase {
         let y = (0..<32).map { _ in Float(rng.uniform(0, 1)) }
         let w = try DatasetWriter(path: dir.appendingPathComponent("nan.h5").path)
         for split in ["train", "val"] {
-            try w.writeSequences(split: split, count: 32, steps: 4, inputs: .features(split == "train" ? x : x.map { $0.isNaN ? 0 : $0 }, width: 2),
-                                 targets: .valuesPerSequence(y, width: 1))
+            try w.writeSequences(
+                split: split, count: 32, steps: 4,
+                inputs: .features(split == "train" ? x : x.map { $0.isNaN ? 0 : $0 }, width: 2),
+                targets: .valuesPerSequence(y, width: 1))
         }
         _ = try w.commit()
     }
@@ -30,7 +33,8 @@ final class NonFiniteGuardTests: XCTestCase {
     override func tearDownWithError() throws { try? FileManager.default.removeItem(at: dir) }
 
     func config(_ policy: String) throws -> RunConfig {
-        try RunConfig.parse("""
+        try RunConfig.parse(
+            """
             model: {hidden_size: 4, head: last}
             loss: mse
             data: {file: \(dir.appendingPathComponent("nan.h5").path), batch_size: 8, shuffle: false}

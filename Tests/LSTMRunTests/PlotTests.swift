@@ -1,5 +1,6 @@
-@testable import LSTMRun
 import XCTest
+
+@testable import LSTMRun
 
 final class PlotTests: XCTestCase {
     func records(accuracy: Bool) -> [MetricsRecord] {

@@ -2,8 +2,9 @@ import Foundation
 import LSTMData
 import LSTMIO
 import LSTMKit
-@testable import LSTMRun
 import XCTest
+
+@testable import LSTMRun
 
 /// A run stopped mid-epoch and resumed logs the same losses and ends with the same weights,
 /// bit for bit, as a run that never stopped.
@@ -97,7 +98,8 @@ final class ResumeTests: XCTestCase {
         let text = String(repeating: "the quick brown fox jumps over the lazy dog. ", count: 12)
         _ = try TextPreparer(valFraction: 0.1, testFraction: 0.1).prepare(text: text, to: data)
         func cfg(_ run: String) throws -> RunConfig {
-            try RunConfig.parse("""
+            try RunConfig.parse(
+                """
                 model: {hidden_size: 5, num_layers: 2, embedding_size: 3}
                 loss: cross_entropy
                 data: {file: \(data), batch_size: 4, seq_length: 6, stream_mode: stateful}
@@ -136,9 +138,12 @@ final class StatefulStreamRuleTests: XCTestCase {
         XCTAssertThrowsError(try TrainingRun(config: RunConfig.parse(text, path: "bidi.yaml"))) { e in
             XCTAssertTrue("\(e)".hasPrefix("bidi.yaml:2:7: data.stream_mode: stateful lanes"), "\(e)")
         }
-        XCTAssertFalse(FileManager.default.fileExists(atPath: dir.appendingPathComponent("run").path), "nothing written")
-        let windows = try TrainingRun(config: RunConfig.parse(text + "\n", path: "bidi.yaml",
-                                                              overrides: ["data.stream_mode=windows"]))
+        XCTAssertFalse(
+            FileManager.default.fileExists(atPath: dir.appendingPathComponent("run").path), "nothing written")
+        let windows = try TrainingRun(
+            config: RunConfig.parse(
+                text + "\n", path: "bidi.yaml",
+                overrides: ["data.stream_mode=windows"]))
         XCTAssertTrue(windows.model.bidirectional)
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
-@testable import LSTMRun
 import XCTest
+
+@testable import LSTMRun
 
 /// The summary `lstm train` prints from: steps and the epochs the run reached.
 final class RunSummaryTests: XCTestCase {

@@ -72,8 +72,10 @@ final class SamplerTests: XCTestCase {
     let vocabulary = ["a", "b", "c", " "]
 
     func testGenerateIsDeterministicAndStartsWithThePrimer() throws {
-        let m = try model(ModelConfig(input: .tokens(vocabulary: 4, embedding: 3), hiddenSize: 5, outputSize: 4,
-                                      loss: .crossEntropy))
+        let m = try model(
+            ModelConfig(
+                input: .tokens(vocabulary: 4, embedding: 3), hiddenSize: 5, outputSize: 4,
+                loss: .crossEntropy))
         let sampler = try TextSampler(model: m, vocabulary: vocabulary)
         let a = try sampler.generate(primer: "ab c", length: 30, options: SamplingOptions(seed: 7))
         XCTAssertEqual(a, try sampler.generate(primer: "ab c", length: 30, options: SamplingOptions(seed: 7)))
@@ -89,13 +91,18 @@ final class SamplerTests: XCTestCase {
     }
 
     func testNonLanguageModelsAreRefused() throws {
-        let features = try model(ModelConfig(input: .features(size: 2), hiddenSize: 3, outputSize: 4, loss: .crossEntropy))
+        let features = try model(
+            ModelConfig(input: .features(size: 2), hiddenSize: 3, outputSize: 4, loss: .crossEntropy))
         XCTAssertThrowsError(try TextSampler.check(features)) { XCTAssertTrue("\($0)".contains("needs a token model")) }
-        let classes = try model(ModelConfig(input: .tokens(vocabulary: 4, embedding: 2), hiddenSize: 3, outputSize: 3,
-                                            loss: .crossEntropy))
+        let classes = try model(
+            ModelConfig(
+                input: .tokens(vocabulary: 4, embedding: 2), hiddenSize: 3, outputSize: 3,
+                loss: .crossEntropy))
         XCTAssertThrowsError(try TextSampler.check(classes)) { XCTAssertTrue("\($0)".contains("O = V")) }
-        let lm = try model(ModelConfig(input: .tokens(vocabulary: 4, embedding: 2), hiddenSize: 3, outputSize: 4,
-                                       loss: .crossEntropy))
+        let lm = try model(
+            ModelConfig(
+                input: .tokens(vocabulary: 4, embedding: 2), hiddenSize: 3, outputSize: 4,
+                loss: .crossEntropy))
         XCTAssertThrowsError(try TextSampler(model: lm, vocabulary: ["a", "b"])) {
             XCTAssertTrue("\($0)".contains("2 entries but the model's V = 4"))
         }

@@ -4,7 +4,9 @@
 extension LSTMNetwork {
     /// x̃⁽ˢ⁾ = x⁽ᴸ⁻¹⁻ˢ⁾ per sequence (zeros past its length): the reverse direction's input.
     func reverseInTime(_ x: Matrix<T>, into dst: Buffer<T>, _ ws: Workspace<T>) -> Matrix<T> {
-        let b = ws.batch, t = ws.steps, w = x.cols
+        let b = ws.batch
+        let t = ws.steps
+        let w = x.cols
         for r in 0..<b {
             let len = ws.lengths[r]
             for s in 0..<t {
@@ -21,8 +23,11 @@ extension LSTMNetwork {
 
     /// Splits δ(layer output) (T·B, 2H) into each direction's δh in processing order.
     func splitDirections(_ dOut: Buffer<T>, _ ws: Workspace<T>) {
-        let b = ws.batch, t = ws.steps, h = config.hiddenSize
-        let f = ws.dirDH[0].base, rv = ws.dirDH[1].base
+        let b = ws.batch
+        let t = ws.steps
+        let h = config.hiddenSize
+        let f = ws.dirDH[0].base
+        let rv = ws.dirDH[1].base
         for r in 0..<b {
             let len = ws.lengths[r]
             for s in 0..<t {
@@ -38,12 +43,15 @@ extension LSTMNetwork {
 
     /// δx (time-ordered) = δx of the forward direction + the reverse direction's δx un-reversed.
     func joinDirections(into dst: Buffer<T>, width w: Int, _ ws: Workspace<T>) {
-        let b = ws.batch, t = ws.steps
-        let f = ws.dirDX[0].base, rv = ws.dirDX[1].base
+        let b = ws.batch
+        let t = ws.steps
+        let f = ws.dirDX[0].base
+        let rv = ws.dirDX[1].base
         for r in 0..<b {
             let len = ws.lengths[r]
             for s in 0..<t {
-                let out = dst.base + (s * b + r) * w, a = f + (s * b + r) * w
+                let out = dst.base + (s * b + r) * w
+                let a = f + (s * b + r) * w
                 if s < len {
                     let c = rv + ((len - 1 - s) * b + r) * w
                     for j in 0..<w { out[j] = a[j] + c[j] }

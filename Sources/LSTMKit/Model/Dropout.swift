@@ -15,8 +15,11 @@ extension LSTMNetwork {
     func applyDropout(
         slot: Int, _ x: Matrix<T>, steps tt: Int, _ ws: Workspace<T>, _ rowOffset: Int, _ ctx: DropoutContext
     ) -> Matrix<T> {
-        let b = ws.batch, w = x.cols, p = config.dropout
-        let mask = ws.dropMask[slot]!.base, out = ws.dropped[slot]!.base
+        let b = ws.batch
+        let w = x.cols
+        let p = config.dropout
+        let mask = ws.dropMask[slot]!.base
+        let out = ws.dropped[slot]!.base
         let keepScale = T(1 / (1 - p))
         for r in 0..<b {
             var rng = RandomSource(seed: dropoutSeed(ctx, slot: slot, sequence: rowOffset + r))
@@ -47,7 +50,8 @@ extension LSTMNetwork {
     func multiply(_ m: Matrix<T>, by mask: Buffer<T>) {
         let w = m.cols
         for r in 0..<m.rows {
-            let row = m.base + r * m.stride, mk = mask.base + r * w
+            let row = m.base + r * m.stride
+            let mk = mask.base + r * w
             for j in 0..<w { row[j] *= mk[j] }
         }
     }

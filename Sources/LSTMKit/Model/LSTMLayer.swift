@@ -73,10 +73,18 @@ public enum LSTMLayer {
     ) {
         for row in 0..<b {
             let a = gates + row * 4 * h
-            let ai = a, af = a + h, ag = a + 2 * h, ao = a + 3 * h
-            let bi = bias, bf = bias + h, bg = bias + 2 * h, bo = bias + 3 * h
-            let cp = cPrev + row * h, cn = cNext + row * h
-            let hn = hNext + row * h, tc = tanhC + row * h
+            let ai = a
+            let af = a + h
+            let ag = a + 2 * h
+            let ao = a + 3 * h
+            let bi = bias
+            let bf = bias + h
+            let bg = bias + 2 * h
+            let bo = bias + 3 * h
+            let cp = cPrev + row * h
+            let cn = cNext + row * h
+            let hn = hNext + row * h
+            let tc = tanhC + row * h
             for j in 0..<h {
                 let i = T.sigmoid(ai[j] + bi[j])  // eq. 2
                 let f = T.sigmoid(af[j] + bf[j])  // eq. 1
@@ -110,14 +118,26 @@ public enum LSTMLayer {
     ) {
         for row in 0..<b {
             let a = gates + row * 4 * h
-            let ai = a, af = a + h, ag = a + 2 * h, ao = a + 3 * h
+            let ai = a
+            let af = a + h
+            let ag = a + 2 * h
+            let ao = a + 3 * h
             let d = dGates + row * 4 * h
-            let di = d, df = d + h, dg = d + 2 * h, dO = d + 3 * h
-            let cp = cPrev + row * h, tc = tanhC + row * h
-            let dh = dH + row * h, dcc = dcCarry + row * h
+            let di = d
+            let df = d + h
+            let dg = d + 2 * h
+            let dO = d + 3 * h
+            let cp = cPrev + row * h
+            let tc = tanhC + row * h
+            let dh = dH + row * h
+            let dcc = dcCarry + row * h
             for j in 0..<h {
-                let i = ai[j], f = af[j], gg = ag[j], o = ao[j]
-                let tcj = tc[j], dhj = dh[j]
+                let i = ai[j]
+                let f = af[j]
+                let gg = ag[j]
+                let o = ao[j]
+                let tcj = tc[j]
+                let dhj = dh[j]
                 let dc = dhj * o * (1 - tcj * tcj) + dcc[j]  // eq. 16
                 let dOut = dhj * tcj  // eq. 17
                 let dF = dc * cp[j]  // eq. 18

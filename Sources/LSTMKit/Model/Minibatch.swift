@@ -47,11 +47,15 @@ public struct Minibatch<T: LSTMScalar>: Sendable {
                 switch inputs {
                 case .features(let a):
                     return try a.withUnsafeBufferPointer {
-                        try body(MinibatchView(batchSize: batchSize, steps: steps, inputs: .features($0), targets: t, lengths: l))
+                        try body(
+                            MinibatchView(
+                                batchSize: batchSize, steps: steps, inputs: .features($0), targets: t, lengths: l))
                     }
                 case .tokens(let a):
                     return try a.withUnsafeBufferPointer {
-                        try body(MinibatchView(batchSize: batchSize, steps: steps, inputs: .tokens($0), targets: t, lengths: l))
+                        try body(
+                            MinibatchView(
+                                batchSize: batchSize, steps: steps, inputs: .tokens($0), targets: t, lengths: l))
                     }
                 }
             }
@@ -81,8 +85,10 @@ public struct MinibatchView<T: LSTMScalar>: @unchecked Sendable {
     /// tied to the sequence, not to the shard).
     public let rowOffset: Int
 
-    public init(batchSize: Int, steps: Int, inputs: Inputs, targets: Targets?,
-                lengths: UnsafeBufferPointer<Int32>? = nil, rowOffset: Int = 0) {
+    public init(
+        batchSize: Int, steps: Int, inputs: Inputs, targets: Targets?,
+        lengths: UnsafeBufferPointer<Int32>? = nil, rowOffset: Int = 0
+    ) {
         self.batchSize = batchSize
         self.steps = steps
         self.inputs = inputs
@@ -113,8 +119,9 @@ public struct MinibatchView<T: LSTMScalar>: @unchecked Sendable {
         case .classes(let p): t = .classes(slice(p))
         case .values(let p): t = .values(slice(p))
         }
-        return MinibatchView(batchSize: range.count, steps: steps, inputs: i, targets: t, lengths: lengths.map(slice),
-                             rowOffset: rowOffset + range.lowerBound)
+        return MinibatchView(
+            batchSize: range.count, steps: steps, inputs: i, targets: t, lengths: lengths.map(slice),
+            rowOffset: rowOffset + range.lowerBound)
     }
 }
 

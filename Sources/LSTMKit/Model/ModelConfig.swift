@@ -153,10 +153,16 @@ public struct ModelConfigError: Error, CustomStringConvertible, Equatable {
 
 extension ModelConfig: Codable {
     enum CodingKeys: String, CodingKey {
-        case inputKind = "input_kind", inputSize = "input_size", vocabularySize = "vocabulary_size"
-        case embeddingSize = "embedding_size", hiddenSize = "hidden_size", numLayers = "num_layers"
-        case outputSize = "output_size", activation, head, loss, initialization
-        case forgetGateBias = "forget_gate_bias", bidirectional, dropout
+        case inputKind = "input_kind"
+        case inputSize = "input_size"
+        case vocabularySize = "vocabulary_size"
+        case embeddingSize = "embedding_size"
+        case hiddenSize = "hidden_size"
+        case numLayers = "num_layers"
+        case outputSize = "output_size"
+        case activation, head, loss, initialization
+        case forgetGateBias = "forget_gate_bias"
+        case bidirectional, dropout
     }
 
     public init(from decoder: Decoder) throws {
@@ -165,11 +171,13 @@ extension ModelConfig: Codable {
         switch kind {
         case "features": input = .features(size: try c.decode(Int.self, forKey: .inputSize))
         case "tokens":
-            input = .tokens(vocabulary: try c.decode(Int.self, forKey: .vocabularySize),
-                            embedding: try c.decode(Int.self, forKey: .embeddingSize))
+            input = .tokens(
+                vocabulary: try c.decode(Int.self, forKey: .vocabularySize),
+                embedding: try c.decode(Int.self, forKey: .embeddingSize))
         default:
-            throw DecodingError.dataCorruptedError(forKey: .inputKind, in: c,
-                                                   debugDescription: "input_kind must be features or tokens, got \(kind)")
+            throw DecodingError.dataCorruptedError(
+                forKey: .inputKind, in: c,
+                debugDescription: "input_kind must be features or tokens, got \(kind)")
         }
         hiddenSize = try c.decode(Int.self, forKey: .hiddenSize)
         numLayers = try c.decode(Int.self, forKey: .numLayers)

@@ -40,17 +40,21 @@ public struct LSTMNetwork<T: LSTMScalar>: Sendable {
     ///   - initialState: h⁽⁰⁾, c⁽⁰⁾ per layer and direction; zeros when nil.
     ///   - dropout: masks for a training pass; nil (evaluation) applies no dropout.
     @discardableResult
-    @_specialize(exported: true, where T == Float)
-    @_specialize(exported: true, where T == Double)
+    @_specialize(exported:true,where T == Float)
+    @_specialize(exported:true,where T == Double)
     @_specialize(where T == Float)
     @_specialize(where T == Double)
     public func forward(
         _ params: ParameterSet<T>, _ batch: MinibatchView<T>, workspace ws: Workspace<T>,
         initialState: LSTMState<T>? = nil, dropout: DropoutContext? = nil
     ) -> LossSum {
-        let b = batch.batchSize, t = batch.steps
-        let h = config.hiddenSize, i0 = config.inputWidth, o = config.outputSize
-        let dirs = config.directions, dh = config.layerOutputWidth
+        let b = batch.batchSize
+        let t = batch.steps
+        let h = config.hiddenSize
+        let i0 = config.inputWidth
+        let o = config.outputSize
+        let dirs = config.directions
+        let dh = config.layerOutputWidth
         ws.begin(batch)
         gatherInputs(params, batch, ws)
         let drop = dropout != nil && config.dropout > 0
@@ -64,8 +68,9 @@ public struct LSTMNetwork<T: LSTMScalar>: Sendable {
                 let slot = k * dirs + d
                 let acts = ws.layers[slot]
                 if let s = initialState {
-                    precondition(s.h.count == ws.layers.count && s.h[slot].count == b * h && s.c[slot].count == b * h,
-                                 "initial state must be [layers·directions][B·H]")
+                    precondition(
+                        s.h.count == ws.layers.count && s.h[slot].count == b * h && s.c[slot].count == b * h,
+                        "initial state must be [layers·directions][B·H]")
                     s.h[slot].withUnsafeBufferPointer { acts.h.base.update(from: $0.baseAddress!, count: b * h) }
                     s.c[slot].withUnsafeBufferPointer { acts.c.base.update(from: $0.baseAddress!, count: b * h) }
                 } else {
@@ -89,7 +94,10 @@ public struct LSTMNetwork<T: LSTMScalar>: Sendable {
                 if dirs == 2 { (hIn.base + r * dh + h).update(from: input.base + r * dh + h, count: h) }
             }
         }
-        if drop { hIn = applyDropout(slot: config.numLayers, hIn, steps: config.head == .sequence ? t : 1, ws, batch.rowOffset, dropout!) }
+        if drop {
+            hIn = applyDropout(
+                slot: config.numLayers, hIn, steps: config.head == .sequence ? t : 1, ws, batch.rowOffset, dropout!)
+        }
         ws.headInput = hIn
 
         let n = ws.predictionRows
@@ -101,9 +109,12 @@ public struct LSTMNetwork<T: LSTMScalar>: Sendable {
             z: Matrix(ws.z.base, rows: n, cols: o), y: Matrix(ws.y.base, rows: n, cols: o),
             activation: config.activation, classes: classes, rows: predictionRows(ws))
         guard let targets = batch.targets else { return LossSum() }
-        let sum = classes != nil ? fused : OutputLayer.lossSum(
-            z: Matrix(ws.z.base, rows: n, cols: o), y: Matrix(ws.y.base, rows: n, cols: o),
-            loss: config.loss, targets: targets, rows: predictionRows(ws))
+        let sum =
+            classes != nil
+            ? fused
+            : OutputLayer.lossSum(
+                z: Matrix(ws.z.base, rows: n, cols: o), y: Matrix(ws.y.base, rows: n, cols: o),
+                loss: config.loss, targets: targets, rows: predictionRows(ws))
         return LossSum(sum: sum, count: targetCount(batch))
     }
 
@@ -113,18 +124,22 @@ public struct LSTMNetwork<T: LSTMScalar>: Sendable {
     /// - Parameter normalizer: the element count the mean loss divides by. Defaults to this
     ///   minibatch's own count; a shard of a larger minibatch passes the whole minibatch's count
     ///   so that shard gradients sum to the full gradient.
-    @_specialize(exported: true, where T == Float)
-    @_specialize(exported: true, where T == Double)
+    @_specialize(exported:true,where T == Float)
+    @_specialize(exported:true,where T == Double)
     @_specialize(where T == Float)
     @_specialize(where T == Double)
     public func backward(
         _ params: ParameterSet<T>, _ batch: MinibatchView<T>, workspace ws: Workspace<T>,
         into grads: ParameterSet<T>, normalizer: Int? = nil
     ) {
-        let b = ws.batch, t = ws.steps
+        let b = ws.batch
+        let t = ws.steps
         precondition(batch.batchSize == b && batch.steps == t, "backward needs the minibatch of the last forward")
         guard let targets = batch.targets else { preconditionFailure("backward needs targets") }
-        let h = config.hiddenSize, o = config.outputSize, dirs = config.directions, dh = config.layerOutputWidth
+        let h = config.hiddenSize
+        let o = config.outputSize
+        let dirs = config.directions
+        let dh = config.layerOutputWidth
         let n = ws.predictionRows
         let dz = Matrix(ws.dz.base, rows: n, cols: o)
         OutputLayer.lossGradient(
@@ -133,7 +148,8 @@ public struct LSTMNetwork<T: LSTMScalar>: Sendable {
             normalizer: normalizer ?? targetCount(batch))
 
         // δ of the output layer's input, then of the top layer's time-ordered output.
-        let dHead = config.head == .sequence
+        let dHead =
+            config.head == .sequence
             ? Matrix(ws.dOutA.base, rows: t * b, cols: dh) : Matrix(ws.dHead.base, rows: b, cols: dh)
         OutputLayer.backward(
             weight: params.headWeight, gradWeight: grads.headWeight, gradBias: grads.headBias,
@@ -149,7 +165,8 @@ public struct LSTMNetwork<T: LSTMScalar>: Sendable {
         }
 
         let needInputGrad = ws.computesInputGradient || params.embedding != nil
-        var dOut = ws.dOutA, dNext = ws.dOutB
+        var dOut = ws.dOutA
+        var dNext = ws.dOutB
         for k in stride(from: config.numLayers - 1, through: 0, by: -1) {
             let x = ws.layerInputs[k]
             let needDX = k > 0 || needInputGrad
@@ -165,7 +182,8 @@ public struct LSTMNetwork<T: LSTMScalar>: Sendable {
                     LSTMLayer.backward(
                         params.layers[k * 2 + d], grads: grads.layers[k * 2 + d], x: xd, batch: b, steps: t,
                         hidden: h, acts: ws.layers[k * 2 + d], dH: ws.dirDH[d].base, dGates: ws.dGates.base,
-                        dcCarry: ws.dcCarry.base, dX: needDX ? Matrix(ws.dirDX[d].base, rows: t * b, cols: x.cols) : nil)
+                        dcCarry: ws.dcCarry.base, dX: needDX ? Matrix(ws.dirDX[d].base, rows: t * b, cols: x.cols) : nil
+                    )
                 }
                 if needDX { joinDirections(into: dNext, width: x.cols, ws) }
             }
@@ -191,8 +209,8 @@ public struct LSTMNetwork<T: LSTMScalar>: Sendable {
 
     /// Forward (with dropout when given), then backward into `grads`; returns the summed loss.
     @discardableResult
-    @_specialize(exported: true, where T == Float)
-    @_specialize(exported: true, where T == Double)
+    @_specialize(exported:true,where T == Float)
+    @_specialize(exported:true,where T == Double)
     @_specialize(where T == Float)
     @_specialize(where T == Double)
     public func lossAndGradient(
@@ -210,10 +228,13 @@ public struct LSTMNetwork<T: LSTMScalar>: Sendable {
     /// Fills x₀ (T, B, I₀) from the batch-major minibatch.
     @inline(__always)
     private func gatherInputs(_ params: ParameterSet<T>, _ batch: MinibatchView<T>, _ ws: Workspace<T>) {
-        let b = batch.batchSize, t = batch.steps, i0 = config.inputWidth
+        let b = batch.batchSize
+        let t = batch.steps
+        let i0 = config.inputWidth
         switch (batch.inputs, config.input) {
         case (.features(let x), .features):
-            precondition(x.count == b * t * i0, "features must be [B, T, I] = [\(b), \(t), \(i0)], got \(x.count) values")
+            precondition(
+                x.count == b * t * i0, "features must be [B, T, I] = [\(b), \(t), \(i0)], got \(x.count) values")
             for s in 0..<t {
                 for r in 0..<b {
                     (ws.x0.base + (s * b + r) * i0).update(from: x.baseAddress! + (r * t + s) * i0, count: i0)
@@ -236,9 +257,13 @@ public struct LSTMNetwork<T: LSTMScalar>: Sendable {
 
     /// Layer k's time-ordered output (T·B, D·H): its h buffer, or both directions side by side.
     private func layerOutput(_ k: Int, _ ws: Workspace<T>) -> Matrix<T> {
-        let b = ws.batch, t = ws.steps, h = config.hiddenSize
+        let b = ws.batch
+        let t = ws.steps
+        let h = config.hiddenSize
         if config.directions == 1 { return ws.layers[k].outputs(batch: b, steps: t, hidden: h) }
-        let out = ws.layerOut[k]!.base, fwd = ws.layers[2 * k], rev = ws.layers[2 * k + 1]
+        let out = ws.layerOut[k]!.base
+        let fwd = ws.layers[2 * k]
+        let rev = ws.layers[2 * k + 1]
         for r in 0..<b {
             let len = ws.lengths[r]
             for s in 0..<t {
@@ -257,7 +282,8 @@ public struct LSTMNetwork<T: LSTMScalar>: Sendable {
 
     /// Maps (time-major) prediction rows to (batch-major) target rows and marks padding rows.
     private func predictionRows(_ ws: Workspace<T>) -> PredictionRows {
-        let b = ws.batch, t = ws.steps
+        let b = ws.batch
+        let t = ws.steps
         if config.head == .last { return .all }
         let allValid = ws.lengths.allSatisfy { $0 == t }
         return PredictionRows(batch: b, steps: t, lengths: allValid ? nil : ws.lengths)
@@ -271,8 +297,9 @@ public struct LSTMNetwork<T: LSTMScalar>: Sendable {
             precondition(ids.count == rows, "class targets must have \(rows) ids, got \(ids.count)")
         case .values(let v):
             precondition(!config.loss.usesClassTargets, "loss cross_entropy needs class-id targets")
-            precondition(v.count == rows * config.outputSize,
-                         "targets must have \(rows)×\(config.outputSize) values, got \(v.count)")
+            precondition(
+                v.count == rows * config.outputSize,
+                "targets must have \(rows)×\(config.outputSize) values, got \(v.count)")
         }
     }
 }

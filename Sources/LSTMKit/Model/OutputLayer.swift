@@ -46,7 +46,8 @@ enum OutputLayer {
         let o = z.cols
         var total = 0.0
         for r in 0..<z.rows {
-            let zr = z.base + r * z.stride, yr = y.base + r * y.stride
+            let zr = z.base + r * z.stride
+            let yr = y.base + r * y.stride
             if activation == .softmax {
                 var k = -1
                 if let classes, rows.isValid(r) {
@@ -131,7 +132,8 @@ enum OutputLayer {
             }
         case (.mse, .values(let v)):
             for r in 0..<z.rows where rows.isValid(r) {
-                let yr = y.base + r * y.stride, tr = rows.target(r) * o
+                let yr = y.base + r * y.stride
+                let tr = rows.target(r) * o
                 for j in 0..<o {
                     let d = Double(yr[j]) - Double(v[tr + j])
                     total += d * d
@@ -140,9 +142,11 @@ enum OutputLayer {
         case (.bce, .values(let v)):
             // −[t log σ(z) + (1−t) log(1−σ(z))] = max(z, 0) − z t + log(1 + e^−|z|), stable for any z.
             for r in 0..<z.rows where rows.isValid(r) {
-                let zr = z.base + r * z.stride, tr = rows.target(r) * o
+                let zr = z.base + r * z.stride
+                let tr = rows.target(r) * o
                 for j in 0..<o {
-                    let zj = Double(zr[j]), tj = Double(v[tr + j])
+                    let zj = Double(zr[j])
+                    let tj = Double(v[tr + j])
                     total += max(zj, 0) - zj * tj + Foundation.log1p(Foundation.exp(-abs(zj)))
                 }
             }
@@ -164,7 +168,8 @@ enum OutputLayer {
         let o = y.cols
         let scale = 1 / T(normalizer)
         for r in 0..<y.rows {
-            let yr = y.base + r * y.stride, dr = dz.base + r * dz.stride
+            let yr = y.base + r * y.stride
+            let dr = dz.base + r * dz.stride
             guard rows.isValid(r) else {  // padding: no loss, no gradient
                 dr.update(repeating: 0, count: o)
                 continue
@@ -174,7 +179,8 @@ enum OutputLayer {
                 T.lstmScaledDifference(yr, nil, scale: scale, into: dr, count: o)  // ŷ − t, t one-hot
                 dr[Int(ids[rows.target(r)])] -= scale
             case (.bce, .values(let v)):
-                T.lstmScaledDifference(yr, v.baseAddress.map { $0 + rows.target(r) * o }, scale: scale, into: dr, count: o)
+                T.lstmScaledDifference(
+                    yr, v.baseAddress.map { $0 + rows.target(r) * o }, scale: scale, into: dr, count: o)
             case (.mse, .values(let v)):
                 let tr = rows.target(r) * o
                 for j in 0..<o { dr[j] = 2 * (yr[j] - v[tr + j]) * scale }  // δy

@@ -24,7 +24,8 @@ public struct ParameterLayout: Sendable, Equatable {
             entries.append(Entry(name: name, shape: shape, offset: offset))
             offset += shape.reduce(1, *)
         }
-        let h = config.hiddenSize, g = 4 * config.hiddenSize
+        let h = config.hiddenSize
+        let g = 4 * config.hiddenSize
         if case .tokens(let v, let e) = config.input { add("embedding.weight", [v, e]) }
         for k in 0..<config.numLayers {
             for d in 0..<config.directions {
@@ -173,7 +174,8 @@ public final class ParameterSet<T: LSTMScalar>: @unchecked Sendable {
     /// transpose when it is wide), Q's columns sign-corrected by diag(R).
     private func fillOrthogonal(_ m: Matrix<T>, _ rng: inout RandomSource) {
         let tall = m.rows >= m.cols
-        let n = tall ? m.rows : m.cols, p = tall ? m.cols : m.rows  // Q is n × p, n ≥ p
+        let n = tall ? m.rows : m.cols
+        let p = tall ? m.cols : m.rows  // Q is n × p, n ≥ p
         var a = (0..<(n * p)).map { _ in rng.normal() }  // column j at a[j*n ..< (j+1)*n]
         for j in 0..<p {  // modified Gram–Schmidt, Double precision
             for i in 0..<j {

@@ -20,7 +20,10 @@ public struct RandomSource: RandomNumberGenerator, Sendable, Equatable, Codable 
             z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
             return z ^ (z >> 31)
         }
-        s0 = splitmix(); s1 = splitmix(); s2 = splitmix(); s3 = splitmix()
+        s0 = splitmix()
+        s1 = splitmix()
+        s2 = splitmix()
+        s3 = splitmix()
     }
 
     /// Restores a generator from a saved `state` (for checkpoints).

@@ -58,8 +58,12 @@ public final class Workspace<T: LSTMScalar>: @unchecked Sendable {
         self.maxBatch = maxBatch
         self.maxSteps = maxSteps
         self.computesInputGradient = computesInputGradient
-        let h = config.hiddenSize, i0 = config.inputWidth, o = config.outputSize
-        let d = config.directions, dh = config.layerOutputWidth, nl = config.numLayers
+        let h = config.hiddenSize
+        let i0 = config.inputWidth
+        let o = config.outputSize
+        let d = config.directions
+        let dh = config.layerOutputWidth
+        let nl = config.numLayers
         let tb = maxBatch * maxSteps
         let widest = max(dh, i0)
         x0 = Buffer(count: tb * i0)
@@ -100,7 +104,8 @@ public final class Workspace<T: LSTMScalar>: @unchecked Sendable {
     }
 
     func begin(_ view: MinibatchView<T>) {
-        let b = view.batchSize, t = view.steps
+        let b = view.batchSize
+        let t = view.steps
         precondition(b >= 1 && b <= maxBatch, "batch of \(b) in a workspace for at most \(maxBatch)")
         precondition(t >= 1 && t <= maxSteps, "\(t) steps in a workspace for at most \(maxSteps)")
         batch = b

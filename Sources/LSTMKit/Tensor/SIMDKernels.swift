@@ -17,7 +17,8 @@ typealias U8 = SIMD8<UInt32>
 func simdExp(_ x: F8) -> F8 {
     // Clamp by compare-and-select, not `clamped` (min/max), which turns NaN into a bound;
     // a NaN must come out NaN, as it does from `Float.exp`.
-    let lo = F8(repeating: -87.3), hi = F8(repeating: 88.7)
+    let lo = F8(repeating: -87.3)
+    let hi = F8(repeating: 88.7)
     let xc = x.replacing(with: lo, where: x .< lo).replacing(with: hi, where: x .> hi)
     let shifter = F8(repeating: 12_582_912)
     let t = xc * 1.442_695_04 + shifter
@@ -84,8 +85,10 @@ extension Float {
         let vecEnd = h - h % 8
         for row in 0..<b {
             let a = gates + row * 4 * h
-            let cp = cPrev + row * h, cn = cNext + row * h
-            let hn = hNext + row * h, tc = tanhC + row * h
+            let cp = cPrev + row * h
+            let cn = cNext + row * h
+            let hn = hNext + row * h
+            let tc = tanhC + row * h
             var j = 0
             while j < vecEnd {
                 let i = simdSigmoid(load(a + j) + load(bias + j))  // eq. 2
@@ -137,13 +140,18 @@ extension Float {
         for row in 0..<b {
             let a = gates + row * 4 * h  // (G): i, f, g, o
             let d = dGates + row * 4 * h  // (G)
-            let cp = cPrev + row * h, tc = tanhC + row * h  // (H)
-            let dh = dH + row * h, dcc = dcCarry + row * h  // (H)
+            let cp = cPrev + row * h
+            let tc = tanhC + row * h  // (H)
+            let dh = dH + row * h
+            let dcc = dcCarry + row * h  // (H)
             var j = 0
             while j < vecEnd {
-                let i = load(a + j), f = load(a + h + j)
-                let gg = load(a + 2 * h + j), o = load(a + 3 * h + j)
-                let tcj = load(tc + j), dhj = load(dh + j)
+                let i = load(a + j)
+                let f = load(a + h + j)
+                let gg = load(a + 2 * h + j)
+                let o = load(a + 3 * h + j)
+                let tcj = load(tc + j)
+                let dhj = load(dh + j)
                 let dc = dhj * o * (1 - tcj * tcj) + load(dcc + j)  // eq. 16
                 let dOut = dhj * tcj  // eq. 17
                 let dF = dc * load(cp + j)  // eq. 18
@@ -157,8 +165,12 @@ extension Float {
                 j += 8
             }
             while j < h {  // the scalar tail, same equations
-                let i = a[j], f = a[h + j], gg = a[2 * h + j], o = a[3 * h + j]
-                let tcj = tc[j], dhj = dh[j]
+                let i = a[j]
+                let f = a[h + j]
+                let gg = a[2 * h + j]
+                let o = a[3 * h + j]
+                let tcj = tc[j]
+                let dhj = dh[j]
                 let dc = dhj * o * (1 - tcj * tcj) + dcc[j]
                 let dOut = dhj * tcj
                 let dF = dc * cp[j]

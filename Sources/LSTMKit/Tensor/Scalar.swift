@@ -46,7 +46,8 @@ where Self.RawSignificand: FixedWidthInteger {
     /// see `OutputLayer.softmaxRowReference`, which is the default implementation.
     static func lstmSoftmaxRow(
         z: UnsafeMutablePointer<Self>, bias: UnsafeMutablePointer<Self>, y: UnsafeMutablePointer<Self>,
-        count: Int, target: Int) -> Double
+        count: Int, target: Int
+    ) -> Double
 
     /// dz = (y − t)·scale over one row, or y·scale when `t` is nil; see
     /// `OutputLayer.scaledDifferenceReference`, which is the default implementation.
@@ -150,10 +151,10 @@ extension Float: LSTMScalar {
         let big = (1 - e) / (1 + e)
         let x2 = ax * ax
         var p: Float = -0.008_863_235_5  // -1382/155925
-        p = p * x2 + 0.021_869_488   // 62/2835
-        p = p * x2 - 0.053_968_254   // -17/315
-        p = p * x2 + 0.133_333_33    // 2/15
-        p = p * x2 - 0.333_333_34    // -1/3
+        p = p * x2 + 0.021_869_488  // 62/2835
+        p = p * x2 - 0.053_968_254  // -17/315
+        p = p * x2 + 0.133_333_33  // 2/15
+        p = p * x2 - 0.333_333_34  // -1/3
         let small = ax + ax * x2 * p
         let m = ax < 0.25 ? small : big
         return Float(signOf: x, magnitudeOf: m)  // copysign: tanh(−0) = −0, as the SIMD kernel gives

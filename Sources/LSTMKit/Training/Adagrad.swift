@@ -27,14 +27,17 @@ public final class Adagrad<Scalar: LSTMScalar>: Optimizer {
     public var stateBuffers: [(name: String, buffer: Buffer<Scalar>)] { [("sum", sum)] }
 
     public var configuration: OptimizerConfig {
-        OptimizerConfig(name: name, lr: learningRate, weightDecay: weightDecay, eps: epsilon,
-                        lrDecay: learningRateDecay, initialAccumulatorValue: initialAccumulatorValue)
+        OptimizerConfig(
+            name: name, lr: learningRate, weightDecay: weightDecay, eps: epsilon,
+            lrDecay: learningRateDecay, initialAccumulatorValue: initialAccumulatorValue)
     }
 
     /// torch.optim.Adagrad's parameters and defaults; traps on values torch rejects (any of
     /// them < 0).
-    public init(layout: ParameterLayout, learningRate: Double = 1e-2, learningRateDecay: Double = 0,
-                weightDecay: Double = 0, initialAccumulatorValue: Double = 0, epsilon: Double = 1e-10) {
+    public init(
+        layout: ParameterLayout, learningRate: Double = 1e-2, learningRateDecay: Double = 0,
+        weightDecay: Double = 0, initialAccumulatorValue: Double = 0, epsilon: Double = 1e-10
+    ) {
         self.learningRate = learningRate
         self.learningRateDecay = learningRateDecay
         self.weightDecay = weightDecay
@@ -45,19 +48,22 @@ public final class Adagrad<Scalar: LSTMScalar>: Optimizer {
         sum.base.update(repeating: Scalar(initialAccumulatorValue), count: sum.count)
     }
 
-    @_specialize(exported: true, where Scalar == Float)
-    @_specialize(exported: true, where Scalar == Double)
+    @_specialize(exported:true,where Scalar == Float)
+    @_specialize(exported:true,where Scalar == Double)
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
     public func step(_ params: ParameterSet<Scalar>, _ grads: ParameterSet<Scalar>) {
         precondition(params.layout == grads.layout, "parameter and gradient layouts differ")
         precondition(params.count == sum.count, "optimizer state was made for another layout")
         stepCount += 1
-        let p = params.storage.base, g = grads.storage.base, s = sum.base
+        let p = params.storage.base
+        let g = grads.storage.base
+        let s = sum.base
         let clr = learningRate / (1 + Double(stepCount - 1) * learningRateDecay)
         if Scalar.self == Float.self && !scalarReference {
-            adagradUpdateSIMD8(asFloat(p), asFloat(g), asFloat(s), count: params.count, clr: clr, eps: epsilon,
-                               weightDecay: weightDecay)
+            adagradUpdateSIMD8(
+                asFloat(p), asFloat(g), asFloat(s), count: params.count, clr: clr, eps: epsilon,
+                weightDecay: weightDecay)
         } else {
             adagradUpdate(p, g, s, count: params.count, clr: clr, eps: epsilon, weightDecay: weightDecay)
         }
@@ -71,7 +77,10 @@ private func adagradUpdate<S: LSTMScalar>(
     _ p: UnsafeMutablePointer<S>, _ g: UnsafeMutablePointer<S>, _ s: UnsafeMutablePointer<S>, count n: Int,
     clr: Double, eps: Double, weightDecay: Double
 ) {
-    let clr = S(clr), decay = weightDecay != 0, wd = S(weightDecay), e = S(eps)
+    let clr = S(clr)
+    let decay = weightDecay != 0
+    let wd = S(weightDecay)
+    let e = S(eps)
     for i in 0..<n {
         let d = decay ? g[i] + wd * p[i] : g[i]
         let si = s[i] + d * d
@@ -86,12 +95,15 @@ private func adagradUpdateSIMD8(
     _ p: UnsafeMutablePointer<Float>, _ g: UnsafeMutablePointer<Float>, _ s: UnsafeMutablePointer<Float>,
     count n: Int, clr: Double, eps: Double, weightDecay: Double
 ) {
-    let clrS = Float(clr), wd = Float(weightDecay), e = Float(eps)
+    let clrS = Float(clr)
+    let wd = Float(weightDecay)
+    let e = Float(eps)
     let end = n - n % 8
     @inline(__always) func pass(decay: Bool) {
         var i = 0
         while i < end {
-            let pi = load8(p, i), gi = load8(g, i)
+            let pi = load8(p, i)
+            let gi = load8(g, i)
             let d = decay ? gi + wd * pi : gi
             let si = load8(s, i) + d * d
             store8(si, s, i)

@@ -8,13 +8,20 @@ private func adamUpdate<S: LSTMScalar>(
     _ v: UnsafeMutablePointer<S>, _ vMax: UnsafeMutablePointer<S>?, count n: Int, step t: Int,
     lr: Double, beta1: Double, beta2: Double, eps: Double, weightDecay: Double, decoupled: Bool
 ) {
-    let bc1 = 1 - Foundation.pow(beta1, Double(t)), bc2 = 1 - Foundation.pow(beta2, Double(t))
-    let stepSize = S(lr / bc1), bc2Sqrt = S(bc2.squareRoot()), e = S(eps)
+    let bc1 = 1 - Foundation.pow(beta1, Double(t))
+    let bc2 = 1 - Foundation.pow(beta2, Double(t))
+    let stepSize = S(lr / bc1)
+    let bc2Sqrt = S(bc2.squareRoot())
+    let e = S(eps)
     // m.lerp_(d, w) with w = 1 − β₁: torch's lerp takes m + w(d − m) for |w| < 0.5, else
     // d − (d − m)(1 − w); the two round differently, so pick the same one.
-    let w = S(1 - beta1), wc = 1 - w, smallWeight = abs(w) < 0.5
-    let b2 = S(beta2), c2 = S(1 - beta2)
-    let l2 = !decoupled && weightDecay != 0, wd = S(weightDecay)
+    let w = S(1 - beta1)
+    let wc = 1 - w
+    let smallWeight = abs(w) < 0.5
+    let b2 = S(beta2)
+    let c2 = S(1 - beta2)
+    let l2 = !decoupled && weightDecay != 0
+    let wd = S(weightDecay)
     if decoupled && weightDecay != 0 {
         let shrink = S(1 - lr * weightDecay)
         for i in 0..<n { p[i] *= shrink }
@@ -43,12 +50,20 @@ private func adamUpdateSIMD8(
     lr: Double, beta1: Double, beta2: Double, eps: Double, weightDecay: Double, decoupled: Bool
 ) {
     typealias S = Float
-    let bc1 = 1 - Foundation.pow(beta1, Double(t)), bc2 = 1 - Foundation.pow(beta2, Double(t))
-    let stepSize = S(lr / bc1), bc2Sqrt = S(bc2.squareRoot()), e = S(eps)
-    let w = S(1 - beta1), wc = 1 - w, smallWeight = abs(w) < 0.5
-    let b2 = S(beta2), c2 = S(1 - beta2)
-    let l2 = !decoupled && weightDecay != 0, wd = S(weightDecay)
-    let shrinks = decoupled && weightDecay != 0, shrink = S(1 - lr * weightDecay)
+    let bc1 = 1 - Foundation.pow(beta1, Double(t))
+    let bc2 = 1 - Foundation.pow(beta2, Double(t))
+    let stepSize = S(lr / bc1)
+    let bc2Sqrt = S(bc2.squareRoot())
+    let e = S(eps)
+    let w = S(1 - beta1)
+    let wc = 1 - w
+    let smallWeight = abs(w) < 0.5
+    let b2 = S(beta2)
+    let c2 = S(1 - beta2)
+    let l2 = !decoupled && weightDecay != 0
+    let wd = S(weightDecay)
+    let shrinks = decoupled && weightDecay != 0
+    let shrink = S(1 - lr * weightDecay)
     let end = n - n % 8
     // Flags as constants in each copy of the loop (see SGD); smallWeight stays a predictable branch.
     @inline(__always) func pass(l2: Bool, shrinks: Bool, smallWeight: Bool, amsgrad: Bool) {
@@ -56,7 +71,8 @@ private func adamUpdateSIMD8(
         while i < end {
             var pi = load8(p, i)
             if shrinks { pi *= shrink }
-            let gi = load8(g, i), m0 = load8(m, i)
+            let gi = load8(g, i)
+            let m0 = load8(m, i)
             let d = l2 ? gi + wd * pi : gi
             let mi = smallWeight ? m0 + w * (d - m0) : d - (d - m0) * wc
             let vi = load8(v, i) * b2 + c2 * d * d
@@ -82,8 +98,9 @@ private func adamUpdateSIMD8(
     case (false, true, true): pass(l2: false, shrinks: true, smallWeight: smallWeight, amsgrad: true)
     }
     if end < n {
-        adamUpdate(p + end, g + end, m + end, v + end, vMax.map { $0 + end }, count: n - end, step: t, lr: lr,
-                   beta1: beta1, beta2: beta2, eps: eps, weightDecay: weightDecay, decoupled: decoupled)
+        adamUpdate(
+            p + end, g + end, m + end, v + end, vMax.map { $0 + end }, count: n - end, step: t, lr: lr,
+            beta1: beta1, beta2: beta2, eps: eps, weightDecay: weightDecay, decoupled: decoupled)
     }
 }
 
@@ -120,21 +137,27 @@ public class Adam<Scalar: LSTMScalar>: Optimizer {
     @_spi(Reference) public var scalarReference = false
 
     public var configuration: OptimizerConfig {
-        OptimizerConfig(name: name, lr: learningRate, weightDecay: weightDecay, betas: [beta1, beta2],
-                        eps: epsilon, amsgrad: amsgrad)
+        OptimizerConfig(
+            name: name, lr: learningRate, weightDecay: weightDecay, betas: [beta1, beta2],
+            eps: epsilon, amsgrad: amsgrad)
     }
 
     /// torch.optim.Adam's parameters and defaults; traps on values torch rejects (lr, eps or
     /// weight_decay < 0, a beta outside [0, 1)).
-    public convenience init(layout: ParameterLayout, learningRate: Double = 1e-3, beta1: Double = 0.9,
-                            beta2: Double = 0.999, epsilon: Double = 1e-8, weightDecay: Double = 0,
-                            amsgrad: Bool = false) {
-        self.init(layout: layout, learningRate: learningRate, beta1: beta1, beta2: beta2, epsilon: epsilon,
-                  weightDecay: weightDecay, amsgrad: amsgrad, decoupled: false)
+    public convenience init(
+        layout: ParameterLayout, learningRate: Double = 1e-3, beta1: Double = 0.9,
+        beta2: Double = 0.999, epsilon: Double = 1e-8, weightDecay: Double = 0,
+        amsgrad: Bool = false
+    ) {
+        self.init(
+            layout: layout, learningRate: learningRate, beta1: beta1, beta2: beta2, epsilon: epsilon,
+            weightDecay: weightDecay, amsgrad: amsgrad, decoupled: false)
     }
 
-    init(layout: ParameterLayout, learningRate: Double, beta1: Double, beta2: Double, epsilon: Double,
-         weightDecay: Double, amsgrad: Bool, decoupled: Bool) {
+    init(
+        layout: ParameterLayout, learningRate: Double, beta1: Double, beta2: Double, epsilon: Double,
+        weightDecay: Double, amsgrad: Bool, decoupled: Bool
+    ) {
         self.learningRate = learningRate
         self.beta1 = beta1
         self.beta2 = beta2
@@ -148,22 +171,25 @@ public class Adam<Scalar: LSTMScalar>: Optimizer {
         requireValid(configuration)
     }
 
-    @_specialize(exported: true, where Scalar == Float)
-    @_specialize(exported: true, where Scalar == Double)
+    @_specialize(exported:true,where Scalar == Float)
+    @_specialize(exported:true,where Scalar == Double)
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
     public func step(_ params: ParameterSet<Scalar>, _ grads: ParameterSet<Scalar>) {
         precondition(params.layout == grads.layout, "parameter and gradient layouts differ")
         precondition(params.count == m.count, "optimizer state was made for another layout")
         stepCount += 1
-        let p = params.storage.base, g = grads.storage.base
+        let p = params.storage.base
+        let g = grads.storage.base
         if Scalar.self == Float.self && !scalarReference {
-            adamUpdateSIMD8(asFloat(p), asFloat(g), asFloat(m.base), asFloat(v.base), maxV.map { asFloat($0.base) },
-                            count: params.count, step: stepCount, lr: learningRate, beta1: beta1, beta2: beta2,
-                            eps: epsilon, weightDecay: weightDecay, decoupled: decoupled)
+            adamUpdateSIMD8(
+                asFloat(p), asFloat(g), asFloat(m.base), asFloat(v.base), maxV.map { asFloat($0.base) },
+                count: params.count, step: stepCount, lr: learningRate, beta1: beta1, beta2: beta2,
+                eps: epsilon, weightDecay: weightDecay, decoupled: decoupled)
         } else {
-            adamUpdate(p, g, m.base, v.base, maxV?.base, count: params.count, step: stepCount, lr: learningRate,
-                       beta1: beta1, beta2: beta2, eps: epsilon, weightDecay: weightDecay, decoupled: decoupled)
+            adamUpdate(
+                p, g, m.base, v.base, maxV?.base, count: params.count, step: stepCount, lr: learningRate,
+                beta1: beta1, beta2: beta2, eps: epsilon, weightDecay: weightDecay, decoupled: decoupled)
         }
     }
 }
@@ -173,9 +199,12 @@ public class Adam<Scalar: LSTMScalar>: Optimizer {
 /// Default λ = 0.01. State: "exp_avg", "exp_avg_sq" and, with amsgrad, "max_exp_avg_sq".
 public final class AdamW<Scalar: LSTMScalar>: Adam<Scalar> {
     /// torch.optim.AdamW's parameters and defaults; traps on values torch rejects.
-    public init(layout: ParameterLayout, learningRate: Double = 1e-3, beta1: Double = 0.9, beta2: Double = 0.999,
-                epsilon: Double = 1e-8, weightDecay: Double = 1e-2, amsgrad: Bool = false) {
-        super.init(layout: layout, learningRate: learningRate, beta1: beta1, beta2: beta2, epsilon: epsilon,
-                   weightDecay: weightDecay, amsgrad: amsgrad, decoupled: true)
+    public init(
+        layout: ParameterLayout, learningRate: Double = 1e-3, beta1: Double = 0.9, beta2: Double = 0.999,
+        epsilon: Double = 1e-8, weightDecay: Double = 1e-2, amsgrad: Bool = false
+    ) {
+        super.init(
+            layout: layout, learningRate: learningRate, beta1: beta1, beta2: beta2, epsilon: epsilon,
+            weightDecay: weightDecay, amsgrad: amsgrad, decoupled: true)
     }
 }

@@ -28,9 +28,9 @@ public struct Hyperparameter: Sendable, Equatable {
         public var description: String {
             func s(_ v: Double) -> String { v == v.rounded() && abs(v) < 1e15 ? String(Int(v)) : "\(v)" }
             switch (lower, upper) {
-            case let (lo?, hi?): return "\(lowerOpen ? "(" : "[")\(s(lo)), \(s(hi))\(upperOpen ? ")" : "]")"
-            case let (lo?, nil): return "\(lowerOpen ? ">" : "≥") \(s(lo))"
-            case let (nil, hi?): return "\(upperOpen ? "<" : "≤") \(s(hi))"
+            case (let lo?, let hi?): return "\(lowerOpen ? "(" : "[")\(s(lo)), \(s(hi))\(upperOpen ? ")" : "]")"
+            case (let lo?, nil): return "\(lowerOpen ? ">" : "≥") \(s(lo))"
+            case (nil, let hi?): return "\(upperOpen ? "<" : "≤") \(s(hi))"
             case (nil, nil): return "any"
             }
         }
@@ -53,9 +53,11 @@ public struct Hyperparameter: Sendable, Equatable {
 
     /// A row of a hyperparameter table; `torchAtLeast` left out takes the config file's lower bound,
     /// `.some(nil)` means torch checks only that the number is finite.
-    public init(_ key: String, _ kind: Kind, default defaults: [Double] = [], bounds: Bounds? = nil,
-                torchAtLeast: Double?? = nil, torchBelow: Double? = nil, codingKey: String? = nil,
-                torchRequired: Bool = false) {
+    public init(
+        _ key: String, _ kind: Kind, default defaults: [Double] = [], bounds: Bounds? = nil,
+        torchAtLeast: Double?? = nil, torchBelow: Double? = nil, codingKey: String? = nil,
+        torchRequired: Bool = false
+    ) {
         self.key = key
         self.codingKey = codingKey ?? key
         self.kind = kind

@@ -1,6 +1,7 @@
 import Foundation
+
 #if arch(x86_64)
-internal import _Builtin_intrinsics.intel
+    internal import _Builtin_intrinsics.intel
 #endif
 
 // Parameter updates as flat loops over the arena (parameters, gradients and optimizer state
@@ -75,9 +76,9 @@ func store8(_ x: SIMD8<Float>, _ p: UnsafeMutablePointer<Float>, _ i: Int) {
 @inline(__always)
 func sqrt8(_ x: SIMD8<Float>) -> SIMD8<Float> {
     #if arch(x86_64)
-    SIMD8(lowHalf: _mm_sqrt_ps(x.lowHalf), highHalf: _mm_sqrt_ps(x.highHalf))
+        SIMD8(lowHalf: _mm_sqrt_ps(x.lowHalf), highHalf: _mm_sqrt_ps(x.highHalf))
     #else
-    x.squareRoot()
+        x.squareRoot()
     #endif
 }
 

@@ -38,10 +38,12 @@ public struct OptimizerConfig: Codable, Sendable, Equatable {
     public var initialAccumulatorValue: Double?
 
     /// A configuration; unspecified hyperparameters take torch's defaults.
-    public init(name: String, lr: Double? = nil, momentum: Double? = nil, dampening: Double? = nil,
-                nesterov: Bool? = nil, weightDecay: Double? = nil, betas: [Double]? = nil, eps: Double? = nil,
-                amsgrad: Bool? = nil, alpha: Double? = nil, centered: Bool? = nil, lrDecay: Double? = nil,
-                initialAccumulatorValue: Double? = nil) {
+    public init(
+        name: String, lr: Double? = nil, momentum: Double? = nil, dampening: Double? = nil,
+        nesterov: Bool? = nil, weightDecay: Double? = nil, betas: [Double]? = nil, eps: Double? = nil,
+        amsgrad: Bool? = nil, alpha: Double? = nil, centered: Bool? = nil, lrDecay: Double? = nil,
+        initialAccumulatorValue: Double? = nil
+    ) {
         self.name = name
         self.lr = lr
         self.momentum = momentum
@@ -76,10 +78,14 @@ public struct OptimizerConfig: Codable, Sendable, Equatable {
             "sgd": [lr(1e-3), momentum, dampening, weightDecay(0), H("nesterov", .flag, default: [0])],
             "adam": [lr(1e-3), betas, eps(1e-8), weightDecay(0), amsgrad],
             "adamw": [lr(1e-3), betas, eps(1e-8), weightDecay(1e-2), amsgrad],
-            "rmsprop": [lr(1e-2), H("alpha", .real, default: [0.99], bounds: .closed(0, 1)), eps(1e-8), weightDecay(0),
-                        momentum, H("centered", .flag, default: [0])],
-            "adagrad": [lr(1e-2), H("lr_decay", .real, default: [0], bounds: .atLeast(0)), weightDecay(0),
-                        H("initial_accumulator_value", .real, default: [0], bounds: .atLeast(0)), eps(1e-10)],
+            "rmsprop": [
+                lr(1e-2), H("alpha", .real, default: [0.99], bounds: .closed(0, 1)), eps(1e-8), weightDecay(0),
+                momentum, H("centered", .flag, default: [0])
+            ],
+            "adagrad": [
+                lr(1e-2), H("lr_decay", .real, default: [0], bounds: .atLeast(0)), weightDecay(0),
+                H("initial_accumulator_value", .real, default: [0], bounds: .atLeast(0)), eps(1e-10)
+            ]
         ]
     }()
 
@@ -89,11 +95,12 @@ public struct OptimizerConfig: Codable, Sendable, Equatable {
     /// A configuration from values by torch key (flags as 0 or 1, `betas` as two numbers), as the
     /// YAML reader collects them.
     public init(name: String, values v: [String: [Double]]) {
-        self.init(name: name, lr: v["lr"]?.first, momentum: v["momentum"]?.first, dampening: v["dampening"]?.first,
-                  nesterov: v["nesterov"].map { $0.first != 0 }, weightDecay: v["weight_decay"]?.first,
-                  betas: v["betas"], eps: v["eps"]?.first, amsgrad: v["amsgrad"].map { $0.first != 0 },
-                  alpha: v["alpha"]?.first, centered: v["centered"].map { $0.first != 0 },
-                  lrDecay: v["lr_decay"]?.first, initialAccumulatorValue: v["initial_accumulator_value"]?.first)
+        self.init(
+            name: name, lr: v["lr"]?.first, momentum: v["momentum"]?.first, dampening: v["dampening"]?.first,
+            nesterov: v["nesterov"].map { $0.first != 0 }, weightDecay: v["weight_decay"]?.first,
+            betas: v["betas"], eps: v["eps"]?.first, amsgrad: v["amsgrad"].map { $0.first != 0 },
+            alpha: v["alpha"]?.first, centered: v["centered"].map { $0.first != 0 },
+            lrDecay: v["lr_decay"]?.first, initialAccumulatorValue: v["initial_accumulator_value"]?.first)
     }
 
     /// The hyperparameters that are set, by torch key (flags as 0 or 1).
@@ -103,14 +110,15 @@ public struct OptimizerConfig: Codable, Sendable, Equatable {
             "nesterov": nesterov.map { [$0 ? 1 : 0] }, "weight_decay": weightDecay.map { [$0] }, "betas": betas,
             "eps": eps.map { [$0] }, "amsgrad": amsgrad.map { [$0 ? 1 : 0] }, "alpha": alpha.map { [$0] },
             "centered": centered.map { [$0 ? 1 : 0] }, "lr_decay": lrDecay.map { [$0] },
-            "initial_accumulator_value": initialAccumulatorValue.map { [$0] },
+            "initial_accumulator_value": initialAccumulatorValue.map { [$0] }
         ]
         return all.compactMapValues { $0 }
     }
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case name, lr, momentum, dampening, nesterov, betas, eps, amsgrad, alpha, centered
-        case weightDecay = "weight_decay", lrDecay = "lr_decay"
+        case weightDecay = "weight_decay"
+        case lrDecay = "lr_decay"
         case initialAccumulatorValue = "initial_accumulator_value"
     }
 
@@ -156,8 +164,9 @@ public struct OptimizerConfig: Codable, Sendable, Equatable {
             switch h.kind {
             case .pair:
                 guard v.count == 2 else {
-                    throw HyperparameterError.invalidValue(key: h.key, value: "\(v)",
-                                                           requirement: "must be [beta1, beta2]")
+                    throw HyperparameterError.invalidValue(
+                        key: h.key, value: "\(v)",
+                        requirement: "must be [beta1, beta2]")
                 }
                 for (i, x) in v.enumerated() {
                     try HyperparameterError.check("\(h.key)[\(i)]", x, atLeast: h.torchLower, below: h.torchBelow)
@@ -178,30 +187,36 @@ public struct OptimizerConfig: Codable, Sendable, Equatable {
     ) throws -> any Optimizer<Scalar> {
         try validate()
         let name = name.lowercased()
-        let table = Self.hyperparameters[name]!, set = values
+        let table = Self.hyperparameters[name]!
+        let set = values
         func real(_ key: String) -> Double { set[key]?.first ?? table[key: key].defaultValue }
         func flag(_ key: String) -> Bool { real(key) != 0 }
         switch name {
         case "sgd":
-            return SGD<Scalar>(layout: layout, learningRate: real("lr"), momentum: real("momentum"),
-                               dampening: real("dampening"), weightDecay: real("weight_decay"),
-                               nesterov: flag("nesterov"))
+            return SGD<Scalar>(
+                layout: layout, learningRate: real("lr"), momentum: real("momentum"),
+                dampening: real("dampening"), weightDecay: real("weight_decay"),
+                nesterov: flag("nesterov"))
         case "adam", "adamw":
             let b = set["betas"] ?? table[key: "betas"].defaults
             if name == "adam" {
-                return Adam<Scalar>(layout: layout, learningRate: real("lr"), beta1: b[0], beta2: b[1],
-                                    epsilon: real("eps"), weightDecay: real("weight_decay"), amsgrad: flag("amsgrad"))
+                return Adam<Scalar>(
+                    layout: layout, learningRate: real("lr"), beta1: b[0], beta2: b[1],
+                    epsilon: real("eps"), weightDecay: real("weight_decay"), amsgrad: flag("amsgrad"))
             }
-            return AdamW<Scalar>(layout: layout, learningRate: real("lr"), beta1: b[0], beta2: b[1],
-                                 epsilon: real("eps"), weightDecay: real("weight_decay"), amsgrad: flag("amsgrad"))
+            return AdamW<Scalar>(
+                layout: layout, learningRate: real("lr"), beta1: b[0], beta2: b[1],
+                epsilon: real("eps"), weightDecay: real("weight_decay"), amsgrad: flag("amsgrad"))
         case "rmsprop":
-            return RMSprop<Scalar>(layout: layout, learningRate: real("lr"), alpha: real("alpha"),
-                                   epsilon: real("eps"), weightDecay: real("weight_decay"),
-                                   momentum: real("momentum"), centered: flag("centered"))
+            return RMSprop<Scalar>(
+                layout: layout, learningRate: real("lr"), alpha: real("alpha"),
+                epsilon: real("eps"), weightDecay: real("weight_decay"),
+                momentum: real("momentum"), centered: flag("centered"))
         case "adagrad":
-            return Adagrad<Scalar>(layout: layout, learningRate: real("lr"), learningRateDecay: real("lr_decay"),
-                                   weightDecay: real("weight_decay"),
-                                   initialAccumulatorValue: real("initial_accumulator_value"), epsilon: real("eps"))
+            return Adagrad<Scalar>(
+                layout: layout, learningRate: real("lr"), learningRateDecay: real("lr_decay"),
+                weightDecay: real("weight_decay"),
+                initialAccumulatorValue: real("initial_accumulator_value"), epsilon: real("eps"))
         default:
             throw HyperparameterError.unknownOptimizer(name)  // unreachable: validate() checked
         }
@@ -224,7 +239,8 @@ public enum HyperparameterError: Error, Equatable, CustomStringConvertible, Loca
         case .unknownOptimizer(let name):
             return "unknown optimizer '\(name)' (known: \(OptimizerConfig.optimizerNames.joined(separator: ", ")))"
         case .unknownSchedule(let name):
-            return "unknown learning-rate schedule '\(name)' (known: \(LearningRateSchedule.names.joined(separator: ", ")))"
+            return
+                "unknown learning-rate schedule '\(name)' (known: \(LearningRateSchedule.names.joined(separator: ", ")))"
         case .unsupportedHyperparameter(let owner, let key, let accepted):
             let takes = accepted.isEmpty ? "" : " (it takes \(accepted.joined(separator: ", ")))"
             return "\(owner) has no hyperparameter '\(key)'\(takes)"
@@ -237,7 +253,8 @@ public enum HyperparameterError: Error, Equatable, CustomStringConvertible, Loca
     public var errorDescription: String? { description }
 
     /// Throws `invalidValue` unless `value` (when set) is finite and in [lower, upper).
-    static func check(_ key: String, _ value: Double?, atLeast lower: Double? = nil, below upper: Double? = nil) throws {
+    static func check(_ key: String, _ value: Double?, atLeast lower: Double? = nil, below upper: Double? = nil) throws
+    {
         guard let value else { return }
         var requirement = "must be finite"
         var ok = value.isFinite

@@ -34,14 +34,17 @@ public final class RMSprop<Scalar: LSTMScalar>: Optimizer {
     }
 
     public var configuration: OptimizerConfig {
-        OptimizerConfig(name: name, lr: learningRate, momentum: momentum, weightDecay: weightDecay,
-                        eps: epsilon, alpha: alpha, centered: centered)
+        OptimizerConfig(
+            name: name, lr: learningRate, momentum: momentum, weightDecay: weightDecay,
+            eps: epsilon, alpha: alpha, centered: centered)
     }
 
     /// torch.optim.RMSprop's parameters and defaults; traps on values torch rejects (lr, eps,
     /// momentum, weight_decay or alpha < 0).
-    public init(layout: ParameterLayout, learningRate: Double = 1e-2, alpha: Double = 0.99, epsilon: Double = 1e-8,
-                weightDecay: Double = 0, momentum: Double = 0, centered: Bool = false) {
+    public init(
+        layout: ParameterLayout, learningRate: Double = 1e-2, alpha: Double = 0.99, epsilon: Double = 1e-8,
+        weightDecay: Double = 0, momentum: Double = 0, centered: Bool = false
+    ) {
         self.learningRate = learningRate
         self.alpha = alpha
         self.epsilon = epsilon
@@ -54,23 +57,28 @@ public final class RMSprop<Scalar: LSTMScalar>: Optimizer {
         requireValid(configuration)
     }
 
-    @_specialize(exported: true, where Scalar == Float)
-    @_specialize(exported: true, where Scalar == Double)
+    @_specialize(exported:true,where Scalar == Float)
+    @_specialize(exported:true,where Scalar == Double)
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
     public func step(_ params: ParameterSet<Scalar>, _ grads: ParameterSet<Scalar>) {
         precondition(params.layout == grads.layout, "parameter and gradient layouts differ")
         precondition(params.count == squareAverage.count, "optimizer state was made for another layout")
         stepCount += 1
-        let p = params.storage.base, g = grads.storage.base, s = squareAverage.base
-        let b = momentumBuffer?.base, gAvg = gradientAverage?.base
+        let p = params.storage.base
+        let g = grads.storage.base
+        let s = squareAverage.base
+        let b = momentumBuffer?.base
+        let gAvg = gradientAverage?.base
         if Scalar.self == Float.self && !scalarReference {
-            rmspropUpdateSIMD8(asFloat(p), asFloat(g), asFloat(s), b.map(asFloat), gAvg.map(asFloat),
-                               count: params.count, lr: learningRate, alpha: alpha, eps: epsilon,
-                               weightDecay: weightDecay, momentum: momentum)
+            rmspropUpdateSIMD8(
+                asFloat(p), asFloat(g), asFloat(s), b.map(asFloat), gAvg.map(asFloat),
+                count: params.count, lr: learningRate, alpha: alpha, eps: epsilon,
+                weightDecay: weightDecay, momentum: momentum)
         } else {
-            rmspropUpdate(p, g, s, b, gAvg, count: params.count, lr: learningRate, alpha: alpha, eps: epsilon,
-                          weightDecay: weightDecay, momentum: momentum)
+            rmspropUpdate(
+                p, g, s, b, gAvg, count: params.count, lr: learningRate, alpha: alpha, eps: epsilon,
+                weightDecay: weightDecay, momentum: momentum)
         }
     }
 }
@@ -83,10 +91,17 @@ private func rmspropUpdate<S: LSTMScalar>(
     _ b: UnsafeMutablePointer<S>?, _ gAvg: UnsafeMutablePointer<S>?, count n: Int,
     lr: Double, alpha: Double, eps: Double, weightDecay: Double, momentum: Double
 ) {
-    let lr = S(lr), a = S(alpha), c = S(1 - alpha), e = S(eps)
-    let decay = weightDecay != 0, wd = S(weightDecay), mu = S(momentum)
+    let lr = S(lr)
+    let a = S(alpha)
+    let c = S(1 - alpha)
+    let e = S(eps)
+    let decay = weightDecay != 0
+    let wd = S(weightDecay)
+    let mu = S(momentum)
     // grad_avg.lerp_(d, 1 − α), with torch's choice of lerp formula (see adamUpdate).
-    let w = S(1 - alpha), wc = 1 - w, smallWeight = abs(w) < 0.5
+    let w = S(1 - alpha)
+    let wc = 1 - w
+    let smallWeight = abs(w) < 0.5
     for i in 0..<n {
         let d = decay ? g[i] + wd * p[i] : g[i]
         let si = s[i] * a + c * d * d
@@ -118,15 +133,23 @@ private func rmspropUpdateSIMD8(
     lr: Double, alpha: Double, eps: Double, weightDecay: Double, momentum: Double
 ) {
     typealias S = Float
-    let lrS = S(lr), a = S(alpha), c = S(1 - alpha), e = S(eps)
-    let decay = weightDecay != 0, wd = S(weightDecay), mu = S(momentum)
-    let w = S(1 - alpha), wc = 1 - w, smallWeight = abs(w) < 0.5
+    let lrS = S(lr)
+    let a = S(alpha)
+    let c = S(1 - alpha)
+    let e = S(eps)
+    let decay = weightDecay != 0
+    let wd = S(weightDecay)
+    let mu = S(momentum)
+    let w = S(1 - alpha)
+    let wc = 1 - w
+    let smallWeight = abs(w) < 0.5
     let end = n - n % 8
     // Flags as constants in each copy of the loop (see SGD); smallWeight stays a predictable branch.
     @inline(__always) func pass(decay: Bool, centered: Bool, momentum: Bool, smallWeight: Bool) {
         var i = 0
         while i < end {
-            let pi = load8(p, i), gi = load8(g, i)
+            let pi = load8(p, i)
+            let gi = load8(g, i)
             let d = decay ? gi + wd * pi : gi
             let si = load8(s, i) * a + c * d * d
             store8(si, s, i)
@@ -161,7 +184,8 @@ private func rmspropUpdateSIMD8(
     case (true, true, true): pass(decay: true, centered: true, momentum: true, smallWeight: smallWeight)
     }
     if end < n {
-        rmspropUpdate(p + end, g + end, s + end, b.map { $0 + end }, gAvg.map { $0 + end }, count: n - end, lr: lr,
-                      alpha: alpha, eps: eps, weightDecay: weightDecay, momentum: momentum)
+        rmspropUpdate(
+            p + end, g + end, s + end, b.map { $0 + end }, gAvg.map { $0 + end }, count: n - end, lr: lr,
+            alpha: alpha, eps: eps, weightDecay: weightDecay, momentum: momentum)
     }
 }

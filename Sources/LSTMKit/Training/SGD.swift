@@ -32,16 +32,19 @@ public final class SGD<Scalar: LSTMScalar>: Optimizer {
     }
 
     public var configuration: OptimizerConfig {
-        OptimizerConfig(name: name, lr: learningRate, momentum: momentum, dampening: dampening,
-                        nesterov: nesterov, weightDecay: weightDecay)
+        OptimizerConfig(
+            name: name, lr: learningRate, momentum: momentum, dampening: dampening,
+            nesterov: nesterov, weightDecay: weightDecay)
     }
 
     /// torch.optim.SGD's parameters and defaults; traps on values torch rejects (lr < 0,
     /// momentum < 0, weight_decay < 0, nesterov without momentum or with dampening). With
     /// momentum, the buffer is allocated at the first step: use `init(layout:…)` to have it
     /// (and `stateBuffers`) before then, e.g. to restore a checkpoint.
-    public init(learningRate: Double = 1e-3, momentum: Double = 0, dampening: Double = 0,
-                weightDecay: Double = 0, nesterov: Bool = false) {
+    public init(
+        learningRate: Double = 1e-3, momentum: Double = 0, dampening: Double = 0,
+        weightDecay: Double = 0, nesterov: Bool = false
+    ) {
         self.learningRate = learningRate
         self.momentum = momentum
         self.dampening = dampening
@@ -51,21 +54,28 @@ public final class SGD<Scalar: LSTMScalar>: Optimizer {
     }
 
     /// As `init(learningRate:…)`, with the momentum buffer allocated up front for `layout`.
-    public convenience init(layout: ParameterLayout, learningRate: Double = 1e-3, momentum: Double = 0,
-                            dampening: Double = 0, weightDecay: Double = 0, nesterov: Bool = false) {
-        self.init(learningRate: learningRate, momentum: momentum, dampening: dampening,
-                  weightDecay: weightDecay, nesterov: nesterov)
+    public convenience init(
+        layout: ParameterLayout, learningRate: Double = 1e-3, momentum: Double = 0,
+        dampening: Double = 0, weightDecay: Double = 0, nesterov: Bool = false
+    ) {
+        self.init(
+            learningRate: learningRate, momentum: momentum, dampening: dampening,
+            weightDecay: weightDecay, nesterov: nesterov)
         if momentum != 0 { momentumBuffer = Buffer(count: layout.count) }
     }
 
-    @_specialize(exported: true, where Scalar == Float)
-    @_specialize(exported: true, where Scalar == Double)
+    @_specialize(exported:true,where Scalar == Float)
+    @_specialize(exported:true,where Scalar == Double)
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
     public func step(_ params: ParameterSet<Scalar>, _ grads: ParameterSet<Scalar>) {
         precondition(params.layout == grads.layout, "parameter and gradient layouts differ")
-        let n = params.count, p = params.storage.base, g = grads.storage.base
-        let lr = Scalar(learningRate), wd = Scalar(weightDecay), decay = weightDecay != 0
+        let n = params.count
+        let p = params.storage.base
+        let g = grads.storage.base
+        let lr = Scalar(learningRate)
+        let wd = Scalar(weightDecay)
+        let decay = weightDecay != 0
         if momentum == 0 {
             if decay {
                 for i in 0..<n { p[i] -= lr * (g[i] + wd * p[i]) }
@@ -78,7 +88,9 @@ public final class SGD<Scalar: LSTMScalar>: Optimizer {
         if momentumBuffer == nil { momentumBuffer = Buffer(count: n) }
         let buffer = momentumBuffer!
         precondition(buffer.count == n, "optimizer state was made for another layout")
-        let b = buffer.base, mu = Scalar(momentum), keep = Scalar(1 - dampening)
+        let b = buffer.base
+        let mu = Scalar(momentum)
+        let keep = Scalar(1 - dampening)
         if stepCount == 0 {  // once per run: b = d
             for i in 0..<n {
                 let d = decay ? g[i] + wd * p[i] : g[i]

@@ -99,16 +99,17 @@ public final class DataParallelScheduler<T: LSTMScalar>: @unchecked Sendable {
     ///   - dropout: dropout masks for a training step (nil: none); masks follow the sequence,
     ///     so they are the same for any S and W.
     @discardableResult
-    @_specialize(exported: true, where T == Float)
-    @_specialize(exported: true, where T == Double)
+    @_specialize(exported:true,where T == Float)
+    @_specialize(exported:true,where T == Double)
     @_specialize(where T == Float)
     @_specialize(where T == Double)
     public func computeGradient(
         _ params: ParameterSet<T>, _ batch: MinibatchView<T>, initialStates: [LSTMState<T>?]? = nil,
         dropout: DropoutContext? = nil
     ) -> LossSum {
-        precondition(batch.batchSize <= maxBatch && batch.steps <= maxSteps,
-                     "minibatch [\(batch.batchSize), \(batch.steps)] exceeds the scheduler's [\(maxBatch), \(maxSteps)]")
+        precondition(
+            batch.batchSize <= maxBatch && batch.steps <= maxSteps,
+            "minibatch [\(batch.batchSize), \(batch.steps)] exceeds the scheduler's [\(maxBatch), \(maxSteps)]")
         BLASThreads.set(blasThreads)
         let normalizer = network.targetCount(batch)
         let losses = SharedPointer(lossSlots.baseAddress!)
@@ -144,12 +145,14 @@ public final class DataParallelScheduler<T: LSTMScalar>: @unchecked Sendable {
         let slices = min(workerCount, max(1, count / 4096))
         let s = shardCount
         runWorkers(slices) { slice in
-            let lo = slice * count / slices, hi = (slice + 1) * count / slices
+            let lo = slice * count / slices
+            let hi = (slice + 1) * count / slices
             var stride = 1
             while stride < s {
                 var i = 0
                 while i + stride < s {
-                    let dst = arenas[i].pointer, src = arenas[i + stride].pointer
+                    let dst = arenas[i].pointer
+                    let src = arenas[i + stride].pointer
                     for k in lo..<hi { dst[k] += src[k] }
                     i += 2 * stride
                 }

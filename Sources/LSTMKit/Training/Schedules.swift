@@ -51,7 +51,8 @@ public struct LearningRateSchedule: Codable, Sendable, Equatable {
     /// Without warmup the start factor is moot and stored as 1, so equal schedules compare equal.
     public init(_ decay: Decay, warmupSteps: Int = 0, warmupStartFactor: Double = 1.0 / 3) throws {
         try Self(unchecked: decay, warmupSteps: warmupSteps, warmupStartFactor: warmupStartFactor).validate()
-        self.init(unchecked: decay, warmupSteps: warmupSteps, warmupStartFactor: warmupSteps == 0 ? 1 : warmupStartFactor)
+        self.init(
+            unchecked: decay, warmupSteps: warmupSteps, warmupStartFactor: warmupSteps == 0 ? 1 : warmupStartFactor)
     }
 
     private init(unchecked decay: Decay, warmupSteps: Int, warmupStartFactor: Double) {
@@ -114,8 +115,11 @@ public struct LearningRateSchedule: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case name, gamma
-        case stepSize = "step_size", tMax = "T_max", etaMin = "eta_min"
-        case warmupSteps = "warmup_steps", warmupStartFactor = "warmup_start_factor"
+        case stepSize = "step_size"
+        case tMax = "T_max"
+        case etaMin = "eta_min"
+        case warmupSteps = "warmup_steps"
+        case warmupStartFactor = "warmup_start_factor"
     }
 
     /// Every schedule's keys besides "name" and the warmup's, with the defaults and ranges of
@@ -131,7 +135,7 @@ public struct LearningRateSchedule: Codable, Sendable, Equatable {
             "exponential": [H("gamma", .real, default: [0.999], bounds: .leftOpen(0, 1), torchRequired: true)],
             "cosine": [
                 H("t_max", .integer, default: [10_000], bounds: .atLeast(1), codingKey: "T_max", torchRequired: true),
-                H("eta_min", .real, default: [0], bounds: .atLeast(0)),
+                H("eta_min", .real, default: [0], bounds: .atLeast(0))
             ],
             "plateau": [
                 H("mode", .choice(ReduceLROnPlateau.Mode.allCases.map(\.rawValue))),
@@ -140,15 +144,15 @@ public struct LearningRateSchedule: Codable, Sendable, Equatable {
                 H("threshold", .real, default: [plateau.threshold], bounds: .atLeast(0)),
                 H("threshold_mode", .choice(ReduceLROnPlateau.ThresholdMode.allCases.map(\.rawValue))),
                 H("cooldown", .integer, default: [Double(plateau.cooldown)], bounds: .atLeast(0)),
-                H("min_lr", .real, default: [plateau.minLR], bounds: .atLeast(0)),
-            ],
+                H("min_lr", .real, default: [plateau.minLR], bounds: .atLeast(0))
+            ]
         ]
     }()
 
     /// The warmup's keys, which every schedule takes.
     public static let warmupHyperparameters: [Hyperparameter] = [
         Hyperparameter("warmup_steps", .integer, default: [0], bounds: .atLeast(0)),
-        Hyperparameter("warmup_start_factor", .real, default: [1.0 / 3], bounds: .leftOpen(0, 1)),
+        Hyperparameter("warmup_start_factor", .real, default: [1.0 / 3], bounds: .leftOpen(0, 1))
     ]
 
     /// Decodes the flat JSON form; the table's defaults fill in keys torch has defaults for
@@ -169,8 +173,9 @@ public struct LearningRateSchedule: Codable, Sendable, Equatable {
         func value<T: Decodable>(_ h: Hyperparameter, _ type: T.Type, _ fromDefault: (Double) -> T) throws -> T {
             if let v = try c.decodeIfPresent(type, forKey: CodingKeys(rawValue: h.codingKey)!) { return v }
             guard !h.torchRequired else {
-                throw HyperparameterError.invalidValue(key: h.codingKey, value: "missing",
-                                                       requirement: "the \(name) schedule needs it")
+                throw HyperparameterError.invalidValue(
+                    key: h.codingKey, value: "missing",
+                    requirement: "the \(name) schedule needs it")
             }
             return fromDefault(h.defaultValue)
         }
@@ -188,8 +193,9 @@ public struct LearningRateSchedule: Codable, Sendable, Equatable {
         default: decay = .constant
         }
         let warmup = Self.warmupHyperparameters
-        try self.init(decay, warmupSteps: try integer("warmup_steps", in: warmup),
-                      warmupStartFactor: try real("warmup_start_factor", in: warmup))
+        try self.init(
+            decay, warmupSteps: try integer("warmup_steps", in: warmup),
+            warmupStartFactor: try real("warmup_start_factor", in: warmup))
     }
 
     /// Encodes the flat JSON form (warmup keys only when there is a warmup).
@@ -249,8 +255,10 @@ public struct ReduceLROnPlateau: Codable, Sendable, Equatable {
         public var eps: Double
 
         /// torch's defaults.
-        public init(mode: Mode = .min, factor: Double = 0.1, patience: Int = 10, threshold: Double = 1e-4,
-                    thresholdMode: ThresholdMode = .rel, cooldown: Int = 0, minLR: Double = 0, eps: Double = 1e-8) {
+        public init(
+            mode: Mode = .min, factor: Double = 0.1, patience: Int = 10, threshold: Double = 1e-4,
+            thresholdMode: ThresholdMode = .rel, cooldown: Int = 0, minLR: Double = 0, eps: Double = 1e-8
+        ) {
             self.mode = mode
             self.factor = factor
             self.patience = patience
@@ -263,7 +271,8 @@ public struct ReduceLROnPlateau: Codable, Sendable, Equatable {
 
         enum CodingKeys: String, CodingKey, CaseIterable {
             case mode, factor, patience, threshold, cooldown, eps
-            case thresholdMode = "threshold_mode", minLR = "min_lr"
+            case thresholdMode = "threshold_mode"
+            case minLR = "min_lr"
         }
 
         /// Decodes torch's keyword names; absent keys take torch's defaults, unknown keys throw.
@@ -271,7 +280,8 @@ public struct ReduceLROnPlateau: Codable, Sendable, Equatable {
             let any = try decoder.container(keyedBy: HyperparameterCodingKey.self)
             let accepted = CodingKeys.allCases.map(\.rawValue)
             for key in any.allKeys.map(\.stringValue).sorted() where !accepted.contains(key) {
-                throw HyperparameterError.unsupportedHyperparameter(owner: "reduce_on_plateau", key: key, accepted: accepted)
+                throw HyperparameterError.unsupportedHyperparameter(
+                    owner: "reduce_on_plateau", key: key, accepted: accepted)
             }
             let c = try decoder.container(keyedBy: CodingKeys.self)
             let d = Configuration()
@@ -314,7 +324,9 @@ public struct ReduceLROnPlateau: Codable, Sendable, Equatable {
 
         enum CodingKeys: String, CodingKey {
             case best
-            case learningRate = "lr", numBadEpochs = "num_bad_epochs", cooldownCounter = "cooldown_counter"
+            case learningRate = "lr"
+            case numBadEpochs = "num_bad_epochs"
+            case cooldownCounter = "cooldown_counter"
             case lastEpoch = "last_epoch"
         }
     }

@@ -9,7 +9,8 @@
 ///   - inputWidth: I_0, the feature width or the embedding width (the lookup is not counted).
 ///   - directions: D, 2 for bidirectional layers (whose outputs, and inputs above layer 0, are 2H wide).
 public func flopsPerToken(inputWidth: Int, hidden: Int, layers: Int, output: Int, directions: Int = 1) -> Double {
-    let h = Double(hidden), d = Double(directions)
+    let h = Double(hidden)
+    let d = Double(directions)
     var f = 6 * d * h * Double(output)
     for k in 0..<layers {
         let i = k == 0 ? Double(inputWidth) : d * h
@@ -20,8 +21,9 @@ public func flopsPerToken(inputWidth: Int, hidden: Int, layers: Int, output: Int
 
 /// `flopsPerToken(inputWidth:hidden:layers:output:directions:)` of a model.
 public func flopsPerToken(_ config: ModelConfig) -> Double {
-    flopsPerToken(inputWidth: config.inputWidth, hidden: config.hiddenSize, layers: config.numLayers,
-                  output: config.outputSize, directions: config.directions)
+    flopsPerToken(
+        inputWidth: config.inputWidth, hidden: config.hiddenSize, layers: config.numLayers,
+        output: config.outputSize, directions: config.directions)
 }
 
 /// The median of `xs` (the mean of the two middle values for an even count); NaN when empty.

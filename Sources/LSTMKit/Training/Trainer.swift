@@ -110,14 +110,16 @@ public final class Trainer<T: LSTMScalar> {
     ///
     /// - Throws: `TrainingError.nonFinite` under the `stop` policy.
     @discardableResult
-    @_specialize(exported: true, where T == Float)
-    @_specialize(exported: true, where T == Double)
+    @_specialize(exported:true,where T == Float)
+    @_specialize(exported:true,where T == Double)
     @_specialize(where T == Float)
     @_specialize(where T == Double)
     public func train(_ batch: Minibatch<T>) throws -> StepReport {
         let t0 = DispatchTime.now().uptimeNanoseconds
         let dropout = network.config.dropout > 0 ? DropoutContext(seed: dropoutSeed, step: step) : nil
-        if carriesState, let first = carried.first ?? nil, first.h.first?.count != scheduler.shardRows(0, batch: batch.batchSize).count * network.config.hiddenSize {
+        if carriesState, let first = carried.first ?? nil,
+            first.h.first?.count != scheduler.shardRows(0, batch: batch.batchSize).count * network.config.hiddenSize
+        {
             resetState()  // the minibatch shape changed: state cannot carry over
         }
         let loss = batch.withView {
@@ -139,11 +141,14 @@ public final class Trainer<T: LSTMScalar> {
             optimizer.step(parameters, grads)
         } else {
             skippedSteps += 1
-            if nonFinitePolicy == .stop { throw TrainingError.nonFinite(step: step, loss: loss.mean, gradientNorm: norm) }
+            if nonFinitePolicy == .stop {
+                throw TrainingError.nonFinite(step: step, loss: loss.mean, gradientNorm: norm)
+            }
             if carriesState { resetState() }  // the carried state may be poisoned too
         }
         let dt = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
-        return StepReport(step: step, loss: loss.mean, gradientNorm: norm, skipped: !finite,
-                          tokens: batch.batchSize * batch.steps, seconds: dt)
+        return StepReport(
+            step: step, loss: loss.mean, gradientNorm: norm, skipped: !finite,
+            tokens: batch.batchSize * batch.steps, seconds: dt)
     }
 }

@@ -56,8 +56,9 @@ public final class TrainingRun {
     let trainLoader: BatchLoader
     let valLoader: BatchLoader?
     /// Validation's workspace, made once (it reads the live parameters).
-    lazy var evaluator = Evaluator(network: network, parameters: parameters, maxBatch: config.data.batchSize,
-                                   maxSteps: trainer.scheduler.maxSteps)
+    lazy var evaluator = Evaluator(
+        network: network, parameters: parameters, maxBatch: config.data.batchSize,
+        maxSteps: trainer.scheduler.maxSteps)
     let schedule: LearningRateSchedule
     let store: CheckpointStore
     var state: RunState
@@ -112,12 +113,15 @@ public final class TrainingRun {
         var model = try config.modelConfig(schema: schema)
         var initial: Checkpoint? = checkpoint
         if let initFrom {
-            let c = try WeightsImporter.read(initFrom, options: WeightsImportOptions(
-                head: model.head, activation: model.activation, loss: model.loss))
+            let c = try WeightsImporter.read(
+                initFrom,
+                options: WeightsImportOptions(
+                    head: model.head, activation: model.activation, loss: model.loss))
             model.initialization = c.config.initialization
             model.forgetGateBias = c.config.forgetGateBias
             guard c.config == model else {
-                throw RunError("\(initFrom): its model (\(c.config.summary)) does not match the config's (\(model.summary))")
+                throw RunError(
+                    "\(initFrom): its model (\(c.config.summary)) does not match the config's (\(model.summary))")
             }
             initial = c
         }
@@ -132,7 +136,10 @@ public final class TrainingRun {
         }
         if let v = config.data.valSplit {
             guard trainFile.splits.contains(v) else {
-                throw config.error(at: "data.val_split", "\(config.data.file) has no split '\(v)' (splits: \(trainFile.splits.joined(separator: ", "))); set data.val_split: none to skip validation")
+                throw config.error(
+                    at: "data.val_split",
+                    "\(config.data.file) has no split '\(v)' (splits: \(trainFile.splits.joined(separator: ", "))); set data.val_split: none to skip validation"
+                )
             }
             try trainFile.check(against: model, split: v)
         }
@@ -142,8 +149,10 @@ public final class TrainingRun {
         let stateful = isStream && config.data.streamMode == .stateful
         self.stateful = stateful
         if stateful && model.bidirectional {
-            throw config.error(at: "data.stream_mode", "stateful lanes carry h and c forward in time, which a "
-                               + "bidirectional model cannot do; use stream_mode: windows")
+            throw config.error(
+                at: "data.stream_mode",
+                "stateful lanes carry h and c forward in time, which a "
+                    + "bidirectional model cannot do; use stream_mode: windows")
         }
         let file = trainFile
         let seqLength = isStream ? config.data.seqLength : nil
@@ -153,11 +162,15 @@ public final class TrainingRun {
             shuffle: stateful ? false : config.data.shuffle, seed: config.seed, seqLength: seqLength, mode: mode,
             dropLast: config.data.dropLast || stateful)
         valLoader = try config.data.valSplit.map {
-            try BatchLoader(file: file, split: $0, batchSize: config.data.batchSize, shuffle: false,
-                            seed: config.seed, seqLength: seqLength, mode: mode, dropLast: stateful)
+            try BatchLoader(
+                file: file, split: $0, batchSize: config.data.batchSize, shuffle: false,
+                seed: config.seed, seqLength: seqLength, mode: mode, dropLast: stateful)
         }
         guard trainLoader.batchesPerEpoch > 0 else {
-            throw config.error(at: "data.batch_size", "split '\(config.data.trainSplit)' of \(config.data.file) yields no minibatch of \(config.data.batchSize)")
+            throw config.error(
+                at: "data.batch_size",
+                "split '\(config.data.trainSplit)' of \(config.data.file) yields no minibatch of \(config.data.batchSize)"
+            )
         }
 
         // Parameters and optimizer.
@@ -169,9 +182,10 @@ public final class TrainingRun {
         baseLearningRate = opt.learningRate
         schedule = try config.learningRateSchedule()
         let maxSteps = isStream ? config.data.seqLength : (schema.steps ?? 1)
-        trainer = Trainer(network: network, parameters: params, optimizer: opt, maxBatch: config.data.batchSize,
-                          maxSteps: maxSteps, shards: config.parallel.shards, workers: config.parallel.workers,
-                          clipNorm: config.training.clipNorm)
+        trainer = Trainer(
+            network: network, parameters: params, optimizer: opt, maxBatch: config.data.batchSize,
+            maxSteps: maxSteps, shards: config.parallel.shards, workers: config.parallel.workers,
+            clipNorm: config.training.clipNorm)
         trainer.clipValue = config.training.clipValue
         trainer.nonFinitePolicy = config.training.nanPolicy
         trainer.dropoutSeed = config.seed
@@ -179,8 +193,9 @@ public final class TrainingRun {
         progress = ProgressReporter(mode: config.logging.progress, every: config.logging.every)
         state = RunState(cursor: LoaderCursor())
         if config.schedule.name == "plateau" {
-            state.plateau = try ReduceLROnPlateau(learningRate: baseLearningRate,
-                                                  configuration: config.plateauConfiguration())
+            state.plateau = try ReduceLROnPlateau(
+                learningRate: baseLearningRate,
+                configuration: config.plateauConfiguration())
         }
 
         if let initial {
@@ -210,13 +225,27 @@ public final class TrainingRun {
         let steps = trainLoader.batchesPerEpoch
         let totalSteps = config.training.steps ?? config.training.epochs * steps
         let startWall = Date().timeIntervalSince1970 - state.wallTime
-        var summary = RunSummary(steps: 0, epochs: 0, stoppedEarly: false, reason: "finished", skippedSteps: 0,
-                                 wallTime: 0, directory: directory)
+        var summary = RunSummary(
+            steps: 0, epochs: 0, stoppedEarly: false, reason: "finished", skippedSteps: 0,
+            wallTime: 0, directory: directory)
         var lastValidation: MetricsRecord?
-        var tokensSinceLog = 0, timeSinceLog = 0.0
-        var sessionSteps = 0, sessionSeconds = 0.0  // for the ETA
-        progress.message("training \(model.summary): \(parameters.count) parameters, \(steps) minibatches per epoch, "
-                         + "\(totalSteps) steps, \(trainer.scheduler.shardCount) shard(s) on \(trainer.scheduler.workerCount) worker(s)")
+        var tokensSinceLog = 0
+        var timeSinceLog = 0.0
+        var sessionSteps = 0
+        var sessionSeconds = 0.0  // for the ETA
+        progress.message(
+            "training \(model.summary): \(parameters.count) parameters, \(steps) minibatches per epoch, "
+                + "\(totalSteps) steps, \(trainer.scheduler.shardCount) shard(s) on \(trainer.scheduler.workerCount) worker(s)"
+        )
+        /// Validates; when early stopping fires, records why, saves a checkpoint and returns true.
+        func validateStopsEarly(_ epoch: Int) throws -> Bool {
+            lastValidation = try validate(epoch: epoch, wallStart: startWall)
+            guard let reason = earlyStop(lastValidation!) else { return false }
+            summary.stoppedEarly = true
+            summary.reason = reason
+            try saveCheckpoint(isBest: false, wallStart: startWall)
+            return true
+        }
         stepLoop: while trainer.step < totalSteps {
             let epoch = state.cursor.epoch
             if state.cursor.position == 0 && stateful { trainer.resetState() }
@@ -225,15 +254,7 @@ public final class TrainingRun {
             let stepStart = DispatchTime.now().uptimeNanoseconds
             guard let batch = try trainLoader.next() else {
                 state.cursor = trainLoader.cursor  // the next epoch
-                if config.validation.every == 0, valLoader != nil {
-                    lastValidation = try validate(epoch: epoch, wallStart: startWall)
-                    if let reason = earlyStop(lastValidation!) {
-                        summary.stoppedEarly = true
-                        summary.reason = reason
-                        try saveCheckpoint(isBest: false, wallStart: startWall)
-                        break stepLoop
-                    }
-                }
+                if config.validation.every == 0, valLoader != nil, try validateStopsEarly(epoch) { break stepLoop }
                 if config.checkpoint.every == 0 { try saveCheckpoint(isBest: false, wallStart: startWall) }
                 continue
             }
@@ -261,22 +282,19 @@ public final class TrainingRun {
             sessionSteps += 1
             sessionSeconds += stepSeconds
             let remaining = Double(totalSteps - trainer.step) * sessionSeconds / Double(sessionSteps)
-            progress.step(epoch: epoch, epochs: config.training.steps == nil ? config.training.epochs : nil,
-                          stepInEpoch: state.cursor.position, stepsPerEpoch: steps, globalStep: trainer.step,
-                          loss: report.loss, tokensPerSecond: tps, eta: sessionSteps > 3 ? remaining : nil)
+            progress.step(
+                epoch: epoch, epochs: config.training.steps == nil ? config.training.epochs : nil,
+                stepInEpoch: state.cursor.position, stepsPerEpoch: steps, globalStep: trainer.step,
+                loss: report.loss, tokensPerSecond: tps, eta: sessionSteps > 3 ? remaining : nil)
             if trainer.step % config.logging.every == 0 {
                 try logTrain(epoch: epoch, lr: lr, tokensPerSecond: tps, wallStart: startWall)
                 tokensSinceLog = 0
                 timeSinceLog = 0
             }
-            if config.validation.every > 0, trainer.step % config.validation.every == 0, valLoader != nil {
-                lastValidation = try validate(epoch: epoch, wallStart: startWall)
-                if let reason = earlyStop(lastValidation!) {
-                    summary.stoppedEarly = true
-                    summary.reason = reason
-                    try saveCheckpoint(isBest: false, wallStart: startWall)
-                    break stepLoop
-                }
+            if config.validation.every > 0, trainer.step % config.validation.every == 0, valLoader != nil,
+                try validateStopsEarly(epoch)
+            {
+                break stepLoop
             }
             if config.checkpoint.every > 0, trainer.step % config.checkpoint.every == 0 {
                 try saveCheckpoint(isBest: false, wallStart: startWall)
@@ -333,10 +351,11 @@ public final class TrainingRun {
         r.learningRate = optimizer.learningRate
         r.skippedSteps = trainer.skippedSteps
         try metrics.append(r)
-        progress.message(String(format: "step %d  epoch %d  val loss %.5f", trainer.step, epoch + 1, m.loss)
-                         + (m.accuracy.map { String(format: "  accuracy %.4f", $0) } ?? "")
-                         + (m.perplexity.map { String(format: "  perplexity %.3f", $0) } ?? "")
-                         + (m.mae.map { String(format: "  MAE %.5f", $0) } ?? ""))
+        progress.message(
+            String(format: "step %d  epoch %d  val loss %.5f", trainer.step, epoch + 1, m.loss)
+                + (m.accuracy.map { String(format: "  accuracy %.4f", $0) } ?? "")
+                + (m.perplexity.map { String(format: "  perplexity %.3f", $0) } ?? "")
+                + (m.mae.map { String(format: "  MAE %.5f", $0) } ?? ""))
         onValidation?(r)
         if var p = state.plateau {
             p.step(metric: m.loss)
@@ -345,7 +364,10 @@ public final class TrainingRun {
         // Best checkpoint on the early-stopping metric (val_loss by default).
         let metric = config.training.earlyStopping?.metric ?? "val_loss"
         if let v = r.value(of: metric) {
-            let better = state.bestMetric.map { isImprovement(v, over: $0, metric: metric, minDelta: config.training.earlyStopping?.minDelta ?? 0) } ?? true
+            let better =
+                state.bestMetric.map {
+                    isImprovement(v, over: $0, metric: metric, minDelta: config.training.earlyStopping?.minDelta ?? 0)
+                } ?? true
             if better {
                 state.bestMetric = v
                 state.checksWithoutImprovement = 0
@@ -390,8 +412,9 @@ public final class TrainingRun {
         state.carried = stateful ? trainer.carriedState : nil
         state.wallTime = Date().timeIntervalSince1970 - wallStart
         let cursorJSON = String(decoding: try JSONEncoder().encode(state), as: UTF8.self)
-        var ckpt = Checkpoint(parameters: parameters, optimizer: optimizer, globalStep: trainer.step,
-                              epoch: state.cursor.epoch, dataCursor: cursorJSON, configText: config.sourceText)
+        var ckpt = Checkpoint(
+            parameters: parameters, optimizer: optimizer, globalStep: trainer.step,
+            epoch: state.cursor.epoch, dataCursor: cursorJSON, configText: config.sourceText)
         if let b = state.bestMetric { ckpt.metrics["best_\(config.training.earlyStopping?.metric ?? "val_loss")"] = b }
         if isBest {
             try store.save(ckpt, step: trainer.step, isBest: true)

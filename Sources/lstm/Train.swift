@@ -89,28 +89,37 @@ func report(_ s: RunSummary, run: TrainingRun) {
     }
 }
 
-/// Ctrl-C during training: the first one finishes the current step, saves a checkpoint and
-/// stops (nothing is lost: `lstm resume` continues exactly); a second one exits at once.
+/// Ctrl-C (SIGINT) or SIGTERM (what `kill`, systemd, Slurm and Kubernetes send) during training:
+/// the first one finishes the current step, saves a checkpoint and stops (nothing is lost:
+/// `lstm resume` continues exactly); a second one exits at once (130 for SIGINT, 143 for SIGTERM).
 final class StopOnInterrupt: @unchecked Sendable {
-    private let source: DispatchSourceSignal
+    private static let signals: [(number: Int32, name: String)] = [(SIGINT, "interrupted"), (SIGTERM, "terminated")]
+    private var sources: [DispatchSourceSignal] = []
+    private let lock = NSLock()
     private var count = 0
 
     init(_ run: TrainingRun) {
-        signal(SIGINT, SIG_IGN)
-        source = DispatchSource.makeSignalSource(signal: SIGINT, queue: .global())
         nonisolated(unsafe) let target = run  // requestStop is thread-safe
-        source.setEventHandler { [unowned self] in
-            self.count += 1
-            if self.count > 1 { exit(130) }
-            FileHandle.standardError.write(
-                Data("\ninterrupted: saving a checkpoint after this step (Ctrl-C again to quit now)\n".utf8))
-            target.requestStop(saveCheckpoint: true)
+        for (number, name) in Self.signals {
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            sources.append(source)
+            source.setEventHandler { [unowned self] in
+                self.lock.lock()
+                self.count += 1
+                let first = self.count == 1
+                self.lock.unlock()
+                if !first { exit(128 + number) }
+                FileHandle.standardError.write(
+                    Data("\n\(name): saving a checkpoint after this step (send it again to quit now)\n".utf8))
+                target.requestStop(saveCheckpoint: true)
+            }
+            source.resume()
         }
-        source.resume()
     }
 
     func cancel() {
-        source.cancel()
-        signal(SIGINT, SIG_DFL)
+        for source in sources { source.cancel() }
+        for (number, _) in Self.signals { signal(number, SIG_DFL) }
     }
 }

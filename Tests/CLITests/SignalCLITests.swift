@@ -1,0 +1,70 @@
+import Foundation
+import XCTest
+
+/// SIGINT and SIGTERM during `lstm train`: the step finishes, a checkpoint is saved, the run
+/// says how to resume and exits 0 (exact resume itself is checked by LSTMRunTests' ResumeTests).
+final class SignalCLITests: XCTestCase {
+    private var dir: URL!
+
+    override func setUpWithError() throws { dir = try makeTemporaryDirectory() }
+    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: dir) }
+
+    func testSIGTERMSavesACheckpointAndStopsLikeCtrlC() throws {
+        try assertSignalStopsCleanly(SIGTERM, saying: "terminated: saving a checkpoint")
+    }
+
+    func testSIGINTSavesACheckpointAndStops() throws {
+        try assertSignalStopsCleanly(SIGINT, saying: "interrupted: saving a checkpoint")
+    }
+
+    private func assertSignalStopsCleanly(_ signal: Int32, saying message: String) throws {
+        let run = dir.appendingPathComponent("run")
+        let p = Process()
+        p.executableURL = productsDirectory.appendingPathComponent("lstm")
+        p.arguments = [
+            "train", configPath("copy.yaml"),
+            "--set", "data.file=\(dir.appendingPathComponent("copy.h5").path)",
+            "--set",
+            "data.generate={task: copy, symbols: 3, alphabet: 4, delay: 4, train: 64, val: 16, test: 16, seed: 1}",
+            "--set", "data.batch_size=16", "--set", "model.hidden_size=8", "--set", "model.embedding_size=4",
+            "--set", "training.steps=1000000", "--set", "validation.every=1000000",
+            "--set", "checkpoint.dir=\(run.path)", "--set", "checkpoint.every=1000000",
+            "--set", "logging.every=1", "--set", "logging.progress=plain"
+        ]
+        var env = ProcessInfo.processInfo.environment
+        env["OPENBLAS_NUM_THREADS"] = "1"
+        p.environment = env
+        let out = dir.appendingPathComponent("out.txt")
+        let err = dir.appendingPathComponent("err.txt")
+        _ = FileManager.default.createFile(atPath: out.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: err.path, contents: nil)
+        p.standardOutput = try FileHandle(forWritingTo: out)
+        p.standardError = try FileHandle(forWritingTo: err)
+        try p.run()
+        // Wait until training has logged a few steps (the handler is installed before the first).
+        let metrics = run.appendingPathComponent("metrics.jsonl")
+        let deadline = Date().addingTimeInterval(120)
+        while Date() < deadline {
+            let lines = (try? String(contentsOf: metrics, encoding: .utf8))?.split(separator: "\n").count ?? 0
+            if lines >= 3 || !p.isRunning { break }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        let early = p.isRunning ? "" : ((try? String(contentsOf: err, encoding: .utf8)) ?? "")
+        XCTAssertTrue(p.isRunning, "lstm train ended before the signal: \(early)")
+        kill(p.processIdentifier, signal)
+        p.waitUntilExit()
+        let stdout = try String(contentsOf: out, encoding: .utf8)
+        let stderr = try String(contentsOf: err, encoding: .utf8)
+        XCTAssertEqual(p.terminationReason, .exit, "killed by a signal instead of stopping: \(stderr)")
+        XCTAssertEqual(p.terminationStatus, 0, stderr)
+        XCTAssertTrue(stderr.contains(message), stderr)
+        XCTAssertTrue((stdout + stderr).contains("lstm resume \(run.path)"), stdout + stderr)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: run.appendingPathComponent("latest.h5").path))
+
+    }
+
+    private func configPath(_ name: String) -> String {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("configs/\(name)").path
+    }
+}

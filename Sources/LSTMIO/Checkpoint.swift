@@ -206,17 +206,15 @@ public struct Checkpoint: Sendable, Equatable {
         return RandomSource(state: state)
     }
 
-    /// Stores a loader's Codable cursor as JSON in `dataCursor`.
+    /// Stores a loader's Codable cursor as JSON in `dataCursor` (non-finite numbers as "nan", "inf").
     public mutating func setDataCursor<Cursor: Encodable>(_ cursor: Cursor) throws {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        dataCursor = String(decoding: try encoder.encode(cursor), as: UTF8.self)
+        dataCursor = String(decoding: try JSONCoding.encoder().encode(cursor), as: UTF8.self)
     }
 
     /// Decodes `dataCursor` as `Cursor`, or nil if there is none.
     public func dataCursor<Cursor: Decodable>(as type: Cursor.Type) throws -> Cursor? {
         guard let dataCursor else { return nil }
-        return try JSONDecoder().decode(Cursor.self, from: Data(dataCursor.utf8))
+        return try JSONCoding.decoder().decode(Cursor.self, from: Data(dataCursor.utf8))
     }
 
     /// Checks internal consistency: a valid config, arrays as long as the layout, usable names.

@@ -1,4 +1,5 @@
 import Foundation
+import LSTMFiles
 
 /// One line of a run's metrics.jsonl; fields absent from a line are nil.
 public struct MetricsRecord: Codable, Sendable, Equatable {
@@ -50,10 +51,7 @@ public struct MetricsRecord: Codable, Sendable, Equatable {
 
     /// Decodes one line (non-finite numbers are written as "nan", "inf", "-inf").
     public static func decode(_ line: Substring) throws -> MetricsRecord {
-        let decoder = JSONDecoder()
-        decoder.nonConformingFloatDecodingStrategy = .convertFromString(
-            positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-        return try decoder.decode(MetricsRecord.self, from: Data(line.utf8))
+        try JSONCoding.decoder().decode(MetricsRecord.self, from: Data(line.utf8))
     }
 
     /// Reads every record of a metrics.jsonl file.
@@ -74,11 +72,7 @@ struct MetricsLog {
 
     /// Appends one record as a JSON line (sorted keys; non-finite numbers as "nan", "inf", "-inf").
     func append(_ r: MetricsRecord) throws {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        encoder.nonConformingFloatEncodingStrategy = .convertToString(
-            positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-        var line = try encoder.encode(r)
+        var line = try JSONCoding.encoder().encode(r)
         line.append(0x0A)
         if let h = FileHandle(forWritingAtPath: path) {
             defer { try? h.close() }

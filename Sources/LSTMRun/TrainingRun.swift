@@ -411,10 +411,10 @@ public final class TrainingRun {
     func saveCheckpoint(isBest: Bool, wallStart: Double) throws {
         state.carried = stateful ? trainer.carriedState : nil
         state.wallTime = Date().timeIntervalSince1970 - wallStart
-        let cursorJSON = String(decoding: try JSONEncoder().encode(state), as: UTF8.self)
         var ckpt = Checkpoint(
             parameters: parameters, optimizer: optimizer, globalStep: trainer.step,
-            epoch: state.cursor.epoch, dataCursor: cursorJSON, configText: config.sourceText)
+            epoch: state.cursor.epoch, dataCursor: nil, configText: config.sourceText)
+        try ckpt.setDataCursor(state)
         if let b = state.bestMetric { ckpt.metrics["best_\(config.training.earlyStopping?.metric ?? "val_loss")"] = b }
         if isBest {
             try store.save(ckpt, step: trainer.step, isBest: true)

@@ -92,13 +92,16 @@ public final class TrainingRun {
     }
 
     /// Continues the run in `directory` from its latest checkpoint, with the config stored in it.
+    /// Everything is written into `directory`, wherever the run was first started (a moved run
+    /// directory resumes in its new place).
     public static func resume(directory: String) throws -> TrainingRun {
         let store = try CheckpointStore(directory: directory, keepLast: 1_000_000)
         guard let ckpt = try store.latest() else {
             throw RunError("no checkpoint in \(directory) to resume from")
         }
         guard let text = ckpt.configText else { throw RunError("the checkpoint in \(directory) holds no run config") }
-        let config = try RunConfig.parse(text, path: (directory as NSString).appendingPathComponent("config.yaml"))
+        var config = try RunConfig.parse(text, path: (directory as NSString).appendingPathComponent("config.yaml"))
+        config.checkpoint.dir = directory
         return try TrainingRun(config: config, checkpoint: ckpt, initFrom: nil)
     }
 

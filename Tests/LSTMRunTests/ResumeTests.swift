@@ -92,6 +92,21 @@ final class ResumeTests: XCTestCase {
         XCTAssertEqual(try finalWeights("c"), referenceWeights)
     }
 
+    func testAMovedRunDirectoryResumesInItsNewPlace() throws {
+        let (referenceLosses, referenceWeights) = try uninterrupted()
+        let m = try TrainingRun(config: config("m"))
+        m.onStep = { report in if report.step == 10 { m.requestStop() } }
+        XCTAssertEqual(try m.run().steps, 10)
+        let moved = dir.appendingPathComponent("moved")
+        try FileManager.default.moveItem(at: dir.appendingPathComponent("m"), to: moved)
+        let resumed = try TrainingRun.resume(directory: moved.path)
+        XCTAssertEqual(resumed.directory, moved.path)
+        try resumed.run()
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir.appendingPathComponent("m").path))
+        XCTAssertEqual(try losses("moved"), referenceLosses)
+        XCTAssertEqual(try finalWeights("moved"), referenceWeights)
+    }
+
     /// A stateful character stream (carried h and c across minibatches) resumes exactly too.
     func testStatefulStreamResumesWithItsCarriedState() throws {
         let data = dir.appendingPathComponent("text.h5").path

@@ -11,10 +11,29 @@ public struct ConfigError: Error, CustomStringConvertible, Equatable {
     /// Dotted key path, e.g. "model.hidden_size".
     public let key: String
     public let message: String
+    /// Further problems found in the same check, reported together (one line each).
+    public var more: [ConfigError] = []
+
+    public init(file: String, line: Int?, column: Int?, key: String, message: String) {
+        self.file = file
+        self.line = line
+        self.column = column
+        self.key = key
+        self.message = message
+    }
+
+    /// The first of `errors` carrying the rest (nil when there are none).
+    public static func combined(_ errors: [ConfigError]) -> ConfigError? {
+        guard var first = errors.first else { return nil }
+        first.more = Array(errors.dropFirst())
+        return first
+    }
 
     public var description: String {
-        let place = line.map { "\(file):\($0):\(column ?? 1)" } ?? file
-        return "\(place): \(key.isEmpty ? "" : "\(key): ")\(message)"
+        ([self] + more).map { e in
+            let place = e.line.map { "\(e.file):\($0):\(e.column ?? 1)" } ?? e.file
+            return "\(place): \(e.key.isEmpty ? "" : "\(e.key): ")\(e.message)"
+        }.joined(separator: "\n")
     }
 }
 

@@ -10,11 +10,13 @@ extension RunConfig {
     /// Fills the model's sizes from the data where the config leaves them out, and checks the rest.
     public func modelConfig(schema: DatasetSchema) throws -> ModelConfig {
         let c = self
+        var mismatches: [ConfigError] = []  // every size that disagrees with the data, reported together
         let input: InputKind
         switch schema.input {
         case .features(let width):
             if let i = c.model.inputSize, i != width {
-                throw c.error(at: "model.input_size", "is \(i) but \(c.data.file) has features of width \(width)")
+                mismatches.append(
+                    c.error(at: "model.input_size", "is \(i) but \(c.data.file) has features of width \(width)"))
             }
             input = .features(size: width)
         case .tokens:
@@ -27,7 +29,8 @@ extension RunConfig {
         let o: Int
         if let w = schema.target.valueWidth {
             if let given = c.model.outputSize, given != w {
-                throw c.error(at: "model.output_size", "is \(given) but \(c.data.file) has targets of width \(w)")
+                mismatches.append(
+                    c.error(at: "model.output_size", "is \(given) but \(c.data.file) has targets of width \(w)"))
             }
             o = w
         } else {
@@ -36,11 +39,13 @@ extension RunConfig {
         let head = c.model.head ?? (schema.target.isPerStep ? .sequence : .last)
         let loss = c.loss ?? (schema.target.isClasses ? .crossEntropy : .mse)
         if schema.target.isClasses != (loss == .crossEntropy) {
-            throw c.error(
-                at: "loss",
-                "\(loss.rawValue) does not fit \(c.data.file), which has \(schema.target) "
-                    + "(class ids need cross_entropy; float targets need mse or bce)")
+            mismatches.append(
+                c.error(
+                    at: "loss",
+                    "\(loss.rawValue) does not fit \(c.data.file), which has \(schema.target) "
+                        + "(class ids need cross_entropy; float targets need mse or bce)"))
         }
+        if let error = ConfigError.combined(mismatches) { throw error }
         let model = ModelConfig(
             input: input, hiddenSize: c.model.hiddenSize, numLayers: c.model.numLayers, outputSize: o,
             activation: c.model.activation, head: head, loss: loss, initialization: c.model.initialization,

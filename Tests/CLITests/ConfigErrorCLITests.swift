@@ -62,6 +62,13 @@ final class ConfigErrorCLITests: XCTestCase {
             "job.yaml:3:14: data.val_split: data.h5 has no split 'dev'")
     }
 
+    func testEveryMismatchWithTheDataIsReportedNotOnlyTheFirst() throws {
+        try assertRejected(
+            "data:\n  file: data.h5\nmodel:\n  input_size: 5\n  output_size: 3\n",
+            "job.yaml:4:15: model.input_size: is 5 but data.h5 has features of width 2\n"
+                + "job.yaml:5:16: model.output_size: is 3 but data.h5 has targets of width 1")
+    }
+
     func testHelpShowsExamples() throws {
         let r = try lstm(["train", "--help"])
         XCTAssertEqual(r.status, 0)

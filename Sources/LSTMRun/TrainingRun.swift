@@ -51,6 +51,12 @@ public final class TrainingRun {
     public var onValidation: ((MetricsRecord) -> Void)?
     /// Where progress goes.
     public var progress: ProgressReporter
+    /// The processes this run is one of (`SingleProcess` unless launched by mpirun with the MPI
+    /// build). Every rank trains the same model on its rows of each minibatch; rank 0 alone
+    /// writes metrics, plots, config.yaml and checkpoints.
+    public let reducer: any GradientReducer
+    /// Whether this process writes the run's files (rank 0).
+    public var writesFiles: Bool { reducer.rank == 0 }
 
     let trainFile: DatasetFile
     let trainLoader: BatchLoader
@@ -87,14 +93,19 @@ public final class TrainingRun {
     ///
     /// - Parameter initFrom: start from these weights (a checkpoint or an imported file);
     ///   their architecture must agree with the config.
-    public convenience init(config: RunConfig, initFrom: String? = nil) throws {
-        try self.init(config: config, checkpoint: nil, initFrom: initFrom)
+    ///   - reducer: the processes of a multi-process job (default: this one alone).
+    public convenience init(
+        config: RunConfig, initFrom: String? = nil, reducer: any GradientReducer = SingleProcess()
+    ) throws {
+        try self.init(config: config, checkpoint: nil, initFrom: initFrom, reducer: reducer)
     }
 
     /// Continues the run in `directory` from its latest checkpoint, with the config stored in it.
     /// Everything is written into `directory`, wherever the run was first started (a moved run
     /// directory resumes in its new place).
-    public static func resume(directory: String) throws -> TrainingRun {
+    public static func resume(directory: String, reducer: any GradientReducer = SingleProcess()) throws
+        -> TrainingRun
+    {
         let store = try CheckpointStore(directory: directory, keepLast: 1_000_000)
         guard let ckpt = try store.latest() else {
             throw RunError("no checkpoint in \(directory) to resume from")
@@ -102,15 +113,19 @@ public final class TrainingRun {
         guard let text = ckpt.configText else { throw RunError("the checkpoint in \(directory) holds no run config") }
         var config = try RunConfig.parse(text, path: (directory as NSString).appendingPathComponent("config.yaml"))
         config.checkpoint.dir = directory
-        return try TrainingRun(config: config, checkpoint: ckpt, initFrom: nil)
+        return try TrainingRun(config: config, checkpoint: ckpt, initFrom: nil, reducer: reducer)
     }
 
-    private init(config: RunConfig, checkpoint: Checkpoint?, initFrom: String?) throws {
+    private init(
+        config: RunConfig, checkpoint: Checkpoint?, initFrom: String?, reducer: any GradientReducer
+    ) throws {
         self.config = config
+        self.reducer = reducer
         directory = config.checkpoint.dir
-        if let g = config.data.generate, !FileManager.default.fileExists(atPath: config.data.file) {
+        if let g = config.data.generate, reducer.rank == 0, !FileManager.default.fileExists(atPath: config.data.file) {
             try g.write(to: config.data.file)
         }
+        if reducer.worldSize > 1 { _ = reducer.sum(0) }  // the others open the file once rank 0 has written it
         trainFile = try DatasetFile(path: config.data.file)
         let schema = try trainFile.schema(config.data.trainSplit)
         var model = try config.modelConfig(schema: schema)
@@ -160,10 +175,24 @@ public final class TrainingRun {
         let file = trainFile
         let seqLength = isStream ? config.data.seqLength : nil
         let mode = config.data.streamMode
+        // Several processes: S must not depend on N (docs/config.md, parallel.shards), and every
+        // rank needs at least one shard.
+        let world = reducer.worldSize
+        let shards =
+            config.parallel.shards
+            ?? (world > 1
+                ? DataParallelScheduler<Float>.defaultDistributedShardCount(batchSize: config.data.batchSize) : nil)
+        if let shards, shards < world {
+            throw config.error(
+                at: "parallel.shards",
+                "\(shards) shard(s)\(config.parallel.shards == nil ? " (the multi-process default, batch_size / 16)" : "") cannot be dealt to \(world) processes; set parallel.shards ≥ \(world) (the same value for every process count gives the same bits)"
+            )
+        }
+        let partition = world > 1 ? reducer.partition(shards: shards!) : nil
         trainLoader = try BatchLoader(
             file: trainFile, split: config.data.trainSplit, batchSize: config.data.batchSize,
             shuffle: stateful ? false : config.data.shuffle, seed: config.seed, seqLength: seqLength, mode: mode,
-            dropLast: config.data.dropLast || stateful)
+            dropLast: config.data.dropLast || stateful, partition: partition)
         valLoader = try config.data.valSplit.map {
             try BatchLoader(
                 file: file, split: $0, batchSize: config.data.batchSize, shuffle: false,
@@ -187,13 +216,13 @@ public final class TrainingRun {
         let maxSteps = isStream ? config.data.seqLength : (schema.steps ?? 1)
         trainer = Trainer(
             network: network, parameters: params, optimizer: opt, maxBatch: config.data.batchSize,
-            maxSteps: maxSteps, shards: config.parallel.shards, workers: config.parallel.workers,
-            clipNorm: config.training.clipNorm)
+            maxSteps: maxSteps, shards: shards, workers: config.parallel.workers ?? reducer.defaultWorkers(shards: shards),
+            clipNorm: config.training.clipNorm, reducer: reducer)
         trainer.clipValue = config.training.clipValue
         trainer.nonFinitePolicy = config.training.nanPolicy
         trainer.dropoutSeed = config.seed
         trainer.carriesState = stateful
-        progress = ProgressReporter(mode: config.logging.progress, every: config.logging.every)
+        progress = ProgressReporter(mode: reducer.rank == 0 ? config.logging.progress : "none", every: config.logging.every)
         state = RunState(cursor: LoaderCursor())
         if config.schedule.name == "plateau" {
             state.plateau = try ReduceLROnPlateau(
@@ -211,9 +240,11 @@ public final class TrainingRun {
             trainer.restoreCarriedState(state.carried)
         }
         store = try CheckpointStore(directory: directory, keepLast: config.checkpoint.keep)
-        let configCopy = (directory as NSString).appendingPathComponent("config.yaml")
-        try config.sourceText.write(toFile: configCopy, atomically: true, encoding: .utf8)
-        if checkpoint != nil { try metrics.truncate(after: trainer.step) }
+        if writesFiles {
+            let configCopy = (directory as NSString).appendingPathComponent("config.yaml")
+            try config.sourceText.write(toFile: configCopy, atomically: true, encoding: .utf8)
+            if checkpoint != nil { try metrics.truncate(after: trainer.step) }
+        }
     }
 
     // MARK: - The loop
@@ -239,6 +270,7 @@ public final class TrainingRun {
         progress.message(
             "training \(model.summary): \(parameters.count) parameters, \(steps) minibatches per epoch, "
                 + "\(totalSteps) steps, \(trainer.scheduler.shardCount) shard(s) on \(trainer.scheduler.workerCount) worker(s)"
+                + (reducer.worldSize > 1 ? " in each of \(reducer.worldSize) processes" : "")
         )
         /// Validates; when early stopping fires, records why, saves a checkpoint and returns true.
         func validateStopsEarly(_ epoch: Int) throws -> Bool {
@@ -302,7 +334,8 @@ public final class TrainingRun {
             if config.checkpoint.every > 0, trainer.step % config.checkpoint.every == 0 {
                 try saveCheckpoint(isBest: false, wallStart: startWall)
             }
-            if let save = pendingStop {
+            // All ranks stop at the same step: a signal may reach them in different steps.
+            if let save = agreedStop() {
                 if save { try saveCheckpoint(isBest: false, wallStart: startWall) }
                 summary.stoppedEarly = true
                 summary.reason = save ? "stopped on request; `lstm resume \(directory)` continues" : "stopped"
@@ -316,6 +349,13 @@ public final class TrainingRun {
             try saveCheckpoint(isBest: false, wallStart: startWall)
         }
         return finish(summary, lastValidation, startWall)
+    }
+
+    /// The pending stop request, agreed by all processes (one integer sum per step).
+    private func agreedStop() -> Bool? {
+        let local = pendingStop
+        guard reducer.worldSize > 1 else { return local }
+        return reducer.any(local != nil) ? (local ?? true) : nil
     }
 
     private func finish(_ s: RunSummary, _ lastValidation: MetricsRecord?, _ startWall: Double) -> RunSummary {
@@ -353,7 +393,7 @@ public final class TrainingRun {
         r.valMAE = m.mae
         r.learningRate = optimizer.learningRate
         r.skippedSteps = trainer.skippedSteps
-        try metrics.append(r)
+        if writesFiles { try metrics.append(r) }
         progress.message(
             String(format: "step %d  epoch %d  val loss %.5f", trainer.step, epoch + 1, m.loss)
                 + (m.accuracy.map { String(format: "  accuracy %.4f", $0) } ?? "")
@@ -406,13 +446,15 @@ public final class TrainingRun {
         r.skippedSteps = trainer.skippedSteps
         state.trainLossSum = 0
         state.trainLossCount = 0
-        try metrics.append(r)
+        if writesFiles { try metrics.append(r) }
     }
 
     // MARK: - Checkpoints
 
+    /// Every rank calls this at the same step (a collective when state is carried); rank 0 writes.
     func saveCheckpoint(isBest: Bool, wallStart: Double) throws {
-        state.carried = stateful ? trainer.carriedState : nil
+        state.carried = stateful ? try gatherCarriedState() : nil
+        guard writesFiles else { return }
         state.wallTime = Date().timeIntervalSince1970 - wallStart
         var ckpt = Checkpoint(
             parameters: parameters, optimizer: optimizer, globalStep: trainer.step,
@@ -424,6 +466,24 @@ public final class TrainingRun {
         } else {
             try store.save(ckpt, step: trainer.step, isBest: false)
         }
+    }
+}
+
+extension TrainingRun {
+    /// Every shard's carried state: each rank owns its shards' lanes, rank 0 gathers them all for
+    /// the checkpoint (the other ranks get nil entries, which they never save).
+    func gatherCarriedState() throws -> [LSTMState<Float>?] {
+        var states = trainer.carriedState
+        guard reducer.worldSize > 1 else { return states }
+        let local = trainer.scheduler.localShards
+        let mine = try JSONCoding.encoder().encode(Array(states[local]))
+        guard let all = reducer.gatherToRoot([UInt8](mine)) else { return states }
+        for r in 0..<reducer.worldSize {
+            let theirs = try JSONCoding.decoder().decode([LSTMState<Float>?].self, from: Data(all[r]))
+            let block = trainer.scheduler.partition.block(r)
+            for (k, s) in block.enumerated() { states[s] = theirs[k] }
+        }
+        return states
     }
 }
 

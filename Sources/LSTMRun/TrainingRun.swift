@@ -216,13 +216,15 @@ public final class TrainingRun {
         let maxSteps = isStream ? config.data.seqLength : (schema.steps ?? 1)
         trainer = Trainer(
             network: network, parameters: params, optimizer: opt, maxBatch: config.data.batchSize,
-            maxSteps: maxSteps, shards: shards, workers: config.parallel.workers ?? reducer.defaultWorkers(shards: shards),
+            maxSteps: maxSteps, shards: shards,
+            workers: config.parallel.workers ?? reducer.defaultWorkers(shards: shards),
             clipNorm: config.training.clipNorm, reducer: reducer)
         trainer.clipValue = config.training.clipValue
         trainer.nonFinitePolicy = config.training.nanPolicy
         trainer.dropoutSeed = config.seed
         trainer.carriesState = stateful
-        progress = ProgressReporter(mode: reducer.rank == 0 ? config.logging.progress : "none", every: config.logging.every)
+        progress = ProgressReporter(
+            mode: reducer.rank == 0 ? config.logging.progress : "none", every: config.logging.every)
         state = RunState(cursor: LoaderCursor())
         if config.schedule.name == "plateau" {
             state.plateau = try ReduceLROnPlateau(

@@ -114,7 +114,8 @@ final class MultiProcessReductionTests: XCTestCase {
             var mine: [Double] = []
             for i in 0..<steps {
                 let whole = batches[(carry ? 0 : i) % batches.count]
-                let part = n == 1 ? whole : rankRows(whole, trainer.scheduler.partition.localRows(batch: whole.batchSize))
+                let part =
+                    n == 1 ? whole : rankRows(whole, trainer.scheduler.partition.localRows(batch: whole.batchSize))
                 mine.append(try! trainer.train(part).loss)
             }
             lock.lock()

@@ -27,7 +27,8 @@ public protocol GradientReducer: AnyObject, Sendable {
     var processesOnThisHost: Int { get }
     /// Gathers to all ranks in place: rank r's contribution is already at `offsets[r]` of `buffer`
     /// (`counts[r]` bytes); afterwards every rank holds all contributions.
-    func allGather(inPlace buffer: UnsafeMutableRawPointer, counts: UnsafeBufferPointer<Int32>,
+    func allGather(
+        inPlace buffer: UnsafeMutableRawPointer, counts: UnsafeBufferPointer<Int32>,
         offsets: UnsafeBufferPointer<Int32>)
     /// Element-wise sums of integers across ranks, in place (exact in any order).
     func sum(_ values: UnsafeMutableBufferPointer<Int64>)

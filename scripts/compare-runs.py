@@ -1,0 +1,95 @@
+#!/usr/bin/env python3
+"""Bitwise comparison of two run directories (scripts/test-mpi.sh).
+
+Every checkpoint present in both (step files, latest.h5, best.h5) must hold the same datasets,
+byte for byte, and the same attributes; the run state in `data_cursor` is compared without its
+wall-clock time. metrics.jsonl must hold the same records apart from wall time and tokens/s.
+`--skip NAME` leaves a checkpoint file out. Exit status 1 with the first differences named, 0 when the runs are the same bits.
+"""
+import json
+import os
+import sys
+
+import h5py
+import numpy as np
+
+TIMING = {"wall_time", "wallTime", "tokens_per_second"}
+
+
+def attrs(obj):
+    out = {}
+    for k, v in obj.attrs.items():
+        if k == "data_cursor":
+            v = json.loads(v if isinstance(v, str) else v.decode())
+            for t in TIMING:
+                v.pop(t, None)
+        elif isinstance(v, np.ndarray):
+            v = (v.dtype.str, v.tobytes())
+        elif isinstance(v, bytes):
+            v = v.decode()
+        out[k] = v
+    return out
+
+
+def h5(path):
+    """name → (dtype, shape, bytes) for datasets, name@ → attributes."""
+    items = {}
+    with h5py.File(path, "r") as f:
+        items["/@"] = attrs(f)
+
+        def visit(name, obj):
+            if isinstance(obj, h5py.Dataset):
+                a = obj[()]
+                items[name] = (str(obj.dtype), obj.shape, np.asarray(a).tobytes())
+            items[name + "@"] = attrs(obj)
+
+        f.visititems(visit)
+    return items
+
+
+def metrics(path):
+    records = []
+    with open(path) as f:
+        for line in f:
+            r = json.loads(line)
+            for t in TIMING:
+                r.pop(t, None)
+            records.append(r)
+    return records
+
+
+def main(a, b, skip):
+    problems = []
+
+    def checkpoints(d):
+        return set(n for n in os.listdir(d) if n.endswith(".h5") and n not in skip)
+
+    files = sorted(checkpoints(a) & checkpoints(b))
+    if not files:
+        problems.append("no checkpoint in both")
+    only = sorted(checkpoints(a) ^ checkpoints(b))
+    if only:
+        problems.append(f"checkpoints in only one run: {only}")
+    for name in files:
+        x, y = h5(os.path.join(a, name)), h5(os.path.join(b, name))
+        for key in sorted(set(x) | set(y)):
+            if x.get(key) != y.get(key):
+                problems.append(f"{name}: {key} differs")
+    ma, mb = metrics(os.path.join(a, "metrics.jsonl")), metrics(os.path.join(b, "metrics.jsonl"))
+    if ma != mb:
+        diff = next((i for i, (p, q) in enumerate(zip(ma, mb)) if p != q), min(len(ma), len(mb)))
+        problems.append(f"metrics.jsonl differs from record {diff} ({len(ma)} vs {len(mb)} records)")
+    if problems:
+        print(f"{a} vs {b}: NOT the same bits:\n  " + "\n  ".join(problems[:20]))
+        return 1
+    print(f"{a} vs {b}: same bits ({len(files)} checkpoints, {len(ma)} metrics records)")
+    return 0
+
+
+if __name__ == "__main__":
+    args = sys.argv[1:]
+    skip = set()
+    while args and args[0] == "--skip":
+        skip.add(args[1])
+        args = args[2:]
+    sys.exit(main(args[0], args[1], skip))

@@ -3,45 +3,50 @@
 
 Every checkpoint present in both (step files, latest.h5, best.h5) must hold the same datasets,
 byte for byte, and the same attributes; the run state in `data_cursor` is compared without its
-wall-clock time. metrics.jsonl must hold the same records apart from wall time and tokens/s.
+wall-clock time, and the run directory's path (part of the stored config) is
+replaced by <run>. metrics.jsonl must hold the same records apart from wall time and tokens/s.
 `--skip NAME` leaves a checkpoint file out. Exit status 1 with the first differences named, 0 when the runs are the same bits.
 """
 import json
 import os
+import re
 import sys
 
 import h5py
 import numpy as np
 
-TIMING = {"wall_time", "wallTime", "tokens_per_second"}
+TIMING = {"wall_time", "wallTime", "tokens_per_s"}
 
 
-def attrs(obj):
+def attrs(obj, run):
+    """Attributes; the run directory (checkpoint.dir in the stored config) reads as <run>."""
     out = {}
     for k, v in obj.attrs.items():
+        if isinstance(v, bytes):
+            v = v.decode()
+        if isinstance(v, str):
+            v = re.sub(r"(\n\s*dir: ).*", r"\1<run>", v.replace(run, "<run>"))
         if k == "data_cursor":
             v = json.loads(v if isinstance(v, str) else v.decode())
             for t in TIMING:
                 v.pop(t, None)
         elif isinstance(v, np.ndarray):
             v = (v.dtype.str, v.tobytes())
-        elif isinstance(v, bytes):
-            v = v.decode()
         out[k] = v
     return out
 
 
-def h5(path):
+def h5(path, run):
     """name → (dtype, shape, bytes) for datasets, name@ → attributes."""
     items = {}
     with h5py.File(path, "r") as f:
-        items["/@"] = attrs(f)
+        items["/@"] = attrs(f, run)
 
         def visit(name, obj):
             if isinstance(obj, h5py.Dataset):
                 a = obj[()]
                 items[name] = (str(obj.dtype), obj.shape, np.asarray(a).tobytes())
-            items[name + "@"] = attrs(obj)
+            items[name + "@"] = attrs(obj, run)
 
         f.visititems(visit)
     return items
@@ -71,9 +76,13 @@ def main(a, b, skip):
     if only:
         problems.append(f"checkpoints in only one run: {only}")
     for name in files:
-        x, y = h5(os.path.join(a, name)), h5(os.path.join(b, name))
+        x = h5(os.path.join(a, name), os.path.abspath(a))
+        y = h5(os.path.join(b, name), os.path.abspath(b))
         for key in sorted(set(x) | set(y)):
             if x.get(key) != y.get(key):
+                p, q = x.get(key), y.get(key)
+                if isinstance(p, dict) and isinstance(q, dict):
+                    key += " " + ", ".join(k for k in sorted(set(p) | set(q)) if p.get(k) != q.get(k))
                 problems.append(f"{name}: {key} differs")
     ma, mb = metrics(os.path.join(a, "metrics.jsonl")), metrics(os.path.join(b, "metrics.jsonl"))
     if ma != mb:

@@ -5,7 +5,8 @@ Every checkpoint present in both (step files, latest.h5, best.h5) must hold the 
 byte for byte, and the same attributes; the run state in `data_cursor` is compared without its
 wall-clock time, and the run directory's path (part of the stored config) is
 replaced by <run>. metrics.jsonl must hold the same records apart from wall time and tokens/s.
-`--skip NAME` leaves a checkpoint file out. Exit status 1 with the first differences named, 0 when the runs are the same bits.
+`--skip NAME` leaves a checkpoint file out; `--ignore-attr NAME` an attribute (e.g. config_text
+of runs launched with different --set overrides). Exit status 1 with the first differences named, 0 when the runs are the same bits.
 """
 import json
 import os
@@ -63,7 +64,7 @@ def metrics(path):
     return records
 
 
-def main(a, b, skip):
+def main(a, b, skip, ignore_attrs):
     problems = []
 
     def checkpoints(d):
@@ -79,6 +80,10 @@ def main(a, b, skip):
         x = h5(os.path.join(a, name), os.path.abspath(a))
         y = h5(os.path.join(b, name), os.path.abspath(b))
         for key in sorted(set(x) | set(y)):
+            if key.endswith("@"):
+                for attr in ignore_attrs:
+                    x.get(key, {}).pop(attr, None)
+                    y.get(key, {}).pop(attr, None)
             if x.get(key) != y.get(key):
                 p, q = x.get(key), y.get(key)
                 if isinstance(p, dict) and isinstance(q, dict):
@@ -97,8 +102,8 @@ def main(a, b, skip):
 
 if __name__ == "__main__":
     args = sys.argv[1:]
-    skip = set()
-    while args and args[0] == "--skip":
-        skip.add(args[1])
+    skip, ignore = set(), set()
+    while args and args[0] in ("--skip", "--ignore-attr"):
+        (skip if args[0] == "--skip" else ignore).add(args[1])
         args = args[2:]
-    sys.exit(main(args[0], args[1], skip))
+    sys.exit(main(args[0], args[1], skip, ignore))

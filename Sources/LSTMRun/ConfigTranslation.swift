@@ -47,9 +47,10 @@ extension RunConfig {
         }
         if let error = ConfigError.combined(mismatches) { throw error }
         let model = ModelConfig(
-            input: input, hiddenSize: c.model.hiddenSize, numLayers: c.model.numLayers, outputSize: o,
+            input: input, hiddenSizes: c.model.layerWidths, outputSize: o,
             activation: c.model.activation, head: head, loss: loss, initialization: c.model.initialization,
-            forgetGateBias: c.model.forgetBias, bidirectional: c.model.bidirectional, dropout: c.model.dropout)
+            forgetGateBias: c.model.forgetBias, bidirectional: c.model.bidirectional, dropout: c.model.dropout,
+            bias: c.model.bias)
         try model.validate()
         return model
     }
@@ -104,8 +105,9 @@ extension ModelConfig {
         case .features(let i): s = "features I=\(i)"
         case .tokens(let v, let e): s = "tokens V=\(v) E=\(e)"
         }
-        s +=
-            ", H=\(m.hiddenSize) × \(m.numLayers) layer(s)\(m.bidirectional ? " bidirectional" : ""), O=\(m.outputSize)"
+        let widths = m.uniformWidth ? "H=\(m.hiddenSize) × \(m.numLayers) layer(s)" : "H=\(m.hiddenSizes) (per layer)"
+        s += ", \(widths)\(m.bidirectional ? " bidirectional" : ""), O=\(m.outputSize)"
+        if m.bias != .default { s += ", bias \(m.bias.rawValue)" }
         s += ", head \(m.head.rawValue), \(m.loss.rawValue)+\(m.activation.rawValue)"
         if m.dropout > 0 { s += ", dropout \(m.dropout)" }
         return s

@@ -109,7 +109,8 @@ enum WeightsFile {
     static func pytorchRuns(_ config: ModelConfig) -> [Range<Int>] {
         var runs: [Range<Int>] = []
         var start = 0
-        for k in 1...max(1, config.numLayers) where k == config.numLayers || config.hiddenSize(k) != config.hiddenSize(start) {
+        for k in 1...max(1, config.numLayers)
+        where k == config.numLayers || config.hiddenSize(k) != config.hiddenSize(start) {
             runs.append(start..<k)
             start = k
         }
@@ -145,7 +146,8 @@ enum WeightsFile {
                     Tensor(
                         key: named("weight_ih"), shape: [g, config.layerInputWidth(k)],
                         parameter: "lstm.weight_ih_\(sfx)", role: .same))
-                out.append(Tensor(key: named("weight_hh"), shape: [g, h], parameter: "lstm.weight_hh_\(sfx)", role: .same))
+                out.append(
+                    Tensor(key: named("weight_hh"), shape: [g, h], parameter: "lstm.weight_hh_\(sfx)", role: .same))
                 switch config.bias {
                 case .single:
                     out.append(Tensor(key: named("bias_ih"), shape: [g], parameter: "lstm.bias_\(sfx)", role: .biasIH))

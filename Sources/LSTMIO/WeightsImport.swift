@@ -66,7 +66,8 @@ public enum WeightsImporter {
             var tensor = checkpoint.tensor(e.name)
             if tensor == nil, e.name.hasPrefix("lstm.bias_l") {  // single ← bias_ih + bias_hh
                 let sfx = e.name.dropFirst("lstm.bias_".count)
-                if let ih = checkpoint.tensor("lstm.bias_ih_\(sfx)"), let hh = checkpoint.tensor("lstm.bias_hh_\(sfx)") {
+                if let ih = checkpoint.tensor("lstm.bias_ih_\(sfx)"), let hh = checkpoint.tensor("lstm.bias_hh_\(sfx)")
+                {
                     tensor = zip(ih, hh).map(WeightsFile.sumBiases)
                 }
             } else if tensor == nil, e.name.hasPrefix("lstm.bias_ih_") {  // pytorch ← (bias, 0)

@@ -214,7 +214,9 @@ extension RunConfig {
         if let widths = try m.ints("hidden_size", min: 1) {  // a list: one width per layer
             if let n = try m.int("num_layers", min: 1), n != widths.count {
                 throw m.error(
-                    "num_layers", "is \(n) but model.hidden_size lists \(widths.count) width(s) \(widths); give one width per layer or leave num_layers out")
+                    "num_layers",
+                    "is \(n) but model.hidden_size lists \(widths.count) width(s) \(widths); give one width per layer or leave num_layers out",
+                    at: m.value("num_layers"))
             }
             model.hiddenSizes = widths
             model.hiddenSize = widths.max()!

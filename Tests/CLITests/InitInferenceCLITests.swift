@@ -31,7 +31,8 @@ final class InitInferenceCLITests: XCTestCase {
     }
 
     func testInitTakesTheArchitectureFromTheWeightsFileAndRejectsAMismatch() throws {
-        try ok(["prepare", "adding", "--steps", "5", "--train", "16", "--val", "8", "--test", "8", "--out", "adding.h5"])
+        try ok(["prepare", "adding", "--steps", "5", "--train", "16", "--val", "8", "--test", "8", "--out", "adding.h5"]
+        )
         try write("wide.yaml", model: "hidden_size: [6, 4], head: last, bias: pytorch", run: "run-wide")
         try ok(["train", "wide.yaml"])
         let trained = try ok(["inspect", "run-wide/latest.h5"]).output

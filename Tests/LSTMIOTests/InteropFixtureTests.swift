@@ -111,7 +111,8 @@ final class InteropFixtureTests: XCTestCase {
             input: .features(size: 3), hiddenSizes: [4, 3], outputSize: 2, head: .sequence, loss: .mse, bias: .pytorch)
         let params = ParameterSet<Float>(config: config, seed: 3)
         let dir = try F.temporaryDirectory(self)
-        try WeightsExporter.export(Checkpoint(parameters: params, optimizer: nil), format: .keras, to: dir + "/k.weights.h5")
+        try WeightsExporter.export(
+            Checkpoint(parameters: params, optimizer: nil), format: .keras, to: dir + "/k.weights.h5")
         let keras = try Self.tensors(dir + "/k.weights.h5")
         let ih = Array(params.tensor("lstm.bias_ih_l1")!)
         let hh = Array(params.tensor("lstm.bias_hh_l1")!)

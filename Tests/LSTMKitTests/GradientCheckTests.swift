@@ -203,7 +203,9 @@ final class GradientCheckTests: XCTestCase {
         try check(withWidths(tinyConfig(layers: 2, head: .sequence, loss: .crossEntropy), [5, 3]))
         try check(withWidths(tinyConfig(layers: 2, output: 2, head: .last, loss: .mse), [5, 3]), initialState: true)
         try check(
-            withWidths(tinyConfig(input: .tokens(vocabulary: 5, embedding: 3), layers: 3, output: 5, loss: .crossEntropy), [2, 5, 3]))
+            withWidths(
+                tinyConfig(input: .tokens(vocabulary: 5, embedding: 3), layers: 3, output: 5, loss: .crossEntropy),
+                [2, 5, 3]))
     }
 
     func testPerLayerWidthsBidirectionalWithDropoutAndLengths() throws {
@@ -211,7 +213,8 @@ final class GradientCheckTests: XCTestCase {
             withWidths(tinyConfig(layers: 2, head: .sequence, loss: .crossEntropy, bidirectional: true), [5, 3]),
             initialState: true)
         try check(
-            withWidths(tinyConfig(layers: 2, output: 2, head: .last, loss: .mse, bidirectional: true, dropout: 0.3), [3, 5]),
+            withWidths(
+                tinyConfig(layers: 2, output: 2, head: .last, loss: .mse, bidirectional: true, dropout: 0.3), [3, 5]),
             steps: 5, lengths: [4, 5, 2], dropout: DropoutContext(seed: 5, step: 1))
     }
 

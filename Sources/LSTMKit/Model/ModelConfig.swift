@@ -175,7 +175,8 @@ public struct ModelConfig: Sendable, Equatable, Hashable {
         if numLayers < 1 { try fail("num_layers must be ≥ 1 (got \(numLayers))") }
         for (k, h) in hiddenSizes.enumerated() where h < 1 {
             try fail(
-                uniformWidth ? "hidden_size must be ≥ 1 (got \(h))" : "hidden_size of layer \(k) must be ≥ 1 (got \(h))")
+                uniformWidth ? "hidden_size must be ≥ 1 (got \(h))" : "hidden_size of layer \(k) must be ≥ 1 (got \(h))"
+            )
         }
         if outputSize < 1 { try fail("output_size must be ≥ 1 (got \(outputSize))") }
         if !(dropout >= 0 && dropout < 1) { try fail("dropout must be in [0, 1) (got \(dropout))") }
@@ -244,7 +245,8 @@ extension ModelConfig: Codable {
             if let n = try c.decodeIfPresent(Int.self, forKey: .numLayers), n != widths.count {
                 throw DecodingError.dataCorruptedError(
                     forKey: .numLayers, in: c,
-                    debugDescription: "num_layers \(n) does not match the \(widths.count) widths of hidden_size \(widths)")
+                    debugDescription:
+                        "num_layers \(n) does not match the \(widths.count) widths of hidden_size \(widths)")
             }
         } else {
             let h = try c.decode(Int.self, forKey: .hiddenSize)
@@ -273,7 +275,11 @@ extension ModelConfig: Codable {
             try c.encode(e, forKey: .embeddingSize)
         }
         // An int when every layer is equal (the form older files hold), else the list.
-        if uniformWidth { try c.encode(hiddenSize, forKey: .hiddenSize) } else { try c.encode(hiddenSizes, forKey: .hiddenSize) }
+        if uniformWidth {
+            try c.encode(hiddenSize, forKey: .hiddenSize)
+        } else {
+            try c.encode(hiddenSizes, forKey: .hiddenSize)
+        }
         try c.encode(numLayers, forKey: .numLayers)
         try c.encode(outputSize, forKey: .outputSize)
         try c.encode(activation, forKey: .activation)

@@ -39,7 +39,8 @@ final class InitInferenceCLITests: XCTestCase {
         XCTAssertTrue(trained.contains("hidden sizes [6, 4], bias pytorch"), trained)
         XCTAssertTrue(trained.contains("lstm.bias_hh_l1"), trained)
         try ok(["export", "run-wide/latest.h5", "--format", "pytorch", "--out", "wide.pt.h5"])
-        try ok(["export", "run-wide/latest.h5", "--format", "keras", "--out", "wide.weights.h5"])
+        let keras = try ok(["export", "run-wide/latest.h5", "--format", "keras", "--out", "wide.weights.h5"])
+        XCTAssertTrue(keras.output.contains("bias_ih + bias_hh was written as their sum"), keras.output)
 
         // No hidden_size, num_layers or bias: all three come from the exported file.
         try write("tune.yaml", model: "head: last", run: "run-tune")

@@ -64,7 +64,8 @@ final class InteropFixtureTests: XCTestCase {
         let source = Self.fixtures.appendingPathComponent(m.name + ".pt.h5").path
         var options = m.options
         options.bias = .pytorch
-        let imported = try WeightsImporter.read(source, format: .pytorch, options: options)
+        XCTAssertEqual(try WeightsFormat.detect(path: source), .pytorch)  // keys lstm.0.*, no attributes
+        let imported = try WeightsImporter.read(source, options: options)
         XCTAssertEqual(imported.config.hiddenSizes, [16, 8])
         XCTAssertEqual(imported.config.bias, .pytorch)
         let dir = try F.temporaryDirectory(self)

@@ -181,6 +181,39 @@ public final class HDF5Group: HDF5Object, @unchecked Sendable {
         return dataset
     }
 
+    /// Creates a 1-D dataset of fixed-length (NUL-padded) strings, as h5py writes numpy `S` arrays.
+    /// HDF5Kit does not read string datasets back; this exists to describe and test such files.
+    @discardableResult
+    public func writeStrings(_ name: String, _ values: [String]) throws -> HDF5Dataset {
+        let objectPath = joinPath(path, name)
+        return try withID("write strings", object: objectPath) { id, ctx in
+            try Self.validateName(name, ctx)
+            if Self.exists(name, in: id) { throw ctx.error(.alreadyExists, "an object with this name already exists") }
+            let width = max(1, values.map(\.utf8.count).max() ?? 1)
+            let type = try ctx.check(H5Tcopy(H5T_C_S1), "could not create a string type")
+            defer { H5Tclose(type) }
+            try ctx.check(H5Tset_size(type, width), "could not set the string width")
+            var count = hsize_t(values.count)
+            let space = try ctx.check(H5Screate_simple(1, &count, nil), "could not create a dataspace")
+            defer { H5Sclose(space) }
+            let lcpl = try Self.intermediateGroupsLinkPlist(ctx)
+            defer { H5Pclose(lcpl) }
+            let did = H5Dcreate2(id, name, type, space, lcpl, defaultPlist, defaultPlist)
+            if did < 0 { throw ctx.libraryError("could not create the dataset") }
+            var bytes = [UInt8](repeating: 0, count: width * values.count)
+            for (i, v) in values.enumerated() { bytes.replaceSubrange((i * width)..<(i * width + v.utf8.count), with: v.utf8) }
+            if !values.isEmpty {
+                let status = H5Dwrite(did, type, allSpace, allSpace, defaultPlist, bytes)
+                if status < 0 {
+                    H5Dclose(did)
+                    throw ctx.libraryError("could not write the strings")
+                }
+            }
+            return HDF5Dataset(
+                id: did, filePath: filePath, path: objectPath, shape: [values.count], elementType: .other("string"))
+        }
+    }
+
     /// Reads the whole dataset at `name` as `[T]` (row-major); throws `.typeMismatch` if it stores another type.
     public func read<T: HDF5Scalar>(_ name: String, as type: T.Type = T.self) throws -> [T] {
         try openDataset(name).read(as: T.self)

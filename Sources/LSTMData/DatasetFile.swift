@@ -294,7 +294,7 @@ public final class DatasetFile: @unchecked Sendable {
         case 2 where DatasetRole.tokenIDs.accepts(inputs.elementType): input = .tokens
         default:
             let known = DatasetRole.features.accepts(inputs.elementType)
-            let kind: FileError.Kind = known && inputs.rank != 2 ? .shapeMismatch : .typeMismatch
+            let kind: FileError.Kind = known ? .shapeMismatch : .typeMismatch
             throw FileError(
                 kind, .dataset, file: path, object: inputsObject,
                 "expected features [N, T, I] (\(DatasetRole.features.acceptedTypes)) or token ids [N, T] (\(DatasetRole.tokenIDs.acceptedTypes)), found \(Self.describe(inputs))"
@@ -324,7 +324,7 @@ public final class DatasetFile: @unchecked Sendable {
             target = .valuesPerStep(width: targets.shape[2])
         default:
             let kind: FileError.Kind =
-                (intTargets && targets.rank <= 2) || (floatTargets && targets.rank >= 2) ? .shapeMismatch : .typeMismatch
+                intTargets || floatTargets ? .shapeMismatch : .typeMismatch
             throw FileError(
                 kind, .dataset, file: path, object: targetsObject,
                 "expected values [N, T, O] or [N, O] (\(DatasetRole.values.acceptedTypes)), or class ids [N, T] or [N] (\(DatasetRole.classIDs.acceptedTypes)), with N = \(n) and T = \(t) (from \(inputsObject)), found \(Self.describe(targets))"

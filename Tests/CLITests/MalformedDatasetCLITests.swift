@@ -84,7 +84,7 @@ final class MalformedDatasetCLITests: XCTestCase {
                 try f.root.openGroup("train").writeStrings("targets", ["0", "1", "2", "0"])
             }($0)
         },
-        Case(name: "float class ids", object: "train/targets", mentions: ["cross_entropy", "float32 values"]) {
+        Case(name: "float class ids", object: nil, mentions: ["loss: cross_entropy", "float32 values"]) {
             try file { f in
                 try f.root.write("train/inputs", floats, shape: [n, t, 2])
                 try f.root.write("train/targets", ids.map(Float.init), shape: [n, t, 1])
@@ -222,15 +222,15 @@ final class MalformedDatasetCLITests: XCTestCase {
         Case(name: "a one-token stream", object: "train/tokens", mentions: ["at least 2 tokens"]) {
             try file { f in try f.root.write("train/tokens", [Int32(0)]) }($0)
         },
-        Case(name: "not an HDF5 file", object: nil, mentions: ["HDF5"]) { path in
+        Case(name: "not an HDF5 file", object: nil, mentions: ["not an HDF5 file"]) { path in
             try "inputs,targets\n1,2\n".write(toFile: path, atomically: true, encoding: .utf8)
         },
-        Case(name: "a truncated HDF5 file", object: nil, mentions: []) { path in
+        Case(name: "a truncated HDF5 file", object: nil, mentions: ["truncated file"]) { path in
             try goodFile { _ in }(path)
             let bytes = try Data(contentsOf: URL(fileURLWithPath: path))
             try bytes.prefix(bytes.count / 2).write(to: URL(fileURLWithPath: path))
         },
-        Case(name: "a directory", object: nil, mentions: []) { path in
+        Case(name: "a directory", object: nil, mentions: ["is a directory"]) { path in
             try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: false)
         }
         ]

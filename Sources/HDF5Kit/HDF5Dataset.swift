@@ -85,7 +85,8 @@ public final class HDF5Dataset: HDF5Object, @unchecked Sendable {
             try validateSlab(offset: offset, count: count, ctx)
             let n = product(count)
             return try Array(unsafeUninitializedCapacity: n) { buffer, initialized in
-                try transferSlab(id, ctx, T.self, offset: offset, count: count, converting: converting) { memType, memSpace, fileSpace in
+                try transferSlab(id, ctx, T.self, offset: offset, count: count, converting: converting) {
+                    memType, memSpace, fileSpace in
                     H5Dread(id, memType, memSpace, fileSpace, defaultPlist, buffer.baseAddress)
                 }
                 initialized = n
@@ -104,7 +105,8 @@ public final class HDF5Dataset: HDF5Object, @unchecked Sendable {
             try validateSlab(offset: offset, count: count, ctx)
             let n = product(count)
             try checkBuffer(buffer.count, needs: n, what: "slab offset \(offset) count \(count)", ctx)
-            try transferSlab(id, ctx, T.self, offset: offset, count: count, converting: converting) { memType, memSpace, fileSpace in
+            try transferSlab(id, ctx, T.self, offset: offset, count: count, converting: converting) {
+                memType, memSpace, fileSpace in
                 H5Dread(id, memType, memSpace, fileSpace, defaultPlist, buffer.baseAddress)
             }
             return n

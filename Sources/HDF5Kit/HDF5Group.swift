@@ -201,7 +201,9 @@ public final class HDF5Group: HDF5Object, @unchecked Sendable {
             let did = H5Dcreate2(id, name, type, space, lcpl, defaultPlist, defaultPlist)
             if did < 0 { throw ctx.libraryError("could not create the dataset") }
             var bytes = [UInt8](repeating: 0, count: width * values.count)
-            for (i, v) in values.enumerated() { bytes.replaceSubrange((i * width)..<(i * width + v.utf8.count), with: v.utf8) }
+            for (i, v) in values.enumerated() {
+                bytes.replaceSubrange((i * width)..<(i * width + v.utf8.count), with: v.utf8)
+            }
             if !values.isEmpty {
                 let status = H5Dwrite(did, type, allSpace, allSpace, defaultPlist, bytes)
                 if status < 0 {

@@ -157,7 +157,8 @@ struct DatasetScanner {
         if let fileBytes, !info.filtered, info.layout != .virtual, info.storedBytes > fileBytes {
             throw FileError(
                 .shapeMismatch, .dataset, file: path, object: object,
-                "claims \(claimed) stored in \(info.storedBytes) bytes, but the file is only \(fileBytes) bytes (truncated?)")
+                "claims \(claimed) stored in \(info.storedBytes) bytes, but the file is only \(fileBytes) bytes (truncated?)"
+            )
         }
     }
 

@@ -79,7 +79,7 @@ public final class DatasetFile: @unchecked Sendable {
                 let t = schema.steps ?? 0
                 throw FileError(
                     .typeMismatch, .dataset, file: path, object: "\(split)/\(targetsName)",
-                    "expected int32 class ids [N] or [N, T] with N = \(n), T = \(t), found \(validated.targetsFound)")
+                    "expected integer class ids [N] or [N, T] with N = \(n), T = \(t), found \(validated.targetsFound)")
             }
             if Int(ids.max) >= k {
                 let at =

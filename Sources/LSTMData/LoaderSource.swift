@@ -72,13 +72,17 @@ final class BatchSource: @unchecked Sendable {
         case .features(let width):
             resize(&slot.features, b * t * width)
             try datasetIO(file: path, object: inputsObject) {
-                try slot.features.withUnsafeMutableBufferPointer { _ = try inputs.readRows(indices: rows, into: $0, converting: true) }
+                try slot.features.withUnsafeMutableBufferPointer {
+                    _ = try inputs.readRows(indices: rows, into: $0, converting: true)
+                }
             }
             x = .features(slot.features)
         case .tokens:
             resize(&slot.tokens, b * t)
             try datasetIO(file: path, object: inputsObject) {
-                try slot.tokens.withUnsafeMutableBufferPointer { _ = try inputs.readRows(indices: rows, into: $0, converting: true) }
+                try slot.tokens.withUnsafeMutableBufferPointer {
+                    _ = try inputs.readRows(indices: rows, into: $0, converting: true)
+                }
             }
             x = .tokens(slot.tokens)
         }
@@ -88,13 +92,17 @@ final class BatchSource: @unchecked Sendable {
         case .classesPerStep, .classesPerSequence:
             resize(&slot.classes, b * targets.rowSize)
             try datasetIO(file: path, object: targetsObject) {
-                try slot.classes.withUnsafeMutableBufferPointer { _ = try targets.readRows(indices: rows, into: $0, converting: true) }
+                try slot.classes.withUnsafeMutableBufferPointer {
+                    _ = try targets.readRows(indices: rows, into: $0, converting: true)
+                }
             }
             y = .classes(slot.classes)
         case .valuesPerStep, .valuesPerSequence:
             resize(&slot.values, b * targets.rowSize)
             try datasetIO(file: path, object: targetsObject) {
-                try slot.values.withUnsafeMutableBufferPointer { _ = try targets.readRows(indices: rows, into: $0, converting: true) }
+                try slot.values.withUnsafeMutableBufferPointer {
+                    _ = try targets.readRows(indices: rows, into: $0, converting: true)
+                }
             }
             y = .values(slot.values)
         }
@@ -102,7 +110,9 @@ final class BatchSource: @unchecked Sendable {
         if let lengths {
             resize(&slot.lengths, b)
             try datasetIO(file: path, object: "\(split)/lengths") {
-                try slot.lengths.withUnsafeMutableBufferPointer { _ = try lengths.readRows(indices: rows, into: $0, converting: true) }
+                try slot.lengths.withUnsafeMutableBufferPointer {
+                    _ = try lengths.readRows(indices: rows, into: $0, converting: true)
+                }
             }
             l = slot.lengths
         }

@@ -39,7 +39,8 @@ final class DatasetDtypeCLITests: XCTestCase {
         for split in ["train", "val"] {
             let g = try f.root.createGroup(split)
             try g.write(
-                "inputs", Self.features(integers: integerFeatures ?? inputs.isInteger), shape: [Self.n, Self.t, Self.width],
+                "inputs", Self.features(integers: integerFeatures ?? inputs.isInteger),
+                shape: [Self.n, Self.t, Self.width],
                 storing: inputs)
             if targets.isInteger {
                 try g.write("targets", Self.classIDs(), shape: [Self.n, Self.t], storing: targets)
@@ -98,7 +99,8 @@ final class DatasetDtypeCLITests: XCTestCase {
         let data = try writeFile("d.h5", inputs: inputs, targets: targets, lengths: lengths)
         let expected = finalLoss(try train(ref, loss: loss, run: "ref"), file: file, line: line)
         let got = finalLoss(try train(data, loss: loss), file: file, line: line)
-        XCTAssertEqual(got, expected, "\(inputs)/\(targets) data must train exactly like float32/int32", file: file, line: line)
+        XCTAssertEqual(
+            got, expected, "\(inputs)/\(targets) data must train exactly like float32/int32", file: file, line: line)
         XCTAssertTrue(FileManager.default.fileExists(atPath: dir.appendingPathComponent("run/metrics.jsonl").path))
     }
 
@@ -151,7 +153,8 @@ final class DatasetDtypeCLITests: XCTestCase {
         for m in ["bad.h5", object] + mentions {
             XCTAssertTrue(r.stderr.contains(m), "stderr should mention '\(m)': \(r.stderr)", file: file, line: line)
         }
-        XCTAssertEqual(filesBelow(dir), before + ["run.yaml"], "nothing but the config may be written", file: file, line: line)
+        XCTAssertEqual(
+            filesBelow(dir), before + ["run.yaml"], "nothing but the config may be written", file: file, line: line)
     }
 
     func testInt64ClassIDOf2To31IsRefused() throws {
@@ -247,7 +250,8 @@ final class DatasetDtypeCLITests: XCTestCase {
         var rng = SystemRandomNumberGenerator()
         for (split, n) in [("train", 64), ("val", 16)] {
             try f.root.write(
-                "\(split)/inputs", (0..<(n * 30)).map { _ in Double.random(in: -2...2, using: &rng) }, shape: [n, 10, 3])
+                "\(split)/inputs", (0..<(n * 30)).map { _ in Double.random(in: -2...2, using: &rng) }, shape: [n, 10, 3]
+            )
             try f.root.write(
                 "\(split)/targets", (0..<(n * 10)).map { _ in Int64.random(in: 0..<4, using: &rng) }, shape: [n, 10])
         }

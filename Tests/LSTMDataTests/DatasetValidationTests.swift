@@ -236,7 +236,7 @@ final class DatasetValidationTests: DataTestCase {
         }
         XCTAssertEqual(
             error?.description,
-            "\(p): train/targets: expected int32 class ids [N] or [N, T] with N = 100, T = 5, found float32 [100, 5]")
+            "\(p): train/targets: expected integer class ids [N] or [N, T] with N = 100, T = 5, found float32 [100, 5]")
     }
 
     func testLengthsOutsideOneToTAreNamed() throws {

@@ -32,6 +32,26 @@ final class DatasetElementTests: DataTestCase {
         XCTAssertEqual(try file.schema("stream").classIDs?.max, 3)
     }
 
+    func testLoaderConvertsEveryRoleOnRead() throws {
+        let (n, t) = (5, 3)
+        let p = try makeFile("d.h5") { f in
+            try f.root.write(
+                "train/inputs", (0..<(n * t * 2)).map { Double($0) * 0.5 }, shape: [n, t, 2], storing: .float16)
+            try f.root.write("train/targets", (0..<(n * t)).map { UInt8($0 % 4) }, shape: [n, t])
+            try f.root.write("train/lengths", (0..<n).map { Int64(1 + $0 % t) })
+            try f.root.write("stream/tokens", (0..<23).map { Int16($0) })
+        }
+        let batches = try epoch(BatchLoader(path: p, split: "train", batchSize: 2, shuffle: false))
+        XCTAssertEqual(batches.flatMap(\.featureValues), (0..<(n * t * 2)).map { Float($0) * 0.5 })
+        XCTAssertEqual(batches.flatMap(\.classValues), (0..<(n * t)).map { Int32($0 % 4) })
+        XCTAssertEqual(batches.flatMap { $0.lengths ?? [] }, (0..<n).map { Int32(1 + $0 % t) })
+
+        let stream = try BatchLoader(path: p, split: "stream", batchSize: 5, shuffle: false, seqLength: 4)
+        let batch = try XCTUnwrap(try stream.next())
+        XCTAssertEqual(Array(batch.tokenValues.prefix(4)), [0, 1, 2, 3])
+        XCTAssertEqual(Array(batch.classValues.prefix(4)), [1, 2, 3, 4])
+    }
+
     func testTokenIDThatDoesNotFitInt32IsNamedWhereItIs() throws {
         let p = try makeFile("d.h5") { f in
             var x = (0..<12).map { UInt32($0 % 5) }

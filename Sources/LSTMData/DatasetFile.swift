@@ -107,10 +107,10 @@ public final class DatasetFile: @unchecked Sendable {
         case (.features(let size), .features(let width)) where size != width:
             problems.append("the model reads I = \(size) features but \(inputObject) has I = \(width)")
         case (.features(let size), .tokens):
-            problems.append("the model reads float32 features (I = \(size)) but \(inputObject) holds int32 token ids")
+            problems.append("the model reads features (I = \(size)) but \(inputObject) holds integer token ids")
         case (.tokens(let v, _), .features(let width)):
             problems.append(
-                "the model reads token ids (vocabulary \(v)) but \(inputObject) holds float32 features (I = \(width))")
+                "the model reads token ids (vocabulary \(v)) but \(inputObject) holds features (I = \(width))")
         case (.tokens(let v, _), .tokens):
             if let vocabulary, vocabulary.count != v {
                 problems.append(
@@ -137,7 +137,7 @@ public final class DatasetFile: @unchecked Sendable {
                 }
             } else {
                 problems.append(
-                    "the model's loss \(model.loss.rawValue) needs int32 class ids but \(targetObject) holds \(schema.target)"
+                    "the model's loss \(model.loss.rawValue) needs integer class ids but \(targetObject) holds \(schema.target)"
                 )
             }
         } else {
@@ -148,7 +148,7 @@ public final class DatasetFile: @unchecked Sendable {
                 }
             } else {
                 problems.append(
-                    "the model's loss \(model.loss.rawValue) needs float32 values but \(targetObject) holds \(schema.target)"
+                    "the model's loss \(model.loss.rawValue) needs float values but \(targetObject) holds \(schema.target)"
                 )
             }
         }

@@ -84,7 +84,7 @@ final class MalformedDatasetCLITests: XCTestCase {
                     try f.root.openGroup("train").writeStrings("targets", ["0", "1", "2", "0"])
                 }($0)
             },
-            Case(name: "float class ids", object: nil, mentions: ["loss: cross_entropy", "float32 values"]) {
+            Case(name: "float class ids", object: nil, mentions: ["loss: cross_entropy", "float values per step"]) {
                 try file { f in
                     try f.root.write("train/inputs", floats, shape: [n, t, 2])
                     try f.root.write("train/targets", ids.map(Float.init), shape: [n, t, 1])

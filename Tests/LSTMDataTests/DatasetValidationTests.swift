@@ -314,7 +314,7 @@ final class DatasetValidationTests: DataTestCase {
             try file.check(against: wrong, split: "train")
         }
         let mse = ModelConfig(input: .features(size: 2), hiddenSize: 4, outputSize: 3, head: .sequence, loss: .mse)
-        assertDatasetError(.incompatible, file: p, object: "train", mentions: ["mse", "float32 values"]) {
+        assertDatasetError(.incompatible, file: p, object: "train", mentions: ["mse", "float values"]) {
             try file.check(against: mse, split: "train")
         }
     }

@@ -35,6 +35,11 @@ final class InitInferenceCLITests: XCTestCase {
         )
         try write("wide.yaml", model: "hidden_size: [6, 4], head: last, bias: pytorch", run: "run-wide")
         try ok(["train", "wide.yaml"])
+        // lstm gradcheck checks both biases of every layer in Float64.
+        let check = try ok(["gradcheck", "wide.yaml", "--steps", "4"]).output
+        XCTAssertTrue(check.contains("H=[6, 4] (per layer)"), check)
+        XCTAssertTrue(check.range(of: #"lstm\.bias_hh_l1 +\[16\] .* PASS"#, options: .regularExpression) != nil, check)
+        XCTAssertTrue(check.contains("PASS: "), check)
         let trained = try ok(["inspect", "run-wide/latest.h5"]).output
         XCTAssertTrue(trained.contains("hidden sizes [6, 4], bias pytorch"), trained)
         XCTAssertTrue(trained.contains("lstm.bias_hh_l1"), trained)

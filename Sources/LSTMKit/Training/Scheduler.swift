@@ -84,7 +84,7 @@ public final class DataParallelScheduler<T: LSTMScalar>: @unchecked Sendable {
         blasThreads: Int? = nil, reducer: any GradientReducer = SingleProcess()
     ) {
         let cores = ProcessInfo.processInfo.activeProcessorCount
-        let h = network.config.hiddenSize
+        let h = network.config.hiddenSize  // the widest layer when widths differ
         let s =
             shards
             ?? (reducer.worldSize > 1

@@ -126,7 +126,7 @@ public final class Trainer<T: LSTMScalar> {
         let firstShard = scheduler.localShards.lowerBound
         if carriesState, let first = carried[firstShard],
             first.h.first?.count != scheduler.shardRows(firstShard, batch: globalBatch).count
-                * network.config.hiddenSize
+                * network.config.hiddenSize(0)
         {
             resetState()  // the minibatch shape changed: state cannot carry over
         }

@@ -251,7 +251,7 @@ extension RunConfig {
             gen.maxLength = try g.int(
                 "max_length", default: gen.maxLength, min: gen.minLength, max: SizeBounds.seqLength)
             gen.noise = try g.double("noise", default: gen.noise, min: 0)
-            let length = max(gen.steps, gen.maxLength, 2 * gen.symbols + gen.delay)
+            let length = max(gen.steps, gen.maxLength, 2 * gen.symbols + gen.delay + 1)
             for (split, n) in [("train", gen.train), ("val", gen.val), ("test", gen.test)]
             where n > SizeBounds.generatedSamples / length {
                 throw g.error(

@@ -62,7 +62,7 @@ public struct MemoryPlan: Sendable, Equatable {
     // MARK: - Model sizes (per layer, so per-layer widths slot in here)
 
     /// H of layer `k` (the one place a per-layer width is read).
-    static func width(_ c: ModelConfig, layer k: Int) -> Int { c.hiddenSize }
+    static func width(_ c: ModelConfig, layer k: Int) -> Int { c.hiddenSize(k) }
 
     /// Width of layer `k`'s output: D·H_k.
     static func outputWidth(_ c: ModelConfig, layer k: Int) -> Int { c.directions * width(c, layer: k) }
@@ -80,7 +80,9 @@ public struct MemoryPlan: Sendable, Equatable {
         for k in 0..<c.numLayers {
             let h = width(c, layer: k)
             let g = try product([4, h], what)
-            let perDirection = try sum([product([g, inputWidth(c, layer: k)], what), product([g, h], what), g], what)
+            let biases = c.bias == .pytorch ? 2 : 1  // b, or PyTorch's b_ih and b_hh
+            let perDirection = try sum(
+                [product([g, inputWidth(c, layer: k)], what), product([g, h], what), product([biases, g], what)], what)
             terms.append(try product([c.directions, perDirection], what))
         }
         let last = outputWidth(c, layer: c.numLayers - 1)
@@ -109,6 +111,7 @@ public struct MemoryPlan: Sendable, Equatable {
             // gates (T, B, 4H), h and c (T+1, B, H), tanh(c) (T, B, H), per direction
             let acts = try sum([p(tb, 4, h), p(t + 1, b, h), p(t + 1, b, h), p(tb, h)], what)
             terms.append(try p(d, acts))
+            if c.bias == .pytorch { terms.append(try p(d, 4, h)) }  // biasSum: b_ih + b_hh
             if d == 2 { terms += [try p(tb, dh), try p(tb, inputWidth(c, layer: k))] }  // layerOut, reversedIn
             if c.dropout > 0 && k >= 1 { terms.append(try p(2, tb, inputWidth(c, layer: k))) }  // mask, dropped
         }

@@ -181,7 +181,11 @@ final class ConfigLimitsTests: XCTestCase {
             input: .features(size: 7), hiddenSize: 3, numLayers: 2, outputSize: 4, head: .last,
             loss: .crossEntropy, bidirectional: true, dropout: 0.5),
         ModelConfig(
-            input: .features(size: 9), hiddenSize: 4, numLayers: 2, outputSize: 1, loss: .bce, bidirectional: true)
+            input: .features(size: 9), hiddenSize: 4, numLayers: 2, outputSize: 1, loss: .bce, bidirectional: true),
+        ModelConfig(
+            input: .tokens(vocabulary: 7, embedding: 3), hiddenSizes: [5, 2, 4], outputSize: 7, loss: .crossEntropy,
+            bidirectional: true, dropout: 0.1, bias: .pytorch),
+        ModelConfig(input: .features(size: 2), hiddenSizes: [3, 8], outputSize: 1, head: .last, loss: .mse)
     ]
 
     func testPlanCountsMatchTheArenasTheCodeAllocates() throws {

@@ -105,7 +105,7 @@ def write_h5(path, splits):
 # MARK: - Ours
 
 
-def run_ours(lstm, h5, loss, seed, a, work):
+def run_ours(lstm, h5, loss, seed, a, work, sets=()):
     run_dir = os.path.join(work, f"run-{seed}")
     shutil.rmtree(run_dir, ignore_errors=True)
     cfg = os.path.join(work, "config.yaml")
@@ -120,6 +120,8 @@ def run_ours(lstm, h5, loss, seed, a, work):
             f"logging: {{progress: none, every: 100000}}\n"
         )
     cmd = [lstm, "train", cfg, "--set", f"seed={seed}", "--set", f"checkpoint.dir={run_dir}"]
+    for kv in sets:
+        cmd += ["--set", kv]
     r = subprocess.run(cmd, capture_output=True, text=True)
     if r.returncode != 0:
         raise SystemExit(f"{' '.join(cmd)} failed:\n{r.stdout}\n{r.stderr}")
@@ -231,6 +233,14 @@ def main():
     p.add_argument("--seeds", type=int, default=10, help="seeds per side (1..N)")
     p.add_argument("--first-seed", type=int, default=1)
     p.add_argument("--variants", default="pytorch,pytorch-bhh0", help="PyTorch sides to run")
+    p.add_argument(
+        "--side",
+        action="append",
+        default=[],
+        metavar="NAME:LSTM[:KEY=VALUE,...]",
+        help="another lstm train side compared with the PyTorch ones, e.g. "
+        "ours-bias-pytorch:.build/release/lstm:model.bias=pytorch (repeatable)",
+    )
     p.add_argument("--hidden", type=int, default=32)
     p.add_argument("--lr", type=float, default=3e-3)
     p.add_argument("--batch", type=int, default=32)
@@ -251,6 +261,10 @@ def main():
     os.makedirs(work, exist_ok=True)
     seeds = list(range(a.first_seed, a.first_seed + a.seeds))
     variants = [v for v in a.variants.split(",") if v]
+    sides = []  # (name, binary, sets)
+    for spec in a.side:
+        name, binary, *rest = spec.split(":")
+        sides.append((name, os.path.abspath(binary), [kv for kv in ":".join(rest).split(",") if kv]))
     results = {
         "settings": {k: getattr(a, k) for k in ("hidden", "lr", "batch", "threads")},
         "seeds": seeds,
@@ -265,34 +279,41 @@ def main():
         write_h5(h5, splits)
         metric = "test accuracy" if loss == "cross_entropy" else "test MSE"
         sizes = {k: len(v[1]) for k, v in splits.items()}
-        per = {"metric": metric, "sizes": sizes, "epochs": a.task_epochs, "ours": [], **{v: [] for v in variants}}
+        ours_names = ["ours"] + [n for n, _, _ in sides]
+        per = {"metric": metric, "sizes": sizes, "epochs": a.task_epochs, **{v: [] for v in ours_names + variants}}
         t0 = time.time()
         for s in seeds:
             per["ours"].append(run_ours(lstm, h5, loss, s, a, work))
+            for name, binary, sets in sides:
+                per[name].append(run_ours(binary, h5, loss, s, a, work, sets))
             for v in variants:
                 per[v].append(run_torch(h5, loss, s, a, v))
-            print(f"{task} seed {s}: " + ", ".join(f"{k} {per[k][-1]:.5f}" for k in ["ours"] + variants), flush=True)
+            print(f"{task} seed {s}: " + ", ".join(f"{k} {per[k][-1]:.5f}" for k in ours_names + variants), flush=True)
         per["seconds"] = time.time() - t0
         results["tasks"][task] = per
-        ours = np.array(per["ours"])
         # "ours worse" is a larger MSE or a smaller accuracy.
         worse, better = ("greater", "less") if loss == "mse" else ("less", "greater")
-        for v in variants:
-            ref = np.array(per[v])
-            stats = {
-                "p_two_sided": mann_whitney(ours, ref, "two-sided"),
-                "p_ours_worse": mann_whitney(ours, ref, worse),
-                "p_ours_better": mann_whitney(ours, ref, better),
-            }
-            per[f"vs_{v}"] = stats
-            rows.append((task, metric, quartiles(ours), v, quartiles(ref), stats, len(ours), len(ref)))
+        for o in ours_names:
+            ours = np.array(per[o])
+            for v in variants:
+                ref = np.array(per[v])
+                stats = {
+                    "p_two_sided": mann_whitney(ours, ref, "two-sided"),
+                    "p_ours_worse": mann_whitney(ours, ref, worse),
+                    "p_ours_better": mann_whitney(ours, ref, better),
+                }
+                per[f"{o}_vs_{v}"] = stats
+                rows.append((task, metric, o, quartiles(ours), v, quartiles(ref), stats, len(ours), len(ref)))
     print()
-    print("| task | metric | ours median [IQR] | reference | reference median [IQR] | p two-sided | p (ours worse) | p (ours better) | n |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print(
+        "| task | metric | ours | median [IQR] | reference | median [IQR] | p two-sided | p (ours worse) "
+        "| p (ours better) | n |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|")
     fmt = lambda q: f"{q[0]:.4f} [{q[1]:.4f}, {q[2]:.4f}]"
-    for task, metric, qo, v, qr, st, n1, n2 in rows:
+    for task, metric, o, qo, v, qr, st, n1, n2 in rows:
         print(
-            f"| {task} | {metric} | {fmt(qo)} | {v} | {fmt(qr)} | {st['p_two_sided']:.3f} | "
+            f"| {task} | {metric} | {o} | {fmt(qo)} | {v} | {fmt(qr)} | {st['p_two_sided']:.3f} | "
             f"{st['p_ours_worse']:.3f} | {st['p_ours_better']:.3f} | {n1} / {n2} |"
         )
     if a.json:

@@ -66,7 +66,7 @@ final class ConfigTests: XCTestCase {
     func testClipNormIsOffUnlessSet() throws {
         for (body, expected) in [
             ("training: {epochs: 2}", nil), ("training: {clip_norm: null}", nil),
-            ("training: {clip_norm: none}", nil), ("training: {clip_norm: 2.5}", 2.5 as Double?),
+            ("training: {clip_norm: none}", nil), ("training: {clip_norm: 2.5}", 2.5 as Double?)
         ] {
             let c = try RunConfig.parse(yaml("data: {file: DATA}\n" + body), path: "job.yaml")
             XCTAssertEqual(c.training.clipNorm, expected, body)

@@ -96,7 +96,8 @@ public struct RunConfig: Sendable, Equatable {
         public var epochs = 10
         /// Total optimizer steps; overrides `epochs` when set.
         public var steps: Int?
-        public var clipNorm: Double? = 5.0
+        /// Global-norm clipping threshold; nil (the default, as in torch) means no clipping.
+        public var clipNorm: Double?
         public var clipValue: Double?
         public var nanPolicy: NonFinitePolicy = .skip
         public var earlyStopping: EarlyStopping?

@@ -31,6 +31,7 @@ struct Train: ParsableCommand {
                 + cfg.sourceText.split(separator: "\n", omittingEmptySubsequences: false)
                 .map { "  " + $0 }.joined(separator: "\n"))
         let run = try TrainingRun(config: cfg, initFrom: initFrom)
+        print(run.memoryPlan.line(available: run.memoryAvailable))
         if dryRun {
             print("dry run: data and model check out; nothing trained")
             return
@@ -55,6 +56,7 @@ struct Resume: ParsableCommand {
     func run() throws {
         let run = try TrainingRun.resume(directory: directory)
         print("resuming \(directory) at step \(run.trainer.step)")
+        print(run.memoryPlan.line(available: run.memoryAvailable))
         try trainReporting(run)
     }
 }

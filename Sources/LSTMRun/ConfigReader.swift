@@ -32,7 +32,9 @@ public struct ConfigError: Error, CustomStringConvertible, Equatable {
     public var description: String {
         ([self] + more).map { e in
             let place = e.line.map { "\(e.file):\($0):\(e.column ?? 1)" } ?? e.file
-            return "\(place): \(e.key.isEmpty ? "" : "\(e.key): ")\(e.message)"
+            // Keys are shown ASCII-only and capped (a look-alike letter or a 100 kB key must not
+            // pass for, or drown, the real name); messages quote config text through `quoted`.
+            return "\(place): \(e.key.isEmpty ? "" : "\(shown(e.key, asciiOnly: true)): ")\(e.message)"
         }.joined(separator: "\n")
     }
 }
@@ -120,7 +122,7 @@ final class ConfigReader {
         guard let s = try string(key) else { return nil }
         guard allowed.contains(s) else {
             throw error(
-                key, "'\(s)' is not one of \(allowed.joined(separator: ", "))\(suggestion(s, allowed))",
+                key, "\(quoted(s)) is not one of \(allowed.joined(separator: ", "))\(suggestion(s, allowed))",
                 at: value(key))
         }
         return s
@@ -129,6 +131,12 @@ final class ConfigReader {
     func int(_ key: String, min lo: Int? = nil, max hi: Int? = nil) throws -> Int? {
         guard let v = value(key) else { return nil }
         guard case .scalar(let s) = v, let i = Int(s.string.replacingOccurrences(of: "_", with: "")) else {
+            if case .scalar(let s) = v, let hi, s.string.count > 18,
+                s.string.replacingOccurrences(of: "_", with: "").allSatisfy(\.isASCII), Int(s.string.prefix(1)) != nil,
+                s.string.allSatisfy({ $0.isNumber || $0 == "_" })
+            {
+                throw error(key, "must be ≤ \(hi) (got \(quoted(s.string)), more than an integer holds)", at: v)
+            }
             throw error(key, "expected an integer, found \(describe(v))", at: v)
         }
         if let lo, i < lo { throw error(key, "must be ≥ \(lo) (got \(i))", at: v) }
@@ -171,7 +179,7 @@ final class ConfigReader {
         switch s.string.lowercased() {
         case "true", "yes", "on": return true
         case "false", "no", "off": return false
-        default: throw error(key, "expected true or false, found '\(s.string)'", at: v)
+        default: throw error(key, "expected true or false, found \(quoted(s.string))", at: v)
         }
     }
 
@@ -191,7 +199,7 @@ final class ConfigReader {
     }
 
     /// A list of integers (nil when the key is absent or holds a single value): each ≥ `lo`, not empty.
-    func ints(_ key: String, min lo: Int? = nil) throws -> [Int]? {
+    func ints(_ key: String, min lo: Int? = nil, max hi: Int? = nil) throws -> [Int]? {
         guard let v = value(key), case .sequence(let seq) = v else { return nil }
         if seq.isEmpty { throw error(key, "expected an integer or a non-empty list of integers, found []", at: v) }
         return try seq.enumerated().map { k, item in
@@ -199,6 +207,7 @@ final class ConfigReader {
                 throw error(key, "element \(k): expected an integer, found \(describe(item))", at: item)
             }
             if let lo, i < lo { throw error(key, "element \(k) must be ≥ \(lo) (got \(i))", at: item) }
+            if let hi, i > hi { throw error(key, "element \(k) must be ≤ \(hi) (got \(i))", at: item) }
             return i
         }
     }
@@ -211,7 +220,7 @@ final class ConfigReader {
             if !known.contains(name) {
                 throw ConfigError(
                     file: file, line: k.mark?.line, column: k.mark?.column, key: keyPath(name),
-                    message: "unknown key\(suggestion(name, known))")
+                    message: "unknown key\(nonASCIINote(name))\(suggestion(name, known))")
             }
         }
     }
@@ -220,6 +229,7 @@ final class ConfigReader {
 /// " (did you mean X?)" for the closest candidate (case-insensitive edit distance at most
 /// max(2, n / 3) for a word of n characters), else "".
 func suggestion(_ word: String, _ candidates: [String]) -> String {
+    guard word.count <= 4 * ConfigLimits.maxQuoted else { return "" }  // no name is that long
     let best = candidates.map { ($0, editDistance(word, $0)) }.min { $0.1 < $1.1 }
     guard let (name, d) = best, d <= max(2, word.count / 3) else { return "" }
     return " (did you mean \(name)?)"
@@ -243,7 +253,7 @@ func editDistance(_ a: String, _ b: String) -> Int {
 
 func describe(_ n: Node) -> String {
     switch n {
-    case .scalar(let s): return "'\(s.string)'"
+    case .scalar(let s): return quoted(s.string)
     case .mapping: return "a mapping"
     case .sequence: return "a list"
     case .alias: return "an alias"

@@ -188,6 +188,9 @@ public enum Inference {
         let loader = try BatchLoader(
             file: file, split: split, batchSize: batchSize, shuffle: false,
             seqLength: t, mode: mode, dropLast: stateful)
+        try MemoryPlan.inference(
+            model: model.config, schema: schema, batch: min(batchSize, loader.sampleCount), steps: loader.steps
+        ).check(available: MemoryPlan.availableBytes())
         let evaluator = Evaluator(
             network: model.network, parameters: model.parameters,
             maxBatch: min(batchSize, loader.sampleCount), maxSteps: loader.steps)
@@ -245,6 +248,8 @@ public enum Inference {
         let o = config.outputSize
         let perStep = config.head == .sequence
         let shape = perStep ? [n, steps, o] : [n, o]
+        try MemoryPlan.inference(model: config, schema: schema, batch: min(batchSize, n), steps: steps).check(
+            available: MemoryPlan.availableBytes())
         let ws = Workspace<Float>(config: config, maxBatch: min(batchSize, n), maxSteps: steps)
         let layout = isStream ? "[W, T, O]" : perStep ? "[N, T, O]" : "[N, O]"
         try PredictionFile.write(

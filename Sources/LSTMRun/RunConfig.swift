@@ -96,7 +96,8 @@ public struct RunConfig: Sendable, Equatable {
         public var epochs = 10
         /// Total optimizer steps; overrides `epochs` when set.
         public var steps: Int?
-        public var clipNorm: Double? = 5.0
+        /// Global-norm clipping threshold; nil (the default, as in torch) means no clipping.
+        public var clipNorm: Double?
         public var clipValue: Double?
         public var nanPolicy: NonFinitePolicy = .skip
         public var earlyStopping: EarlyStopping?
@@ -162,11 +163,7 @@ extension RunConfig {
     ///
     /// - Throws: `ConfigError` naming the file, line and column of the first problem.
     public static func load(path: String, overrides: [String] = []) throws -> RunConfig {
-        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8)
-        else {
-            throw ConfigError(file: path, line: nil, column: nil, key: "", message: "cannot read the config file")
-        }
-        return try parse(text, path: path, overrides: overrides)
+        try parse(ConfigText.contents(path: path), path: path, overrides: overrides)
     }
 
     /// Parses YAML text (see `load`).
@@ -176,7 +173,8 @@ extension RunConfig {
         } catch let e as ConfigError where e.line == nil {
             // A problem in a value that came from --set has no line: name the override instead.
             if let o = overrides.first(where: { $0.hasPrefix(e.key + "=") }) {
-                throw ConfigError(file: "\(path) (--set \(o))", line: nil, column: nil, key: e.key, message: e.message)
+                throw ConfigError(
+                    file: "\(path) (--set \(shown(o)))", line: nil, column: nil, key: e.key, message: e.message)
             }
             throw e
         }
@@ -196,9 +194,10 @@ extension RunConfig {
     ) throws -> RunConfig {
         var root: Node
         do {
+            try ConfigText.check(text, path: path)  // limits, duplicate keys, syntax: before Yams builds a tree
             root = try Yams.compose(yaml: text) ?? Node.Mapping([]).asNode
         } catch let e as YamlError {
-            throw ConfigError(file: path, line: yamlErrorLine(e), column: nil, key: "", message: "not valid YAML: \(e)")
+            throw configError(e, path: path)
         }
         var effectiveText = text
         if !overrides.isEmpty {
@@ -211,8 +210,8 @@ extension RunConfig {
         // model
         let m = try r.section("model")
         var model = Model()
-        if let widths = try m.ints("hidden_size", min: 1) {  // a list: one width per layer
-            if let n = try m.int("num_layers", min: 1), n != widths.count {
+        if let widths = try m.ints("hidden_size", min: 1, max: SizeBounds.hiddenSize) {  // a list: one width per layer
+            if let n = try m.int("num_layers", min: 1, max: SizeBounds.numLayers), n != widths.count {
                 throw m.error(
                     "num_layers",
                     "is \(n) but model.hidden_size lists \(widths.count) width(s) \(widths); give one width per layer or leave num_layers out",
@@ -222,8 +221,8 @@ extension RunConfig {
             model.hiddenSize = widths.max()!
             model.numLayers = widths.count
         } else {
-            model.hiddenSize = try m.int("hidden_size", default: model.hiddenSize, min: 1)
-            model.numLayers = try m.int("num_layers", default: model.numLayers, min: 1)
+            model.hiddenSize = try m.int("hidden_size", default: model.hiddenSize, min: 1, max: SizeBounds.hiddenSize)
+            model.numLayers = try m.int("num_layers", default: model.numLayers, min: 1, max: SizeBounds.numLayers)
         }
         model.bias = try m.choice("bias", BiasForm.allCases.map(\.rawValue)).flatMap(BiasForm.init) ?? model.bias
         model.givenKeys = Set(
@@ -231,10 +230,11 @@ extension RunConfig {
                 .filter { m.has($0) })
         model.bidirectional = try m.bool("bidirectional", default: model.bidirectional)
         model.dropout = try m.double("dropout", default: model.dropout, min: 0, max: 1, openMax: true)
-        model.embeddingSize = try m.int("embedding_size", default: model.embeddingSize, min: 1)
-        model.inputSize = try m.int("input_size", min: 1)
-        model.vocabSize = try m.int("vocab_size", min: 1)
-        model.outputSize = try m.int("output_size", min: 1)
+        model.embeddingSize = try m.int(
+            "embedding_size", default: model.embeddingSize, min: 1, max: SizeBounds.embeddingSize)
+        model.inputSize = try m.int("input_size", min: 1, max: SizeBounds.inputSize)
+        model.vocabSize = try m.int("vocab_size", min: 1, max: SizeBounds.vocabularySize)
+        model.outputSize = try m.int("output_size", min: 1, max: SizeBounds.outputSize)
         model.activation = try m.choice("activation", OutputActivation.allCases.map(\.rawValue)).flatMap(
             OutputActivation.init)
         model.head = try m.choice("head", Head.allCases.map(\.rawValue)).flatMap(Head.init)
@@ -263,31 +263,42 @@ extension RunConfig {
                 throw g.error("task", "missing: adding, copy or waves")
             }
             var gen = Generate(task: task)
-            gen.steps = try g.int("steps", default: gen.steps, min: 2)
-            gen.train = try g.int("train", default: gen.train, min: 1)
-            gen.val = try g.int("val", default: gen.val, min: 1)
-            gen.test = try g.int("test", default: gen.test, min: 1)
+            let most = SizeBounds.generatedSamples
+            gen.steps = try g.int("steps", default: gen.steps, min: 2, max: SizeBounds.seqLength)
+            gen.train = try g.int("train", default: gen.train, min: 1, max: most)
+            gen.val = try g.int("val", default: gen.val, min: 1, max: most)
+            gen.test = try g.int("test", default: gen.test, min: 1, max: most)
             gen.seed = UInt64(try g.int("seed", default: Int(gen.seed), min: 0))
-            gen.symbols = try g.int("symbols", default: gen.symbols, min: 1)
-            gen.alphabet = try g.int("alphabet", default: gen.alphabet, min: 2)
-            gen.delay = try g.int("delay", default: gen.delay, min: 0)
+            gen.symbols = try g.int("symbols", default: gen.symbols, min: 1, max: SizeBounds.seqLength)
+            gen.alphabet = try g.int("alphabet", default: gen.alphabet, min: 2, max: SizeBounds.vocabularySize)
+            gen.delay = try g.int("delay", default: gen.delay, min: 0, max: SizeBounds.seqLength)
             gen.classes = try g.int("classes", default: gen.classes, min: 2, max: 6)
-            gen.minLength = try g.int("min_length", default: gen.minLength, min: 2)
-            gen.maxLength = try g.int("max_length", default: gen.maxLength, min: gen.minLength)
+            gen.minLength = try g.int("min_length", default: gen.minLength, min: 2, max: SizeBounds.seqLength)
+            gen.maxLength = try g.int(
+                "max_length", default: gen.maxLength, min: gen.minLength, max: SizeBounds.seqLength)
             gen.noise = try g.double("noise", default: gen.noise, min: 0)
+            let length = max(gen.steps, gen.maxLength, 2 * gen.symbols + gen.delay + 1)
+            for (split, n) in [("train", gen.train), ("val", gen.val), ("test", gen.test)]
+            where n > SizeBounds.generatedSamples / length {
+                throw g.error(
+                    split,
+                    "\(n) sequences of \(length) steps are more than \(SizeBounds.generatedSamples) values to generate",
+                    at: g.value(split))
+            }
             try g.rejectUnknownKeys()
             data.generate = gen
         } else if !FileManager.default.fileExists(atPath: data.file) {
             throw d.error(
-                "file", "no such file: \(data.file) (prepare it with `lstm prepare`, or add a data.generate section)",
+                "file",
+                "no such file: \(shown(data.file)) (prepare it with `lstm prepare`, or add a data.generate section)",
                 at: d.value("file"))
         }
         data.trainSplit = try d.string("train_split", default: data.trainSplit)
         data.valSplit = d.has("val_split") ? try d.string("val_split") : "val"
         if data.valSplit == "" || data.valSplit == "none" { data.valSplit = nil }
         data.testSplit = try d.string("test_split", default: data.testSplit)
-        data.batchSize = try d.int("batch_size", default: data.batchSize, min: 1)
-        data.seqLength = try d.int("seq_length", default: data.seqLength, min: 1)
+        data.batchSize = try d.int("batch_size", default: data.batchSize, min: 1, max: SizeBounds.batchSize)
+        data.seqLength = try d.int("seq_length", default: data.seqLength, min: 1, max: SizeBounds.seqLength)
         data.streamMode =
             try d.choice("stream_mode", ["stateful", "windows"]).flatMap(StreamMode.init)
             ?? data.streamMode
@@ -368,8 +379,8 @@ extension RunConfig {
 
         let p = try r.section("parallel")
         var parallel = Parallel()
-        parallel.shards = try p.int("shards", min: 1)
-        parallel.workers = try p.int("workers", min: 1)
+        parallel.shards = try p.int("shards", min: 1, max: SizeBounds.shards)
+        parallel.workers = try p.int("workers", min: 1, max: SizeBounds.shards)
         try p.rejectUnknownKeys()
 
         let seed = UInt64(try r.int("seed", default: 1, min: 0))
@@ -388,12 +399,14 @@ extension RunConfig {
 /// `a.b=value`: sets key b of section a (creating it) to the YAML scalar `value`.
 func applyOverride(_ text: String, to root: Node, file: String) throws -> Node {
     guard let eq = text.firstIndex(of: "=") else {
-        throw ConfigError(file: file, line: nil, column: nil, key: text, message: "--set needs section.key=value")
+        throw ConfigError(
+            file: file, line: nil, column: nil, key: shown(text), message: "--set needs section.key=value")
     }
     let path = text[..<eq].split(separator: ".").map(String.init)
     let valueText = String(text[text.index(after: eq)...])
     guard !path.isEmpty, path.allSatisfy({ !$0.isEmpty }) else {
-        throw ConfigError(file: file, line: nil, column: nil, key: text, message: "--set needs section.key=value")
+        throw ConfigError(
+            file: file, line: nil, column: nil, key: shown(text), message: "--set needs section.key=value")
     }
     // The value parsed as YAML (so lists and numbers work), without line marks: it has no line
     // in the config file.
@@ -405,7 +418,9 @@ func applyOverride(_ text: String, to root: Node, file: String) throws -> Node {
         case .alias: return n
         }
     }
-    let value = ((try? Yams.compose(yaml: valueText)) ?? nil).map(unmarked) ?? Node(valueText)
+    // A value that is not YAML within the limits (syntax, an alias bomb) stays a plain string.
+    let checked = (try? ConfigText.check(valueText, path: file)) != nil
+    let value = (checked ? ((try? Yams.compose(yaml: valueText)) ?? nil) : nil).map(unmarked) ?? Node(valueText)
     func set(_ node: Node?, _ keys: ArraySlice<String>) throws -> Node {
         guard let k = keys.first else { return value }
         var mapping: Node.Mapping
@@ -417,7 +432,7 @@ func applyOverride(_ text: String, to root: Node, file: String) throws -> Node {
                 mapping = Node.Mapping([])
             } else {
                 throw ConfigError(
-                    file: "--set \(text)", line: nil, column: nil, key: path.joined(separator: "."),
+                    file: "\(file) (--set \(shown(text)))", line: nil, column: nil, key: path.joined(separator: "."),
                     message: "\(k) is inside a value that is not a mapping")
             }
         }
@@ -433,11 +448,22 @@ func expandingTilde(_ path: String) -> String {
     (path as NSString).expandingTildeInPath
 }
 
-func yamlErrorLine(_ e: YamlError) -> Int? {
+/// A Yams error as a located ConfigError, quoting no more of the text than `quoted` allows
+/// (most YAML problems are caught first by `ConfigText.check`, with their own messages).
+func configError(_ e: YamlError, path: String) -> ConfigError {
     switch e {
-    case .scanner(_, _, let mark, _), .parser(_, _, let mark, _), .composer(_, _, let mark, _):
-        return mark.line
-    default: return nil
+    case .scanner(let c, let problem, let mark, _), .parser(let c, let problem, let mark, _),
+        .composer(let c, let problem, let mark, _):
+        let context = c.map { " (\(shown($0.text)))" } ?? ""
+        return ConfigError(
+            file: path, line: mark.line, column: mark.column, key: "",
+            message: "not valid YAML: \(shown(problem))\(context)")
+    case .duplicatedKeysInMapping(let duplicates, let context):
+        return ConfigError(
+            file: path, line: context.mark.line, column: context.mark.column,
+            key: duplicates.first.map { shown($0, asciiOnly: true) } ?? "", message: "duplicate key")
+    default:
+        return ConfigError(file: path, line: nil, column: nil, key: "", message: "not valid YAML: \(shown("\(e)"))")
     }
 }
 

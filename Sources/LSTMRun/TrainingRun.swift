@@ -45,6 +45,10 @@ public final class TrainingRun {
     public let optimizer: any Optimizer<Float>
     public let trainer: Trainer<Float>
     public let directory: String
+    /// What the run allocates, computed (and checked against the memory available) before it did.
+    public let memoryPlan: MemoryPlan
+    /// The memory available when the run was planned (nil: unknown).
+    public let memoryAvailable: Int?
     /// Called after every training step (the Swift API's per-step hook).
     public var onStep: ((StepReport) -> Void)?
     /// Called after every validation with the record written to metrics.jsonl.
@@ -160,7 +164,7 @@ public final class TrainingRun {
             guard trainFile.splits.contains(v) else {
                 throw config.error(
                     at: "data.val_split",
-                    "\(config.data.file) has no split '\(v)' (splits: \(trainFile.splits.joined(separator: ", "))); set data.val_split: none to skip validation"
+                    "\(config.data.file) has no split \(quoted(v)) (splits: \(trainFile.splits.joined(separator: ", "))); set data.val_split: none to skip validation"
                 )
             }
             try trainFile.check(against: model, split: v)
@@ -175,6 +179,18 @@ public final class TrainingRun {
                 at: "data.stream_mode",
                 "stateful lanes carry h and c forward in time, which a "
                     + "bidirectional model cannot do; use stream_mode: windows")
+        }
+        let maxSteps = isStream ? config.data.seqLength : (schema.steps ?? 1)
+        // The memory plan, before anything large is allocated.
+        memoryPlan = try MemoryPlan.training(
+            model: model, schema: schema, batch: config.data.batchSize, steps: maxSteps,
+            shards: config.parallel.shards, optimizer: config.optimizerConfig(), validates: config.data.valSplit != nil,
+            stateful: stateful)
+        memoryAvailable = MemoryPlan.availableBytes()
+        do {
+            try memoryPlan.check(available: memoryAvailable)
+        } catch let e as RunError {
+            throw config.error(at: "model", e.description)
         }
         let file = trainFile
         let seqLength = isStream ? config.data.seqLength : nil
@@ -205,7 +221,7 @@ public final class TrainingRun {
         guard trainLoader.batchesPerEpoch > 0 else {
             throw config.error(
                 at: "data.batch_size",
-                "split '\(config.data.trainSplit)' of \(config.data.file) yields no minibatch of \(config.data.batchSize)"
+                "split \(quoted(config.data.trainSplit)) of \(config.data.file) yields no minibatch of \(config.data.batchSize)"
             )
         }
 
@@ -217,7 +233,6 @@ public final class TrainingRun {
         optimizer = opt
         baseLearningRate = opt.learningRate
         schedule = try config.learningRateSchedule()
-        let maxSteps = isStream ? config.data.seqLength : (schema.steps ?? 1)
         trainer = Trainer(
             network: network, parameters: params, optimizer: opt, maxBatch: config.data.batchSize,
             maxSteps: maxSteps, shards: shards,

@@ -38,6 +38,7 @@ struct Train: ParsableCommand {
                         .map { "  " + $0 }.joined(separator: "\n"))
             }
             let run = try TrainingRun(config: cfg, initFrom: initFrom, reducer: processes)
+            if processes.rank == 0 { print(run.memoryPlan.line(available: run.memoryAvailable)) }
             if dryRun {
                 if processes.rank == 0 { print("dry run: data and model check out; nothing trained") }
                 return
@@ -63,7 +64,10 @@ struct Resume: ParsableCommand {
     func run() throws {
         try withProcesses { processes in
             let run = try TrainingRun.resume(directory: directory, reducer: processes)
-            if processes.rank == 0 { print("resuming \(directory) at step \(run.trainer.step)") }
+            if processes.rank == 0 {
+                print("resuming \(directory) at step \(run.trainer.step)")
+                print(run.memoryPlan.line(available: run.memoryAvailable))
+            }
             try trainReporting(run)
         }
     }

@@ -57,8 +57,20 @@ final class ConfigTests: XCTestCase {
         XCTAssertEqual(c.data.batchSize, 16)
         XCTAssertEqual(c.optimizer.name, "sgd")
         XCTAssertEqual(c.optimizer.settings["momentum"], 0.9)
-        XCTAssertEqual(c.training.clipNorm, 5.0)
+        XCTAssertNil(c.training.clipNorm, "no clipping unless asked for, as in torch")
         XCTAssertEqual(c.checkpoint.dir, "runs/job")
+    }
+
+    /// torch clips nothing unless the loop calls clip_grad_norm_: left out, null and none are all
+    /// "no clipping"; a number is the threshold.
+    func testClipNormIsOffUnlessSet() throws {
+        for (body, expected) in [
+            ("training: {epochs: 2}", nil), ("training: {clip_norm: null}", nil),
+            ("training: {clip_norm: none}", nil), ("training: {clip_norm: 2.5}", 2.5 as Double?)
+        ] {
+            let c = try RunConfig.parse(yaml("data: {file: DATA}\n" + body), path: "job.yaml")
+            XCTAssertEqual(c.training.clipNorm, expected, body)
+        }
     }
 
     func testUnknownKeySuggestsTheClosestKnownOne() {

@@ -165,20 +165,25 @@ public struct ModelConfig: Sendable, Equatable, Hashable {
     /// Checks sizes and the loss/activation pairing; throws one clear message per problem.
     public func validate() throws {
         func fail(_ msg: String) throws { throw ModelConfigError(message: msg) }
+        var sizes: [(String, Int, Int)] = []  // name, value, bound (SizeBounds)
         switch input {
-        case .features(let size):
-            if size < 1 { try fail("input size must be ≥ 1 (got \(size))") }
+        case .features(let size): sizes.append(("input size", size, SizeBounds.inputSize))
         case .tokens(let v, let e):
-            if v < 1 { try fail("vocabulary size must be ≥ 1 (got \(v))") }
-            if e < 1 { try fail("embedding size must be ≥ 1 (got \(e))") }
+            sizes += [
+                ("vocabulary size", v, SizeBounds.vocabularySize), ("embedding size", e, SizeBounds.embeddingSize)
+            ]
         }
-        if numLayers < 1 { try fail("num_layers must be ≥ 1 (got \(numLayers))") }
-        for (k, h) in hiddenSizes.enumerated() where h < 1 {
-            try fail(
-                uniformWidth ? "hidden_size must be ≥ 1 (got \(h))" : "hidden_size of layer \(k) must be ≥ 1 (got \(h))"
-            )
+        sizes += [
+            ("num_layers", numLayers, SizeBounds.numLayers),
+            ("output_size", outputSize, SizeBounds.outputSize)
+        ]
+        for (name, value, bound) in sizes {
+            if let p = SizeBounds.problem(name, value, max: bound) { try fail(p) }
         }
-        if outputSize < 1 { try fail("output_size must be ≥ 1 (got \(outputSize))") }
+        for (k, h) in hiddenSizes.enumerated() {
+            let name = uniformWidth ? "hidden_size" : "hidden_size of layer \(k)"
+            if let p = SizeBounds.problem(name, h, max: SizeBounds.hiddenSize) { try fail(p) }
+        }
         if !(dropout >= 0 && dropout < 1) { try fail("dropout must be in [0, 1) (got \(dropout))") }
         if let need = loss.requiredActivation, activation != need {
             try fail("loss \(loss.rawValue) needs activation \(need.rawValue) (got \(activation.rawValue))")

@@ -1,0 +1,265 @@
+import Foundation
+import LSTMData
+import LSTMKit
+
+/// What a run will allocate, computed from the config and the data before anything is
+/// allocated, in overflow-checked arithmetic; `lstm train`, `resume`, `evaluate` and `predict`
+/// refuse a plan that does not fit in the memory available (docs/config.md, "Memory plan").
+///
+/// Every item mirrors an allocation in the code: the parameter arena (`ParameterLayout`), one
+/// gradient arena and one `Workspace` per shard (`DataParallelScheduler`), the optimizer's state
+/// arenas, the loaders' two minibatch slots, the validation workspace (`Evaluator`), carried
+/// state and the copies a checkpoint makes. Tests compare the items with the real objects'
+/// sizes, so the plan cannot drift from the code silently.
+public struct MemoryPlan: Sendable, Equatable {
+    public struct Item: Sendable, Equatable {
+        public var name: String
+        public var bytes: Int
+    }
+
+    public private(set) var items: [Item] = []
+    /// The sum of the items.
+    public private(set) var total = 0
+
+    /// The fraction of the available memory a plan may take.
+    public static let maxFraction = 0.9
+
+    /// The largest item.
+    public var largest: Item? { items.max { $0.bytes < $1.bytes } }
+
+    mutating func add(_ name: String, _ bytes: Int) throws {
+        items.append(Item(name: name, bytes: bytes))
+        total = try MemoryPlan.sum(total, bytes, name)
+    }
+
+    // MARK: - Overflow-checked sizes
+
+    /// A size past Int (more bytes than any machine has).
+    static func overflow(_ what: String) -> RunError {
+        RunError("memory plan: \(what) is more than \(Int.max) bytes; reduce the sizes in the config")
+    }
+
+    static func product(_ factors: [Int], _ what: String) throws -> Int {
+        var p = 1
+        for f in factors {
+            let (r, o) = p.multipliedReportingOverflow(by: f)
+            if o || f < 0 { throw overflow(what) }
+            p = r
+        }
+        return p
+    }
+
+    static func sum(_ a: Int, _ b: Int, _ what: String) throws -> Int {
+        let (r, o) = a.addingReportingOverflow(b)
+        if o { throw overflow(what) }
+        return r
+    }
+
+    static func sum(_ terms: [Int], _ what: String) throws -> Int {
+        try terms.reduce(0) { try sum($0, $1, what) }
+    }
+
+    // MARK: - Model sizes (per layer, so per-layer widths slot in here)
+
+    /// H of layer `k` (the one place a per-layer width is read).
+    static func width(_ c: ModelConfig, layer k: Int) -> Int { c.hiddenSize(k) }
+
+    /// Width of layer `k`'s output: D·H_k.
+    static func outputWidth(_ c: ModelConfig, layer k: Int) -> Int { c.directions * width(c, layer: k) }
+
+    /// Width of layer `k`'s input.
+    static func inputWidth(_ c: ModelConfig, layer k: Int) -> Int {
+        k == 0 ? c.inputWidth : outputWidth(c, layer: k - 1)
+    }
+
+    /// Scalars in the parameter arena (as `ParameterLayout(c).count`).
+    public static func parameterCount(_ c: ModelConfig) throws -> Int {
+        let what = "the parameters"
+        var terms: [Int] = []
+        if case .tokens(let v, let e) = c.input { terms.append(try product([v, e], what)) }
+        for k in 0..<c.numLayers {
+            let h = width(c, layer: k)
+            let g = try product([4, h], what)
+            let biases = c.bias == .pytorch ? 2 : 1  // b, or PyTorch's b_ih and b_hh
+            let perDirection = try sum(
+                [product([g, inputWidth(c, layer: k)], what), product([g, h], what), product([biases, g], what)], what)
+            terms.append(try product([c.directions, perDirection], what))
+        }
+        let last = outputWidth(c, layer: c.numLayers - 1)
+        terms.append(try sum(product([c.outputSize, last], what), c.outputSize, what))
+        return try sum(terms, what)
+    }
+
+    /// Scalars one `Workspace(config: c, maxBatch: b, maxSteps: t)` holds (as its `byteCount`).
+    public static func workspaceCount(_ c: ModelConfig, batch b: Int, steps t: Int) throws -> Int {
+        let what = "the workspaces"
+        func p(_ f: Int...) throws -> Int { try product(f, what) }
+        let d = c.directions
+        let nl = c.numLayers
+        let tb = try p(b, t)
+        let o = c.outputSize
+        let n = c.head == .sequence ? tb : b
+        let lastWidth = outputWidth(c, layer: nl - 1)
+        var terms = [try p(tb, c.inputWidth)]  // x0
+        var widest = c.inputWidth
+        var widestH = 0
+        for k in 0..<nl {
+            let h = width(c, layer: k)
+            let dh = outputWidth(c, layer: k)
+            widest = max(widest, dh)
+            widestH = max(widestH, h)
+            // gates (T, B, 4H), h and c (T+1, B, H), tanh(c) (T, B, H), per direction
+            let acts = try sum([p(tb, 4, h), p(t + 1, b, h), p(t + 1, b, h), p(tb, h)], what)
+            terms.append(try p(d, acts))
+            if c.bias == .pytorch { terms.append(try p(d, 4, h)) }  // biasSum: b_ih + b_hh
+            if d == 2 { terms += [try p(tb, dh), try p(tb, inputWidth(c, layer: k))] }  // layerOut, reversedIn
+            if c.dropout > 0 && k >= 1 { terms.append(try p(2, tb, inputWidth(c, layer: k))) }  // mask, dropped
+        }
+        if c.dropout > 0 { terms.append(try p(2, n, lastWidth)) }  // the output layer's input
+        if c.head == .last { terms += [try p(b, lastWidth), try p(b, lastWidth)] }  // headIn, dHead
+        terms.append(try p(3, n, o))  // z, y, dz
+        terms.append(try p(tb, 4, widestH))  // dGates
+        terms.append(try p(2, tb, widest))  // dOutA, dOutB
+        if d == 2 { terms += [try p(2, tb, widestH), try p(2, tb, widest)] }  // dirDH, dirDX
+        terms.append(try p(b, widestH))  // dcCarry
+        return try sum(terms, what)
+    }
+
+    /// How many arenas of the parameters' size the optimizer keeps (as its `stateBuffers.count`).
+    public static func optimizerStateArenas(_ o: OptimizerConfig) -> Int {
+        func value(_ key: String) -> Double {
+            o.values[key]?.first ?? OptimizerConfig.hyperparameters[o.name.lowercased()]?[key: key].defaultValue ?? 0
+        }
+        switch o.name.lowercased() {
+        case "adam", "adamw": return value("amsgrad") != 0 ? 3 : 2
+        case "sgd": return value("momentum") != 0 ? 1 : 0
+        case "rmsprop": return 1 + (value("momentum") > 0 ? 1 : 0) + (value("centered") != 0 ? 1 : 0)
+        default: return 1  // adagrad: the running sum
+        }
+    }
+
+    /// Bytes of one minibatch as the loader reads it (inputs, targets, lengths, window scratch).
+    static func minibatchBytes(_ schema: DatasetSchema, batch b: Int, steps t: Int) throws -> Int {
+        let what = "the loader's minibatches"
+        let rows = schema.target.isPerStep ? try product([b, t], what) : b
+        var terms: [Int] = []
+        switch schema.input {
+        case .features(let width): terms.append(try product([b, t, width, 4], what))
+        case .tokens: terms.append(try product([b, t, 4], what))
+        }
+        terms.append(try product([rows, max(1, schema.target.valueWidth ?? 1), 4], what))
+        if schema.hasLengths { terms.append(try product([b, 4], what)) }
+        if schema.form == .tokenStream { terms.append(try product([b, t + 1, 4], what)) }  // window scratch
+        return try sum(terms, what)
+    }
+
+    // MARK: - Plans
+
+    /// The plan of a training run: `model` trained with minibatches of `batch` × `steps` over
+    /// `shards` shards (nil: the scheduler's default), validating with a workspace of its own
+    /// when `validates`.
+    public static func training(
+        model: ModelConfig, schema: DatasetSchema, batch: Int, steps: Int, shards: Int?,
+        optimizer: OptimizerConfig, validates: Bool, stateful: Bool
+    ) throws -> MemoryPlan {
+        let s =
+            shards
+            ?? DataParallelScheduler<Float>.defaultShardCount(batchSize: batch, hidden: width(model, layer: 0))
+        let rowsPerShard = max(1, (batch + s - 1) / s)
+        let f = MemoryLayout<Float>.stride
+        let params = try parameterCount(model)
+        let paramBytes = try product([params, f], "the parameters")
+        var plan = MemoryPlan()
+        try plan.add("parameters", paramBytes)
+        try plan.add("gradients (\(s) shard arena(s))", product([s, paramBytes], "the gradients"))
+        let arenas = optimizerStateArenas(optimizer)
+        try plan.add("optimizer state (\(arenas)×)", product([arenas, paramBytes], "the optimizer state"))
+        let ws = try workspaceCount(model, batch: rowsPerShard, steps: steps)
+        try plan.add("workspaces (\(s) shard(s))", product([s, ws, f], "the workspaces"))
+        let mb = try minibatchBytes(schema, batch: batch, steps: steps)
+        try plan.add("loader buffers", product([validates ? 4 : 2, mb], "the loader buffers"))  // 2 slots per loader
+        if validates {
+            try plan.add(
+                "validation workspace",
+                product([workspaceCount(model, batch: batch, steps: steps), f], "the validation workspace"))
+        }
+        if stateful {
+            let perLayer = try sum(
+                (0..<model.numLayers).map { try product([2, model.directions, batch, width(model, layer: $0), f], "") },
+                "the carried state")
+            try plan.add("carried state", perLayer)
+        }
+        // A checkpoint copies the parameters and the optimizer state once while it is written.
+        try plan.add("checkpoint copy", product([1 + arenas, paramBytes], "the checkpoint copy"))
+        return plan
+    }
+
+    /// The plan of inference (`lstm evaluate`, `lstm predict`): the parameters, one workspace
+    /// for minibatches of `batch` × `steps`, the loader's slots and the outputs of a minibatch.
+    public static func inference(model: ModelConfig, schema: DatasetSchema, batch: Int, steps: Int) throws
+        -> MemoryPlan
+    {
+        let f = MemoryLayout<Float>.stride
+        var plan = MemoryPlan()
+        try plan.add("parameters", product([parameterCount(model), f], "the parameters"))
+        try plan.add("workspace", product([workspaceCount(model, batch: batch, steps: steps), f], "the workspace"))
+        try plan.add("loader buffers", product([2, minibatchBytes(schema, batch: batch, steps: steps)], "the loader"))
+        let rows = model.head == .sequence ? try product([batch, steps], "the outputs") : batch
+        try plan.add("outputs", product([rows, model.outputSize, f], "the outputs"))
+        return plan
+    }
+
+    // MARK: - Checking against the machine
+
+    /// Bytes this process may still allocate: /proc/meminfo's MemAvailable, lowered to the
+    /// cgroup's room (memory.max − memory.current) when a limit is set; nil when unknown.
+    public static func availableBytes() -> Int? {
+        var best: Int?
+        if let info = try? String(contentsOfFile: "/proc/meminfo", encoding: .utf8),
+            let line = info.split(separator: "\n").first(where: { $0.hasPrefix("MemAvailable:") }),
+            let kb = Int(line.split(separator: " ").dropFirst().first ?? "")
+        {
+            best = kb * 1024
+        }
+        func number(_ path: String) -> Int? {
+            (try? String(contentsOfFile: path, encoding: .utf8)).flatMap {
+                Int($0.trimmingCharacters(in: .whitespacesAndNewlines))
+            }
+        }
+        if let limit = number("/sys/fs/cgroup/memory.max") {  // "max" (no limit) does not parse
+            let room = max(0, limit - (number("/sys/fs/cgroup/memory.current") ?? 0))
+            best = min(best ?? room, room)
+        }
+        return best
+    }
+
+    /// "memory plan: 12.3 MiB (largest: workspaces (2 shard(s)) 8.1 MiB), 20.1 GiB available".
+    public func line(available: Int?) -> String {
+        var s = "memory plan: \(Self.human(total))"
+        if let l = largest { s += " (largest: \(l.name) \(Self.human(l.bytes)))" }
+        s += available.map { ", \(Self.human($0)) available" } ?? ", available memory unknown"
+        return s
+    }
+
+    /// Throws when the plan takes more than `maxFraction` of `available` bytes.
+    public func check(available: Int?) throws {
+        guard let available, Double(total) > Self.maxFraction * Double(available) else { return }
+        let l = largest!
+        throw RunError(
+            "memory plan: the run needs \(Self.human(total)) (largest: \(l.name) \(Self.human(l.bytes))), more than "
+                + "\(Int(Self.maxFraction * 100))% of the \(Self.human(available)) available; reduce model.hidden_size, "
+                + "model.num_layers, data.batch_size or data.seq_length (or parallel.shards)")
+    }
+
+    /// 1536 → "1.5 KiB".
+    public static func human(_ bytes: Int) -> String {
+        let units = ["bytes", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"]
+        var v = Double(bytes)
+        var u = 0
+        while v >= 1024 && u < units.count - 1 {
+            v /= 1024
+            u += 1
+        }
+        return u == 0 ? "\(bytes) bytes" : String(format: "%.1f %@", v, units[u])
+    }
+}

@@ -207,6 +207,9 @@ public enum AtomicFile {
             // stat(2) says why: no such directory, or a parent that is a file (ENOTDIR), …
             var info = stat()
             let code = stat(dir, &info) == 0 ? ENOENT : errno
+            if code == ENOENT {
+                throw FileError(.io, role, file: path, "cannot write it: the directory '\(dir)' does not exist")
+            }
             throw FileError.fileSystem(errno: code, role, file: path, "cannot write it in '\(dir)'")
         }
         guard isDirectory.boolValue else {

@@ -99,7 +99,8 @@ public struct CheckpointStore: Sendable {
     /// Deletes every checkpoint of the store (step files, `latest.h5`, `best.h5`): a run started
     /// from scratch in this directory must not leave an earlier attempt's checkpoints to resume.
     public func removeAll() throws {
-        for path in try steps().map(path(forStep:)) + [latestPath, bestPath] where unlink(path) != 0 && errno != ENOENT {
+        for path in try steps().map(path(forStep:)) + [latestPath, bestPath] where unlink(path) != 0 && errno != ENOENT
+        {
             throw FileError.fileSystem(errno: errno, .checkpoint, file: path, "could not delete an earlier checkpoint")
         }
     }

@@ -21,7 +21,8 @@ final class DivergenceCLITests: XCTestCase {
                 "train", adding,
                 "--set", "data.file=\(dir.appendingPathComponent("a.h5").path)",
                 "--set", "data.generate={task: adding, steps: 10, train: 256, val: 64, test: 64, seed: 1}",
-                "--set", "model.hidden_size=8", "--set", "optimizer.lr=1e308", "--set", "training.steps=30", "--set", "validation.every=10",
+                "--set", "model.hidden_size=8", "--set", "optimizer.lr=1e308", "--set", "training.steps=30", "--set",
+                "validation.every=10",
                 "--set", "checkpoint.dir=\(run.path)", "--set", "checkpoint.every=10", "--set", "logging.every=10",
                 "--set", "logging.progress=plain"
             ] + extra)

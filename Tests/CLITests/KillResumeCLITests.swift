@@ -130,7 +130,8 @@ final class KillResumeCLITests: XCTestCase {
             "--set",
             "data.generate={task: copy, symbols: 3, alphabet: 4, delay: 4, train: 72, val: 16, test: 16, seed: 1}",
             "--set", "data.batch_size=16", "--set", "model.hidden_size=8", "--set", "model.embedding_size=4",
-            "--set", "training.steps=\(ProcessInfo.processInfo.environment["LSTM_KILL_STEPS"] ?? "150")", "--set", "training.early_stopping={metric: val_loss, patience: 1000}",
+            "--set", "training.steps=\(ProcessInfo.processInfo.environment["LSTM_KILL_STEPS"] ?? "150")", "--set",
+            "training.early_stopping={metric: val_loss, patience: 1000}",
             "--set", "validation.every=7", "--set", "checkpoint.dir=\(run.path)", "--set", "checkpoint.every=4",
             "--set", "checkpoint.keep=2", "--set", "logging.every=1", "--set", "logging.progress=none"
         ]
@@ -143,12 +144,15 @@ final class KillResumeCLITests: XCTestCase {
             var object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as! [String: Any]
             object["wall_time"] = nil
             object["tokens_per_s"] = nil
-            return String(decoding: try JSONSerialization.data(withJSONObject: object, options: .sortedKeys), as: UTF8.self)
+            return String(
+                decoding: try JSONSerialization.data(withJSONObject: object, options: .sortedKeys), as: UTF8.self)
         }
     }
 
     /// Every float tensor below `groups` of a checkpoint, by path, as bit patterns.
-    static func tensors(_ file: URL, _ groups: [String] = ["parameters", "optimizer/state"]) throws -> [String: [UInt32]] {
+    static func tensors(_ file: URL, _ groups: [String] = ["parameters", "optimizer/state"]) throws -> [String:
+        [UInt32]]
+    {
         let f = try HDF5File.open(file.path)
         defer { try? f.close() }
         var out: [String: [UInt32]] = [:]

@@ -113,7 +113,8 @@ final class FileSystemMessageTests: XCTestCase {
         let e = FileError.fileSystem(cocoa, .checkpoint, file: "/ro/run", "could not create the checkpoint directory")
         XCTAssertEqual(e.kind, .readOnly)
         XCTAssertEqual(
-            e.description, "checkpoint '/ro/run': could not create the checkpoint directory: the file system is read-only")
+            e.description,
+            "checkpoint '/ro/run': could not create the checkpoint directory: the file system is read-only")
         // … or a bare code such as 642 ("The volume is read only."), or a POSIXError.
         let bare = FileError.fileSystem(CocoaError(.fileWriteVolumeReadOnly), .run, file: "/ro/x", "could not write it")
         XCTAssertEqual(bare.description, "/ro/x: could not write it: the file system is read-only")
@@ -133,7 +134,8 @@ final class FileSystemMessageTests: XCTestCase {
         XCTAssertThrowsError(try FileManager.default.createDirectory(atPath: target, withIntermediateDirectories: true))
         { error in
             let e = FileError.fileSystem(error, .run, file: target, "could not create it")
-            XCTAssertEqual(e.description, "\(target): could not create it: a parent of the path is a file, not a directory")
+            XCTAssertEqual(
+                e.description, "\(target): could not create it: a parent of the path is a file, not a directory")
         }
         XCTAssertThrowsError(try AtomicFile.write("text", to: target + "/config.yaml", role: .run)) { error in
             XCTAssertTrue("\(error)".contains("not a directory"), "\(error)")

@@ -51,7 +51,7 @@ public final class AtomicHDF5File {
         self.inMemory = memory
         temporaryPath = temporary
         file = try FileError.mapping(role, file: path) {
-            memory ? try HDF5File.createInMemory(path) : try HDF5File.create(temporary)
+            memory ? try HDF5File.createInMemory(temporary) : try HDF5File.create(temporary)
         }
     }
 

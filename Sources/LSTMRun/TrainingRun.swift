@@ -242,13 +242,18 @@ public final class TrainingRun {
         if let checkpoint {
             resumedStep = checkpoint.globalStep
             try metrics.truncate(after: trainer.step, records: state.metricsRecords)
-        } else {
-            // From scratch: nothing of an earlier attempt in this directory may mix with this run
-            // (its checkpoints would be resumed, its metrics appended to).
-            try store.removeAll()
-            try metrics.reset()
+            state.metricsRecords = try metrics.count()
         }
-        state.metricsRecords = try metrics.count()
+    }
+
+    /// A run from scratch (not resumed from a checkpoint) clears what an earlier attempt left in
+    /// its directory when it starts training (not before: `lstm train --dry-run` deletes nothing),
+    /// so the old checkpoints are never resumed and the old metrics never appended to.
+    private func clearEarlierAttempt() throws {
+        guard !resumedFromCheckpoint, state.metricsRecords == nil else { return }
+        try store.removeAll()
+        try metrics.reset()
+        state.metricsRecords = 0
     }
 
     // MARK: - The loop
@@ -260,6 +265,7 @@ public final class TrainingRun {
     /// non-finite step under the `stop` policy throws (the last checkpoint stays intact).
     @discardableResult
     public func run() throws -> RunSummary {
+        try clearEarlierAttempt()
         let steps = trainLoader.batchesPerEpoch
         let totalSteps = config.training.steps ?? config.training.epochs * steps
         let startWall = Date().timeIntervalSince1970 - state.wallTime

@@ -5,7 +5,8 @@ import CHDF5
 public final class HDF5Dataset: HDF5Object, @unchecked Sendable {
     /// The dataset's dimensions (`[]` for a scalar). Fixed: HDF5Kit creates fixed-size datasets.
     public let shape: [Int]
-    /// The stored element type; reads and writes must use the matching `HDF5Scalar`.
+    /// The stored element type; reads and writes use the matching `HDF5Scalar` unless they ask
+    /// for conversion (`converting: true`), which lets HDF5 convert between numeric types per read.
     public let elementType: HDF5ElementType
 
     init(id: hid_t, filePath: String, path: String, shape: [Int], elementType: HDF5ElementType) {
@@ -38,9 +39,11 @@ public final class HDF5Dataset: HDF5Object, @unchecked Sendable {
     // MARK: - Whole-dataset I/O
 
     /// Writes every element (row-major); `values.count` must equal the product of `shape`.
-    public func write<T: HDF5Scalar>(_ values: [T]) throws {
+    /// With `converting`, HDF5 converts `T` to the stored numeric type (e.g. Float into a float16
+    /// dataset); out-of-range values then saturate, as HDF5's conversion does by default.
+    public func write<T: HDF5Scalar>(_ values: [T], converting: Bool = false) throws {
         try withID("write dataset") { id, ctx in
-            let memType = try checkedType(T.self, ctx, verb: "written")
+            let memType = try checkedType(T.self, ctx, verb: "written", converting: converting)
             guard values.count == elementCount else {
                 throw ctx.error(
                     .shapeMismatch,
@@ -55,10 +58,11 @@ public final class HDF5Dataset: HDF5Object, @unchecked Sendable {
         }
     }
 
-    /// Reads every element (row-major); throws `.typeMismatch` unless the stored type is exactly `T`.
-    public func read<T: HDF5Scalar>(as type: T.Type = T.self) throws -> [T] {
+    /// Reads every element (row-major); throws `.typeMismatch` unless the stored type is exactly `T`
+    /// or `converting` lets HDF5 convert a numeric stored type to `T`.
+    public func read<T: HDF5Scalar>(as type: T.Type = T.self, converting: Bool = false) throws -> [T] {
         try withID("read dataset") { id, ctx in
-            let memType = try checkedType(T.self, ctx, verb: "read")
+            let memType = try checkedType(T.self, ctx, verb: "read", converting: converting)
             let n = elementCount
             return try Array(unsafeUninitializedCapacity: n) { buffer, initialized in
                 if n > 0 {
@@ -74,12 +78,15 @@ public final class HDF5Dataset: HDF5Object, @unchecked Sendable {
     // MARK: - Hyperslabs
 
     /// Reads the block starting at `offset` with extent `count` (one entry per dimension), row-major.
-    public func read<T: HDF5Scalar>(offset: [Int], count: [Int], as type: T.Type = T.self) throws -> [T] {
+    public func read<T: HDF5Scalar>(
+        offset: [Int], count: [Int], as type: T.Type = T.self, converting: Bool = false
+    ) throws -> [T] {
         try withID("read slab") { id, ctx in
             try validateSlab(offset: offset, count: count, ctx)
             let n = product(count)
             return try Array(unsafeUninitializedCapacity: n) { buffer, initialized in
-                try transferSlab(id, ctx, T.self, offset: offset, count: count) { memType, memSpace, fileSpace in
+                try transferSlab(id, ctx, T.self, offset: offset, count: count, converting: converting) {
+                    memType, memSpace, fileSpace in
                     H5Dread(id, memType, memSpace, fileSpace, defaultPlist, buffer.baseAddress)
                 }
                 initialized = n
@@ -89,15 +96,17 @@ public final class HDF5Dataset: HDF5Object, @unchecked Sendable {
 
     /// Reads the block at `offset`/`count` into the start of `buffer`, which must hold at least
     /// `count`'s product elements; returns how many elements were written. Allocates nothing.
+    /// With `converting`, HDF5 converts a numeric stored type to `T` as it reads.
     @discardableResult
-    public func read<T: HDF5Scalar>(offset: [Int], count: [Int], into buffer: UnsafeMutableBufferPointer<T>) throws
-        -> Int
-    {
+    public func read<T: HDF5Scalar>(
+        offset: [Int], count: [Int], into buffer: UnsafeMutableBufferPointer<T>, converting: Bool = false
+    ) throws -> Int {
         try withID("read slab") { id, ctx in
             try validateSlab(offset: offset, count: count, ctx)
             let n = product(count)
             try checkBuffer(buffer.count, needs: n, what: "slab offset \(offset) count \(count)", ctx)
-            try transferSlab(id, ctx, T.self, offset: offset, count: count) { memType, memSpace, fileSpace in
+            try transferSlab(id, ctx, T.self, offset: offset, count: count, converting: converting) {
+                memType, memSpace, fileSpace in
                 H5Dread(id, memType, memSpace, fileSpace, defaultPlist, buffer.baseAddress)
             }
             return n
@@ -134,20 +143,26 @@ public final class HDF5Dataset: HDF5Object, @unchecked Sendable {
     /// Reads rows `rows` into the start of `buffer` without allocating (for a prefetcher). The buffer
     /// must hold at least `rows.count * rowSize` elements; returns how many elements were written.
     @discardableResult
-    public func readRows<T: HDF5Scalar>(into buffer: UnsafeMutableBufferPointer<T>, rows: Range<Int>) throws -> Int {
+    public func readRows<T: HDF5Scalar>(
+        into buffer: UnsafeMutableBufferPointer<T>, rows: Range<Int>, converting: Bool = false
+    ) throws -> Int {
         try withID("read rows") { _, ctx in
             try validateRows(rows, ctx)
-            return try read(offset: rowOffset(rows.lowerBound), count: rowCount(rows.count), into: buffer)
+            return try read(
+                offset: rowOffset(rows.lowerBound), count: rowCount(rows.count), into: buffer, converting: converting)
         }
     }
 
     /// Reads the rows at `indices` (any order, repeats allowed) into the start of `buffer`, row i of
     /// the result being row `indices[i]`; runs of consecutive indices are read as one slab.
     /// The buffer must hold at least `indices.count * rowSize` elements; returns the element count written.
+    /// With `converting`, HDF5 converts a numeric stored type to `T` per read (no whole-file copy).
     @discardableResult
-    public func readRows<T: HDF5Scalar>(indices: [Int], into buffer: UnsafeMutableBufferPointer<T>) throws -> Int {
+    public func readRows<T: HDF5Scalar>(
+        indices: [Int], into buffer: UnsafeMutableBufferPointer<T>, converting: Bool = false
+    ) throws -> Int {
         try withID("read rows by index") { id, ctx in
-            let memType = try checkedType(T.self, ctx, verb: "read")
+            let memType = try checkedType(T.self, ctx, verb: "read", converting: converting)
             guard rank >= 1 else { throw ctx.error(.invalidArgument, "a scalar dataset has no rows") }
             if let bad = indices.first(where: { $0 < 0 || $0 >= rowCount }) {
                 throw ctx.error(
@@ -209,14 +224,54 @@ public final class HDF5Dataset: HDF5Object, @unchecked Sendable {
         }
     }
 
+    // MARK: - Storage
+
+    /// How the dataset is laid out in the file and how much of it is actually stored, so callers
+    /// can tell a dataset whose shape claims more than the file holds (unwritten chunks read as fill values).
+    public func storage() throws -> HDF5StorageInfo {
+        try withID("get storage") { id, ctx in
+            let dcpl = try ctx.check(H5Dget_create_plist(id), "could not get the creation properties")
+            defer { H5Pclose(dcpl) }
+            let stored = Int(clamping: H5Dget_storage_size(id))
+            let filters = H5Pget_nfilters(dcpl)
+            switch H5Pget_layout(dcpl) {
+            case H5D_CHUNKED:
+                var dims = [hsize_t](repeating: 0, count: max(1, rank))
+                let r = try ctx.check(H5Pget_chunk(dcpl, Int32(dims.count), &dims), "could not get the chunk shape")
+                let chunkShape = dims.prefix(Int(r)).map { Int(clamping: $0) }
+                let space = try ctx.check(H5Dget_space(id), "could not get the dataspace")
+                defer { H5Sclose(space) }
+                var n: hsize_t = 0
+                try ctx.check(H5Dget_num_chunks(id, space, &n), "could not count the stored chunks")
+                return HDF5StorageInfo(
+                    layout: .chunked, chunkShape: chunkShape, storedBytes: stored,
+                    allocatedChunks: Int(clamping: n), filtered: filters > 0)
+            case H5D_CONTIGUOUS:
+                return HDF5StorageInfo(layout: .contiguous, storedBytes: stored, filtered: filters > 0)
+            case H5D_COMPACT:
+                return HDF5StorageInfo(layout: .compact, storedBytes: stored, filtered: filters > 0)
+            case H5D_VIRTUAL:
+                return HDF5StorageInfo(layout: .virtual, storedBytes: stored, filtered: filters > 0)
+            default:
+                return HDF5StorageInfo(layout: .other, storedBytes: stored, filtered: filters > 0)
+            }
+        }
+    }
+
     // MARK: - Helpers (called under the lock)
 
-    /// The native memory type of `T`, or `.typeMismatch` if the dataset stores something else.
-    private func checkedType<T: HDF5Scalar>(_ type: T.Type, _ ctx: Context, verb: String) throws -> hid_t {
-        guard elementType == T.hdf5ElementType else {
+    /// The native memory type of `T`, or `.typeMismatch` if the dataset stores something else
+    /// (with `converting`: something HDF5 cannot convert to `T`, i.e. not a number).
+    private func checkedType<T: HDF5Scalar>(
+        _ type: T.Type, _ ctx: Context, verb: String, converting: Bool = false
+    ) throws -> hid_t {
+        let numeric = elementType.isFloat || elementType.isInteger
+        guard elementType == T.hdf5ElementType || (converting && numeric) else {
             throw ctx.error(
                 .typeMismatch,
-                "the dataset stores \(elementType) elements but was \(verb) as \(T.self) (\(T.hdf5ElementType)); HDF5Kit does not convert element types"
+                converting
+                    ? "the dataset stores \(elementType) elements, which HDF5Kit does not convert to \(T.self) (\(T.hdf5ElementType)); only numeric types convert"
+                    : "the dataset stores \(elementType) elements but was \(verb) as \(T.self) (\(T.hdf5ElementType)) without conversion"
             )
         }
         guard let memType = T.hdf5ElementType.nativeTypeID else {
@@ -259,10 +314,10 @@ public final class HDF5Dataset: HDF5Object, @unchecked Sendable {
 
     /// Selects the (validated) slab in the file, makes a matching 1-D memory space and runs `io`.
     private func transferSlab<T: HDF5Scalar>(
-        _ id: hid_t, _ ctx: Context, _ type: T.Type, offset: [Int], count: [Int],
+        _ id: hid_t, _ ctx: Context, _ type: T.Type, offset: [Int], count: [Int], converting: Bool = false,
         _ io: (_ memType: hid_t, _ memSpace: hid_t, _ fileSpace: hid_t) -> herr_t
     ) throws {
-        let memType = try checkedType(T.self, ctx, verb: "accessed")
+        let memType = try checkedType(T.self, ctx, verb: "accessed", converting: converting)
         let n = product(count)
         if n == 0 { return }
         if rank == 0 {
@@ -278,5 +333,44 @@ public final class HDF5Dataset: HDF5Object, @unchecked Sendable {
         let memSpace = try ctx.check(H5Screate_simple(1, &memCount, nil), "could not create a dataspace")
         defer { H5Sclose(memSpace) }
         try ctx.check(io(memType, memSpace, fileSpace), "HDF5 I/O on slab offset \(offset) count \(count) failed")
+    }
+}
+
+/// Where and how much of a dataset is stored (see `HDF5Dataset.storage()`).
+public struct HDF5StorageInfo: Sendable, Equatable {
+    /// HDF5's storage layouts.
+    public enum Layout: String, Sendable, Equatable {
+        /// Stored in the object header (small datasets).
+        case compact
+        /// One block of `elementCount × element size` bytes, allocated when first written.
+        case contiguous
+        /// Fixed-shape chunks, each allocated when first written.
+        case chunked
+        /// Mapped from other datasets or files.
+        case virtual
+        /// A layout HDF5Kit does not know.
+        case other
+    }
+
+    /// The layout.
+    public let layout: Layout
+    /// The chunk shape for `.chunked`, else nil.
+    public let chunkShape: [Int]?
+    /// Bytes allocated in the file for the data (`H5Dget_storage_size`; after compression if filtered).
+    public let storedBytes: Int
+    /// Chunks allocated in the file for `.chunked` (`H5Dget_num_chunks`), else nil.
+    public let allocatedChunks: Int?
+    /// Whether a filter (e.g. gzip) is applied, so stored bytes may be fewer than the data's size.
+    public let filtered: Bool
+
+    /// Creates a description (HDF5Kit fills it in from the file).
+    public init(
+        layout: Layout, chunkShape: [Int]? = nil, storedBytes: Int, allocatedChunks: Int? = nil, filtered: Bool
+    ) {
+        self.layout = layout
+        self.chunkShape = chunkShape
+        self.storedBytes = storedBytes
+        self.allocatedChunks = allocatedChunks
+        self.filtered = filtered
     }
 }

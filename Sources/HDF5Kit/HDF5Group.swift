@@ -92,18 +92,30 @@ public final class HDF5Group: HDF5Object, @unchecked Sendable {
         _ name: String, of type: T.Type, shape: [Int],
         chunks: [Int]? = nil, compression: Int? = nil
     ) throws -> HDF5Dataset {
+        try createDataset(name, storing: T.hdf5ElementType, shape: shape, chunks: chunks, compression: compression)
+    }
+
+    /// Creates a dataset storing `elementType` (any numeric type, including `.float16`), to be
+    /// written with `write(_:converting: true)` from a Swift type HDF5 converts from.
+    @discardableResult
+    public func createDataset(
+        _ name: String, storing elementType: HDF5ElementType, shape: [Int],
+        chunks: [Int]? = nil, compression: Int? = nil
+    ) throws -> HDF5Dataset {
         let objectPath = joinPath(path, name)
         return try withID("create dataset", object: objectPath) { id, ctx in
             try Self.validateName(name, ctx)
-            guard let memType = T.hdf5ElementType.nativeTypeID else {
-                throw ctx.error(.invalidArgument, "\(T.self) has no native HDF5 type")
+            guard let elementSize = elementType.byteCount, let fileType = elementType.makeFileType() else {
+                throw ctx.error(.invalidArgument, "HDF5Kit cannot create a dataset of \(elementType) elements")
             }
+            defer { H5Tclose(fileType) }
+            let memType = fileType
             if shape.contains(where: { $0 < 0 }) {
                 throw ctx.error(.invalidArgument, "shape \(shape) has a negative dimension")
             }
             let chunkDims = try Self.chunkDims(
                 shape: shape, chunks: chunks, compression: compression,
-                elementSize: MemoryLayout<T>.stride, ctx)
+                elementSize: elementSize, ctx)
             if Self.exists(name, in: id) { throw ctx.error(.alreadyExists, "an object with this name already exists") }
 
             let space =
@@ -128,7 +140,7 @@ public final class HDF5Group: HDF5Object, @unchecked Sendable {
             if did < 0 { throw ctx.libraryError("could not create the dataset") }
             return HDF5Dataset(
                 id: did, filePath: filePath, path: objectPath, shape: shape,
-                elementType: T.hdf5ElementType)
+                elementType: elementType)
         }
     }
 
@@ -150,9 +162,10 @@ public final class HDF5Group: HDF5Object, @unchecked Sendable {
     }
 
     /// Creates a dataset and writes `values` in one step; `shape` defaults to `[values.count]`.
+    /// `storing` another numeric type than `T`'s makes HDF5 convert as it writes (e.g. Float into float16).
     @discardableResult
     public func write<T: HDF5Scalar>(
-        _ name: String, _ values: [T], shape: [Int]? = nil,
+        _ name: String, _ values: [T], shape: [Int]? = nil, storing: HDF5ElementType? = nil,
         chunks: [Int]? = nil, compression: Int? = nil
     ) throws -> HDF5Dataset {
         let shape = shape ?? [values.count]
@@ -162,9 +175,45 @@ public final class HDF5Group: HDF5Object, @unchecked Sendable {
                 objectPath: joinPath(path, name),
                 reason: "\(values.count) values do not fill shape \(shape) (\(product(shape)) elements)")
         }
-        let dataset = try createDataset(name, of: T.self, shape: shape, chunks: chunks, compression: compression)
-        try dataset.write(values)
+        let dataset = try createDataset(
+            name, storing: storing ?? T.hdf5ElementType, shape: shape, chunks: chunks, compression: compression)
+        try dataset.write(values, converting: storing != nil)
         return dataset
+    }
+
+    /// Creates a 1-D dataset of fixed-length (NUL-padded) strings, as h5py writes numpy `S` arrays.
+    /// HDF5Kit does not read string datasets back; this exists to describe and test such files.
+    @discardableResult
+    public func writeStrings(_ name: String, _ values: [String]) throws -> HDF5Dataset {
+        let objectPath = joinPath(path, name)
+        return try withID("write strings", object: objectPath) { id, ctx in
+            try Self.validateName(name, ctx)
+            if Self.exists(name, in: id) { throw ctx.error(.alreadyExists, "an object with this name already exists") }
+            let width = max(1, values.map(\.utf8.count).max() ?? 1)
+            let type = try ctx.check(H5Tcopy(H5T_C_S1), "could not create a string type")
+            defer { H5Tclose(type) }
+            try ctx.check(H5Tset_size(type, width), "could not set the string width")
+            var count = hsize_t(values.count)
+            let space = try ctx.check(H5Screate_simple(1, &count, nil), "could not create a dataspace")
+            defer { H5Sclose(space) }
+            let lcpl = try Self.intermediateGroupsLinkPlist(ctx)
+            defer { H5Pclose(lcpl) }
+            let did = H5Dcreate2(id, name, type, space, lcpl, defaultPlist, defaultPlist)
+            if did < 0 { throw ctx.libraryError("could not create the dataset") }
+            var bytes = [UInt8](repeating: 0, count: width * values.count)
+            for (i, v) in values.enumerated() {
+                bytes.replaceSubrange((i * width)..<(i * width + v.utf8.count), with: v.utf8)
+            }
+            if !values.isEmpty {
+                let status = H5Dwrite(did, type, allSpace, allSpace, defaultPlist, bytes)
+                if status < 0 {
+                    H5Dclose(did)
+                    throw ctx.libraryError("could not write the strings")
+                }
+            }
+            return HDF5Dataset(
+                id: did, filePath: filePath, path: objectPath, shape: [values.count], elementType: .other("string"))
+        }
     }
 
     /// Reads the whole dataset at `name` as `[T]` (row-major); throws `.typeMismatch` if it stores another type.

@@ -19,6 +19,7 @@ public final class DatasetFile: @unchecked Sendable {
     public let targetStatistics: FeatureStatistics?
 
     let file: HDF5File
+    private let scanner: DatasetScanner
     private let lock = NSLock()
     private var cache: [String: ValidatedSplit] = [:]
 
@@ -32,8 +33,10 @@ public final class DatasetFile: @unchecked Sendable {
     }
 
     /// Opens `path` read-only and validates its root attributes (vocabulary, class names, statistics).
-    public init(path: String) throws {
+    /// Long validation scans of a split report to `progress` (stderr by default, once a second at most).
+    public init(path: String, progress: ValidationProgress = .standardError) throws {
         self.path = path
+        scanner = DatasetScanner(path: path, progress: progress)
         file = try datasetIO(file: path, object: nil) { try HDF5File.open(path, mode: .readOnly) }
         let root = file.root
         vocabulary = try Self.stringsAttribute(root, "vocabulary", file: path)
@@ -76,7 +79,7 @@ public final class DatasetFile: @unchecked Sendable {
                 let t = schema.steps ?? 0
                 throw FileError(
                     .typeMismatch, .dataset, file: path, object: "\(split)/\(targetsName)",
-                    "expected int32 class ids [N] or [N, T] with N = \(n), T = \(t), found \(validated.targetsFound)")
+                    "expected integer class ids [N] or [N, T] with N = \(n), T = \(t), found \(validated.targetsFound)")
             }
             if Int(ids.max) >= k {
                 let at =
@@ -104,10 +107,10 @@ public final class DatasetFile: @unchecked Sendable {
         case (.features(let size), .features(let width)) where size != width:
             problems.append("the model reads I = \(size) features but \(inputObject) has I = \(width)")
         case (.features(let size), .tokens):
-            problems.append("the model reads float32 features (I = \(size)) but \(inputObject) holds int32 token ids")
+            problems.append("the model reads features (I = \(size)) but \(inputObject) holds integer token ids")
         case (.tokens(let v, _), .features(let width)):
             problems.append(
-                "the model reads token ids (vocabulary \(v)) but \(inputObject) holds float32 features (I = \(width))")
+                "the model reads token ids (vocabulary \(v)) but \(inputObject) holds features (I = \(width))")
         case (.tokens(let v, _), .tokens):
             if let vocabulary, vocabulary.count != v {
                 problems.append(
@@ -134,7 +137,7 @@ public final class DatasetFile: @unchecked Sendable {
                 }
             } else {
                 problems.append(
-                    "the model's loss \(model.loss.rawValue) needs int32 class ids but \(targetObject) holds \(schema.target)"
+                    "the model's loss \(model.loss.rawValue) needs integer class ids but \(targetObject) holds \(schema.target)"
                 )
             }
         } else {
@@ -145,7 +148,7 @@ public final class DatasetFile: @unchecked Sendable {
                 }
             } else {
                 problems.append(
-                    "the model's loss \(model.loss.rawValue) needs float32 values but \(targetObject) holds \(schema.target)"
+                    "the model's loss \(model.loss.rawValue) needs float values but \(targetObject) holds \(schema.target)"
                 )
             }
         }
@@ -192,19 +195,18 @@ public final class DatasetFile: @unchecked Sendable {
         return result
     }
 
-    /// "sequence 3, step 4" for a flat index into [N, T] inputs, or "position 17" in a stream.
+    /// "sequence 3, step 4" for a flat index into [N, T] token inputs, or "position 17" in a stream.
     private func position(_ flat: Int, _ schema: DatasetSchema) -> String {
         switch schema.form {
-        case .tokenStream: return "position \(flat)"
-        case .sequences:
-            let t = schema.steps ?? 1
-            return "sequence \(flat / t), step \(flat % t)"
+        case .tokenStream: return ElementPosition.stream([schema.count])(flat)
+        case .sequences: return ElementPosition.inputs([schema.count, schema.steps ?? 1])(flat)
         }
     }
 
     /// Position of a flat index into the class targets ([N, T] or [N]).
     private func targetPosition(_ flat: Int, _ schema: DatasetSchema) -> String {
-        schema.target.isPerStep ? position(flat, schema) : "sequence \(flat)"
+        let shape = schema.target.isPerStep ? [schema.count, schema.steps ?? 1] : [schema.count]
+        return ElementPosition.targets(shape, perStep: schema.target.isPerStep)(flat)
     }
 
     private static func describe(_ d: HDF5Dataset) -> String {
@@ -245,17 +247,21 @@ public final class DatasetFile: @unchecked Sendable {
         guard group.exists(name) else {
             throw FileError(.missing, .dataset, file: path, object: object, "no such dataset")
         }
-        return try datasetIO(file: path, object: object) { try group.openDataset(name) }
+        let d = try datasetIO(file: path, object: object) { try group.openDataset(name) }
+        try scanner.checkStored(d, object: object)
+        return d
     }
 
     private func validateStream(_ split: String, _ group: HDF5Group) throws -> ValidatedSplit {
         let object = "\(split)/tokens"
         let tokens = try open(group, split, "tokens")
-        guard tokens.elementType == .int32, tokens.rank == 1 else {
+        let accepted = DatasetRole.tokenIDs.accepts(tokens.elementType)
+        guard accepted, tokens.rank == 1 else {
             throw FileError(
-                tokens.elementType == .int32 ? .shapeMismatch : .typeMismatch, .dataset, file: path,
+                accepted ? .shapeMismatch : .typeMismatch, .dataset, file: path,
                 object: object,
-                "expected an int32 token stream [L], found \(Self.describe(tokens))")
+                "expected a token stream [L] of integer ids (\(DatasetRole.tokenIDs.acceptedTypes)), found \(Self.describe(tokens))"
+            )
         }
         let length = tokens.shape[0]
         guard length >= 2 else {
@@ -263,8 +269,9 @@ public final class DatasetFile: @unchecked Sendable {
                 .shapeMismatch, .dataset, file: path, object: object,
                 "expected a token stream of at least 2 tokens (an input and its next token), found \(length)")
         }
-        let ids = try scanIDs(tokens, object: object)
-        try checkTokenIDs(ids, object: object) { "position \($0)" }
+        let at = ElementPosition.stream(tokens.shape)
+        let ids = try scanner.scanIDs(tokens, role: .tokenIDs, object: object, at: at)
+        try checkTokenIDs(ids, object: object) { at($0) }
         let schema = DatasetSchema(
             split: split, form: .tokenStream, count: length, steps: nil, input: .tokens, target: .classesPerStep,
             hasLengths: false, vocabulary: vocabulary, classNames: classNames, featureStatistics: featureStatistics,
@@ -282,15 +289,16 @@ public final class DatasetFile: @unchecked Sendable {
         let inputsObject = "\(split)/inputs"
         let inputs = try open(group, split, "inputs")
         let input: DatasetSchema.InputKind
-        switch (inputs.elementType, inputs.rank) {
-        case (.float32, 3): input = .features(width: inputs.shape[2])
-        case (.int32, 2): input = .tokens
+        switch inputs.rank {
+        case 3 where DatasetRole.features.accepts(inputs.elementType): input = .features(width: inputs.shape[2])
+        case 2 where DatasetRole.tokenIDs.accepts(inputs.elementType): input = .tokens
         default:
-            let known = inputs.elementType == .float32 || inputs.elementType == .int32
+            let known = DatasetRole.features.accepts(inputs.elementType)
             let kind: FileError.Kind = known ? .shapeMismatch : .typeMismatch
             throw FileError(
                 kind, .dataset, file: path, object: inputsObject,
-                "expected float32 features [N, T, I] or int32 token ids [N, T], found \(Self.describe(inputs))")
+                "expected features [N, T, I] (\(DatasetRole.features.acceptedTypes)) or token ids [N, T] (\(DatasetRole.tokenIDs.acceptedTypes)), found \(Self.describe(inputs))"
+            )
         }
         let n = inputs.shape[0]
         let t = inputs.shape[1]
@@ -303,34 +311,39 @@ public final class DatasetFile: @unchecked Sendable {
         let targetsObject = "\(split)/targets"
         let targets = try open(group, split, "targets")
         let target: DatasetSchema.TargetKind
-        switch (targets.elementType, targets.rank) {
-        case (.int32, 1) where targets.shape[0] == n:
+        let intTargets = DatasetRole.classIDs.accepts(targets.elementType)
+        let floatTargets = DatasetRole.values.accepts(targets.elementType)
+        switch targets.rank {
+        case 1 where intTargets && targets.shape[0] == n:
             target = .classesPerSequence
-        case (.int32, 2) where targets.shape[0] == n && targets.shape[1] == t:
+        case 2 where intTargets && targets.shape[0] == n && targets.shape[1] == t:
             target = .classesPerStep
-        case (.float32, 2) where targets.shape[0] == n && targets.shape[1] >= 1:
+        case 2 where floatTargets && targets.shape[0] == n && targets.shape[1] >= 1:
             target = .valuesPerSequence(width: targets.shape[1])
-        case (.float32, 3) where targets.shape[0] == n && targets.shape[1] == t && targets.shape[2] >= 1:
+        case 3 where floatTargets && targets.shape[0] == n && targets.shape[1] == t && targets.shape[2] >= 1:
             target = .valuesPerStep(width: targets.shape[2])
         default:
-            let known = targets.elementType == .float32 || targets.elementType == .int32
-            let kind: FileError.Kind = known ? .shapeMismatch : .typeMismatch
+            let kind: FileError.Kind =
+                intTargets || floatTargets ? .shapeMismatch : .typeMismatch
             throw FileError(
                 kind, .dataset, file: path, object: targetsObject,
-                "expected float32 values [N, T, O] or [N, O], or int32 class ids [N, T] or [N], with N = \(n) and T = \(t) (from \(inputsObject)), found \(Self.describe(targets))"
+                "expected values [N, T, O] or [N, O] (\(DatasetRole.values.acceptedTypes)), or class ids [N, T] or [N] (\(DatasetRole.classIDs.acceptedTypes)), with N = \(n) and T = \(t) (from \(inputsObject)), found \(Self.describe(targets))"
             )
         }
 
         var tokenIDs: DatasetSchema.IDRange?
+        let inputAt = ElementPosition.inputs(inputs.shape)
         if input == .tokens {
-            let ids = try scanIDs(inputs, object: inputsObject)
-            try checkTokenIDs(ids, object: inputsObject) { "sequence \($0 / t), step \($0 % t)" }
+            let ids = try scanner.scanIDs(inputs, role: .tokenIDs, object: inputsObject, at: inputAt)
+            try checkTokenIDs(ids, object: inputsObject) { inputAt($0) }
             tokenIDs = ids
+        } else {
+            try scanner.scanFinite(inputs, role: .features, object: inputsObject, at: inputAt)
         }
         var classIDs: DatasetSchema.IDRange?
+        let at = ElementPosition.targets(targets.shape, perStep: target.isPerStep)
         if target.isClasses {
-            let ids = try scanIDs(targets, object: targetsObject)
-            let at: (Int) -> String = target.isPerStep ? { "sequence \($0 / t), step \($0 % t)" } : { "sequence \($0)" }
+            let ids = try scanner.scanIDs(targets, role: .classIDs, object: targetsObject, at: at)
             if ids.min < 0 {
                 throw FileError(
                     .invalidValue, .dataset, file: path, object: targetsObject,
@@ -343,19 +356,24 @@ public final class DatasetFile: @unchecked Sendable {
                 )
             }
             classIDs = ids
+        } else {
+            try scanner.scanFinite(targets, role: .values, object: targetsObject, at: at)
         }
 
         let hasLengths = group.exists("lengths")
         if hasLengths {
             let object = "\(split)/lengths"
             let lengths = try open(group, split, "lengths")
-            guard lengths.elementType == .int32, lengths.rank == 1, lengths.shape[0] == n else {
+            let accepted = DatasetRole.lengths.accepts(lengths.elementType)
+            guard accepted, lengths.rank == 1, lengths.shape[0] == n else {
                 throw FileError(
-                    lengths.elementType == .int32 ? .shapeMismatch : .typeMismatch, .dataset, file: path,
+                    accepted ? .shapeMismatch : .typeMismatch, .dataset, file: path,
                     object: object,
-                    "expected int32 lengths [N] with N = \(n) (from \(inputsObject)), found \(Self.describe(lengths))")
+                    "expected integer lengths [N] (\(DatasetRole.lengths.acceptedTypes)) with N = \(n) (from \(inputsObject)), found \(Self.describe(lengths))"
+                )
             }
-            let range = try scanIDs(lengths, object: object)
+            let range = try scanner.scanIDs(
+                lengths, role: .lengths, object: object, at: .lengths(lengths.shape))
             if range.min < 1 {
                 throw FileError(
                     .invalidValue, .dataset, file: path, object: object,
@@ -399,35 +417,6 @@ public final class DatasetFile: @unchecked Sendable {
                 "token id \(ids.max) at \(at(ids.maxIndex)) is outside 0..<\(vocabulary.count) (the \(vocabulary.count) entries of root attribute vocabulary)"
             )
         }
-    }
-
-    /// Smallest and largest value of an int32 dataset, read in blocks of about 1 Mi elements so
-    /// memory stays flat however large the dataset is.
-    private func scanIDs(_ d: HDF5Dataset, object: String) throws -> DatasetSchema.IDRange {
-        let rowSize = max(1, d.rowSize)
-        let rowsPerBlock = max(1, (1 << 20) / rowSize)
-        let buffer = UnsafeMutableBufferPointer<Int32>.allocate(capacity: rowsPerBlock * rowSize)
-        defer { buffer.deallocate() }
-        var range = DatasetSchema.IDRange(min: .max, minIndex: 0, max: .min, maxIndex: 0)
-        var row = 0
-        while row < d.rowCount {
-            let rows = row..<min(d.rowCount, row + rowsPerBlock)
-            let count = try datasetIO(file: path, object: object) { try d.readRows(into: buffer, rows: rows) }
-            let base = row * rowSize
-            for i in 0..<count {
-                let v = buffer[i]
-                if v < range.min {
-                    range.min = v
-                    range.minIndex = base + i
-                }
-                if v > range.max {
-                    range.max = v
-                    range.maxIndex = base + i
-                }
-            }
-            row = rows.upperBound
-        }
-        return range
     }
 
     private static func stringsAttribute(_ root: HDF5Group, _ name: String, file: String) throws -> [String]? {

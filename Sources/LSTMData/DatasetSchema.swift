@@ -16,11 +16,11 @@ public struct DatasetSchema: Sendable, Equatable {
         /// int32 token ids.
         case tokens
 
-        /// "float32 features, I = 8" or "int32 token ids".
+        /// "features, I = 8" or "integer token ids" (read as float32 / int32 whatever the stored type).
         public var description: String {
             switch self {
-            case .features(let width): "float32 features, I = \(width)"
-            case .tokens: "int32 token ids"
+            case .features(let width): "features, I = \(width)"
+            case .tokens: "integer token ids"
             }
         }
     }
@@ -60,13 +60,13 @@ public struct DatasetSchema: Sendable, Equatable {
             }
         }
 
-        /// E.g. "int32 class ids per step" or "float32 values per sequence, O = 1".
+        /// E.g. "integer class ids per step" or "float values per sequence, O = 1".
         public var description: String {
             switch self {
-            case .classesPerStep: "int32 class ids per step"
-            case .classesPerSequence: "int32 class ids per sequence"
-            case .valuesPerStep(let w): "float32 values per step, O = \(w)"
-            case .valuesPerSequence(let w): "float32 values per sequence, O = \(w)"
+            case .classesPerStep: "integer class ids per step"
+            case .classesPerSequence: "integer class ids per sequence"
+            case .valuesPerStep(let w): "float values per step, O = \(w)"
+            case .valuesPerSequence(let w): "float values per sequence, O = \(w)"
             }
         }
     }

@@ -25,7 +25,9 @@ final class BatchSlot: @unchecked Sendable {
 }
 
 /// Reads minibatches from the datasets of one validated split. Immutable, so shareable with the
-/// prefetch thread; HDF5Kit serialises the actual library calls.
+/// prefetch thread; HDF5Kit serialises the actual library calls. Every read lets HDF5 convert the
+/// stored element type (any type `DatasetRole` accepts) into Float or Int32 for just the rows read;
+/// validation has already refused any value that conversion would saturate or turn into inf.
 final class BatchSource: @unchecked Sendable {
     let path: String
     let split: String
@@ -70,13 +72,17 @@ final class BatchSource: @unchecked Sendable {
         case .features(let width):
             resize(&slot.features, b * t * width)
             try datasetIO(file: path, object: inputsObject) {
-                try slot.features.withUnsafeMutableBufferPointer { _ = try inputs.readRows(indices: rows, into: $0) }
+                try slot.features.withUnsafeMutableBufferPointer {
+                    _ = try inputs.readRows(indices: rows, into: $0, converting: true)
+                }
             }
             x = .features(slot.features)
         case .tokens:
             resize(&slot.tokens, b * t)
             try datasetIO(file: path, object: inputsObject) {
-                try slot.tokens.withUnsafeMutableBufferPointer { _ = try inputs.readRows(indices: rows, into: $0) }
+                try slot.tokens.withUnsafeMutableBufferPointer {
+                    _ = try inputs.readRows(indices: rows, into: $0, converting: true)
+                }
             }
             x = .tokens(slot.tokens)
         }
@@ -86,13 +92,17 @@ final class BatchSource: @unchecked Sendable {
         case .classesPerStep, .classesPerSequence:
             resize(&slot.classes, b * targets.rowSize)
             try datasetIO(file: path, object: targetsObject) {
-                try slot.classes.withUnsafeMutableBufferPointer { _ = try targets.readRows(indices: rows, into: $0) }
+                try slot.classes.withUnsafeMutableBufferPointer {
+                    _ = try targets.readRows(indices: rows, into: $0, converting: true)
+                }
             }
             y = .classes(slot.classes)
         case .valuesPerStep, .valuesPerSequence:
             resize(&slot.values, b * targets.rowSize)
             try datasetIO(file: path, object: targetsObject) {
-                try slot.values.withUnsafeMutableBufferPointer { _ = try targets.readRows(indices: rows, into: $0) }
+                try slot.values.withUnsafeMutableBufferPointer {
+                    _ = try targets.readRows(indices: rows, into: $0, converting: true)
+                }
             }
             y = .values(slot.values)
         }
@@ -100,7 +110,9 @@ final class BatchSource: @unchecked Sendable {
         if let lengths {
             resize(&slot.lengths, b)
             try datasetIO(file: path, object: "\(split)/lengths") {
-                try slot.lengths.withUnsafeMutableBufferPointer { _ = try lengths.readRows(indices: rows, into: $0) }
+                try slot.lengths.withUnsafeMutableBufferPointer {
+                    _ = try lengths.readRows(indices: rows, into: $0, converting: true)
+                }
             }
             l = slot.lengths
         }
@@ -117,7 +129,7 @@ final class BatchSource: @unchecked Sendable {
             try slot.window.withUnsafeMutableBufferPointer { buffer in
                 for (i, start) in starts.enumerated() {
                     let part = UnsafeMutableBufferPointer(rebasing: buffer[(i * w)..<((i + 1) * w)])
-                    _ = try inputs.readRows(into: part, rows: start..<(start + w))
+                    _ = try inputs.readRows(into: part, rows: start..<(start + w), converting: true)
                 }
             }
         }

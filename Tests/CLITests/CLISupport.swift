@@ -6,6 +6,8 @@ struct CLIResult {
     let status: Int32
     let stdout: String
     let stderr: String
+    /// Whether the process died by a signal (then `status` is the signal number, not an exit code).
+    var signaled = false
     var output: String { stdout + stderr }
 }
 
@@ -43,7 +45,7 @@ func lstm(_ args: [String], in dir: URL? = nil) throws -> CLIResult {
     let errData = (try? Data(contentsOf: errURL)) ?? Data()
     return CLIResult(
         status: p.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
-        stderr: String(decoding: errData, as: UTF8.self))
+        stderr: String(decoding: errData, as: UTF8.self), signaled: p.terminationReason == .uncaughtSignal)
 }
 
 /// A fresh temporary directory, removed by the caller's tearDown.

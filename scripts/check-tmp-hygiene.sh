@@ -16,9 +16,10 @@ cd "$(dirname "$0")/.."
 bundle=.build/debug/lstmPackageTests.xctest
 [ -x "$bundle" ] || { echo "check-tmp-hygiene: $bundle not found; run 'swift build --build-tests' first" >&2; exit 2; }
 private=$(mktemp -d)
-trap 'rm -rf "$private"' EXIT
+cache=$(mktemp -d)  # torch's compile cache (the interop tests run python with torch) goes elsewhere
+trap 'rm -rf "$private" "$cache"' EXIT
 status=0
-TMPDIR=$private "$bundle" ${1:+"$1"} || status=$?
+TMPDIR=$private TORCHINDUCTOR_CACHE_DIR=$cache "$bundle" ${1:+"$1"} || status=$?
 left=$(cd "$private" && ls -A)
 if [ -n "$left" ]; then
     echo "check-tmp-hygiene: the tests left these in \$TMPDIR:" >&2

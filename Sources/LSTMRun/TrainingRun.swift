@@ -135,7 +135,9 @@ public final class TrainingRun {
         self.config = config
         directory = config.checkpoint.dir
         if let g = config.data.generate, !FileManager.default.fileExists(atPath: config.data.file) {
-            try g.write(to: config.data.file)
+            do { try g.write(to: config.data.file) } catch {
+                throw FileError.fileSystem(error, .dataset, file: config.data.file, "could not generate the dataset")
+            }
         }
         trainFile = try DatasetFile(path: config.data.file)
         let schema = try trainFile.schema(config.data.trainSplit)

@@ -82,11 +82,15 @@ final class DiskFaultCLITests: XCTestCase {
         guard FileManager.default.isExecutableFile(atPath: "/usr/bin/setpriv"), getuid() == 0 else {
             throw XCTSkip("needs root and setpriv to run as another user; FileSystemMessageTests pins the words")
         }
-        let shared = dir.appendingPathComponent("shared")
+        // Under /tmp (world-traversable), not $TMPDIR, which may be private to root.
+        let base = URL(fileURLWithPath: "/tmp/lstm-permission-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: base, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: base) }
+        chmod(base.path, 0o755)
+        let shared = base.appendingPathComponent("shared")
         try FileManager.default.createDirectory(at: shared, withIntermediateDirectories: true)
-        chmod(dir.path, 0o755)
         chmod(shared.path, 0o777)  // the data file goes here
-        let locked = dir.appendingPathComponent("locked")
+        let locked = base.appendingPathComponent("locked")
         try FileManager.default.createDirectory(at: locked, withIntermediateDirectories: true)
         chmod(locked.path, 0o755)
         let binary = productsDirectory.appendingPathComponent("lstm").path

@@ -10,7 +10,7 @@ import XCTest
 ///
 /// `LSTM_KILLS=N` sets the number of random kills (default 4, after the 3 chosen ones; with it set,
 /// every kill must happen), `LSTM_KILL_SEED` the seed and `LSTM_KILL_STEPS` the run's length
-/// (default 150); `scripts/soak-kill-resume.sh N` runs this test with N kills.
+/// (default 300); `scripts/soak-kill-resume.sh N` runs this test with N kills.
 final class KillResumeCLITests: XCTestCase {
     private var dir: URL!
 
@@ -87,10 +87,13 @@ final class KillResumeCLITests: XCTestCase {
         // 3. Inside a checkpoint write: while a hidden temporary file exists (or after 3 s).
         if !finished {
             let t0 = Date()
+            var sawWrite = false
             finished = try !attempt("inside a checkpoint write") { _ in
                 let names = (try? FileManager.default.contentsOfDirectory(atPath: run.path)) ?? []
-                return names.contains { $0.contains(".tmp-") } || Date().timeIntervalSince(t0) > 3
+                sawWrite = names.contains { $0.contains(".tmp-") }
+                return sawWrite || Date().timeIntervalSince(t0) > 3
             }
+            if !finished && !sawWrite { kills[kills.count - 1] = "3 s without catching a checkpoint write" }
         }
         // 4. At random moments (mid-epoch, mid-write, during validation, at start-up…).
         var random = 0
@@ -130,7 +133,7 @@ final class KillResumeCLITests: XCTestCase {
             "--set",
             "data.generate={task: copy, symbols: 3, alphabet: 4, delay: 4, train: 72, val: 16, test: 16, seed: 1}",
             "--set", "data.batch_size=16", "--set", "model.hidden_size=8", "--set", "model.embedding_size=4",
-            "--set", "training.steps=\(ProcessInfo.processInfo.environment["LSTM_KILL_STEPS"] ?? "150")", "--set",
+            "--set", "training.steps=\(ProcessInfo.processInfo.environment["LSTM_KILL_STEPS"] ?? "300")", "--set",
             "training.early_stopping={metric: val_loss, patience: 1000}",
             "--set", "validation.every=7", "--set", "checkpoint.dir=\(run.path)", "--set", "checkpoint.every=4",
             "--set", "checkpoint.keep=2", "--set", "logging.every=1", "--set", "logging.progress=none"

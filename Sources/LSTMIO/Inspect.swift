@@ -29,8 +29,7 @@ public enum Inspection {
                 }
                 text += "model (sizes inferred from shapes; head, activation and loss not recorded):\n"
                 text += "  input: \(input)\n"
-                text +=
-                    "  lstm: \(c.numLayers) \(c.bidirectional ? "bidirectional " : "")layer(s), hidden size \(c.hiddenSize)\n"
+                text += "  lstm: \(lstmDescription(c))\n"
                 text += "  output size: \(c.outputSize)\n"
                 text += "parameters: \(sized.parameters.count)\n"
             }
@@ -110,12 +109,20 @@ public enum Inspection {
         case .features(let size): s += "\(indent)input: features, size \(size)\n"
         case .tokens(let v, let e): s += "\(indent)input: tokens, vocabulary \(v), embedding \(e)\n"
         }
-        s +=
-            "\(indent)lstm: \(config.numLayers) \(config.bidirectional ? "bidirectional " : "")layer(s), hidden size \(config.hiddenSize)"
+        s += "\(indent)lstm: \(lstmDescription(config))"
         s += config.dropout > 0 ? ", dropout \(config.dropout)\n" : "\n"
         s +=
             "\(indent)head: \(config.head.rawValue), output size \(config.outputSize), activation \(config.activation.rawValue), loss \(config.loss.rawValue)\n"
         s += "\(indent)initialization: \(config.initialization.rawValue), forget gate bias \(config.forgetGateBias)\n"
+        return s
+    }
+
+    /// "2 layer(s), hidden size 16", "2 bidirectional layer(s), hidden sizes [16, 8]", plus
+    /// ", bias pytorch (bias_ih + bias_hh)" for the two-bias form.
+    static func lstmDescription(_ c: ModelConfig) -> String {
+        let widths = c.uniformWidth ? "hidden size \(c.hiddenSize)" : "hidden sizes \(c.hiddenSizes)"
+        var s = "\(c.numLayers) \(c.bidirectional ? "bidirectional " : "")layer(s), \(widths)"
+        if c.bias == .pytorch { s += ", bias pytorch (bias_ih + bias_hh)" }
         return s
     }
 

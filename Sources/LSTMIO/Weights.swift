@@ -41,7 +41,7 @@ public enum WeightsFormat: String, Sendable, CaseIterable, Codable {
         {
             return format
         }
-        if root.exists("lstm.weight_ih_l0") { return .pytorch }
+        if root.exists("lstm.weight_ih_l0") || root.exists("lstm.0.weight_ih_l0") { return .pytorch }
         if root.exists("layers/lstm") || root.exists("layers/bidirectional") { return .keras }
         return nil
     }
@@ -56,12 +56,18 @@ public struct WeightsImportOptions: Sendable, Equatable {
     public var activation: OutputActivation?
     /// The training objective (needed for a Keras file Keras itself wrote).
     public var loss: LossKind?
+    /// The bias form to read into: `.pytorch` keeps a PyTorch file's bias_ih and bias_hh as they
+    /// are, `.single` sums them (nil: the file's model_config, else `BiasForm.default`).
+    public var bias: BiasForm?
 
     /// Options; nil means "take it from the file".
-    public init(head: Head? = nil, activation: OutputActivation? = nil, loss: LossKind? = nil) {
+    public init(
+        head: Head? = nil, activation: OutputActivation? = nil, loss: LossKind? = nil, bias: BiasForm? = nil
+    ) {
         self.head = head
         self.activation = activation
         self.loss = loss
+        self.bias = bias
     }
 }
 
@@ -80,6 +86,9 @@ enum WeightsFile {
         case biasIH
         /// PyTorch's `bias_hh`: zeros on export; added to `bias_ih` on import.
         case biasHH
+        /// Keras' one bias of a `bias: pytorch` model: this parameter (b_ih) plus the named one
+        /// (b_hh) on export; on import it goes to this parameter and the named one stays zero.
+        case summedWith(String)
     }
 
     /// One tensor of a weights file: its key (path from the root), shape, and the layout
@@ -96,26 +105,57 @@ enum WeightsFile {
         format == .keras ? kerasTensors(config) : pytorchTensors(config)
     }
 
+    /// The runs of equal consecutive widths: one `nn.LSTM` each in a PyTorch file (layer ranges).
+    static func pytorchRuns(_ config: ModelConfig) -> [Range<Int>] {
+        var runs: [Range<Int>] = []
+        var start = 0
+        for k in 1...max(1, config.numLayers)
+        where k == config.numLayers || config.hiddenSize(k) != config.hiddenSize(start) {
+            runs.append(start..<k)
+            start = k
+        }
+        return runs
+    }
+
+    /// The PyTorch key prefix of layer `k` and its index inside its `nn.LSTM`: ("lstm.", k) when
+    /// every layer has one width (one nn.LSTM), else ("lstm.{r}.", k − first layer of run r), the
+    /// state_dict of an `nn.ModuleList` of one nn.LSTM per run of equal widths (docs/weights.md).
+    static func pytorchPrefix(_ config: ModelConfig, layer k: Int) -> (prefix: String, layer: Int) {
+        if config.uniformWidth { return ("lstm.", k) }
+        let runs = pytorchRuns(config)
+        let r = runs.firstIndex { $0.contains(k) }!
+        return ("lstm.\(r).", k - runs[r].lowerBound)
+    }
+
     /// PyTorch `state_dict()` keys for `config`: `lstm.weight_ih_l{k}[_reverse]` [4H, I_k], …
+    /// (`lstm.{r}.weight_ih_l{j}` … when widths differ).
     static func pytorchTensors(_ config: ModelConfig) -> [Tensor] {
-        let h = config.hiddenSize
-        let g = 4 * h
         var out: [Tensor] = []
         if case .tokens(let v, let e) = config.input {
             out.append(Tensor(key: "embedding.weight", shape: [v, e], parameter: "embedding.weight", role: .same))
         }
         for k in 0..<config.numLayers {
+            let h = config.hiddenSize(k)
+            let g = 4 * h
+            let (prefix, j) = pytorchPrefix(config, layer: k)
             for d in 0..<config.directions {
                 let sfx = ParameterLayout.suffix(layer: k, direction: d)
+                let key = prefix + "%@_" + ParameterLayout.suffix(layer: j, direction: d)
+                func named(_ n: String) -> String { key.replacingOccurrences(of: "%@", with: n) }
                 out.append(
                     Tensor(
-                        key: "lstm.weight_ih_\(sfx)", shape: [g, config.layerInputWidth(k)],
+                        key: named("weight_ih"), shape: [g, config.layerInputWidth(k)],
                         parameter: "lstm.weight_ih_\(sfx)", role: .same))
                 out.append(
-                    Tensor(key: "lstm.weight_hh_\(sfx)", shape: [g, h], parameter: "lstm.weight_hh_\(sfx)", role: .same)
-                )
-                out.append(Tensor(key: "lstm.bias_ih_\(sfx)", shape: [g], parameter: "lstm.bias_\(sfx)", role: .biasIH))
-                out.append(Tensor(key: "lstm.bias_hh_\(sfx)", shape: [g], parameter: "lstm.bias_\(sfx)", role: .biasHH))
+                    Tensor(key: named("weight_hh"), shape: [g, h], parameter: "lstm.weight_hh_\(sfx)", role: .same))
+                switch config.bias {
+                case .single:
+                    out.append(Tensor(key: named("bias_ih"), shape: [g], parameter: "lstm.bias_\(sfx)", role: .biasIH))
+                    out.append(Tensor(key: named("bias_hh"), shape: [g], parameter: "lstm.bias_\(sfx)", role: .biasHH))
+                case .pytorch:  // nn.LSTM's own two biases, as they are
+                    out.append(Tensor(key: named("bias_ih"), shape: [g], parameter: "lstm.bias_ih_\(sfx)", role: .same))
+                    out.append(Tensor(key: named("bias_hh"), shape: [g], parameter: "lstm.bias_hh_\(sfx)", role: .same))
+                }
             }
         }
         out.append(
@@ -137,14 +177,14 @@ enum WeightsFile {
     /// Keras variables for `config`: cell kernel [I_k, 4H], recurrent kernel [H, 4H] and bias
     /// [4H] per LSTM (or per direction), Dense kernel [D·H, O] and bias [O].
     static func kerasTensors(_ config: ModelConfig) -> [Tensor] {
-        let h = config.hiddenSize
-        let g = 4 * h
         var out: [Tensor] = []
         if case .tokens(let v, let e) = config.input {
             out.append(
                 Tensor(key: "layers/embedding/vars/0", shape: [v, e], parameter: "embedding.weight", role: .same))
         }
         for k in 0..<config.numLayers {
+            let h = config.hiddenSize(k)
+            let g = 4 * h
             for d in 0..<config.directions {
                 let cell = kerasLSTM(k, direction: d, bidirectional: config.bidirectional) + "/cell/vars"
                 let sfx = ParameterLayout.suffix(layer: k, direction: d)
@@ -156,7 +196,15 @@ enum WeightsFile {
                     Tensor(
                         key: "\(cell)/1", shape: [h, g],
                         parameter: "lstm.weight_hh_\(sfx)", role: .transposed))  // recurrent_kernel
-                out.append(Tensor(key: "\(cell)/2", shape: [g], parameter: "lstm.bias_\(sfx)", role: .same))  // bias
+                switch config.bias {  // bias
+                case .single:
+                    out.append(Tensor(key: "\(cell)/2", shape: [g], parameter: "lstm.bias_\(sfx)", role: .same))
+                case .pytorch:
+                    out.append(
+                        Tensor(
+                            key: "\(cell)/2", shape: [g], parameter: "lstm.bias_ih_\(sfx)",
+                            role: .summedWith("lstm.bias_hh_\(sfx)")))
+                }
             }
         }
         out.append(
@@ -212,7 +260,12 @@ enum WeightsFile {
         }
         try root.setAttribute("num_layers", config.numLayers)
         try root.setAttribute("bidirectional", config.bidirectional ? 1 : 0)
-        try root.setAttribute("hidden_size", config.hiddenSize)
+        if config.uniformWidth {
+            try root.setAttribute("hidden_size", config.hiddenSize)
+        } else {
+            try root.setAttribute("hidden_size", config.hiddenSizes)  // one width per layer
+        }
+        try root.setAttribute("bias", config.bias.rawValue)
         try root.setAttribute("output_size", config.outputSize)
         try root.setAttribute("head", config.head.rawValue)
         try root.setAttribute("activation", config.activation.rawValue)

@@ -32,7 +32,8 @@ public enum WeightsExporter {
     }
 
     /// The tensors of a `format` file (key, shape, values): PyTorch gets our single bias as
-    /// `bias_ih` and zeros as `bias_hh`; Keras gets our [out, in] matrices transposed to
+    /// `bias_ih` and zeros as `bias_hh` (a `bias: pytorch` model's two as they are); Keras gets
+    /// a two-bias model's b_ih + b_hh summed into its one bias; Keras gets our [out, in] matrices transposed to
     /// [in, out]. Gate blocks stay in place (i, f, g, o is Keras' i, f, c, o).
     static func fileTensors(_ checkpoint: Checkpoint, _ format: WeightsFormat) -> [(String, [Int], [Float])] {
         WeightsFile.tensors(checkpoint.config, format).map { t in
@@ -40,6 +41,8 @@ public enum WeightsExporter {
             switch t.role {
             case .same, .biasIH: return (t.key, t.shape, ours)
             case .biasHH: return (t.key, t.shape, [Float](repeating: 0, count: ours.count))
+            case .summedWith(let other):  // Keras' one bias of a two-bias model: b_ih + b_hh
+                return (t.key, t.shape, zip(ours, checkpoint.tensor(other)!).map(WeightsFile.sumBiases))
             case .transposed: return (t.key, t.shape, WeightsFile.transpose(ours, rows: t.shape[1], cols: t.shape[0]))
             }
         }

@@ -10,7 +10,8 @@ public enum WeightsImporter {
     /// `format` says. The model config comes from the file's `model_config` attribute when
     /// present, else sizes are inferred from the tensors and head/loss/activation from `options`
     /// (or the file's `head`/`loss`/`activation` attributes); options given always override.
-    /// PyTorch's two biases are summed into the model's one.
+    /// PyTorch's two biases are summed into a `bias: single` model's one and kept as they are in
+    /// a `bias: pytorch` model's two (`options.bias` chooses; see docs/weights.md).
     public static func read(
         _ path: String, format: WeightsFormat? = nil,
         options: WeightsImportOptions = WeightsImportOptions()
@@ -25,6 +26,7 @@ public enum WeightsImporter {
         }
         if detected == .checkpoint || format == .checkpoint {
             var checkpoint = try Checkpoint.load(from: path)
+            if let bias = options.bias, bias != checkpoint.config.bias { checkpoint = convert(checkpoint, to: bias) }
             checkpoint.config = try apply(options, to: checkpoint.config, path: path)
             return checkpoint
         }
@@ -53,9 +55,37 @@ public enum WeightsImporter {
         }
     }
 
+    /// The same function in the other bias form: b_ih + b_hh summed into one bias, or one bias
+    /// as b_ih with b_hh zero. Optimizer state (laid out for the old form) is dropped.
+    static func convert(_ checkpoint: Checkpoint, to bias: BiasForm) -> Checkpoint {
+        var config = checkpoint.config
+        config.bias = bias
+        let layout = ParameterLayout(config)
+        var arena = [Float](repeating: 0, count: layout.count)
+        for e in layout.entries {
+            var tensor = checkpoint.tensor(e.name)
+            if tensor == nil, e.name.hasPrefix("lstm.bias_l") {  // single ← bias_ih + bias_hh
+                let sfx = e.name.dropFirst("lstm.bias_".count)
+                if let ih = checkpoint.tensor("lstm.bias_ih_\(sfx)"), let hh = checkpoint.tensor("lstm.bias_hh_\(sfx)")
+                {
+                    tensor = zip(ih, hh).map(WeightsFile.sumBiases)
+                }
+            } else if tensor == nil, e.name.hasPrefix("lstm.bias_ih_") {  // pytorch ← (bias, 0)
+                tensor = checkpoint.tensor("lstm.bias_" + e.name.dropFirst("lstm.bias_ih_".count))
+            }
+            if let tensor { arena.replaceSubrange(e.offset..<(e.offset + e.count), with: tensor) }
+        }
+        var out = checkpoint
+        out.config = config
+        out.parameters = arena
+        out.optimizer = nil
+        return out
+    }
+
     /// Applies `options` to `config` and validates the result.
     static func apply(_ options: WeightsImportOptions, to config: ModelConfig, path: String) throws -> ModelConfig {
         var config = config
+        if let bias = options.bias { config.bias = bias }
         if let head = options.head { config.head = head }
         if let loss = options.loss {
             config.loss = loss
@@ -106,7 +136,8 @@ public enum WeightsImporter {
         }
 
         /// Builds the arena from the file's tensors (all present and shape-checked): copies,
-        /// transposes back, and sums PyTorch's two biases.
+        /// transposes back, and sums PyTorch's two biases (single form); a parameter no tensor
+        /// fills (b_hh of a two-bias model read from Keras' one bias) stays zero.
         private func arena(_ config: ModelConfig, _ tensors: [WeightsFile.Tensor], _ values: [String: [Float]])
             -> [Float]
         {
@@ -114,6 +145,7 @@ public enum WeightsImporter {
             var arena = [Float](repeating: 0, count: layout.count)
             for e in layout.entries {
                 let sources = tensors.filter { $0.parameter == e.name }
+                if sources.isEmpty { continue }
                 var tensor: [Float]
                 if let ih = sources.first(where: { $0.role == .biasIH }),
                     let hh = sources.first(where: { $0.role == .biasHH })
@@ -158,14 +190,40 @@ public enum WeightsImporter {
                 ? datasets["lstm.weight_ih_l0_reverse"] != nil
                 : datasets[WeightsFile.kerasLSTM(0, bidirectional: true) + "/cell/vars/0"] != nil
             let cell: (Int) -> String = { WeightsFile.kerasLSTM($0, bidirectional: bidirectional) + "/cell/vars/" }
-            let lstmKey: (Int) -> String = pytorch ? { "lstm.weight_ih_l\($0)" } : { cell($0) + "0" }
-            var layers = 0
-            while datasets[lstmKey(layers)] != nil { layers += 1 }
-            let w = try shape(lstmKey(0), rank: 2)
-            let r = try shape(pytorch ? "lstm.weight_hh_l0" : cell(0) + "1", rank: 2)
+            // Each layer's (W key, R key): one nn.LSTM ("lstm.weight_ih_l{k}"), or one per run of
+            // equal widths ("lstm.{r}.weight_ih_l{j}"), or Keras' lstm{_k}/cell/vars/{0,1}.
+            var layerKeys: [(w: String, r: String)] = []
+            if pytorch {
+                let runs = datasets["lstm.weight_ih_l0"] == nil && datasets["lstm.0.weight_ih_l0"] != nil
+                if runs {
+                    var r = 0
+                    while datasets["lstm.\(r).weight_ih_l0"] != nil {
+                        var j = 0
+                        while datasets["lstm.\(r).weight_ih_l\(j)"] != nil {
+                            layerKeys.append(("lstm.\(r).weight_ih_l\(j)", "lstm.\(r).weight_hh_l\(j)"))
+                            j += 1
+                        }
+                        r += 1
+                    }
+                } else {
+                    while datasets["lstm.weight_ih_l\(layerKeys.count)"] != nil {
+                        let k = layerKeys.count
+                        layerKeys.append(("lstm.weight_ih_l\(k)", "lstm.weight_hh_l\(k)"))
+                    }
+                }
+            } else {
+                while datasets[cell(layerKeys.count) + "0"] != nil {
+                    layerKeys.append((cell(layerKeys.count) + "0", cell(layerKeys.count) + "1"))
+                }
+            }
+            if layerKeys.isEmpty { layerKeys = [(pytorch ? "lstm.weight_ih_l0" : cell(0) + "0", "")] }
+            let w = try shape(layerKeys[0].w, rank: 2)
+            let widths = try layerKeys.map { keys in
+                let r = try shape(keys.r, rank: 2)
+                return pytorch ? r[1] : r[0]
+            }
             let y = try shape(pytorch ? "head.weight" : "layers/dense/vars/0", rank: 2)
             let inputWidth = pytorch ? w[1] : w[0]
-            let hidden = pytorch ? r[1] : r[0]
             let outputs = pytorch ? y[0] : y[1]
             let embeddingKey = pytorch ? "embedding.weight" : "layers/embedding/vars/0"
             let input: InputKind
@@ -193,8 +251,9 @@ public enum WeightsImporter {
             }
             let activation = try options.activation ?? stored("activation", OutputActivation.self)
             let config = ModelConfig(
-                input: input, hiddenSize: hidden, numLayers: layers, outputSize: outputs,
-                activation: activation, head: head, loss: loss, bidirectional: bidirectional)
+                input: input, hiddenSizes: widths, outputSize: outputs,
+                activation: activation, head: head, loss: loss, bidirectional: bidirectional,
+                bias: options.bias ?? .default)
             do { try config.validate() } catch {
                 throw fail(.invalidConfig, nil, "the inferred model is not valid: \(error)")
             }
@@ -218,7 +277,10 @@ public enum WeightsImporter {
             case .tokens(let v, let e): input = "tokens V=\(v) E=\(e)"
             }
             let kind = config.bidirectional ? "bidirectional layer(s)" : "layer(s)"
-            return "\(input), \(config.numLayers) \(kind) of H=\(config.hiddenSize), O=\(config.outputSize)"
+            let widths = config.uniformWidth ? "H=\(config.hiddenSize)" : "H=\(config.hiddenSizes)"
+            var s = "\(input), \(config.numLayers) \(kind) of \(widths), O=\(config.outputSize)"
+            if config.bias == .pytorch { s += ", bias pytorch" }
+            return s
         }
     }
 }

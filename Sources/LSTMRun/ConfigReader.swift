@@ -190,6 +190,19 @@ final class ConfigReader {
         }
     }
 
+    /// A list of integers (nil when the key is absent or holds a single value): each ≥ `lo`, not empty.
+    func ints(_ key: String, min lo: Int? = nil) throws -> [Int]? {
+        guard let v = value(key), case .sequence(let seq) = v else { return nil }
+        if seq.isEmpty { throw error(key, "expected an integer or a non-empty list of integers, found []", at: v) }
+        return try seq.enumerated().map { k, item in
+            guard case .scalar(let s) = item, let i = Int(s.string.replacingOccurrences(of: "_", with: "")) else {
+                throw error(key, "element \(k): expected an integer, found \(describe(item))", at: item)
+            }
+            if let lo, i < lo { throw error(key, "element \(k) must be ≥ \(lo) (got \(i))", at: item) }
+            return i
+        }
+    }
+
     /// Throws for the first key in this mapping that was never asked for.
     func rejectUnknownKeys() throws {
         guard let mapping else { return }

@@ -47,11 +47,37 @@ extension RunConfig {
         }
         if let error = ConfigError.combined(mismatches) { throw error }
         let model = ModelConfig(
-            input: input, hiddenSize: c.model.hiddenSize, numLayers: c.model.numLayers, outputSize: o,
+            input: input, hiddenSizes: c.model.layerWidths, outputSize: o,
             activation: c.model.activation, head: head, loss: loss, initialization: c.model.initialization,
-            forgetGateBias: c.model.forgetBias, bidirectional: c.model.bidirectional, dropout: c.model.dropout)
+            forgetGateBias: c.model.forgetBias, bidirectional: c.model.bidirectional, dropout: c.model.dropout,
+            bias: c.model.bias)
         try model.validate()
         return model
+    }
+
+    /// `model` with every architecture key the config leaves out taken from `stored`, the model
+    /// of a weights file or checkpoint (`--init`, resume): hidden_size/num_layers, bidirectional,
+    /// embedding_size, bias, init, forget_bias, dropout. Keys the config gives stay as given, so a
+    /// real mismatch still fails the caller's comparison.
+    public func model(_ model: ModelConfig, inferringFrom stored: ModelConfig) -> ModelConfig {
+        let given = self.model.givenKeys
+        var m = model
+        switch (given.contains("hidden_size"), given.contains("num_layers")) {
+        case (false, false): m.hiddenSizes = stored.hiddenSizes
+        case (false, true) where stored.uniformWidth: m.hiddenSize = stored.hiddenSize
+        case (true, false) where self.model.hiddenSizes == nil:
+            m.numLayers = stored.numLayers  // one width given: as many layers as the file has
+        default: break
+        }
+        if !given.contains("bidirectional") { m.bidirectional = stored.bidirectional }
+        if !given.contains("embedding_size"), case .tokens(let v, _) = m.input, case .tokens(_, let e) = stored.input {
+            m.input = .tokens(vocabulary: v, embedding: e)
+        }
+        if !given.contains("bias") { m.bias = stored.bias }
+        if !given.contains("init") { m.initialization = stored.initialization }
+        if !given.contains("forget_bias") { m.forgetGateBias = stored.forgetGateBias }
+        if !given.contains("dropout") { m.dropout = stored.dropout }
+        return m
     }
 
     /// The optimizer section as LSTMKit's configuration (unset keys: torch's defaults).
@@ -104,8 +130,9 @@ extension ModelConfig {
         case .features(let i): s = "features I=\(i)"
         case .tokens(let v, let e): s = "tokens V=\(v) E=\(e)"
         }
-        s +=
-            ", H=\(m.hiddenSize) × \(m.numLayers) layer(s)\(m.bidirectional ? " bidirectional" : ""), O=\(m.outputSize)"
+        let widths = m.uniformWidth ? "H=\(m.hiddenSize) × \(m.numLayers) layer(s)" : "H=\(m.hiddenSizes) (per layer)"
+        s += ", \(widths)\(m.bidirectional ? " bidirectional" : ""), O=\(m.outputSize)"
+        if m.bias != .default { s += ", bias \(m.bias.rawValue)" }
         s += ", head \(m.head.rawValue), \(m.loss.rawValue)+\(m.activation.rawValue)"
         if m.dropout > 0 { s += ", dropout \(m.dropout)" }
         return s

@@ -42,7 +42,7 @@ public final class Evaluator {
             if let maxBatches, n >= maxBatches {
                 continue  // drain the epoch so the loader ends where it started
             }
-            if state.map({ $0.h[0].count != batch.batchSize * network.config.hiddenSize }) ?? false { state = nil }
+            if state.map({ $0.h[0].count != batch.batchSize * network.config.hiddenSize(0) }) ?? false { state = nil }
             acc.add(
                 batch,
                 loss: batch.withView { network.forward(parameters, $0, workspace: workspace, initialState: state) },

@@ -26,6 +26,15 @@ public struct RunConfig: Sendable, Equatable {
         public var head: Head?
         public var initialization: Initialization = .pytorch
         public var forgetBias = false
+        /// `hidden_size` given as a list: one width per layer (then `hiddenSize` is the widest).
+        public var hiddenSizes: [Int]?
+        /// One or two bias vectors per gate block (`model.bias`).
+        public var bias: BiasForm = .default
+        /// The model keys the config gives (file or --set); `--init` takes the others from the weights.
+        public var givenKeys: Set<String> = []
+
+        /// H_k of every layer: the list, or `hidden_size` repeated `num_layers` times.
+        public var layerWidths: [Int] { hiddenSizes ?? Array(repeating: hiddenSize, count: numLayers) }
     }
 
     public struct Generate: Sendable, Equatable {
@@ -202,8 +211,24 @@ extension RunConfig {
         // model
         let m = try r.section("model")
         var model = Model()
-        model.hiddenSize = try m.int("hidden_size", default: model.hiddenSize, min: 1)
-        model.numLayers = try m.int("num_layers", default: model.numLayers, min: 1)
+        if let widths = try m.ints("hidden_size", min: 1) {  // a list: one width per layer
+            if let n = try m.int("num_layers", min: 1), n != widths.count {
+                throw m.error(
+                    "num_layers",
+                    "is \(n) but model.hidden_size lists \(widths.count) width(s) \(widths); give one width per layer or leave num_layers out",
+                    at: m.value("num_layers"))
+            }
+            model.hiddenSizes = widths
+            model.hiddenSize = widths.max()!
+            model.numLayers = widths.count
+        } else {
+            model.hiddenSize = try m.int("hidden_size", default: model.hiddenSize, min: 1)
+            model.numLayers = try m.int("num_layers", default: model.numLayers, min: 1)
+        }
+        model.bias = try m.choice("bias", BiasForm.allCases.map(\.rawValue)).flatMap(BiasForm.init) ?? model.bias
+        model.givenKeys = Set(
+            ["hidden_size", "num_layers", "bidirectional", "embedding_size", "bias", "init", "forget_bias", "dropout"]
+                .filter { m.has($0) })
         model.bidirectional = try m.bool("bidirectional", default: model.bidirectional)
         model.dropout = try m.double("dropout", default: model.dropout, min: 0, max: 1, openMax: true)
         model.embeddingSize = try m.int("embedding_size", default: model.embeddingSize, min: 1)

@@ -147,7 +147,10 @@ public final class TrainingRun {
             let c = try WeightsImporter.read(
                 initFrom,
                 options: WeightsImportOptions(
-                    head: model.head, activation: model.activation, loss: model.loss))
+                    head: model.head, activation: model.activation, loss: model.loss,
+                    bias: config.model.givenKeys.contains("bias") ? model.bias : nil))
+            // Model keys the config leaves out come from the file; given ones must match it.
+            model = config.model(model, inferringFrom: c.config)
             model.initialization = c.config.initialization
             model.forgetGateBias = c.config.forgetGateBias
             guard c.config == model else {
@@ -156,6 +159,7 @@ public final class TrainingRun {
             }
             initial = c
         }
+        if let checkpoint { model = config.model(model, inferringFrom: checkpoint.config) }
         if let checkpoint, checkpoint.config != model {
             throw RunError("the checkpoint's model (\(checkpoint.config.summary)) does not match its config")
         }

@@ -9,6 +9,7 @@ extension StreamMode: ExpressibleByArgument {}
 extension Head: ExpressibleByArgument {}
 extension OutputActivation: ExpressibleByArgument {}
 extension LossKind: ExpressibleByArgument {}
+extension BiasForm: ExpressibleByArgument {}
 
 extension WeightsFormat: ExpressibleByArgument {
     /// Case-insensitive, as `--format PyTorch` always worked.

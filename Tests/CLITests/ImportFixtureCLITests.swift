@@ -31,6 +31,16 @@ final class ImportFixtureCLITests: XCTestCase {
             exported: "back.weights.h5")
     }
 
+    /// Keras' Sequential([Input((12, 3)), LSTM(16, return_sequences=True), LSTM(8), Dense(4, softmax)]).
+    func testKerasPerLayerWidthsFixtureThroughImportPredictAndExport() throws {
+        try check(
+            weights: "widths_16_8.weights.h5", io: "widths_16_8.keras.io.h5",
+            format: "keras", options: ["--head", "last", "--loss", "cross_entropy"], classTargets: true,
+            exported: "back.weights.h5")
+        let inspect = try run(["inspect", path("imported.h5")])
+        XCTAssertTrue(inspect.output.contains("hidden sizes [16, 8]"), inspect.output)
+    }
+
     func testPyTorchOneLayerFixtureThroughImportPredictAndExport() throws {
         try check(
             weights: "one_layer_sequence.pt.h5", io: "one_layer_sequence.pt.io.h5",

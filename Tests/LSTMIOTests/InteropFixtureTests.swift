@@ -31,6 +31,99 @@ final class InteropFixtureTests: XCTestCase {
             activation: .identity, head: .last, loss: .mse, bidirectional: true)
     )
 
+    /// widths_16_8: Sequential([Input((12, 3)), LSTM(16, return_sequences=True), LSTM(8),
+    /// Dense(4, softmax)]) in Keras, and the docs/weights.md per-width layout in PyTorch.
+    static let widths = (
+        name: "widths_16_8", options: WeightsImportOptions(head: .last, loss: .crossEntropy),
+        config: ModelConfig(
+            input: .features(size: 3), hiddenSizes: [16, 8], outputSize: 4,
+            activation: .softmax, head: .last, loss: .crossEntropy)
+    )
+
+    // MARK: Per-layer widths
+
+    func testKerasPerLayerWidthsFixtureImportsAndMatchesKerasOutputs() throws {
+        let m = Self.widths
+        try checkForward(
+            weights: m.name + ".weights.h5", io: m.name + ".keras.io.h5", format: .keras,
+            options: m.options, config: m.config)
+    }
+
+    func testPyTorchPerLayerWidthsFixtureImportsAndMatchesTorchOutputs() throws {
+        let m = Self.widths
+        try checkForward(
+            weights: m.name + ".pt.h5", io: m.name + ".pt.io.h5", format: .pytorch,
+            options: m.options, config: m.config)
+    }
+
+    /// PyTorch's per-width state_dict (one nn.LSTM per run of equal widths) imported as a
+    /// two-bias model and exported again: the same keys, shapes and bits; and every per-width
+    /// export imports back to the same arena bit for bit, in both formats and both bias forms.
+    func testPerLayerWidthsExportImportRoundTripsBitForBit() throws {
+        let m = Self.widths
+        let source = Self.fixtures.appendingPathComponent(m.name + ".pt.h5").path
+        var options = m.options
+        options.bias = .pytorch
+        XCTAssertEqual(try WeightsFormat.detect(path: source), .pytorch)  // keys lstm.0.*, no attributes
+        let imported = try WeightsImporter.read(source, options: options)
+        XCTAssertEqual(imported.config.hiddenSizes, [16, 8])
+        XCTAssertEqual(imported.config.bias, .pytorch)
+        let dir = try F.temporaryDirectory(self)
+        let exported = dir + "/exported.pt.h5"
+        try WeightsExporter.export(imported, format: .pytorch, to: exported)
+        let theirs = try Self.tensors(source)
+        let ours = try Self.tensors(exported)
+        XCTAssertEqual(Set(ours.keys), Set(theirs.keys))
+        XCTAssertTrue(ours.keys.contains("lstm.1.weight_hh_l0"), "\(ours.keys.sorted())")
+        for (key, t) in theirs {
+            XCTAssertEqual(ours[key]?.shape, t.shape, key)
+            XCTAssertEqual(F.bits(try XCTUnwrap(ours[key]).values), F.bits(t.values), key)
+        }
+        var rng = RandomSource(seed: 9)
+        for bias in BiasForm.allCases {
+            for bidirectional in [false, true] {
+                var config = ModelConfig(
+                    input: .features(size: 3), hiddenSizes: [5, 5, 3], outputSize: 2, head: .sequence, loss: .mse,
+                    bidirectional: bidirectional, bias: bias)
+                config.dropout = 0
+                let params = ParameterSet<Float>(config: config)
+                for i in 0..<params.count { params.storage[i] = Float(rng.uniform(-1, 1)) }
+                let checkpoint = Checkpoint(parameters: params, optimizer: nil)
+                for format in [WeightsFormat.pytorch, .keras] where !(format == .keras && bias == .pytorch) {
+                    let path = dir + "/rt-\(bias)-\(bidirectional)-\(format).h5"
+                    try WeightsExporter.export(checkpoint, format: format, to: path)
+                    let back = try WeightsImporter.read(path, format: format)
+                    XCTAssertEqual(back.config, config, "\(format) \(bias)")
+                    XCTAssertEqual(F.bits(back.parameters), F.bits(checkpoint.parameters), "\(format) \(bias)")
+                }
+                if bias == .pytorch {  // two runs of widths (5, 5) and (3): keys lstm.0.*_l0, _l1 and lstm.1.*_l0
+                    let keys = Set(try Self.tensors(dir + "/rt-\(bias)-\(bidirectional)-pytorch.h5").keys)
+                    XCTAssertTrue(keys.isSuperset(of: ["lstm.0.weight_ih_l1", "lstm.1.bias_hh_l0"]), "\(keys.sorted())")
+                    XCTAssertFalse(keys.contains("lstm.weight_ih_l0"))
+                }
+            }
+        }
+    }
+
+    /// Keras has one bias: a two-bias model exports b_ih + b_hh, and Keras' bias imports into a
+    /// two-bias model as b_ih with b_hh zero (the same function).
+    func testTwoBiasModelExportsSummedBiasToKeras() throws {
+        let config = ModelConfig(
+            input: .features(size: 3), hiddenSizes: [4, 3], outputSize: 2, head: .sequence, loss: .mse, bias: .pytorch)
+        let params = ParameterSet<Float>(config: config, seed: 3)
+        let dir = try F.temporaryDirectory(self)
+        try WeightsExporter.export(
+            Checkpoint(parameters: params, optimizer: nil), format: .keras, to: dir + "/k.weights.h5")
+        let keras = try Self.tensors(dir + "/k.weights.h5")
+        let ih = Array(params.tensor("lstm.bias_ih_l1")!)
+        let hh = Array(params.tensor("lstm.bias_hh_l1")!)
+        XCTAssertEqual(F.bits(try XCTUnwrap(keras["layers/lstm_1/cell/vars/2"]).values), F.bits(zip(ih, hh).map(+)))
+        let back = try WeightsImporter.read(dir + "/k.weights.h5")
+        XCTAssertEqual(back.config.bias, .pytorch)
+        XCTAssertEqual(F.bits(try XCTUnwrap(back.tensor("lstm.bias_ih_l1"))), F.bits(zip(ih, hh).map(+)))
+        XCTAssertEqual(try XCTUnwrap(back.tensor("lstm.bias_hh_l1")), [Float](repeating: 0, count: 12))
+    }
+
     // MARK: PyTorch
 
     func testPyTorchOneLayerFixtureImportsAndMatchesTorchOutputs() throws {

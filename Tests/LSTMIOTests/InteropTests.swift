@@ -25,7 +25,28 @@ final class InteropTests: XCTestCase {
         input: .features(size: 3), hiddenSize: 4, numLayers: 2, outputSize: 2,
         activation: .tanh, head: .last, loss: .mse, bidirectional: true)
 
+    /// Per-layer widths [5, 5, 3] (two nn.LSTM in the PyTorch layout), sequence head, softmax.
+    static let widthsSequence = ModelConfig(
+        input: .features(size: 3), hiddenSizes: [5, 5, 3], outputSize: 3, head: .sequence, loss: .crossEntropy)
+    /// Per-layer widths [4, 6], bidirectional, last head, PyTorch's two biases.
+    static let widthsBidirectionalTwoBias = ModelConfig(
+        input: .features(size: 3), hiddenSizes: [4, 6], outputSize: 2, activation: .tanh, head: .last, loss: .mse,
+        bidirectional: true, bias: .pytorch)
+
     static let tolerance: Float = 1e-5
+
+    // MARK: Per-layer widths, two biases
+
+    func testPyTorchPerWidthModulesMatchSwiftForward() throws {
+        try requirePython("torch, h5py")
+        try compare(Self.widthsSequence, format: .pytorch, script: "pytorch_forward.py")
+        try compare(Self.widthsBidirectionalTwoBias, format: .pytorch, script: "pytorch_forward.py")
+    }
+
+    func testKerasPerWidthModelMatchesSwiftForward() throws {
+        try requirePython("keras, h5py")
+        try compare(Self.widthsSequence, format: .keras, script: "keras_forward.py")
+    }
 
     // MARK: PyTorch
 

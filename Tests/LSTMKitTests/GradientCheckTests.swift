@@ -19,11 +19,11 @@ final class GradientCheckTests: XCTestCase {
         var state: LSTMState<Double>?
         if initialState {
             var rng = RandomSource(seed: seed &+ 2)
-            let n = b * config.hiddenSize
             let slots = config.numLayers * config.directions
+            let n = { (slot: Int) in b * config.hiddenSize(slot / config.directions) }  // B·H_k
             state = LSTMState(
-                h: (0..<slots).map { _ in (0..<n).map { _ in rng.uniform(-0.5, 0.5) } },
-                c: (0..<slots).map { _ in (0..<n).map { _ in rng.uniform(-1, 1) } })
+                h: (0..<slots).map { (0..<n($0)).map { _ in rng.uniform(-0.5, 0.5) } },
+                c: (0..<slots).map { (0..<n($0)).map { _ in rng.uniform(-1, 1) } })
         }
         let isFeatures = { if case .features = config.input { return true } else { return false } }()
         let analytic = lossAndGradient(
@@ -188,5 +188,54 @@ final class GradientCheckTests: XCTestCase {
             tinyConfig(
                 input: .tokens(vocabulary: 6, embedding: 2), layers: 2, output: 3, head: .last,
                 loss: .crossEntropy, bidirectional: true), steps: 5, lengths: [3, 1, 5])
+    }
+
+    // MARK: - Per-layer widths, PyTorch's two biases
+
+    /// `config` with layer k `widths[k]` wide.
+    func withWidths(_ config: ModelConfig, _ widths: [Int]) -> ModelConfig {
+        var c = config
+        c.hiddenSizes = widths
+        return c
+    }
+
+    func testPerLayerWidthsFiveThree() throws {
+        try check(withWidths(tinyConfig(layers: 2, head: .sequence, loss: .crossEntropy), [5, 3]))
+        try check(withWidths(tinyConfig(layers: 2, output: 2, head: .last, loss: .mse), [5, 3]), initialState: true)
+        try check(
+            withWidths(
+                tinyConfig(input: .tokens(vocabulary: 5, embedding: 3), layers: 3, output: 5, loss: .crossEntropy),
+                [2, 5, 3]))
+    }
+
+    func testPerLayerWidthsBidirectionalWithDropoutAndLengths() throws {
+        try check(
+            withWidths(tinyConfig(layers: 2, head: .sequence, loss: .crossEntropy, bidirectional: true), [5, 3]),
+            initialState: true)
+        try check(
+            withWidths(
+                tinyConfig(layers: 2, output: 2, head: .last, loss: .mse, bidirectional: true, dropout: 0.3), [3, 5]),
+            steps: 5, lengths: [4, 5, 2], dropout: DropoutContext(seed: 5, step: 1))
+    }
+
+    func testPyTorchTwoBiasFormChecksBothBiases() throws {
+        var c = tinyConfig(layers: 2, head: .sequence, loss: .crossEntropy)
+        c.bias = .pytorch
+        try check(c)
+        let names = ParameterLayout(c).entries.map(\.name)
+        XCTAssertTrue(names.contains("lstm.bias_ih_l1") && names.contains("lstm.bias_hh_l1"), "\(names)")
+        XCTAssertFalse(names.contains("lstm.bias_l0"), "\(names)")
+        var d = withWidths(tinyConfig(layers: 2, output: 2, head: .last, loss: .mse, bidirectional: true), [5, 3])
+        d.bias = .pytorch
+        try check(d, initialState: true)
+        // Both vectors of a block get one and the same gradient δb.
+        let net = try LSTMNetwork<Double>(config: d)
+        let params = ParameterSet<Double>(config: d, seed: 5)
+        let grads = lossAndGradient(net, params, randomBatch(d, batch: 3, steps: 4, seed: 6)).grads
+        for sfx in ["l0", "l0_reverse", "l1", "l1_reverse"] {
+            let ih = Array(grads.tensor("lstm.bias_ih_\(sfx)")!)
+            XCTAssertEqual(ih, Array(grads.tensor("lstm.bias_hh_\(sfx)")!), sfx)
+            XCTAssertGreaterThan(ih.map(abs).max()!, 0, sfx)
+        }
     }
 }

@@ -169,4 +169,69 @@ final class ConfigTests: XCTestCase {
         XCTAssertEqual(suggestion("hiden_size", ["hidden_size", "num_layers"]), " (did you mean hidden_size?)")
         XCTAssertEqual(suggestion("zzz", ["hidden_size", "num_layers"]), "")
     }
+
+    // MARK: - Per-layer widths and model.bias
+
+    func testHiddenSizeListAndBiasForm() throws {
+        let c = try RunConfig.parse(
+            yaml(
+                """
+                model:
+                  hidden_size: [16, 8]
+                  bias: pytorch
+                data:
+                  file: DATA
+                """), path: "job.yaml")
+        XCTAssertEqual(c.model.layerWidths, [16, 8])
+        XCTAssertEqual(c.model.numLayers, 2)
+        XCTAssertEqual(c.model.bias, .pytorch)
+        XCTAssertEqual(c.model.givenKeys, ["hidden_size", "bias"])
+        let d = try RunConfig.parse(
+            yaml("data:\n  file: DATA\nmodel:\n  hidden_size: 8\n  num_layers: 3\n"), path: "j.yaml")
+        XCTAssertEqual(d.model.layerWidths, [8, 8, 8])
+        XCTAssertEqual(d.model.bias, .single)
+        XCTAssertEqual(d.model.bias, BiasForm.default)
+        let e = try RunConfig.parse(
+            yaml("data:\n  file: DATA\nmodel:\n  hidden_size: [4, 4]\n  num_layers: 2\n"), path: "j.yaml")
+        XCTAssertEqual(e.model.layerWidths, [4, 4])
+    }
+
+    func testHiddenSizeListErrors() {
+        assertError(
+            """
+            model:
+              hidden_size: []
+            data:
+              file: DATA
+            """, key: "model.hidden_size", line: 2, column: 16, contains: "non-empty list of integers, found []")
+        assertError(
+            """
+            model:
+              hidden_size: [16, x]
+            data:
+              file: DATA
+            """, key: "model.hidden_size", line: 2, column: 21, contains: "element 1: expected an integer")
+        assertError(
+            """
+            model:
+              hidden_size: [0, 8]
+            data:
+              file: DATA
+            """, key: "model.hidden_size", line: 2, column: 17, contains: "element 0 must be ≥ 1 (got 0)")
+        assertError(
+            """
+            model:
+              hidden_size: [16, 8]
+              num_layers: 3
+            data:
+              file: DATA
+            """, key: "model.num_layers", line: 3, column: 15, contains: "is 3 but model.hidden_size lists 2 width(s)")
+        assertError(
+            """
+            model:
+              bias: double
+            data:
+              file: DATA
+            """, key: "model.bias", line: 2, column: 9, contains: "'double' is not one of single, pytorch")
+    }
 }

@@ -21,11 +21,10 @@ extension LSTMNetwork {
         return Matrix(dst.base, rows: t * b, cols: w)
     }
 
-    /// Splits δ(layer output) (T·B, 2H) into each direction's δh in processing order.
-    func splitDirections(_ dOut: Buffer<T>, _ ws: Workspace<T>) {
+    /// Splits δ(layer output) (T·B, 2H) of a layer H wide into each direction's δh in processing order.
+    func splitDirections(_ dOut: Buffer<T>, hidden h: Int, _ ws: Workspace<T>) {
         let b = ws.batch
         let t = ws.steps
-        let h = config.hiddenSize
         let f = ws.dirDH[0].base
         let rv = ws.dirDH[1].base
         for r in 0..<b {

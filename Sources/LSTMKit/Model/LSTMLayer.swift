@@ -36,10 +36,11 @@ public enum LSTMLayer {
     /// - Parameters:
     ///   - x: (T·B, I) layer input, time-major.
     ///   - acts: h and c slot 0 must already hold the initial state (B, H).
+    ///   - bias: the (G) bias added to every step's pre-activations: `p.b`, or b_ih + b_hh.
     @inline(__always)
     static func forward<T: LSTMScalar>(
         _ p: LayerParameters<T>, x: Matrix<T>, batch b: Int, steps t: Int, hidden h: Int,
-        acts: LayerActivations<T>
+        acts: LayerActivations<T>, bias: UnsafeMutablePointer<T>
     ) {
         let g = 4 * h
         let gates = Matrix(acts.gates.base, rows: t * b, cols: g)  // (T·B, G)
@@ -51,7 +52,7 @@ public enum LSTMLayer {
             // Eqs. 1–4, recurrent part: A⁽ˢ⁾ += h⁽ˢ⁻¹⁾ Rᵀ, one fused GEMM for all four gates.
             gemm(hPrev, p.r, transposeB: true, into: aStep, beta: 1)
             T.lstmCellForward(
-                gates: aStep.base, bias: p.b,
+                gates: aStep.base, bias: bias,
                 cPrev: acts.c.base + s * b * h, cNext: acts.c.base + (s + 1) * b * h,
                 hNext: acts.h.base + (s + 1) * b * h, tanhC: acts.tanhC.base + s * b * h,
                 batch: b, hidden: h)
@@ -187,8 +188,9 @@ public enum LSTMLayer {
         gemm(dG, transposeA: true, x, into: grads.w, beta: 1)
         // Eq. 24: δR += Σ_t (δθ⁽ᵗ⁾ ⊙ f′_θ) h⁽ᵗ⁻¹⁾ᵀ; h slots 0..T−1 are h⁽ᵗ⁻¹⁾, (G, T·B)·(T·B, H).
         gemm(dG, transposeA: true, Matrix(acts.h.base, rows: t * b, cols: h), into: grads.r, beta: 1)
-        // Eq. 25: δb += Σ_t δθ⁽ᵗ⁾ ⊙ f′_θ.
+        // Eq. 25: δb += Σ_t δθ⁽ᵗ⁾ ⊙ f′_θ; PyTorch's b_ih and b_hh both get this same gradient.
         addColumnSums(dG, into: grads.b)
+        if let bHH = grads.bHH { addColumnSums(dG, into: bHH) }
         // ∂L/∂x⁽ᵗ⁾ = Σ_θ Wᵀ(δθ⁽ᵗ⁾ ⊙ f′_θ): the layer below's δh from above, (T·B, G)·(G, I).
         if let dX { gemm(dG, p.w, into: dX) }
     }

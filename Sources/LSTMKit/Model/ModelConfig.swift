@@ -48,13 +48,45 @@ public enum Initialization: String, Sendable, CaseIterable, Codable {
     case orthogonal
 }
 
+/// How each gate block's bias is parametrised (`model.bias`).
+public enum BiasForm: String, Sendable, CaseIterable, Codable {
+    /// One bias per gate unit, `lstm.bias_l{k}` (eqs. 1–4 of docs/math.md).
+    case single
+    /// PyTorch's nn.LSTM form: two bias vectors per gate block, `lstm.bias_ih_l{k}` and
+    /// `lstm.bias_hh_l{k}`, both added to the pre-activations, each initialised and trained on its own.
+    case pytorch
+
+    /// The form a config, checkpoint or weights file that does not name one means.
+    public static let `default`: BiasForm = .single
+}
+
 /// The architecture and objective of a stacked LSTM with an output layer.
 public struct ModelConfig: Sendable, Equatable, Hashable {
     public var input: InputKind
-    /// H, the width of h and c in every layer.
-    public var hiddenSize: Int
-    /// Number of stacked LSTM layers; layer k reads layer k−1's h.
-    public var numLayers: Int
+    /// H_k, the width of h and c in layer k (one entry per layer; all equal for the usual stack).
+    public var hiddenSizes: [Int]
+    /// The width of every layer when all are equal, else the widest layer (the threading rule's
+    /// H); setting it gives every layer that width.
+    public var hiddenSize: Int {
+        get { hiddenSizes.max() ?? 0 }
+        set { hiddenSizes = Array(repeating: newValue, count: numLayers) }
+    }
+    /// Number of stacked LSTM layers; layer k reads layer k−1's h. Setting it keeps the widths
+    /// of the layers that stay and gives new layers the last layer's width.
+    public var numLayers: Int {
+        get { hiddenSizes.count }
+        set {
+            let last = hiddenSizes.last ?? 0
+            hiddenSizes =
+                newValue <= hiddenSizes.count
+                ? Array(hiddenSizes.prefix(max(0, newValue)))
+                : hiddenSizes + Array(repeating: last, count: newValue - hiddenSizes.count)
+        }
+    }
+    /// Whether every layer has the same width.
+    public var uniformWidth: Bool { Set(hiddenSizes).count <= 1 }
+    /// One or two bias vectors per gate block.
+    public var bias: BiasForm
     /// O, the width of the prediction y.
     public var outputSize: Int
     public var activation: OutputActivation
@@ -74,11 +106,25 @@ public struct ModelConfig: Sendable, Equatable, Hashable {
         input: InputKind, hiddenSize: Int, numLayers: Int = 1, outputSize: Int,
         activation: OutputActivation? = nil, head: Head = .sequence, loss: LossKind,
         initialization: Initialization = .pytorch, forgetGateBias: Bool = false,
-        bidirectional: Bool = false, dropout: Double = 0
+        bidirectional: Bool = false, dropout: Double = 0, bias: BiasForm = .default
+    ) {
+        self.init(
+            input: input, hiddenSizes: Array(repeating: hiddenSize, count: max(0, numLayers)),
+            outputSize: outputSize, activation: activation, head: head, loss: loss,
+            initialization: initialization, forgetGateBias: forgetGateBias, bidirectional: bidirectional,
+            dropout: dropout, bias: bias)
+    }
+
+    /// A stack whose layer k is `hiddenSizes[k]` wide.
+    public init(
+        input: InputKind, hiddenSizes: [Int], outputSize: Int,
+        activation: OutputActivation? = nil, head: Head = .sequence, loss: LossKind,
+        initialization: Initialization = .pytorch, forgetGateBias: Bool = false,
+        bidirectional: Bool = false, dropout: Double = 0, bias: BiasForm = .default
     ) {
         self.input = input
-        self.hiddenSize = hiddenSize
-        self.numLayers = numLayers
+        self.hiddenSizes = hiddenSizes
+        self.bias = bias
         self.outputSize = outputSize
         self.activation = activation ?? loss.defaultActivation
         self.head = head
@@ -92,8 +138,18 @@ public struct ModelConfig: Sendable, Equatable, Hashable {
     /// D: 2 for bidirectional layers, else 1.
     public var directions: Int { bidirectional ? 2 : 1 }
 
-    /// Width of every layer's output h (and of the output layer's input): D·H.
-    public var layerOutputWidth: Int { directions * hiddenSize }
+    /// H_k, the width of layer k's h and c.
+    @inline(__always)
+    public func hiddenSize(_ k: Int) -> Int { hiddenSizes[k] }
+
+    /// Width of layer k's output (D·H_k).
+    public func layerOutputWidth(_ k: Int) -> Int { directions * hiddenSizes[k] }
+
+    /// Width of the top layer's output (the output layer's input): D·H_last.
+    public var layerOutputWidth: Int { directions * (hiddenSizes.last ?? 0) }
+
+    /// The widest layer output, D·max H_k (workspace sizing).
+    public var widestLayerOutput: Int { directions * hiddenSize }
 
     /// Width of layer 0's input x: the feature size or the embedding width.
     public var inputWidth: Int {
@@ -104,7 +160,7 @@ public struct ModelConfig: Sendable, Equatable, Hashable {
     }
 
     /// Width of layer `k`'s input.
-    public func layerInputWidth(_ k: Int) -> Int { k == 0 ? inputWidth : layerOutputWidth }
+    public func layerInputWidth(_ k: Int) -> Int { k == 0 ? inputWidth : layerOutputWidth(k - 1) }
 
     /// Checks sizes and the loss/activation pairing; throws one clear message per problem.
     public func validate() throws {
@@ -116,8 +172,12 @@ public struct ModelConfig: Sendable, Equatable, Hashable {
             if v < 1 { try fail("vocabulary size must be ≥ 1 (got \(v))") }
             if e < 1 { try fail("embedding size must be ≥ 1 (got \(e))") }
         }
-        if hiddenSize < 1 { try fail("hidden_size must be ≥ 1 (got \(hiddenSize))") }
         if numLayers < 1 { try fail("num_layers must be ≥ 1 (got \(numLayers))") }
+        for (k, h) in hiddenSizes.enumerated() where h < 1 {
+            try fail(
+                uniformWidth ? "hidden_size must be ≥ 1 (got \(h))" : "hidden_size of layer \(k) must be ≥ 1 (got \(h))"
+            )
+        }
         if outputSize < 1 { try fail("output_size must be ≥ 1 (got \(outputSize))") }
         if !(dropout >= 0 && dropout < 1) { try fail("dropout must be in [0, 1) (got \(dropout))") }
         if let need = loss.requiredActivation, activation != need {
@@ -162,7 +222,7 @@ extension ModelConfig: Codable {
         case outputSize = "output_size"
         case activation, head, loss, initialization
         case forgetGateBias = "forget_gate_bias"
-        case bidirectional, dropout
+        case bidirectional, dropout, bias
     }
 
     public init(from decoder: Decoder) throws {
@@ -179,8 +239,20 @@ extension ModelConfig: Codable {
                 forKey: .inputKind, in: c,
                 debugDescription: "input_kind must be features or tokens, got \(kind)")
         }
-        hiddenSize = try c.decode(Int.self, forKey: .hiddenSize)
-        numLayers = try c.decode(Int.self, forKey: .numLayers)
+        // hidden_size: one width for every layer, or a list with one per layer.
+        if let widths = try? c.decode([Int].self, forKey: .hiddenSize) {
+            hiddenSizes = widths
+            if let n = try c.decodeIfPresent(Int.self, forKey: .numLayers), n != widths.count {
+                throw DecodingError.dataCorruptedError(
+                    forKey: .numLayers, in: c,
+                    debugDescription:
+                        "num_layers \(n) does not match the \(widths.count) widths of hidden_size \(widths)")
+            }
+        } else {
+            let h = try c.decode(Int.self, forKey: .hiddenSize)
+            hiddenSizes = Array(repeating: h, count: max(0, try c.decode(Int.self, forKey: .numLayers)))
+        }
+        bias = try c.decodeIfPresent(BiasForm.self, forKey: .bias) ?? .default
         outputSize = try c.decode(Int.self, forKey: .outputSize)
         activation = try c.decode(OutputActivation.self, forKey: .activation)
         head = try c.decode(Head.self, forKey: .head)
@@ -202,7 +274,12 @@ extension ModelConfig: Codable {
             try c.encode(v, forKey: .vocabularySize)
             try c.encode(e, forKey: .embeddingSize)
         }
-        try c.encode(hiddenSize, forKey: .hiddenSize)
+        // An int when every layer is equal (the form older files hold), else the list.
+        if uniformWidth {
+            try c.encode(hiddenSize, forKey: .hiddenSize)
+        } else {
+            try c.encode(hiddenSizes, forKey: .hiddenSize)
+        }
         try c.encode(numLayers, forKey: .numLayers)
         try c.encode(outputSize, forKey: .outputSize)
         try c.encode(activation, forKey: .activation)
@@ -212,5 +289,7 @@ extension ModelConfig: Codable {
         try c.encode(forgetGateBias, forKey: .forgetGateBias)
         try c.encode(bidirectional, forKey: .bidirectional)
         try c.encode(dropout, forKey: .dropout)
+        // Written only when not the default, so files of single-bias models keep their bytes.
+        if bias != .default { try c.encode(bias, forKey: .bias) }
     }
 }

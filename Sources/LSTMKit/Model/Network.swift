@@ -1,9 +1,9 @@
 // The whole model: embedding or features → stacked (optionally bidirectional) LSTM layers →
 // output layer → loss. Forward and backward side by side; all memory comes from a Workspace.
 //
-// Letters: B batch, T steps, H hidden, D directions (1 or 2), I₀ layer-0 input width, O outputs,
-// N prediction rows (T·B for the sequence head, B for the last head). Layer outputs and every
-// gradient flowing between layers are time-major (T, B, D·H): row t·B + b.
+// Letters: B batch, T steps, H_k layer k's hidden width, D directions (1 or 2), I₀ layer-0 input
+// width, O outputs, N prediction rows (T·B for the sequence head, B for the last head). Layer
+// outputs and every gradient flowing between layers are time-major (T, B, D·H_k): row t·B + b.
 //
 // Variable lengths: sequence b has L_b ≤ T valid steps, padding after them. The forward
 // direction needs no masking (padding comes after every valid step, and padded rows get no
@@ -50,7 +50,6 @@ public struct LSTMNetwork<T: LSTMScalar>: Sendable {
     ) -> LossSum {
         let b = batch.batchSize
         let t = batch.steps
-        let h = config.hiddenSize
         let i0 = config.inputWidth
         let o = config.outputSize
         let dirs = config.directions
@@ -64,13 +63,14 @@ public struct LSTMNetwork<T: LSTMScalar>: Sendable {
         for k in 0..<config.numLayers {
             if k > 0 && drop { input = applyDropout(slot: k, input, steps: t, ws, batch.rowOffset, dropout!) }
             ws.layerInputs[k] = input
+            let h = config.hiddenSize(k)
             for d in 0..<dirs {
                 let slot = k * dirs + d
                 let acts = ws.layers[slot]
                 if let s = initialState {
                     precondition(
                         s.h.count == ws.layers.count && s.h[slot].count == b * h && s.c[slot].count == b * h,
-                        "initial state must be [layers·directions][B·H]")
+                        "initial state must be [layers·directions][B·H_k]")
                     s.h[slot].withUnsafeBufferPointer { acts.h.base.update(from: $0.baseAddress!, count: b * h) }
                     s.c[slot].withUnsafeBufferPointer { acts.c.base.update(from: $0.baseAddress!, count: b * h) }
                 } else {
@@ -78,12 +78,19 @@ public struct LSTMNetwork<T: LSTMScalar>: Sendable {
                     acts.c.base.update(repeating: 0, count: b * h)
                 }
                 let x = d == 0 ? input : reverseInTime(input, into: ws.reversedIn[k]!, ws)
-                LSTMLayer.forward(params.layers[slot], x: x, batch: b, steps: t, hidden: h, acts: acts)
+                let p = params.layers[slot]
+                var bias = p.b
+                if let bHH = p.bHH, let sum = ws.biasSum[slot] {  // PyTorch's b_ih + b_hh
+                    for j in 0..<(4 * h) { sum.base[j] = p.b[j] + bHH[j] }
+                    bias = sum.base
+                }
+                LSTMLayer.forward(p, x: x, batch: b, steps: t, hidden: h, acts: acts, bias: bias)
             }
             input = layerOutput(k, ws)
         }
 
         var hIn: Matrix<T>
+        let h = config.hiddenSize(config.numLayers - 1)
         if config.head == .sequence {
             hIn = input
         } else {  // each sequence's final step: forward h at L_b − 1, reverse h at time 0
@@ -136,7 +143,7 @@ public struct LSTMNetwork<T: LSTMScalar>: Sendable {
         let t = ws.steps
         precondition(batch.batchSize == b && batch.steps == t, "backward needs the minibatch of the last forward")
         guard let targets = batch.targets else { preconditionFailure("backward needs targets") }
-        let h = config.hiddenSize
+        let h = config.hiddenSize(config.numLayers - 1)  // the top layer, the head's input
         let o = config.outputSize
         let dirs = config.directions
         let dh = config.layerOutputWidth
@@ -170,13 +177,14 @@ public struct LSTMNetwork<T: LSTMScalar>: Sendable {
         for k in stride(from: config.numLayers - 1, through: 0, by: -1) {
             let x = ws.layerInputs[k]
             let needDX = k > 0 || needInputGrad
+            let h = config.hiddenSize(k)
             if dirs == 1 {
                 LSTMLayer.backward(
                     params.layers[k], grads: grads.layers[k], x: x, batch: b, steps: t, hidden: h,
                     acts: ws.layers[k], dH: dOut.base, dGates: ws.dGates.base, dcCarry: ws.dcCarry.base,
                     dX: needDX ? Matrix(dNext.base, rows: t * b, cols: x.cols) : nil)
             } else {
-                splitDirections(dOut, ws)
+                splitDirections(dOut, hidden: h, ws)
                 for d in 0..<2 {
                     let xd = d == 0 ? x : Matrix(ws.reversedIn[k]!.base, rows: t * b, cols: x.cols)
                     LSTMLayer.backward(
@@ -255,11 +263,11 @@ public struct LSTMNetwork<T: LSTMScalar>: Sendable {
         }
     }
 
-    /// Layer k's time-ordered output (T·B, D·H): its h buffer, or both directions side by side.
+    /// Layer k's time-ordered output (T·B, D·H_k): its h buffer, or both directions side by side.
     private func layerOutput(_ k: Int, _ ws: Workspace<T>) -> Matrix<T> {
         let b = ws.batch
         let t = ws.steps
-        let h = config.hiddenSize
+        let h = config.hiddenSize(k)
         if config.directions == 1 { return ws.layers[k].outputs(batch: b, steps: t, hidden: h) }
         let out = ws.layerOut[k]!.base
         let fwd = ws.layers[2 * k]

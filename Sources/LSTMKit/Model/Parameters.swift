@@ -3,7 +3,9 @@ import Foundation
 /// Where each named parameter tensor lives in the flat arena.
 ///
 /// Names follow PyTorch's `state_dict()` where a counterpart exists; the single bias per gate
-/// unit (PyTorch's bias_ih + bias_hh) is `lstm.bias_l{k}`. Gate blocks are stacked in the order i, f, g, o.
+/// unit (PyTorch's bias_ih + bias_hh) is `lstm.bias_l{k}`, and with `bias: pytorch` the two
+/// biases are `lstm.bias_ih_l{k}` and `lstm.bias_hh_l{k}` as in nn.LSTM. Gate blocks are stacked
+/// in the order i, f, g, o. Layer k is H_k wide: W_k [4H_k, I_k], R_k [4H_k, H_k], I_k = D·H_{k−1}.
 public struct ParameterLayout: Sendable, Equatable {
     /// One tensor: its name, shape and offset (in elements) into the arena.
     public struct Entry: Sendable, Equatable {
@@ -24,18 +26,18 @@ public struct ParameterLayout: Sendable, Equatable {
             entries.append(Entry(name: name, shape: shape, offset: offset))
             offset += shape.reduce(1, *)
         }
-        let h = config.hiddenSize
-        let g = 4 * config.hiddenSize
         if case .tokens(let v, let e) = config.input { add("embedding.weight", [v, e]) }
         for k in 0..<config.numLayers {
+            let h = config.hiddenSize(k)
+            let g = 4 * h
             for d in 0..<config.directions {
                 let sfx = Self.suffix(layer: k, direction: d)
-                add("lstm.weight_ih_\(sfx)", [g, config.layerInputWidth(k)])  // W [4H, I_k]
-                add("lstm.weight_hh_\(sfx)", [g, h])  // R [4H, H]
-                add("lstm.bias_\(sfx)", [g])  // b [4H]
+                add("lstm.weight_ih_\(sfx)", [g, config.layerInputWidth(k)])  // W [4H_k, I_k]
+                add("lstm.weight_hh_\(sfx)", [g, h])  // R [4H_k, H_k]
+                for name in Self.biasNames(sfx, config.bias) { add(name, [g]) }  // b [4H_k] (or b_ih, b_hh)
             }
         }
-        add("head.weight", [config.outputSize, config.layerOutputWidth])  // W^y [O, D·H]
+        add("head.weight", [config.outputSize, config.layerOutputWidth])  // W^y [O, D·H_last]
         add("head.bias", [config.outputSize])  // b^y [O]
         self.entries = entries
         self.count = offset
@@ -43,6 +45,15 @@ public struct ParameterLayout: Sendable, Equatable {
 
     /// PyTorch's name suffix for layer k, direction d: "l0", "l0_reverse", …
     public static func suffix(layer k: Int, direction d: Int) -> String { d == 0 ? "l\(k)" : "l\(k)_reverse" }
+
+    /// The bias tensor name(s) of layer/direction suffix `sfx`: `lstm.bias_{sfx}`, or PyTorch's
+    /// `lstm.bias_ih_{sfx}` and `lstm.bias_hh_{sfx}`.
+    public static func biasNames(_ sfx: String, _ form: BiasForm) -> [String] {
+        switch form {
+        case .single: ["lstm.bias_\(sfx)"]
+        case .pytorch: ["lstm.bias_ih_\(sfx)", "lstm.bias_hh_\(sfx)"]
+        }
+    }
 
     /// The entry called `name`, if any.
     public func entry(_ name: String) -> Entry? { entries.first { $0.name == name } }
@@ -54,8 +65,12 @@ public struct LayerParameters<T: LSTMScalar>: @unchecked Sendable {
     public let w: Matrix<T>
     /// R, [4H, H]: recurrent weights.
     public let r: Matrix<T>
-    /// b, [4H]: one bias per gate unit.
+    /// b, [4H]: one bias per gate unit (PyTorch's `bias_ih` with `bias: pytorch`).
     public let b: UnsafeMutablePointer<T>
+    /// PyTorch's `bias_hh`, [4H], with `bias: pytorch` (added to the pre-activations with `b`); else nil.
+    public let bHH: UnsafeMutablePointer<T>?
+    /// H, this layer's width.
+    public var hidden: Int { r.cols }
 }
 
 /// All parameters of a model in one contiguous arena with named views into it.
@@ -71,7 +86,7 @@ public final class ParameterSet<T: LSTMScalar>: @unchecked Sendable {
     public let embedding: Matrix<T>?
     /// Per layer and direction, index k·D + d (d = 1 is the reverse direction).
     public let layers: [LayerParameters<T>]
-    /// W^y, [O, D·H].
+    /// W^y, [O, D·H_last].
     public let headWeight: Matrix<T>
     /// b^y, [O].
     public let headBias: UnsafeMutablePointer<T>
@@ -90,8 +105,10 @@ public final class ParameterSet<T: LSTMScalar>: @unchecked Sendable {
         embedding = layout.entry("embedding.weight") == nil ? nil : view("embedding.weight")
         layers = (0..<(config.numLayers * config.directions)).map { slot in
             let sfx = ParameterLayout.suffix(layer: slot / config.directions, direction: slot % config.directions)
+            let biases = ParameterLayout.biasNames(sfx, config.bias)
             return LayerParameters(
-                w: view("lstm.weight_ih_\(sfx)"), r: view("lstm.weight_hh_\(sfx)"), b: view("lstm.bias_\(sfx)").base)
+                w: view("lstm.weight_ih_\(sfx)"), r: view("lstm.weight_hh_\(sfx)"), b: view(biases[0]).base,
+                bHH: biases.count > 1 ? view(biases[1]).base : nil)
         }
         headWeight = view("head.weight")
         headBias = view("head.bias").base
@@ -133,8 +150,6 @@ public final class ParameterSet<T: LSTMScalar>: @unchecked Sendable {
 
     /// Fills the arena according to `config.initialization`, drawing from `rng` in layout order.
     public func initialize(using rng: inout RandomSource) {
-        let h = config.hiddenSize
-        let k = 1 / Double(h).squareRoot()
         func fillUniform(_ p: UnsafeMutablePointer<T>, _ n: Int, _ bound: Double) {
             for i in 0..<n { p[i] = T(rng.uniform(-bound, bound)) }
         }
@@ -142,22 +157,26 @@ public final class ParameterSet<T: LSTMScalar>: @unchecked Sendable {
             for i in 0..<emb.count { emb.base[i] = T(rng.normal()) }
         }
         for layer in layers {
+            let h = layer.hidden
+            let k = 1 / Double(h).squareRoot()
+            let biases = [layer.b] + (layer.bHH.map { [$0] } ?? [])
             switch config.initialization {
-            case .pytorch:
+            case .pytorch:  // W, R, then each bias (nn.LSTM: bias_ih, then bias_hh), uniform(−1/√H, 1/√H)
                 fillUniform(layer.w.base, layer.w.count, k)
                 fillUniform(layer.r.base, layer.r.count, k)
-                fillUniform(layer.b, 4 * h, k)
+                for b in biases { fillUniform(b, 4 * h, k) }
             case .xavier:
                 fillUniform(layer.w.base, layer.w.count, xavierBound(layer.w))
                 fillUniform(layer.r.base, layer.r.count, xavierBound(layer.r))
-                layer.b.update(repeating: 0, count: 4 * h)
+                for b in biases { b.update(repeating: 0, count: 4 * h) }
             case .orthogonal:
                 fillUniform(layer.w.base, layer.w.count, xavierBound(layer.w))
                 fillOrthogonal(layer.r, &rng)
-                layer.b.update(repeating: 0, count: 4 * h)
+                for b in biases { b.update(repeating: 0, count: 4 * h) }
             }
-            if config.forgetGateBias {  // gate order i, f, g, o: f is block 1
+            if config.forgetGateBias {  // gate order i, f, g, o: f is block 1; the sum b_ih + b_hh is 1
                 (layer.b + h).update(repeating: 1, count: h)
+                layer.bHH.map { ($0 + h).update(repeating: 0, count: h) }
             }
         }
         // nn.Linear's default: uniform(−1/√fan_in, 1/√fan_in) for weight and bias; fan_in = D·H.

@@ -12,7 +12,9 @@ public final class Workspace<T: LSTMScalar>: @unchecked Sendable {
     let x0: Buffer<T>
     /// Per layer and direction (k·D + d): gates, h, c, tanh(c) in processing order.
     let layers: [LayerActivations<T>]
-    /// Per layer, when D = 2: (T, B, 2H) the two directions' h side by side, time-ordered.
+    /// Per layer and direction with `bias: pytorch`: (G) b_ih + b_hh, summed at each forward.
+    let biasSum: [Buffer<T>?]
+    /// Per layer, when D = 2: (T, B, 2H_k) the two directions' h side by side, time-ordered.
     let layerOut: [Buffer<T>?]
     /// Per layer, when D = 2: (T, B, I_k) the layer input reversed within each sequence.
     let reversedIn: [Buffer<T>?]
@@ -20,7 +22,7 @@ public final class Workspace<T: LSTMScalar>: @unchecked Sendable {
     /// mask values (0 or 1/(1−p)) and the masked input. Empty when dropout is 0.
     let dropMask: [Buffer<T>?]
     let dropped: [Buffer<T>?]
-    /// (B, D·H): the last head's input, each sequence's final step gathered.
+    /// (B, D·H_last): the last head's input, each sequence's final step gathered.
     let headIn: Buffer<T>
     /// (N, O): logits z and predictions y = F(z).
     let z: Buffer<T>
@@ -28,15 +30,15 @@ public final class Workspace<T: LSTMScalar>: @unchecked Sendable {
     /// (N, O): δz; (N, D·H): δ of the head input (last head).
     let dz: Buffer<T>
     let dHead: Buffer<T>
-    /// (T, B, G): δθ ⊙ f′_θ of the layer being differentiated.
+    /// (T, B, G) for the widest layer: δθ ⊙ f′_θ of the layer being differentiated.
     let dGates: Buffer<T>
-    /// (T, B, max(D·H, I₀)) ×2: δ of layer outputs flowing down the stack, ping-ponged.
+    /// (T, B, max(D·max H_k, I₀)) ×2: δ of layer outputs flowing down the stack, ping-ponged.
     let dOutA: Buffer<T>
     let dOutB: Buffer<T>
     /// When D = 2: per direction, δh (T, B, H) and δx (T, B, max(D·H, I₀)) in processing order.
     let dirDH: [Buffer<T>]
     let dirDX: [Buffer<T>]
-    /// (B, H): δc carry.
+    /// (B, max H_k): δc carry.
     let dcCarry: Buffer<T>
 
     /// What the last forward fed each layer and the output layer (views into the above).
@@ -58,25 +60,29 @@ public final class Workspace<T: LSTMScalar>: @unchecked Sendable {
         self.maxBatch = maxBatch
         self.maxSteps = maxSteps
         self.computesInputGradient = computesInputGradient
-        let h = config.hiddenSize
+        let h = config.hiddenSize  // the widest layer: shared scratch is sized for it
         let i0 = config.inputWidth
         let o = config.outputSize
         let d = config.directions
-        let dh = config.layerOutputWidth
+        let dh = config.layerOutputWidth  // the top layer's output, the head's input
         let nl = config.numLayers
         let tb = maxBatch * maxSteps
-        let widest = max(dh, i0)
+        let widest = max(config.widestLayerOutput, i0)
         x0 = Buffer(count: tb * i0)
-        layers = (0..<(nl * d)).map { _ in LayerActivations(maxBatch: maxBatch, maxSteps: maxSteps, hidden: h) }
-        layerOut = (0..<nl).map { _ in d == 2 ? Buffer(count: tb * dh) : nil }
+        layers = (0..<(nl * d)).map {
+            LayerActivations(maxBatch: maxBatch, maxSteps: maxSteps, hidden: config.hiddenSize($0 / d))
+        }
+        biasSum = (0..<(nl * d)).map { config.bias == .pytorch ? Buffer(count: 4 * config.hiddenSize($0 / d)) : nil }
+        layerOut = (0..<nl).map { k in d == 2 ? Buffer(count: tb * config.layerOutputWidth(k)) : nil }
         reversedIn = (0..<nl).map { k in d == 2 ? Buffer(count: tb * config.layerInputWidth(k)) : nil }
         let n = config.head == .sequence ? tb : maxBatch
         let useDropout = config.dropout > 0
+        // Slot k < L drops layer k's input, D·H_{k−1} wide; slot L the head's input, D·H_last.
         dropMask = (0...nl).map { k in
-            !useDropout || k == 0 ? nil : Buffer(count: (k == nl ? n : tb) * dh)
+            !useDropout || k == 0 ? nil : Buffer(count: (k == nl ? n : tb) * config.layerOutputWidth(k - 1))
         }
         dropped = (0...nl).map { k in
-            !useDropout || k == 0 ? nil : Buffer(count: (k == nl ? n : tb) * dh)
+            !useDropout || k == 0 ? nil : Buffer(count: (k == nl ? n : tb) * config.layerOutputWidth(k - 1))
         }
         headIn = Buffer(count: config.head == .last ? maxBatch * dh : 0)
         z = Buffer(count: n * o)
@@ -99,7 +105,7 @@ public final class Workspace<T: LSTMScalar>: @unchecked Sendable {
     public var byteCount: Int {
         var bufs: [Buffer<T>] = [x0, headIn, z, y, dz, dHead, dGates, dOutA, dOutB, dcCarry] + dirDH + dirDX
         bufs += layers.flatMap { [$0.gates, $0.h, $0.c, $0.tanhC] }
-        bufs += (layerOut + reversedIn + dropMask + dropped).compactMap { $0 }
+        bufs += (layerOut + reversedIn + dropMask + dropped + biasSum).compactMap { $0 }
         return bufs.reduce(0) { $0 + $1.count } * MemoryLayout<T>.stride
     }
 
@@ -136,10 +142,16 @@ public final class Workspace<T: LSTMScalar>: @unchecked Sendable {
     /// h and c of every layer and direction (index k·D + d) after the last step of the last
     /// forward pass, for carrying state into the next chunk.
     public func finalState() -> LSTMState<T> {
-        let n = batch * config.hiddenSize
+        let d = config.directions
         return LSTMState(
-            h: layers.map { Array(UnsafeBufferPointer(start: $0.h.base + steps * n, count: n)) },
-            c: layers.map { Array(UnsafeBufferPointer(start: $0.c.base + steps * n, count: n)) })
+            h: layers.indices.map { slot in
+                let n = batch * config.hiddenSize(slot / d)
+                return Array(UnsafeBufferPointer(start: layers[slot].h.base + steps * n, count: n))
+            },
+            c: layers.indices.map { slot in
+                let n = batch * config.hiddenSize(slot / d)
+                return Array(UnsafeBufferPointer(start: layers[slot].c.base + steps * n, count: n))
+            })
     }
 
     /// ∂L/∂inputs of the last backward pass, batch-major [B, T, I] (needs `computesInputGradient`).

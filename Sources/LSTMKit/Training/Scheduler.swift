@@ -65,7 +65,7 @@ public final class DataParallelScheduler<T: LSTMScalar>: @unchecked Sendable {
         blasThreads: Int? = nil
     ) {
         let cores = ProcessInfo.processInfo.activeProcessorCount
-        let h = network.config.hiddenSize
+        let h = network.config.hiddenSize  // the widest layer when widths differ
         let s = shards ?? Self.defaultShardCount(batchSize: maxBatch, hidden: h, cores: cores)
         precondition(s >= 1, "shard count must be ≥ 1")
         self.network = network

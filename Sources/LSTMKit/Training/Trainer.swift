@@ -132,7 +132,7 @@ public final class Trainer<T: LSTMScalar> {
         let t0 = DispatchTime.now().uptimeNanoseconds
         let dropout = network.config.dropout > 0 ? DropoutContext(seed: dropoutSeed, step: step) : nil
         if carriesState, let first = carried.first ?? nil,
-            first.h.first?.count != scheduler.shardRows(0, batch: batch.batchSize).count * network.config.hiddenSize
+            first.h.first?.count != scheduler.shardRows(0, batch: batch.batchSize).count * network.config.hiddenSize(0)
         {
             resetState()  // the minibatch shape changed: state cannot carry over
         }

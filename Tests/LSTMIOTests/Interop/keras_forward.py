@@ -3,7 +3,8 @@
 usage: KERAS_BACKEND=torch keras_forward.py WEIGHTS.weights.h5 INPUTS.h5 OUTPUTS.h5 [RESAVED.weights.h5]
 
 Builds keras.Sequential([Input, (Embedding,) LSTM × L, Dense(O, activation=F)]) (each LSTM
-wrapped in Bidirectional for a bidirectional model) from the root
+wrapped in Bidirectional for a bidirectional model; LSTM k is hidden_size[k] wide when
+hidden_size is a list) from the root
 attributes of an `lstm export --format keras` file, loads it with model.load_weights(), runs
 it on the dataset "inputs" of INPUTS.h5 and writes the predictions as "outputs" (float32).
 With RESAVED, the loaded model is also saved by Keras itself with model.save_weights().
@@ -25,9 +26,10 @@ def build(cfg):
     if tokens:
         layers.append(keras.layers.Embedding(cfg["vocabulary_size"], cfg["embedding_size"]))
     n = cfg["num_layers"]
+    widths = cfg["hidden_size"] if isinstance(cfg["hidden_size"], list) else [cfg["hidden_size"]] * n
     for k in range(n):
         last = k == n - 1
-        lstm = keras.layers.LSTM(cfg["hidden_size"], return_sequences=(not last) or cfg["head"] == "sequence")
+        lstm = keras.layers.LSTM(widths[k], return_sequences=(not last) or cfg["head"] == "sequence")
         layers.append(keras.layers.Bidirectional(lstm) if cfg.get("bidirectional", False) else lstm)
     activation = {"identity": "linear"}.get(cfg["activation"], cfg["activation"])
     layers.append(keras.layers.Dense(cfg["output_size"], activation=activation))

@@ -26,16 +26,37 @@ class LSTMModel(nn.Module):
         else:
             input_size = cfg["input_size"]
         self.directions = 2 if cfg.get("bidirectional", False) else 1
-        self.lstm = nn.LSTM(input_size, cfg["hidden_size"], num_layers=cfg["num_layers"], batch_first=True,
-                            bidirectional=self.directions == 2, dropout=cfg.get("dropout", 0.0))
-        self.head = nn.Linear(self.directions * cfg["hidden_size"], cfg["output_size"])
+        widths = cfg["hidden_size"]
+        if isinstance(widths, int):  # one width: one nn.LSTM, keys lstm.*
+            self.lstm = nn.LSTM(input_size, widths, num_layers=cfg["num_layers"], batch_first=True,
+                                bidirectional=self.directions == 2, dropout=cfg.get("dropout", 0.0))
+            top = widths
+        else:  # per-layer widths: one nn.LSTM per run of equal widths, keys lstm.{r}.* (docs/weights.md)
+            runs = []
+            for h in widths:
+                if runs and runs[-1][0] == h:
+                    runs[-1][1] += 1
+                else:
+                    runs.append([h, 1])
+            modules, i = [], input_size
+            for h, n in runs:
+                modules.append(nn.LSTM(i, h, num_layers=n, batch_first=True, bidirectional=self.directions == 2))
+                i = self.directions * h
+            self.lstm = nn.ModuleList(modules)
+            top = widths[-1]
+        self.head = nn.Linear(self.directions * top, cfg["output_size"])
         self.head_kind = cfg["head"]
         self.activation = cfg["activation"]
 
     def forward(self, x):
         if self.tokens:
             x = self.embedding(x)
-        out, (h_n, _) = self.lstm(x)
+        if isinstance(self.lstm, nn.ModuleList):
+            out = x
+            for lstm in self.lstm:
+                out, (h_n, _) = lstm(out)
+        else:
+            out, (h_n, _) = self.lstm(x)
         if self.head_kind == "last":
             # The top layer's final states: forward after the last step, reverse after the
             # first (h_n[-1] = out[:, -1] for one direction).
@@ -57,6 +78,7 @@ def main(weights_path, inputs_path, outputs_path):
         for key in ("num_layers", "hidden_size", "head", "activation", "loss", "bidirectional"):
             value = f.attrs[key]
             value = value.decode() if isinstance(value, bytes) else value
+            value = value.tolist() if isinstance(value, np.ndarray) else value
             assert value == cfg[key], (key, value, cfg[key])
         state = {name: torch.from_numpy(np.asarray(f[name])) for name in f.keys()}
     model = LSTMModel(cfg)

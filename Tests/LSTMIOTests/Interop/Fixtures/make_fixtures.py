@@ -19,7 +19,18 @@ Models (inputs are features; every weight and bias is drawn uniform in [-0.8, 0.
 gates saturate differently and a swapped gate block changes the outputs):
     one_layer_sequence        1 layer,  I=3, H=4, O=3, head sequence, softmax (cross_entropy)
     two_layer_bidir_last      2 layers, bidirectional, I=3, H=3, O=2, head last, identity (mse)
+
+Per-layer widths (weights uniform in [-0.5, 0.5], inputs [2, 12, 3]):
+    widths_16_8               Keras: Sequential([Input((12, 3)), LSTM(16, return_sequences=True),
+                              LSTM(8), Dense(4, activation="softmax")]) saved with save_weights
+                              (widths_16_8.weights.h5, widths_16_8.keras.io.h5); PyTorch: the
+                              docs/weights.md layout, nn.ModuleList([nn.LSTM(3, 16), nn.LSTM(16, 8)])
+                              as "lstm" plus nn.Linear(8, 4) as "head", last step, softmax
+                              (widths_16_8.pt.h5, widths_16_8.pt.io.h5)
+
+`python3 make_fixtures.py widths_16_8` rewrites only the named fixtures.
 """
+import sys
 import os
 
 os.environ.setdefault("KERAS_BACKEND", "torch")
@@ -104,12 +115,61 @@ def write_io(stem, x, y):
         f["outputs"] = y
 
 
-def main():
+class TorchWidths(nn.Module):
+    """One nn.LSTM per run of equal widths (docs/weights.md): state_dict keys lstm.{r}.*, head.*."""
+
+    def __init__(self, input_size, widths, outputs):
+        super().__init__()
+        runs, sizes = [], [input_size] + widths
+        for k, h in enumerate(widths):
+            if runs and runs[-1][1] == h:
+                runs[-1][2] += 1
+            else:
+                runs.append([sizes[k], h, 1])
+        self.lstm = nn.ModuleList([nn.LSTM(i, h, num_layers=n, batch_first=True) for i, h, n in runs])
+        self.head = nn.Linear(widths[-1], outputs)
+
+    def forward(self, x):
+        for lstm in self.lstm:
+            x, _ = lstm(x)
+        return torch.softmax(self.head(x[:, -1]), dim=-1)  # head "last": the final step
+
+
+def write_widths(name="widths_16_8"):
+    x = np.random.default_rng(20).uniform(-1, 1, size=(BATCH, 12, 3)).astype(np.float32)
+    keras.backend.clear_session()
+    keras.utils.set_random_seed(4)
+    model = keras.Sequential([keras.Input((12, 3)), keras.layers.LSTM(16, return_sequences=True),
+                              keras.layers.LSTM(8), keras.layers.Dense(4, activation="softmax")])
+    rng = np.random.default_rng(5)
+    for w in model.weights:
+        w.assign(rng.uniform(-0.5, 0.5, size=tuple(w.shape)).astype(np.float32))
+    y = keras.ops.convert_to_numpy(model(x, training=False)).astype(np.float32)
+    model.save_weights(os.path.join(HERE, name + ".weights.h5"))
+    write_io(name + ".keras", x, y)
+
+    torch.manual_seed(6)
+    tm = TorchWidths(3, [16, 8], 4)
+    with torch.no_grad():
+        for p in tm.parameters():
+            p.uniform_(-0.5, 0.5)
+        y = tm(torch.from_numpy(x)).numpy().astype(np.float32)
+    with h5py.File(os.path.join(HERE, name + ".pt.h5"), "w") as f:
+        for key, value in tm.state_dict().items():
+            f[key] = value.numpy()
+    write_io(name + ".pt", x, y)
+
+
+def main(names):
     for i, (name, cfg) in enumerate(MODELS.items()):
+        if names and name not in names:
+            continue
         x = inputs(cfg, seed=10 + i)
         write_pytorch(name, cfg, x)
         write_keras(name, cfg, x)
+    if not names or "widths_16_8" in names:
+        write_widths()
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

@@ -45,6 +45,36 @@ public final class HDF5File: @unchecked Sendable {
         }
     }
 
+    /// Creates a new, empty HDF5 file held in memory only (HDF5's core driver without a backing
+    /// store): nothing touches the disk, so no write can fail on a full or read-only file system and
+    /// closing always succeeds. `image()` returns its bytes; `path` only names it in errors.
+    public static func createInMemory(_ path: String, increment: Int = 1 << 20) throws -> HDF5File {
+        let ctx = Context(operation: "create file", filePath: path, objectPath: nil)
+        return try hdf5Locked {
+            let fapl = try ctx.check(H5Pcreate(H5P_FILE_ACCESS), "could not create a file access list")
+            defer { _ = H5Pclose(fapl) }
+            try ctx.check(H5Pset_fapl_core(fapl, increment, false), "could not select the in-memory driver")
+            let fid = H5Fcreate(path, H5F_ACC_TRUNC, defaultPlist, fapl)
+            if fid < 0 { throw ctx.libraryError("could not create the file in memory") }
+            return try HDF5File(fid: fid, path: path, mode: .readWrite, ctx: ctx)
+        }
+    }
+
+    /// The file's bytes as they would be on disk (H5Fget_file_image), after flushing it; for
+    /// files made by `createInMemory`, which are then written out by the caller.
+    public func image() throws -> [UInt8] {
+        let ctx = Context(operation: "read file image", filePath: path, objectPath: nil)
+        return try hdf5Locked {
+            guard fid >= 0 else { throw ctx.error(.closed, "the file was already closed") }
+            try ctx.check(H5Fflush(fid, H5F_SCOPE_GLOBAL), "could not flush the file")
+            let size = try ctx.check(H5Fget_file_image(fid, nil, 0), "could not size the file image")
+            var bytes = [UInt8](repeating: 0, count: Int(size))
+            let copied = bytes.withUnsafeMutableBytes { H5Fget_file_image(fid, $0.baseAddress, Int(size)) }
+            guard copied == size else { throw ctx.libraryError("could not copy the file image") }
+            return bytes
+        }
+    }
+
     /// Opens an existing HDF5 file; throws `.notFound` if it is missing, `.notHDF5` if it is not HDF5.
     public static func open(_ path: String, mode: Mode = .readOnly) throws -> HDF5File {
         let ctx = Context(operation: "open file", filePath: path, objectPath: nil)

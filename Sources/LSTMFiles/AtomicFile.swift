@@ -18,36 +18,49 @@ public enum AtomicWriteStage: Sendable, Equatable {
 /// A hook called at each `AtomicWriteStage`; throwing from it aborts the write.
 public typealias AtomicWriteHook = (AtomicWriteStage) throws -> Void
 
-/// A new HDF5 file that appears at `path` all at once or not at all: it is written under a hidden
-/// temporary name in the same directory, then `commit()` flushes, closes and fsyncs it, renames it
-/// over `path` and fsyncs the directory. Released (or failing) before `commit()`, it deletes the
-/// temporary file, so `path` is never left half-written. Use from one thread.
+/// A new HDF5 file that appears at `path` all at once or not at all. By default (`inMemory`) HDF5
+/// builds it in memory and `commit()` writes its bytes to a hidden temporary file in the same
+/// directory with plain system calls, fsyncs it, renames it over `path` and fsyncs the directory:
+/// a full or read-only file system then fails one `write(2)` with a clear error, never an HDF5
+/// flush (HDF5 1.10 cannot close a file whose flush failed without leaving a dangling handle that
+/// crashes the process at exit). Files too big for memory (datasets) are written by HDF5 straight
+/// into the temporary file instead. Released (or failing) before `commit()`, nothing is left
+/// behind, so `path` is never half-written. Use from one thread.
 public final class AtomicHDF5File {
     /// The final path, as given.
     public let path: String
-    /// The hidden temporary file written until `commit()`: `<dir>/.<name>.tmp-<pid>-<random>`.
+    /// The hidden temporary file written by `commit()` (or, not in memory, until it):
+    /// `<dir>/.<name>.tmp-<pid>-<random>`.
     public let temporaryPath: String
     /// What sort of file this is, for the errors it throws.
     public let role: FileError.Role
-    /// The temporary file, open for writing.
+    /// The file being written (in memory, or the temporary file).
     public let file: HDF5File
+    /// Whether HDF5 writes to memory and `commit()` writes the bytes out.
+    public let inMemory: Bool
     private var finished = false
 
-    /// Creates the temporary file next to `path`; the directory must exist and be writable.
-    public init(path: String, role: FileError.Role) throws {
+    /// Creates the file to fill; the directory of `path` must exist and be writable.
+    /// `inMemory` defaults to true except for datasets, which may not fit in memory.
+    public init(path: String, role: FileError.Role, inMemory: Bool? = nil) throws {
         try AtomicFile.checkDirectory(of: path, role: role)
         let temporary = AtomicFile.temporaryPath(for: path)
+        let memory = inMemory ?? (role != .dataset)
         self.path = path
         self.role = role
+        self.inMemory = memory
         temporaryPath = temporary
-        file = try FileError.mapping(role, file: path) { try HDF5File.create(temporary) }
+        file = try FileError.mapping(role, file: path) {
+            memory ? try HDF5File.createInMemory(temporary) : try HDF5File.create(temporary)
+        }
     }
 
     deinit { discard() }
 
-    /// Flushes and closes the file, runs `check` on the closed temporary file (e.g. to validate
-    /// it), then fsyncs and renames it over `path` (calling `hook` just before the rename). On any
-    /// error the temporary file is removed.
+    /// Finishes the file (in memory: takes its image, closes it and writes the bytes to the
+    /// temporary file; otherwise flushes and closes the temporary file), runs `check` on the closed
+    /// temporary file (e.g. to validate it), then fsyncs and renames it over `path` (calling `hook`
+    /// just before the rename). On any error the temporary file is removed and `path` is untouched.
     public func commit(
         check: (_ temporaryPath: String) throws -> Void = { _ in },
         hook: AtomicWriteHook? = nil
@@ -57,15 +70,24 @@ public final class AtomicHDF5File {
         }
         finished = true
         do {
-            try FileError.mapping(role, file: path) {
-                try file.flush()
-                try file.close()
+            if inMemory {
+                let bytes = try FileError.mapping(role, file: path) { () throws -> [UInt8] in
+                    defer { try? file.close() }  // in memory: closing cannot fail on I/O
+                    return try file.image()
+                }
+                try bytes.withUnsafeBytes { try AtomicFile.writeNew(temporaryPath, $0, for: path, role: role) }
+            } else {
+                try FileError.mapping(role, file: path) {
+                    try file.flush()
+                    try file.close()
+                }
+                try AtomicFile.fsyncFile(temporaryPath, for: path, role: role)
             }
             try check(temporaryPath)
-            try AtomicFile.fsyncFile(temporaryPath, for: path, role: role)
             try hook?(.beforeRename)
             try AtomicFile.rename(temporaryPath, to: path, role: role)
         } catch {
+            if inMemory { try? file.close() }
             unlink(temporaryPath)
             throw error
         }
@@ -98,6 +120,57 @@ public enum AtomicFile {
         try writer.commit(hook: hook)  // after `body` returned, so every object it opened is released
     }
 
+    /// Writes `data` to `path` atomically (temporary file in the same directory, fsync, rename,
+    /// fsync of the directory): run files such as config.yaml, metrics.jsonl cut back on resume,
+    /// loss.svg. On any error `path` is left as it was and no temporary file remains.
+    public static func write(_ data: Data, to path: String, role: FileError.Role) throws {
+        try checkDirectory(of: path, role: role)
+        let temporary = temporaryPath(for: path)
+        do {
+            try data.withUnsafeBytes { try writeNew(temporary, $0, for: path, role: role) }
+            try rename(temporary, to: path, role: role)
+        } catch {
+            unlink(temporary)
+            throw error
+        }
+        fsyncDirectory(of: path)
+    }
+
+    /// `write(_:to:role:)` for UTF-8 text.
+    public static func write(_ text: String, to path: String, role: FileError.Role) throws {
+        try write(Data(text.utf8), to: path, role: role)
+    }
+
+    /// Creates `temporary` (which must not exist), writes `bytes`, fsyncs and closes it; errors
+    /// say what failed about `path` and why (e.g. "no space left on device").
+    static func writeNew(
+        _ temporary: String, _ bytes: UnsafeRawBufferPointer, for path: String, role: FileError.Role
+    ) throws {
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o666)
+        guard fd >= 0 else { throw ioError("could not create the temporary file '\(temporary)'", path, role) }
+        var done = 0
+        while done < bytes.count {
+            #if canImport(Glibc)
+                let n = Glibc.write(fd, bytes.baseAddress! + done, bytes.count - done)
+            #else
+                let n = Darwin.write(fd, bytes.baseAddress! + done, bytes.count - done)
+            #endif
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else {
+                let error = ioError("could not write \(bytes.count) bytes to '\(temporary)'", path, role)
+                close(fd)
+                throw error
+            }
+            done += n
+        }
+        guard fsync(fd) == 0 else {
+            let error = ioError("could not fsync '\(temporary)'", path, role)
+            close(fd)
+            throw error
+        }
+        guard close(fd) == 0 else { throw ioError("could not close '\(temporary)'", path, role) }
+    }
+
     /// Makes `destination` name the same file as `source` atomically (hard link to a temporary name,
     /// then rename); falls back to an fsynced copy where hard links are not supported.
     public static func linkOrCopy(_ source: String, to destination: String, role: FileError.Role) throws {
@@ -106,9 +179,7 @@ public enum AtomicFile {
         do {
             if link(source, temporary) != 0 {
                 do { try FileManager.default.copyItem(atPath: source, toPath: temporary) } catch {
-                    throw FileError(
-                        .io, role, file: destination,
-                        "could not copy '\(source)' into place: \(error.localizedDescription)")
+                    throw FileError.fileSystem(error, role, file: destination, "could not copy '\(source)' into place")
                 }
                 try fsyncFile(temporary, for: destination, role: role)
             }
@@ -132,11 +203,20 @@ public enum AtomicFile {
     static func checkDirectory(of path: String, role: FileError.Role) throws {
         let dir = URL(fileURLWithPath: path).deletingLastPathComponent().path
         var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDirectory), isDirectory.boolValue else {
-            throw FileError(.io, role, file: path, "cannot write it: the directory '\(dir)' does not exist")
+        guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDirectory) else {
+            // stat(2) says why: no such directory, or a parent that is a file (ENOTDIR), …
+            var info = stat()
+            let code = stat(dir, &info) == 0 ? ENOENT : errno
+            if code == ENOENT {
+                throw FileError(.io, role, file: path, "cannot write it: the directory '\(dir)' does not exist")
+            }
+            throw FileError.fileSystem(errno: code, role, file: path, "cannot write it in '\(dir)'")
+        }
+        guard isDirectory.boolValue else {
+            throw FileError(.io, role, file: path, "cannot write it in '\(dir)': that is a file, not a directory")
         }
         guard access(dir, W_OK) == 0 else {
-            throw FileError(.io, role, file: path, "cannot write it: the directory '\(dir)' is not writable")
+            throw FileError.fileSystem(errno: errno, role, file: path, "cannot write it in '\(dir)'")
         }
     }
 
@@ -169,6 +249,6 @@ public enum AtomicFile {
 
     /// An `.io` error about `path` ending with errno's explanation.
     private static func ioError(_ what: String, _ path: String, _ role: FileError.Role) -> FileError {
-        FileError(.io, role, file: path, "\(what): \(String(cString: strerror(errno)))")
+        FileError.fileSystem(errno: errno, role, file: path, what)
     }
 }

@@ -36,9 +36,7 @@ public struct CheckpointStore: Sendable {
         do {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         } catch {
-            throw FileError(
-                .io, .checkpoint, file: directory, object: nil,
-                "could not create the checkpoint directory: \(error.localizedDescription)")
+            throw FileError.fileSystem(error, .checkpoint, file: directory, "could not create the checkpoint directory")
         }
         self.directory = directory
         self.keepLast = keepLast
@@ -77,9 +75,7 @@ public struct CheckpointStore: Sendable {
     public func steps() throws -> [Int] {
         let names: [String]
         do { names = try FileManager.default.contentsOfDirectory(atPath: directory) } catch {
-            throw FileError(
-                .io, .checkpoint, file: directory, object: nil,
-                "could not list the checkpoint directory: \(error.localizedDescription)")
+            throw FileError.fileSystem(error, .checkpoint, file: directory, "could not list the checkpoint directory")
         }
         return names.compactMap(Self.step(fromFileName:)).sorted()
     }
@@ -100,15 +96,22 @@ public struct CheckpointStore: Sendable {
         FileManager.default.fileExists(atPath: bestPath) ? try Checkpoint.load(from: bestPath) : nil
     }
 
+    /// Deletes every checkpoint of the store (step files, `latest.h5`, `best.h5`): a run started
+    /// from scratch in this directory must not leave an earlier attempt's checkpoints to resume.
+    public func removeAll() throws {
+        for path in try steps().map(path(forStep:)) + [latestPath, bestPath] where unlink(path) != 0 && errno != ENOENT
+        {
+            throw FileError.fileSystem(errno: errno, .checkpoint, file: path, "could not delete an earlier checkpoint")
+        }
+    }
+
     /// Deletes the step files beyond the newest `keepLast`, never the one for `current`.
     private func prune(keeping current: Int) throws {
         let others = try steps().filter { $0 != current }
         for step in others.dropLast(keepLast - 1) {
             let path = path(forStep: step)
             if unlink(path) != 0 && errno != ENOENT {
-                throw FileError(
-                    .io, .checkpoint, file: path, object: nil,
-                    "could not delete an old checkpoint: \(String(cString: strerror(errno)))")
+                throw FileError.fileSystem(errno: errno, .checkpoint, file: path, "could not delete an old checkpoint")
             }
         }
     }

@@ -1,6 +1,12 @@
 import Foundation
 import LSTMFiles
 
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
 /// One line of a run's metrics.jsonl; fields absent from a line are nil.
 public struct MetricsRecord: Codable, Sendable, Equatable {
     public var step: Int
@@ -71,26 +77,56 @@ struct MetricsLog {
     let path: String
 
     /// Appends one record as a JSON line (sorted keys; non-finite numbers as "nan", "inf", "-inf").
+    /// A failed write says why (no space left, read-only file system, …) and leaves no partial line.
     func append(_ r: MetricsRecord) throws {
         var line = try JSONCoding.encoder().encode(r)
         line.append(0x0A)
-        if let h = FileHandle(forWritingAtPath: path) {
-            defer { try? h.close() }
-            try h.seekToEnd()
-            try h.write(contentsOf: line)
-        } else {
-            try line.write(to: URL(fileURLWithPath: path))
+        let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o666)
+        guard fd >= 0 else { throw FileError.fileSystem(errno: errno, .run, file: path, "could not open it to append") }
+        defer { close(fd) }
+        let size = lseek(fd, 0, SEEK_END)
+        #if canImport(Glibc)
+            let written = line.withUnsafeBytes { Glibc.write(fd, $0.baseAddress!, $0.count) }
+        #else
+            let written = line.withUnsafeBytes { Darwin.write(fd, $0.baseAddress!, $0.count) }
+        #endif
+        guard written == line.count else {
+            let code = written < 0 ? errno : ENOSPC  // a short write: the disk filled up
+            if size >= 0 { _ = ftruncate(fd, size) }  // no half line for the next reader
+            throw FileError.fileSystem(errno: code, .run, file: path, "could not append a record")
         }
     }
 
-    /// Drops metrics logged after `step` (a resumed run logs them again).
-    func truncate(after step: Int) throws {
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return }
-        let kept = text.split(separator: "\n").filter { line in
-            guard let r = try? MetricsRecord.decode(line) else { return false }
-            return r.step <= step
+    /// The number of records (lines) in the file; 0 if there is none.
+    func count() throws -> Int {
+        guard let data = FileManager.default.contents(atPath: path) else { return 0 }
+        return data.reduce(0) { $0 + ($1 == 0x0A ? 1 : 0) }
+    }
+
+    /// Starts an empty metrics.jsonl (a run started from scratch in an existing directory).
+    func reset() throws {
+        guard FileManager.default.fileExists(atPath: path) else { return }
+        try AtomicFile.write(Data(), to: path, role: .run)
+    }
+
+    /// Drops metrics logged after the checkpoint a run resumes from (the resumed run logs them
+    /// again): keeps the first `records` lines when the checkpoint counted them (exact, even for a
+    /// validation logged at the checkpoint's own step after it was saved), else the records with
+    /// step ≤ `step`. The kept prefix is written to a temporary file that is renamed over
+    /// metrics.jsonl, so no record appears twice and a crash leaves either the old file or the cut one.
+    func truncate(after step: Int, records: Int? = nil) throws {
+        guard FileManager.default.fileExists(atPath: path) else { return }
+        let text: String
+        do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
+            throw FileError.fileSystem(error, .run, file: path, "could not read it to cut it back to step \(step)")
         }
-        try (kept.joined(separator: "\n") + (kept.isEmpty ? "" : "\n")).write(
-            toFile: path, atomically: true, encoding: .utf8)
+        let lines = text.split(separator: "\n")
+        let kept =
+            records.map { Array(lines.prefix($0)) }
+            ?? lines.filter { line in
+                guard let r = try? MetricsRecord.decode(line) else { return false }
+                return r.step <= step
+            }
+        try AtomicFile.write(kept.map { $0 + "\n" }.joined(), to: path, role: .run)
     }
 }

@@ -33,6 +33,12 @@ struct RunState: Codable, Equatable {
     /// Carried (h, c) per shard for stateful streams.
     var carried: [LSTMState<Float>?]?
     var wallTime = 0.0
+    /// Lines in metrics.jsonl when this state was saved (nil in checkpoints written before it was
+    /// counted): a resumed run cuts the file back to exactly these.
+    var metricsRecords: Int?
+    /// The step of the last validation logged (nil: none yet), so a resumed run that ends right
+    /// away does not validate that step a second time.
+    var lastValidationStep: Int?
 }
 
 /// A config-driven training job: data, model, optimizer, schedule, the loop with validation,
@@ -104,18 +110,38 @@ public final class TrainingRun {
         try self.init(config: config, checkpoint: nil, initFrom: initFrom, reducer: reducer)
     }
 
+    /// Whether this run continues from a checkpoint (false for a fresh run, and for `resume` of a
+    /// run stopped before its first checkpoint, which starts again from its saved config.yaml).
+    public var resumedFromCheckpoint: Bool { resumedStep != nil }
+    private var resumedStep: Int?
+
     /// Continues the run in `directory` from its latest checkpoint, with the config stored in it.
+    /// A run stopped before its first checkpoint starts again from the beginning with the
+    /// `config.yaml` it left in `directory` (`resumedFromCheckpoint` is then false).
     /// Everything is written into `directory`, wherever the run was first started (a moved run
     /// directory resumes in its new place).
     public static func resume(directory: String, reducer: any GradientReducer = SingleProcess()) throws
         -> TrainingRun
     {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory) else {
+            throw RunError("\(directory): no such directory (expected a run directory, the checkpoint.dir of a config)")
+        }
+        guard isDirectory.boolValue else {
+            throw RunError("\(directory) is a file, not a run directory (the checkpoint.dir of a config)")
+        }
         let store = try CheckpointStore(directory: directory, keepLast: 1_000_000)
+        let configPath = (directory as NSString).appendingPathComponent("config.yaml")
         guard let ckpt = try store.latest() else {
-            throw RunError("no checkpoint in \(directory) to resume from")
+            guard FileManager.default.fileExists(atPath: configPath) else {
+                throw RunError("no checkpoint and no config.yaml in \(directory): nothing to resume")
+            }
+            var config = try RunConfig.load(path: configPath)
+            config.checkpoint.dir = directory
+            return try TrainingRun(config: config, checkpoint: nil, initFrom: nil, reducer: reducer)
         }
         guard let text = ckpt.configText else { throw RunError("the checkpoint in \(directory) holds no run config") }
-        var config = try RunConfig.parse(text, path: (directory as NSString).appendingPathComponent("config.yaml"))
+        var config = try RunConfig.parse(text, path: configPath)
         config.checkpoint.dir = directory
         return try TrainingRun(config: config, checkpoint: ckpt, initFrom: nil, reducer: reducer)
     }
@@ -127,7 +153,9 @@ public final class TrainingRun {
         self.reducer = reducer
         directory = config.checkpoint.dir
         if let g = config.data.generate, reducer.rank == 0, !FileManager.default.fileExists(atPath: config.data.file) {
-            try g.write(to: config.data.file)
+            do { try g.write(to: config.data.file) } catch {
+                throw FileError.fileSystem(error, .dataset, file: config.data.file, "could not generate the dataset")
+            }
         }
         if reducer.worldSize > 1 { _ = reducer.sum(0) }  // the others open the file once rank 0 has written it
         trainFile = try DatasetFile(path: config.data.file)
@@ -261,11 +289,29 @@ public final class TrainingRun {
             trainer.restoreCarriedState(state.carried)
         }
         store = try CheckpointStore(directory: directory, keepLast: config.checkpoint.keep)
-        if writesFiles {
+        if writesFiles {  // rank 0 alone writes; only its run state is ever saved
             let configCopy = (directory as NSString).appendingPathComponent("config.yaml")
-            try config.sourceText.write(toFile: configCopy, atomically: true, encoding: .utf8)
-            if checkpoint != nil { try metrics.truncate(after: trainer.step) }
+            try AtomicFile.write(config.sourceText, to: configCopy, role: .run)
         }
+        if let checkpoint {
+            resumedStep = checkpoint.globalStep
+            if writesFiles {
+                try metrics.truncate(after: trainer.step, records: state.metricsRecords)
+                state.metricsRecords = try metrics.count()
+            }
+        }
+    }
+
+    /// A run from scratch (not resumed from a checkpoint) clears what an earlier attempt left in
+    /// its directory when it starts training (not before: `lstm train --dry-run` deletes nothing),
+    /// so the old checkpoints are never resumed and the old metrics never appended to.
+    private func clearEarlierAttempt() throws {
+        guard !resumedFromCheckpoint, state.metricsRecords == nil else { return }
+        if writesFiles {
+            try store.removeAll()
+            try metrics.reset()
+        }
+        state.metricsRecords = 0
     }
 
     // MARK: - The loop
@@ -277,6 +323,7 @@ public final class TrainingRun {
     /// non-finite step under the `stop` policy throws (the last checkpoint stays intact).
     @discardableResult
     public func run() throws -> RunSummary {
+        try clearEarlierAttempt()
         let steps = trainLoader.batchesPerEpoch
         let totalSteps = config.training.steps ?? config.training.epochs * steps
         let startWall = Date().timeIntervalSince1970 - state.wallTime
@@ -364,7 +411,7 @@ public final class TrainingRun {
             }
         }
         if !summary.stoppedEarly {
-            if valLoader != nil, lastValidation?.step != trainer.step {
+            if valLoader != nil, lastValidation?.step != trainer.step, state.lastValidationStep != trainer.step {
                 lastValidation = try validate(epoch: state.cursor.epoch, wallStart: startWall)
             }
             try saveCheckpoint(isBest: false, wallStart: startWall)
@@ -414,7 +461,8 @@ public final class TrainingRun {
         r.valMAE = m.mae
         r.learningRate = optimizer.learningRate
         r.skippedSteps = trainer.skippedSteps
-        if writesFiles { try metrics.append(r) }
+        try appendMetrics(r)
+        state.lastValidationStep = trainer.step
         progress.message(
             String(format: "step %d  epoch %d  val loss %.5f", trainer.step, epoch + 1, m.loss)
                 + (m.accuracy.map { String(format: "  accuracy %.4f", $0) } ?? "")
@@ -467,7 +515,13 @@ public final class TrainingRun {
         r.skippedSteps = trainer.skippedSteps
         state.trainLossSum = 0
         state.trainLossCount = 0
+        try appendMetrics(r)
+    }
+
+    /// Appends to metrics.jsonl (rank 0) and counts the record (saved with checkpoints; see `RunState`).
+    func appendMetrics(_ r: MetricsRecord) throws {
         if writesFiles { try metrics.append(r) }
+        state.metricsRecords = (state.metricsRecords ?? 0) + 1
     }
 
     // MARK: - Checkpoints

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import LSTMFiles
 import LSTMRun
 
 /// `lstm plot RUN_DIR --out loss.svg`: train and validation curves as an SVG.
@@ -21,7 +22,7 @@ struct Plot: ParsableCommand {
         }
         let records = try MetricsRecord.read(metrics)
         let path = out ?? (directory as NSString).appendingPathComponent("loss.svg")
-        try LossPlot.svg(records, title: directory).write(toFile: path, atomically: true, encoding: .utf8)
+        try AtomicFile.write(LossPlot.svg(records, title: directory), to: path, role: .run)
         print("wrote \(path) (\(records.count) records)")
     }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import LSTMFiles
 import LSTMRun
 
 /// `lstm sample CKPT`: text from a character-level language model (torch-rnn's sample.lua).
@@ -39,7 +40,7 @@ struct Sample: ParsableCommand {
         let sampler = try TextSampler(model: model, vocabulary: try TextSampler.vocabulary(for: model, data: data))
         let text = try sampler.generate(primer: primer, length: length, options: options)
         if let out {
-            try text.write(toFile: out, atomically: true, encoding: .utf8)
+            try AtomicFile.write(text, to: out, role: .run)
             print("wrote \(text.count) characters to \(out)")
         } else {
             print(text)

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import LSTMFiles
 import LSTMKit
 import LSTMRun
 
@@ -65,7 +66,13 @@ struct Resume: ParsableCommand {
         try withProcesses { processes in
             let run = try TrainingRun.resume(directory: directory, reducer: processes)
             if processes.rank == 0 {
-                print("resuming \(directory) at step \(run.trainer.step)")
+                if run.resumedFromCheckpoint {
+                    print("resuming \(directory) at step \(run.trainer.step)")
+                } else {
+                    print(
+                        "no checkpoint in \(directory) yet (the run stopped before its first): starting it again from the beginning with \((directory as NSString).appendingPathComponent("config.yaml"))"
+                    )
+                }
                 print(run.memoryPlan.line(available: run.memoryAvailable))
             }
             try trainReporting(run)
@@ -96,8 +103,7 @@ func report(_ s: RunSummary, run: TrainingRun) {
     let metrics = (s.directory as NSString).appendingPathComponent("metrics.jsonl")
     let plot = (s.directory as NSString).appendingPathComponent("loss.svg")
     if let records = try? MetricsRecord.read(metrics),
-        (try? LossPlot.svg(records, title: "\(s.directory)").write(toFile: plot, atomically: true, encoding: .utf8))
-            != nil
+        (try? AtomicFile.write(LossPlot.svg(records, title: "\(s.directory)"), to: plot, role: .run)) != nil
     {
         print("metrics: \(metrics); plot: \(plot)")
     }

@@ -2,7 +2,8 @@ import Foundation
 import XCTest
 
 /// SIGINT and SIGTERM during `lstm train`: the step finishes, a checkpoint is saved, the run
-/// says how to resume and exits 0 (exact resume itself is checked by LSTMRunTests' ResumeTests).
+/// says how to resume and exits 0, and `lstm resume` then ends exactly like a run never stopped
+/// (metrics and weights bit for bit).
 final class SignalCLITests: XCTestCase {
     private var dir: URL!
 
@@ -21,19 +22,27 @@ final class SignalCLITests: XCTestCase {
         let run = dir.appendingPathComponent("run")
         let p = Process()
         p.executableURL = productsDirectory.appendingPathComponent("lstm")
-        p.arguments = [
+        p.arguments = arguments(run)
+        var env = ProcessInfo.processInfo.environment
+        env["OPENBLAS_NUM_THREADS"] = "1"
+        p.environment = env
+        try signalAndCheck(p, run, signal, message)
+    }
+
+    private func arguments(_ run: URL) -> [String] {
+        [
             "train", configPath("copy.yaml"),
             "--set", "data.file=\(dir.appendingPathComponent("copy.h5").path)",
             "--set",
             "data.generate={task: copy, symbols: 3, alphabet: 4, delay: 4, train: 64, val: 16, test: 16, seed: 1}",
             "--set", "data.batch_size=16", "--set", "model.hidden_size=8", "--set", "model.embedding_size=4",
-            "--set", "training.steps=1000000", "--set", "validation.every=1000000",
+            "--set", "training.steps=200", "--set", "validation.every=50",
             "--set", "checkpoint.dir=\(run.path)", "--set", "checkpoint.every=1000000",
             "--set", "logging.every=1", "--set", "logging.progress=plain"
         ]
-        var env = ProcessInfo.processInfo.environment
-        env["OPENBLAS_NUM_THREADS"] = "1"
-        p.environment = env
+    }
+
+    private func signalAndCheck(_ p: Process, _ run: URL, _ signal: Int32, _ message: String) throws {
         let out = dir.appendingPathComponent("out.txt")
         let err = dir.appendingPathComponent("err.txt")
         _ = FileManager.default.createFile(atPath: out.path, contents: nil)
@@ -60,7 +69,16 @@ final class SignalCLITests: XCTestCase {
         XCTAssertTrue(stderr.contains(message), stderr)
         XCTAssertTrue((stdout + stderr).contains("lstm resume \(run.path)"), stdout + stderr)
         XCTAssertTrue(FileManager.default.fileExists(atPath: run.appendingPathComponent("latest.h5").path))
-
+        // Resumed, the run ends as if it had never stopped.
+        let resumed = try lstm(["resume", run.path])
+        XCTAssertEqual(resumed.status, 0, resumed.output)
+        XCTAssertTrue(resumed.stdout.contains("resuming \(run.path) at step"), resumed.stdout)
+        let reference = dir.appendingPathComponent("reference")
+        XCTAssertEqual(try lstm(arguments(reference)).status, 0)
+        XCTAssertEqual(try KillResumeCLITests.records(run), try KillResumeCLITests.records(reference))
+        XCTAssertEqual(
+            try KillResumeCLITests.tensors(run.appendingPathComponent("latest.h5")),
+            try KillResumeCLITests.tensors(reference.appendingPathComponent("latest.h5")))
     }
 
     private func configPath(_ name: String) -> String {

@@ -18,7 +18,10 @@ final class ResumeTests: XCTestCase {
 
     override func tearDownWithError() throws { try? FileManager.default.removeItem(at: dir) }
 
-    func config(_ run: String, extra: String = "") throws -> RunConfig {
+    func config(
+        _ run: String, extra: String = "", validation: String = "{every: 4}", checkpointEvery: Int = 3,
+        training: String = ""
+    ) throws -> RunConfig {
         let data = dir.appendingPathComponent("adding.h5").path
         let text = """
             model: {hidden_size: 6, num_layers: 2, dropout: 0.2, head: last}
@@ -29,9 +32,9 @@ final class ResumeTests: XCTestCase {
               batch_size: 8
             optimizer: {name: adam, lr: 0.01}
             schedule: {name: cosine, t_max: 30, warmup_steps: 3}
-            training: {steps: 14, clip_norm: 0.5}
-            validation: {every: 4}
-            checkpoint: {dir: \(dir.appendingPathComponent(run).path), every: 3, keep: 2}
+            training: {steps: 14, clip_norm: 0.5\(training)}
+            validation: \(validation)
+            checkpoint: {dir: \(dir.appendingPathComponent(run).path), every: \(checkpointEvery), keep: 2}
             logging: {every: 1, progress: none}
             parallel: {shards: 2, workers: 2}
             seed: 5
@@ -105,6 +108,64 @@ final class ResumeTests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: dir.appendingPathComponent("m").path))
         XCTAssertEqual(try losses("moved"), referenceLosses)
         XCTAssertEqual(try finalWeights("moved"), referenceWeights)
+    }
+
+    func testResumeBeforeTheFirstCheckpointStartsAgainFromTheSavedConfig() throws {
+        let (referenceLosses, referenceWeights) = try uninterrupted()
+        let k = try TrainingRun(config: config("k"))
+        k.onStep = { report in if report.step == 2 { k.requestStop(saveCheckpoint: false) } }  // first checkpoint: 3
+        XCTAssertEqual(try k.run().steps, 2)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir.appendingPathComponent("k/latest.h5").path))
+        let again = try TrainingRun.resume(directory: dir.appendingPathComponent("k").path)
+        XCTAssertFalse(again.resumedFromCheckpoint)
+        XCTAssertEqual(again.trainer.step, 0)
+        XCTAssertEqual(try again.run().steps, 14)
+        XCTAssertEqual(try losses("k"), referenceLosses, "the killed attempt's records are gone")
+        XCTAssertEqual(try finalWeights("k"), referenceWeights)
+    }
+
+    func testTrainingAgainInTheSameDirectoryStartsFreshMetricsAndCheckpoints() throws {
+        let (referenceLosses, referenceWeights) = try uninterrupted()
+        let t = try TrainingRun(config: config("t"))
+        t.onStep = { report in if report.step == 5 { t.requestStop(saveCheckpoint: false) } }
+        XCTAssertEqual(try t.run().steps, 5)
+        let second = try TrainingRun(config: config("t"))
+        XCTAssertEqual(try second.run().steps, 14)
+        XCTAssertEqual(try losses("t"), referenceLosses, "no record of the first attempt is kept")
+        XCTAssertEqual(try finalWeights("t"), referenceWeights)
+    }
+
+    /// Validation at the end of each epoch (validation.every: 0) comes after the checkpoint of the
+    /// epoch's last step: a run killed after that validation (one that is not a new best, so no
+    /// checkpoint follows it) resumes from that checkpoint and must not log the validation twice.
+    func testAValidationLoggedAfterTheCheckpointIsNotLoggedTwice() throws {
+        func cfg(_ run: String) throws -> RunConfig {
+            // min_delta 100: only the first validation is a "best" (and saves a checkpoint).
+            try config(
+                run, validation: "{every: 0}", checkpointEvery: 6,
+                training: ", early_stopping: {metric: val_loss, patience: 100, min_delta: 100}")
+        }
+        try TrainingRun(config: cfg("v1")).run()
+        let v2 = try TrainingRun(config: cfg("v2"))
+        var stopAt: Int?
+        v2.onValidation = { r in if r.step == 12 { stopAt = 12 } }
+        v2.onStep = { r in if stopAt != nil && r.step == 13 { v2.requestStop(saveCheckpoint: false) } }
+        XCTAssertEqual(try v2.run().steps, 13)
+        XCTAssertEqual(try losses("v2").filter { $0.contains("\"step\":12,") && $0.contains("val_loss") }.count, 1)
+        let resumed = try TrainingRun.resume(directory: dir.appendingPathComponent("v2").path)
+        XCTAssertEqual(resumed.trainer.step, 12)
+        try resumed.run()
+        XCTAssertEqual(try losses("v2"), try losses("v1"))
+        XCTAssertEqual(try finalWeights("v2"), try finalWeights("v1"))
+    }
+
+    func testResumingAFinishedRunLogsNothingTwice() throws {
+        let (referenceLosses, referenceWeights) = try uninterrupted()
+        let resumed = try TrainingRun.resume(directory: dir.appendingPathComponent("a").path)
+        XCTAssertEqual(resumed.trainer.step, 14)
+        try resumed.run()
+        XCTAssertEqual(try losses("a"), referenceLosses)
+        XCTAssertEqual(try finalWeights("a"), referenceWeights)
     }
 
     /// A stateful character stream (carried h and c across minibatches) resumes exactly too.

@@ -35,23 +35,31 @@ public struct StepReport: Sendable {
     public let seconds: Double
 }
 
-/// What to do when a loss or gradient is NaN or infinite.
+/// What to do when a loss or gradient is NaN or infinite, or an update makes the weights (or the
+/// optimizer's state) NaN or infinite (e.g. a learning rate of 1e308).
 public enum NonFinitePolicy: String, Sendable, Codable, CaseIterable {
-    /// Drop the step (no update), count it, go on.
+    /// Drop the step (no update, or the update undone), count it, go on.
     case skip
-    /// Throw `TrainingError.nonFinite`; the weights stay as they were before the step.
+    /// Throw `TrainingError`; the weights stay as they were before the step.
     case stop
 }
 
 /// Why training cannot go on.
 public enum TrainingError: Error, CustomStringConvertible, Equatable {
     case nonFinite(step: Int, loss: Double, gradientNorm: Double)
+    /// The update of `step` (finite loss and gradient) made a weight or optimizer state value
+    /// NaN or infinite; it was undone.
+    case nonFiniteWeights(step: Int, learningRate: Double)
 
     public var description: String {
         switch self {
         case .nonFinite(let step, let loss, let norm):
             return "non-finite values at step \(step) (loss \(loss), gradient norm \(norm)); "
                 + "the update was not applied and the weights are unchanged"
+        case .nonFiniteWeights(let step, let lr):
+            return "the update at step \(step) made the weights or the optimizer state non-finite "
+                + "(learning rate \(lr); is it too large?); the update was undone and the weights are "
+                + "as before the step"
         }
     }
 }
@@ -78,6 +86,12 @@ public final class Trainer<T: LSTMScalar> {
     public private(set) var skippedSteps = 0
 
     private var carried: [LSTMState<T>?]
+    /// The parameter arena and the optimizer's state buffers, checked after every update, and
+    /// their copies from before it (so a non-finite update is undone). Captured at the first
+    /// step and once more after it (an optimizer may allocate its state then); no allocation later.
+    private var guarded: [Buffer<T>] = []
+    private var backups: [Buffer<T>] = []
+    private var guardCaptures = 0
 
     public init(
         network: LSTMNetwork<T>, parameters: ParameterSet<T>, optimizer: any Optimizer<T>,
@@ -149,7 +163,22 @@ public final class Trainer<T: LSTMScalar> {
             if let clipValue { clipGradientValue(grads, clipValue: clipValue) }
             // After value clipping the norm has changed; otherwise reuse the one just taken.
             if let clipNorm { clipGradientNorm(grads, maxNorm: clipNorm, knownNorm: clipValue == nil ? norm : nil) }
+            if guardCaptures < 2 { captureGuard() }
+            for i in guarded.indices { backups[i].base.update(from: guarded[i].base, count: guarded[i].count) }
+            let stepCount = optimizer.stepCount
             optimizer.step(parameters, grads)
+            if !guarded.allSatisfy({ allFinite($0.base, $0.count) }) {
+                for i in guarded.indices { guarded[i].base.update(from: backups[i].base, count: guarded[i].count) }
+                optimizer.stepCount = stepCount
+                skippedSteps += 1
+                if nonFinitePolicy == .stop {
+                    throw TrainingError.nonFiniteWeights(step: step, learningRate: optimizer.learningRate)
+                }
+                let dt = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
+                return StepReport(
+                    step: step, loss: loss.mean, gradientNorm: norm, skipped: true,
+                    tokens: batch.batchSize * batch.steps, seconds: dt)
+            }
         } else {
             skippedSteps += 1
             if nonFinitePolicy == .stop {
@@ -162,4 +191,35 @@ public final class Trainer<T: LSTMScalar> {
             step: step, loss: loss.mean, gradientNorm: norm, skipped: !finite,
             tokens: globalBatch * batch.steps, seconds: dt)
     }
+
+    /// Finds the arena and state buffers to guard and makes their backup copies.
+    private func captureGuard() {
+        guardCaptures += 1
+        let now = [parameters.storage] + optimizer.stateBuffers.map(\.buffer)
+        if now.count == guarded.count && zip(now, guarded).allSatisfy({ $0 === $1 }) { return }
+        guarded = now
+        backups = now.map { Buffer<T>(count: $0.count) }
+    }
+}
+
+/// Whether all `count` values at `p` are finite: one vectorised pass (x·0 is 0 for finite x and
+/// NaN for ±∞ and NaN, so the sum stays 0 exactly when every value is finite).
+@inline(__always)
+func allFinite<T: LSTMScalar>(_ p: UnsafeMutablePointer<T>, _ count: Int) -> Bool {
+    var i = 0
+    if T.self == Float.self {
+        let f = asFloat(p)
+        var acc = SIMD8<Float>()
+        while i + 8 <= count {
+            acc += load8(f, i) * 0
+            i += 8
+        }
+        guard acc.sum() == 0 else { return false }
+    }
+    var tail: T = 0
+    while i < count {
+        tail += p[i] * 0
+        i += 1
+    }
+    return tail == 0
 }

@@ -1,4 +1,4 @@
-// swift-tools-version:6.0
+// swift-tools-version:6.1
 import PackageDescription
 
 let package = Package(
@@ -11,6 +11,9 @@ let package = Package(
         .library(name: "LSTMRun", targets: ["LSTMRun"]),
         .executable(name: "lstm", targets: ["lstm"])
     ],
+    // `swift build --traits MPI`: the `lstm` CLI trains across processes under mpirun (needs Open MPI:
+    // libopenmpi-dev). The default build neither needs nor links MPI.
+    traits: [.trait(name: "MPI", description: "Multi-process training over MPI (Open MPI's libmpi)")],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2")
@@ -23,6 +26,11 @@ let package = Package(
         .systemLibrary(
             name: "CHDF5", path: "Sources/CHDF5", pkgConfig: "hdf5",
             providers: [.apt(["libhdf5-dev"])]),
+
+        // Open MPI behind getters for its handle macros; used only with the MPI trait.
+        .systemLibrary(
+            name: "CMPI", path: "Sources/CMPI", pkgConfig: "ompi-c",
+            providers: [.apt(["libopenmpi-dev"])]),
 
         // Thin Swift wrapper over the HDF5 C API (files, groups, datasets, attributes).
         .target(name: "HDF5Kit", dependencies: ["CHDF5"]),
@@ -45,12 +53,18 @@ let package = Package(
             name: "LSTMRun",
             dependencies: ["LSTMKit", "LSTMData", "LSTMIO", "LSTMFiles", .product(name: "Yams", package: "Yams")]),
 
+        // LSTMKit's GradientReducer over MPI (empty without the MPI trait).
+        .target(
+            name: "LSTMMPI",
+            dependencies: ["LSTMKit", .target(name: "CMPI", condition: .when(traits: ["MPI"]))]),
+
         // The command line.
         .executableTarget(
             name: "lstm",
             dependencies: [
                 "LSTMKit", "LSTMData", "LSTMIO", "LSTMRun",
-                .product(name: "ArgumentParser", package: "swift-argument-parser")
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .target(name: "LSTMMPI", condition: .when(traits: ["MPI"]))
             ]),
 
         // Benchmarks: run with `swift run -c release lstm-bench`.
@@ -62,6 +76,13 @@ let package = Package(
             exclude: ["pytorch_train.py"]),
         .executableTarget(
             name: "lstm-data-bench", dependencies: ["LSTMKit", "LSTMData"], path: "Benchmarks/DataBench"),
+        // The collectives of multi-process training (MPI build only; see docs/results/mpi.md).
+        .executableTarget(
+            name: "lstm-mpi-bench",
+            dependencies: [
+                "LSTMKit", .target(name: "LSTMMPI", condition: .when(traits: ["MPI"])),
+                .target(name: "CMPI", condition: .when(traits: ["MPI"]))
+            ], path: "Benchmarks/MPIBench"),
 
         .testTarget(name: "LSTMKitTests", dependencies: ["LSTMKit"], exclude: ["Fixtures"]),
         .testTarget(name: "HDF5KitTests", dependencies: ["HDF5Kit"]),

@@ -73,6 +73,10 @@ public final class BatchLoader: @unchecked Sendable {
     public let batchesPerEpoch: Int
     /// Stateful mode: tokens per lane used (a multiple of T); 0 otherwise.
     public let laneLength: Int
+    /// With several processes: the shard partition whose rows of each minibatch this loader
+    /// reads (`ShardPartition.localRows`); the minibatches and their order are those of one
+    /// process. Nil: the whole minibatch.
+    public let partition: ShardPartition?
 
     private let source: BatchSource
     private let lock = NSLock()
@@ -90,10 +94,11 @@ public final class BatchLoader: @unchecked Sendable {
     ///   - seqLength: T for a token stream (required there); for sequences nil or the split's T.
     ///   - mode: how a token stream is cut; ignored for sequences.
     ///   - cursor: where to start (e.g. a checkpoint's `cursor`).
+    ///   - partition: read only this rank's rows of every minibatch (multi-process training).
     public init(
         file: DatasetFile, split: String, batchSize: Int, shuffle: Bool? = nil, seed: UInt64 = 0,
         seqLength: Int? = nil, mode: StreamMode = .windows, dropLast: Bool = false, prefetch: Bool = true,
-        cursor: LoaderCursor = LoaderCursor()
+        cursor: LoaderCursor = LoaderCursor(), partition: ShardPartition? = nil
     ) throws {
         let schema = try file.schema(split)
         let path = file.path
@@ -167,6 +172,7 @@ public final class BatchLoader: @unchecked Sendable {
         self.sampleCount = samples
         self.batchesPerEpoch = batches
         self.laneLength = laneLength
+        self.partition = partition
         self.source = try BatchSource(file: file, schema: schema, steps: steps)
         self.queue = DispatchQueue(label: "lstm.BatchLoader.prefetch", qos: .userInitiated)
         try seek(to: cursor)
@@ -176,11 +182,12 @@ public final class BatchLoader: @unchecked Sendable {
     public convenience init(
         path: String, split: String, batchSize: Int, shuffle: Bool? = nil, seed: UInt64 = 0,
         seqLength: Int? = nil, mode: StreamMode = .windows, dropLast: Bool = false,
-        prefetch: Bool = true, cursor: LoaderCursor = LoaderCursor()
+        prefetch: Bool = true, cursor: LoaderCursor = LoaderCursor(), partition: ShardPartition? = nil
     ) throws {
         try self.init(
             file: DatasetFile(path: path), split: split, batchSize: batchSize, shuffle: shuffle, seed: seed,
-            seqLength: seqLength, mode: mode, dropLast: dropLast, prefetch: prefetch, cursor: cursor)
+            seqLength: seqLength, mode: mode, dropLast: dropLast, prefetch: prefetch, cursor: cursor,
+            partition: partition)
     }
 
     deinit {
@@ -222,7 +229,7 @@ public final class BatchLoader: @unchecked Sendable {
         } else {
             drainPending()
             let slot = 1 - lastSlot
-            batch = try source.read(request(for: here), into: slots[slot])
+            batch = try source.read(part(for: here), into: slots[slot])
             lastSlot = slot
         }
         waited += Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
@@ -231,7 +238,7 @@ public final class BatchLoader: @unchecked Sendable {
             let following =
                 here.position + 1 < batchesPerEpoch ? current : LoaderCursor(epoch: here.epoch + 1, position: 0)
             let job = PendingRead(cursor: following, slot: 1 - lastSlot)
-            let request = request(for: following)
+            let request = part(for: following)
             let source = self.source
             let slot = slots[job.slot]
             pending = job
@@ -299,6 +306,21 @@ public final class BatchLoader: @unchecked Sendable {
         }
         cachedOrder = (epoch, order)
         return order
+    }
+
+    /// What this loader reads of minibatch `cursor.position` of `cursor.epoch`: all of it, or the
+    /// rank's rows `partition.localRows` of the (ascending) samples.
+    private func part(for cursor: LoaderCursor) -> BatchPart {
+        let whole = request(for: cursor)
+        guard let partition else { return BatchPart(request: whole) }
+        switch whole {
+        case .rows(let r):
+            let mine = partition.localRows(batch: r.count)
+            return BatchPart(request: .rows(Array(r[mine])), rowOffset: mine.lowerBound, globalBatchSize: r.count)
+        case .windows(let w):
+            let mine = partition.localRows(batch: w.count)
+            return BatchPart(request: .windows(Array(w[mine])), rowOffset: mine.lowerBound, globalBatchSize: w.count)
+        }
     }
 
     /// The samples of minibatch `cursor.position` of `cursor.epoch` (position < batchesPerEpoch).

@@ -10,6 +10,14 @@ enum BatchRequest: Sendable {
     case windows([Int])
 }
 
+/// The samples of one minibatch a loader reads: all of them, or (several processes) one rank's
+/// rows of the whole minibatch, which start at row `rowOffset` of `globalBatchSize`.
+struct BatchPart: Sendable {
+    var request: BatchRequest
+    var rowOffset = 0
+    var globalBatchSize: Int?
+}
+
 /// Reusable arrays for one minibatch. Owned by exactly one thread at a time: the loader hands a
 /// slot to a background read and takes it back only after that read has signalled completion.
 /// Arrays handed out in a `Minibatch` are shared copy-on-write: if the caller still holds the
@@ -54,17 +62,22 @@ final class BatchSource: @unchecked Sendable {
         }
     }
 
-    /// Reads the samples of `request` into `slot` and returns them as a minibatch sharing its arrays.
-    func read(_ request: BatchRequest, into slot: BatchSlot) throws -> Minibatch<Float> {
-        switch request {
-        case .rows(let rows): return try readRows(rows, into: slot)
-        case .windows(let starts): return try readWindows(starts, into: slot)
+    /// Reads the samples of `part` into `slot` and returns them as a minibatch sharing its arrays.
+    func read(_ part: BatchPart, into slot: BatchSlot) throws -> Minibatch<Float> {
+        var batch: Minibatch<Float>
+        switch part.request {
+        case .rows(let rows): batch = try readRows(rows, into: slot)
+        case .windows(let starts): batch = try readWindows(starts, into: slot)
         }
+        batch.rowOffset = part.rowOffset
+        batch.globalBatchSize = part.globalBatchSize
+        return batch
     }
 
     private func readRows(_ rows: [Int], into slot: BatchSlot) throws -> Minibatch<Float> {
         let b = rows.count
         let t = steps
+        if b == 0 { return empty(slot) }  // a rank whose shards got no rows of a small last minibatch
         let x: Minibatch<Float>.Inputs
         let inputsObject = "\(split)/inputs"
         let targetsObject = "\(split)/targets"
@@ -117,6 +130,21 @@ final class BatchSource: @unchecked Sendable {
             l = slot.lengths
         }
         return Minibatch(batchSize: b, steps: t, inputs: x, targets: y, lengths: l)
+    }
+
+    /// A minibatch of no rows, shaped like the split's.
+    private func empty(_ slot: BatchSlot) -> Minibatch<Float> {
+        let x: Minibatch<Float>.Inputs
+        switch schema.input {
+        case .features: x = .features([])
+        case .tokens: x = .tokens([])
+        }
+        let y: Minibatch<Float>.Targets
+        switch schema.target {
+        case .classesPerStep, .classesPerSequence: y = .classes([])
+        case .valuesPerStep, .valuesPerSequence: y = .values([])
+        }
+        return Minibatch(batchSize: 0, steps: steps, inputs: x, targets: y, lengths: lengths == nil ? nil : [])
     }
 
     /// Window i covers tokens[starts[i] ..< starts[i] + T + 1]: inputs the first T, targets the last T.
@@ -174,7 +202,7 @@ final class PendingRead: @unchecked Sendable {
     }
 
     /// Runs on the prefetch queue.
-    func run(_ source: BatchSource, _ request: BatchRequest, _ slot: BatchSlot) {
+    func run(_ source: BatchSource, _ request: BatchPart, _ slot: BatchSlot) {
         result = Result { try source.read(request, into: slot) }
         done.signal()
     }

@@ -61,6 +61,12 @@ public final class TrainingRun {
     public var onValidation: ((MetricsRecord) -> Void)?
     /// Where progress goes.
     public var progress: ProgressReporter
+    /// The processes this run is one of (`SingleProcess` unless launched by mpirun with the MPI
+    /// build). Every rank trains the same model on its rows of each minibatch; rank 0 alone
+    /// writes metrics, plots, config.yaml and checkpoints.
+    public let reducer: any GradientReducer
+    /// Whether this process writes the run's files (rank 0).
+    public var writesFiles: Bool { reducer.rank == 0 }
 
     let trainFile: DatasetFile
     let trainLoader: BatchLoader
@@ -97,8 +103,11 @@ public final class TrainingRun {
     ///
     /// - Parameter initFrom: start from these weights (a checkpoint or an imported file);
     ///   their architecture must agree with the config.
-    public convenience init(config: RunConfig, initFrom: String? = nil) throws {
-        try self.init(config: config, checkpoint: nil, initFrom: initFrom)
+    ///   - reducer: the processes of a multi-process job (default: this one alone).
+    public convenience init(
+        config: RunConfig, initFrom: String? = nil, reducer: any GradientReducer = SingleProcess()
+    ) throws {
+        try self.init(config: config, checkpoint: nil, initFrom: initFrom, reducer: reducer)
     }
 
     /// Whether this run continues from a checkpoint (false for a fresh run, and for `resume` of a
@@ -111,7 +120,9 @@ public final class TrainingRun {
     /// `config.yaml` it left in `directory` (`resumedFromCheckpoint` is then false).
     /// Everything is written into `directory`, wherever the run was first started (a moved run
     /// directory resumes in its new place).
-    public static func resume(directory: String) throws -> TrainingRun {
+    public static func resume(directory: String, reducer: any GradientReducer = SingleProcess()) throws
+        -> TrainingRun
+    {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory) else {
             throw RunError("\(directory): no such directory (expected a run directory, the checkpoint.dir of a config)")
@@ -127,22 +138,26 @@ public final class TrainingRun {
             }
             var config = try RunConfig.load(path: configPath)
             config.checkpoint.dir = directory
-            return try TrainingRun(config: config, checkpoint: nil, initFrom: nil)
+            return try TrainingRun(config: config, checkpoint: nil, initFrom: nil, reducer: reducer)
         }
         guard let text = ckpt.configText else { throw RunError("the checkpoint in \(directory) holds no run config") }
         var config = try RunConfig.parse(text, path: configPath)
         config.checkpoint.dir = directory
-        return try TrainingRun(config: config, checkpoint: ckpt, initFrom: nil)
+        return try TrainingRun(config: config, checkpoint: ckpt, initFrom: nil, reducer: reducer)
     }
 
-    private init(config: RunConfig, checkpoint: Checkpoint?, initFrom: String?) throws {
+    private init(
+        config: RunConfig, checkpoint: Checkpoint?, initFrom: String?, reducer: any GradientReducer
+    ) throws {
         self.config = config
+        self.reducer = reducer
         directory = config.checkpoint.dir
-        if let g = config.data.generate, !FileManager.default.fileExists(atPath: config.data.file) {
+        if let g = config.data.generate, reducer.rank == 0, !FileManager.default.fileExists(atPath: config.data.file) {
             do { try g.write(to: config.data.file) } catch {
                 throw FileError.fileSystem(error, .dataset, file: config.data.file, "could not generate the dataset")
             }
         }
+        if reducer.worldSize > 1 { _ = reducer.sum(0) }  // the others open the file once rank 0 has written it
         trainFile = try DatasetFile(path: config.data.file)
         let schema = try trainFile.schema(config.data.trainSplit)
         var model = try config.modelConfig(schema: schema)
@@ -208,10 +223,24 @@ public final class TrainingRun {
         let file = trainFile
         let seqLength = isStream ? config.data.seqLength : nil
         let mode = config.data.streamMode
+        // Several processes: S must not depend on N (docs/config.md, parallel.shards), and every
+        // rank needs at least one shard.
+        let world = reducer.worldSize
+        let shards =
+            config.parallel.shards
+            ?? (world > 1
+                ? DataParallelScheduler<Float>.defaultDistributedShardCount(batchSize: config.data.batchSize) : nil)
+        if let shards, shards < world {
+            throw config.error(
+                at: "parallel.shards",
+                "\(shards) shard(s)\(config.parallel.shards == nil ? " (the multi-process default, batch_size / 16)" : "") cannot be dealt to \(world) processes; set parallel.shards ≥ \(world) (the same value for every process count gives the same bits)"
+            )
+        }
+        let partition = world > 1 ? reducer.partition(shards: shards!) : nil
         trainLoader = try BatchLoader(
             file: trainFile, split: config.data.trainSplit, batchSize: config.data.batchSize,
             shuffle: stateful ? false : config.data.shuffle, seed: config.seed, seqLength: seqLength, mode: mode,
-            dropLast: config.data.dropLast || stateful)
+            dropLast: config.data.dropLast || stateful, partition: partition)
         valLoader = try config.data.valSplit.map {
             try BatchLoader(
                 file: file, split: $0, batchSize: config.data.batchSize, shuffle: false,
@@ -234,13 +263,15 @@ public final class TrainingRun {
         schedule = try config.learningRateSchedule()
         trainer = Trainer(
             network: network, parameters: params, optimizer: opt, maxBatch: config.data.batchSize,
-            maxSteps: maxSteps, shards: config.parallel.shards, workers: config.parallel.workers,
-            clipNorm: config.training.clipNorm)
+            maxSteps: maxSteps, shards: shards,
+            workers: config.parallel.workers ?? reducer.defaultWorkers(shards: shards),
+            clipNorm: config.training.clipNorm, reducer: reducer)
         trainer.clipValue = config.training.clipValue
         trainer.nonFinitePolicy = config.training.nanPolicy
         trainer.dropoutSeed = config.seed
         trainer.carriesState = stateful
-        progress = ProgressReporter(mode: config.logging.progress, every: config.logging.every)
+        progress = ProgressReporter(
+            mode: reducer.rank == 0 ? config.logging.progress : "none", every: config.logging.every)
         state = RunState(cursor: LoaderCursor())
         if config.schedule.name == "plateau" {
             state.plateau = try ReduceLROnPlateau(
@@ -258,12 +289,16 @@ public final class TrainingRun {
             trainer.restoreCarriedState(state.carried)
         }
         store = try CheckpointStore(directory: directory, keepLast: config.checkpoint.keep)
-        let configCopy = (directory as NSString).appendingPathComponent("config.yaml")
-        try AtomicFile.write(config.sourceText, to: configCopy, role: .run)
+        if writesFiles {  // rank 0 alone writes; only its run state is ever saved
+            let configCopy = (directory as NSString).appendingPathComponent("config.yaml")
+            try AtomicFile.write(config.sourceText, to: configCopy, role: .run)
+        }
         if let checkpoint {
             resumedStep = checkpoint.globalStep
-            try metrics.truncate(after: trainer.step, records: state.metricsRecords)
-            state.metricsRecords = try metrics.count()
+            if writesFiles {
+                try metrics.truncate(after: trainer.step, records: state.metricsRecords)
+                state.metricsRecords = try metrics.count()
+            }
         }
     }
 
@@ -272,8 +307,10 @@ public final class TrainingRun {
     /// so the old checkpoints are never resumed and the old metrics never appended to.
     private func clearEarlierAttempt() throws {
         guard !resumedFromCheckpoint, state.metricsRecords == nil else { return }
-        try store.removeAll()
-        try metrics.reset()
+        if writesFiles {
+            try store.removeAll()
+            try metrics.reset()
+        }
         state.metricsRecords = 0
     }
 
@@ -301,6 +338,7 @@ public final class TrainingRun {
         progress.message(
             "training \(model.summary): \(parameters.count) parameters, \(steps) minibatches per epoch, "
                 + "\(totalSteps) steps, \(trainer.scheduler.shardCount) shard(s) on \(trainer.scheduler.workerCount) worker(s)"
+                + (reducer.worldSize > 1 ? " in each of \(reducer.worldSize) processes" : "")
         )
         /// Validates; when early stopping fires, records why, saves a checkpoint and returns true.
         func validateStopsEarly(_ epoch: Int) throws -> Bool {
@@ -364,7 +402,8 @@ public final class TrainingRun {
             if config.checkpoint.every > 0, trainer.step % config.checkpoint.every == 0 {
                 try saveCheckpoint(isBest: false, wallStart: startWall)
             }
-            if let save = pendingStop {
+            // All ranks stop at the same step: a signal may reach them in different steps.
+            if let save = agreedStop() {
                 if save { try saveCheckpoint(isBest: false, wallStart: startWall) }
                 summary.stoppedEarly = true
                 summary.reason = save ? "stopped on request; `lstm resume \(directory)` continues" : "stopped"
@@ -378,6 +417,13 @@ public final class TrainingRun {
             try saveCheckpoint(isBest: false, wallStart: startWall)
         }
         return finish(summary, lastValidation, startWall)
+    }
+
+    /// The pending stop request, agreed by all processes (one integer sum per step).
+    private func agreedStop() -> Bool? {
+        let local = pendingStop
+        guard reducer.worldSize > 1 else { return local }
+        return reducer.any(local != nil) ? (local ?? true) : nil
     }
 
     private func finish(_ s: RunSummary, _ lastValidation: MetricsRecord?, _ startWall: Double) -> RunSummary {
@@ -472,16 +518,18 @@ public final class TrainingRun {
         try appendMetrics(r)
     }
 
-    /// Appends to metrics.jsonl and counts the record (saved with checkpoints; see `RunState`).
+    /// Appends to metrics.jsonl (rank 0) and counts the record (saved with checkpoints; see `RunState`).
     func appendMetrics(_ r: MetricsRecord) throws {
-        try metrics.append(r)
+        if writesFiles { try metrics.append(r) }
         state.metricsRecords = (state.metricsRecords ?? 0) + 1
     }
 
     // MARK: - Checkpoints
 
+    /// Every rank calls this at the same step (a collective when state is carried); rank 0 writes.
     func saveCheckpoint(isBest: Bool, wallStart: Double) throws {
-        state.carried = stateful ? trainer.carriedState : nil
+        state.carried = stateful ? try gatherCarriedState() : nil
+        guard writesFiles else { return }
         state.wallTime = Date().timeIntervalSince1970 - wallStart
         var ckpt = Checkpoint(
             parameters: parameters, optimizer: optimizer, globalStep: trainer.step,
@@ -493,6 +541,24 @@ public final class TrainingRun {
         } else {
             try store.save(ckpt, step: trainer.step, isBest: false)
         }
+    }
+}
+
+extension TrainingRun {
+    /// Every shard's carried state: each rank owns its shards' lanes, rank 0 gathers them all for
+    /// the checkpoint (the other ranks get nil entries, which they never save).
+    func gatherCarriedState() throws -> [LSTMState<Float>?] {
+        var states = trainer.carriedState
+        guard reducer.worldSize > 1 else { return states }
+        let local = trainer.scheduler.localShards
+        let mine = try JSONCoding.encoder().encode(Array(states[local]))
+        guard let all = reducer.gatherToRoot([UInt8](mine)) else { return states }
+        for r in 0..<reducer.worldSize {
+            let theirs = try JSONCoding.decoder().decode([LSTMState<Float>?].self, from: Data(all[r]))
+            let block = trainer.scheduler.partition.block(r)
+            for (k, s) in block.enumerated() { states[s] = theirs[k] }
+        }
+        return states
     }
 }
 

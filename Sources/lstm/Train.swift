@@ -12,8 +12,12 @@ struct Train: ParsableCommand {
             Every key is documented in docs/config.md. The effective config is printed at the start and
             stored in the run directory (checkpoint.dir) and in every checkpoint.
 
+            Under mpirun (the MPI build, see README), every rank trains on its rows of each minibatch and
+            the result is bit for bit that of one process with the same parallel.shards.
+
             Examples:
               lstm train configs/adding.yaml
+              mpirun -np 4 lstm train configs/charlm.yaml --set parallel.shards=4
               lstm train configs/charlm.yaml --set model.hidden_size=256 --set training.epochs=20
               lstm train configs/classify.yaml --init runs/pretrained/best.h5
             """)
@@ -26,18 +30,22 @@ struct Train: ParsableCommand {
     @Flag(help: "Print the effective config and check data and model, then stop without training.") var dryRun = false
 
     func run() throws {
-        let cfg = try RunConfig.load(path: config, overrides: overrides)
-        print(
-            "config \(config):\n"
-                + cfg.sourceText.split(separator: "\n", omittingEmptySubsequences: false)
-                .map { "  " + $0 }.joined(separator: "\n"))
-        let run = try TrainingRun(config: cfg, initFrom: initFrom)
-        print(run.memoryPlan.line(available: run.memoryAvailable))
-        if dryRun {
-            print("dry run: data and model check out; nothing trained")
-            return
+        try withProcesses { processes in
+            let cfg = try RunConfig.load(path: config, overrides: overrides)
+            if processes.rank == 0 {
+                print(
+                    "config \(config):\n"
+                        + cfg.sourceText.split(separator: "\n", omittingEmptySubsequences: false)
+                        .map { "  " + $0 }.joined(separator: "\n"))
+            }
+            let run = try TrainingRun(config: cfg, initFrom: initFrom, reducer: processes)
+            if processes.rank == 0 { print(run.memoryPlan.line(available: run.memoryAvailable)) }
+            if dryRun {
+                if processes.rank == 0 { print("dry run: data and model check out; nothing trained") }
+                return
+            }
+            try trainReporting(run)
         }
-        try trainReporting(run)
     }
 }
 
@@ -55,16 +63,20 @@ struct Resume: ParsableCommand {
     @Argument(help: "The run directory (checkpoint.dir of the config).") var directory: String
 
     func run() throws {
-        let run = try TrainingRun.resume(directory: directory)
-        if run.resumedFromCheckpoint {
-            print("resuming \(directory) at step \(run.trainer.step)")
-        } else {
-            print(
-                "no checkpoint in \(directory) yet (the run stopped before its first): starting it again from the beginning with \((directory as NSString).appendingPathComponent("config.yaml"))"
-            )
+        try withProcesses { processes in
+            let run = try TrainingRun.resume(directory: directory, reducer: processes)
+            if processes.rank == 0 {
+                if run.resumedFromCheckpoint {
+                    print("resuming \(directory) at step \(run.trainer.step)")
+                } else {
+                    print(
+                        "no checkpoint in \(directory) yet (the run stopped before its first): starting it again from the beginning with \((directory as NSString).appendingPathComponent("config.yaml"))"
+                    )
+                }
+                print(run.memoryPlan.line(available: run.memoryAvailable))
+            }
+            try trainReporting(run)
         }
-        print(run.memoryPlan.line(available: run.memoryAvailable))
-        try trainReporting(run)
     }
 }
 
@@ -73,7 +85,7 @@ func trainReporting(_ run: TrainingRun) throws {
     let interrupt = StopOnInterrupt(run)
     let summary = try run.run()
     interrupt.cancel()
-    report(summary, run: run)
+    if run.writesFiles { report(summary, run: run) }
 }
 
 func report(_ s: RunSummary, run: TrainingRun) {

@@ -20,13 +20,23 @@ public struct Minibatch<T: LSTMScalar>: Sendable {
     public var targets: Targets?
     /// [B] valid steps per sequence (1...T); nil when every sequence has all T steps.
     public var lengths: [Int32]?
+    /// When this is one process's rows of a larger minibatch (multi-process training): the index
+    /// of its first row in that minibatch (dropout masks follow it), else 0.
+    public var rowOffset: Int
+    /// The whole minibatch's B when this is one process's rows of it, else nil (= batchSize).
+    public var globalBatchSize: Int?
 
-    public init(batchSize: Int, steps: Int, inputs: Inputs, targets: Targets?, lengths: [Int32]? = nil) {
+    public init(
+        batchSize: Int, steps: Int, inputs: Inputs, targets: Targets?, lengths: [Int32]? = nil, rowOffset: Int = 0,
+        globalBatchSize: Int? = nil
+    ) {
         self.batchSize = batchSize
         self.steps = steps
         self.inputs = inputs
         self.targets = targets
         self.lengths = lengths
+        self.rowOffset = rowOffset
+        self.globalBatchSize = globalBatchSize
     }
 
     /// Runs `body` with a non-owning view of this minibatch.
@@ -49,13 +59,15 @@ public struct Minibatch<T: LSTMScalar>: Sendable {
                     return try a.withUnsafeBufferPointer {
                         try body(
                             MinibatchView(
-                                batchSize: batchSize, steps: steps, inputs: .features($0), targets: t, lengths: l))
+                                batchSize: batchSize, steps: steps, inputs: .features($0), targets: t, lengths: l,
+                                rowOffset: rowOffset))
                     }
                 case .tokens(let a):
                     return try a.withUnsafeBufferPointer {
                         try body(
                             MinibatchView(
-                                batchSize: batchSize, steps: steps, inputs: .tokens($0), targets: t, lengths: l))
+                                batchSize: batchSize, steps: steps, inputs: .tokens($0), targets: t, lengths: l,
+                                rowOffset: rowOffset))
                     }
                 }
             }

@@ -25,23 +25,34 @@ import Foundation
 /// OpenBLAS's threads spin between the tiny calls (half a small run's time was system time).
 public final class DataParallelScheduler<T: LSTMScalar>: @unchecked Sendable {
     public let network: LSTMNetwork<T>
-    /// S: how many pieces each minibatch is cut into.
+    /// S: how many pieces each minibatch is cut into (over all processes).
     public let shardCount: Int
-    /// W: how many threads run shards at once (W ≤ S).
+    /// W: how many threads run shards at once (W ≤ the local shard count).
     public let workerCount: Int
     /// OpenBLAS threads per call while this scheduler runs.
     public let blasThreads: Int
     public let maxBatch: Int
     public let maxSteps: Int
+    /// How the S shards are dealt to processes, and which of them this process runs.
+    public let partition: ShardPartition
+    /// The cross-process step after the local reduction (`SingleProcess` for one process).
+    public let reducer: any GradientReducer
+
+    /// The shards this process runs (all of them in one process).
+    public var localShards: Range<Int> { partition.localShards }
 
     /// The reduced gradient of the last `computeGradient` (mean loss over the whole minibatch).
     public var gradients: ParameterSet<T> { shardGradients[0] }
 
+    /// Indexed by local shard (global shard − localShards.lowerBound).
     private let workspaces: [Workspace<T>]
     private let shardGradients: [ParameterSet<T>]
     /// Per-shard loss slots, each written by the worker that runs the shard.
     private let lossSlots: UnsafeMutableBufferPointer<LossSum>
     private let arenaPointers: [SharedPointer<T>]
+    /// The local tree additions (dst, src as local indices, flattened), in tree order.
+    private let localAdditions: [Int]
+    private let exchange: Exchange?
 
     /// The shard count used when none is given (the threading rule above): one shard per active
     /// core with at least 16 sequences each, or one shard when the per-step GEMM is large enough
@@ -53,35 +64,60 @@ public final class DataParallelScheduler<T: LSTMScalar>: @unchecked Sendable {
         return max(1, min(cores, batchSize / 16))
     }
 
+    /// The shard count of a multi-process job when none is given: a function of B alone (one
+    /// shard per 16 sequences), so N processes on any machines give the same S — and so the
+    /// same bits. (A one-process run's default depends on its cores; pin `parallel.shards` to
+    /// compare it bit for bit with a multi-process run.)
+    public static func defaultDistributedShardCount(batchSize: Int) -> Int { max(1, batchSize / 16) }
+
     /// FLOPs of one step's recurrent GEMM h⁽ᵗ⁻¹⁾ Rᵀ, (B, H)·(H, 4H).
     static func stepFlops(batch: Int, hidden: Int) -> Int { 2 * batch * hidden * 4 * hidden }
 
     /// - Parameters:
-    ///   - shards: S; defaults to `defaultShardCount(batchSize: maxBatch, hidden:)`.
-    ///   - workers: W; defaults to min(S, active cores); clamped to S.
+    ///   - shards: S; defaults to `defaultShardCount(batchSize: maxBatch, hidden:)` in one
+    ///     process and `defaultDistributedShardCount` in several.
+    ///   - workers: W; defaults to min(local shards, active cores); clamped to the local shards.
     ///   - blasThreads: overrides the BLAS threading rule above (benchmarks only).
+    ///   - reducer: the processes this scheduler is one of (default: just this one).
     public init(
         network: LSTMNetwork<T>, maxBatch: Int, maxSteps: Int, shards: Int? = nil, workers: Int? = nil,
-        blasThreads: Int? = nil
+        blasThreads: Int? = nil, reducer: any GradientReducer = SingleProcess()
     ) {
         let cores = ProcessInfo.processInfo.activeProcessorCount
         let h = network.config.hiddenSize  // the widest layer when widths differ
-        let s = shards ?? Self.defaultShardCount(batchSize: maxBatch, hidden: h, cores: cores)
+        let s =
+            shards
+            ?? (reducer.worldSize > 1
+                ? Self.defaultDistributedShardCount(batchSize: maxBatch)
+                : Self.defaultShardCount(batchSize: maxBatch, hidden: h, cores: cores))
         precondition(s >= 1, "shard count must be ≥ 1")
         self.network = network
         self.shardCount = s
-        self.workerCount = max(1, min(workers ?? min(s, cores), s))
+        self.reducer = reducer
+        let partition = reducer.partition(shards: s)
+        self.partition = partition
+        let local = partition.localShards
+        self.workerCount = max(1, min(workers ?? min(local.count, cores), local.count))
         self.blasThreads = blasThreads ?? (s == 1 && Self.stepFlops(batch: maxBatch, hidden: h) >= 1 << 24 ? cores : 1)
         self.maxBatch = maxBatch
         self.maxSteps = maxSteps
         let rowsPerShard = max(1, (maxBatch + s - 1) / s)
-        workspaces = (0..<s).map { _ in
+        workspaces = local.map { _ in
             Workspace(config: network.config, maxBatch: rowsPerShard, maxSteps: maxSteps)
         }
-        shardGradients = (0..<s).map { _ in ParameterSet(config: network.config) }
+        shardGradients = local.map { _ in ParameterSet(config: network.config) }
         arenaPointers = shardGradients.map { SharedPointer($0.storage.base) }
-        lossSlots = .allocate(capacity: s)
+        lossSlots = .allocate(capacity: local.count)
         lossSlots.initialize(repeating: LossSum())
+        var adds: [Int] = []
+        for node in partition.nodes(rank: partition.rank) {
+            ShardPartition.treeAdditions(node) { dst, src in adds += [dst - local.lowerBound, src - local.lowerBound] }
+        }
+        localAdditions = adds
+        exchange =
+            reducer.worldSize > 1
+            ? Exchange(partition: partition, parameters: shardGradients[0].count, scalarSize: MemoryLayout<T>.stride)
+            : nil
     }
 
     deinit { lossSlots.deallocate() }
@@ -91,13 +127,17 @@ public final class DataParallelScheduler<T: LSTMScalar>: @unchecked Sendable {
         (s * b / shardCount)..<((s + 1) * b / shardCount)
     }
 
-    /// Forward and backward of `batch` over all shards; leaves the mean-loss gradient in
-    /// `gradients` and returns the loss summed over the whole minibatch.
+    /// Forward and backward of `batch` over this process's shards, then the reduction across
+    /// processes; leaves the mean-loss gradient of the whole minibatch in `gradients` and returns
+    /// the loss summed over the whole minibatch.
     ///
     /// - Parameters:
-    ///   - initialStates: per-shard initial states, indexed like the shards (optional).
+    ///   - batch: the whole minibatch, or (several processes) this process's rows of it:
+    ///     `partition.localRows(batch: globalBatchSize)`, with `rowOffset` their first row.
+    ///   - initialStates: per-shard initial states, indexed by global shard (optional).
     ///   - dropout: dropout masks for a training step (nil: none); masks follow the sequence,
-    ///     so they are the same for any S and W.
+    ///     so they are the same for any S, W and N.
+    ///   - globalBatchSize: the whole minibatch's B (nil: `batch.batchSize`).
     @discardableResult
     @_specialize(exported:true,where T == Float)
     @_specialize(exported:true,where T == Double)
@@ -105,61 +145,173 @@ public final class DataParallelScheduler<T: LSTMScalar>: @unchecked Sendable {
     @_specialize(where T == Double)
     public func computeGradient(
         _ params: ParameterSet<T>, _ batch: MinibatchView<T>, initialStates: [LSTMState<T>?]? = nil,
-        dropout: DropoutContext? = nil
+        dropout: DropoutContext? = nil, globalBatchSize: Int? = nil
     ) -> LossSum {
+        let g = globalBatchSize ?? batch.batchSize
+        let mine = partition.localRows(batch: g)
         precondition(
-            batch.batchSize <= maxBatch && batch.steps <= maxSteps,
-            "minibatch [\(batch.batchSize), \(batch.steps)] exceeds the scheduler's [\(maxBatch), \(maxSteps)]")
+            g <= maxBatch && batch.steps <= maxSteps,
+            "minibatch [\(g), \(batch.steps)] exceeds the scheduler's [\(maxBatch), \(maxSteps)]")
+        precondition(
+            batch.batchSize == mine.count && (exchange == nil || batch.rowOffset == mine.lowerBound),
+            "\(partition) holds rows \(mine) of a minibatch of \(g), got \(batch.batchSize) rows at \(batch.rowOffset)")
         BLASThreads.set(blasThreads)
-        let normalizer = network.targetCount(batch)
+        let normalizer: Int
+        if exchange == nil {
+            normalizer = network.targetCount(batch)
+        } else if batch.lengths != nil {
+            normalizer = reducer.sum(network.targetCount(batch))  // the global count, not this rank's
+        } else {
+            normalizer = network.targetCount(batch: g, steps: batch.steps)
+        }
         let losses = SharedPointer(lossSlots.baseAddress!)
         let w = workerCount
+        let local = partition.localShards
+        let base = mine.lowerBound
         runWorkers(w) { worker in
-            // Worker `worker` takes shards worker, worker + W, …; each shard writes only its own
-            // workspace, gradient arena and loss slot.
-            for s in stride(from: worker, to: self.shardCount, by: w) {
-                let grads = self.shardGradients[s]
+            // Worker `worker` takes local shards worker, worker + W, …; each shard writes only its
+            // own workspace, gradient arena and loss slot.
+            for j in stride(from: worker, to: local.count, by: w) {
+                let s = local.lowerBound + j
+                let grads = self.shardGradients[j]
                 grads.zero()
-                let rows = self.shardRows(s, batch: batch.batchSize)
-                losses.pointer[s] = LossSum()
+                let global = self.shardRows(s, batch: g)
+                let rows = (global.lowerBound - base)..<(global.upperBound - base)
+                losses.pointer[j] = LossSum()
                 if rows.isEmpty { continue }
-                losses.pointer[s] = self.network.lossAndGradient(
-                    params, batch.rows(rows), workspace: self.workspaces[s], into: grads,
+                losses.pointer[j] = self.network.lossAndGradient(
+                    params, batch.rows(rows), workspace: self.workspaces[j], into: grads,
                     initialState: initialStates?[s], normalizer: normalizer, dropout: dropout)
             }
         }
-        reduceGradients()
-        return lossSlots.reduce(LossSum(), +)  // shard order: deterministic
+        reduceLocally()
+        guard let exchange else { return lossSlots.reduce(LossSum(), +) }  // shard order: deterministic
+        return reduceAcrossProcesses(exchange)
     }
 
-    /// The final (h, c) of shard `s` after the last `computeGradient` (for carried state).
-    public func finalState(shard s: Int) -> LSTMState<T> { workspaces[s].finalState() }
+    /// The final (h, c) of (local) shard `s` after the last `computeGradient` (for carried state).
+    public func finalState(shard s: Int) -> LSTMState<T> { workspaces[s - localShards.lowerBound].finalState() }
 
     /// Pairwise tree over shard indices: level d adds shard i + 2^d into shard i for every i
-    /// divisible by 2^(d+1). Elementwise, so slices of the arena run on different workers
-    /// without changing a bit.
-    private func reduceGradients() {
-        guard shardCount > 1 else { return }
+    /// divisible by 2^(d+1) — here restricted to the subtrees inside this process's block (all of
+    /// it in one process). Elementwise, so slices of the arena run on different workers without
+    /// changing a bit.
+    private func reduceLocally() {
+        guard !localAdditions.isEmpty else { return }
         let count = gradients.count
         let arenas = arenaPointers
+        let adds = localAdditions
         let slices = min(workerCount, max(1, count / 4096))
-        let s = shardCount
         runWorkers(slices) { slice in
             let lo = slice * count / slices
             let hi = (slice + 1) * count / slices
-            var stride = 1
-            while stride < s {
-                var i = 0
-                while i + stride < s {
-                    let dst = arenas[i].pointer
-                    let src = arenas[i + stride].pointer
-                    for k in lo..<hi { dst[k] += src[k] }
-                    i += 2 * stride
-                }
-                stride *= 2
+            var a = 0
+            while a < adds.count {
+                let dst = arenas[adds[a]].pointer
+                let src = arenas[adds[a + 1]].pointer
+                for k in lo..<hi { dst[k] += src[k] }
+                a += 2
             }
         }
     }
+
+    /// Packs this rank's subtree sums and shard losses, gathers every rank's, finishes the global
+    /// tree in its order, and folds the shard losses in shard order: the one-process bits.
+    private func reduceAcrossProcesses(_ x: Exchange) -> LossSum {
+        let count = gradients.count
+        let local = partition.localShards
+        let buffer = x.buffer
+        let mine = x.chunks[partition.rank]
+        let sums = (buffer + mine.offset).assumingMemoryBound(to: Double.self)
+        let counts = (buffer + mine.offset + 8 * local.count).assumingMemoryBound(to: Int64.self)
+        for j in 0..<local.count {
+            sums[j] = lossSlots[j].sum
+            counts[j] = Int64(lossSlots[j].count)
+        }
+        for (n, root) in mine.roots.enumerated() {
+            let dst = x.arena(rank: partition.rank, node: n).assumingMemoryBound(to: T.self)
+            dst.update(from: arenaPointers[root - local.lowerBound].pointer, count: count)
+        }
+        x.counts.withUnsafeBufferPointer { c in
+            x.offsets.withUnsafeBufferPointer { o in reducer.allGather(inPlace: buffer, counts: c, offsets: o) }
+        }
+        let adds = x.finishing
+        let slices = min(workerCount, max(1, count / 4096))
+        let shared = SharedPointer(buffer.assumingMemoryBound(to: UInt8.self))
+        runWorkers(slices) { slice in
+            let buffer = UnsafeMutableRawPointer(shared.pointer)
+            let lo = slice * count / slices
+            let hi = (slice + 1) * count / slices
+            var a = 0
+            while a < adds.count {
+                let dst = (buffer + adds[a]).assumingMemoryBound(to: T.self)
+                let src = (buffer + adds[a + 1]).assumingMemoryBound(to: T.self)
+                for k in lo..<hi { dst[k] += src[k] }
+                a += 2
+            }
+        }
+        arenaPointers[0].pointer.update(from: (buffer + x.rootOffset).assumingMemoryBound(to: T.self), count: count)
+        var total = LossSum()
+        for chunk in x.chunks {
+            let n = chunk.shards
+            let s = (buffer + chunk.offset).assumingMemoryBound(to: Double.self)
+            let c = (buffer + chunk.offset + 8 * n).assumingMemoryBound(to: Int64.self)
+            for j in 0..<n { total = total + LossSum(sum: s[j], count: Int(c[j])) }
+        }
+        return total
+    }
+}
+
+/// The buffer every rank gathers into, and where each rank's part sits in it: per rank, its
+/// shards' loss sums (Double) and target counts (Int64), then one gradient arena per subtree.
+final class Exchange: @unchecked Sendable {
+    struct Chunk {
+        var offset: Int
+        var shards: Int
+        /// The first shard of each of the rank's subtrees.
+        var roots: [Int]
+        var arenas: Int
+    }
+    let chunks: [Chunk]
+    let buffer: UnsafeMutableRawPointer
+    let counts: [Int32]
+    let offsets: [Int32]
+    /// Byte offsets (dst, src) of the finishing additions (`ShardPartition.finishingAdditions`), flattened.
+    let finishing: [Int]
+    /// Byte offset of shard 0's subtree, which ends holding the whole gradient.
+    let rootOffset: Int
+    let arenaBytes: Int
+
+    init(partition: ShardPartition, parameters: Int, scalarSize: Int) {
+        arenaBytes = parameters * scalarSize
+        var chunks: [Chunk] = []
+        var offset = 0
+        var arenaOffset: [Int: Int] = [:]
+        for r in 0..<partition.worldSize {
+            let n = partition.block(r).count
+            let roots = partition.nodes(rank: r).map(\.lowerBound)
+            let head = 16 * n
+            for (k, root) in roots.enumerated() { arenaOffset[root] = offset + head + k * arenaBytes }
+            chunks.append(Chunk(offset: offset, shards: n, roots: roots, arenas: roots.count))
+            let size = head + roots.count * arenaBytes
+            offset += (size + 15) / 16 * 16
+        }
+        precondition(offset <= Int(Int32.max), "the gradient exchange (\(offset) bytes) exceeds 2 GiB")
+        self.chunks = chunks
+        buffer = .allocate(byteCount: max(offset, 16), alignment: 16)
+        counts = (0..<chunks.count).map { r in
+            Int32((r + 1 < chunks.count ? chunks[r + 1].offset : offset) - chunks[r].offset)
+        }
+        offsets = chunks.map { Int32($0.offset) }
+        finishing = partition.finishingAdditions().flatMap { [arenaOffset[$0.0]!, arenaOffset[$0.1]!] }
+        rootOffset = arenaOffset[0]!
+    }
+
+    func arena(rank: Int, node: Int) -> UnsafeMutableRawPointer {
+        buffer + chunks[rank].offset + 16 * chunks[rank].shards + node * arenaBytes
+    }
+
+    deinit { buffer.deallocate() }
 }
 
 /// Runs `body(0..<n)` on n threads at once (inline when n == 1).

@@ -30,7 +30,7 @@ public struct StepReport: Sendable {
     public let gradientNorm: Double
     /// Whether the update was dropped by the non-finite guard.
     public let skipped: Bool
-    /// B·T of the minibatch.
+    /// B·T of the minibatch (the whole minibatch, over all processes).
     public let tokens: Int
     public let seconds: Double
 }
@@ -95,14 +95,16 @@ public final class Trainer<T: LSTMScalar> {
 
     public init(
         network: LSTMNetwork<T>, parameters: ParameterSet<T>, optimizer: any Optimizer<T>,
-        maxBatch: Int, maxSteps: Int, shards: Int? = nil, workers: Int? = nil, clipNorm: Double? = nil
+        maxBatch: Int, maxSteps: Int, shards: Int? = nil, workers: Int? = nil, clipNorm: Double? = nil,
+        reducer: any GradientReducer = SingleProcess()
     ) {
         self.network = network
         self.parameters = parameters
         self.optimizer = optimizer
         self.clipNorm = clipNorm
         scheduler = DataParallelScheduler(
-            network: network, maxBatch: maxBatch, maxSteps: maxSteps, shards: shards, workers: workers)
+            network: network, maxBatch: maxBatch, maxSteps: maxSteps, shards: shards, workers: workers,
+            reducer: reducer)
         carried = Array(repeating: nil, count: scheduler.shardCount)
     }
 
@@ -111,7 +113,8 @@ public final class Trainer<T: LSTMScalar> {
         for i in carried.indices { carried[i] = nil }
     }
 
-    /// Each shard's carried (h, c), for checkpoints.
+    /// Each shard's carried (h, c), for checkpoints, indexed by global shard (with several
+    /// processes only this process's shards are filled; the others are nil).
     public var carriedState: [LSTMState<T>?] { carried }
 
     /// Restores carried state saved from `carriedState` (same shard count), or clears it.
@@ -120,7 +123,9 @@ public final class Trainer<T: LSTMScalar> {
         carried = states
     }
 
-    /// Trains on one minibatch and returns what happened.
+    /// Trains on one minibatch (or, with several processes, this process's rows of it: see
+    /// `Minibatch.globalBatchSize`) and returns what happened; every process gets the same report
+    /// and applies the same update.
     ///
     /// - Throws: `TrainingError.nonFinite` under the `stop` policy.
     @discardableResult
@@ -131,16 +136,22 @@ public final class Trainer<T: LSTMScalar> {
     public func train(_ batch: Minibatch<T>) throws -> StepReport {
         let t0 = DispatchTime.now().uptimeNanoseconds
         let dropout = network.config.dropout > 0 ? DropoutContext(seed: dropoutSeed, step: step) : nil
-        if carriesState, let first = carried.first ?? nil,
-            first.h.first?.count != scheduler.shardRows(0, batch: batch.batchSize).count * network.config.hiddenSize(0)
+        let globalBatch = batch.globalBatchSize ?? batch.batchSize
+        let firstShard = scheduler.localShards.lowerBound
+        if carriesState, let first = carried[firstShard],
+            first.h.first?.count != scheduler.shardRows(firstShard, batch: globalBatch).count
+                * network.config.hiddenSize(0)
         {
             resetState()  // the minibatch shape changed: state cannot carry over
         }
+        // The local shards, then the reduction across processes (a no-op in one process).
         let loss = batch.withView {
-            scheduler.computeGradient(parameters, $0, initialStates: carriesState ? carried : nil, dropout: dropout)
+            scheduler.computeGradient(
+                parameters, $0, initialStates: carriesState ? carried : nil, dropout: dropout,
+                globalBatchSize: globalBatch)
         }
         if carriesState {
-            for s in 0..<scheduler.shardCount where !scheduler.shardRows(s, batch: batch.batchSize).isEmpty {
+            for s in scheduler.localShards where !scheduler.shardRows(s, batch: globalBatch).isEmpty {
                 carried[s] = scheduler.finalState(shard: s)
             }
         }
@@ -178,7 +189,7 @@ public final class Trainer<T: LSTMScalar> {
         let dt = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
         return StepReport(
             step: step, loss: loss.mean, gradientNorm: norm, skipped: !finite,
-            tokens: batch.batchSize * batch.steps, seconds: dt)
+            tokens: globalBatch * batch.steps, seconds: dt)
     }
 
     /// Finds the arena and state buffers to guard and makes their backup copies.

@@ -1,0 +1,162 @@
+#!/usr/bin/env bash
+# Multi-process training gives one process's bits (README, "Training on several processes").
+# Builds the MPI `lstm` (package trait MPI, its own build directory), trains the same configs alone
+# and under mpirun with 1, 2 and 4 processes (on any machine: --oversubscribe), and requires every
+# checkpoint and metrics record to be bitwise the same (scripts/compare-runs.py). Then: resuming
+# under mpirun (also with another process count) equals the uninterrupted run; SIGTERM under mpirun
+# saves one checkpoint that resumes exactly; a killed rank ends the job within 10 s; bad data on one
+# rank ends it with a message naming the rank.
+#   scripts/test-mpi.sh            # build + all checks (a few minutes)
+#   LSTM=path/to/lstm scripts/test-mpi.sh   # skip the build
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+if [[ -z "${LSTM:-}" ]]; then
+    swift build --traits MPI --build-path .build-mpi --product lstm
+    LSTM=$root/.build-mpi/debug/lstm
+fi
+# Open MPI's default odls_base_sigkill_timeout (1 s): after a failure or a signal, mpirun waits that
+# long before SIGTERM and again before SIGKILL; a larger value delays the end of a failed job.
+mpirun=(mpirun --allow-run-as-root --oversubscribe)
+work=$(mktemp -d /tmp/lstm-mpi-test.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+cd "$work"
+failures=0
+fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+running() { # PID still running (not a zombie waiting for `wait`)
+    local s
+    s=$(ps -o stat= -p "$1" 2>/dev/null) || return 1
+    [[ $s != Z* ]]
+}
+same() { python3 "$root/scripts/compare-runs.py" "$1" "$2" || fail "$1 and $2 differ"; }
+train() { # train NAME CONFIG [mpirun -np N]
+    local name=$1 config=$2
+    shift 2
+    "$@" "$LSTM" train "$config" --set checkpoint.dir="$work/$name" >"$work/$name.log" 2>&1 \
+        || { cat "$work/$name.log"; fail "training $name"; }
+}
+
+# Sequences of variable length (waves), Adam, dropout between two layers, 100 training sequences
+# in minibatches of 12 (the last has 4), S = 5 shards: not divisible by 2 or 4, and with 4
+# processes rank 0's shard gets no row of the last minibatch.
+cat >seq.yaml <<YAML
+model: {hidden_size: 12, num_layers: 2, dropout: 0.3, head: last}
+loss: cross_entropy
+data:
+  file: $work/waves.h5
+  generate: {task: waves, steps: 16, min_length: 4, max_length: 16, train: 100, val: 24, test: 8, seed: 3}
+  batch_size: 12
+optimizer: {name: adam, lr: 0.01}
+training: {epochs: 3, clip_norm: 1.0}
+validation: {every: 4}
+checkpoint: {every: 4, keep: 100}
+logging: {every: 2, progress: plain}
+parallel: {shards: 5}
+seed: 7
+YAML
+# Generate once, so every run reads the same file.
+"$LSTM" train seq.yaml --dry-run --set checkpoint.dir="$work/dry" >/dev/null
+
+# A stateful character stream (h, c carried per lane; each rank owns its lanes' state), dropout.
+head -c 2500 /usr/share/common-licenses/GPL-3 >corpus.txt
+"$LSTM" prepare text corpus.txt --out "$work/text.h5" >/dev/null
+cat >stream.yaml <<YAML
+model: {embedding_size: 8, hidden_size: 16, num_layers: 2, dropout: 0.3}
+loss: cross_entropy
+data: {file: $work/text.h5, batch_size: 8, seq_length: 10, stream_mode: stateful}
+optimizer: {name: adam, lr: 0.01}
+training: {epochs: 3}
+validation: {every: 10}
+checkpoint: {every: 5, keep: 100}
+logging: {every: 5, progress: plain}
+parallel: {shards: 4}
+seed: 5
+YAML
+
+for config in seq stream; do
+    train "$config-alone" $config.yaml
+    for n in 1 2 4; do
+        train "$config-np$n" $config.yaml "${mpirun[@]}" -np $n
+        same "$config-alone" "$config-np$n"
+    done
+    grep -q "in each of 4 processes" "$config-np4.log" || fail "$config-np4 did not train on 4 processes"
+done
+# Checkpoints are written by rank 0 only: one set of files, and no rank's output twice.
+[[ $(grep -c "^done:" seq-np4.log) == 1 ]] || fail "the summary was printed by more than rank 0"
+
+# Resume under mpirun, with the same and with another process count: cut a finished run back to
+# an early checkpoint and let it finish again.
+for case in "seq-np2 4 12" "stream-np4 2 10"; do
+    read -r base n step <<<"$case"
+    cut=$work/$base-resumed-np$n
+    cp -r "$work/$base" "$cut"
+    rm -f "$cut/latest.h5" "$cut/best.h5"
+    for f in "$cut"/step-*.h5; do
+        s=$(basename "$f" .h5)
+        s=$((10#${s#step-}))
+        ((s > step)) && rm "$f"
+    done
+    "${mpirun[@]}" -np "$n" "$LSTM" resume "$cut" >"$cut.log" 2>&1 || { cat "$cut.log"; fail "resuming $cut"; }
+    grep -q "resuming .* at step $step" "$cut.log" || fail "$cut did not resume at step $step"
+    # best.h5 was removed before resuming (the best may be older than the cut): compare the rest.
+    python3 "$root/scripts/compare-runs.py" --skip best.h5 "$work/$base" "$cut" || fail "$cut differs from $base"
+done
+
+# Ctrl-C / SIGTERM under mpirun: mpirun passes SIGTERM to every rank, the ranks agree on the step
+# to stop at, rank 0 saves one checkpoint, all exit cleanly; resuming gives the uninterrupted bits.
+sed -e 's/epochs: 3,/epochs: 40,/' -e 's/every: 4}/every: 50}/' -e 's/every: 4, keep/every: 50, keep/' seq.yaml >long.yaml
+train long-alone long.yaml
+"${mpirun[@]}" -np 2 "$LSTM" train long.yaml --set checkpoint.dir="$work/long-np2" >long-np2.log 2>&1 &
+job=$!
+for _ in $(seq 600); do [[ -e long-np2/step-00000050.h5 ]] && break; sleep 0.1; done
+kill -TERM $job
+status=0
+wait $job || status=$?
+# (mpirun itself exits with 1 after it was told to end the job; the ranks must end cleanly.)
+grep -q "stopped on request" long-np2.log || { cat long-np2.log; fail "SIGTERM under mpirun did not stop with a checkpoint (status $status)"; }
+! grep -q "exited on signal\|MPI_ABORT" long-np2.log || { cat long-np2.log; fail "a rank did not end cleanly on SIGTERM"; }
+stopped=$(cd long-np2 && ls step-*.h5 | grep -v -x -F -f <(cd "$work/long-alone" && ls step-*.h5) || true)
+"${mpirun[@]}" -np 2 "$LSTM" resume "$work/long-np2" >long-resume.log 2>&1 || { cat long-resume.log; fail "resume after SIGTERM"; }
+python3 "$root/scripts/compare-runs.py" ${stopped:+--skip "$stopped"} long-alone long-np2 || fail "SIGTERM + resume differs"
+
+# A rank killed (SIGKILL) mid-run: Open MPI's runtime ends the whole job within 10 s, saying which rank.
+"${mpirun[@]}" -np 2 "$LSTM" train long.yaml --set checkpoint.dir="$work/killed" >killed.log 2>&1 &
+job=$!
+for _ in $(seq 600); do [[ -e killed/step-00000050.h5 ]] && break; sleep 0.1; done
+victim=$(pgrep -P $job | tail -1)
+kill -KILL "$victim"
+t0=$(date +%s.%N)
+for _ in $(seq 150); do running $job || break; sleep 0.1; done
+t1=$(date +%s.%N)
+if running $job; then
+    fail "a killed rank left the job running after 15 s"
+    kill -KILL $job
+fi
+wait $job || true
+ended=$(python3 -c "print(f'{$t1 - $t0:.1f}')")
+echo "killed rank $victim: the job ended after $ended s"
+python3 -c "import sys; sys.exit(0 if $t1 - $t0 <= 10 else 1)" || fail "the job took $ended s (> 10 s) to end after a rank was killed"
+grep -q "exited on signal 9" killed.log || { cat killed.log; fail "no message naming the killed rank"; }
+
+# Bad data seen by one rank only (its copy of the file has a class id out of range): that rank
+# stops the job with MPI_Abort and a message naming the rank, the file and the object; no hang.
+python3 - <<'PY'
+import shutil, h5py
+shutil.copy("waves.h5", "bad.h5")
+with h5py.File("bad.h5", "r+") as f:
+    t = f["train/targets"]
+    t[57] = 99
+PY
+sed -e "s|$work/waves.h5|$work/bad.h5|" -e '/generate:/d' seq.yaml >bad.yaml
+t0=$(date +%s.%N)
+status=0
+timeout 60 "${mpirun[@]}" -np 1 "$LSTM" train seq.yaml --set checkpoint.dir="$work/bad" : \
+    -np 1 "$LSTM" train bad.yaml --set checkpoint.dir="$work/bad" >bad.log 2>&1 || status=$?
+t1=$(date +%s.%N)
+echo "bad data on rank 1: the job ended after $(python3 -c "print(f'{$t1 - $t0:.1f}')") s with status $status"
+[[ $status != 0 && $status != 124 ]] || fail "bad data on one rank: status $status (124: hung until timeout)"
+grep -q "lstm: rank 1 of 2: .*bad.h5" bad.log || { cat bad.log; fail "the message does not name rank 1 and bad.h5"; }
+grep "lstm: rank 1 of 2" bad.log | head -1
+
+echo "test-mpi: $failures failure(s)"
+exit $((failures > 0))

@@ -2,7 +2,8 @@ import Foundation
 import HDF5Kit
 import XCTest
 
-/// `lstm train` with `data.file` a glob of shards trains exactly as on the one concatenated file.
+/// `lstm train` with `data.file` a glob of shards trains exactly as on the one concatenated file,
+/// and `lstm evaluate --data GLOB` evaluates as on that file.
 final class ShardedDataCLITests: XCTestCase {
     var dir: URL!
 
@@ -65,6 +66,14 @@ final class ShardedDataCLITests: XCTestCase {
         XCTAssertNotNil(expected)
         let got = finalLoss(try train("\"shards/part-*.h5\"", run: "glob"))
         XCTAssertEqual(got, expected)
+
+        // `lstm evaluate --data` takes a glob too, through the same opening code.
+        let onWhole = try lstm(["evaluate", "glob/latest.h5", "--data", "whole.h5", "--split", "val"], in: dir)
+        XCTAssertEqual(onWhole.status, 0, onWhole.output)
+        let onShards = try lstm(["evaluate", "glob/latest.h5", "--data", "shards/part-*.h5", "--split", "val"], in: dir)
+        XCTAssertEqual(onShards.status, 0, onShards.output)
+        XCTAssertTrue(onWhole.stdout.contains("loss"), onWhole.output)
+        XCTAssertEqual(onShards.stdout.replacingOccurrences(of: "shards/part-*.h5", with: "whole.h5"), onWhole.stdout)
 
         let none = try train("\"shards/none-*.h5\"", run: "none")
         XCTAssertNotEqual(none.status, 0)

@@ -477,7 +477,14 @@ func dataFiles(_ d: ConfigReader) throws -> RunConfig.DataSection {
     guard DatasetFile.isGlob(file) else { return data }
     let matches: [String]
     do { matches = try DatasetFile.paths(matching: file) } catch { throw d.error("file", "\(error)", at: node) }
-    if matches.isEmpty { throw d.error("file", "the glob \(shown(file)) matches no file", at: node) }
+    if matches.isEmpty {
+        let generating = d.has("generate")
+        throw d.error(
+            "file",
+            generating
+                ? "is a glob, but data.generate writes one file; give a single path"
+                : "the glob \(shown(file)) matches no file", at: node)
+    }
     data.files = matches
     return data
 }

@@ -160,6 +160,11 @@ final class ShardedDataTests: XCTestCase {
         ) { error in
             XCTAssertTrue("\(error)".contains("data.generate writes one file"), "\(error)")
         }
+        XCTAssertThrowsError(
+            try config("e", file: "\"\(path("new-*.h5"))\"", extra: "  generate: {task: adding, steps: 4}")
+        ) { error in
+            XCTAssertTrue("\(error)".contains("is a glob, but data.generate writes one file"), "\(error)")
+        }
     }
 
     func testShardsWithDifferentLayoutsAreOneErrorNamingBothFiles() throws {

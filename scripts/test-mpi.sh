@@ -86,20 +86,21 @@ done
 [[ $(grep -c "^done:" seq-np4.log) == 1 ]] || fail "the summary was printed by more than rank 0"
 
 # A sharded dataset (data.file a list of two files, docs/datasets.md) under -np 2 gives the bits of
-# one process on the concatenated file: waves.h5 cut into rows [0, 37) and [37, N) of every split
+# one process on the concatenated file: every split of waves.h5 cut at row 37 % of its N
 # (minibatches of 12 straddle the files). Only the stored config (its data.file) differs.
 python3 - "$work" <<'PY'
 import sys, h5py
 work = sys.argv[1]
 with h5py.File(f"{work}/waves.h5", "r") as src:
-    for k, (lo, hi) in enumerate([(0, 37), (37, None)]):
+    for k in range(2):
         with h5py.File(f"{work}/waves-part{k}.h5", "w") as dst:
             for name, value in src.attrs.items():
                 dst.attrs[name] = value
             for split in src:
                 g = dst.create_group(split)
                 for name, d in src[split].items():
-                    g.create_dataset(name, data=d[lo:hi])
+                    cut = len(d) * 37 // 100
+                    g.create_dataset(name, data=d[:cut] if k == 0 else d[cut:])
 PY
 grep -v "generate:" seq.yaml | sed "s|file: .*|file: [$work/waves-part0.h5, $work/waves-part1.h5]|" >shards.yaml
 train shards-np2 shards.yaml "${mpirun[@]}" -np 2

@@ -292,7 +292,7 @@ extension RunConfig {
             if !data.files.isEmpty {
                 throw d.error(
                     "file",
-                    "is a list or glob of \(data.files.count) files, but data.generate writes one file; give a single path",
+                    "is a list or glob of \(data.files.count) file(s), but data.generate writes one file; give a single path",
                     at: d.value("file"))
             }
             data.generate = gen

@@ -5,7 +5,8 @@
 # checkpoint and metrics record to be bitwise the same (scripts/compare-runs.py). Then: resuming
 # under mpirun (also with another process count) equals the uninterrupted run; SIGTERM under mpirun
 # saves one checkpoint that resumes exactly; a killed rank ends the job within 10 s; bad data on one
-# rank ends it with a message naming the rank.
+# rank ends it with a message naming the rank. A two-file sharded dataset under -np 2 equals one
+# process on the concatenated file.
 #   scripts/test-mpi.sh            # build + all checks (a few minutes)
 #   LSTM=path/to/lstm scripts/test-mpi.sh   # skip the build
 set -euo pipefail
@@ -83,6 +84,27 @@ for config in seq stream; do
 done
 # Checkpoints are written by rank 0 only: one set of files, and no rank's output twice.
 [[ $(grep -c "^done:" seq-np4.log) == 1 ]] || fail "the summary was printed by more than rank 0"
+
+# A sharded dataset (data.file a list of two files, docs/datasets.md) under -np 2 gives the bits of
+# one process on the concatenated file: every split of waves.h5 cut at row 37 % of its N
+# (minibatches of 12 straddle the files). Only the stored config (its data.file) differs.
+python3 - "$work" <<'PY'
+import sys, h5py
+work = sys.argv[1]
+with h5py.File(f"{work}/waves.h5", "r") as src:
+    for k in range(2):
+        with h5py.File(f"{work}/waves-part{k}.h5", "w") as dst:
+            for name, value in src.attrs.items():
+                dst.attrs[name] = value
+            for split in src:
+                g = dst.create_group(split)
+                for name, d in src[split].items():
+                    cut = len(d) * 37 // 100
+                    g.create_dataset(name, data=d[:cut] if k == 0 else d[cut:])
+PY
+grep -v "generate:" seq.yaml | sed "s|file: .*|file: [$work/waves-part0.h5, $work/waves-part1.h5]|" >shards.yaml
+train shards-np2 shards.yaml "${mpirun[@]}" -np 2
+python3 "$root/scripts/compare-runs.py" --ignore-attr config_text seq-alone shards-np2 || fail "shards-np2 differs from seq-alone"
 
 # Resume under mpirun, with the same and with another process count: cut a finished run back to
 # an early checkpoint and let it finish again.

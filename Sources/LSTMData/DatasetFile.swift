@@ -17,6 +17,9 @@ public final class DatasetFile: @unchecked Sendable {
     public let featureStatistics: FeatureStatistics?
     /// Root statistics of float targets (`target_names`, `target_mean`, `target_std`), if present.
     public let targetStatistics: FeatureStatistics?
+    /// The files, in order, when this dataset is the concatenation of several shards (see
+    /// `open(paths:)`); empty for a single file.
+    public let shards: [DatasetFile]
 
     let file: HDF5File
     private let scanner: DatasetScanner
@@ -36,6 +39,7 @@ public final class DatasetFile: @unchecked Sendable {
     /// Long validation scans of a split report to `progress` (stderr by default, once a second at most).
     public init(path: String, progress: ValidationProgress = .standardError) throws {
         self.path = path
+        shards = []
         scanner = DatasetScanner(path: path, progress: progress)
         file = try datasetIO(file: path, object: nil) { try HDF5File.open(path, mode: .readOnly) }
         let root = file.root
@@ -47,8 +51,69 @@ public final class DatasetFile: @unchecked Sendable {
             file: path)
     }
 
-    /// The split groups in the file: `train`, `val`, `test` first (those present), then any others sorted.
+    /// Opens the shards at `paths` (in order) as one dataset: each split is the concatenation of
+    /// that split's rows across the files, and every file must have the same layout (root
+    /// `vocabulary` and `class_names` here, each split's element kinds and widths when it is
+    /// validated). One path opens that file as `init(path:)` does.
+    public static func open(paths: [String], progress: ValidationProgress = .standardError) throws -> DatasetFile {
+        guard let first = paths.first else {
+            throw FileError(.invalidArgument, .dataset, file: nil, "no dataset file given")
+        }
+        if paths.count == 1 { return try DatasetFile(path: first, progress: progress) }
+        let files = try paths.map { try DatasetFile(path: $0, progress: progress) }
+        let a = files[0]
+        for b in files.dropFirst() {
+            for (name, x, y) in [
+                ("vocabulary", a.vocabulary, b.vocabulary), ("class_names", a.classNames, b.classNames)
+            ]
+            where x != y {
+                func shown(_ v: [String]?) -> String { v.map { "\($0.count) entries" } ?? "none" }
+                throw FileError(
+                    .incompatible, .dataset, file: b.path,
+                    "its root `\(name)` attribute (\(shown(y))\(x != nil && y != nil ? ", different" : "")) differs from that of \(a.path) (\(shown(x))); the shards of a dataset must have the same layout"
+                )
+            }
+        }
+        return DatasetFile(shards: files)
+    }
+
+    /// Whether `path` is a glob pattern (holds `*`, `?` or `[`), to be expanded by `paths(matching:)`.
+    public static func isGlob(_ path: String) -> Bool {
+        path.contains { "*?[".contains($0) }
+    }
+
+    /// The files matching the glob `pattern` (glob(3), relative to the working directory), sorted
+    /// by name; empty when nothing matches.
+    public static func paths(matching pattern: String) throws -> [String] {
+        var g = glob_t()
+        defer { globfree(&g) }
+        let status = glob(pattern, 0, nil, &g)
+        if status == GLOB_NOMATCH { return [] }
+        guard status == 0 else {
+            throw FileError(.io, .dataset, file: pattern, "cannot expand the glob (glob(3) error \(status))")
+        }
+        return (0..<Int(g.gl_pathc)).compactMap { g.gl_pathv[$0].map { String(cString: $0) } }.sorted()
+    }
+
+    /// The concatenation of `shards` (at least two, root attributes already compared).
+    private init(shards: [DatasetFile]) {
+        self.shards = shards
+        let first = shards[0]
+        path = shards.map(\.path).joined(separator: " + ")
+        vocabulary = first.vocabulary
+        classNames = first.classNames
+        featureStatistics = first.featureStatistics
+        targetStatistics = first.targetStatistics
+        file = first.file
+        scanner = first.scanner
+    }
+
+    /// The split groups in the file: `train`, `val`, `test` first (those present), then any others
+    /// sorted; for shards, the splits every file has.
     public var splits: [String] {
+        if let first = shards.first {
+            return first.splits.filter { s in shards.allSatisfy { $0.splits.contains(s) } }
+        }
         let names = (try? file.root.memberNames()) ?? []
         let groups = names.filter { (try? file.root.openGroup($0)) != nil }
         let standard = ["train", "val", "test"].filter(groups.contains)
@@ -175,6 +240,7 @@ public final class DatasetFile: @unchecked Sendable {
 
     /// Closes the file; loaders created from it keep their datasets open until they are released.
     public func close() {
+        for shard in shards { shard.close() }
         try? file.close()
     }
 
@@ -190,9 +256,67 @@ public final class DatasetFile: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         if let cached = cache[split] { return cached }
-        let result = try validate(split)
+        let result = shards.isEmpty ? try validate(split) : try validateShards(split)
         cache[split] = result
         return result
+    }
+
+    /// Validates `split` in every shard and checks that they have the same layout; the schema is
+    /// that of the concatenation (N = ΣN_f, id ranges over all files, flat indices into the whole).
+    private func validateShards(_ split: String) throws -> ValidatedSplit {
+        let parts = try shards.map { try $0.validated(split) }
+        let a = parts[0].schema
+        for (k, part) in parts.enumerated().dropFirst() {
+            let b = part.schema
+            var differences: [String] = []
+            if b.form != a.form { differences.append("\(describe(b.form)) vs \(describe(a.form))") }
+            if b.steps != a.steps, let tb = b.steps, let ta = a.steps { differences.append("T = \(tb) vs \(ta)") }
+            if b.input != a.input { differences.append("inputs: \(b.input) vs \(a.input)") }
+            if b.target != a.target { differences.append("targets: \(b.target) vs \(a.target)") }
+            if b.hasLengths != a.hasLengths {
+                differences.append(b.hasLengths ? "a `lengths` dataset vs none" : "no `lengths` dataset vs one")
+            }
+            if !differences.isEmpty {
+                throw FileError(
+                    .incompatible, .dataset, file: shards[k].path, object: split,
+                    "its layout differs from that of \(shards[0].path): \(differences.joined(separator: "; ")); the shards of a dataset must have the same layout"
+                )
+            }
+        }
+        if a.form == .tokenStream {
+            throw FileError(
+                .invalidArgument, .dataset, file: path, object: "\(split)/tokens",
+                "a token stream cannot be read from several files; concatenate the streams into one file")
+        }
+        let t = a.steps ?? 1
+        var count = 0
+        var tokenIDs: DatasetSchema.IDRange?
+        var classIDs: DatasetSchema.IDRange?
+        func merged(_ x: DatasetSchema.IDRange?, _ y: DatasetSchema.IDRange?, offset: Int) -> DatasetSchema.IDRange? {
+            guard var y else { return x }
+            y.minIndex += offset
+            y.maxIndex += offset
+            guard var x else { return y }
+            if y.min < x.min { (x.min, x.minIndex) = (y.min, y.minIndex) }
+            if y.max > x.max { (x.max, x.maxIndex) = (y.max, y.maxIndex) }
+            return x
+        }
+        for part in parts {
+            let s = part.schema
+            tokenIDs = merged(tokenIDs, s.tokenIDs, offset: count * t)
+            classIDs = merged(classIDs, s.classIDs, offset: count * (a.target.isPerStep ? t : 1))
+            count += s.count
+        }
+        let schema = DatasetSchema(
+            split: split, form: a.form, count: count, steps: a.steps, input: a.input, target: a.target,
+            hasLengths: a.hasLengths, vocabulary: a.vocabulary, classNames: a.classNames,
+            featureStatistics: a.featureStatistics, targetStatistics: a.targetStatistics, tokenIDs: tokenIDs,
+            classIDs: classIDs)
+        return ValidatedSplit(schema: schema, inputName: parts[0].inputName, targetsFound: parts[0].targetsFound)
+    }
+
+    private func describe(_ form: DatasetSchema.Form) -> String {
+        form == .sequences ? "sequences (`inputs`, `targets`)" : "a token stream (`tokens`)"
     }
 
     /// "sequence 3, step 4" for a flat index into [N, T] token inputs, or "position 17" in a stream.

@@ -42,24 +42,47 @@ final class BatchSource: @unchecked Sendable {
     let schema: DatasetSchema
     let steps: Int
     private let inputs: HDF5Dataset
-    private let targets: HDF5Dataset?
     private let lengths: HDF5Dataset?
+    /// The files the split's rows come from, in order (one, or the shards of `DatasetFile.open(paths:)`).
+    private let parts: [Part]
+
+    /// One file's datasets of the split, holding rows `start ..< start + count` of the concatenation.
+    private struct Part {
+        let path: String
+        let start: Int
+        let count: Int
+        let inputs: HDF5Dataset
+        let targets: HDF5Dataset?
+        let lengths: HDF5Dataset?
+    }
 
     init(file: DatasetFile, schema: DatasetSchema, steps: Int) throws {
         path = file.path
         split = schema.split
         self.schema = schema
         self.steps = steps
-        switch schema.form {
-        case .sequences:
-            inputs = try file.dataset(schema.split, "inputs")
-            targets = try file.dataset(schema.split, "targets")
-            lengths = schema.hasLengths ? try file.dataset(schema.split, "lengths") : nil
-        case .tokenStream:
-            inputs = try file.dataset(schema.split, "tokens")
-            targets = nil
-            lengths = nil
+        var parts: [Part] = []
+        var start = 0
+        for f in file.shards.isEmpty ? [file] : file.shards {
+            let count = file.shards.isEmpty ? schema.count : try f.schema(schema.split).count
+            switch schema.form {
+            case .sequences:
+                parts.append(
+                    Part(
+                        path: f.path, start: start, count: count, inputs: try f.dataset(schema.split, "inputs"),
+                        targets: try f.dataset(schema.split, "targets"),
+                        lengths: schema.hasLengths ? try f.dataset(schema.split, "lengths") : nil))
+            case .tokenStream:
+                parts.append(
+                    Part(
+                        path: f.path, start: start, count: count, inputs: try f.dataset(schema.split, "tokens"),
+                        targets: nil, lengths: nil))
+            }
+            start += count
         }
+        self.parts = parts
+        inputs = parts[0].inputs
+        lengths = parts[0].lengths
     }
 
     /// Reads the samples of `part` into `slot` and returns them as a minibatch sharing its arrays.
@@ -74,59 +97,58 @@ final class BatchSource: @unchecked Sendable {
         return batch
     }
 
+    /// Reads the (ascending) global `rows` of one dataset into `buffer`, row i at i · rowSize,
+    /// from whichever files hold them: one read per file, of that file's local row indices.
+    private func gather<T: HDF5Scalar>(
+        _ rows: [Int], _ name: String, _ dataset: (Part) -> HDF5Dataset?, into buffer: UnsafeMutableBufferPointer<T>
+    ) throws {
+        var i = 0
+        for part in parts where i < rows.count {
+            var j = i
+            while j < rows.count && rows[j] < part.start + part.count { j += 1 }
+            if j > i, let d = dataset(part) {
+                let local = rows[i..<j].map { $0 - part.start }
+                let size = d.rowSize
+                let into = UnsafeMutableBufferPointer(rebasing: buffer[(i * size)..<(j * size)])
+                try datasetIO(file: part.path, object: "\(split)/\(name)") {
+                    _ = try d.readRows(indices: local, into: into, converting: true)
+                }
+            }
+            i = j
+        }
+    }
+
     private func readRows(_ rows: [Int], into slot: BatchSlot) throws -> Minibatch<Float> {
         let b = rows.count
         let t = steps
         if b == 0 { return empty(slot) }  // a rank whose shards got no rows of a small last minibatch
         let x: Minibatch<Float>.Inputs
-        let inputsObject = "\(split)/inputs"
-        let targetsObject = "\(split)/targets"
         switch schema.input {
         case .features(let width):
             resize(&slot.features, b * t * width)
-            try datasetIO(file: path, object: inputsObject) {
-                try slot.features.withUnsafeMutableBufferPointer {
-                    _ = try inputs.readRows(indices: rows, into: $0, converting: true)
-                }
-            }
+            try slot.features.withUnsafeMutableBufferPointer { try gather(rows, "inputs", \.inputs, into: $0) }
             x = .features(slot.features)
         case .tokens:
             resize(&slot.tokens, b * t)
-            try datasetIO(file: path, object: inputsObject) {
-                try slot.tokens.withUnsafeMutableBufferPointer {
-                    _ = try inputs.readRows(indices: rows, into: $0, converting: true)
-                }
-            }
+            try slot.tokens.withUnsafeMutableBufferPointer { try gather(rows, "inputs", \.inputs, into: $0) }
             x = .tokens(slot.tokens)
         }
         let y: Minibatch<Float>.Targets
-        let targets = self.targets!
+        let targetRow = parts[0].targets!.rowSize
         switch schema.target {
         case .classesPerStep, .classesPerSequence:
-            resize(&slot.classes, b * targets.rowSize)
-            try datasetIO(file: path, object: targetsObject) {
-                try slot.classes.withUnsafeMutableBufferPointer {
-                    _ = try targets.readRows(indices: rows, into: $0, converting: true)
-                }
-            }
+            resize(&slot.classes, b * targetRow)
+            try slot.classes.withUnsafeMutableBufferPointer { try gather(rows, "targets", \.targets, into: $0) }
             y = .classes(slot.classes)
         case .valuesPerStep, .valuesPerSequence:
-            resize(&slot.values, b * targets.rowSize)
-            try datasetIO(file: path, object: targetsObject) {
-                try slot.values.withUnsafeMutableBufferPointer {
-                    _ = try targets.readRows(indices: rows, into: $0, converting: true)
-                }
-            }
+            resize(&slot.values, b * targetRow)
+            try slot.values.withUnsafeMutableBufferPointer { try gather(rows, "targets", \.targets, into: $0) }
             y = .values(slot.values)
         }
         var l: [Int32]?
-        if let lengths {
+        if lengths != nil {
             resize(&slot.lengths, b)
-            try datasetIO(file: path, object: "\(split)/lengths") {
-                try slot.lengths.withUnsafeMutableBufferPointer {
-                    _ = try lengths.readRows(indices: rows, into: $0, converting: true)
-                }
-            }
+            try slot.lengths.withUnsafeMutableBufferPointer { try gather(rows, "lengths", \.lengths, into: $0) }
             l = slot.lengths
         }
         return Minibatch(batchSize: b, steps: t, inputs: x, targets: y, lengths: l)

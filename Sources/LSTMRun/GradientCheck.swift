@@ -77,7 +77,7 @@ public enum GradientCheck {
         if let g = config.data.generate, !FileManager.default.fileExists(atPath: config.data.file) {
             try g.write(to: config.data.file)
         }
-        let file = try DatasetFile(path: config.data.file)
+        let file = try DatasetFile.open(paths: config.data.paths)
         defer { file.close() }
         let split = config.data.trainSplit
         let schema = try file.schema(split)

@@ -59,7 +59,7 @@ public struct InferenceModel: Sendable {
 /// the YAML stored in a checkpoint (the run's data file may no longer exist, so the config is
 /// not fully re-validated here).
 public struct StoredRunSettings: Sendable, Equatable {
-    /// `data.file` as written in the config (relative to where training ran).
+    /// `data.file` as written in the config (relative to where training ran); of a list, the first file.
     public var dataFile: String?
     /// `data.seq_length` (token streams).
     public var seqLength: Int?
@@ -73,7 +73,7 @@ public struct StoredRunSettings: Sendable, Equatable {
         guard let text = configText, let root = (try? Yams.load(yaml: text)) as? [String: Any],
             let data = root["data"] as? [String: Any]
         else { return }
-        dataFile = data["file"] as? String
+        dataFile = data["file"] as? String ?? (data["file"] as? [String])?.first  // a list: its first shard
         seqLength = data["seq_length"] as? Int
         streamMode = (data["stream_mode"] as? String).flatMap(StreamMode.init(rawValue:))
         testSplit = data["test_split"] as? String
@@ -163,11 +163,19 @@ public enum Inference {
     public static func open(weights: String, data: String, split: String) throws -> (
         InferenceModel, DatasetFile, DatasetSchema
     ) {
-        let file = try DatasetFile(path: data)
+        let file = try DatasetFile.open(paths: dataPaths(data))
         let schema = try file.schema(split)
         let model = try InferenceModel.load(weights, schema: schema)
         try file.check(against: model.config, split: split)
         return (model, file, schema)
+    }
+
+    /// `data` as the files to open: the matches of a glob (sorted by name), else the path itself.
+    static func dataPaths(_ data: String) throws -> [String] {
+        guard DatasetFile.isGlob(data) else { return [data] }
+        let paths = try DatasetFile.paths(matching: data)
+        if paths.isEmpty { throw FileError(.notFound, .dataset, file: data, "the glob matches no file") }
+        return paths
     }
 
     /// Loss and metrics of the weights at `weights` on `split` of `data`, without dropout.

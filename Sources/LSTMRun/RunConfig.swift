@@ -54,7 +54,13 @@ public struct RunConfig: Sendable, Equatable {
     }
 
     public struct DataSection: Sendable, Equatable {
+        /// `data.file` as given: one path, a glob, or a list shown as "a.h5, b.h5".
         public var file: String
+        /// The shard files of a list or glob `data.file`, in order (a glob's matches sorted by
+        /// name); empty for a single path.
+        public var files: [String] = []
+        /// The files the data is read from: `files`, or `file` alone.
+        public var paths: [String] { files.isEmpty ? [file] : files }
         public var generate: Generate?
         public var trainSplit = "train"
         /// nil: no validation.
@@ -253,10 +259,7 @@ extension RunConfig {
 
         // data
         let d = try r.section("data")
-        guard let file = try d.string("file") else {
-            throw d.error("file", "missing: the HDF5 dataset to train on (see docs/datasets.md)")
-        }
-        var data = DataSection(file: expandingTilde(file))
+        var data = try dataFiles(d)
         if d.has("generate") {
             let g = try d.section("generate")
             guard let task = try g.choice("task", ["adding", "copy", "waves"]) else {
@@ -286,11 +289,17 @@ extension RunConfig {
                     at: g.value(split))
             }
             try g.rejectUnknownKeys()
+            if !data.files.isEmpty {
+                throw d.error(
+                    "file",
+                    "is a list or glob of \(data.files.count) file(s), but data.generate writes one file; give a single path",
+                    at: d.value("file"))
+            }
             data.generate = gen
-        } else if !FileManager.default.fileExists(atPath: data.file) {
+        } else if let missing = data.paths.first(where: { !FileManager.default.fileExists(atPath: $0) }) {
             throw d.error(
                 "file",
-                "no such file: \(shown(data.file)) (prepare it with `lstm prepare`, or add a data.generate section)",
+                "no such file: \(shown(missing)) (prepare it with `lstm prepare`, or add a data.generate section)",
                 at: d.value("file"))
         }
         data.trainSplit = try d.string("train_split", default: data.trainSplit)
@@ -440,6 +449,44 @@ func applyOverride(_ text: String, to root: Node, file: String) throws -> Node {
         return Node.mapping(mapping)
     }
     return try set(root, path[...])
+}
+
+/// `data.file`: one path, a list of paths, or a glob (a path with `*`, `?` or `[`) expanded with
+/// glob(3) and sorted by name; a list or glob must name at least one file.
+func dataFiles(_ d: ConfigReader) throws -> RunConfig.DataSection {
+    guard let node = d.value("file") else {
+        throw d.error("file", "missing: the HDF5 dataset to train on (see docs/datasets.md)")
+    }
+    if case .sequence(let items) = node {
+        if items.isEmpty { throw d.error("file", "expected a path or a non-empty list of paths, found []", at: node) }
+        let paths = try items.enumerated().map { k, item in
+            guard case .scalar(let s) = item, !s.string.isEmpty else {
+                throw d.error("file", "element \(k): expected a path, found \(describe(item))", at: item)
+            }
+            return expandingTilde(s.string)
+        }
+        var data = RunConfig.DataSection(file: paths.joined(separator: ", "))
+        if paths.count > 1 { data.files = paths }
+        return data
+    }
+    guard let given = try d.string("file") else {
+        throw d.error("file", "missing: the HDF5 dataset to train on (see docs/datasets.md)")
+    }
+    let file = expandingTilde(given)
+    var data = RunConfig.DataSection(file: file)
+    guard DatasetFile.isGlob(file) else { return data }
+    let matches: [String]
+    do { matches = try DatasetFile.paths(matching: file) } catch { throw d.error("file", "\(error)", at: node) }
+    if matches.isEmpty {
+        let generating = d.has("generate")
+        throw d.error(
+            "file",
+            generating
+                ? "is a glob, but data.generate writes one file; give a single path"
+                : "the glob \(shown(file)) matches no file", at: node)
+    }
+    data.files = matches
+    return data
 }
 
 /// Paths in a config are relative to the working directory (as a user types them, like the

@@ -198,7 +198,9 @@ public final class TextSampler {
         let path: String
         if let data {
             path = data
-        } else if let stored = model.run.dataFile {
+        } else if var stored = model.run.dataFile {
+            // The shards of a glob share their vocabulary: read the first.
+            if DatasetFile.isGlob(stored), let first = try DatasetFile.paths(matching: stored).first { stored = first }
             guard FileManager.default.fileExists(atPath: stored) else {
                 throw RunError(
                     "the checkpoint's run read \(stored), which is not here; pass --data DATA.h5 to read the vocabulary from"

@@ -158,7 +158,7 @@ public final class TrainingRun {
             }
         }
         if reducer.worldSize > 1 { _ = reducer.sum(0) }  // the others open the file once rank 0 has written it
-        trainFile = try DatasetFile(path: config.data.file)
+        trainFile = try DatasetFile.open(paths: config.data.paths)
         let schema = try trainFile.schema(config.data.trainSplit)
         var model = try config.modelConfig(schema: schema)
         var initial: Checkpoint? = checkpoint

@@ -191,6 +191,8 @@ public struct MemoryPlan: Sendable, Equatable {
         }
         // A checkpoint copies the parameters and the optimizer state once while it is written.
         try plan.add("checkpoint copy", product([1 + arenas, paramBytes], "the checkpoint copy"))
+        // The trainer keeps a copy of both from before each update, to undo a non-finite one.
+        try plan.add("pre-update copy", product([1 + arenas, paramBytes], "the pre-update copy"))
         return plan
     }
 

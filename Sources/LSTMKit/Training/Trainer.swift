@@ -177,7 +177,7 @@ public final class Trainer<T: LSTMScalar> {
                 let dt = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
                 return StepReport(
                     step: step, loss: loss.mean, gradientNorm: norm, skipped: true,
-                    tokens: batch.batchSize * batch.steps, seconds: dt)
+                    tokens: globalBatch * batch.steps, seconds: dt)
             }
         } else {
             skippedSteps += 1

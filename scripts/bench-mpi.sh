@@ -9,6 +9,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
+# Debian's own Python with python3-h5py (.ci/run installs it), whatever python3 comes first on PATH;
+# PYTHON=... picks another interpreter that has h5py and numpy.
+python=${PYTHON:-/usr/bin/python3}
+"$python" -c 'import h5py, numpy' 2>/dev/null || {
+    echo "$(basename "$0"): $python has no h5py: apt-get install python3-h5py python3-numpy (or set PYTHON)" >&2
+    exit 1
+}
 steps=${1:-30}
 swift build -c release --traits MPI --build-path .build-mpi --product lstm
 swift build -c release --traits MPI --build-path .build-mpi --product lstm-mpi-bench
@@ -17,7 +24,7 @@ mpirun=(mpirun --allow-run-as-root --oversubscribe)
 work=$(mktemp -d /tmp/lstm-mpi-bench.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 cd "$work"
-python3 - <<'PY'
+"$python" - <<'PY'
 import h5py, numpy as np
 rng = np.random.default_rng(1)
 with h5py.File("bench.h5", "w") as f:
@@ -44,7 +51,7 @@ run() { # NAME WORKERS [mpirun -np N]
     shift 2
     "$@" "$bin/lstm" train bench.yaml --set checkpoint.dir="$work/$name" --set parallel.workers="$workers" \
         >"$name.log" 2>&1 || { cat "$name.log"; exit 1; }
-    python3 - "$name" "$steps" <<'PY'
+    "$python" - "$name" "$steps" <<'PY'
 import json, re, statistics, sys
 name, steps = sys.argv[1], int(sys.argv[2])
 recs = [json.loads(l) for l in open(f"{name}/metrics.jsonl")]
@@ -58,8 +65,8 @@ run 1proc-2threads 2
 run 2procs-1thread 1 "${mpirun[@]}" -np 2
 run 4procs-1thread 1 "${mpirun[@]}" -np 4
 # (The stored configs differ in parallel.workers, which never changes the bits.)
-python3 "$root/scripts/compare-runs.py" --ignore-attr config_text 1proc-2threads 2procs-1thread
-python3 "$root/scripts/compare-runs.py" --ignore-attr config_text 1proc-2threads 4procs-1thread
+"$python" "$root/scripts/compare-runs.py" --ignore-attr config_text 1proc-2threads 2procs-1thread
+"$python" "$root/scripts/compare-runs.py" --ignore-attr config_text 1proc-2threads 4procs-1thread
 echo "collectives alone (gradient of H = 512 and H = 1024):"
 "${mpirun[@]}" -np 2 "$bin/lstm-mpi-bench"
 "${mpirun[@]}" -np 4 "$bin/lstm-mpi-bench"

@@ -12,6 +12,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
+# Debian's own Python with python3-h5py (.ci/run installs it), whatever python3 comes first on PATH;
+# PYTHON=... picks another interpreter that has h5py and numpy.
+python=${PYTHON:-/usr/bin/python3}
+"$python" -c 'import h5py, numpy' 2>/dev/null || {
+    echo "$(basename "$0"): $python has no h5py: apt-get install python3-h5py python3-numpy (or set PYTHON)" >&2
+    exit 1
+}
 if [[ -z "${LSTM:-}" ]]; then
     swift build --traits MPI --build-path .build-mpi --product lstm
     LSTM=$root/.build-mpi/debug/lstm
@@ -29,7 +36,7 @@ running() { # PID still running (not a zombie waiting for `wait`)
     s=$(ps -o stat= -p "$1" 2>/dev/null) || return 1
     [[ $s != Z* ]]
 }
-same() { python3 "$root/scripts/compare-runs.py" "$1" "$2" || fail "$1 and $2 differ"; }
+same() { "$python" "$root/scripts/compare-runs.py" "$1" "$2" || fail "$1 and $2 differ"; }
 train() { # train NAME CONFIG [mpirun -np N]
     local name=$1 config=$2
     shift 2
@@ -88,7 +95,7 @@ done
 # A sharded dataset (data.file a list of two files, docs/datasets.md) under -np 2 gives the bits of
 # one process on the concatenated file: every split of waves.h5 cut at row 37 % of its N
 # (minibatches of 12 straddle the files). Only the stored config (its data.file) differs.
-python3 - "$work" <<'PY'
+"$python" - "$work" <<'PY'
 import sys, h5py
 work = sys.argv[1]
 with h5py.File(f"{work}/waves.h5", "r") as src:
@@ -104,7 +111,7 @@ with h5py.File(f"{work}/waves.h5", "r") as src:
 PY
 grep -v "generate:" seq.yaml | sed "s|file: .*|file: [$work/waves-part0.h5, $work/waves-part1.h5]|" >shards.yaml
 train shards-np2 shards.yaml "${mpirun[@]}" -np 2
-python3 "$root/scripts/compare-runs.py" --ignore-attr config_text seq-alone shards-np2 || fail "shards-np2 differs from seq-alone"
+"$python" "$root/scripts/compare-runs.py" --ignore-attr config_text seq-alone shards-np2 || fail "shards-np2 differs from seq-alone"
 
 # Resume under mpirun, with the same and with another process count: cut a finished run back to
 # an early checkpoint and let it finish again.
@@ -121,7 +128,7 @@ for case in "seq-np2 4 12" "stream-np4 2 10"; do
     "${mpirun[@]}" -np "$n" "$LSTM" resume "$cut" >"$cut.log" 2>&1 || { cat "$cut.log"; fail "resuming $cut"; }
     grep -q "resuming .* at step $step" "$cut.log" || fail "$cut did not resume at step $step"
     # best.h5 was removed before resuming (the best may be older than the cut): compare the rest.
-    python3 "$root/scripts/compare-runs.py" --skip best.h5 "$work/$base" "$cut" || fail "$cut differs from $base"
+    "$python" "$root/scripts/compare-runs.py" --skip best.h5 "$work/$base" "$cut" || fail "$cut differs from $base"
 done
 
 # Ctrl-C / SIGTERM under mpirun: mpirun passes SIGTERM to every rank, the ranks agree on the step
@@ -139,7 +146,7 @@ grep -q "stopped on request" long-np2.log || { cat long-np2.log; fail "SIGTERM u
 ! grep -q "exited on signal\|MPI_ABORT" long-np2.log || { cat long-np2.log; fail "a rank did not end cleanly on SIGTERM"; }
 stopped=$(cd long-np2 && ls step-*.h5 | grep -v -x -F -f <(cd "$work/long-alone" && ls step-*.h5) || true)
 "${mpirun[@]}" -np 2 "$LSTM" resume "$work/long-np2" >long-resume.log 2>&1 || { cat long-resume.log; fail "resume after SIGTERM"; }
-python3 "$root/scripts/compare-runs.py" ${stopped:+--skip "$stopped"} long-alone long-np2 || fail "SIGTERM + resume differs"
+"$python" "$root/scripts/compare-runs.py" ${stopped:+--skip "$stopped"} long-alone long-np2 || fail "SIGTERM + resume differs"
 
 # A rank killed (SIGKILL) mid-run: Open MPI's runtime ends the whole job within 10 s, saying which rank.
 "${mpirun[@]}" -np 2 "$LSTM" train long.yaml --set checkpoint.dir="$work/killed" >killed.log 2>&1 &
@@ -155,14 +162,14 @@ if running $job; then
     kill -KILL $job
 fi
 wait $job || true
-ended=$(python3 -c "print(f'{$t1 - $t0:.1f}')")
+ended=$("$python" -c "print(f'{$t1 - $t0:.1f}')")
 echo "killed rank $victim: the job ended after $ended s"
-python3 -c "import sys; sys.exit(0 if $t1 - $t0 <= 10 else 1)" || fail "the job took $ended s (> 10 s) to end after a rank was killed"
+"$python" -c "import sys; sys.exit(0 if $t1 - $t0 <= 10 else 1)" || fail "the job took $ended s (> 10 s) to end after a rank was killed"
 grep -q "exited on signal 9" killed.log || { cat killed.log; fail "no message naming the killed rank"; }
 
 # Bad data seen by one rank only (its copy of the file has a class id out of range): that rank
 # stops the job with MPI_Abort and a message naming the rank, the file and the object; no hang.
-python3 - <<'PY'
+"$python" - <<'PY'
 import shutil, h5py
 shutil.copy("waves.h5", "bad.h5")
 with h5py.File("bad.h5", "r+") as f:
@@ -175,7 +182,7 @@ status=0
 timeout 60 "${mpirun[@]}" -np 1 "$LSTM" train seq.yaml --set checkpoint.dir="$work/bad" : \
     -np 1 "$LSTM" train bad.yaml --set checkpoint.dir="$work/bad" >bad.log 2>&1 || status=$?
 t1=$(date +%s.%N)
-echo "bad data on rank 1: the job ended after $(python3 -c "print(f'{$t1 - $t0:.1f}')") s with status $status"
+echo "bad data on rank 1: the job ended after $("$python" -c "print(f'{$t1 - $t0:.1f}')") s with status $status"
 [[ $status != 0 && $status != 124 ]] || fail "bad data on one rank: status $status (124: hung until timeout)"
 grep -q "lstm: rank 1 of 2: .*bad.h5" bad.log || { cat bad.log; fail "the message does not name rank 1 and bad.h5"; }
 grep "lstm: rank 1 of 2" bad.log | head -1

@@ -85,13 +85,13 @@ let package = Package(
             ], path: "Benchmarks/MPIBench"),
 
         .testTarget(name: "LSTMKitTests", dependencies: ["LSTMKit"], exclude: ["Fixtures"]),
-        .testTarget(name: "HDF5KitTests", dependencies: ["HDF5Kit"]),
+        .testTarget(name: "HDF5KitTests", dependencies: ["HDF5Kit", "CHDF5"]),
         .testTarget(name: "LSTMFilesTests", dependencies: ["LSTMFiles", "HDF5Kit"]),
         .testTarget(name: "LSTMDataTests", dependencies: ["LSTMData", "LSTMFiles", "LSTMKit", "HDF5Kit"]),
         .testTarget(
             name: "LSTMIOTests", dependencies: ["LSTMIO", "LSTMFiles", "LSTMKit", "HDF5Kit"], exclude: ["Interop"]),
         .testTarget(name: "LSTMRunTests", dependencies: ["LSTMRun", "LSTMData", "LSTMIO", "LSTMKit"]),
         // End-to-end tests of the built `lstm` executable.
-        .testTarget(name: "CLITests", dependencies: ["lstm", "HDF5Kit"])
+        .testTarget(name: "CLITests", dependencies: ["lstm", "HDF5Kit", "CHDF5"])
     ]
 )

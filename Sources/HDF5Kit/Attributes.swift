@@ -327,6 +327,45 @@ extension HDF5Object {
         }
     }
 
+    /// The attribute's content as canonical bytes, for checksums: its type (`hdf5TypeSignature`),
+    /// its shape, then its values as stored (no conversion); variable-length strings as each
+    /// string's byte count (8 bytes, little-endian) followed by its bytes.
+    public func attributeContent(_ name: String) throws -> [UInt8] {
+        try withAttribute(name, op: "read attribute") { attr, type, space, count, isScalar, ctx in
+            var out = hdf5TypeSignature(type)
+            let rank = isScalar ? 0 : Int(try ctx.check(H5Sget_simple_extent_ndims(space), "could not get the rank"))
+            var dims = [hsize_t](repeating: 0, count: rank)
+            if rank > 0 { try ctx.check(H5Sget_simple_extent_dims(space, &dims, nil), "could not get the dimensions") }
+            appendInt64(&out, isScalar ? -1 : rank)
+            for d in dims { appendInt64(&out, Int(clamping: d)) }
+            if count == 0 { return out }
+            if H5Tget_class(type) == H5T_STRING,
+                try ctx.check(H5Tis_variable_str(type), "could not inspect the type") > 0
+            {
+                let memType = try variableStringType(cset: H5Tget_cset(type), ctx)
+                defer { H5Tclose(memType) }
+                var pointers = [UnsafeMutablePointer<CChar>?](repeating: nil, count: count)
+                defer { _ = H5Dvlen_reclaim(memType, space, defaultPlist, &pointers) }
+                try ctx.check(H5Aread(attr, memType, &pointers), "could not read the attribute")
+                for p in pointers {
+                    let length = p.map { strlen($0) } ?? 0
+                    appendInt64(&out, length)
+                    if let p { out.append(contentsOf: UnsafeRawBufferPointer(start: p, count: length)) }
+                }
+                return out
+            }
+            guard H5Tis_variable_str(type) <= 0, H5Tdetect_class(type, H5T_VLEN) <= 0 else {
+                _ = takeErrorStack()
+                return out  // other variable-length values: type and shape only
+            }
+            let size = H5Tget_size(type)
+            var bytes = [UInt8](repeating: 0, count: count * size)
+            try ctx.check(H5Aread(attr, type, &bytes), "could not read the attribute")
+            out += bytes
+            return out
+        }
+    }
+
     /// The single value of a scalar (or one-element) attribute.
     private func single<V>(_ name: String, _ values: [V], _ op: String) throws -> V {
         guard values.count == 1, let value = values.first else {
@@ -336,6 +375,43 @@ extension HDF5Object {
         }
         return value
     }
+}
+
+/// Appends `value` as 8 little-endian bytes.
+func appendInt64(_ out: inout [UInt8], _ value: Int) {
+    withUnsafeBytes(of: Int64(value).littleEndian) { out.append(contentsOf: $0) }
+}
+
+/// Canonical bytes describing an HDF5 datatype, for checksums: its class and size, then what
+/// decides how its bytes are read (byte order, precision, offset, sign; a float's bit fields,
+/// bias and normalization; a string's form, character set and padding). Call under the lock.
+func hdf5TypeSignature(_ type: hid_t) -> [UInt8] {
+    var out: [UInt8] = Array("type".utf8)
+    let cls = H5Tget_class(type)
+    appendInt64(&out, Int(cls.rawValue))
+    appendInt64(&out, H5Tget_size(type))
+    switch cls {
+    case H5T_INTEGER:
+        appendInt64(&out, Int(H5Tget_order(type).rawValue))
+        appendInt64(&out, H5Tget_precision(type))
+        appendInt64(&out, Int(H5Tget_offset(type)))
+        appendInt64(&out, Int(H5Tget_sign(type).rawValue))
+    case H5T_FLOAT:
+        let layout = HDF5FloatLayout(typeID: type)
+        for v in [
+            layout.littleEndian ? 0 : 1, layout.precision, layout.offset, layout.signBit, layout.exponentStart,
+            layout.exponentBits, layout.mantissaStart, layout.mantissaBits, layout.exponentBias,
+            layout.impliedLeadingOne ? 1 : 0
+        ] { appendInt64(&out, v) }
+    case H5T_STRING:
+        appendInt64(&out, H5Tis_variable_str(type) > 0 ? 1 : 0)
+        appendInt64(&out, Int(H5Tget_cset(type).rawValue))
+        appendInt64(&out, Int(H5Tget_strpad(type).rawValue))
+    default:
+        break
+    }
+    _ = takeErrorStack()
+    return out
 }
 
 /// Decodes C characters as UTF-8 (invalid sequences become U+FFFD).

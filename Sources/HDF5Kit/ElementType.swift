@@ -124,10 +124,15 @@ public enum HDF5ElementType: Sendable, Equatable, CustomStringConvertible {
         let size = H5Tget_size(typeID)
         switch cls {
         case H5T_FLOAT:
+            // Class and size are not enough: a float32-sized type with another byte order,
+            // precision, exponent/mantissa layout, bias or normalization would be converted
+            // by HDF5 into different values. Only exact IEEE binary16/32/64 little-endian pass.
+            let layout = HDF5FloatLayout(typeID: typeID)
             switch size {
-            case 2: self = .float16
-            case 4: self = .float32
-            case 8: self = .float64
+            case 2 where layout == .ieeeBinary16: self = .float16
+            case 4 where layout == .ieeeBinary32: self = .float32
+            case 8 where layout == .ieeeBinary64: self = .float64
+            case 2, 4, 8: self = .other("non-IEEE float\(size * 8) (\(layout))")
             default: self = .other("float\(size * 8)")
             }
         case H5T_INTEGER:
@@ -154,6 +159,76 @@ public enum HDF5ElementType: Sendable, Equatable, CustomStringConvertible {
         case H5T_TIME: self = .other("time")
         default: self = .other("unknown")
         }
+    }
+}
+
+/// How an HDF5 float type lays out its bits (H5Tget_order, H5Tget_precision, H5Tget_offset,
+/// H5Tget_fields, H5Tget_ebias, H5Tget_norm): the one place that decides whether a stored float
+/// is exactly IEEE 754 binary16/32/64 little-endian, the only float layouts HDF5Kit reads.
+public struct HDF5FloatLayout: Sendable, Equatable, CustomStringConvertible {
+    /// Whether the bytes are little-endian (false: big-endian, VAX or another order).
+    public var littleEndian: Bool
+    /// Significant bits and the offset of the first one.
+    public var precision: Int, offset: Int
+    /// Bit positions: sign bit, exponent start and size, mantissa start and size.
+    public var signBit: Int, exponentStart: Int, exponentBits: Int, mantissaStart: Int, mantissaBits: Int
+    /// The exponent bias.
+    public var exponentBias: Int
+    /// Whether the mantissa's leading 1 is implied (IEEE normalization).
+    public var impliedLeadingOne: Bool
+
+    /// Reads the layout of a float type. Call under the lock.
+    init(typeID: hid_t) {
+        var spos = 0
+        var epos = 0
+        var esize = 0
+        var mpos = 0
+        var msize = 0
+        if H5Tget_fields(typeID, &spos, &epos, &esize, &mpos, &msize) < 0 {
+            _ = takeErrorStack()
+            (spos, epos, esize, mpos, msize) = (-1, -1, -1, -1, -1)
+        }
+        littleEndian = H5Tget_order(typeID) == H5T_ORDER_LE
+        precision = H5Tget_precision(typeID)
+        offset = Int(H5Tget_offset(typeID))
+        signBit = spos
+        exponentStart = epos
+        exponentBits = esize
+        mantissaStart = mpos
+        mantissaBits = msize
+        exponentBias = H5Tget_ebias(typeID)
+        impliedLeadingOne = H5Tget_norm(typeID) == H5T_NORM_IMPLIED
+    }
+
+    /// A layout from its parts.
+    init(bits: Int, exponentBits: Int, bias: Int) {
+        littleEndian = true
+        precision = bits
+        offset = 0
+        signBit = bits - 1
+        exponentStart = bits - 1 - exponentBits
+        self.exponentBits = exponentBits
+        mantissaStart = 0
+        mantissaBits = bits - 1 - exponentBits
+        exponentBias = bias
+        impliedLeadingOne = true
+    }
+
+    /// IEEE 754 binary16 (numpy float16), little-endian.
+    public static let ieeeBinary16 = HDF5FloatLayout(bits: 16, exponentBits: 5, bias: 15)
+    /// IEEE 754 binary32 (numpy float32), little-endian.
+    public static let ieeeBinary32 = HDF5FloatLayout(bits: 32, exponentBits: 8, bias: 127)
+    /// IEEE 754 binary64 (numpy float64), little-endian.
+    public static let ieeeBinary64 = HDF5FloatLayout(bits: 64, exponentBits: 11, bias: 1023)
+
+    /// "big-endian, 32 bits at offset 0: sign bit 31, exponent bits 23…30 (bias 127), mantissa bits 0…20 (21 bits)".
+    public var description: String {
+        func bits(_ start: Int, _ count: Int) -> String { "\(start)…\(start + count - 1) (\(count) bits)" }
+        var s = "\(littleEndian ? "little" : "big or other")-endian, \(precision) bits at offset \(offset): "
+        s += "sign bit \(signBit), exponent bits \(bits(exponentStart, exponentBits)), bias \(exponentBias), "
+        s += "mantissa bits \(bits(mantissaStart, mantissaBits))"
+        if !impliedLeadingOne { s += ", no implied leading 1" }
+        return s
     }
 }
 

@@ -224,6 +224,83 @@ public final class HDF5Dataset: HDF5Object, @unchecked Sendable {
         }
     }
 
+    // MARK: - Raw content (checksums)
+
+    /// Canonical bytes of the stored datatype and the shape, for checksums (see `attributeContent`).
+    public func contentHeader() throws -> [UInt8] {
+        try withID("describe dataset") { id, ctx in
+            let type = try ctx.check(H5Dget_type(id), "could not get the element type")
+            defer { H5Tclose(type) }
+            var out = hdf5TypeSignature(type)
+            appendInt64(&out, rank)
+            for d in shape { appendInt64(&out, d) }
+            return out
+        }
+    }
+
+    /// Calls `body` with the stored bytes of the dataset (exactly as stored, no conversion),
+    /// whole rows at a time in blocks of about `blockBytes`, in row-major order. A dataset of
+    /// variable-length elements (strings, vlen) has no fixed bytes and calls `body` never.
+    /// Memory stays at one block whatever the dataset's size.
+    public func forEachStoredBlock(
+        blockBytes: Int = 4 << 20, _ body: (UnsafeRawBufferPointer) throws -> Void
+    ) throws {
+        let (elementBytes, variable) = try withID("read raw") { id, ctx in
+            let type = try ctx.check(H5Dget_type(id), "could not get the element type")
+            defer { H5Tclose(type) }
+            let variable = H5Tis_variable_str(type) > 0 || H5Tdetect_class(type, H5T_VLEN) > 0
+            _ = takeErrorStack()
+            return (H5Tget_size(type), variable)
+        }
+        if variable || elementBytes == 0 || shape.contains(0) { return }
+        var rowBytes = elementBytes
+        for d in shape.dropFirst() {
+            let (m, overflow) = rowBytes.multipliedReportingOverflow(by: d)
+            if overflow {
+                throw HDF5Error(
+                    kind: .outOfRange, operation: "read raw", filePath: filePath, objectPath: path,
+                    reason: "a row of shape \(shape) is too large to read")
+            }
+            rowBytes = m
+        }
+        let rowsPerBlock = max(1, blockBytes / max(1, rowBytes))
+        let buffer = UnsafeMutableRawBufferPointer.allocate(
+            byteCount: max(1, min(rowsPerBlock, rowCount) * rowBytes), alignment: 16)
+        defer { buffer.deallocate() }
+        var row = 0
+        while row < rowCount {
+            let rows = rank == 0 ? 1 : min(rowsPerBlock, rowCount - row)
+            try withID("read raw") { id, ctx in
+                let type = try ctx.check(H5Dget_type(id), "could not get the element type")
+                defer { H5Tclose(type) }
+                if rank == 0 {
+                    try ctx.check(
+                        H5Dread(id, type, allSpace, allSpace, defaultPlist, buffer.baseAddress),
+                        "could not read the dataset")
+                    return
+                }
+                let fileSpace = try ctx.check(H5Dget_space(id), "could not get the dataspace")
+                defer { H5Sclose(fileSpace) }
+                var start = [hsize_t](repeating: 0, count: rank)
+                var count = hsizes(shape)
+                start[0] = hsize_t(row)
+                count[0] = hsize_t(rows)
+                try ctx.check(
+                    H5Sselect_hyperslab(fileSpace, H5S_SELECT_SET, start, nil, count, nil),
+                    "could not select rows \(row)..<\(row + rows)")
+                var memCount = hsize_t(rows * rowSize)
+                let memSpace = try ctx.check(H5Screate_simple(1, &memCount, nil), "could not create a dataspace")
+                defer { H5Sclose(memSpace) }
+                // The memory type is the file type itself, so HDF5 copies the bytes without converting.
+                try ctx.check(
+                    H5Dread(id, type, memSpace, fileSpace, defaultPlist, buffer.baseAddress),
+                    "could not read rows \(row)..<\(row + rows)")
+            }
+            try body(UnsafeRawBufferPointer(rebasing: buffer[0..<(rows * rowBytes)]))
+            row += rows
+        }
+    }
+
     // MARK: - Storage
 
     /// How the dataset is laid out in the file and how much of it is actually stored, so callers

@@ -79,7 +79,8 @@ struct Context {
 
     /// An error reported by HDF5: collects and clears the default error stack. Call under the lock.
     func libraryError(_ reason: String, kind: HDF5Error.Kind = .library) -> HDF5Error {
-        HDF5Error(
+        if let filePath { filesWithErrors.insert(filePath) }
+        return HDF5Error(
             kind: kind, operation: operation, filePath: filePath, objectPath: objectPath,
             reason: reason, hdf5Messages: takeErrorStack())
     }

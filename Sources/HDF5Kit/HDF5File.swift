@@ -118,15 +118,24 @@ public final class HDF5File: @unchecked Sendable {
         try hdf5Locked {
             guard fid >= 0 else { return }
             root.close()
+            if leftOpen { return }
             let status = H5Fclose(fid)
             fid = invalidID
             try ctx.check(status, "could not close the file")
         }
     }
 
+    /// A read-only file in which HDF5 reported an error is not closed (see `filesWithErrors`).
+    /// Call under the lock; marks the handle closed.
+    private var leftOpen: Bool {
+        guard mode == .readOnly, filesWithErrors.contains(path) else { return false }
+        fid = invalidID
+        return true
+    }
+
     deinit {
         hdf5Locked {
-            guard fid >= 0 else { return }
+            guard fid >= 0, !leftOpen else { return }
             _ = H5Fclose(fid)
             fid = invalidID
         }

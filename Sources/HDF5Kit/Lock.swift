@@ -11,12 +11,23 @@ private let hdf5Lock = NSRecursiveLock()
 func hdf5Locked<R>(_ body: () throws -> R) rethrows -> R {
     hdf5Lock.lock()
     defer { hdf5Lock.unlock() }
+    _ = noCleanupAtExit
     // The automatic error printer is per thread when the library is built thread-safe (as
     // Debian's "serial" build is), so silence it on every entry rather than only once; the
     // call is a few instructions.
     H5Eset_auto2(H5E_DEFAULT, nil, nil)
     return try body()
 }
+
+/// Read-only files in which HDF5 reported an error (a damaged object header or message), by path.
+/// HDF5 1.10 can crash (SIGSEGV in H5A__close) when it closes a file after failing to decode a
+/// damaged attribute message, so such a file is left open (`HDF5File.close`) and released by the
+/// operating system at exit. Only read or written under the lock.
+nonisolated(unsafe) var filesWithErrors: Set<String> = []
+
+/// HDF5's own cleanup at exit would close those files (and crash); everything HDF5Kit writes is
+/// closed explicitly, so it is turned off before the library's first use.
+private let noCleanupAtExit: Void = { _ = H5dont_atexit() }()
 
 /// `H5P_DEFAULT` as an `hid_t` (it imports as `Int32`).
 let defaultPlist = hid_t(H5P_DEFAULT)

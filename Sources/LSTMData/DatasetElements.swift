@@ -121,45 +121,7 @@ struct DatasetScanner {
     /// with unallocated chunks (they would read as fill values), or contiguous storage smaller
     /// than its shape or larger than the file. Runs before any scan, so a lying dataset costs nothing.
     func checkStored(_ d: HDF5Dataset, object: String) throws {
-        let info = try datasetIO(file: path, object: object) { try d.storage() }
-        let elementBytes = d.elementType.byteCount ?? 1
-        let (logical, overflow) = d.elementCount.multipliedReportingOverflow(by: elementBytes)
-        let claimed = "shape \(d.shape) of \(d.elementType) (\(overflow ? "more than \(Int.max)" : "\(logical)") bytes)"
-        let fileBytes = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? nil
-        let fileText = fileBytes.map { "; the file is \($0) bytes" } ?? ""
-        switch info.layout {
-        case .chunked:
-            guard let chunk = info.chunkShape, chunk.count == d.shape.count, let allocated = info.allocatedChunks
-            else { return }
-            var needed = 1
-            var saturated = false
-            for (extent, c) in zip(d.shape, chunk) {
-                let per = c > 0 ? (extent + c - 1) / c : 0
-                let (m, o) = needed.multipliedReportingOverflow(by: per)
-                if o { saturated = true } else { needed = m }
-            }
-            if saturated || allocated < needed {
-                throw FileError(
-                    .shapeMismatch, .dataset, file: path, object: object,
-                    "claims \(claimed) in \(saturated ? "more than \(Int.max)" : "\(needed)") chunks of \(chunk), but the file stores only \(allocated) of those chunks (\(info.storedBytes) bytes\(fileText)); the rest were never written and would read as fill values"
-                )
-            }
-        case .contiguous:
-            if !info.filtered && (overflow || info.storedBytes < logical) && d.elementCount > 0 {
-                throw FileError(
-                    .shapeMismatch, .dataset, file: path, object: object,
-                    "claims \(claimed), but the file stores only \(info.storedBytes) bytes of it\(fileText); the rest was never written"
-                )
-            }
-        case .compact, .virtual, .other:
-            break
-        }
-        if let fileBytes, !info.filtered, info.layout != .virtual, info.storedBytes > fileBytes {
-            throw FileError(
-                .shapeMismatch, .dataset, file: path, object: object,
-                "claims \(claimed) stored in \(info.storedBytes) bytes, but the file is only \(fileBytes) bytes (truncated?)"
-            )
-        }
+        try d.checkStoredSize(.dataset, file: path, object: object)
     }
 
     /// Reads `d` as `T` (HDF5 converting from the stored type) in blocks of whole rows and calls

@@ -43,6 +43,8 @@ public final class DatasetFile: @unchecked Sendable {
         scanner = DatasetScanner(path: path, progress: progress)
         file = try datasetIO(file: path, object: nil) { try HDF5File.open(path, mode: .readOnly) }
         let root = file.root
+        // Files `lstm prepare` wrote carry checksums (docs/datasets.md); others (h5py) have none.
+        _ = try datasetIO(file: path, object: nil) { try Checksums.verify(root, role: .dataset, file: path) }
         vocabulary = try Self.stringsAttribute(root, "vocabulary", file: path)
         classNames = try Self.stringsAttribute(root, "class_names", file: path)
         featureStatistics = try Self.statistics(root, names: "feature_names", mean: "mean", std: "std", file: path)

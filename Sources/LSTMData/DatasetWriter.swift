@@ -164,6 +164,7 @@ public final class DatasetWriter {
     @discardableResult
     public func commit() throws -> DatasetSummary {
         var summary: DatasetSummary?
+        try datasetIO(file: path, object: nil) { try Checksums.seal(file.root, role: .dataset, file: path) }
         try output.commit { temporary in
             do {
                 let written = try DatasetFile(path: temporary)

@@ -35,6 +35,8 @@ public struct FileError: Error, CustomStringConvertible, LocalizedError, Sendabl
         case invalidArgument
         /// The file does not fit the model, parameters or optimizer it is used with.
         case incompatible
+        /// The file's content does not match its checksums: it was damaged after it was written.
+        case corrupted
         /// The file system or the HDF5 library failed.
         case io
         /// The file system has no room left (ENOSPC, EDQUOT).

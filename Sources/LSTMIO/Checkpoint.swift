@@ -211,10 +211,16 @@ public struct Checkpoint: Sendable, Equatable {
         dataCursor = String(decoding: try JSONCoding.encoder().encode(cursor), as: UTF8.self)
     }
 
-    /// Decodes `dataCursor` as `Cursor`, or nil if there is none.
-    public func dataCursor<Cursor: Decodable>(as type: Cursor.Type) throws -> Cursor? {
+    /// Decodes `dataCursor` as `Cursor`, or nil if there is none; a cursor that does not decode
+    /// is a FileError about `/@data_cursor` of `file` (the checkpoint it came from, if known).
+    public func dataCursor<Cursor: Decodable>(as type: Cursor.Type, file: String? = nil) throws -> Cursor? {
         guard let dataCursor else { return nil }
-        return try JSONCoding.decoder().decode(Cursor.self, from: Data(dataCursor.utf8))
+        do { return try JSONCoding.decoder().decode(Cursor.self, from: Data(dataCursor.utf8)) } catch {
+            throw FileError(
+                .invalidValue, .checkpoint, file: file, object: "/@data_cursor",
+                "not the training run state this version saves (\(CheckpointIO.describeDecodingError(error))), so training cannot resume from it"
+            )
+        }
     }
 
     /// Checks internal consistency: a valid config, arrays as long as the layout, usable names.
@@ -281,13 +287,23 @@ extension Checkpoint {
         try FileError.mapping(.checkpoint, file: path) {
             try AtomicFile.writeHDF5(to: path, role: .checkpoint, hook: hook) { file in
                 try write(into: file.root, hook: hook)
+                try Checksums.seal(file.root, role: .checkpoint, file: path)
             }
         }
     }
 
-    /// Reads and fully validates a checkpoint: format and version, model config, every layout
-    /// tensor present as float32 with the right shape and nothing extra, optimizer state likewise.
+    /// Reads and fully validates a checkpoint: its checksums first (docs/weights.md,
+    /// "Checksums"; a file written before they existed loads with a one-line notice on standard
+    /// error), then format and version, model config, every layout tensor present as float32 with
+    /// the right shape and nothing extra, optimizer state likewise.
     public static func load(from path: String) throws -> Checkpoint {
+        let (checkpoint, status) = try loadVerified(from: path)
+        if status == .absent { Checksums.reportAbsent(.checkpoint, file: path) }
+        return checkpoint
+    }
+
+    /// `load(from:)` without the notice: the checkpoint and what its checksums said.
+    public static func loadVerified(from path: String) throws -> (Checkpoint, Checksums.Status) {
         try FileError.mapping(.checkpoint, file: path) {
             let file: HDF5File
             do { file = try HDF5File.open(path) } catch let error as HDF5Error where error.kind == .notHDF5 {
@@ -296,7 +312,24 @@ extension Checkpoint {
                     "not an HDF5 file, so not a checkpoint (\(error.reason))")
             }
             defer { try? file.close() }
-            return try read(from: file.root, path: path)
+            let status = try Checksums.verify(file.root, role: .checkpoint, file: path)
+            return (try read(from: file.root, path: path), status)
+        }
+    }
+
+    /// Refuses parameters that are not finite (NaN, ±inf), naming the first tensor and element
+    /// that is not: such weights evaluate to `loss nan` and cannot be trained.
+    /// `object` is the group the tensors are named in ("/parameters" for a checkpoint).
+    public func checkFinite(file: String?, role: FileError.Role = .checkpoint, group: String = "/parameters") throws {
+        for e in layout.entries {
+            let bad = parameters.withUnsafeBufferPointer { p in
+                (e.offset..<(e.offset + e.count)).first { !p[$0].isFinite }
+            }
+            if let bad {
+                throw FileError(
+                    .invalidValue, role, file: file, object: "\(group)/\(e.name)",
+                    "\(WeightsFile.nonFiniteMessage(Double(parameters[bad]), at: bad - e.offset, shape: e.shape))")
+            }
         }
     }
 
@@ -381,27 +414,31 @@ extension Checkpoint {
             root.hasAttribute(name) ? try root.attribute(name, as: String.self) : nil
         }
 
-        guard root.exists("parameters") else {
+        // Members are looked up in the group's link list, so a member that is listed but cannot be
+        // opened (a damaged object header) is an error naming it, not taken for absent.
+        let members = Set(try root.memberNames())
+        guard members.contains("parameters") else {
             throw fail(
                 .missing, "/parameters", "missing the parameters group (expected \(layout.entries.count) tensors)")
         }
         let parameters = try readTensors(try root.openGroup("parameters"), layout, path: path)
 
         var optimizer: OptimizerSnapshot?
-        if root.exists("optimizer") {
+        if members.contains("optimizer") {
             let group = try root.openGroup("optimizer")
+            let groupMembers = Set(try group.memberNames())
             for name in ["name", "learning_rate", "step_count"] where !group.hasAttribute(name) {
                 throw fail(.missing, "/optimizer@\(name)", "missing the optimizer's '\(name)' attribute")
             }
             var hyperparameters: [String: Double] = [:]
-            if group.exists("hyperparameters") {
+            if groupMembers.contains("hyperparameters") {
                 let hyper = try group.openGroup("hyperparameters")
                 for name in try hyper.attributeNames() {
                     hyperparameters[name] = try hyper.attribute(name, as: Double.self)
                 }
             }
             var buffers: [String: [Float]] = [:]
-            if group.exists("state") {
+            if groupMembers.contains("state") {
                 let state = try group.openGroup("state")
                 for name in try state.memberNames() {
                     buffers[name] = try readTensors(try state.openGroup(name), layout, path: path)
@@ -415,7 +452,7 @@ extension Checkpoint {
         }
 
         var rngStates: [String: [UInt64]] = [:]
-        if root.exists("rng") {
+        if members.contains("rng") {
             let rng = try root.openGroup("rng")
             for name in try rng.memberNames() {
                 let dataset = try rng.openDataset(name)
@@ -425,19 +462,27 @@ extension Checkpoint {
                         "an RNG state must be a 1-D int64 dataset (got \(dataset.elementType) of shape \(dataset.shape))"
                     )
                 }
+                try dataset.checkStoredSize(.checkpoint, file: path, object: dataset.path)
                 rngStates[name] = try dataset.read(as: Int64.self).map { UInt64(bitPattern: $0) }
             }
         }
         var metrics: [String: Double] = [:]
-        if root.exists("metrics") {
+        if members.contains("metrics") {
             let group = try root.openGroup("metrics")
             for name in try group.attributeNames() { metrics[name] = try group.attribute(name, as: Double.self) }
         }
 
+        let dataCursor = try optionalString("data_cursor")
+        if let dataCursor, (try? JSONSerialization.jsonObject(with: Data(dataCursor.utf8), options: [])) == nil {
+            throw fail(
+                .invalidValue, "/@data_cursor",
+                "the training run's saved state is not valid JSON (damaged?), so training cannot resume from this checkpoint: \(dataCursor.prefix(80))\(dataCursor.count > 80 ? "…" : "")"
+            )
+        }
         let checkpoint = Checkpoint(
             config: config, parameters: parameters, optimizer: optimizer,
             globalStep: try intAttribute("global_step"), epoch: try intAttribute("epoch"),
-            rngStates: rngStates, dataCursor: try optionalString("data_cursor"),
+            rngStates: rngStates, dataCursor: dataCursor,
             configText: try optionalString("config_text"), metrics: metrics)
         try checkpoint.validate(file: path)
         return checkpoint
@@ -497,8 +542,9 @@ extension Checkpoint {
             guard dataset.elementType == .float32 else {
                 throw FileError(
                     .typeMismatch, .checkpoint, file: path, object: object,
-                    "stores \(dataset.elementType) values, expected float32")
+                    "stores \(dataset.elementType) values, expected float32 (IEEE 754 binary32, little-endian)")
             }
+            try dataset.checkStoredSize(.checkpoint, file: path, object: object)
             let data = try dataset.read(as: Float.self)
             values.withUnsafeMutableBufferPointer { buffer in
                 data.withUnsafeBufferPointer {

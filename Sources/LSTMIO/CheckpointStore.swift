@@ -91,6 +91,48 @@ public struct CheckpointStore: Sendable {
         try latestCheckpointPath().map(Checkpoint.load(from:))
     }
 
+    /// A checkpoint to resume from, and the newer ones that could not be loaded.
+    public struct Intact: Sendable {
+        /// The checkpoint.
+        public let checkpoint: Checkpoint
+        /// The file it was loaded from.
+        public let path: String
+        /// Why each newer file failed to load (damaged, truncated, checksum mismatch), newest
+        /// first, one line each naming the file; empty when `latest.h5` itself loaded.
+        public let skipped: [String]
+    }
+
+    /// The newest checkpoint that loads and verifies: `latest.h5`, else the step files from the
+    /// highest down (a step file that is the same file as one already tried is not read again).
+    /// Returns nil if the directory holds no checkpoint; throws a `.corrupted` FileError listing
+    /// every file and why it failed if none is intact.
+    public func newestIntact() throws -> Intact? {
+        var candidates: [String] = []
+        if FileManager.default.fileExists(atPath: latestPath) { candidates.append(latestPath) }
+        candidates += try steps().reversed().map(path(forStep:))
+        if candidates.isEmpty { return nil }
+        var skipped: [String] = []
+        var failedFiles: [(dev: UInt64, ino: UInt64, path: String)] = []
+        for path in candidates {
+            var st = stat()
+            let identity = stat(path, &st) == 0 ? (UInt64(st.st_dev), UInt64(st.st_ino)) : nil
+            if let identity, let same = failedFiles.first(where: { $0.dev == identity.0 && $0.ino == identity.1 }) {
+                skipped.append("checkpoint '\(path)': the same file as \(same.path)")
+                continue
+            }
+            do {
+                return Intact(checkpoint: try Checkpoint.load(from: path), path: path, skipped: skipped)
+            } catch {
+                skipped.append((error as? FileError)?.description ?? "checkpoint '\(path)': \(error)")
+                if let identity { failedFiles.append((identity.0, identity.1, path)) }
+            }
+        }
+        throw FileError(
+            .corrupted, .checkpoint, file: directory, object: nil,
+            "no intact checkpoint to resume from; every one failed to load:\n"
+                + skipped.map { "  " + $0 }.joined(separator: "\n"))
+    }
+
     /// `best.h5`, loaded, or nil if no checkpoint was saved as best.
     public func best() throws -> Checkpoint? {
         FileManager.default.fileExists(atPath: bestPath) ? try Checkpoint.load(from: bestPath) : nil

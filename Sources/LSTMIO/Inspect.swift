@@ -14,11 +14,22 @@ public enum Inspection {
             return checkpointSummary(try Checkpoint.load(from: path), path: path)
         case .some(let format):
             var text = "\(format.displayName) weights: \(path)\n"
-            if let checkpoint = try? WeightsImporter.read(path, format: format) {
+            let full: Checkpoint?
+            do {
+                full = try WeightsImporter.read(
+                    path, format: format, options: WeightsImportOptions(allowNonFinite: true))
+            } catch let error as FileError where error.kind == .corrupted {
+                throw error  // damaged after it was written: say so rather than describe it
+            } catch {
+                full = nil
+            }
+            if let checkpoint = full {
                 text += modelDescription(checkpoint.config, indent: "  ")
                 text += "parameters: \(checkpoint.parameters.count)\n"
             } else if let sized = try? WeightsImporter.read(
-                path, format: format, options: WeightsImportOptions(head: .sequence, activation: .identity, loss: .mse))
+                path, format: format,
+                options: WeightsImportOptions(head: .sequence, activation: .identity, loss: .mse, allowNonFinite: true),
+                notice: false)
             {
                 // No model attributes (e.g. saved by Keras itself): only the sizes are known.
                 let c = sized.config

@@ -59,15 +59,20 @@ public struct WeightsImportOptions: Sendable, Equatable {
     /// The bias form to read into: `.pytorch` keeps a PyTorch file's bias_ih and bias_hh as they
     /// are, `.single` sums them (nil: the file's model_config, else `BiasForm.default`).
     public var bias: BiasForm?
+    /// Accept weights that are not finite (NaN, ±inf, or float64 beyond float32's range), e.g. to
+    /// inspect them (`--allow-non-finite`); by default they are refused with the tensor named.
+    public var allowNonFinite: Bool
 
     /// Options; nil means "take it from the file".
     public init(
-        head: Head? = nil, activation: OutputActivation? = nil, loss: LossKind? = nil, bias: BiasForm? = nil
+        head: Head? = nil, activation: OutputActivation? = nil, loss: LossKind? = nil, bias: BiasForm? = nil,
+        allowNonFinite: Bool = false
     ) {
         self.head = head
         self.activation = activation
         self.loss = loss
         self.bias = bias
+        self.allowNonFinite = allowNonFinite
     }
 }
 
@@ -237,6 +242,26 @@ enum WeightsFile {
         }
         groups.append(("layers/dense/vars", "dense"))
         return groups
+    }
+
+    /// Why a weight is refused: "expected finite weights, found nan at [3, 7] (element 52)…";
+    /// the one wording for checkpoints and weights files. `value` is the stored value (a float64
+    /// beyond float32's range is finite but refused too).
+    static func nonFiniteMessage(_ value: Double, at index: Int, shape: [Int]) -> String {
+        var rest = index
+        var coordinates = [Int](repeating: 0, count: shape.count)
+        for d in stride(from: shape.count - 1, through: 0, by: -1) {
+            let extent = max(1, shape[d])
+            coordinates[d] = d == 0 ? rest : rest % extent
+            rest /= extent
+        }
+        let position = "\(coordinates) (element \(index))"
+        let hint = "; pass --allow-non-finite to load it anyway (e.g. to inspect it), or `lstm inspect` the file"
+        if value.isFinite {
+            return
+                "float64 weight \(value) at \(position) is beyond float32's finite range (±\(Float.greatestFiniteMagnitude)) and would become \(value > 0 ? "inf" : "-inf")\(hint)"
+        }
+        return "expected finite weights, found \(value) at \(position)\(hint)"
     }
 
     /// Keras' name for an output activation.

@@ -26,6 +26,7 @@ public enum WeightsExporter {
                         }
                     }
                     try WeightsFile.writeModelAttributes(checkpoint.config, format: format, to: root)
+                    try Checksums.seal(root, role: .weights, file: path)
                 }
             }
         }

@@ -16,6 +16,13 @@ public enum WeightsImporter {
         _ path: String, format: WeightsFormat? = nil,
         options: WeightsImportOptions = WeightsImportOptions()
     ) throws -> Checkpoint {
+        try read(path, format: format, options: options, notice: true)
+    }
+
+    /// `read`, printing the notice for a file of ours without checksums only if `notice`.
+    static func read(
+        _ path: String, format: WeightsFormat?, options: WeightsImportOptions, notice: Bool
+    ) throws -> Checkpoint {
         let detected: WeightsFormat? = try FileError.mapping(.weights, file: path) {
             let file: HDF5File
             do { file = try HDF5File.open(path) } catch let error as HDF5Error where error.kind == .notHDF5 {
@@ -25,7 +32,10 @@ public enum WeightsImporter {
             return WeightsFormat.detect(file.root)
         }
         if detected == .checkpoint || format == .checkpoint {
-            var checkpoint = try Checkpoint.load(from: path)
+            let (loaded, status) = try Checkpoint.loadVerified(from: path)
+            var checkpoint = loaded
+            if status == .absent && notice { Checksums.reportAbsent(.checkpoint, file: path) }
+            if !options.allowNonFinite { try checkpoint.checkFinite(file: path) }
             if let bias = options.bias, bias != checkpoint.config.bias { checkpoint = convert(checkpoint, to: bias) }
             checkpoint.config = try apply(options, to: checkpoint.config, path: path)
             return checkpoint
@@ -48,11 +58,16 @@ public enum WeightsImporter {
             }
             chosen = detected
         }
-        return try FileError.mapping(.weights, file: path) {
+        let (checkpoint, status, ours) = try FileError.mapping(.weights, file: path) {
             let file = try HDF5File.open(path)
             defer { try? file.close() }
-            return try Reader(root: file.root, path: path, format: chosen, options: options).checkpoint()
+            let status = try Checksums.verify(file.root, role: .weights, file: path)
+            let checkpoint = try Reader(root: file.root, path: path, format: chosen, options: options).checkpoint()
+            return (checkpoint, status, file.root.hasAttribute(WeightsFile.markerAttribute))
         }
+        // Files PyTorch or Keras wrote never had checksums; only our own older exports get the notice.
+        if status == .absent && ours && notice { Checksums.reportAbsent(.weights, file: path) }
+        return checkpoint
     }
 
     /// The same function in the other bias form: b_ih + b_hh summed into one bias, or one bias
@@ -260,14 +275,35 @@ public enum WeightsImporter {
             return config
         }
 
-        /// A dataset's values as Float (float64 is rounded to float32).
+        /// A dataset's values as Float (float64 is rounded to float32), after checking its stored
+        /// size; unless `options.allowNonFinite`, a value that is not finite (or a float64 beyond
+        /// float32's range) is refused at its position.
         private func floats(_ dataset: HDF5Dataset, _ name: String) throws -> [Float] {
             switch dataset.elementType {
-            case .float32: return try dataset.read(as: Float.self)
-            case .float64: return try dataset.read(as: Double.self).map { Float($0) }
+            case .float32, .float64: break
             default:
-                throw fail(.typeMismatch, name, "stores \(dataset.elementType) values, expected float32 or float64")
+                throw fail(
+                    .typeMismatch, name,
+                    "stores \(dataset.elementType) values, expected float32 or float64 (IEEE 754, little-endian)")
             }
+            try dataset.checkStoredSize(.weights, file: path, object: "/" + name)
+            let values: [Float]
+            if dataset.elementType == .float64 {
+                let stored = try dataset.read(as: Double.self)
+                if !options.allowNonFinite, let bad = stored.firstIndex(where: { !Float($0).isFinite }) {
+                    throw fail(
+                        .invalidValue, name, WeightsFile.nonFiniteMessage(stored[bad], at: bad, shape: dataset.shape))
+                }
+                values = stored.map { Float($0) }
+            } else {
+                values = try dataset.read(as: Float.self)
+                if !options.allowNonFinite, let bad = values.firstIndex(where: { !$0.isFinite }) {
+                    throw fail(
+                        .invalidValue, name,
+                        WeightsFile.nonFiniteMessage(Double(values[bad]), at: bad, shape: dataset.shape))
+                }
+            }
+            return values
         }
 
         private func describe(_ config: ModelConfig) -> String {

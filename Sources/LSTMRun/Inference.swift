@@ -30,19 +30,28 @@ public struct InferenceModel: Sendable {
     /// A weights file saved by Keras itself has no model configuration, so head and loss cannot
     /// be read from it; when `schema` is given they are then taken from the data (a target per
     /// step: head `sequence`; class ids: `cross_entropy`, float values: `mse`).
-    public static func load(_ path: String, schema: DatasetSchema? = nil) throws -> InferenceModel {
+    /// Weights that are not finite are refused with the tensor named unless `allowNonFinite`.
+    public static func load(
+        _ path: String, schema: DatasetSchema? = nil, allowNonFinite: Bool = false
+    ) throws -> InferenceModel {
         guard FileManager.default.fileExists(atPath: path) else {
             throw RunError("\(path): no such weights file (expected a checkpoint or a file written by `lstm export`)")
         }
         var checkpoint: Checkpoint
         do {
-            checkpoint = try WeightsImporter.read(path)
+            checkpoint = try WeightsImporter.read(path, options: WeightsImportOptions(allowNonFinite: allowNonFinite))
         } catch let error as FileError where error.kind == .invalidConfig && schema != nil {
             let s = schema!
             let options = WeightsImportOptions(
-                head: s.target.isPerStep ? .sequence : .last, loss: s.target.isClasses ? .crossEntropy : .mse)
-            guard let retried = try? WeightsImporter.read(path, options: options) else { throw error }
-            checkpoint = retried
+                head: s.target.isPerStep ? .sequence : .last, loss: s.target.isClasses ? .crossEntropy : .mse,
+                allowNonFinite: allowNonFinite)
+            do { checkpoint = try WeightsImporter.read(path, options: options) } catch let retried as FileError
+                where retried.kind != .invalidConfig
+            {
+                throw retried  // the file itself is at fault (damaged, lying, not finite): say so
+            } catch {
+                throw error
+            }
         }
         let parameters = try checkpoint.makeParameterSet()
         return InferenceModel(
@@ -160,12 +169,12 @@ public enum Inference {
     /// Opens `data`, validates `split` and loads the weights at `weights` against it; checks the
     /// model against the split (`DatasetFile.check(against:split:)`) so a mismatch is reported
     /// in one message before anything runs.
-    public static func open(weights: String, data: String, split: String) throws -> (
+    public static func open(weights: String, data: String, split: String, allowNonFinite: Bool = false) throws -> (
         InferenceModel, DatasetFile, DatasetSchema
     ) {
         let file = try DatasetFile.open(paths: dataPaths(data))
         let schema = try file.schema(split)
-        let model = try InferenceModel.load(weights, schema: schema)
+        let model = try InferenceModel.load(weights, schema: schema, allowNonFinite: allowNonFinite)
         try file.check(against: model.config, split: split)
         return (model, file, schema)
     }
@@ -185,10 +194,11 @@ public enum Inference {
     /// from one minibatch to the next over `batchSize` lanes, like validation during training.
     public static func evaluate(
         weights: String, data: String, split: String = "test", batchSize: Int = 64,
-        seqLength: Int? = nil, streamMode: StreamMode? = nil
+        seqLength: Int? = nil, streamMode: StreamMode? = nil, allowNonFinite: Bool = false
     ) throws -> EvaluationReport {
         try checkBatchSize(batchSize)
-        let (model, file, schema) = try open(weights: weights, data: data, split: split)
+        let (model, file, schema) = try open(
+            weights: weights, data: data, split: split, allowNonFinite: allowNonFinite)
         let isStream = schema.form == .tokenStream
         let t = isStream ? (seqLength ?? model.run.seqLength ?? 50) : seqLength  // the loader rejects a wrong T
         let mode: StreamMode = isStream ? (streamMode ?? model.run.streamMode ?? .stateful) : .windows
@@ -223,7 +233,7 @@ public enum Inference {
     public static func predict(
         weights: String, data: String, split: String = "test", out: String,
         batchSize: Int = 64, seqLength: Int? = nil,
-        denormalize: Bool = false
+        denormalize: Bool = false, allowNonFinite: Bool = false
     ) throws -> PredictionSummary {
         try checkBatchSize(batchSize)
         let target = URL(fileURLWithPath: out).standardizedFileURL.resolvingSymlinksInPath().path
@@ -231,7 +241,8 @@ public enum Inference {
         where URL(fileURLWithPath: p).standardizedFileURL.resolvingSymlinksInPath().path == target {
             throw RunError("--out \(out) is the \(what): choose another file for the predictions")
         }
-        let (model, file, schema) = try open(weights: weights, data: data, split: split)
+        let (model, file, schema) = try open(
+            weights: weights, data: data, split: split, allowNonFinite: allowNonFinite)
         let config = model.config
         var stats: FeatureStatistics?
         if denormalize {

@@ -132,7 +132,7 @@ public final class TrainingRun {
         }
         let store = try CheckpointStore(directory: directory, keepLast: 1_000_000)
         let configPath = (directory as NSString).appendingPathComponent("config.yaml")
-        guard let ckpt = try store.latest() else {
+        guard let intact = try store.newestIntact() else {
             guard FileManager.default.fileExists(atPath: configPath) else {
                 throw RunError("no checkpoint and no config.yaml in \(directory): nothing to resume")
             }
@@ -140,6 +140,23 @@ public final class TrainingRun {
             config.checkpoint.dir = directory
             return try TrainingRun(config: config, checkpoint: nil, initFrom: nil, reducer: reducer)
         }
+        let ckpt = intact.checkpoint
+        if !intact.skipped.isEmpty && reducer.rank == 0 {
+            let lines = intact.skipped.map { "skipped: \($0)" }
+            FileHandle.standardError.write(
+                Data(
+                    (lines.joined(separator: "\n")
+                        + "\nresuming from \(intact.path) (step \(ckpt.globalStep)), the newest intact checkpoint\n")
+                        .utf8))
+        }
+        // What resuming needs beyond a loadable checkpoint, checked here where the file is known.
+        guard ckpt.optimizer != nil else {
+            throw FileError(
+                .missing, .checkpoint, file: intact.path, object: "/optimizer",
+                "no optimizer state, so training cannot resume from this checkpoint exactly; start a new run from its weights with `lstm train CONFIG --init \(intact.path)`"
+            )
+        }
+        _ = try ckpt.dataCursor(as: RunState.self, file: intact.path)
         guard let text = ckpt.configText else { throw RunError("the checkpoint in \(directory) holds no run config") }
         var config = try RunConfig.parse(text, path: configPath)
         config.checkpoint.dir = directory

@@ -24,4 +24,6 @@ struct InferenceOptions: ParsableArguments {
     @Option(help: "The split to use.") var split = "test"
     @Option(help: "Sequences (or lanes of a token stream) per minibatch.") var batchSize = 64
     @Option(help: "Token streams: steps per window (default: the run's seq_length, else 50).") var seqLength: Int?
+    @Flag(help: "Accept weights that are not finite (NaN, ±inf), e.g. to inspect them; refused by default.")
+    var allowNonFinite = false
 }

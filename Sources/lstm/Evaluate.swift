@@ -28,7 +28,7 @@ struct Evaluate: ParsableCommand {
         let o = options
         let report = try Inference.evaluate(
             weights: o.checkpoint, data: o.data, split: o.split, batchSize: o.batchSize,
-            seqLength: o.seqLength, streamMode: streamMode)
+            seqLength: o.seqLength, streamMode: streamMode, allowNonFinite: o.allowNonFinite)
         if json {
             print(try report.json())
         } else {

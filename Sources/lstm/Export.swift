@@ -23,6 +23,8 @@ struct Export: ParsableCommand {
     @Argument(help: "The checkpoint (or weights file) to read.") var checkpoint: String
     @Option(help: "Output format: pytorch or keras.") var format: WeightsFormat
     @Option(help: "The weights file to write (written atomically).") var out: String
+    @Flag(help: "Accept weights that are not finite (NaN, ±inf), e.g. to inspect them; refused by default.")
+    var allowNonFinite = false
 
     func validate() throws {
         if format == .checkpoint {
@@ -31,7 +33,7 @@ struct Export: ParsableCommand {
     }
 
     func run() throws {
-        let source = try WeightsImporter.read(checkpoint)
+        let source = try WeightsImporter.read(checkpoint, options: WeightsImportOptions(allowNonFinite: allowNonFinite))
         try WeightsExporter.export(source, format: format, to: out)
         print("wrote \(format.displayName) weights (\(source.parameters.count) parameters) to \(out)")
         if format == .keras && source.config.bias == .pytorch {

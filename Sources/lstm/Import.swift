@@ -32,9 +32,12 @@ struct Import: ParsableCommand {
     @Option(help: "Loss: cross_entropy, mse or bce (overrides the file).") var loss: LossKind?
     @Option(help: "Bias form: single (sum PyTorch's bias_ih + bias_hh) or pytorch (keep both) (overrides the file).")
     var bias: BiasForm?
+    @Flag(help: "Accept weights that are not finite (NaN, ±inf), e.g. to inspect them; refused by default.")
+    var allowNonFinite = false
 
     func run() throws {
-        let options = WeightsImportOptions(head: head, activation: activation, loss: loss, bias: bias)
+        let options = WeightsImportOptions(
+            head: head, activation: activation, loss: loss, bias: bias, allowNonFinite: allowNonFinite)
         let checkpoint = try WeightsImporter.read(weights, format: format, options: options)
         try checkpoint.save(to: out)
         print("wrote checkpoint (\(checkpoint.parameters.count) parameters, no optimizer state) to \(out)")

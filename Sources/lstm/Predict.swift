@@ -31,7 +31,8 @@ struct Predict: ParsableCommand {
         let o = options
         let summary = try Inference.predict(
             weights: o.checkpoint, data: o.data, split: o.split, out: out,
-            batchSize: o.batchSize, seqLength: o.seqLength, denormalize: denormalize)
+            batchSize: o.batchSize, seqLength: o.seqLength, denormalize: denormalize,
+            allowNonFinite: o.allowNonFinite)
         print(summary.description)
     }
 }

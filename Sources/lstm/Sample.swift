@@ -30,12 +30,14 @@ struct Sample: ParsableCommand {
     @Option(help: "Random seed.") var seed: UInt64 = 1
     @Option(help: "The dataset whose `vocabulary` attribute to use (default: the run's data file).") var data: String?
     @Option(help: "Write the text to this file (atomically) instead of printing it.") var out: String?
+    @Flag(help: "Accept weights that are not finite (NaN, ±inf), e.g. to inspect them; refused by default.")
+    var allowNonFinite = false
 
     func run() throws {
         let options = SamplingOptions(temperature: temperature, topK: topK, argmax: argmax, seed: seed)
         try options.validate()
         if length < 0 { throw ValidationError("--length must be ≥ 0 (got \(length))") }
-        let model = try InferenceModel.load(checkpoint)
+        let model = try InferenceModel.load(checkpoint, allowNonFinite: allowNonFinite)
         try TextSampler.check(model)
         let sampler = try TextSampler(model: model, vocabulary: try TextSampler.vocabulary(for: model, data: data))
         let text = try sampler.generate(primer: primer, length: length, options: options)

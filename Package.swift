@@ -76,6 +76,10 @@ let package = Package(
             exclude: ["pytorch_train.py"]),
         .executableTarget(
             name: "lstm-data-bench", dependencies: ["LSTMKit", "LSTMData"], path: "Benchmarks/DataBench"),
+        // What checkpoint checksums cost (docs/weights.md, "Checksums").
+        .executableTarget(
+            name: "lstm-checkpoint-bench", dependencies: ["LSTMKit", "LSTMIO", "LSTMFiles", "HDF5Kit"],
+            path: "Benchmarks/CheckpointBench"),
         // The collectives of multi-process training (MPI build only; see docs/results/mpi.md).
         .executableTarget(
             name: "lstm-mpi-bench",

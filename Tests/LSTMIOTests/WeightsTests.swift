@@ -66,7 +66,7 @@ final class WeightsTests: XCTestCase {
             let dir = try F.temporaryDirectory(self)
             let original = F.fullCheckpoint(config)
             try WeightsExporter.export(original, format: .pytorch, to: dir + "/a.h5")
-            let imported = try WeightsImporter.read(dir + "/a.h5", format: .pytorch)
+            let imported = try WeightsImporter.read(dir + "/a.h5", format: .pytorch, options: .anyValues)
             XCTAssertEqual(imported.config, config)
             XCTAssertEqual(F.bits(imported.parameters), F.bits(original.parameters), "\(config.input)")
             XCTAssertNil(imported.optimizer)
@@ -84,7 +84,7 @@ final class WeightsTests: XCTestCase {
                 ? (name, shape, values.indices.map { Float($0) * 0.25 }) : (name, shape, values)
         }
         try F.writeWeights(dir + "/w.h5", tensors, config: config)
-        let imported = try WeightsImporter.read(dir + "/w.h5", format: .pytorch)
+        let imported = try WeightsImporter.read(dir + "/w.h5", format: .pytorch, options: .anyValues)
         let ih = source.tensor("lstm.bias_l1")!
         XCTAssertEqual(imported.tensor("lstm.bias_l1")!, ih.indices.map { ih[$0] + Float($0) * 0.25 })
     }
@@ -138,7 +138,7 @@ final class WeightsTests: XCTestCase {
             let dir = try F.temporaryDirectory(self)
             let original = F.fullCheckpoint(config)
             try WeightsExporter.export(original, format: .keras, to: dir + "/a.weights.h5")
-            let imported = try WeightsImporter.read(dir + "/a.weights.h5", format: .keras)
+            let imported = try WeightsImporter.read(dir + "/a.weights.h5", format: .keras, options: .anyValues)
             XCTAssertEqual(imported.config, config)
             XCTAssertEqual(F.bits(imported.parameters), F.bits(original.parameters), "\(config)")
             try WeightsExporter.export(imported, format: .keras, to: dir + "/b.weights.h5")
@@ -154,7 +154,7 @@ final class WeightsTests: XCTestCase {
             let dir = try F.temporaryDirectory(self)
             let original = F.fullCheckpoint(config)
             try WeightsExporter.export(original, format: format, to: dir + "/a.weights.h5")
-            let imported = try WeightsImporter.read(dir + "/a.weights.h5", format: format)
+            let imported = try WeightsImporter.read(dir + "/a.weights.h5", format: format, options: .anyValues)
             XCTAssertEqual(imported.config, config)
             XCTAssertEqual(F.bits(imported.parameters), F.bits(original.parameters), "\(format)")
             try WeightsExporter.export(imported, format: format, to: dir + "/b.weights.h5")
@@ -191,7 +191,7 @@ final class WeightsTests: XCTestCase {
         try WeightsExporter.export(F.fullCheckpoint(F.tokens), format: .keras, to: path)
         try stripRootAttributes(path)
         F.assertFileError(.invalidConfig, .weights, mentioning: "--head") {
-            _ = try WeightsImporter.read(path, format: .keras)
+            _ = try WeightsImporter.read(path, format: .keras, options: .anyValues)
         }
     }
 
@@ -202,7 +202,7 @@ final class WeightsTests: XCTestCase {
         try WeightsExporter.export(original, format: .keras, to: path)
         try stripRootAttributes(path)
         let imported = try WeightsImporter.read(
-            path, options: WeightsImportOptions(head: .sequence, loss: .crossEntropy))
+            path, options: WeightsImportOptions(head: .sequence, loss: .crossEntropy, allowNonFinite: true))
         XCTAssertEqual(imported.config, F.tokens)  // V, E, H, layers, O from shapes; softmax from the loss
         XCTAssertEqual(F.bits(imported.parameters), F.bits(original.parameters))
     }
@@ -219,7 +219,7 @@ final class WeightsTests: XCTestCase {
         let dir = try F.temporaryDirectory(self)
         try WeightsExporter.export(F.fullCheckpoint(F.features), format: .pytorch, to: dir + "/w.h5")
         let imported = try WeightsImporter.read(
-            dir + "/w.h5", options: WeightsImportOptions(head: .sequence, activation: .tanh))
+            dir + "/w.h5", options: WeightsImportOptions(head: .sequence, activation: .tanh, allowNonFinite: true))
         XCTAssertEqual(imported.config.head, .sequence)
         XCTAssertEqual(imported.config.activation, .tanh)
         XCTAssertEqual(imported.config.loss, .mse)
@@ -230,7 +230,7 @@ final class WeightsTests: XCTestCase {
         let original = F.fullCheckpoint()
         try original.save(to: dir + "/c.h5")
         for format in [nil, WeightsFormat.pytorch, .keras, .checkpoint] {
-            F.assertBitwiseEqual(original, try WeightsImporter.read(dir + "/c.h5", format: format))
+            F.assertBitwiseEqual(original, try WeightsImporter.read(dir + "/c.h5", format: format, options: .anyValues))
         }
     }
 
@@ -258,7 +258,7 @@ final class WeightsTests: XCTestCase {
         let dir = try F.temporaryDirectory(self)
         try WeightsExporter.export(F.fullCheckpoint(), format: .keras, to: dir + "/k.weights.h5")
         F.assertFileError(.wrongFormat, .weights, mentioning: "--format keras") {
-            _ = try WeightsImporter.read(dir + "/k.weights.h5", format: .pytorch)
+            _ = try WeightsImporter.read(dir + "/k.weights.h5", format: .pytorch, options: .anyValues)
         }
     }
 
@@ -268,7 +268,7 @@ final class WeightsTests: XCTestCase {
         let tensors = WeightsExporter.fileTensors(source, .pytorch).filter { $0.0 != "lstm.bias_hh_l1" }
         try F.writeWeights(dir + "/w.h5", tensors, config: F.tokens)
         F.assertFileError(.missing, .weights, mentioning: "/lstm.bias_hh_l1") {
-            _ = try WeightsImporter.read(dir + "/w.h5")
+            _ = try WeightsImporter.read(dir + "/w.h5", options: .anyValues)
         }
     }
 
@@ -279,7 +279,7 @@ final class WeightsTests: XCTestCase {
         }
         try F.writeWeights(dir + "/w.h5", tensors, config: F.tokens)
         F.assertFileError(.shapeMismatch, .weights, mentioning: "[5, 4]") {
-            _ = try WeightsImporter.read(dir + "/w.h5")
+            _ = try WeightsImporter.read(dir + "/w.h5", options: .anyValues)
         }
     }
 
@@ -291,7 +291,7 @@ final class WeightsTests: XCTestCase {
             ]
         try F.writeWeights(dir + "/w.h5", tensors, config: F.tokens)
         F.assertFileError(.unexpected, .weights, mentioning: "lstm.weight_ih_l0_reverse") {
-            _ = try WeightsImporter.read(dir + "/w.h5")
+            _ = try WeightsImporter.read(dir + "/w.h5", options: .anyValues)
         }
     }
 
@@ -302,7 +302,7 @@ final class WeightsTests: XCTestCase {
         }
         try F.writeWeights(dir + "/k.weights.h5", tensors, config: F.features, format: .keras)
         F.assertFileError(.missing, .weights, mentioning: "/layers/lstm_1/cell/vars/1") {
-            _ = try WeightsImporter.read(dir + "/k.weights.h5", format: .keras)
+            _ = try WeightsImporter.read(dir + "/k.weights.h5", format: .keras, options: .anyValues)
         }
     }
 
@@ -310,11 +310,11 @@ final class WeightsTests: XCTestCase {
         let dir = try F.temporaryDirectory(self)
         try F.writeWeights(dir + "/d.h5", [("inputs", [2, 2], [1, 2, 3, 4])])
         F.assertFileError(.wrongFormat, .weights, mentioning: "cannot tell the format") {
-            _ = try WeightsImporter.read(dir + "/d.h5")
+            _ = try WeightsImporter.read(dir + "/d.h5", options: .anyValues)
         }
         try "not hdf5".write(toFile: dir + "/t.h5", atomically: true, encoding: .utf8)
         F.assertFileError(.wrongFormat, .weights, mentioning: "not an HDF5 file") {
-            _ = try WeightsImporter.read(dir + "/t.h5")
+            _ = try WeightsImporter.read(dir + "/t.h5", options: .anyValues)
         }
     }
 
@@ -322,7 +322,8 @@ final class WeightsTests: XCTestCase {
         let dir = try F.temporaryDirectory(self)
         try WeightsExporter.export(F.fullCheckpoint(F.tokens), format: .pytorch, to: dir + "/w.h5")
         F.assertFileError(.invalidConfig, .weights, mentioning: "cross_entropy needs activation softmax") {
-            _ = try WeightsImporter.read(dir + "/w.h5", options: WeightsImportOptions(activation: .identity))
+            _ = try WeightsImporter.read(
+                dir + "/w.h5", options: WeightsImportOptions(activation: .identity, allowNonFinite: true))
         }
     }
 
@@ -331,4 +332,9 @@ final class WeightsTests: XCTestCase {
         XCTAssertEqual(WeightsFile.sumBiases(0, -0.0).bitPattern, Float(0).bitPattern)
         XCTAssertEqual(WeightsFile.sumBiases(0.5, 0.25), 0.75)
     }
+}
+
+extension WeightsImportOptions {
+    /// The fixtures hold NaN, ±inf on purpose (bit-exact round trips), so these reads allow them.
+    static let anyValues = WeightsImportOptions(allowNonFinite: true)
 }

@@ -257,7 +257,7 @@ final class IntegrityCLITests: XCTestCase {
             var values = try d.read(as: Float.self)
             values[index] = value
             try d.write(values)
-            try f.root.removeAttribute("checksums")  // as PyTorch users writing with h5py would
+            if f.root.hasAttribute("checksums") { try f.root.removeAttribute("checksums") }  // as h5py users would
             try f.close()
         }
         try poisoned("nan.pt.h5", "lstm.weight_hh_l0", at: 3 * 6 + 2, .nan)
@@ -347,6 +347,16 @@ final class IntegrityCLITests: XCTestCase {
             assertRefused(r, mentions: ["latest.h5': /optimizer"], "\(args[0]), damaged group")
             XCTAssertFalse(r.stderr.contains("restore with optimizer"), r.output)
         }
+
+        // A damaged link name: the group is no longer found as /optimizer.
+        run = try oldRun("run-link")
+        XCTAssertNotNil(
+            try FileSurgery.replace(run + "/latest.h5", Array("optimizer\0".utf8), with: Array("optimizes\0".utf8)))
+        let link = try lstm(["resume", "run-link"], in: dir)
+        assertRefused(
+            link, mentions: ["checkpoint '\(run)/latest.h5': /optimizer: no optimizer state", "--init"],
+            "resume, damaged link")
+        XCTAssertFalse(link.stderr.contains("restore with optimizer"), link.output)
 
         // Weights: a damaged model_config, and a damaged group of a Keras file.
         try Self.ok(["export", "run/latest.h5", "--format", "pytorch", "--out", "j.pt.h5"])

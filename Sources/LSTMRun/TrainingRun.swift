@@ -516,6 +516,7 @@ public final class TrainingRun {
         state.trainLossSum = 0
         state.trainLossCount = 0
         try appendMetrics(r)
+        PausePoint.reached("step:\(trainer.step)")
     }
 
     /// Appends to metrics.jsonl (rank 0) and counts the record (saved with checkpoints; see `RunState`).
@@ -541,6 +542,7 @@ public final class TrainingRun {
         } else {
             try store.save(ckpt, step: trainer.step, isBest: false)
         }
+        PausePoint.reached("checkpoint:\(trainer.step)")
     }
 }
 

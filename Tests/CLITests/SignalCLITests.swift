@@ -25,6 +25,7 @@ final class SignalCLITests: XCTestCase {
         p.arguments = arguments(run)
         var env = ProcessInfo.processInfo.environment
         env["OPENBLAS_NUM_THREADS"] = "1"
+        env["LSTM_PAUSE_AT"] = "step:3"  // stops itself there: the signal lands mid-run on any machine
         p.environment = env
         try signalAndCheck(p, run, signal, message)
     }
@@ -50,17 +51,13 @@ final class SignalCLITests: XCTestCase {
         p.standardOutput = try FileHandle(forWritingTo: out)
         p.standardError = try FileHandle(forWritingTo: err)
         try p.run()
-        // Wait until training has logged a few steps (the handler is installed before the first).
-        let metrics = run.appendingPathComponent("metrics.jsonl")
-        let deadline = Date().addingTimeInterval(120)
-        while Date() < deadline {
-            let lines = (try? String(contentsOf: metrics, encoding: .utf8))?.split(separator: "\n").count ?? 0
-            if lines >= 3 || !p.isRunning { break }
-            Thread.sleep(forTimeInterval: 0.05)
-        }
-        let early = p.isRunning ? "" : ((try? String(contentsOf: err, encoding: .utf8)) ?? "")
-        XCTAssertTrue(p.isRunning, "lstm train ended before the signal: \(early)")
+        // Training stops itself (SIGSTOP) after logging step 3 (the handler is installed before the
+        // first step); the signal is delivered when it continues.
+        let paused = waitUntilPaused(p)
+        let early = paused ? "" : ((try? String(contentsOf: err, encoding: .utf8)) ?? "")
+        XCTAssertTrue(paused, "lstm train ended before the signal: \(early)")
         kill(p.processIdentifier, signal)
+        kill(p.processIdentifier, SIGCONT)
         p.waitUntilExit()
         let stdout = try String(contentsOf: out, encoding: .utf8)
         let stderr = try String(contentsOf: err, encoding: .utf8)

@@ -15,7 +15,7 @@ final class EvaluateRunValidationCLITests: XCTestCase {
     private struct Report: Decodable {
         var loss: Double
         var split: String
-        var batchSize: Int
+        var batchSize: Int?  // nil from a build that did not say
         var runBestValLoss: Double?
 
         enum CodingKeys: String, CodingKey {

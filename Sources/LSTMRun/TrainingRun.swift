@@ -513,8 +513,8 @@ public final class TrainingRun {
                 + "(training.max_nonfinite_steps: \(limit)), the first at step \(first.step) (\(what), learning rate "
                 + String(format: "%g", first.learningRate) + "). Try a lower optimizer.lr, gradient clipping "
                 + "(training.clip_norm: 1.0), or check the data for NaN and infinite values; "
-                + "the last checkpoint in \(directory) is intact")
-        progress.message("stopped: \(error)")
+                + (FileManager.default.fileExists(atPath: store.latestPath)
+                    ? "the last checkpoint in \(directory) is intact" : "no checkpoint was written"))
         throw error
     }
 

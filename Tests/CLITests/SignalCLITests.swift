@@ -2,7 +2,7 @@ import Foundation
 import XCTest
 
 /// SIGINT and SIGTERM during `lstm train`: the step finishes, a checkpoint is saved, the run
-/// says how to resume and exits 0, and `lstm resume` then ends exactly like a run never stopped
+/// says how to resume and exits 75 (EX_TEMPFAIL: not finished, resumable; never 0), and `lstm resume` then ends exactly like a run never stopped
 /// (metrics and weights bit for bit).
 final class SignalCLITests: XCTestCase {
     private var dir: URL!
@@ -62,7 +62,8 @@ final class SignalCLITests: XCTestCase {
         let stdout = try String(contentsOf: out, encoding: .utf8)
         let stderr = try String(contentsOf: err, encoding: .utf8)
         XCTAssertEqual(p.terminationReason, .exit, "killed by a signal instead of stopping: \(stderr)")
-        XCTAssertEqual(p.terminationStatus, 0, stderr)
+        XCTAssertEqual(p.terminationStatus, 75, "an interrupted run must not exit 0: \(stdout)\(stderr)")
+        XCTAssertTrue(stdout.contains("interrupted: the run did not reach its end (exit status 75)"), stdout)
         XCTAssertTrue(stderr.contains(message), stderr)
         XCTAssertTrue((stdout + stderr).contains("lstm resume \(run.path)"), stdout + stderr)
         XCTAssertTrue(FileManager.default.fileExists(atPath: run.appendingPathComponent("latest.h5").path))

@@ -121,10 +121,15 @@ public enum Checksums {
             "note: \(what) '\(file)' has no checksums (written before they were added), so damage to it cannot be detected; save it again to add them"
     }
 
-    /// Writes `absentNotice` to standard error.
+    /// Writes `absentNotice` to standard error, once per file per process (a command may read a
+    /// file twice, e.g. `lstm evaluate` for the run's settings and then for the weights).
     public static func reportAbsent(_ role: FileError.Role, file: String) {
-        FileHandle.standardError.write(Data((absentNotice(role, file: file) + "\n").utf8))
+        let first = reportedLock.withLock { reported.insert(file).inserted }
+        if first { FileHandle.standardError.write(Data((absentNotice(role, file: file) + "\n").utf8)) }
     }
+
+    private static let reportedLock = NSLock()
+    nonisolated(unsafe) private static var reported: Set<String> = []
 
     // MARK: - Walking
 

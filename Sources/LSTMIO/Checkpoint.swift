@@ -116,6 +116,9 @@ public struct Checkpoint: Sendable, Equatable {
     public var configText: String?
     /// Named scalar metrics, e.g. "best_validation_loss".
     public var metrics: [String: Double]
+    /// How the run was started (JSON: `lstm_version`, the `--init` file and its SHA-256), or nil;
+    /// the `run_provenance` root attribute (see `RunProvenance` in LSTMRun).
+    public var runProvenance: String? = nil
 
     /// A checkpoint from its parts; `parameters` must follow `ParameterLayout(config)`.
     public init(
@@ -247,7 +250,9 @@ public struct Checkpoint: Sendable, Equatable {
             for name in optimizer.hyperparameters.keys { try Self.checkName(name, "hyperparameter name", file) }
         }
         for name in rngStates.keys { try Self.checkName(name, "RNG state name", file) }
-        for (what, text) in [("data cursor", dataCursor), ("config text", configText)]
+        for (what, text) in [
+            ("data cursor", dataCursor), ("config text", configText), ("run provenance", runProvenance)
+        ]
         where text?.utf8.contains(0) == true {
             throw FileError(
                 .invalidValue, .checkpoint, file: file, object: nil,
@@ -368,6 +373,7 @@ extension Checkpoint {
         for (name, value) in metrics { try metricsGroup.setAttribute(name, value) }
         if let dataCursor { try root.setAttribute("data_cursor", dataCursor) }
         if let configText { try root.setAttribute("config_text", configText) }
+        if let runProvenance { try root.setAttribute("run_provenance", runProvenance) }
     }
 
     /// One float32 dataset per layout entry, named and shaped as the layout says.
@@ -479,11 +485,12 @@ extension Checkpoint {
                 "the training run's saved state is not valid JSON (damaged?), so training cannot resume from this checkpoint: \(dataCursor.prefix(80))\(dataCursor.count > 80 ? "…" : "")"
             )
         }
-        let checkpoint = Checkpoint(
+        var checkpoint = Checkpoint(
             config: config, parameters: parameters, optimizer: optimizer,
             globalStep: try intAttribute("global_step"), epoch: try intAttribute("epoch"),
             rngStates: rngStates, dataCursor: dataCursor,
             configText: try optionalString("config_text"), metrics: metrics)
+        checkpoint.runProvenance = try optionalString("run_provenance")
         try checkpoint.validate(file: path)
         return checkpoint
     }

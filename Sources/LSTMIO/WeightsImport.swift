@@ -51,7 +51,10 @@ public enum WeightsImporter {
         return try FileError.mapping(.weights, file: path) {
             let file = try HDF5File.open(path)
             defer { try? file.close() }
-            return try Reader(root: file.root, path: path, format: chosen, options: options).checkpoint()
+            var checkpoint = try Reader(root: file.root, path: path, format: chosen, options: options).checkpoint()
+            // vocabulary, names, statistics: none in files written elsewhere
+            checkpoint.metadata = try Checkpoint.readModelMetadata(file.root, path: path, role: .weights)
+            return checkpoint
         }
     }
 

@@ -51,6 +51,10 @@ public struct InferenceModel: Sendable {
             run: StoredRunSettings(configText: checkpoint.configText))
     }
 
+    /// What the model knows about its data: vocabulary, class, feature and target names and
+    /// statistics (empty for files written before models carried them, and files from elsewhere).
+    public var metadata: ModelMetadata { checkpoint.metadata }
+
     /// "tokens V=65 E=64, H=128 × 2 layer(s), O=65, head sequence, cross_entropy+softmax".
     public var summary: String { config.summary }
 }

@@ -202,7 +202,7 @@ final class ModelHandOffCLITests: XCTestCase {
 
     func testPredictRefusesAnOutputNameThatIsNeitherHDF5NorCSVAndWritesNothing() throws {
         try fails(
-            ["predict", "run-classes/best.h5", "--data", "new.h5", "--out", "p.txt"],
+            ["predict", "run-classes/best.h5", "--data", "new.h5", "--split", "new", "--out", "p.txt"],
             saying: ["--out p.txt", ".h5", ".csv"])
         XCTAssertFalse(FileManager.default.fileExists(atPath: path("p.txt")))
     }
@@ -301,7 +301,7 @@ final class ModelHandOffCLITests: XCTestCase {
     func testPredictRefusesDataWhoseFeatureNamesDifferFromTheModels() throws {
         try Self.writeInputsOnly("renamed.h5", n: 3, featureNames: ["humidity", "pressure"])
         try fails(
-            ["predict", "run-classes/best.h5", "--data", "renamed.h5", "--out", "r.h5"],
+            ["predict", "run-classes/best.h5", "--data", "renamed.h5", "--split", "new", "--out", "r.h5"],
             saying: ["feature_names: the model has [temperature, pressure], the data [humidity, pressure]"])
         try run(["predict", "run-classes/best.h5", "--data", "renamed.h5", "--out", "r.h5", "--accept-data-mismatch"])
     }

@@ -30,7 +30,7 @@ struct Evaluate: ParsableCommand {
     func run() throws {
         let o = options
         let report = try Inference.evaluate(
-            weights: o.checkpoint, data: o.data, split: o.split, batchSize: o.batchSize,
+            weights: o.checkpoint, data: o.data, split: o.split ?? "test", batchSize: o.batchSize,
             seqLength: o.seqLength, streamMode: streamMode, acceptDataMismatch: o.acceptDataMismatch)
         if json {
             print(try report.json())

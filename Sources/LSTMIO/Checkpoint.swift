@@ -116,6 +116,9 @@ public struct Checkpoint: Sendable, Equatable {
     public var configText: String?
     /// Named scalar metrics, e.g. "best_validation_loss".
     public var metrics: [String: Double]
+    /// What the model knows about its data (vocabulary, class, feature and target names,
+    /// normalisation), stored as root attributes; empty for checkpoints written before them.
+    public var metadata = ModelMetadata()
     /// How the run was started (JSON: `lstm_version`, the `--init` file and its SHA-256), or nil;
     /// the `run_provenance` root attribute (see `RunProvenance` in LSTMRun).
     public var runProvenance: String? = nil
@@ -373,6 +376,7 @@ extension Checkpoint {
         for (name, value) in metrics { try metricsGroup.setAttribute(name, value) }
         if let dataCursor { try root.setAttribute("data_cursor", dataCursor) }
         if let configText { try root.setAttribute("config_text", configText) }
+        try writeModelMetadata(into: root)
         if let runProvenance { try root.setAttribute("run_provenance", runProvenance) }
     }
 
@@ -490,6 +494,7 @@ extension Checkpoint {
             globalStep: try intAttribute("global_step"), epoch: try intAttribute("epoch"),
             rngStates: rngStates, dataCursor: dataCursor,
             configText: try optionalString("config_text"), metrics: metrics)
+        checkpoint.metadata = try readModelMetadata(root, path: path)
         checkpoint.runProvenance = try optionalString("run_provenance")
         try checkpoint.validate(file: path)
         return checkpoint
@@ -602,5 +607,26 @@ private indirect enum FlatJSON: Decodable {
         } else {
             self = .other
         }
+    }
+}
+
+// MARK: - Model metadata (issue 20: self-contained models)
+
+extension Checkpoint {
+    /// The root attributes that make a checkpoint self-contained for a Python user: the task
+    /// (`head`, `loss`, `activation`, as in `model_config`) and the data's `ModelMetadata`
+    /// (vocabulary, class names, feature and target names and statistics). docs/weights.md.
+    func writeModelMetadata(into root: HDF5Group) throws {
+        try root.setAttribute("head", config.head.rawValue)
+        try root.setAttribute("loss", config.loss.rawValue)
+        try root.setAttribute("activation", config.activation.rawValue)
+        try metadata.write(to: root)
+    }
+
+    /// The metadata attributes of a checkpoint (or weights file); none in older files.
+    static func readModelMetadata(
+        _ root: HDF5Group, path: String, role: FileError.Role = .checkpoint
+    ) throws -> ModelMetadata {
+        try ModelMetadata.read(from: root, role: role, file: path)
     }
 }

@@ -26,6 +26,7 @@ public enum WeightsExporter {
                         }
                     }
                     try WeightsFile.writeModelAttributes(checkpoint.config, format: format, to: root)
+                    try checkpoint.metadata.write(to: root)  // vocabulary, names, statistics (docs/weights.md)
                     try Checksums.seal(root, role: .weights, file: path)
                 }
             }

@@ -62,7 +62,9 @@ public enum WeightsImporter {
             let file = try HDF5File.open(path)
             defer { try? file.close() }
             let status = try Checksums.verify(file.root, role: .weights, file: path)
-            let checkpoint = try Reader(root: file.root, path: path, format: chosen, options: options).checkpoint()
+            var checkpoint = try Reader(root: file.root, path: path, format: chosen, options: options).checkpoint()
+            // vocabulary, names, statistics: none in files written elsewhere
+            checkpoint.metadata = try Checkpoint.readModelMetadata(file.root, path: path, role: .weights)
             return (checkpoint, status, file.root.hasAttribute(WeightsFile.markerAttribute))
         }
         // Files PyTorch or Keras wrote never had checksums; only our own older exports get the notice.

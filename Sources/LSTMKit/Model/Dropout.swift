@@ -29,16 +29,27 @@ extension LSTMNetwork {
         let out = ws.dropped[slot]!.base
         let keepScale = T(1 / (1 - p))
         let cut = dropoutCut(p)
-        for r in 0..<b {
-            var rng = RandomSource(seed: dropoutSeed(ctx, slot: slot, sequence: rowOffset + r))
+        // Rows in memory order (step by step, each sequence's row in turn), each sequence's generator
+        // kept in a stack buffer between its rows: every sequence draws the same values in the same
+        // order as one generator run per sequence, while x, the mask and the output are streamed
+        // front to back instead of at a stride of B rows (the arrays are larger than L2).
+        withUnsafeTemporaryAllocation(of: RandomSource.self, capacity: b) { rngs in
+            for r in 0..<b {
+                rngs.initializeElement(
+                    at: r, to: RandomSource(seed: dropoutSeed(ctx, slot: slot, sequence: rowOffset + r)))
+            }
             for s in 0..<tt {
-                let mk = mask + (s * b + r) * w
-                let dst = out + (s * b + r) * w
-                let src = x.base + (s * b + r) * x.stride
-                for j in 0..<w {
-                    let m: T = rng.next() >> 11 < cut ? 0 : keepScale
-                    mk[j] = m
-                    dst[j] = src[j] * m
+                for r in 0..<b {
+                    var rng = rngs[r]
+                    let mk = mask + (s * b + r) * w
+                    let dst = out + (s * b + r) * w
+                    let src = x.base + (s * b + r) * x.stride
+                    for j in 0..<w {
+                        let m: T = rng.next() >> 11 < cut ? 0 : keepScale
+                        mk[j] = m
+                        dst[j] = src[j] * m
+                    }
+                    rngs[r] = rng
                 }
             }
         }

@@ -60,8 +60,9 @@ struct Shape {
     /// Character LM: a stateful token stream, `input` is the embedding width and `output` the vocabulary.
     var charLM = false
     var dropout = 0.0
-    /// Timed training steps per run by default: about 1–3 s of training per run on a 2-core
-    /// AVX-512 machine, so the default 6 shapes × 3 reps × 2 sides take ≤ 10 minutes.
+    /// Timed training steps per run by default, sized from the per-step times for a few
+    /// seconds of training per run on 2 cores, so that the default 6 shapes × 3 reps × 2 sides
+    /// take about 10 minutes (an estimate; PyTorch's start-up adds a few seconds per run).
     var defaultTimedSteps = 20
 
     var label: String {

@@ -70,9 +70,13 @@ let package = Package(
         // Benchmarks: run with `swift run -c release lstm-bench`.
         .executableTarget(
             name: "lstm-bench", dependencies: ["LSTMKit"], path: "Benchmarks/LSTMBench"),
-        // End-to-end: `lstm train` vs the core vs PyTorch (`swift build -c release && .build/release/lstm-train-bench`).
+        // End-to-end: `lstm train` and PyTorch alternately (`swift build -c release && .build/release/lstm-train-bench`).
         .executableTarget(
-            name: "lstm-train-bench", dependencies: ["LSTMKit", "LSTMData", "HDF5Kit"], path: "Benchmarks/TrainBench",
+            name: "lstm-train-bench",
+            dependencies: [
+                "LSTMKit", "LSTMData", "HDF5Kit", "CBLAS",
+                .product(name: "ArgumentParser", package: "swift-argument-parser")
+            ], path: "Benchmarks/TrainBench",
             exclude: ["pytorch_train.py"]),
         .executableTarget(
             name: "lstm-data-bench", dependencies: ["LSTMKit", "LSTMData"], path: "Benchmarks/DataBench"),

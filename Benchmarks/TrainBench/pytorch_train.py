@@ -14,9 +14,14 @@ carried (detached) from one minibatch to the next and reset at every epoch.
 The whole split is held in memory. Every step (batch gather, zero_grad, forward, loss, backward,
 optimizer step) is timed; after --warmup untimed steps, --steps are timed. Prints one line per
 timed step ("step <k> <seconds>"), then "steps <n>" and last "tokens_per_s <median B*T/seconds>".
-Needs torch and h5py. Peak RSS is measured by the driver (wait4 on this process).
+Before them, one "kernels ..." line says what PyTorch ran: its CPU capability (the vector ISA of
+its own kernels, torch.backends.cpu.get_cpu_capability()), its BLAS, the oneDNN version, and which
+operator nn.LSTM's training step dispatched to, read from torch.profiler over the first warm-up
+step (aten::mkldnn_rnn_layer: oneDNN's LSTM; otherwise PyTorch's own cell loop).
+Needs torch and h5py. Peak RSS is measured by the driver (VmHWM of this process).
 """
 import argparse
+import re
 import statistics
 import time
 
@@ -121,7 +126,33 @@ def step():
     return loss.item(), y.numel()
 
 
-for _ in range(a.warmup):
+def kernels():
+    """One line: ISA, BLAS, oneDNN, and the LSTM operator seen while profiling one training step."""
+    config = torch.__config__.show()
+    found = re.search(r"BLAS_INFO=([^,\s]+)", config)
+    blas = found.group(1) if found else "?"
+    found = re.search(r"Math Kernel Library Version ([\w.-]+)", config)
+    if found:
+        blas += " " + found.group(1)
+    found = re.search(r"(?:MKL-DNN|oneDNN) (v[\d.]+)", config)
+    onednn = found.group(1) if found else "none"
+    from torch.profiler import ProfilerActivity, profile
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        step()
+    ops = {e.key for e in prof.key_averages()}
+    if any("mkldnn_rnn" in op for op in ops):
+        path = "oneDNN (aten::mkldnn_rnn_layer)"
+    elif "aten::_thnn_fused_lstm_cell" in ops or "aten::lstm_cell" in ops:
+        path = "native cell loop"
+    else:
+        path = "native (" + ",".join(sorted(op for op in ops if "lstm" in op.lower())) + ")"
+    print(f"kernels capability={torch.backends.cpu.get_cpu_capability()} | blas={blas} | onednn={onednn}"
+          + f" | mkldnn_enabled={torch.backends.mkldnn.enabled} | lstm={path}", flush=True)
+
+
+if a.warmup > 0:
+    kernels()  # profiles the first warm-up step
+for _ in range(a.warmup - 1):
     step()
 rates = []
 for i in range(a.steps):

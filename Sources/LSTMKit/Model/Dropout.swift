@@ -9,6 +9,13 @@ public struct DropoutContext: Sendable, Equatable {
     }
 }
 
+/// The integer form of "drop when `nextUnit()` < p": a draw u = next() >> 11 (< 2⁵³) is dropped
+/// when u < ⌈p·2⁵³⌉. nextUnit() is u·2⁻⁵³, exact in Double, and so is p·2⁵³ (a power-of-two
+/// scaling), so u·2⁻⁵³ < p ⟺ u < ⌈p·2⁵³⌉: the same masks without an integer-to-Double
+/// conversion and a floating-point compare per element.
+@inline(__always)
+func dropoutCut(_ p: Double) -> UInt64 { UInt64((p * 0x1p53).rounded(.up)) }
+
 // Inverted dropout with masks drawn per sequence, so any shard or worker split draws the same masks.
 extension LSTMNetwork {
     /// Inverted dropout on x (rows = steps·B, time-major), masks drawn per sequence.
@@ -21,14 +28,28 @@ extension LSTMNetwork {
         let mask = ws.dropMask[slot]!.base
         let out = ws.dropped[slot]!.base
         let keepScale = T(1 / (1 - p))
-        for r in 0..<b {
-            var rng = RandomSource(seed: dropoutSeed(ctx, slot: slot, sequence: rowOffset + r))
+        let cut = dropoutCut(p)
+        // Rows in memory order (step by step, each sequence's row in turn), each sequence's generator
+        // kept in a stack buffer between its rows: every sequence draws the same values in the same
+        // order as one generator run per sequence, while x, the mask and the output are streamed
+        // front to back instead of at a stride of B rows (the arrays are larger than L2).
+        withUnsafeTemporaryAllocation(of: RandomSource.self, capacity: b) { rngs in
+            for r in 0..<b {
+                rngs.initializeElement(
+                    at: r, to: RandomSource(seed: dropoutSeed(ctx, slot: slot, sequence: rowOffset + r)))
+            }
             for s in 0..<tt {
-                let i = (s * b + r) * w
-                for j in 0..<w {
-                    let m: T = rng.nextUnit() < p ? 0 : keepScale
-                    mask[i + j] = m
-                    out[i + j] = x.base[(s * b + r) * x.stride + j] * m
+                for r in 0..<b {
+                    var rng = rngs[r]
+                    let mk = mask + (s * b + r) * w
+                    let dst = out + (s * b + r) * w
+                    let src = x.base + (s * b + r) * x.stride
+                    for j in 0..<w {
+                        let m: T = rng.next() >> 11 < cut ? 0 : keepScale
+                        mk[j] = m
+                        dst[j] = src[j] * m
+                    }
+                    rngs[r] = rng
                 }
             }
         }

@@ -200,7 +200,9 @@ extension Float {
         while j < vecEnd {  // z += b, running max
             let v = load(z + j) + load(bias + j)
             store(v, z + j)
-            mv = pointwiseMax(mv, v)
+            // pointwiseMax(mv, v) lane for lane (Swift.max(x, y) is y >= x ? y : x), as one select:
+            // the stdlib's generic pointwiseMax is not inlined here and cost a call per 8 values.
+            mv = mv.replacing(with: v, where: v .>= mv)
             j += 8
         }
         var mx = mv.max()

@@ -24,6 +24,8 @@ public struct InferenceModel: Sendable {
     public let checkpoint: Checkpoint
     /// Settings of the run that wrote the checkpoint (empty for imported weights).
     public let run: StoredRunSettings
+    /// Things about the file worth telling the user once (e.g. a Keras optimizer group ignored).
+    public var notes: [String] = []
 
     /// Loads `path` as a checkpoint or weights file.
     ///
@@ -35,20 +37,26 @@ public struct InferenceModel: Sendable {
             throw RunError("\(path): no such weights file (expected a checkpoint or a file written by `lstm export`)")
         }
         var checkpoint: Checkpoint
+        var notes: [String]
         do {
-            checkpoint = try WeightsImporter.read(path)
-        } catch let error as FileError where error.kind == .invalidConfig && schema != nil {
+            (checkpoint, notes) = try WeightsImporter.readNoting(path)
+        } catch let error as FileError where error.kind == .invalidConfig && error.object == nil && schema != nil {
+            // No model recorded: the data's targets say where predictions are made and how.
             let s = schema!
             let options = WeightsImportOptions(
                 head: s.target.isPerStep ? .sequence : .last, loss: s.target.isClasses ? .crossEntropy : .mse)
-            guard let retried = try? WeightsImporter.read(path, options: options) else { throw error }
-            checkpoint = retried
+            (checkpoint, notes) = try WeightsImporter.readNoting(path, options: options)
+            notes.append(
+                "\(path) records no model; took head \(options.head!.rawValue) and loss \(options.loss!.rawValue) from the data's targets"
+            )
         }
         let parameters = try checkpoint.makeParameterSet()
-        return InferenceModel(
+        var model = InferenceModel(
             path: path, config: checkpoint.config, parameters: parameters,
             network: try LSTMNetwork<Float>(config: checkpoint.config), checkpoint: checkpoint,
             run: StoredRunSettings(configText: checkpoint.configText))
+        model.notes = notes
+        return model
     }
 
     /// "tokens V=65 E=64, H=128 × 2 layer(s), O=65, head sequence, cross_entropy+softmax".
@@ -166,6 +174,7 @@ public enum Inference {
         let file = try DatasetFile.open(paths: dataPaths(data))
         let schema = try file.schema(split)
         let model = try InferenceModel.load(weights, schema: schema)
+        for note in model.notes { FileHandle.standardError.write(Data("note: \(note)\n".utf8)) }
         try file.check(against: model.config, split: split)
         return (model, file, schema)
     }

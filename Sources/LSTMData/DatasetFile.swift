@@ -17,6 +17,9 @@ public final class DatasetFile: @unchecked Sendable {
     public let featureStatistics: FeatureStatistics?
     /// Root statistics of float targets (`target_names`, `target_mean`, `target_std`), if present.
     public let targetStatistics: FeatureStatistics?
+    /// Every root attribute that describes the data (vocabulary, class names, feature and target
+    /// names and statistics), as a model trained on it records them (see `ModelMetadata`).
+    public let metadata: ModelMetadata
     /// The files, in order, when this dataset is the concatenation of several shards (see
     /// `open(paths:)`); empty for a single file.
     public let shards: [DatasetFile]
@@ -42,13 +45,11 @@ public final class DatasetFile: @unchecked Sendable {
         shards = []
         scanner = DatasetScanner(path: path, progress: progress)
         file = try datasetIO(file: path, object: nil) { try HDF5File.open(path, mode: .readOnly) }
-        let root = file.root
-        vocabulary = try Self.stringsAttribute(root, "vocabulary", file: path)
-        classNames = try Self.stringsAttribute(root, "class_names", file: path)
-        featureStatistics = try Self.statistics(root, names: "feature_names", mean: "mean", std: "std", file: path)
-        targetStatistics = try Self.statistics(
-            root, names: "target_names", mean: "target_mean", std: "target_std",
-            file: path)
+        metadata = try ModelMetadata.read(from: file.root, role: .dataset, file: path)
+        vocabulary = metadata.vocabulary
+        classNames = metadata.classNames
+        featureStatistics = metadata.featureStatistics
+        targetStatistics = metadata.targetStatistics
     }
 
     /// Opens the shards at `paths` (in order) as one dataset: each split is the concatenation of
@@ -100,6 +101,7 @@ public final class DatasetFile: @unchecked Sendable {
         self.shards = shards
         let first = shards[0]
         path = shards.map(\.path).joined(separator: " + ")
+        metadata = first.metadata
         vocabulary = first.vocabulary
         classNames = first.classNames
         featureStatistics = first.featureStatistics
@@ -125,6 +127,12 @@ public final class DatasetFile: @unchecked Sendable {
     public func schema(_ split: String, vocabularySize: Int? = nil, classCount: Int? = nil) throws -> DatasetSchema {
         let validated = try validated(split)
         let schema = validated.schema
+        if !schema.hasTargets {
+            throw FileError(
+                .missing, .dataset, file: path, object: "\(split)/targets",
+                "no such dataset: the split holds only inputs, and training and `lstm evaluate` compare the model's outputs with targets (to run a model on inputs alone, use `lstm predict`)"
+            )
+        }
         if let v = vocabularySize {
             if v < 1 {
                 throw FileError(.invalidArgument, .dataset, file: path, "vocabulary size must be ≥ 1, got \(v)")
@@ -159,10 +167,30 @@ public final class DatasetFile: @unchecked Sendable {
         return schema
     }
 
+    /// Whether `split` (validated) stores `targets`; false for an inputs-only split.
+    public func hasTargets(_ split: String) throws -> Bool {
+        try validated(split).schema.hasTargets
+    }
+
+    /// The validated schema of `split` for inference: a split without `targets` (new data to
+    /// predict on: `inputs`, optionally `lengths`) is accepted and described with `target`, what
+    /// the model predicts (`hasTargets` is then false). A split with targets gives `schema(_:)`.
+    public func inputsSchema(_ split: String, assuming target: DatasetSchema.TargetKind) throws -> DatasetSchema {
+        let validated = try validated(split)
+        var schema = validated.schema
+        if schema.hasTargets { return schema }
+        schema = DatasetSchema(
+            split: schema.split, form: schema.form, count: schema.count, steps: schema.steps, input: schema.input,
+            target: target, hasLengths: schema.hasLengths, vocabulary: schema.vocabulary,
+            classNames: schema.classNames, featureStatistics: schema.featureStatistics,
+            targetStatistics: schema.targetStatistics, tokenIDs: schema.tokenIDs, classIDs: nil, hasTargets: false)
+        return schema
+    }
+
     /// Reports every mismatch between `model` and `split` (input kind and width, vocabulary size,
     /// output size or class count, `sequence` vs `last` head) in one `FileError`.
     public func check(against model: ModelConfig, split: String) throws {
-        let schema = try self.schema(split)
+        let schema = try validated(split).schema  // an inputs-only split is checked on its inputs
         let inputName = try validated(split).inputName
         let inputObject = "\(split)/\(inputName)"
         let targetObject = schema.form == .tokenStream ? "\(split)/tokens" : "\(split)/targets"
@@ -188,7 +216,9 @@ public final class DatasetFile: @unchecked Sendable {
             break
         }
 
-        if model.loss.usesClassTargets {
+        if !schema.hasTargets {
+            // inputs only (`inputsSchema`): the targets are what the model predicts
+        } else if model.loss.usesClassTargets {
             if let ids = schema.classIDs {
                 if let named = schema.classNames ?? (schema.form == .tokenStream ? schema.vocabulary : nil),
                     named.count != model.outputSize
@@ -219,6 +249,8 @@ public final class DatasetFile: @unchecked Sendable {
         }
 
         switch model.head {
+        case _ where !schema.hasTargets:
+            break
         case .sequence where !schema.target.isPerStep:
             problems.append(
                 "the model's head `sequence` predicts every step but \(targetObject) has one target per sequence (use head `last`)"
@@ -272,7 +304,11 @@ public final class DatasetFile: @unchecked Sendable {
             if b.form != a.form { differences.append("\(describe(b.form)) vs \(describe(a.form))") }
             if b.steps != a.steps, let tb = b.steps, let ta = a.steps { differences.append("T = \(tb) vs \(ta)") }
             if b.input != a.input { differences.append("inputs: \(b.input) vs \(a.input)") }
-            if b.target != a.target { differences.append("targets: \(b.target) vs \(a.target)") }
+            if b.hasTargets != a.hasTargets {
+                differences.append(b.hasTargets ? "a `targets` dataset vs none" : "no `targets` dataset vs one")
+            } else if b.target != a.target {
+                differences.append("targets: \(b.target) vs \(a.target)")
+            }
             if b.hasLengths != a.hasLengths {
                 differences.append(b.hasLengths ? "a `lengths` dataset vs none" : "no `lengths` dataset vs one")
             }
@@ -311,7 +347,7 @@ public final class DatasetFile: @unchecked Sendable {
             split: split, form: a.form, count: count, steps: a.steps, input: a.input, target: a.target,
             hasLengths: a.hasLengths, vocabulary: a.vocabulary, classNames: a.classNames,
             featureStatistics: a.featureStatistics, targetStatistics: a.targetStatistics, tokenIDs: tokenIDs,
-            classIDs: classIDs)
+            classIDs: classIDs, hasTargets: a.hasTargets)
         return ValidatedSplit(schema: schema, inputName: parts[0].inputName, targetsFound: parts[0].targetsFound)
     }
 
@@ -433,11 +469,14 @@ public final class DatasetFile: @unchecked Sendable {
         }
 
         let targetsObject = "\(split)/targets"
-        let targets = try open(group, split, "targets")
-        let target: DatasetSchema.TargetKind
+        let hasTargets = group.exists("targets")  // inputs only: new data to predict on
+        let targets = hasTargets ? try open(group, split, "targets") : inputs
+        var target: DatasetSchema.TargetKind = .valuesPerSequence(width: 1)  // replaced by inputsSchema
         let intTargets = DatasetRole.classIDs.accepts(targets.elementType)
         let floatTargets = DatasetRole.values.accepts(targets.elementType)
         switch targets.rank {
+        case _ where !hasTargets:
+            break
         case 1 where intTargets && targets.shape[0] == n:
             target = .classesPerSequence
         case 2 where intTargets && targets.shape[0] == n && targets.shape[1] == t:
@@ -466,7 +505,9 @@ public final class DatasetFile: @unchecked Sendable {
         }
         var classIDs: DatasetSchema.IDRange?
         let at = ElementPosition.targets(targets.shape, perStep: target.isPerStep)
-        if target.isClasses {
+        if !hasTargets {
+            // nothing to scan
+        } else if target.isClasses {
             let ids = try scanner.scanIDs(targets, role: .classIDs, object: targetsObject, at: at)
             if ids.min < 0 {
                 throw FileError(
@@ -515,7 +556,17 @@ public final class DatasetFile: @unchecked Sendable {
                 .shapeMismatch, .dataset, file: path, object: "mean (root attribute)",
                 "expected \(width) feature statistics (I = \(width) in \(inputsObject)), found \(stats.mean.count)")
         }
-        if let width = target.valueWidth, let stats = targetStatistics, stats.mean.count != width {
+        if case .features(let width) = input, let names = metadata.featureNames, names.count != width {
+            throw FileError(
+                .shapeMismatch, .dataset, file: path, object: "feature_names (root attribute)",
+                "expected \(width) feature names (I = \(width) in \(inputsObject)), found \(names.count)")
+        }
+        if hasTargets, let width = target.valueWidth, let names = metadata.targetNames, names.count != width {
+            throw FileError(
+                .shapeMismatch, .dataset, file: path, object: "target_names (root attribute)",
+                "expected \(width) target names (O = \(width) in \(targetsObject)), found \(names.count)")
+        }
+        if hasTargets, let width = target.valueWidth, let stats = targetStatistics, stats.mean.count != width {
             throw FileError(
                 .shapeMismatch, .dataset, file: path, object: "target_mean (root attribute)",
                 "expected \(width) target statistics (O = \(width) in \(targetsObject)), found \(stats.mean.count)")
@@ -524,8 +575,9 @@ public final class DatasetFile: @unchecked Sendable {
         let schema = DatasetSchema(
             split: split, form: .sequences, count: n, steps: t, input: input, target: target, hasLengths: hasLengths,
             vocabulary: vocabulary, classNames: classNames, featureStatistics: featureStatistics,
-            targetStatistics: targetStatistics, tokenIDs: tokenIDs, classIDs: classIDs)
-        return ValidatedSplit(schema: schema, inputName: "inputs", targetsFound: Self.describe(targets))
+            targetStatistics: targetStatistics, tokenIDs: tokenIDs, classIDs: classIDs, hasTargets: hasTargets)
+        return ValidatedSplit(
+            schema: schema, inputName: "inputs", targetsFound: hasTargets ? Self.describe(targets) : "no dataset")
     }
 
     /// Token ids must be ≥ 0 and inside the root vocabulary when there is one.
@@ -541,77 +593,5 @@ public final class DatasetFile: @unchecked Sendable {
                 "token id \(ids.max) at \(at(ids.maxIndex)) is outside 0..<\(vocabulary.count) (the \(vocabulary.count) entries of root attribute vocabulary)"
             )
         }
-    }
-
-    private static func stringsAttribute(_ root: HDF5Group, _ name: String, file: String) throws -> [String]? {
-        guard root.hasAttribute(name) else { return nil }
-        let object = "\(name) (root attribute)"
-        let values: [String]
-        do {
-            values = try root.attribute(name, as: [String].self)
-        } catch let error as HDF5Error where error.kind == .typeMismatch {
-            throw FileError(
-                .typeMismatch, .dataset, file: file, object: object,
-                "expected an array of strings; \(error.reason)")
-        } catch {
-            throw datasetError(error, file: file, object: object)
-        }
-        if values.isEmpty {
-            throw FileError(
-                .shapeMismatch, .dataset, file: file, object: object,
-                "expected at least one entry, found an empty array")
-        }
-        return values
-    }
-
-    private static func floatsAttribute(_ root: HDF5Group, _ name: String, file: String) throws -> [Float]? {
-        guard root.hasAttribute(name) else { return nil }
-        let object = "\(name) (root attribute)"
-        do {
-            return try root.attribute(name, as: [Float].self)
-        } catch let error as HDF5Error where error.kind == .typeMismatch {
-            throw FileError(
-                .typeMismatch, .dataset, file: file, object: object,
-                "expected an array of floats; \(error.reason)")
-        } catch {
-            throw datasetError(error, file: file, object: object)
-        }
-    }
-
-    /// Reads a names/mean/std triple: all three or none, equal lengths, finite means, positive stds.
-    private static func statistics(
-        _ root: HDF5Group, names: String, mean: String, std: String,
-        file: String
-    ) throws -> FeatureStatistics? {
-        let n = try stringsAttribute(root, names, file: file)
-        let m = try floatsAttribute(root, mean, file: file)
-        let s = try floatsAttribute(root, std, file: file)
-        if n == nil && m == nil && s == nil { return nil }
-        guard let m, let s else {
-            let present = [(names, n != nil), (mean, m != nil), (std, s != nil)].filter(\.1).map(\.0)
-            let missing = [(mean, m == nil), (std, s == nil)].filter(\.1).map(\.0)
-            throw FileError(
-                .missing, .dataset, file: file, object: "\(missing[0]) (root attribute)",
-                "expected \(mean) and \(std) together (\(names) optional), found only \(present.joined(separator: ", "))"
-            )
-        }
-        let names = n ?? (0..<m.count).map { "column \($0)" }
-        guard names.count == m.count, s.count == m.count else {
-            throw FileError(
-                .shapeMismatch, .dataset, file: file, object: "\(std) (root attribute)",
-                "expected one \(mean) and one \(std) per name, found \(names.count) names, \(m.count) means and \(s.count) stds"
-            )
-        }
-        if let i = m.firstIndex(where: { !$0.isFinite }) {
-            throw FileError(
-                .invalidValue, .dataset, file: file, object: "\(mean) (root attribute)",
-                "expected finite means, found \(m[i]) for column \(names[i])")
-        }
-        if let i = s.firstIndex(where: { !($0.isFinite && $0 > 0) }) {
-            throw FileError(
-                .invalidValue, .dataset, file: file, object: "\(std) (root attribute)",
-                "expected finite standard deviations > 0, found \(s[i]) for column \(names[i])")
-        }
-        return FeatureStatistics(names: names, mean: m, std: s)
     }
 }

@@ -1,3 +1,5 @@
+import LSTMFiles
+
 /// The validated description of one split of a dataset file (see docs/datasets.md for the layout).
 /// Produced by `DatasetFile.schema(_:)` after every check passed, so loaders can trust it.
 public struct DatasetSchema: Sendable, Equatable {
@@ -60,6 +62,16 @@ public struct DatasetSchema: Sendable, Equatable {
             }
         }
 
+        /// Elements per sequence: T or 1 class ids, T·O or O values.
+        func rowSize(steps t: Int) -> Int {
+            switch self {
+            case .classesPerStep: t
+            case .classesPerSequence: 1
+            case .valuesPerStep(let w): t * w
+            case .valuesPerSequence(let w): w
+            }
+        }
+
         /// E.g. "integer class ids per step" or "float values per sequence, O = 1".
         public var description: String {
             switch self {
@@ -109,6 +121,10 @@ public struct DatasetSchema: Sendable, Equatable {
     public let tokenIDs: IDRange?
     /// Range of class ids (class targets; the stream itself for a token stream), nil for float targets.
     public let classIDs: IDRange?
+    /// Whether the split stores its targets. An inputs-only split (new data to predict on) has
+    /// none: `DatasetFile.schema(_:)` refuses it, and `inputsSchema(_:assuming:)` gives it the
+    /// `target` the model will predict so a loader can stream its inputs.
+    public internal(set) var hasTargets = true
 
     /// The class count the data needs at least: classes named in `class_names`, else the
     /// vocabulary for a token stream, else the largest class id + 1; nil for float targets.
@@ -120,27 +136,8 @@ public struct DatasetSchema: Sendable, Equatable {
     }
 }
 
-/// Per-column z-score statistics stored as root attributes, so that data can be normalised the
-/// same way at inference time and predictions mapped back (x = z · std + mean).
-public struct FeatureStatistics: Sendable, Equatable {
-    /// Column names, one per feature (or target) column.
-    public var names: [String]
-    /// Per-column mean of the training split.
-    public var mean: [Float]
-    /// Per-column standard deviation of the training split (1 for a constant column).
-    public var std: [Float]
-
-    /// Creates statistics; the three arrays must have the same length.
-    public init(names: [String], mean: [Float], std: [Float]) {
-        self.names = names
-        self.mean = mean
-        self.std = std
-    }
-
-    /// Maps normalised values back to the original scale, column by column (row-major rows of width count).
-    public func denormalize(_ values: [Float]) -> [Float] {
-        let w = mean.count
-        guard w > 0 else { return values }
-        return values.enumerated().map { i, v in v * std[i % w] + mean[i % w] }
-    }
-}
+/// Per-column z-score statistics stored as root attributes (`feature_names`/`mean`/`std`,
+/// `target_names`/`target_mean`/`target_std`), so that data can be normalised the same way at
+/// inference time and predictions mapped back (x = z · std + mean). The same type as the model
+/// metadata's (`ColumnStatistics`, module LSTMFiles).
+public typealias FeatureStatistics = ColumnStatistics

@@ -95,12 +95,15 @@ public final class BatchLoader: @unchecked Sendable {
     ///   - mode: how a token stream is cut; ignored for sequences.
     ///   - cursor: where to start (e.g. a checkpoint's `cursor`).
     ///   - partition: read only this rank's rows of every minibatch (multi-process training).
+    ///   - inputsOnly: accept a split without `targets` (inference on new data); its minibatches
+    ///     then carry zero targets of this kind, which only the loss would read.
     public init(
         file: DatasetFile, split: String, batchSize: Int, shuffle: Bool? = nil, seed: UInt64 = 0,
         seqLength: Int? = nil, mode: StreamMode = .windows, dropLast: Bool = false, prefetch: Bool = true,
-        cursor: LoaderCursor = LoaderCursor(), partition: ShardPartition? = nil
+        cursor: LoaderCursor = LoaderCursor(), partition: ShardPartition? = nil,
+        inputsOnly target: DatasetSchema.TargetKind? = nil
     ) throws {
-        let schema = try file.schema(split)
+        let schema = try target.map { try file.inputsSchema(split, assuming: $0) } ?? file.schema(split)
         let path = file.path
         func fail(_ message: String) -> FileError {
             FileError(.invalidArgument, .dataset, file: path, object: split, message)

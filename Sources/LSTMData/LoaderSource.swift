@@ -70,7 +70,7 @@ final class BatchSource: @unchecked Sendable {
                 parts.append(
                     Part(
                         path: f.path, start: start, count: count, inputs: try f.dataset(schema.split, "inputs"),
-                        targets: try f.dataset(schema.split, "targets"),
+                        targets: schema.hasTargets ? try f.dataset(schema.split, "targets") : nil,
                         lengths: schema.hasLengths ? try f.dataset(schema.split, "lengths") : nil))
             case .tokenStream:
                 parts.append(
@@ -134,7 +134,8 @@ final class BatchSource: @unchecked Sendable {
             x = .tokens(slot.tokens)
         }
         let y: Minibatch<Float>.Targets
-        let targetRow = parts[0].targets!.rowSize
+        // An inputs-only split (`DatasetFile.inputsSchema`) reads no targets: they stay zero.
+        let targetRow = parts[0].targets?.rowSize ?? schema.target.rowSize(steps: t)
         switch schema.target {
         case .classesPerStep, .classesPerSequence:
             resize(&slot.classes, b * targetRow)

@@ -141,6 +141,59 @@ public enum AtomicFile {
         try write(Data(text.utf8), to: path, role: role)
     }
 
+    /// Writes a text file at `path` atomically while `body` produces it piece by piece through
+    /// the `append` it is given (buffered, so memory stays flat however long the text is): a
+    /// temporary file in the same directory, fsynced and renamed over `path` once `body` returns.
+    /// On any error (from `body` too) `path` is left as it was and no temporary file remains.
+    public static func writeText(
+        to path: String, role: FileError.Role, _ body: (_ append: (String) throws -> Void) throws -> Void
+    ) throws {
+        try checkDirectory(of: path, role: role)
+        let temporary = temporaryPath(for: path)
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o666)
+        guard fd >= 0 else { throw ioError("could not create the temporary file '\(temporary)'", path, role) }
+        var open = true
+        do {
+            var buffer: [UInt8] = []
+            buffer.reserveCapacity(1 << 16)
+            func flush() throws {
+                try buffer.withUnsafeBytes { try writeAll(fd, $0, temporary, for: path, role: role) }
+                buffer.removeAll(keepingCapacity: true)
+            }
+            try body { text in
+                buffer.append(contentsOf: text.utf8)
+                if buffer.count >= 1 << 16 { try flush() }
+            }
+            try flush()
+            guard fsync(fd) == 0 else { throw ioError("could not fsync '\(temporary)'", path, role) }
+            open = false
+            guard close(fd) == 0 else { throw ioError("could not close '\(temporary)'", path, role) }
+            try rename(temporary, to: path, role: role)
+        } catch {
+            if open { close(fd) }
+            unlink(temporary)
+            throw error
+        }
+        fsyncDirectory(of: path)
+    }
+
+    /// Writes all of `bytes` to `fd` (retrying on EINTR and short writes).
+    static func writeAll(
+        _ fd: Int32, _ bytes: UnsafeRawBufferPointer, _ temporary: String, for path: String, role: FileError.Role
+    ) throws {
+        var done = 0
+        while done < bytes.count {
+            #if canImport(Glibc)
+                let n = Glibc.write(fd, bytes.baseAddress! + done, bytes.count - done)
+            #else
+                let n = Darwin.write(fd, bytes.baseAddress! + done, bytes.count - done)
+            #endif
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else { throw ioError("could not write \(bytes.count) bytes to '\(temporary)'", path, role) }
+            done += n
+        }
+    }
+
     /// Creates `temporary` (which must not exist), writes `bytes`, fsyncs and closes it; errors
     /// say what failed about `path` and why (e.g. "no space left on device").
     static func writeNew(

@@ -116,6 +116,9 @@ public struct Checkpoint: Sendable, Equatable {
     public var configText: String?
     /// Named scalar metrics, e.g. "best_validation_loss".
     public var metrics: [String: Double]
+    /// What the model knows about its data (vocabulary, class, feature and target names,
+    /// normalisation), stored as root attributes; empty for checkpoints written before them.
+    public var metadata = ModelMetadata()
 
     /// A checkpoint from its parts; `parameters` must follow `ParameterLayout(config)`.
     public init(
@@ -335,6 +338,7 @@ extension Checkpoint {
         for (name, value) in metrics { try metricsGroup.setAttribute(name, value) }
         if let dataCursor { try root.setAttribute("data_cursor", dataCursor) }
         if let configText { try root.setAttribute("config_text", configText) }
+        try writeModelMetadata(into: root)
     }
 
     /// One float32 dataset per layout entry, named and shaped as the layout says.
@@ -434,11 +438,12 @@ extension Checkpoint {
             for name in try group.attributeNames() { metrics[name] = try group.attribute(name, as: Double.self) }
         }
 
-        let checkpoint = Checkpoint(
+        var checkpoint = Checkpoint(
             config: config, parameters: parameters, optimizer: optimizer,
             globalStep: try intAttribute("global_step"), epoch: try intAttribute("epoch"),
             rngStates: rngStates, dataCursor: try optionalString("data_cursor"),
             configText: try optionalString("config_text"), metrics: metrics)
+        checkpoint.metadata = try readModelMetadata(root, path: path)
         try checkpoint.validate(file: path)
         return checkpoint
     }
@@ -549,5 +554,26 @@ private indirect enum FlatJSON: Decodable {
         } else {
             self = .other
         }
+    }
+}
+
+// MARK: - Model metadata (issue 20: self-contained models)
+
+extension Checkpoint {
+    /// The root attributes that make a checkpoint self-contained for a Python user: the task
+    /// (`head`, `loss`, `activation`, as in `model_config`) and the data's `ModelMetadata`
+    /// (vocabulary, class names, feature and target names and statistics). docs/weights.md.
+    func writeModelMetadata(into root: HDF5Group) throws {
+        try root.setAttribute("head", config.head.rawValue)
+        try root.setAttribute("loss", config.loss.rawValue)
+        try root.setAttribute("activation", config.activation.rawValue)
+        try metadata.write(to: root)
+    }
+
+    /// The metadata attributes of a checkpoint (or weights file); none in older files.
+    static func readModelMetadata(
+        _ root: HDF5Group, path: String, role: FileError.Role = .checkpoint
+    ) throws -> ModelMetadata {
+        try ModelMetadata.read(from: root, role: role, file: path)
     }
 }

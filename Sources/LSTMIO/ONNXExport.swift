@@ -138,7 +138,7 @@ public enum ONNXExporter {
         model.opsetImport = [opset]
         g.graph.name = "lstm"
         model.graph = g.graph
-        let attributes = try WeightsFile.modelAttributes(config, format: .onnx)
+        let attributes = try WeightsFile.modelAttributes(checkpoint, format: .onnx)
         model.metadataProps = attributes.keys.sorted().map { key in
             var entry = Onnx_StringStringEntryProto()
             entry.key = key

@@ -394,8 +394,10 @@ enum WeightsFile {
     }
 
     /// The same description as strings, for safetensors' `__metadata__` and ONNX's
-    /// `metadata_props` (numbers in decimal, `hidden_size` a JSON list when widths differ).
-    static func modelAttributes(_ config: ModelConfig, format: WeightsFormat) throws -> [String: String] {
+    /// `metadata_props` (numbers in decimal, `hidden_size` a JSON list when widths differ), plus
+    /// the checkpoint's `ModelMetadata` (vocabulary, names, statistics; each a JSON array).
+    static func modelAttributes(_ checkpoint: Checkpoint, format: WeightsFormat) throws -> [String: String] {
+        let config = checkpoint.config
         var out: [String: String] = [
             markerAttribute: format.rawValue,
             "model_config": try CheckpointIO.modelConfigJSON(config),
@@ -411,6 +413,7 @@ enum WeightsFile {
             "gate_order": gateOrder(format)
         ]
         if format == .safetensors { out["format"] = "pt" }  // what safetensors.torch.save_file writes
+        for (key, value) in checkpoint.metadata.properties { out[key] = value }
         switch config.input {
         case .features(let size):
             out["input_kind"] = "features"

@@ -16,7 +16,7 @@ public enum WeightsExporter {
         case .safetensors:
             try SafeTensorsFile.write(
                 fileTensors(checkpoint, .pytorch),
-                metadata: WeightsFile.modelAttributes(checkpoint.config, format: .safetensors), to: path)
+                metadata: WeightsFile.modelAttributes(checkpoint, format: .safetensors), to: path)
         case .onnx:
             try ONNXExporter.write(checkpoint, to: path)
         case .pytorch, .keras:
@@ -32,6 +32,7 @@ public enum WeightsExporter {
                         }
                     }
                     try WeightsFile.writeModelAttributes(checkpoint.config, format: format, to: root)
+                    try checkpoint.metadata.write(to: root)  // vocabulary, names, statistics (docs/weights.md)
                 }
             }
         }

@@ -47,7 +47,9 @@ public enum WeightsImporter {
                         (key, TensorStore.Tensor(shape: e.shape, type: e.dtype) { _ in try file.floats(key) })
                     }),
                 attributes: file.metadata, container: "safetensors")
-            return try read(store, path: path, format: .safetensors, options: options)
+            var result = try read(store, path: path, format: .safetensors, options: options)
+            result.checkpoint.metadata = try ModelMetadata(properties: file.metadata, role: .weights, file: path)
+            return result
         case .kerasArchive(let config):
             if let format, format != .keras {
                 throw FileError(
@@ -116,6 +118,8 @@ public enum WeightsImporter {
                 attributes: attributes, container: "HDF5")
             if let archiveConfig { store.defaults = archiveConfig }
             var result = try read(store, path: display, format: format, options: options)
+            // vocabulary, names, statistics: none in files written elsewhere
+            result.checkpoint.metadata = try Checkpoint.readModelMetadata(root, path: display, role: .weights)
             result.notes = notes + result.notes
             return result
         }

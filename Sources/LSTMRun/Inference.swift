@@ -59,6 +59,10 @@ public struct InferenceModel: Sendable {
         return model
     }
 
+    /// What the model knows about its data: vocabulary, class, feature and target names and
+    /// statistics (empty for files written before models carried them, and files from elsewhere).
+    public var metadata: ModelMetadata { checkpoint.metadata }
+
     /// "tokens V=65 E=64, H=128 × 2 layer(s), O=65, head sequence, cross_entropy+softmax".
     public var summary: String { config.summary }
 }
@@ -155,11 +159,52 @@ public struct PredictionSummary: Sendable {
     public var shape: [Int]
     /// Whether regression outputs were mapped back to the data's original units.
     public var denormalized: Bool
+    /// The split predicted on (the one asked for, else `test`, else the file's only split).
+    public var split: String = ""
+    /// The file format: `.hdf5` or `.csv` (from the name of `path`).
+    public var format: PredictionFormat = .hdf5
+    /// What was written besides the outputs: "class_ids", "values".
+    public var extras: [String] = []
+    /// Differences between the model's metadata and the data's that `acceptDataMismatch` let through.
+    public var acceptedMismatches: [String] = []
 
-    /// "wrote outputs float32 [8, 1] to pred.h5".
+    /// "wrote outputs float32 [8, 1] to pred.h5" (+ class ids, values, CSV rows).
     public var description: String {
-        "wrote outputs float32 [\(shape.map(String.init).joined(separator: ", "))] to \(path)"
-            + (denormalized ? " (denormalized: y·target_std + target_mean)" : "")
+        let dims = shape.map(String.init).joined(separator: ", ")
+        var s: String
+        switch format {
+        case .hdf5:
+            s = "wrote outputs float32 [\(dims)]"
+            if !extras.isEmpty { s += " and " + extras.joined(separator: ", ") }
+            s += " to \(path)"
+        case .csv:
+            s = "wrote CSV of outputs [\(dims)]"
+            if !extras.isEmpty { s += " with " + extras.joined(separator: ", ") }
+            s += " to \(path)"
+        }
+        return s + (denormalized ? " (denormalized: y·target_std + target_mean)" : "")
+    }
+}
+
+/// The file `lstm predict` writes, chosen by the name given to `--out`.
+public enum PredictionFormat: String, Sendable {
+    /// `.h5`, `.hdf5`: datasets `outputs`, `class_ids`, `values`, `lengths` (docs/weights.md).
+    case hdf5
+    /// `.csv`: one row per sequence (head `last`) or per valid step (head `sequence`).
+    case csv
+
+    /// The format a file name asks for; any other suffix is refused naming the two.
+    public init(path: String) throws {
+        let name = (path as NSString).lastPathComponent.lowercased()
+        if name.hasSuffix(".csv") {
+            self = .csv
+        } else if name.hasSuffix(".h5") || name.hasSuffix(".hdf5") {
+            self = .hdf5
+        } else {
+            throw RunError(
+                "--out \(path): predictions are written as HDF5 (a name ending in .h5 or .hdf5) or as CSV (a name ending in .csv); choose one of those"
+            )
+        }
     }
 }
 
@@ -171,12 +216,56 @@ public enum Inference {
     public static func open(weights: String, data: String, split: String) throws -> (
         InferenceModel, DatasetFile, DatasetSchema
     ) {
+        let opened = try open(weights: weights, data: data, split: split, requireTargets: true)
+        return (opened.model, opened.file, opened.schema)
+    }
+
+    /// A model and a split ready to run: what `open` found.
+    struct Opened {
+        let model: InferenceModel
+        let file: DatasetFile
+        let schema: DatasetSchema
+        let split: String
+        /// Metadata differences let through by `acceptDataMismatch`.
+        let accepted: [String]
+    }
+
+    /// Opens `data` and `split` (nil: `test`, else the file's only split), loads the weights and
+    /// checks them against the split: shapes (`DatasetFile.check(against:split:)`) and the
+    /// metadata (vocabulary, class and feature names, statistics: `ModelMetadata.differences`),
+    /// which `acceptDataMismatch` lets through. Without `requireTargets` a split holding only
+    /// inputs is accepted (its targets are what the model predicts).
+    static func open(
+        weights: String, data: String, split: String?, requireTargets: Bool, acceptDataMismatch: Bool = false
+    ) throws -> Opened {
         let file = try DatasetFile.open(paths: dataPaths(data))
-        let schema = try file.schema(split)
-        let model = try InferenceModel.load(weights, schema: schema)
+        let split = try resolveSplit(split, in: file)
+        let labelled = requireTargets ? try file.schema(split) : try file.hasTargets(split) ? file.schema(split) : nil
+        let model = try InferenceModel.load(weights, schema: labelled)
         for note in model.notes { FileHandle.standardError.write(Data("note: \(note)\n".utf8)) }
+        let schema = try labelled ?? file.inputsSchema(split, assuming: model.predictedTarget)
         try file.check(against: model.config, split: split)
-        return (model, file, schema)
+        let differences = model.metadata.differences(fromData: file.metadata)
+        if !differences.isEmpty && !acceptDataMismatch {
+            throw RunError(
+                "\(data) does not match the data the model \(weights) was trained on: \(differences.joined(separator: "; ")). Use data prepared the same way, or pass --accept-data-mismatch to run anyway"
+            )
+        }
+        for difference in differences {  // accepted: say what was let through
+            FileHandle.standardError.write(Data("warning: --accept-data-mismatch: \(difference)\n".utf8))
+        }
+        return Opened(model: model, file: file, schema: schema, split: split, accepted: differences)
+    }
+
+    /// `split`, or `test` when the file has it, or the file's only split.
+    static func resolveSplit(_ split: String?, in file: DatasetFile) throws -> String {
+        if let split { return split }
+        let splits = file.splits
+        if splits.contains("test") || splits.isEmpty { return "test" }  // none: validation names the problem
+        if splits.count == 1 { return splits[0] }
+        throw RunError(
+            "\(file.path) has no split `test`; choose one with --split (splits found: \(splits.joined(separator: ", ")))"
+        )
     }
 
     /// `data` as the files to open: the matches of a glob (sorted by name), else the path itself.
@@ -192,12 +281,16 @@ public enum Inference {
     /// Token streams are cut with `seqLength` and `streamMode` (defaults: the training run's
     /// settings stored in the checkpoint, else 50 and `stateful`); `stateful` carries (h, c)
     /// from one minibatch to the next over `batchSize` lanes, like validation during training.
+    /// The split must hold targets (a split of inputs only is refused, suggesting `lstm predict`);
+    /// data whose metadata differs from the model's is refused unless `acceptDataMismatch`.
     public static func evaluate(
-        weights: String, data: String, split: String = "test", batchSize: Int = 64,
-        seqLength: Int? = nil, streamMode: StreamMode? = nil
+        weights: String, data: String, split: String? = "test", batchSize: Int = 64,
+        seqLength: Int? = nil, streamMode: StreamMode? = nil, acceptDataMismatch: Bool = false
     ) throws -> EvaluationReport {
         try checkBatchSize(batchSize)
-        let (model, file, schema) = try open(weights: weights, data: data, split: split)
+        let opened = try open(
+            weights: weights, data: data, split: split, requireTargets: true, acceptDataMismatch: acceptDataMismatch)
+        let (model, file, schema, split) = (opened.model, opened.file, opened.schema, opened.split)
         let isStream = schema.form == .tokenStream
         let t = isStream ? (seqLength ?? model.run.seqLength ?? 50) : seqLength  // the loader rejects a wrong T
         let mode: StreamMode = isStream ? (streamMode ?? model.run.streamMode ?? .stateful) : .windows
@@ -217,49 +310,67 @@ public enum Inference {
             batches: loader.batchesPerEpoch, seqLength: t, streamMode: isStream ? mode : nil)
     }
 
-    /// Writes the model's outputs y = F(z) on `split` of `data` to a new HDF5 file at `out`
-    /// (atomically: a temporary file in the same directory, fsynced and renamed when complete).
+    /// Writes the model's outputs y = F(z) on `split` of `data` to a new file at `out`: HDF5 for
+    /// a name ending in `.h5`/`.hdf5`, CSV for `.csv` (anything else is refused); atomically (a
+    /// temporary file in the same directory, fsynced and renamed when complete).
     ///
-    /// The file holds float32 `outputs` [N, T, O] (head `sequence`) or [N, O] (head `last`), in
-    /// the split's sample order; steps past a sequence's length are 0 and the split's `lengths`
-    /// is copied. A token stream is cut into its ⌊(L−1)/T⌋ non-overlapping windows of `seqLength`
-    /// T (default: the run's), each run from a zero state, giving [W, T, O] (row w predicts
-    /// tokens w·T+1 … w·T+T). With `denormalize`, regression outputs are mapped back to the
-    /// data's original units, y·target_std + target_mean (the data must carry those attributes).
-    /// Root attributes record the model config (JSON), the weights, the data file and split.
-    /// Minibatches are streamed, so memory is one minibatch whatever N is.
+    /// The split may hold inputs only (new data: `inputs`, optionally `lengths`); `split` nil
+    /// takes `test`, else the file's only split. The HDF5 file holds float32 `outputs` [N, T, O]
+    /// (head `sequence`) or [N, O] (head `last`), in the split's sample order; steps past a
+    /// sequence's length are 0 and the split's `lengths` is copied. A classifier (cross_entropy)
+    /// also gets int32 `class_ids` (argmax over O; −1 past a length). A regression model that
+    /// knows its target statistics (copied from the data by training) also gets `values`, the
+    /// outputs in the data's original units (y·target_std + target_mean); `denormalize` maps
+    /// `outputs` itself back too (with the model's statistics, else the data's). A token stream is
+    /// cut into its ⌊(L−1)/T⌋ non-overlapping windows of `seqLength` T (default: the run's), each
+    /// run from a zero state, giving [W, T, O] (row w predicts tokens w·T+1 … w·T+T). Root
+    /// attributes record the model config (JSON), the weights, the data file and split. The CSV
+    /// layout is documented in docs/weights.md. Minibatches are streamed, so memory is one
+    /// minibatch whatever N is. Data whose metadata differs from the model's is refused unless
+    /// `acceptDataMismatch`.
     @discardableResult
     public static func predict(
-        weights: String, data: String, split: String = "test", out: String,
+        weights: String, data: String, split: String? = "test", out: String,
         batchSize: Int = 64, seqLength: Int? = nil,
-        denormalize: Bool = false
+        denormalize: Bool = false, acceptDataMismatch: Bool = false
     ) throws -> PredictionSummary {
         try checkBatchSize(batchSize)
+        let format = try PredictionFormat(path: out)
         let target = URL(fileURLWithPath: out).standardizedFileURL.resolvingSymlinksInPath().path
         for (what, p) in [("dataset", data), ("weights file", weights)]
         where URL(fileURLWithPath: p).standardizedFileURL.resolvingSymlinksInPath().path == target {
             throw RunError("--out \(out) is the \(what): choose another file for the predictions")
         }
-        let (model, file, schema) = try open(weights: weights, data: data, split: split)
+        let opened = try open(
+            weights: weights, data: data, split: split, requireTargets: false, acceptDataMismatch: acceptDataMismatch)
+        let (model, file, schema, split) = (opened.model, opened.file, opened.schema, opened.split)
         let config = model.config
-        var stats: FeatureStatistics?
+        let classifier = config.loss == .crossEntropy
+        // The statistics the outputs map back with: the model's own, else (older models) the data's.
+        let known = classifier ? nil : model.metadata.targetStatistics ?? schema.targetStatistics
         if denormalize {
-            guard !config.loss.usesClassTargets, schema.target.valueWidth != nil else {
+            guard !config.loss.usesClassTargets else {
                 throw RunError(
-                    "--denormalize applies to regression outputs (float targets); \(data) split '\(split)' has class ids"
+                    "--denormalize applies to regression outputs (float targets); the model \(weights) predicts class ids (loss \(config.loss.rawValue))"
                 )
             }
-            guard let s = schema.targetStatistics else {
+            guard known != nil else {
                 throw RunError(
-                    "\(data): no target_mean/target_std root attributes to denormalize with (see docs/datasets.md)")
+                    "--denormalize: no target_mean/target_std root attributes in the model \(weights) or in \(data) to denormalize with (see docs/datasets.md)"
+                )
             }
-            stats = s
         }
+        if let known, known.mean.count != config.outputSize {
+            throw RunError(
+                "the target statistics have \(known.mean.count) columns but the model has O = \(config.outputSize) outputs"
+            )
+        }
+        let statistics = known
         let isStream = schema.form == .tokenStream
         let t = isStream ? (seqLength ?? model.run.seqLength ?? 50) : seqLength  // the loader rejects a wrong T
         let loader = try BatchLoader(
             file: file, split: split, batchSize: batchSize, shuffle: false,
-            seqLength: t, mode: .windows)
+            seqLength: t, mode: .windows, inputsOnly: schema.hasTargets ? nil : schema.target)
         let n = loader.sampleCount
         let steps = loader.steps
         let o = config.outputSize
@@ -269,45 +380,84 @@ public enum Inference {
             available: MemoryPlan.availableBytes())
         let ws = Workspace<Float>(config: config, maxBatch: min(batchSize, n), maxSteps: steps)
         let layout = isStream ? "[W, T, O]" : perStep ? "[N, T, O]" : "[N, O]"
-        try PredictionFile.write(
-            to: out, config: config, shape: shape, layout: layout,
-            hasLengths: schema.hasLengths
-        ) { file in
+
+        /// Runs every minibatch and hands its rows to `emit`.
+        func run(_ emit: (PredictionRows) throws -> Void) throws {
+            var row = 0
             while let batch = try loader.next() {
                 batch.withView { _ = model.network.forward(model.parameters, $0, workspace: ws) }
-                var y = ws.outputs()
-                if let stats { y = stats.denormalize(y) }
-                if perStep, let l = batch.lengths {  // zero the padding past each length
-                    for b in 0..<batch.batchSize {
-                        let start = (b * steps + Int(l[b])) * o
-                        let end = (b + 1) * steps * o
-                        if start < end { y.replaceSubrange(start..<end, with: repeatElement(0, count: end - start)) }
-                    }
-                }
-                try file.append(outputs: y, lengths: batch.lengths, rows: batch.batchSize)
+                let rows = PredictionRows(
+                    first: row, count: batch.batchSize, steps: perStep ? steps : 1, width: o, outputs: ws.outputs(),
+                    lengths: batch.lengths, classifier: classifier, statistics: statistics,
+                    denormalizeOutputs: denormalize)
+                try emit(rows)
+                row += batch.batchSize
             }
-            guard file.rowsWritten == n else { throw RunError("internal: wrote \(file.rowsWritten) of \(n) rows") }
-            try file.setAttribute("weights", weights)
-            try file.setAttribute("source_data", data)
-            try file.setAttribute("split", split)
-            try file.setAttribute("denormalized", stats != nil ? 1 : 0)
-            try file.setAttribute(
-                "units",
-                stats != nil
-                    ? "original units of the data: y·target_std + target_mean (root attributes of the source data)"
-                    : "model outputs y = F(z), as the model was trained")
-            if let stats { try file.setAttribute("target_names", stats.names) }
-            if isStream {
-                try file.setAttribute("seq_length", steps)
+            guard row == n else { throw RunError("internal: wrote \(row) of \(n) rows") }
+        }
+
+        var extras: [String] = []
+        if classifier { extras.append("class_ids") }
+        if statistics != nil { extras.append("values") }
+        // A language model's classes are its vocabulary.
+        let vocabulary = model.metadata.vocabulary ?? schema.vocabulary
+        let tokenClasses = schema.input == .tokens && vocabulary?.count == o ? vocabulary : nil
+        let names = PredictionColumns(
+            classNames: classifier ? model.metadata.classNames ?? schema.classNames ?? tokenClasses : nil,
+            targetNames: statistics?.names ?? model.metadata.targetNames, width: o)
+        switch format {
+        case .csv:
+            try PredictionCSV.write(
+                to: out, columns: names, perStep: perStep, classifier: classifier, values: statistics != nil, run)
+        case .hdf5:
+            try PredictionFile.write(
+                to: out, config: config, shape: shape, layout: layout, hasLengths: schema.hasLengths,
+                classIDs: classifier, values: statistics != nil
+            ) { file in
+                try run { rows in
+                    try file.append(
+                        outputs: rows.outputs, classIDs: rows.classIDs, values: rows.values,
+                        lengths: rows.lengths, rows: rows.count)
+                }
+                try file.setAttribute("weights", weights)
+                try file.setAttribute("source_data", data)
+                try file.setAttribute("split", split)
+                try file.setAttribute("denormalized", denormalize ? 1 : 0)
                 try file.setAttribute(
-                    "windows",
-                    "row w holds the predictions for tokens w·T+1 … w·T+T of the stream, each window from a zero state")
+                    "units",
+                    denormalize
+                        ? "original units of the data: y·target_std + target_mean (the model's target statistics)"
+                        : "model outputs y = F(z), as the model was trained")
+                if let statistics { try file.setAttribute("target_names", statistics.names) }
+                if let classNames = names.classNames { try file.setAttribute("class_names", classNames) }
+                if isStream {
+                    try file.setAttribute("seq_length", steps)
+                    try file.setAttribute(
+                        "windows",
+                        "row w holds the predictions for tokens w·T+1 … w·T+T of the stream, each window from a zero state"
+                    )
+                }
             }
         }
-        return PredictionSummary(path: out, shape: shape, denormalized: stats != nil)
+        return PredictionSummary(
+            path: out, shape: shape, denormalized: denormalize, split: split, format: format, extras: extras,
+            acceptedMismatches: opened.accepted)
     }
 
     static func checkBatchSize(_ b: Int) throws {
         if b < 1 { throw RunError("--batch-size must be ≥ 1 (got \(b))") }
+    }
+}
+
+extension InferenceModel {
+    /// The targets this model predicts, as a dataset would store them: class ids or values, per
+    /// step (head `sequence`) or per sequence (head `last`).
+    public var predictedTarget: DatasetSchema.TargetKind {
+        switch (config.head, config.loss.usesClassTargets) {
+        case (.sequence, true): .classesPerStep
+        case (.last, true): .classesPerSequence
+        case (.sequence, false): .valuesPerStep(width: config.outputSize)
+        case (.last, false): .valuesPerSequence(width: config.outputSize)
+        }
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import LSTMData
+import LSTMFiles
 import LSTMKit
 
 /// How `TextSampler` picks each next token (torch-rnn's sample.lua semantics).
@@ -192,9 +193,24 @@ public final class TextSampler {
         }
     }
 
-    /// The vocabulary for a model: the `vocabulary` root attribute of `data` when given, else of
-    /// the data file named in the checkpoint's run config.
+    /// The vocabulary for a model: the model's own (the `vocabulary` attribute that training
+    /// copies into checkpoints and exports carry), else the `vocabulary` root attribute of `data`
+    /// when given, else of the data file named in the checkpoint's run config (older checkpoints).
+    /// A `data` whose vocabulary differs from the model's is refused with both listed.
     public static func vocabulary(for model: InferenceModel, data: String?) throws -> [String] {
+        if let own = model.metadata.vocabulary {
+            if let data {
+                let file = try DatasetFile(path: data)
+                defer { file.close() }
+                let differences = model.metadata.differences(fromData: ModelMetadata(vocabulary: file.vocabulary))
+                if !differences.isEmpty {
+                    throw RunError(
+                        "\(data) does not match the model \(model.path): \(differences.joined(separator: "; ")); leave out --data to use the model's vocabulary"
+                    )
+                }
+            }
+            return own
+        }
         let path: String
         if let data {
             path = data
@@ -203,12 +219,14 @@ public final class TextSampler {
             if DatasetFile.isGlob(stored), let first = try DatasetFile.paths(matching: stored).first { stored = first }
             guard FileManager.default.fileExists(atPath: stored) else {
                 throw RunError(
-                    "the checkpoint's run read \(stored), which is not here; pass --data DATA.h5 to read the vocabulary from"
+                    "\(model.path) carries no vocabulary (written before models stored it) and its run read \(stored), which is not here; pass --data DATA.h5 to read the vocabulary from"
                 )
             }
             path = stored
         } else {
-            throw RunError("\(model.path) does not name its dataset; pass --data DATA.h5 to read the vocabulary from")
+            throw RunError(
+                "\(model.path) carries no vocabulary and does not name its dataset; pass --data DATA.h5 to read the vocabulary from"
+            )
         }
         let file = try DatasetFile(path: path)
         defer { file.close() }

@@ -534,6 +534,7 @@ public final class TrainingRun {
         var ckpt = Checkpoint(
             parameters: parameters, optimizer: optimizer, globalStep: trainer.step,
             epoch: state.cursor.epoch, dataCursor: nil, configText: config.sourceText)
+        ckpt.metadata = trainFile.metadata  // vocabulary, names, statistics: the model is self-contained
         try ckpt.setDataCursor(state)
         if let b = state.bestMetric { ckpt.metrics["best_\(config.training.earlyStopping?.metric ?? "val_loss")"] = b }
         if isBest {

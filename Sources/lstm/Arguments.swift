@@ -42,7 +42,12 @@ struct InferenceOptions: ParsableArguments {
     @Argument(help: "The weights: a checkpoint, or a PyTorch/Keras file written by `lstm export`.")
     var checkpoint: String
     @Option(help: "The HDF5 dataset, or a quoted glob of shards with the same layout.") var data: String
-    @Option(help: "The split to use.") var split = "test"
+    @Option(help: "The split to use (default: test, else the file's only split).") var split: String?
     @Option(help: "Sequences (or lanes of a token stream) per minibatch.") var batchSize = 64
     @Option(help: "Token streams: steps per window (default: the run's seq_length, else 50).") var seqLength: Int?
+    @Flag(
+        help:
+            "Run even if the data's vocabulary, class or feature names or statistics differ from the model's (they are listed)."
+    )
+    var acceptDataMismatch = false
 }

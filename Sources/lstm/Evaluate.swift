@@ -8,7 +8,10 @@ struct Evaluate: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Loss and metrics of a checkpoint (or imported weights) on a dataset split.",
         discussion: """
-            The model is checked against the split first, and every mismatch is reported at once. \
+            The model is checked against the split first, and every mismatch is reported at once; \
+            so is data whose vocabulary, class or feature names or statistics differ from those the \
+            model was trained with (--accept-data-mismatch runs anyway). The split needs targets: to \
+            run a model on inputs alone, use `lstm predict`. \
             Metrics: loss always; accuracy for class targets; perplexity for token models; MSE and \
             MAE for float targets. Runs without dropout, minibatches in file order. A token stream \
             is cut like validation during training: --seq-length and --stream-mode default to the \
@@ -28,7 +31,7 @@ struct Evaluate: ParsableCommand {
         let o = options
         let report = try Inference.evaluate(
             weights: o.checkpoint, data: o.data, split: o.split, batchSize: o.batchSize,
-            seqLength: o.seqLength, streamMode: streamMode)
+            seqLength: o.seqLength, streamMode: streamMode, acceptDataMismatch: o.acceptDataMismatch)
         if json {
             print(try report.json())
         } else {

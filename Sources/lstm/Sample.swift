@@ -12,9 +12,12 @@ struct Sample: ParsableCommand {
             each next character is drawn from softmax(z / temperature), optionally among the \
             --top-k most likely only, or taken greedily with --argmax (which ignores --seed), and \
             fed back. The same seed gives the same text. Without a primer the first character is \
-            drawn uniformly. The vocabulary is the `vocabulary` attribute of --data, else of the \
-            dataset named in the checkpoint's run config. Prints the primer and the generated \
-            text, or writes them to --out.
+            drawn uniformly. The vocabulary is the model's own `vocabulary` attribute (training \
+            copies it from the data into checkpoints, and exported PyTorch/Keras files carry it), \
+            so sampling works from any directory; a --data whose vocabulary differs is refused. \
+            Older checkpoints without it read the `vocabulary` attribute of --data, else of the \
+            dataset named in the run config. Prints the primer and the generated text, or writes \
+            them to --out.
 
             Examples:
               lstm sample runs/charlm/best.h5 --primer "ROMEO:" --temperature 0.8
@@ -28,7 +31,8 @@ struct Sample: ParsableCommand {
     @Option(help: "Draw only among the k most likely characters.") var topK: Int?
     @Flag(help: "Always take the most likely character (ignores --seed).") var argmax = false
     @Option(help: "Random seed.") var seed: UInt64 = 1
-    @Option(help: "The dataset whose `vocabulary` attribute to use (default: the run's data file).") var data: String?
+    @Option(help: "For models without a vocabulary: the dataset whose `vocabulary` attribute to use.")
+    var data: String?
     @Option(help: "Write the text to this file (atomically) instead of printing it.") var out: String?
 
     func run() throws {

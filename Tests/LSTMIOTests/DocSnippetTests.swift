@@ -49,15 +49,16 @@ final class DocSnippetTests: XCTestCase {
                 head: .last, loss: .crossEntropy, bidirectional: true),
             ModelConfig(
                 input: .features(size: 3), hiddenSizes: [5, 5, 3], outputSize: 2, activation: .tanh,
-                head: .sequence, loss: .mse),
+                head: .sequence, loss: .mse)
         ]
         let snippets = try Self.snippets()
         for config in models {
             let dir = try F.temporaryDirectory(self)
             let checkpoint = Checkpoint(parameters: F.parameters(config), optimizer: nil)
             for (format, name) in [
-                (WeightsFormat.pytorch, "model.pt.h5"), (.keras, "model.weights.h5"), (.safetensors, "model.safetensors"),
-                (.onnx, "model.onnx"),
+                (WeightsFormat.pytorch, "model.pt.h5"), (.keras, "model.weights.h5"),
+                (.safetensors, "model.safetensors"),
+                (.onnx, "model.onnx")
             ] {
                 try WeightsExporter.export(checkpoint, format: format, to: dir + "/" + name)
             }
@@ -87,7 +88,8 @@ final class DocSnippetTests: XCTestCase {
     }
 
     private func pythonString(_ s: String) -> String {
-        "'" + s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "'", with: "\\'")
+        "'"
+            + s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "'", with: "\\'")
             .replacingOccurrences(of: "\n", with: "\\n") + "'"
     }
 

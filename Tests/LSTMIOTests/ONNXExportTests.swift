@@ -62,7 +62,12 @@ final class ONNXExportTests: XCTestCase {
             let attributes = Dictionary(uniqueKeysWithValues: node.attribute.map { ($0.name, $0) })
             XCTAssertEqual(attributes["hidden_size"]?.i, [3, 2][k])
             XCTAssertEqual(attributes["direction"].map { String(decoding: $0.s, as: UTF8.self) }, "bidirectional")
-            XCTAssertEqual(node.input, ["\(k == 0 ? "time_major" : "lstm_l0_concat")", "lstm.W_l\(k)", "lstm.R_l\(k)", "lstm.B_l\(k)", "lengths"])
+            XCTAssertEqual(
+                node.input,
+                [
+                    "\(k == 0 ? "time_major" : "lstm_l0_concat")", "lstm.W_l\(k)", "lstm.R_l\(k)", "lstm.B_l\(k)",
+                    "lengths"
+                ])
         }
         let initializers = Dictionary(uniqueKeysWithValues: model.graph.initializer.map { ($0.name, $0) })
         XCTAssertEqual(initializers["lstm.W_l0"]?.dims, [2, 12, 2])
@@ -73,13 +78,16 @@ final class ONNXExportTests: XCTestCase {
         // Gate order: ONNX's rows i, o, f, c are our blocks i, o (our 4th), f (2nd), g (3rd).
         let ours = Self.checkpoint(Self.bidirectional)
         func floats(_ t: Onnx_TensorProto) -> [Float] {
-            t.rawData.withUnsafeBytes { Array($0.bindMemory(to: UInt32.self)) }.map { Float(bitPattern: UInt32(littleEndian: $0)) }
+            t.rawData.withUnsafeBytes { Array($0.bindMemory(to: UInt32.self)) }.map {
+                Float(bitPattern: UInt32(littleEndian: $0))
+            }
         }
         let w = floats(initializers["lstm.W_l0"]!)
         let wih = ours.tensor("lstm.weight_ih_l0")!  // [12, 2]: blocks of 3 rows × 2
         let block = 3 * 2
         for (onnx, our) in [(0, 0), (1, 3), (2, 1), (3, 2)] {
-            XCTAssertEqual(Array(w[(onnx * block)..<((onnx + 1) * block)]), Array(wih[(our * block)..<((our + 1) * block)]))
+            XCTAssertEqual(
+                Array(w[(onnx * block)..<((onnx + 1) * block)]), Array(wih[(our * block)..<((our + 1) * block)]))
         }
         // The reverse direction follows the forward one.
         let reverse = ours.tensor("lstm.weight_ih_l0_reverse")!
@@ -99,7 +107,8 @@ final class ONNXExportTests: XCTestCase {
     /// the last-head model gets sequences of different lengths (ONNX's sequence_lens = our lengths).
     func testOnnxruntimeRunsTheFixturesLikeOurForwardPass() throws {
         guard python(["-c", "import onnxruntime, h5py, numpy"]).status == 0 else {
-            throw XCTSkip("python3 lacks onnxruntime, h5py or numpy (the fixtures' bytes and structure are still pinned)")
+            throw XCTSkip(
+                "python3 lacks onnxruntime, h5py or numpy (the fixtures' bytes and structure are still pinned)")
         }
         let dir = try F.temporaryDirectory(self)
         var rng = RandomSource(seed: 11)
@@ -123,12 +132,15 @@ final class ONNXExportTests: XCTestCase {
             let params = try Self.checkpoint(config).makeParameterSet()
             let network = try LSTMNetwork<Float>(config: config)
             let workspace = Workspace<Float>(config: config, maxBatch: batch, maxSteps: steps)
-            _ = Minibatch<Float>(batchSize: batch, steps: steps, inputs: inputs, targets: nil, lengths: lengths).withView {
-                network.forward(params, $0, workspace: workspace)
-            }
+            _ = Minibatch<Float>(batchSize: batch, steps: steps, inputs: inputs, targets: nil, lengths: lengths)
+                .withView {
+                    network.forward(params, $0, workspace: workspace)
+                }
             let expected = workspace.outputs()
             let script = Self.scripts.appendingPathComponent("onnx_forward.py").path
-            let result = python([script, Self.fixtures.appendingPathComponent(name).path, dir + "/inputs.h5", dir + "/out.h5"])
+            let result = python([
+                script, Self.fixtures.appendingPathComponent(name).path, dir + "/inputs.h5", dir + "/out.h5"
+            ])
             XCTAssertEqual(result.status, 0, result.stderr)
             let out = try HDF5File.open(dir + "/out.h5")
             let actual = try out.root.openDataset("outputs").read(as: Float.self)

@@ -33,7 +33,8 @@ struct Export: ParsableCommand {
         let (source, notes) = try WeightsImporter.readNoting(checkpoint)
         for note in notes { printNote(note) }
         try WeightsExporter.export(source, format: format, to: out)
-        print("wrote \(format.displayName) weights (\(source.parameters.count) parameters) to \(out)")
+        let what = format == .onnx ? "model" : "weights"
+        print("wrote \(format.displayName) \(what) (\(source.parameters.count) parameters) to \(out)")
         if format == .keras && source.config.bias == .pytorch {
             print("note: Keras has one bias per gate unit, so each layer's bias_ih + bias_hh was written as their sum")
         }

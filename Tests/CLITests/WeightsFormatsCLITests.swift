@@ -84,8 +84,9 @@ final class WeightsFormatsCLITests: XCTestCase {
         }
         // The printed command works as printed, and its output imports.
         let error = try refused(["import", "fc_head.pt", "--out", "c.h5"])
-        let command = String(error[error.range(of: "python3 -c ")!.lowerBound...].prefix { $0 != "\n" })
-            .components(separatedBy: " and import ")[0]
+        let start = try XCTUnwrap(error.range(of: "python3 -c "), error)
+        let command = String(error[start.lowerBound...].prefix { $0 != "\n" }).components(separatedBy: " and import ")[
+            0]
         let shell = try runProcess("/bin/sh", ["-c", command], in: dir)
         XCTAssertEqual(shell.status, 0, shell.stderr)
         try run(

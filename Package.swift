@@ -104,7 +104,8 @@ let package = Package(
         .testTarget(name: "LSTMFilesTests", dependencies: ["LSTMFiles", "HDF5Kit"]),
         .testTarget(name: "LSTMDataTests", dependencies: ["LSTMData", "LSTMFiles", "LSTMKit", "HDF5Kit"]),
         .testTarget(
-            name: "LSTMIOTests", dependencies: ["LSTMIO", "LSTMFiles", "LSTMKit", "HDF5Kit"], exclude: ["Interop"]),
+            name: "LSTMIOTests", dependencies: ["LSTMIO", "LSTMFiles", "LSTMKit", "HDF5Kit", "ONNXProto"],
+            exclude: ["Interop"]),
         .testTarget(name: "LSTMRunTests", dependencies: ["LSTMRun", "LSTMData", "LSTMIO", "LSTMKit"]),
         // End-to-end tests of the built `lstm` executable.
         .testTarget(name: "CLITests", dependencies: ["lstm", "HDF5Kit"])

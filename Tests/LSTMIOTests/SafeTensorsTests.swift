@@ -1,6 +1,7 @@
 import Foundation
 import LSTMFiles
 import LSTMKit
+import ONNXProto
 import XCTest
 
 @testable import LSTMIO
@@ -100,5 +101,28 @@ final class SafeTensorsTests: XCTestCase {
         XCTAssertThrowsError(try file.floats("a")) {
             XCTAssertTrue("\($0)".contains("stores I32 values, expected F32"), "\($0)")
         }
+    }
+
+    /// The model's metadata (names, normalisation) goes into safetensors' `__metadata__` and
+    /// ONNX's `metadata_props` as JSON arrays, and safetensors import reads it back.
+    func testModelMetadataTravelsInSafetensorsAndONNX() throws {
+        let dir = try F.temporaryDirectory(self)
+        var checkpoint = Checkpoint(parameters: F.parameters(F.features), optimizer: nil)
+        checkpoint.metadata = ModelMetadata(
+            featureStatistics: ColumnStatistics(names: ["co2", "temp", "wind"], mean: [400, 15, 3], std: [20, 5, 1.5]),
+            targetStatistics: ColumnStatistics(names: ["next_co2", "next_temp"], mean: [401, 15.5], std: [19, 4]))
+        try WeightsExporter.export(checkpoint, format: .safetensors, to: dir + "/m.safetensors")
+        let file = try SafeTensorsFile(path: dir + "/m.safetensors")
+        XCTAssertEqual(file.metadata["feature_names"], #"["co2","temp","wind"]"#)
+        XCTAssertEqual(file.metadata["head"], "last")
+        let imported = try WeightsImporter.read(dir + "/m.safetensors")
+        XCTAssertEqual(imported.metadata, checkpoint.metadata)
+        XCTAssertEqual(imported.config, checkpoint.config)
+        XCTAssertEqual(F.bits(imported.parameters), F.bits(checkpoint.parameters))
+
+        let onnx = try ONNXExporter.build(checkpoint)
+        let props = Dictionary(uniqueKeysWithValues: onnx.metadataProps.map { ($0.key, $0.value) })
+        XCTAssertEqual(props["target_names"], #"["next_co2","next_temp"]"#)
+        XCTAssertEqual(props["mean"], "[400,15,3]")
     }
 }

@@ -303,6 +303,7 @@ final class WeightsFormatsCLITests: XCTestCase {
         var environment = ProcessInfo.processInfo.environment
         environment["PYTHONDONTWRITEBYTECODE"] = "1"
         environment["KERAS_BACKEND"] = "torch"
+        environment["TMPDIR"] = directory.path  // onnxruntime leaves a .ses file in TMPDIR; the test's dir goes
         p.environment = environment
         let errors = Pipe()
         p.standardError = errors

@@ -40,7 +40,7 @@ final class DocSnippetTests: XCTestCase {
 
     func testEveryPythonSnippetRunsForOneWidthAndPerLayerWidths() throws {
         let modules = "torch, keras, h5py, safetensors, onnxruntime"
-        guard run(["-c", "import \(modules)"], in: NSTemporaryDirectory()).status == 0 else {
+        guard run(["-c", "import \(modules)"], in: try F.temporaryDirectory(self)).status == 0 else {
             throw XCTSkip("python3 lacks one of \(modules): the docs/weights.md snippets are not run")
         }
         let models = [
@@ -101,6 +101,7 @@ final class DocSnippetTests: XCTestCase {
         var environment = ProcessInfo.processInfo.environment
         environment["PYTHONDONTWRITEBYTECODE"] = "1"
         environment["KERAS_BACKEND"] = "torch"
+        environment["TMPDIR"] = directory  // onnxruntime leaves a .ses file in TMPDIR; the test's dir goes
         p.environment = environment
         let errors = Pipe()
         p.standardError = errors

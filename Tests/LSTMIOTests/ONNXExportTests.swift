@@ -106,11 +106,11 @@ final class ONNXExportTests: XCTestCase {
     /// onnxruntime runs the fixtures on random inputs and agrees with our forward pass to 1e-5;
     /// the last-head model gets sequences of different lengths (ONNX's sequence_lens = our lengths).
     func testOnnxruntimeRunsTheFixturesLikeOurForwardPass() throws {
-        guard python(["-c", "import onnxruntime, h5py, numpy"]).status == 0 else {
+        let dir = try F.temporaryDirectory(self)
+        guard python(["-c", "import onnxruntime, h5py, numpy"], in: dir).status == 0 else {
             throw XCTSkip(
                 "python3 lacks onnxruntime, h5py or numpy (the fixtures' bytes and structure are still pinned)")
         }
-        let dir = try F.temporaryDirectory(self)
         var rng = RandomSource(seed: 11)
         for (name, config) in Self.cases {
             let (batch, steps) = (3, 4)
@@ -138,9 +138,8 @@ final class ONNXExportTests: XCTestCase {
                 }
             let expected = workspace.outputs()
             let script = Self.scripts.appendingPathComponent("onnx_forward.py").path
-            let result = python([
-                script, Self.fixtures.appendingPathComponent(name).path, dir + "/inputs.h5", dir + "/out.h5"
-            ])
+            let result = python(
+                [script, Self.fixtures.appendingPathComponent(name).path, dir + "/inputs.h5", dir + "/out.h5"], in: dir)
             XCTAssertEqual(result.status, 0, result.stderr)
             let out = try HDF5File.open(dir + "/out.h5")
             let actual = try out.root.openDataset("outputs").read(as: Float.self)
@@ -152,12 +151,14 @@ final class ONNXExportTests: XCTestCase {
         }
     }
 
-    private func python(_ arguments: [String]) -> (status: Int32, stderr: String) {
+    /// Runs python3 with TMPDIR = `directory` (onnxruntime leaves a .ses file in TMPDIR).
+    private func python(_ arguments: [String], in directory: String) -> (status: Int32, stderr: String) {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         p.arguments = ["python3"] + arguments
         var environment = ProcessInfo.processInfo.environment
         environment["PYTHONDONTWRITEBYTECODE"] = "1"
+        environment["TMPDIR"] = directory
         p.environment = environment
         let errors = Pipe()
         p.standardError = errors

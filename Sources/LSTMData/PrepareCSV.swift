@@ -1,4 +1,5 @@
 import Foundation
+import HDF5Kit
 import LSTMFiles
 
 /// Prepares a next-step forecasting dataset from a CSV file with a header row: each sample is a
@@ -17,6 +18,9 @@ public struct CSVPreparer: Sendable {
     public var valFraction: Double
     /// Fraction of the rows for `test` (the last rows); 0 leaves the split out.
     public var testFraction: Double
+    /// Normalise with these statistics (e.g. a trained model's, for new data to predict on)
+    /// instead of the train rows'; their feature and target names must be the chosen columns.
+    public var statistics: (features: FeatureStatistics, targets: FeatureStatistics)?
 
     /// A preparer for windows of `window` rows predicting `targets`; default split 0.8/0.1/0.1.
     public init(
@@ -129,8 +133,19 @@ public struct CSVPreparer: Sendable {
         }
 
         let trainRows = parts[0].1
-        let featureStats = Self.statistics(x, width: featureColumns.count, rows: trainRows, names: featureNames)
-        let targetStats = Self.statistics(y, width: targetColumns.count, rows: trainRows, names: targets)
+        var featureStats = Self.statistics(x, width: featureColumns.count, rows: trainRows, names: featureNames)
+        var targetStats = Self.statistics(y, width: targetColumns.count, rows: trainRows, names: targets)
+        if let given = statistics {
+            for (what, have, chosen) in [
+                ("feature", given.features.names, featureNames), ("target", given.targets.names, targets)
+            ] where have != chosen {
+                throw FileError(
+                    .incompatible, .dataset, file: source,
+                    "the given statistics are for the \(what) columns [\(have.joined(separator: ", "))], the chosen \(what) columns are [\(chosen.joined(separator: ", "))]; choose the same columns (--features, --target)"
+                )
+            }
+            (featureStats, targetStats) = given
+        }
 
         let writer = try DatasetWriter(path: output)
         let i = featureColumns.count
@@ -162,6 +177,25 @@ public struct CSVPreparer: Sendable {
         try writer.setAttribute("window", t)
         try writer.setAttribute("source", URL(fileURLWithPath: source).lastPathComponent)
         return try writer.commit()
+    }
+
+    /// The input and target statistics stored in `path`'s root attributes (`mean`/`std`,
+    /// `target_mean`/`target_std` with their names): a model trained on such data (checkpoint or
+    /// exported weights) or a prepared dataset; an error names what is missing.
+    public static func statistics(from path: String) throws -> (features: FeatureStatistics, targets: FeatureStatistics)
+    {
+        let metadata = try datasetIO(file: path, object: nil) {
+            let file = try HDF5File.open(path)
+            defer { try? file.close() }
+            return try ModelMetadata.read(from: file.root, role: .dataset, file: path)
+        }
+        guard let features = metadata.featureStatistics, let targets = metadata.targetStatistics else {
+            throw FileError(
+                .missing, .dataset, file: path, object: "mean, target_mean (root attributes)",
+                "expected the input and target statistics of a model trained on `lstm prepare csv` data (mean, std, target_mean, target_std), found \(metadata.featureStatistics == nil ? "no mean/std" : "no target_mean/target_std")"
+            )
+        }
+        return (features, targets)
     }
 
     /// A finite number, or nil (empty cells, text, nan and inf are not numbers).

@@ -119,6 +119,9 @@ public struct Checkpoint: Sendable, Equatable {
     /// What the model knows about its data (vocabulary, class, feature and target names,
     /// normalisation), stored as root attributes; empty for checkpoints written before them.
     public var metadata = ModelMetadata()
+    /// How the run was started (JSON: `lstm_version`, the `--init` file and its SHA-256), or nil;
+    /// the `run_provenance` root attribute (see `RunProvenance` in LSTMRun).
+    public var runProvenance: String? = nil
 
     /// A checkpoint from its parts; `parameters` must follow `ParameterLayout(config)`.
     public init(
@@ -244,7 +247,9 @@ public struct Checkpoint: Sendable, Equatable {
             for name in optimizer.hyperparameters.keys { try Self.checkName(name, "hyperparameter name", file) }
         }
         for name in rngStates.keys { try Self.checkName(name, "RNG state name", file) }
-        for (what, text) in [("data cursor", dataCursor), ("config text", configText)]
+        for (what, text) in [
+            ("data cursor", dataCursor), ("config text", configText), ("run provenance", runProvenance)
+        ]
         where text?.utf8.contains(0) == true {
             throw FileError(
                 .invalidValue, .checkpoint, file: file, object: nil,
@@ -339,6 +344,7 @@ extension Checkpoint {
         if let dataCursor { try root.setAttribute("data_cursor", dataCursor) }
         if let configText { try root.setAttribute("config_text", configText) }
         try writeModelMetadata(into: root)
+        if let runProvenance { try root.setAttribute("run_provenance", runProvenance) }
     }
 
     /// One float32 dataset per layout entry, named and shaped as the layout says.
@@ -444,6 +450,7 @@ extension Checkpoint {
             rngStates: rngStates, dataCursor: try optionalString("data_cursor"),
             configText: try optionalString("config_text"), metrics: metrics)
         checkpoint.metadata = try readModelMetadata(root, path: path)
+        checkpoint.runProvenance = try optionalString("run_provenance")
         try checkpoint.validate(file: path)
         return checkpoint
     }

@@ -25,6 +25,7 @@ public enum Inspection {
             var text = "\(format.displayName) weights: \(path)\n"
             if let checkpoint = try? WeightsImporter.read(path, format: format) {
                 text += modelDescription(checkpoint.config, indent: "  ")
+                text += metadataDescription(checkpoint.metadata, indent: "  ")
                 text += "parameters: \(checkpoint.parameters.count)\n"
             } else if let sized = try? WeightsImporter.read(
                 path, format: format, options: WeightsImportOptions(head: .sequence, activation: .identity, loss: .mse))
@@ -80,6 +81,7 @@ public enum Inspection {
         if let path { s += ": \(path)" }
         s += " (\(Checkpoint.formatName) v\(Checkpoint.formatVersion))\n"
         s += modelDescription(checkpoint.config, indent: "  ")
+        s += metadataDescription(checkpoint.metadata, indent: "  ")
         let layout = checkpoint.layout
         s += "parameters: \(layout.count) in \(layout.entries.count) tensors\n"
         let width = layout.entries.map(\.name.count).max() ?? 0
@@ -148,6 +150,31 @@ public enum Inspection {
         s +=
             "\(indent)head: \(config.head.rawValue), output size \(config.outputSize), activation \(config.activation.rawValue), loss \(config.loss.rawValue)\n"
         s += "\(indent)initialization: \(config.initialization.rawValue), forget gate bias \(config.forgetGateBias)\n"
+        return s
+    }
+
+    /// What the model knows about its data (`ModelMetadata`), or "" when nothing:
+    /// "data:\n  vocabulary: 65 entries [\"\\n\", \" \", …]\n  features: temp (mean 20.1, std 3.5), …".
+    static func metadataDescription(_ m: ModelMetadata, indent: String) -> String {
+        if m.isEmpty { return "" }
+        func shown(_ names: [String]) -> String {
+            let quoted = names.prefix(10).map { "\"" + $0.debugDescription.dropFirst().dropLast() + "\"" }
+            return "[" + quoted.joined(separator: ", ") + (names.count > 10 ? ", …]" : "]")
+        }
+        func columns(_ names: [String]?, _ stats: ColumnStatistics?) -> String {
+            guard let stats else { return shown(names ?? []) }
+            return stats.names.indices.map { "\(stats.names[$0]) (mean \(stats.mean[$0]), std \(stats.std[$0]))" }
+                .joined(separator: ", ")
+        }
+        var s = "data (root attributes):\n"
+        if let v = m.vocabulary { s += "\(indent)vocabulary: \(v.count) entries \(shown(v))\n" }
+        if let c = m.classNames { s += "\(indent)class names: \(shown(c))\n" }
+        if m.featureNames != nil || m.featureStatistics != nil {
+            s += "\(indent)features: \(columns(m.featureNames, m.featureStatistics))\n"
+        }
+        if m.targetNames != nil || m.targetStatistics != nil {
+            s += "\(indent)targets: \(columns(m.targetNames, m.targetStatistics))\n"
+        }
         return s
     }
 

@@ -42,7 +42,7 @@ struct Predict: ParsableCommand {
         let o = options
         let summary = try Inference.predict(
             weights: o.checkpoint, data: o.data, split: o.split, out: out,
-            batchSize: o.batchSize, seqLength: o.seqLength, denormalize: denormalize,
+            batchSize: o.batchSize ?? 64, seqLength: o.seqLength, denormalize: denormalize,
             acceptDataMismatch: o.acceptDataMismatch)
         print(summary.description)
     }

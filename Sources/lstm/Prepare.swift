@@ -70,11 +70,15 @@ struct Prepare: ParsableCommand {
                 Each sample is T consecutive rows of the feature columns (inputs [N, T, I]); its target is \
                 the target columns of the following row (targets [N, O], for the `last` head). Rows are \
                 split chronologically; z-scores use train-split statistics, stored as root attributes \
-                so predictions can be mapped back (value = prediction · target_std + target_mean).
+                so predictions can be mapped back (value = prediction · target_std + target_mean). New \
+                data for a trained model: --statistics-from MODEL normalises with the model's own \
+                statistics (and stores them), so `lstm predict` accepts it.
 
                 Example:
                   lstm prepare csv weather.csv --window 24 --target temp --out weather.h5
                   lstm prepare csv w.csv --window 24 --target temp --features temp wind --out w.h5
+                  lstm prepare csv new.csv --window 24 --target temp --statistics-from runs/w/best.h5 \
+                    --val-frac 0 --test-frac 0 --out new.h5
                 """)
 
         @Argument(help: "The CSV file (header row, comma-separated).") var file: String
@@ -86,11 +90,14 @@ struct Prepare: ParsableCommand {
         @Option(help: "The dataset file to write.") var out: String
         @Option(help: "Fraction of the rows for the val split.") var valFrac = 0.1
         @Option(help: "Fraction of the rows for the test split.") var testFrac = 0.1
+        @Option(help: "Normalise with the statistics of this model (or dataset) instead of the train rows'.")
+        var statisticsFrom: String?
 
         func run() throws {
-            let preparer = CSVPreparer(
+            var preparer = CSVPreparer(
                 window: window, targets: target, features: features.isEmpty ? nil : features,
                 valFraction: valFrac, testFraction: testFrac)
+            if let statisticsFrom { preparer.statistics = try CSVPreparer.statistics(from: statisticsFrom) }
             Prepare.report(try preparer.prepare(file: file, to: out))
         }
     }

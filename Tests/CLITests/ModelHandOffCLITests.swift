@@ -298,6 +298,31 @@ final class ModelHandOffCLITests: XCTestCase {
         for (u, y) in zip(units, raw) { XCTAssertEqual(u, y * std + mean, accuracy: 1e-3) }
     }
 
+    func testNewCSVDataPreparedWithTheModelsStatisticsIsAcceptedByPredict() throws {
+        try run([
+            "prepare", "csv", "sunspots.csv", "--window", "3", "--target", "temp", "--statistics-from",
+            "run-co2/best.h5", "--val-frac", "0", "--test-frac", "0", "--out", "sun-like-co2.h5"
+        ])
+        let prepared = try HDF5File.open(path("sun-like-co2.h5"))
+        let model = try HDF5File.open(path("run-co2/best.h5"))
+        for a in ["mean", "std", "target_mean", "target_std"] {
+            XCTAssertEqual(
+                try prepared.root.attribute(a, as: [Float].self), try model.root.attribute(a, as: [Float].self))
+        }
+        try prepared.close()
+        try model.close()
+        // Its only split (train) is taken, and nothing differs from the model.
+        let r = try run(["predict", "run-co2/best.h5", "--data", "sun-like-co2.h5", "--out", "sun.csv"])
+        XCTAssertFalse(r.stderr.contains("warning"), r.stderr)
+        let header = try String(contentsOfFile: path("sun.csv"), encoding: .utf8).split(separator: "\n")[0]
+        XCTAssertEqual(header, "sequence,output_temp,value_temp")
+        try fails(
+            [
+                "prepare", "csv", "sunspots.csv", "--window", "3", "--target", "wind", "--statistics-from",
+                "run-co2/best.h5", "--out", "bad.h5"
+            ], saying: ["the given statistics are for the target columns [temp], the chosen target columns are [wind]"])
+    }
+
     func testPredictRefusesDataWhoseFeatureNamesDifferFromTheModels() throws {
         try Self.writeInputsOnly("renamed.h5", n: 3, featureNames: ["humidity", "pressure"])
         try fails(

@@ -16,7 +16,9 @@ let package = Package(
     traits: [.trait(name: "MPI", description: "Multi-process training over MPI (Open MPI's libmpi)")],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
-        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2")
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
+        .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.20")
     ],
     targets: [
         // C libraries behind tiny header shims; no other target sees C types.
@@ -44,8 +46,21 @@ let package = Package(
         // HDF5-backed datasets: schema, validation, writer, loader, preparers and generators.
         .target(name: "LSTMData", dependencies: ["LSTMKit", "HDF5Kit", "LSTMFiles"]),
 
-        // Model I/O: checkpoints and their store, PyTorch/Keras weights, inspect, prediction files.
-        .target(name: "LSTMIO", dependencies: ["LSTMKit", "HDF5Kit", "LSTMFiles"]),
+        // ONNX's protobuf messages, generated from the onnx pip package's onnx.proto
+        // (Sources/ONNXProto/regenerate.sh; the generated code is committed, CI never runs protoc).
+        .target(
+            name: "ONNXProto", dependencies: [.product(name: "SwiftProtobuf", package: "swift-protobuf")],
+            exclude: ["onnx.proto", "regenerate.sh"]),
+
+        // Model I/O: checkpoints and their store, PyTorch/Keras/safetensors/ONNX weights, inspect,
+        // prediction files.
+        .target(
+            name: "LSTMIO",
+            dependencies: [
+                "LSTMKit", "HDF5Kit", "LSTMFiles", "ONNXProto",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "ZIPFoundation", package: "ZIPFoundation")
+            ]),
 
         // Config-driven runs: YAML configs, the training loop with validation, metrics,
         // checkpoints and resume, progress output and plots.
@@ -97,7 +112,8 @@ let package = Package(
         .testTarget(name: "LSTMFilesTests", dependencies: ["LSTMFiles", "HDF5Kit"]),
         .testTarget(name: "LSTMDataTests", dependencies: ["LSTMData", "LSTMFiles", "LSTMKit", "HDF5Kit"]),
         .testTarget(
-            name: "LSTMIOTests", dependencies: ["LSTMIO", "LSTMFiles", "LSTMKit", "HDF5Kit"], exclude: ["Interop"]),
+            name: "LSTMIOTests", dependencies: ["LSTMIO", "LSTMFiles", "LSTMKit", "HDF5Kit", "ONNXProto"],
+            exclude: ["Interop"]),
         .testTarget(name: "LSTMRunTests", dependencies: ["LSTMRun", "LSTMData", "LSTMIO", "LSTMKit"]),
         // End-to-end tests of the built `lstm` executable.
         .testTarget(name: "CLITests", dependencies: ["lstm", "HDF5Kit", "CHDF5"])

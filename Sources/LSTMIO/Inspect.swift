@@ -9,6 +9,15 @@ public enum Inspection {
     /// Describes the file at `path`: a checkpoint summary for a checkpoint, the model attributes
     /// plus the tree for exported weights, and the tree for any other HDF5 file.
     public static func report(path: String) throws -> String {
+        switch try? WeightsContainer.sniff(path) {  // anything but these two: HDF5 decides below
+        case .hdf5?, nil: break
+        case .safetensors?: return try safetensorsReport(path: path)
+        case .kerasArchive?:
+            var text = "Keras archive (.keras): \(path)\n"
+            let checkpoint = try WeightsImporter.read(path)
+            text += modelDescription(checkpoint.config, indent: "  ")
+            return text + "parameters: \(checkpoint.parameters.count)\n"
+        }
         switch try WeightsFormat.detect(path: path) {
         case .checkpoint:
             return checkpointSummary(try Checkpoint.load(from: path), path: path)
@@ -49,6 +58,31 @@ public enum Inspection {
         case nil:
             return try tree(path: path)
         }
+    }
+
+    /// A safetensors file: the model (when the file describes it), every tensor's dtype and
+    /// shape, and the `__metadata__` strings (long values cut at 100 characters).
+    static func safetensorsReport(path: String) throws -> String {
+        let file = try SafeTensorsFile(path: path)
+        var text = "safetensors weights: \(path)\n"
+        if let checkpoint = try? WeightsImporter.read(path) {
+            text += modelDescription(checkpoint.config, indent: "  ")
+            text += "parameters: \(checkpoint.parameters.count)\n"
+        }
+        text += "tensors:\n"
+        let width = file.entries.keys.map(\.count).max() ?? 0
+        for name in file.entries.keys.sorted() {
+            let e = file.entries[name]!
+            text += "  \(name.padding(toLength: width, withPad: " ", startingAt: 0))  \(e.dtype) \(e.shape)\n"
+        }
+        if !file.metadata.isEmpty {
+            text += "__metadata__:\n"
+            for key in file.metadata.keys.sorted() {
+                let value = file.metadata[key]!
+                text += "  \(key) = \(value.count > 100 ? value.prefix(100) + "…" : value)\n"
+            }
+        }
+        return text
     }
 
     /// A summary of a checkpoint: model config, parameter count, tensor names and shapes,

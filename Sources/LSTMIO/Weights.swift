@@ -7,8 +7,13 @@ import LSTMKit
 public enum WeightsFormat: String, Sendable, CaseIterable, Codable {
     /// One HDF5 dataset per key of the equivalent PyTorch model's `state_dict()` (docs/weights.md).
     case pytorch
-    /// A Keras 3 `.weights.h5` file for the equivalent `keras.Sequential` model.
+    /// A Keras 3 `.weights.h5` file for the equivalent `keras.Sequential` model (or, read only, a
+    /// `.keras` archive holding one).
     case keras
+    /// A safetensors file with the PyTorch `state_dict()` keys (Hugging Face's format).
+    case safetensors
+    /// An ONNX model with ONNX's own LSTM operator (written only).
+    case onnx
     /// This project's checkpoint (parameters plus training state); accepted wherever weights are read.
     case checkpoint
 
@@ -17,8 +22,110 @@ public enum WeightsFormat: String, Sendable, CaseIterable, Codable {
         switch self {
         case .pytorch: "PyTorch"
         case .keras: "Keras"
+        case .safetensors: "safetensors"
+        case .onnx: "ONNX"
         case .checkpoint: "checkpoint"
         }
+    }
+
+    /// The formats `lstm export` writes, in the order help lists them.
+    public static let exportable: [WeightsFormat] = [.pytorch, .keras, .safetensors, .onnx]
+    /// The formats `lstm import` (and every command taking weights) reads.
+    public static let importable: [WeightsFormat] = [.pytorch, .keras, .safetensors, .checkpoint]
+
+    /// The format a command-line name stands for: the raw value in any case, or "torch" for PyTorch.
+    public init?(name: String) {
+        let lower = name.lowercased()
+        if lower == "torch" {
+            self = .pytorch
+        } else if let format = WeightsFormat(rawValue: lower) {
+            self = format
+        } else {
+            return nil
+        }
+    }
+
+    /// The file-name suffixes of each exportable format, longest first within a format; the
+    /// first is the one suggested.
+    public var suffixes: [String] {
+        switch self {
+        case .pytorch: [".pt.h5", ".h5"]
+        case .keras: [".weights.h5"]
+        case .safetensors: [".safetensors"]
+        case .onnx: [".onnx"]
+        case .checkpoint: [".h5"]
+        }
+    }
+
+    /// The exportable format a file name's suffix names (`.weights.h5` Keras, `.pt.h5` or `.h5`
+    /// PyTorch, `.safetensors`, `.onnx`), or nil.
+    public static func named(byPath path: String) -> WeightsFormat? {
+        let name = (path as NSString).lastPathComponent.lowercased()
+        if name.hasSuffix(".weights.h5") { return .keras }
+        for format in [WeightsFormat.safetensors, .onnx, .pytorch] where format.suffixes.contains(where: name.hasSuffix)
+        {
+            return format
+        }
+        return nil
+    }
+
+    /// The format to export to `path`: `format` when given (refused when the suffix names another
+    /// format, or when the framework could not load the file under that name), else the one the
+    /// suffix names. Errors are `FileError`s (role `.weights`, kind `.invalidArgument`) naming the
+    /// right file name.
+    public static func forExport(to path: String, format: WeightsFormat?) throws -> WeightsFormat {
+        let bySuffix = named(byPath: path)
+        let stem = Self.stem(path)
+        func fail(_ message: String) -> FileError { FileError(.invalidArgument, .weights, file: path, message) }
+        let list = exportable.map { "\($0.suffixes.joined(separator: "/")) (\($0.rawValue))" }.joined(separator: ", ")
+        let name = (path as NSString).lastPathComponent.lowercased()
+        if name.hasSuffix(".pt") || name.hasSuffix(".pth") || name.hasSuffix(".bin") {
+            throw fail(
+                "lstm does not write pickled PyTorch files; name the output \(stem).safetensors (load it with safetensors.torch.load_file) or \(stem).pt.h5 (h5py)"
+            )
+        }
+        if name.hasSuffix(".keras") {
+            throw fail(
+                "lstm does not write .keras archives; name the output \(stem).weights.h5 and load it with model.load_weights() (docs/weights.md)"
+            )
+        }
+        guard let format else {
+            guard let bySuffix else {
+                throw fail("cannot tell the format from the file name; name it with one of \(list), or give --format")
+            }
+            return bySuffix
+        }
+        guard exportable.contains(format) else {
+            throw fail(
+                "cannot export to format '\(format.rawValue)'; the export formats are \(exportable.map(\.rawValue).joined(separator: ", "))"
+            )
+        }
+        if format == .keras && bySuffix != .keras {
+            throw fail(
+                "Keras loads weights only from files named *.weights.h5 (load_weights refuses other names); use --out \(stem).weights.h5"
+            )
+        }
+        if let bySuffix, bySuffix != format {
+            throw fail(
+                "--format \(format.rawValue) disagrees with the file name, which names \(bySuffix.displayName) weights; use --out \(stem)\(format.suffixes[0]) (or drop --format)"
+            )
+        }
+        if bySuffix == nil && format != .pytorch {
+            throw fail(
+                "a \(format.displayName) file must be named *\(format.suffixes[0]); use --out \(stem)\(format.suffixes[0])"
+            )
+        }
+        return format
+    }
+
+    /// `path` without its directory-less known suffix (".weights.h5", ".pt.h5", ".h5", …), directory kept.
+    static func stem(_ path: String) -> String {
+        let lower = path.lowercased()
+        for suffix in [".weights.h5", ".pt.h5", ".h5", ".safetensors", ".onnx", ".keras", ".pth", ".pt", ".bin"]
+        where lower.hasSuffix(suffix) {
+            return String(path.dropLast(suffix.count))
+        }
+        return path
     }
 
     /// Recognises the format of the HDF5 file at `path`, or nil if it is HDF5 but none of these.
@@ -62,17 +169,21 @@ public struct WeightsImportOptions: Sendable, Equatable {
     /// Accept weights that are not finite (NaN, ±inf, or float64 beyond float32's range), e.g. to
     /// inspect them (`--allow-non-finite`); by default they are refused with the tensor named.
     public var allowNonFinite: Bool
+    /// Tensor renames applied before anything else (`--rename fc=head`), in order.
+    public var renames: [WeightsRename]
 
     /// Options; nil means "take it from the file".
     public init(
         head: Head? = nil, activation: OutputActivation? = nil, loss: LossKind? = nil, bias: BiasForm? = nil,
-        allowNonFinite: Bool = false
+        allowNonFinite: Bool = false,
+        renames: [WeightsRename] = []
     ) {
         self.head = head
         self.activation = activation
         self.loss = loss
         self.bias = bias
         self.allowNonFinite = allowNonFinite
+        self.renames = renames
     }
 }
 
@@ -295,6 +406,48 @@ enum WeightsFile {
         try root.setAttribute("head", config.head.rawValue)
         try root.setAttribute("activation", config.activation.rawValue)
         try root.setAttribute("loss", config.loss.rawValue)
-        try root.setAttribute("gate_order", format == .keras ? "i,f,c,o" : "i,f,g,o")
+        try root.setAttribute("gate_order", gateOrder(format))
+    }
+
+    /// The gate order of a format's stacked blocks, as the `gate_order` attribute says it.
+    static func gateOrder(_ format: WeightsFormat) -> String {
+        switch format {
+        case .keras: "i,f,c,o"
+        case .onnx: "i,o,f,c"
+        default: "i,f,g,o"
+        }
+    }
+
+    /// The same description as strings, for safetensors' `__metadata__` and ONNX's
+    /// `metadata_props` (numbers in decimal, `hidden_size` a JSON list when widths differ), plus
+    /// the checkpoint's `ModelMetadata` (vocabulary, names, statistics; each a JSON array).
+    static func modelAttributes(_ checkpoint: Checkpoint, format: WeightsFormat) throws -> [String: String] {
+        let config = checkpoint.config
+        var out: [String: String] = [
+            markerAttribute: format.rawValue,
+            "model_config": try CheckpointIO.modelConfigJSON(config),
+            "num_layers": "\(config.numLayers)",
+            "bidirectional": config.bidirectional ? "1" : "0",
+            "hidden_size": config.uniformWidth
+                ? "\(config.hiddenSize)" : "[\(config.hiddenSizes.map(String.init).joined(separator: ", "))]",
+            "bias": config.bias.rawValue,
+            "output_size": "\(config.outputSize)",
+            "head": config.head.rawValue,
+            "activation": config.activation.rawValue,
+            "loss": config.loss.rawValue,
+            "gate_order": gateOrder(format)
+        ]
+        if format == .safetensors { out["format"] = "pt" }  // what safetensors.torch.save_file writes
+        for (key, value) in checkpoint.metadata.properties { out[key] = value }
+        switch config.input {
+        case .features(let size):
+            out["input_kind"] = "features"
+            out["input_size"] = "\(size)"
+        case .tokens(let v, let e):
+            out["input_kind"] = "tokens"
+            out["vocabulary_size"] = "\(v)"
+            out["embedding_size"] = "\(e)"
+        }
+        return out
     }
 }

@@ -13,6 +13,12 @@ public enum WeightsExporter {
         switch format {
         case .checkpoint:
             try checkpoint.save(to: path)
+        case .safetensors:
+            try SafeTensorsFile.write(
+                fileTensors(checkpoint, .pytorch),
+                metadata: WeightsFile.modelAttributes(checkpoint, format: .safetensors), to: path)
+        case .onnx:
+            try ONNXExporter.write(checkpoint, to: path)
         case .pytorch, .keras:
             let tensors = fileTensors(checkpoint, format)
             try FileError.mapping(.weights, file: path) {

@@ -16,60 +16,168 @@ public enum WeightsImporter {
         _ path: String, format: WeightsFormat? = nil,
         options: WeightsImportOptions = WeightsImportOptions()
     ) throws -> Checkpoint {
-        try read(path, format: format, options: options, notice: true)
+        try readNoting(path, format: format, options: options).checkpoint
     }
 
     /// `read`, printing the notice for a file of ours without checksums only if `notice`.
     static func read(
         _ path: String, format: WeightsFormat?, options: WeightsImportOptions, notice: Bool
     ) throws -> Checkpoint {
-        let detected: WeightsFormat? = try FileError.mapping(.weights, file: path) {
-            let file: HDF5File
-            do { file = try HDF5File.open(path) } catch let error as HDF5Error where error.kind == .notHDF5 {
-                throw FileError(.wrongFormat, .weights, file: path, object: nil, "not an HDF5 file (\(error.reason))")
+        try readNoting(path, format: format, options: options, notice: notice).checkpoint
+    }
+
+    /// `read`, plus notes worth telling the user once (e.g. "ignored the /optimizer group").
+    public static func readNoting(
+        _ path: String, format: WeightsFormat? = nil,
+        options: WeightsImportOptions = WeightsImportOptions(), notice: Bool = true
+    ) throws -> (checkpoint: Checkpoint, notes: [String]) {
+        if let format, !WeightsFormat.importable.contains(format) {
+            throw FileError(
+                .invalidArgument, .weights, file: path,
+                "cannot read \(format.displayName) files; the formats read are \(WeightsFormat.importable.map(\.rawValue).joined(separator: ", "))"
+            )
+        }
+        switch try WeightsContainer.sniff(path) {
+        case .hdf5:
+            return try readHDF5(
+                path, display: path, format: format, options: options, archiveConfig: nil, notice: notice)
+        case .safetensors:
+            if let format, format != .safetensors && format != .pytorch {
+                throw FileError(
+                    .wrongFormat, .weights, file: path,
+                    "the file holds safetensors (PyTorch state_dict) weights, not \(format.displayName); use --format safetensors"
+                )
             }
+            let file = try SafeTensorsFile(path: path)
+            let store = TensorStore(
+                tensors: Dictionary(
+                    uniqueKeysWithValues: file.entries.map { key, e in
+                        (key, TensorStore.Tensor(shape: e.shape, type: e.dtype) { _ in try file.floats(key) })
+                    }),
+                attributes: file.metadata, container: "safetensors")
+            var result = try read(store, path: path, format: .safetensors, options: options)
+            result.checkpoint.metadata = try ModelMetadata(properties: file.metadata, role: .weights, file: path)
+            return result
+        case .kerasArchive(let config):
+            if let format, format != .keras {
+                throw FileError(
+                    .wrongFormat, .weights, file: path,
+                    "the file is a Keras .keras archive, not \(format.displayName) weights; use --format keras")
+            }
+            return try KerasArchive.withWeights(path) { weights in
+                try readHDF5(
+                    weights, display: path, format: .keras, options: options, archiveConfig: config, notice: notice)
+            }
+        }
+    }
+
+    /// Reads an HDF5 file: a checkpoint, or PyTorch or Keras weights. `display` is the name used in
+    /// errors (the .keras archive when `path` is the weights extracted from it).
+    static func readHDF5(
+        _ path: String, display: String, format: WeightsFormat?, options: WeightsImportOptions,
+        archiveConfig: KerasArchive.Config?, notice: Bool
+    ) throws -> (checkpoint: Checkpoint, notes: [String]) {
+        let detected: WeightsFormat? = try FileError.mapping(.weights, file: display) {
+            let file = try HDF5File.open(path)
             defer { try? file.close() }
             return WeightsFormat.detect(file.root)
         }
         if detected == .checkpoint || format == .checkpoint {
             let (loaded, status) = try Checkpoint.loadVerified(from: path)
             var checkpoint = loaded
-            if status == .absent && notice { Checksums.reportAbsent(.checkpoint, file: path) }
-            if !options.allowNonFinite { try checkpoint.checkFinite(file: path) }
+            if status == .absent && notice { Checksums.reportAbsent(.checkpoint, file: display) }
+            if !options.allowNonFinite { try checkpoint.checkFinite(file: display) }
             if let bias = options.bias, bias != checkpoint.config.bias { checkpoint = convert(checkpoint, to: bias) }
-            checkpoint.config = try apply(options, to: checkpoint.config, path: path)
-            return checkpoint
+            checkpoint.config = try apply(options, to: checkpoint.config, path: display)
+            return (checkpoint, [])
         }
+        if format == .safetensors {
+            throw FileError(
+                .wrongFormat, .weights, file: display,
+                "the file is HDF5, not safetensors; use --format \(detected?.rawValue ?? "pytorch") (or leave --format out)"
+            )
+        }
+        return try FileError.mapping(.weights, file: display) {
+            let file = try HDF5File.open(path)
+            defer { try? file.close() }
+            let root = file.root
+            // Files PyTorch or Keras wrote never had checksums; only our own older exports get the notice.
+            let status = try Checksums.verify(root, role: .weights, file: display)
+            if status == .absent && root.hasAttribute(WeightsFile.markerAttribute) && notice {
+                Checksums.reportAbsent(.weights, file: display)
+            }
+            var datasets = try HDF5Tree.datasets(in: root)
+            var notes: [String] = []
+            let optimizerKeys = datasets.keys.filter { $0.hasPrefix("optimizer/") }
+            if !optimizerKeys.isEmpty && (detected == .keras || format == .keras || root.exists("layers")) {
+                for key in optimizerKeys { datasets[key] = nil }
+                notes.append(
+                    "\(display): ignored the /optimizer group (\(optimizerKeys.count) tensors of Keras' optimizer state, which the weights do not need)"
+                )
+            }
+            var attributes: [String: String] = [:]
+            for name in try root.attributeNames() {
+                if let value = try? root.attribute(name, as: String.self) { attributes[name] = value }
+            }
+            var store = TensorStore(
+                tensors: datasets.mapValues { dataset in
+                    TensorStore.Tensor(shape: dataset.shape, type: "\(dataset.elementType)") { name in
+                        try dataset.checkStoredSize(.weights, file: display, object: "/" + name)
+                        switch dataset.elementType {
+                        case .float32: return try dataset.read(as: Float.self)
+                        case .float64:
+                            // Beyond float32's range is refused with the value as stored (the reader
+                            // refuses the other non-finite values for every container).
+                            let stored = try dataset.read(as: Double.self)
+                            if !options.allowNonFinite, let bad = stored.firstIndex(where: { !Float($0).isFinite }) {
+                                throw FileError(
+                                    .invalidValue, .weights, file: display, object: "/" + name,
+                                    WeightsFile.nonFiniteMessage(stored[bad], at: bad, shape: dataset.shape))
+                            }
+                            return stored.map { Float($0) }
+                        default:
+                            throw FileError(
+                                .typeMismatch, .weights, file: display, object: "/" + name,
+                                "stores \(dataset.elementType) values, expected float32 or float64")
+                        }
+                    }
+                },
+                attributes: attributes, container: "HDF5")
+            if let archiveConfig { store.defaults = archiveConfig }
+            var result = try read(store, path: display, format: format, options: options)
+            // vocabulary, names, statistics: none in files written elsewhere
+            result.checkpoint.metadata = try Checkpoint.readModelMetadata(root, path: display, role: .weights)
+            result.notes = notes + result.notes
+            return result
+        }
+    }
+
+    /// Reads a PyTorch-, safetensors- or Keras-keyed `store` (renames applied here).
+    static func read(
+        _ original: TensorStore, path: String, format: WeightsFormat?, options: WeightsImportOptions
+    ) throws -> (checkpoint: Checkpoint, notes: [String]) {
+        let store = try original.renamed(options.renames, path: path)
+        let container = original.container
+        let detected = store.container == "safetensors" ? WeightsFormat.safetensors : store.detect()
         let chosen: WeightsFormat
         if let format {
-            if let detected, detected != format {
+            if let detected, detected != format, !(detected == .safetensors && format == .pytorch) {
                 throw FileError(
                     .wrongFormat, .weights, file: path, object: nil,
                     "the file holds \(detected.displayName) weights, not \(format.displayName); use --format \(detected.rawValue)"
                 )
             }
             chosen = format
-        } else {
-            guard let detected else {
-                throw FileError(
-                    .wrongFormat, .weights, file: path, object: nil,
-                    "cannot tell the format: not a checkpoint, and neither PyTorch weights (no dataset 'lstm.weight_ih_l0') nor Keras weights (no group 'layers/lstm' or 'layers/bidirectional')"
-                )
-            }
+        } else if let detected {
             chosen = detected
+        } else {
+            throw FileError(
+                .wrongFormat, .weights, file: path, object: nil,
+                "cannot tell the format: a \(container) file, expected PyTorch keys (a tensor 'lstm.weight_ih_l0') or Keras groups ('layers/lstm' or 'layers/bidirectional'); found \(store.listing())\(store.renameHint())"
+            )
         }
-        let (checkpoint, status, ours) = try FileError.mapping(.weights, file: path) {
-            let file = try HDF5File.open(path)
-            defer { try? file.close() }
-            let status = try Checksums.verify(file.root, role: .weights, file: path)
-            var checkpoint = try Reader(root: file.root, path: path, format: chosen, options: options).checkpoint()
-            // vocabulary, names, statistics: none in files written elsewhere
-            checkpoint.metadata = try Checkpoint.readModelMetadata(file.root, path: path, role: .weights)
-            return (checkpoint, status, file.root.hasAttribute(WeightsFile.markerAttribute))
-        }
-        // Files PyTorch or Keras wrote never had checksums; only our own older exports get the notice.
-        if status == .absent && ours && notice { Checksums.reportAbsent(.weights, file: path) }
-        return checkpoint
+        let checkpoint = try Reader(store: store, path: path, format: chosen, options: options).checkpoint()
+        return (checkpoint, [])
     }
 
     /// The same function in the other bias form: b_ih + b_hh summed into one bias, or one bias
@@ -115,39 +223,51 @@ public enum WeightsImporter {
         return config
     }
 
-    /// Reads one PyTorch or Keras file whose root group is open.
+    /// Reads one PyTorch-, safetensors- or Keras-keyed tensor store.
     private struct Reader {
-        let root: HDF5Group
+        let store: TensorStore
         let path: String
         let format: WeightsFormat
         let options: WeightsImportOptions
+
+        var datasets: [String: TensorStore.Tensor] { store.tensors }
 
         func fail(_ kind: FileError.Kind, _ object: String?, _ message: String) -> FileError {
             FileError(kind, .weights, file: path, object: object.map { "/" + $0 }, message)
         }
 
         func checkpoint() throws -> Checkpoint {
-            let datasets = try HDF5Tree.datasets(in: root)
             let config = try resolveConfig(datasets)
             let expected = WeightsFile.tensors(config, format)
             let expectedKeys = Set(expected.map(\.key))
-            if let extra = datasets.keys.filter({ !expectedKeys.contains($0) }).sorted().first {
-                throw fail(
-                    .unexpected, extra,
-                    "unexpected tensor for this \(format.displayName) model (\(describe(config))); expected only \(expected.map(\.key).joined(separator: ", "))"
-                )
-            }
             var values: [String: [Float]] = [:]
             for t in expected {
                 guard let dataset = datasets[t.key] else {
-                    throw fail(.missing, t.key, "missing tensor (expected shape \(t.shape) for \(describe(config)))")
+                    throw fail(
+                        .missing, t.key,
+                        "missing tensor: expected shape \(t.shape) for \(describe(config)); \(store.headHint(expected: expectedKeys))"
+                    )
                 }
                 guard dataset.shape == t.shape else {
                     throw fail(
                         .shapeMismatch, t.key,
-                        "shape \(dataset.shape) does not match the expected \(t.shape) for \(describe(config))")
+                        "shape \(dataset.shape) does not match the expected \(t.shape) for \(describe(config))\(store.attributes["model_config"] != nil ? " (the model the file's model_config attribute describes)" : "")"
+                    )
                 }
-                values[t.key] = try floats(dataset, t.key)
+                let read = try dataset.read(t.key)
+                if !options.allowNonFinite, let bad = read.firstIndex(where: { !$0.isFinite }) {
+                    throw fail(
+                        .invalidValue, t.key,
+                        WeightsFile.nonFiniteMessage(Double(read[bad]), at: bad, shape: dataset.shape))
+                }
+                values[t.key] = read
+            }
+            if let extra = datasets.keys.filter({ !expectedKeys.contains($0) }).sorted().first {
+                let shape = datasets[extra]!.shape
+                throw fail(
+                    .unexpected, extra,
+                    "unexpected tensor \(shape) for this \(format.displayName) model (\(describe(config))); expected only \(expected.map(\.key).joined(separator: ", "))\(store.renameHint(extra: extra))"
+                )
             }
             return Checkpoint(config: config, parameters: arena(config, expected, values))
         }
@@ -181,9 +301,8 @@ public enum WeightsImporter {
         }
 
         /// The model config: the `model_config` attribute, else inferred from shapes, with options applied.
-        private func resolveConfig(_ datasets: [String: HDF5Dataset]) throws -> ModelConfig {
-            if root.hasAttribute("model_config") {
-                let json = try root.attribute("model_config", as: String.self)
+        private func resolveConfig(_ datasets: [String: TensorStore.Tensor]) throws -> ModelConfig {
+            if let json = store.attributes["model_config"] {
                 let config: ModelConfig
                 do { config = try JSONDecoder().decode(ModelConfig.self, from: Data(json.utf8)) } catch {
                     throw fail(
@@ -194,14 +313,16 @@ public enum WeightsImporter {
             }
             func shape(_ name: String, rank: Int) throws -> [Int] {
                 guard let dataset = datasets[name] else {
-                    throw fail(.missing, name, "missing tensor (needed to infer the model's sizes)")
+                    throw fail(
+                        .missing, name,
+                        "missing tensor (needed to infer the model's sizes); \(store.headHint(expected: []))")
                 }
-                guard dataset.rank == rank else {
+                guard dataset.shape.count == rank else {
                     throw fail(.shapeMismatch, name, "expected a \(rank)-D tensor, found shape \(dataset.shape)")
                 }
                 return dataset.shape
             }
-            let pytorch = format == .pytorch
+            let pytorch = format != .keras
             let bidirectional =
                 pytorch
                 ? datasets["lstm.weight_ih_l0_reverse"] != nil
@@ -251,22 +372,22 @@ public enum WeightsImporter {
                 input = .features(size: inputWidth)
             }
             func stored<V: RawRepresentable>(_ name: String, _ type: V.Type) throws -> V? where V.RawValue == String {
-                guard root.hasAttribute(name) else { return nil }
-                let raw = try root.attribute(name, as: String.self)
+                guard let raw = store.attributes[name] else { return nil }
                 guard let value = V(rawValue: raw) else {
                     throw fail(.invalidConfig, "@\(name)", "unknown \(name) '\(raw)'")
                 }
                 return value
             }
-            guard let head = try options.head ?? stored("head", Head.self),
-                let loss = try options.loss ?? stored("loss", LossKind.self)
+            guard let head = try options.head ?? stored("head", Head.self) ?? store.defaults?.head,
+                let loss = try options.loss ?? stored("loss", LossKind.self) ?? store.defaults?.loss
             else {
                 throw fail(
                     .invalidConfig, nil,
-                    "the file has no model_config attribute, so the head and loss must be given (--head sequence|last, --loss cross_entropy|mse|bce; --activation defaults to the loss's usual one)"
+                    "the file records no model (no model_config attribute), so its head and loss are unknown; give them: `lstm import \(path) --head sequence|last --loss cross_entropy|mse|bce --out model.h5` (--activation defaults to the loss's usual one)"
                 )
             }
-            let activation = try options.activation ?? stored("activation", OutputActivation.self)
+            let activation =
+                try options.activation ?? stored("activation", OutputActivation.self) ?? store.defaults?.activation
             let config = ModelConfig(
                 input: input, hiddenSizes: widths, outputSize: outputs,
                 activation: activation, head: head, loss: loss, bidirectional: bidirectional,
@@ -275,37 +396,6 @@ public enum WeightsImporter {
                 throw fail(.invalidConfig, nil, "the inferred model is not valid: \(error)")
             }
             return config
-        }
-
-        /// A dataset's values as Float (float64 is rounded to float32), after checking its stored
-        /// size; unless `options.allowNonFinite`, a value that is not finite (or a float64 beyond
-        /// float32's range) is refused at its position.
-        private func floats(_ dataset: HDF5Dataset, _ name: String) throws -> [Float] {
-            switch dataset.elementType {
-            case .float32, .float64: break
-            default:
-                throw fail(
-                    .typeMismatch, name,
-                    "stores \(dataset.elementType) values, expected float32 or float64 (IEEE 754, little-endian)")
-            }
-            try dataset.checkStoredSize(.weights, file: path, object: "/" + name)
-            let values: [Float]
-            if dataset.elementType == .float64 {
-                let stored = try dataset.read(as: Double.self)
-                if !options.allowNonFinite, let bad = stored.firstIndex(where: { !Float($0).isFinite }) {
-                    throw fail(
-                        .invalidValue, name, WeightsFile.nonFiniteMessage(stored[bad], at: bad, shape: dataset.shape))
-                }
-                values = stored.map { Float($0) }
-            } else {
-                values = try dataset.read(as: Float.self)
-                if !options.allowNonFinite, let bad = values.firstIndex(where: { !$0.isFinite }) {
-                    throw fail(
-                        .invalidValue, name,
-                        WeightsFile.nonFiniteMessage(Double(values[bad]), at: bad, shape: dataset.shape))
-                }
-            }
-            return values
         }
 
         private func describe(_ config: ModelConfig) -> String {

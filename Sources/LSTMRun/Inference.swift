@@ -24,6 +24,8 @@ public struct InferenceModel: Sendable {
     public let checkpoint: Checkpoint
     /// Settings of the run that wrote the checkpoint (empty for imported weights).
     public let run: StoredRunSettings
+    /// Things about the file worth telling the user once (e.g. a Keras optimizer group ignored).
+    public var notes: [String] = []
 
     /// Loads `path` as a checkpoint or weights file.
     ///
@@ -38,26 +40,28 @@ public struct InferenceModel: Sendable {
             throw RunError("\(path): no such weights file (expected a checkpoint or a file written by `lstm export`)")
         }
         var checkpoint: Checkpoint
+        var notes: [String]
         do {
-            checkpoint = try WeightsImporter.read(path, options: WeightsImportOptions(allowNonFinite: allowNonFinite))
-        } catch let error as FileError where error.kind == .invalidConfig && schema != nil {
+            (checkpoint, notes) = try WeightsImporter.readNoting(
+                path, options: WeightsImportOptions(allowNonFinite: allowNonFinite))
+        } catch let error as FileError where error.kind == .invalidConfig && error.object == nil && schema != nil {
+            // No model recorded: the data's targets say where predictions are made and how.
             let s = schema!
             let options = WeightsImportOptions(
                 head: s.target.isPerStep ? .sequence : .last, loss: s.target.isClasses ? .crossEntropy : .mse,
                 allowNonFinite: allowNonFinite)
-            do { checkpoint = try WeightsImporter.read(path, options: options) } catch let retried as FileError
-                where retried.kind != .invalidConfig
-            {
-                throw retried  // the file itself is at fault (damaged, lying, not finite): say so
-            } catch {
-                throw error
-            }
+            (checkpoint, notes) = try WeightsImporter.readNoting(path, options: options)
+            notes.append(
+                "\(path) records no model; took head \(options.head!.rawValue) and loss \(options.loss!.rawValue) from the data's targets"
+            )
         }
         let parameters = try checkpoint.makeParameterSet()
-        return InferenceModel(
+        var model = InferenceModel(
             path: path, config: checkpoint.config, parameters: parameters,
             network: try LSTMNetwork<Float>(config: checkpoint.config), checkpoint: checkpoint,
             run: StoredRunSettings(configText: checkpoint.configText))
+        model.notes = notes
+        return model
     }
 
     /// What the model knows about its data: vocabulary, class, feature and target names and
@@ -276,6 +280,7 @@ public enum Inference {
         let split = try resolveSplit(split, in: file)
         let labelled = requireTargets ? try file.schema(split) : try file.hasTargets(split) ? file.schema(split) : nil
         let model = try InferenceModel.load(weights, schema: labelled, allowNonFinite: allowNonFinite)
+        for note in model.notes { FileHandle.standardError.write(Data("note: \(note)\n".utf8)) }
         let schema = try labelled ?? file.inputsSchema(split, assuming: model.predictedTarget)
         try file.check(against: model.config, split: split)
         let differences = model.metadata.differences(fromData: file.metadata)

@@ -222,11 +222,12 @@ public final class TrainingRun {
         var model = try config.modelConfig(schema: schema)
         var initial: Checkpoint? = checkpoint
         if let initFrom {
-            let c = try WeightsImporter.read(
+            let (c, notes) = try WeightsImporter.readNoting(
                 initFrom,
                 options: WeightsImportOptions(
                     head: model.head, activation: model.activation, loss: model.loss,
                     bias: config.model.givenKeys.contains("bias") ? model.bias : nil))
+            if reducer.rank == 0 { for note in notes { FileHandle.standardError.write(Data("note: \(note)\n".utf8)) } }
             // Model keys the config leaves out come from the file; given ones must match it.
             model = config.model(model, inferringFrom: c.config)
             model.initialization = c.config.initialization

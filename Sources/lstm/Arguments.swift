@@ -11,10 +11,31 @@ extension OutputActivation: ExpressibleByArgument {}
 extension LossKind: ExpressibleByArgument {}
 extension BiasForm: ExpressibleByArgument {}
 
-extension WeightsFormat: ExpressibleByArgument {
-    /// Case-insensitive, as `--format PyTorch` always worked.
-    public init?(argument: String) { self.init(rawValue: argument.lowercased()) }
+/// `lstm export --format`: the formats export writes (help and errors list exactly these).
+struct ExportFormat: ExpressibleByArgument {
+    let format: WeightsFormat
+    /// Case-insensitive; "torch" is PyTorch.
+    init?(argument: String) {
+        guard let f = WeightsFormat(name: argument), WeightsFormat.exportable.contains(f) else { return nil }
+        format = f
+    }
+    static var allValueStrings: [String] { WeightsFormat.exportable.map(\.rawValue) }
+    var defaultValueDescription: String { format.rawValue }
 }
+
+/// `--format` of the commands that read weights: the formats they read.
+struct ImportFormat: ExpressibleByArgument {
+    let format: WeightsFormat
+    /// Case-insensitive; "torch" is PyTorch.
+    init?(argument: String) {
+        guard let f = WeightsFormat(name: argument), WeightsFormat.importable.contains(f) else { return nil }
+        format = f
+    }
+    static var allValueStrings: [String] { WeightsFormat.importable.map(\.rawValue) }
+    var defaultValueDescription: String { format.rawValue }
+}
+
+extension WeightsRename: ExpressibleByArgument {}
 
 /// The options evaluate and predict share: which weights, on which split, cut how.
 struct InferenceOptions: ParsableArguments {

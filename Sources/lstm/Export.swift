@@ -3,41 +3,48 @@ import Foundation
 import LSTMData
 import LSTMIO
 
-/// `lstm export`: writes a checkpoint's weights as a PyTorch or Keras HDF5 file.
+/// `lstm export`: writes a checkpoint's weights as PyTorch, Keras, safetensors or ONNX.
 struct Export: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Write a checkpoint's weights as a PyTorch or Keras HDF5 weights file.",
+        abstract: "Write a checkpoint's weights as PyTorch (HDF5), Keras, safetensors or ONNX.",
         discussion: """
-            pytorch: one dataset per key of the equivalent PyTorch model's state_dict() \
-            (embedding.weight, lstm.weight_ih_l0, …, head.bias), the model's single bias in \
-            lstm.bias_ih_lK and zeros in lstm.bias_hh_lK. keras: a Keras 3 .weights.h5 file for \
-            the equivalent keras.Sequential model (name the output *.weights.h5 for Keras to load \
-            it). The model configuration is stored in root attributes. See docs/weights.md for the \
-            models to build. The input may also be a PyTorch or Keras weights file.
+            The format follows --out's suffix unless --format is given: *.pt.h5 or *.h5 \
+            pytorch (one HDF5 dataset per key of the equivalent PyTorch model's state_dict(); \
+            --format torch is the same), *.weights.h5 keras (Keras 3 loads weights only from such \
+            names), *.safetensors (the state_dict keys, for safetensors.torch.load_file) and *.onnx \
+            (ONNX's LSTM operator plus the head, for onnxruntime and other runtimes). A --format \
+            that disagrees with the suffix is refused. The model configuration is stored in the \
+            file (root attributes, __metadata__ or metadata_props). See docs/weights.md for the \
+            models to load into. The input may also be a PyTorch, Keras or safetensors file.
 
             Examples:
-              lstm export runs/ckpt/best.h5 --format pytorch --out model.pt.h5
-              lstm export runs/ckpt/latest.h5 --format keras --out model.weights.h5
+              lstm export runs/ckpt/best.h5 --out model.pt.h5
+              lstm export runs/ckpt/best.h5 --out model.weights.h5
+              lstm export runs/ckpt/best.h5 --out model.safetensors
+              lstm export runs/ckpt/best.h5 --out model.onnx
             """)
 
     @Argument(help: "The checkpoint (or weights file) to read.") var checkpoint: String
-    @Option(help: "Output format: pytorch or keras.") var format: WeightsFormat
-    @Option(help: "The weights file to write (written atomically).") var out: String
+    @Option(help: "Output format (default: from --out's suffix).") var format: ExportFormat?
+    @Option(help: "The file to write (written atomically).") var out: String
     @Flag(help: "Accept weights that are not finite (NaN, ±inf), e.g. to inspect them; refused by default.")
     var allowNonFinite = false
 
-    func validate() throws {
-        if format == .checkpoint {
-            throw ValidationError("unknown export format 'checkpoint' (expected pytorch or keras)")
-        }
-    }
-
     func run() throws {
-        let source = try WeightsImporter.read(checkpoint, options: WeightsImportOptions(allowNonFinite: allowNonFinite))
+        let format = try WeightsFormat.forExport(to: out, format: self.format?.format)
+        let (source, notes) = try WeightsImporter.readNoting(
+            checkpoint, options: WeightsImportOptions(allowNonFinite: allowNonFinite))
+        for note in notes { printNote(note) }
         try WeightsExporter.export(source, format: format, to: out)
-        print("wrote \(format.displayName) weights (\(source.parameters.count) parameters) to \(out)")
+        let what = format == .onnx ? "model" : "weights"
+        print("wrote \(format.displayName) \(what) (\(source.parameters.count) parameters) to \(out)")
         if format == .keras && source.config.bias == .pytorch {
             print("note: Keras has one bias per gate unit, so each layer's bias_ih + bias_hh was written as their sum")
         }
     }
+}
+
+/// Prints a note about an input file to stderr (once per note), so stdout stays the result.
+func printNote(_ note: String) {
+    FileHandle.standardError.write(Data("note: \(note)\n".utf8))
 }

@@ -338,10 +338,12 @@ final class ModelHandOffCLITests: XCTestCase {
     }
 
     func testCheckpointsWithoutTheAttributesStillLoad() throws {
-        // A checkpoint as written before models carried metadata: the attributes removed.
+        // A checkpoint as written before models carried metadata (and checksums): the attributes removed.
         try FileManager.default.copyItem(atPath: path("run-co2/best.h5"), toPath: path("old.h5"))
         let file = try HDF5File.open(path("old.h5"), mode: .readWrite)
-        for name in ["feature_names", "mean", "std", "target_names", "target_mean", "target_std", "head", "loss"]
+        for name in [
+            "feature_names", "mean", "std", "target_names", "target_mean", "target_std", "head", "loss", "checksums"
+        ]
         where file.root.hasAttribute(name) {
             try file.root.removeAttribute(name)
         }

@@ -313,7 +313,7 @@ final class WeightsTests: XCTestCase {
             _ = try WeightsImporter.read(dir + "/d.h5", options: .anyValues)
         }
         try "not hdf5".write(toFile: dir + "/t.h5", atomically: true, encoding: .utf8)
-        F.assertFileError(.wrongFormat, .weights, mentioning: "not an HDF5 file") {
+        F.assertFileError(.wrongFormat, .weights, mentioning: "not a weights file: expected HDF5") {
             _ = try WeightsImporter.read(dir + "/t.h5", options: .anyValues)
         }
     }

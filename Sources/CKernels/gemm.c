@@ -55,10 +55,13 @@ static pthread_once_t choose_once = PTHREAD_ONCE_INIT;
 static int chosen_kind = LSTM_GEMM_OPENBLAS;
 static const char *chosen_reason = "";
 
+int lstm_gemm_preferred_kind(void) { return cpu_has_avx512() ? LSTM_GEMM_AVX512 : LSTM_GEMM_OPENBLAS; }
+
 static void choose(void) {
-    int widest = cpu_has_avx512() ? LSTM_GEMM_AVX512 : cpu_has_avx2_fma() ? LSTM_GEMM_AVX2 : LSTM_GEMM_OPENBLAS;
-    chosen_kind = widest;
-    chosen_reason = "the widest kernel this CPU runs";
+    chosen_kind = lstm_gemm_preferred_kind();
+    chosen_reason = chosen_kind == LSTM_GEMM_AVX512 ? "the default on AVX-512 CPUs"
+                    : cpu_has_avx2_fma()           ? "the default without AVX-512; LSTM_GEMM=avx2 selects our AVX2 kernel"
+                                                   : "this CPU has neither AVX-512 nor AVX2+FMA";
     const char *env = getenv("LSTM_GEMM");
     if (!env || !*env) return;
     for (int kind = LSTM_GEMM_OPENBLAS; kind <= LSTM_GEMM_AVX512; kind++) {

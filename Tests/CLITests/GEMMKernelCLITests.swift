@@ -41,30 +41,28 @@ final class GEMMKernelCLITests: XCTestCase {
         return lines.first.map(String.init) ?? ""
     }
 
-    func testTrainRunsTheWidestOwnKernelByDefaultAndSaysSo() throws {
+    func testTrainRunsOurAVX512KernelByDefaultWhereTheCPUHasItAndOpenBLASElsewhere() throws {
         let line = try gemmLine(nil)
         if Self.hasAVX512 {
-            XCTAssertTrue(line.hasPrefix("gemm: lstm avx512 (the widest kernel this CPU runs; R packed"), line)
-        } else if Self.hasAVX2 {
-            XCTAssertTrue(line.hasPrefix("gemm: lstm avx2 (the widest kernel this CPU runs; R packed"), line)
+            XCTAssertTrue(line.hasPrefix("gemm: lstm avx512 (the default on AVX-512 CPUs; R packed"), line)
         } else {
             XCTAssertTrue(line.hasPrefix("gemm: OpenBLAS"), line)
         }
-        XCTAssertFalse(line.contains("also runs"), line)
+        XCTAssertFalse(line.contains("unset LSTM_GEMM"), line)
     }
 
-    func testLSTMGEMMForcesOpenBLASAndTheLineSaysAWiderKernelExists() throws {
+    func testLSTMGEMMForcesOpenBLASAndTheLineSaysHowToGetTheFasterKernel() throws {
         let line = try gemmLine("openblas")
         XCTAssertTrue(line.hasPrefix("gemm: OpenBLAS "), line)
         XCTAssertTrue(line.contains("(LSTM_GEMM=openblas)"), line)
-        if Self.hasAVX2 { XCTAssertTrue(line.contains("this CPU also runs lstm avx"), line) }
+        XCTAssertEqual(line.contains("this CPU runs lstm avx512"), Self.hasAVX512, line)
     }
 
     func testLSTMGEMMForcesTheAVX2KernelWhereTheCPUHasIt() throws {
         try XCTSkipUnless(Self.hasAVX2, "this CPU has no AVX2+FMA")
         let line = try gemmLine("avx2")
         XCTAssertTrue(line.hasPrefix("gemm: lstm avx2 (LSTM_GEMM=avx2; R packed"), line)
-        XCTAssertEqual(line.contains("also runs lstm avx512"), Self.hasAVX512, line)
+        XCTAssertEqual(line.contains("this CPU runs lstm avx512"), Self.hasAVX512, line)
     }
 
     func testAnUnknownLSTMGEMMValueIsNamedAndTheDefaultKept() throws {

@@ -21,12 +21,17 @@ enum {
 /// 1 when this CPU can run `kind` (OpenBLAS always; AVX2 needs avx2+fma; AVX-512 needs F/VL/BW/DQ).
 int lstm_gemm_supported(int kind);
 
+/// The kind used without LSTM_GEMM: AVX-512 where the CPU has it, else OpenBLAS (measured in
+/// docs/results/kernels.md: our AVX2 kernel is no faster end to end than OpenBLAS's Haswell kernel,
+/// so AVX2-only machines keep today's path; LSTM_GEMM=avx2 opts in).
+int lstm_gemm_preferred_kind(void);
+
 /// The kind chosen for this process, decided once: the environment variable LSTM_GEMM
-/// (openblas | avx2 | avx512) when set and valid for this CPU, else the widest supported kind.
+/// (openblas | avx2 | avx512) when set and valid for this CPU, else lstm_gemm_preferred_kind().
 int lstm_gemm_default_kind(void);
 
-/// Why the default kind is what it is ("widest on this CPU", "LSTM_GEMM=avx2", or an explanation
-/// of an ignored/invalid LSTM_GEMM); a static string.
+/// Why the default kind is what it is ("the default on AVX-512 CPUs", "LSTM_GEMM=avx2", or an
+/// explanation of an ignored/invalid LSTM_GEMM); a static string.
 const char *lstm_gemm_default_reason(void);
 
 /// The kind's name: "openblas", "avx2", "avx512".

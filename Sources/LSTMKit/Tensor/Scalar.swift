@@ -305,14 +305,15 @@ public enum GEMMKernel: Int32, Sendable, CaseIterable, CustomStringConvertible {
     case avx512 = 2
 
     /// The kernel Float uses in this process, fixed at first use: `LSTM_GEMM=openblas|avx2|avx512`
-    /// when set and runnable here, else the widest this CPU runs.
+    /// when set and runnable here, else `preferred`.
     public static let current = GEMMKernel(rawValue: lstm_gemm_default_kind()) ?? .openblas
 
-    /// Why `current` was chosen (e.g. "the widest kernel this CPU runs", "LSTM_GEMM=avx2").
+    /// Why `current` was chosen (e.g. "the default on AVX-512 CPUs", "LSTM_GEMM=avx2").
     public static var reason: String { String(cString: lstm_gemm_default_reason()) }
 
-    /// The widest kernel this CPU runs.
-    public static var widest: GEMMKernel { allCases.last { $0.isSupported } ?? .openblas }
+    /// The kernel used without LSTM_GEMM: our AVX-512 kernel where the CPU has AVX-512, else OpenBLAS
+    /// (our AVX2 kernel measured no faster than OpenBLAS's Haswell one; LSTM_GEMM=avx2 opts in).
+    public static var preferred: GEMMKernel { GEMMKernel(rawValue: lstm_gemm_preferred_kind()) ?? .openblas }
 
     /// Whether this CPU can run the kernel.
     public var isSupported: Bool { lstm_gemm_supported(rawValue) != 0 }
@@ -320,8 +321,8 @@ public enum GEMMKernel: Int32, Sendable, CaseIterable, CustomStringConvertible {
     /// "openblas", "avx2", "avx512" (the values of LSTM_GEMM).
     public var description: String { String(cString: lstm_gemm_kind_name(rawValue)) }
 
-    /// The one line `lstm train` and `lstm bench` print, e.g. "gemm: lstm avx512 (the widest kernel this
-    /// CPU runs; R packed once per pass for the per-step GEMMs); OpenBLAS Prescott for Double".
+    /// The one line `lstm train` and `lstm bench` print, e.g. "gemm: lstm avx512 (the default on AVX-512
+    /// CPUs; R packed once per pass for the per-step GEMMs); OpenBLAS Prescott for Double".
     public static var summary: String {
         let kind = current
         var line: String
@@ -332,8 +333,9 @@ public enum GEMMKernel: Int32, Sendable, CaseIterable, CustomStringConvertible {
                 "gemm: lstm \(kind) (\(reason); R packed once per pass for the per-step GEMMs); "
                 + "OpenBLAS \(BLASThreads.coreName) for Double"
         }
-        if widest.rawValue > kind.rawValue {
-            line += "; this CPU also runs lstm \(widest): unset LSTM_GEMM (or set LSTM_GEMM=\(widest)) to use it"
+        if preferred == .avx512 && kind != .avx512 {
+            line +=
+                "; this CPU runs lstm avx512 (the faster default, docs/results/kernels.md): unset LSTM_GEMM to use it"
         }
         return line
     }

@@ -3,10 +3,12 @@
 #include "ckernels.h"
 #include "gemm_internal.h"
 
-#include <cpuid.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
 
 static int xcr0_has(unsigned long long bits) {
     unsigned eax, edx;
@@ -32,6 +34,10 @@ static int cpu_has_avx512(void) {
     int f = (b >> 16) & 1, dq = (b >> 17) & 1, bw = (b >> 30) & 1, vl = (b >> 31) & 1;
     return f && dq && bw && vl && xcr0_has(0xE6);  // opmask, ZMM_Hi256, Hi16_ZMM state too
 }
+#else  // not x86: OpenBLAS only
+static int cpu_has_avx2_fma(void) { return 0; }
+static int cpu_has_avx512(void) { return 0; }
+#endif
 
 int lstm_gemm_supported(int kind) {
     switch (kind) {
@@ -113,6 +119,15 @@ float *lstm_gemm_thread_buffer(long floats) {
 }
 
 long lstm_sgemm_packed_size(long k, long n) { return k * ((n + 31) / 32 * 32); }
+
+#if !(defined(__x86_64__) || defined(__i386__))
+#define lstm_sgemm_avx512(...) abort()
+#define lstm_sgemm_avx2(...) abort()
+#define lstm_sgemm_pack_b_avx512(...) abort()
+#define lstm_sgemm_pack_b_avx2(...) abort()
+#define lstm_sgemm_packed_avx512(...) abort()
+#define lstm_sgemm_packed_avx2(...) abort()
+#endif
 
 void lstm_sgemm(int kind, int transA, int transB, long m, long n, long k,
                 float alpha, const float *a, long lda, const float *b, long ldb,

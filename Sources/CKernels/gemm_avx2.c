@@ -1,6 +1,8 @@
 // The AVX2+FMA micro-kernel: a 6×16 tile of C in 12 ymm accumulators, per k one broadcast of packed A
 // per row and two loads of packed B. Column edges use masked loads/stores.
 #include "gemm_internal.h"
+
+#if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 
 #pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
@@ -51,3 +53,5 @@ static void kernel(long kc, const float *a, const float *b, float *c, long ldc, 
 #include "gemm_driver.h"
 
 #pragma clang attribute pop
+
+#endif  // x86

@@ -1,6 +1,8 @@
 // The AVX-512 micro-kernel: an MR×NR tile of C in MR·NR/16 zmm accumulators, per k one broadcast of
 // packed A per row and NR/16 loads of packed B. Column edges use AVX-512 masks.
 #include "gemm_internal.h"
+
+#if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 
 #pragma clang attribute push(__attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,fma"))), apply_to = function)
@@ -54,3 +56,5 @@ static void kernel(long kc, const float *a, const float *b, float *c, long ldc, 
 #include "gemm_driver.h"
 
 #pragma clang attribute pop
+
+#endif  // x86

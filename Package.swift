@@ -34,11 +34,14 @@ let package = Package(
             name: "CMPI", path: "Sources/CMPI", pkgConfig: "ompi-c",
             providers: [.apt(["libopenmpi-dev"])]),
 
+        // Our own sgemm: AVX-512 and AVX2+FMA micro-kernels chosen at run time (docs/results/kernels.md).
+        .target(name: "CKernels"),
+
         // Thin Swift wrapper over the HDF5 C API (files, groups, datasets, attributes).
         .target(name: "HDF5Kit", dependencies: ["CHDF5"]),
 
         // The runtime: tensors and BLAS, the LSTM (eqs. 1-25), training.
-        .target(name: "LSTMKit", dependencies: ["CBLAS"]),
+        .target(name: "LSTMKit", dependencies: ["CBLAS", "CKernels"]),
 
         // FileError and the atomic HDF5 writer, below LSTMData and LSTMIO so both share them without a cycle.
         .target(name: "LSTMFiles", dependencies: ["HDF5Kit"]),

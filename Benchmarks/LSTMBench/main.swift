@@ -218,6 +218,7 @@ print(
     "lstm-bench \(opts.mode): I=\(opts.input) H=\(opts.hidden) O=\(opts.output) L=\(opts.layers) B=\(opts.batch) T=\(opts.steps), median of \(opts.reps)"
 )
 print("OpenBLAS core: \(BLASThreads.coreName); config: \(BLASThreads.config); cores: \(cores)")
+print(GEMMKernel.summary)
 print(
     "OPENBLAS_CORETYPE=\(ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] ?? "(unset)") OPENBLAS_L2_SIZE=\(ProcessInfo.processInfo.environment["OPENBLAS_L2_SIZE"] ?? "(unset)")"
 )

@@ -122,6 +122,7 @@ public struct MemoryPlan: Sendable, Equatable {
         terms.append(try p(2, tb, widest))  // dOutA, dOutB
         if d == 2 { terms += [try p(2, tb, widestH), try p(2, tb, widest)] }  // dirDH, dirDX
         terms.append(try p(b, widestH))  // dcCarry
+        terms.append(LSTMLayer.packedRCount(Float.self, hidden: widestH))  // packedR (our kernels only)
         return try sum(terms, what)
     }
 

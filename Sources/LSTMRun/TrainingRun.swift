@@ -425,6 +425,7 @@ public final class TrainingRun {
                 + "\(totalSteps) steps, \(trainer.scheduler.shardCount) shard(s) on \(trainer.scheduler.workerCount) worker(s)"
                 + (reducer.worldSize > 1 ? " in each of \(reducer.worldSize) processes" : "")
         )
+        progress.message(GEMMKernel.summary)
         /// Validates; when early stopping fires, records why, saves a checkpoint and returns true.
         func validateStopsEarly(_ epoch: Int) throws -> Bool {
             lastValidation = try validate(epoch: epoch, wallStart: startWall)

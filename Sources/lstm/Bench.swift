@@ -13,7 +13,9 @@ struct Bench: ParsableCommand {
             reports the median of --iterations after one warm-up. FLOPs per token: 24·H·(I_k+H) \
             per layer (forward 8·H·(I_k+H), backward twice that) plus 6·H·O for the output layer. \
             The ceiling is a --gemm-size³ sgemm measured in the same run on the same threads: one \
-            sgemm per worker at once, each with the scheduler's BLAS threads. Detailed benchmarks: \
+            sgemm per worker at once, each with the scheduler's BLAS threads, for the GEMM training \
+            uses (`gemm:` line; LSTM_GEMM=openblas|avx2|avx512 forces one) and for OpenBLAS; the \
+            fraction is of the faster of the two. Detailed benchmarks: \
             `swift run -c release lstm-bench` (Benchmarks/).
 
             Examples:
@@ -63,6 +65,7 @@ struct Bench: ParsableCommand {
                 + "S=\(scheduler.shardCount) shard(s) on W=\(scheduler.workerCount) worker(s), "
                 + "\(scheduler.blasThreads) BLAS thread(s) each; OpenBLAS \(BLASThreads.coreName); "
                 + "\(ProcessInfo.processInfo.activeProcessorCount) cores")
+        print(GEMMKernel.summary)
 
         let seconds = minibatch.withView { view in
             median(timed(iterations) { _ = scheduler.computeGradient(parameters, view) })
@@ -70,7 +73,12 @@ struct Bench: ParsableCommand {
         let flopsPerToken = LSTMKit.flopsPerToken(config)
         let tokensPerSecond = Double(batch * steps) / seconds
         let gflops = tokensPerSecond * flopsPerToken / 1e9
-        let ceiling = sgemmCeiling(n: gemmSize, workers: scheduler.workerCount, blasThreads: scheduler.blasThreads)
+        // The ceiling of the kernel in use and of OpenBLAS; the widest correct one is the faster.
+        let kernels = GEMMKernel.current == .openblas ? [GEMMKernel.openblas] : [GEMMKernel.current, .openblas]
+        let ceilings = kernels.map {
+            sgemmCeiling($0, n: gemmSize, workers: scheduler.workerCount, blasThreads: scheduler.blasThreads)
+        }
+        let ceiling = ceilings.max()!
         #if DEBUG
             print("note: this is a debug build; `swift build -c release` gives representative figures")
         #endif
@@ -78,14 +86,19 @@ struct Bench: ParsableCommand {
             String(
                 format: "%.0f tokens/s  %.3g GFLOP/s  (median of %d, %.4g s per minibatch, %.4g MFLOP per token)",
                 tokensPerSecond, gflops, iterations, seconds, flopsPerToken / 1e6))
+        let names = zip(kernels, ceilings).map {
+            String(format: "%@ %.3g", $0.0 == .openblas ? "OpenBLAS \(BLASThreads.coreName)" : "lstm \($0.0)", $0.1)
+        }
         print(
             String(
-                format: "sgemm ceiling %.3g GFLOP/s (%d³ × %d worker(s), %d BLAS thread(s) each): %.1f%% of it",
-                ceiling, gemmSize, scheduler.workerCount, scheduler.blasThreads, 100 * gflops / ceiling))
+                format: "sgemm ceiling %.3g GFLOP/s (%d³ × %d worker(s), %d BLAS thread(s) each; %@): %.1f%% of it",
+                ceiling, gemmSize, scheduler.workerCount, scheduler.blasThreads, names.joined(separator: ", "),
+                100 * gflops / ceiling))
     }
 
-    /// Aggregate GFLOP/s of `workers` concurrent n³ sgemms at `blasThreads` threads each (median of 3).
-    func sgemmCeiling(n: Int, workers: Int, blasThreads: Int) -> Double {
+    /// Aggregate GFLOP/s of `workers` concurrent n³ sgemms of `kernel` at `blasThreads` threads each
+    /// (median of 3; our kernels are single-threaded per call).
+    func sgemmCeiling(_ kernel: GEMMKernel, n: Int, workers: Int, blasThreads: Int) -> Double {
         BLASThreads.set(blasThreads)
         let buffers = (0..<workers).map { _ in
             (Buffer<Float>(count: n * n), Buffer<Float>(count: n * n), Buffer<Float>(count: n * n))
@@ -101,9 +114,9 @@ struct Bench: ParsableCommand {
             timed(3) {
                 DispatchQueue.concurrentPerform(iterations: workers) { w in
                     let s = shared[w]
-                    gemm(
-                        Matrix(s.a.base, rows: n, cols: n), Matrix(s.b.base, rows: n, cols: n),
-                        into: Matrix(s.c.base, rows: n, cols: n))
+                    kernel.sgemm(
+                        transA: false, transB: false, m: n, n: n, k: n, alpha: 1, a: s.a.base, lda: n,
+                        b: s.b.base, ldb: n, beta: 0, c: s.c.base, ldc: n)
                 }
             })
         return Double(workers) * 2 * Double(n) * Double(n) * Double(n) / t / 1e9

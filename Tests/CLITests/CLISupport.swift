@@ -22,13 +22,14 @@ var productsDirectory: URL {
 }
 
 @discardableResult
-func lstm(_ args: [String], in dir: URL? = nil) throws -> CLIResult {
+func lstm(_ args: [String], in dir: URL? = nil, environment: [String: String?] = [:]) throws -> CLIResult {
     let p = Process()
     p.executableURL = productsDirectory.appendingPathComponent("lstm")
     p.arguments = args
     if let dir { p.currentDirectoryURL = dir }
     var env = ProcessInfo.processInfo.environment
     env["OPENBLAS_NUM_THREADS"] = env["OPENBLAS_NUM_THREADS"] ?? "1"
+    for (key, value) in environment { env[key] = value }  // nil removes the variable
     p.environment = env
     // stderr goes to a file and stdout to a pipe read to the end, so a chatty child never blocks.
     let errURL = FileManager.default.temporaryDirectory.appendingPathComponent("lstm-cli-err-\(UUID().uuidString)")

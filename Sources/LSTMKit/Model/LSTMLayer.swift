@@ -15,12 +15,19 @@ public struct LayerActivations<T: LSTMScalar>: @unchecked Sendable {
     let c: Buffer<T>
     /// (T, B, H): tanh(c⁽ᵗ⁾), kept for eqs. 16–17.
     let tanhC: Buffer<T>
+    /// R packed for `T.gemmPacked` (Rᵀ during forward, R during backward), or empty when T has no
+    /// packed GEMM. One buffer shared by all layers of a workspace: each pass packs its layer's R once.
+    let packedR: Buffer<T>
 
-    init(maxBatch: Int, maxSteps: Int, hidden: Int) {
+    init(maxBatch: Int, maxSteps: Int, hidden: Int, packedR: Buffer<T>) {
         gates = Buffer(count: maxSteps * maxBatch * 4 * hidden)
         h = Buffer(count: (maxSteps + 1) * maxBatch * hidden)
         c = Buffer(count: (maxSteps + 1) * maxBatch * hidden)
         tanhC = Buffer(count: maxSteps * maxBatch * hidden)
+        precondition(
+            packedR.count == 0 || packedR.count >= LSTMLayer.packedRCount(T.self, hidden: hidden),
+            "packed R buffer too small")
+        self.packedR = packedR
     }
 
     /// The layer's outputs h⁽¹⁾…h⁽ᵀ⁾ as one (T·B) × H matrix (the next layer's input).
@@ -31,6 +38,12 @@ public struct LayerActivations<T: LSTMScalar>: @unchecked Sendable {
 
 /// Forward and backward of one LSTM layer over a whole minibatch of sequences.
 public enum LSTMLayer {
+    /// Scalars R (4H × H) takes packed for either per-step GEMM (forward h Rᵀ, backward δG R),
+    /// or 0 when T has no packed GEMM.
+    public static func packedRCount<T: LSTMScalar>(_: T.Type, hidden h: Int) -> Int {
+        max(T.gemmPackedCount(k: h, n: 4 * h), T.gemmPackedCount(k: 4 * h, n: h))
+    }
+
     /// Runs eqs. 1–6 for all T steps.
     ///
     /// - Parameters:
@@ -46,11 +59,20 @@ public enum LSTMLayer {
         let gates = Matrix(acts.gates.base, rows: t * b, cols: g)  // (T·B, G)
         // Eqs. 1–4, input part for all T steps in one GEMM: A = X Wᵀ, (T·B, I)·(I, G).
         gemm(x, p.w, transposeB: true, into: gates)
+        // Rᵀ packed once for all T steps (the per-step GEMM would otherwise repack it every step).
+        let packed = acts.packedR.count > 0 ? acts.packedR.base : nil
+        if let packed { T.gemmPackB(transB: true, k: h, n: g, b: p.r.base, ldb: p.r.stride, into: packed) }
         for s in 0..<t {
             let hPrev = Matrix(acts.h.base + s * b * h, rows: b, cols: h)  // (B, H)
             let aStep = gates.rows(s * b, b)  // (B, G)
             // Eqs. 1–4, recurrent part: A⁽ˢ⁾ += h⁽ˢ⁻¹⁾ Rᵀ, one fused GEMM for all four gates.
-            gemm(hPrev, p.r, transposeB: true, into: aStep, beta: 1)
+            if let packed {
+                T.gemmPacked(
+                    m: b, n: g, k: h, a: hPrev.base, lda: hPrev.stride, packed: packed, beta: 1,
+                    c: aStep.base, ldc: aStep.stride)
+            } else {
+                gemm(hPrev, p.r, transposeB: true, into: aStep, beta: 1)
+            }
             T.lstmCellForward(
                 gates: aStep.base, bias: bias,
                 cPrev: acts.c.base + s * b * h, cNext: acts.c.base + (s + 1) * b * h,
@@ -173,6 +195,9 @@ public enum LSTMLayer {
         let g = 4 * h
         let dG = Matrix(dGates, rows: t * b, cols: g)  // (T·B, G)
         dcCarry.update(repeating: 0, count: b * h)  // δc⁽ᵀ⁺¹⁾ = 0 (no step after T)
+        // R packed once for all T − 1 recurrent steps of eq. 14.
+        let packed = acts.packedR.count > 0 && t > 1 ? acts.packedR.base : nil
+        if let packed { T.gemmPackB(transB: false, k: g, n: h, b: p.r.base, ldb: p.r.stride, into: packed) }
         for s in stride(from: t - 1, through: 0, by: -1) {
             T.lstmCellBackward(
                 gates: acts.gates.base + s * b * g, cPrev: acts.c.base + s * b * h,
@@ -181,7 +206,13 @@ public enum LSTMLayer {
             if s > 0 {
                 // Eq. 14, recurrent term: δh⁽ˢ⁻¹⁾ += Σ_θ Rᵀ(δθ⁽ˢ⁾ ⊙ f′_θ); all four gates in one GEMM,
                 // (B, G)·(G, H).
-                gemm(dG.rows(s * b, b), p.r, into: Matrix(dH + (s - 1) * b * h, rows: b, cols: h), beta: 1)
+                if let packed {
+                    T.gemmPacked(
+                        m: b, n: h, k: g, a: dGates + s * b * g, lda: g, packed: packed, beta: 1,
+                        c: dH + (s - 1) * b * h, ldc: h)
+                } else {
+                    gemm(dG.rows(s * b, b), p.r, into: Matrix(dH + (s - 1) * b * h, rows: b, cols: h), beta: 1)
+                }
             }
         }
         // Eq. 23: δW += Σ_t (δθ⁽ᵗ⁾ ⊙ f′_θ) x⁽ᵗ⁾ᵀ, all steps in one GEMM, (G, T·B)·(T·B, I).

@@ -40,6 +40,9 @@ public final class Workspace<T: LSTMScalar>: @unchecked Sendable {
     let dirDX: [Buffer<T>]
     /// (B, max H_k): δc carry.
     let dcCarry: Buffer<T>
+    /// The widest layer's R packed for the per-step GEMMs, shared by all layers (empty when T has
+    /// no packed GEMM): `LSTMLayer.packedRCount`.
+    let packedR: Buffer<T>
 
     /// What the last forward fed each layer and the output layer (views into the above).
     var layerInputs: [Matrix<T>]
@@ -69,8 +72,11 @@ public final class Workspace<T: LSTMScalar>: @unchecked Sendable {
         let tb = maxBatch * maxSteps
         let widest = max(config.widestLayerOutput, i0)
         x0 = Buffer(count: tb * i0)
+        let packedR = Buffer<T>(count: LSTMLayer.packedRCount(T.self, hidden: h))
+        self.packedR = packedR
         layers = (0..<(nl * d)).map {
-            LayerActivations(maxBatch: maxBatch, maxSteps: maxSteps, hidden: config.hiddenSize($0 / d))
+            LayerActivations(
+                maxBatch: maxBatch, maxSteps: maxSteps, hidden: config.hiddenSize($0 / d), packedR: packedR)
         }
         biasSum = (0..<(nl * d)).map { config.bias == .pytorch ? Buffer(count: 4 * config.hiddenSize($0 / d)) : nil }
         layerOut = (0..<nl).map { k in d == 2 ? Buffer(count: tb * config.layerOutputWidth(k)) : nil }
@@ -103,7 +109,7 @@ public final class Workspace<T: LSTMScalar>: @unchecked Sendable {
 
     /// Bytes held by this workspace.
     public var byteCount: Int {
-        var bufs: [Buffer<T>] = [x0, headIn, z, y, dz, dHead, dGates, dOutA, dOutB, dcCarry] + dirDH + dirDX
+        var bufs: [Buffer<T>] = [x0, headIn, z, y, dz, dHead, dGates, dOutA, dOutB, dcCarry, packedR] + dirDH + dirDX
         bufs += layers.flatMap { [$0.gates, $0.h, $0.c, $0.tanhC] }
         bufs += (layerOut + reversedIn + dropMask + dropped + biasSum).compactMap { $0 }
         return bufs.reduce(0) { $0 + $1.count } * MemoryLayout<T>.stride

@@ -1,4 +1,5 @@
 import CBLAS
+import CKernels
 import Foundation
 
 /// The element types the runtime computes in: `Float` for training, `Double` for checks.
@@ -13,6 +14,18 @@ where Self.RawSignificand: FixedWidthInteger {
         transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
         alpha: Self, a: UnsafePointer<Self>, lda: Int,
         b: UnsafePointer<Self>, ldb: Int,
+        beta: Self, c: UnsafeMutablePointer<Self>, ldc: Int)
+
+    /// Scalars a B of k × n packed by `gemmPackB` takes, or 0 when this type multiplies with
+    /// `gemm` only (Double, and Float on OpenBLAS): the LSTM layer then calls `gemm` per step.
+    static func gemmPackedCount(k: Int, n: Int) -> Int
+    /// Packs op(B) (k × n; B row-major with row stride ldb, transposed by flag) for `gemmPacked`
+    /// into `packed` (`gemmPackedCount(k:n:)` scalars).
+    static func gemmPackB(
+        transB: Bool, k: Int, n: Int, b: UnsafePointer<Self>, ldb: Int, into packed: UnsafeMutablePointer<Self>)
+    /// C ← A·B + beta·C with B packed by `gemmPackB` (same k, n): bitwise what `gemm` gives.
+    static func gemmPacked(
+        m: Int, n: Int, k: Int, a: UnsafePointer<Self>, lda: Int, packed: UnsafePointer<Self>,
         beta: Self, c: UnsafeMutablePointer<Self>, ldc: Int)
 
     /// e^x, accurate to a few ulp; branch-free so loops over it vectorise.
@@ -57,6 +70,21 @@ where Self.RawSignificand: FixedWidthInteger {
 }
 
 extension LSTMScalar {
+    public static func gemmPackedCount(k: Int, n: Int) -> Int { 0 }
+
+    public static func gemmPackB(
+        transB: Bool, k: Int, n: Int, b: UnsafePointer<Self>, ldb: Int, into packed: UnsafeMutablePointer<Self>
+    ) {
+        preconditionFailure("\(Self.self) has no packed GEMM (gemmPackedCount is 0)")
+    }
+
+    public static func gemmPacked(
+        m: Int, n: Int, k: Int, a: UnsafePointer<Self>, lda: Int, packed: UnsafePointer<Self>,
+        beta: Self, c: UnsafeMutablePointer<Self>, ldc: Int
+    ) {
+        preconditionFailure("\(Self.self) has no packed GEMM (gemmPackedCount is 0)")
+    }
+
     public static func lstmCellForward(
         gates: UnsafeMutablePointer<Self>, bias: UnsafeMutablePointer<Self>,
         cPrev: UnsafeMutablePointer<Self>, cNext: UnsafeMutablePointer<Self>,
@@ -100,6 +128,7 @@ private func cblasTrans(_ t: Bool) -> CBLAS_TRANSPOSE { t ? CblasTrans : CblasNo
 // MARK: - Float
 
 extension Float: LSTMScalar {
+    /// `GEMMKernel.current`: our AVX-512 or AVX2 kernel, or OpenBLAS's sgemm.
     @inline(__always)
     public static func gemm(
         transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
@@ -107,9 +136,26 @@ extension Float: LSTMScalar {
         b: UnsafePointer<Float>, ldb: Int,
         beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
     ) {
-        cblas_sgemm(
-            CblasRowMajor, cblasTrans(transA), cblasTrans(transB),
-            Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+        GEMMKernel.current.sgemm(
+            transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,
+            beta: beta, c: c, ldc: ldc)
+    }
+
+    public static func gemmPackedCount(k: Int, n: Int) -> Int {
+        GEMMKernel.current.packedCount(k: k, n: n)
+    }
+
+    public static func gemmPackB(
+        transB: Bool, k: Int, n: Int, b: UnsafePointer<Float>, ldb: Int, into packed: UnsafeMutablePointer<Float>
+    ) {
+        GEMMKernel.current.packB(transB: transB, k: k, n: n, b: b, ldb: ldb, into: packed)
+    }
+
+    public static func gemmPacked(
+        m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int, packed: UnsafePointer<Float>,
+        beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
+    ) {
+        GEMMKernel.current.sgemmPacked(m: m, n: n, k: k, a: a, lda: lda, packed: packed, beta: beta, c: c, ldc: ldc)
     }
 
     /// Cephes-style expf: x = n·ln2 + r with |r| ≤ ln2/2, a degree-6 polynomial for e^r and
@@ -244,5 +290,91 @@ public enum BLASThreads {
     public static var config: String {
         guard let p = openblas_get_config() else { return "unknown" }
         return String(cString: p)
+    }
+}
+
+/// The single-precision GEMM implementations (docs/results/kernels.md): OpenBLAS's sgemm, or the
+/// runtime's own packed, cache-blocked kernels (Sources/CKernels) for AVX2+FMA and AVX-512.
+///
+/// Ours are single-threaded per call and sum each element in a fixed order (k in blocks of 256,
+/// one FMA per k, the same for both ISAs), so results are bitwise the same for any worker or
+/// rank count, and AVX2 and AVX-512 agree bit for bit. Double always uses OpenBLAS's dgemm.
+public enum GEMMKernel: Int32, Sendable, CaseIterable, CustomStringConvertible {
+    case openblas = 0
+    case avx2 = 1
+    case avx512 = 2
+
+    /// The kernel Float uses in this process, fixed at first use: `LSTM_GEMM=openblas|avx2|avx512`
+    /// when set and runnable here, else `preferred`.
+    public static let current = GEMMKernel(rawValue: lstm_gemm_default_kind()) ?? .openblas
+
+    /// Why `current` was chosen (e.g. "the default on AVX-512 CPUs", "LSTM_GEMM=avx2").
+    public static var reason: String { String(cString: lstm_gemm_default_reason()) }
+
+    /// The kernel used without LSTM_GEMM: our AVX-512 kernel where the CPU has AVX-512, else OpenBLAS
+    /// (our AVX2 kernel measured no faster than OpenBLAS's Haswell one; LSTM_GEMM=avx2 opts in).
+    public static var preferred: GEMMKernel { GEMMKernel(rawValue: lstm_gemm_preferred_kind()) ?? .openblas }
+
+    /// Whether this CPU can run the kernel.
+    public var isSupported: Bool { lstm_gemm_supported(rawValue) != 0 }
+
+    /// "openblas", "avx2", "avx512" (the values of LSTM_GEMM).
+    public var description: String { String(cString: lstm_gemm_kind_name(rawValue)) }
+
+    /// The one line `lstm train` and `lstm bench` print, e.g. "gemm: lstm avx512 (the default on AVX-512
+    /// CPUs; R packed once per pass for the per-step GEMMs); OpenBLAS Prescott for Double".
+    public static var summary: String {
+        let kind = current
+        var line: String
+        if kind == .openblas {
+            line = "gemm: OpenBLAS \(BLASThreads.coreName) (\(reason))"
+        } else {
+            line =
+                "gemm: lstm \(kind) (\(reason); R packed once per pass for the per-step GEMMs); "
+                + "OpenBLAS \(BLASThreads.coreName) for Double"
+        }
+        if preferred == .avx512 && kind != .avx512 {
+            line +=
+                "; this CPU runs lstm avx512 (the faster default, docs/results/kernels.md): unset LSTM_GEMM to use it"
+        }
+        return line
+    }
+
+    /// C ← alpha·op(A)·op(B) + beta·C with this kernel (row-major; see `LSTMScalar.gemm`).
+    @inline(__always)
+    public func sgemm(
+        transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float, a: UnsafePointer<Float>, lda: Int,
+        b: UnsafePointer<Float>, ldb: Int, beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
+    ) {
+        if self == .openblas {
+            cblas_sgemm(
+                CblasRowMajor, cblasTrans(transA), cblasTrans(transB),
+                Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+        } else {
+            lstm_sgemm(
+                rawValue, transA ? 1 : 0, transB ? 1 : 0, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+        }
+    }
+
+    /// Floats a k × n B packed by `packB` takes (0 for OpenBLAS, which has no packed GEMM here).
+    public func packedCount(k: Int, n: Int) -> Int { self == .openblas ? 0 : lstm_sgemm_packed_size(k, n) }
+
+    /// Packs op(B) for `sgemmPacked` of this kernel (not OpenBLAS).
+    @inline(__always)
+    public func packB(
+        transB: Bool, k: Int, n: Int, b: UnsafePointer<Float>, ldb: Int, into packed: UnsafeMutablePointer<Float>
+    ) {
+        precondition(self != .openblas, "OpenBLAS has no packed GEMM here")
+        lstm_sgemm_pack_b(rawValue, transB ? 1 : 0, k, n, b, ldb, packed)
+    }
+
+    /// C ← A·B + beta·C with B packed by `packB` of this kernel.
+    @inline(__always)
+    public func sgemmPacked(
+        m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int, packed: UnsafePointer<Float>,
+        beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
+    ) {
+        precondition(self != .openblas, "OpenBLAS has no packed GEMM here")
+        lstm_sgemm_packed(rawValue, 0, m, n, k, 1, a, lda, packed, beta, c, ldc)
     }
 }

@@ -1,0 +1,161 @@
+// Kind selection (CPU features, LSTM_GEMM) and the per-thread packing buffer; the kernels are in
+// gemm_avx512.c and gemm_avx2.c (one template, gemm_driver.h).
+#include "ckernels.h"
+#include "gemm_internal.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+
+static int xcr0_has(unsigned long long bits) {
+    unsigned eax, edx;
+    __asm__ volatile("xgetbv" : "=a"(eax), "=d"(edx) : "c"(0));
+    unsigned long long xcr0 = ((unsigned long long)edx << 32) | eax;
+    return (xcr0 & bits) == bits;
+}
+
+static int cpu_has_avx2_fma(void) {
+    unsigned a, b, c, d;
+    if (!__get_cpuid(1, &a, &b, &c, &d)) return 0;
+    int fma = (c >> 12) & 1, osxsave = (c >> 27) & 1, avx = (c >> 28) & 1;
+    if (!(fma && osxsave && avx) || !xcr0_has(0x6)) return 0;  // XMM and YMM state
+    if (__get_cpuid_max(0, 0) < 7) return 0;
+    __cpuid_count(7, 0, a, b, c, d);
+    return (b >> 5) & 1;  // AVX2
+}
+
+static int cpu_has_avx512(void) {
+    if (!cpu_has_avx2_fma()) return 0;
+    unsigned a, b, c, d;
+    __cpuid_count(7, 0, a, b, c, d);
+    int f = (b >> 16) & 1, dq = (b >> 17) & 1, bw = (b >> 30) & 1, vl = (b >> 31) & 1;
+    return f && dq && bw && vl && xcr0_has(0xE6);  // opmask, ZMM_Hi256, Hi16_ZMM state too
+}
+#else  // not x86: OpenBLAS only
+static int cpu_has_avx2_fma(void) { return 0; }
+static int cpu_has_avx512(void) { return 0; }
+#endif
+
+int lstm_gemm_supported(int kind) {
+    switch (kind) {
+    case LSTM_GEMM_OPENBLAS: return 1;
+    case LSTM_GEMM_AVX2: return cpu_has_avx2_fma();
+    case LSTM_GEMM_AVX512: return cpu_has_avx512();
+    default: return 0;
+    }
+}
+
+const char *lstm_gemm_kind_name(int kind) {
+    switch (kind) {
+    case LSTM_GEMM_OPENBLAS: return "openblas";
+    case LSTM_GEMM_AVX2: return "avx2";
+    case LSTM_GEMM_AVX512: return "avx512";
+    default: return "unknown";
+    }
+}
+
+static pthread_once_t choose_once = PTHREAD_ONCE_INIT;
+static int chosen_kind = LSTM_GEMM_OPENBLAS;
+static const char *chosen_reason = "";
+
+int lstm_gemm_preferred_kind(void) { return cpu_has_avx512() ? LSTM_GEMM_AVX512 : LSTM_GEMM_OPENBLAS; }
+
+static void choose(void) {
+    chosen_kind = lstm_gemm_preferred_kind();
+    chosen_reason = chosen_kind == LSTM_GEMM_AVX512 ? "the default on AVX-512 CPUs"
+                    : cpu_has_avx2_fma()           ? "the default without AVX-512; LSTM_GEMM=avx2 selects our AVX2 kernel"
+                                                   : "this CPU has neither AVX-512 nor AVX2+FMA";
+    const char *env = getenv("LSTM_GEMM");
+    if (!env || !*env) return;
+    for (int kind = LSTM_GEMM_OPENBLAS; kind <= LSTM_GEMM_AVX512; kind++) {
+        if (strcmp(env, lstm_gemm_kind_name(kind)) != 0) continue;
+        if (lstm_gemm_supported(kind)) {
+            chosen_kind = kind;
+            chosen_reason = kind == LSTM_GEMM_OPENBLAS ? "LSTM_GEMM=openblas"
+                            : kind == LSTM_GEMM_AVX2   ? "LSTM_GEMM=avx2"
+                                                       : "LSTM_GEMM=avx512";
+        } else {
+            chosen_reason = kind == LSTM_GEMM_AVX2 ? "LSTM_GEMM=avx2 ignored: this CPU lacks AVX2/FMA"
+                                                   : "LSTM_GEMM=avx512 ignored: this CPU lacks AVX-512 F/VL/BW/DQ";
+        }
+        return;
+    }
+    chosen_reason = "LSTM_GEMM ignored: expected openblas, avx2 or avx512";
+}
+
+int lstm_gemm_default_kind(void) {
+    pthread_once(&choose_once, choose);
+    return chosen_kind;
+}
+
+const char *lstm_gemm_default_reason(void) {
+    pthread_once(&choose_once, choose);
+    return chosen_reason;
+}
+
+// One packing buffer per thread, grown on demand (in practice allocated once, at the first GEMM of
+// a worker thread) and freed when the thread exits.
+static pthread_key_t buffer_key;
+static pthread_once_t key_once = PTHREAD_ONCE_INIT;
+static __thread float *tls_buffer;
+static __thread long tls_capacity;
+
+static void free_buffer(void *p) { free(p); }
+static void make_key(void) { pthread_key_create(&buffer_key, free_buffer); }
+
+float *lstm_gemm_thread_buffer(long floats) {
+    if (tls_capacity >= floats) return tls_buffer;
+    pthread_once(&key_once, make_key);
+    free(tls_buffer);
+    void *p = NULL;
+    if (posix_memalign(&p, 64, (size_t)floats * sizeof(float)) != 0) abort();
+    tls_buffer = p;
+    tls_capacity = floats;
+    pthread_setspecific(buffer_key, p);
+    return tls_buffer;
+}
+
+long lstm_sgemm_packed_size(long k, long n) { return k * ((n + 31) / 32 * 32); }
+
+#if !(defined(__x86_64__) || defined(__i386__))
+#define lstm_sgemm_avx512(...) abort()
+#define lstm_sgemm_avx2(...) abort()
+#define lstm_sgemm_pack_b_avx512(...) abort()
+#define lstm_sgemm_pack_b_avx2(...) abort()
+#define lstm_sgemm_packed_avx512(...) abort()
+#define lstm_sgemm_packed_avx2(...) abort()
+#endif
+
+void lstm_sgemm(int kind, int transA, int transB, long m, long n, long k,
+                float alpha, const float *a, long lda, const float *b, long ldb,
+                float beta, float *c, long ldc) {
+    if (kind == LSTM_GEMM_AVX512)
+        lstm_sgemm_avx512(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    else if (kind == LSTM_GEMM_AVX2)
+        lstm_sgemm_avx2(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    else
+        abort();  // OpenBLAS is called from Swift, never through here
+}
+
+void lstm_sgemm_pack_b(int kind, int transB, long k, long n, const float *b, long ldb, float *packed) {
+    if (kind == LSTM_GEMM_AVX512)
+        lstm_sgemm_pack_b_avx512(transB, k, n, b, ldb, packed);
+    else if (kind == LSTM_GEMM_AVX2)
+        lstm_sgemm_pack_b_avx2(transB, k, n, b, ldb, packed);
+    else
+        abort();
+}
+
+void lstm_sgemm_packed(int kind, int transA, long m, long n, long k,
+                       float alpha, const float *a, long lda, const float *packed,
+                       float beta, float *c, long ldc) {
+    if (kind == LSTM_GEMM_AVX512)
+        lstm_sgemm_packed_avx512(transA, m, n, k, alpha, a, lda, packed, beta, c, ldc);
+    else if (kind == LSTM_GEMM_AVX2)
+        lstm_sgemm_packed_avx2(transA, m, n, k, alpha, a, lda, packed, beta, c, ldc);
+    else
+        abort();
+}

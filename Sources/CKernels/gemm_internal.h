@@ -1,0 +1,20 @@
+// Shared between gemm.c and the per-ISA files (not part of the module's public header).
+#pragma once
+
+/// K block: per element, products are summed in blocks of this many k (the same for every kind).
+#define LSTM_GEMM_KC 256
+
+float *lstm_gemm_thread_buffer(long floats);
+
+#define LSTM_GEMM_DECLARE(SUFFIX)                                                                  \
+    void lstm_sgemm_##SUFFIX(int transA, int transB, long m, long n, long k, float alpha,          \
+                             const float *a, long lda, const float *b, long ldb, float beta,       \
+                             float *c, long ldc);                                                  \
+    void lstm_sgemm_pack_b_##SUFFIX(int transB, long k, long n, const float *b, long ldb,          \
+                                    float *packed);                                                \
+    void lstm_sgemm_packed_##SUFFIX(int transA, long m, long n, long k, float alpha,               \
+                                    const float *a, long lda, const float *packed, float beta,     \
+                                    float *c, long ldc);
+
+LSTM_GEMM_DECLARE(avx512)
+LSTM_GEMM_DECLARE(avx2)

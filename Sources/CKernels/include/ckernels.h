@@ -1,0 +1,63 @@
+// The runtime's own single-precision GEMM (see docs/results/kernels.md): a packed, cache-blocked
+// sgemm with AVX-512 and AVX2+FMA micro-kernels chosen at run time, and a "pack B once, multiply
+// many times" entry point for the LSTM's per-step recurrent GEMMs.
+//
+// Every call is single-threaded, and each element of C is summed in a fixed order that depends
+// only on the kernel kind and on k (never on threads, addresses or the other dimensions), so
+// results are bitwise reproducible.
+#pragma once
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/// The GEMM implementations: OpenBLAS (cblas_sgemm, called from Swift) or one of ours.
+enum {
+    LSTM_GEMM_OPENBLAS = 0,
+    LSTM_GEMM_AVX2 = 1,
+    LSTM_GEMM_AVX512 = 2
+};
+
+/// 1 when this CPU can run `kind` (OpenBLAS always; AVX2 needs avx2+fma; AVX-512 needs F/VL/BW/DQ).
+int lstm_gemm_supported(int kind);
+
+/// The kind used without LSTM_GEMM: AVX-512 where the CPU has it, else OpenBLAS (measured in
+/// docs/results/kernels.md: our AVX2 kernel is no faster end to end than OpenBLAS's Haswell kernel,
+/// so AVX2-only machines keep today's path; LSTM_GEMM=avx2 opts in).
+int lstm_gemm_preferred_kind(void);
+
+/// The kind chosen for this process, decided once: the environment variable LSTM_GEMM
+/// (openblas | avx2 | avx512) when set and valid for this CPU, else lstm_gemm_preferred_kind().
+int lstm_gemm_default_kind(void);
+
+/// Why the default kind is what it is ("the default on AVX-512 CPUs", "LSTM_GEMM=avx2", or an
+/// explanation of an ignored/invalid LSTM_GEMM); a static string.
+const char *lstm_gemm_default_reason(void);
+
+/// The kind's name: "openblas", "avx2", "avx512".
+const char *lstm_gemm_kind_name(int kind);
+
+/// C ← alpha·op(A)·op(B) + beta·C, row-major, with our kernel `kind` (AVX2 or AVX-512).
+/// op(A) is m×k, op(B) is k×n, C is m×n; lda/ldb/ldc are row strides. beta = 0 never reads C.
+/// Per element, the k products are accumulated in k order in blocks of LSTM_GEMM_KC, each block
+/// added to C in turn (the first block after C is scaled by beta).
+void lstm_sgemm(int kind, int transA, int transB, long m, long n, long k,
+                float alpha, const float *a, long lda, const float *b, long ldb,
+                float beta, float *c, long ldc);
+
+/// Floats a packed op(B) of k×n needs (any kind).
+long lstm_sgemm_packed_size(long k, long n);
+
+/// Packs op(B) (k×n; B row-major with row stride ldb, transposed when transB) for `kind` into
+/// `packed`, which holds lstm_sgemm_packed_size(k, n) floats.
+void lstm_sgemm_pack_b(int kind, int transB, long k, long n, const float *b, long ldb, float *packed);
+
+/// C ← alpha·op(A)·B + beta·C with B packed by lstm_sgemm_pack_b for the same kind, k and n.
+/// Same per-element sum order as lstm_sgemm.
+void lstm_sgemm_packed(int kind, int transA, long m, long n, long k,
+                       float alpha, const float *a, long lda, const float *packed,
+                       float beta, float *c, long ldc);
+
+#ifdef __cplusplus
+}
+#endif

@@ -508,7 +508,7 @@ func configError(_ e: YamlError, path: String) -> ConfigError {
     case .duplicatedKeysInMapping(let duplicates, let context):
         return ConfigError(
             file: path, line: context.mark.line, column: context.mark.column,
-            key: duplicates.first.map { shown($0, asciiOnly: true) } ?? "", message: "duplicate key")
+            key: duplicates.first.map { shown($0) } ?? "", message: "duplicate key")
     default:
         return ConfigError(file: path, line: nil, column: nil, key: "", message: "not valid YAML: \(shown("\(e)"))")
     }

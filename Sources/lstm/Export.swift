@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import LSTMData
+import LSTMFiles
 import LSTMIO
 
 /// `lstm export`: writes a checkpoint's weights as a PyTorch or Keras HDF5 file.
@@ -31,6 +32,7 @@ struct Export: ParsableCommand {
     }
 
     func run() throws {
+        try AtomicFile.checkOutput(out, isNotAnyOf: [("checkpoint", checkpoint)], role: .weights)
         let source = try WeightsImporter.read(checkpoint)
         try WeightsExporter.export(source, format: format, to: out)
         print("wrote \(format.displayName) weights (\(source.parameters.count) parameters) to \(out)")

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import LSTMData
+import LSTMFiles
 import LSTMIO
 import LSTMKit
 
@@ -34,6 +35,7 @@ struct Import: ParsableCommand {
     var bias: BiasForm?
 
     func run() throws {
+        try AtomicFile.checkOutput(out, isNotAnyOf: [("weights file", weights)], role: .checkpoint)
         let options = WeightsImportOptions(head: head, activation: activation, loss: loss, bias: bias)
         let checkpoint = try WeightsImporter.read(weights, format: format, options: options)
         try checkpoint.save(to: out)

@@ -254,6 +254,19 @@ final class LimitsCLITests: XCTestCase {
         XCTAssertTrue(FileManager.default.fileExists(atPath: path("run-brackets/latest.h5")), r.output)
     }
 
+    func testARunDirectoryWithANewlineOrTabInItsNameLandsExactlyThere() throws {
+        for name in ["run\nnewline", "run\ttab\t", "\trun-lead"] {
+            let r = try run(["train", "a.yaml", "--set", "checkpoint.dir=\(name)", "--set", "training.steps=1"])
+            XCTAssertEqual(r.status, 0, r.output)
+            XCTAssertTrue(
+                FileManager.default.fileExists(atPath: path("\(name)/latest.h5")),
+                "\(name.debugDescription): \(filesBelow(dir).filter { $0.hasSuffix("latest.h5") })")
+            let resumed = try run(["resume", name])  // config.yaml in the run keeps the name too
+            XCTAssertEqual(resumed.status, 0, resumed.output)
+            XCTAssertTrue(resumed.stdout.contains("weights: \(path(name))/latest.h5"), resumed.output)
+        }
+    }
+
     // MARK: - Issue 23 item 1: nice reaches every thread
 
     func testNiceReachesEveryThreadOfATrainingRun() throws {

@@ -9,6 +9,8 @@ public struct HDF5Error: Error, CustomStringConvertible, Sendable {
         case notFound
         /// A file exists but is not an HDF5 file.
         case notHDF5
+        /// The path is a directory, FIFO, device or socket, not a regular file (nothing was opened).
+        case notRegularFile
         /// Something with that name already exists where a new object was to be created.
         case alreadyExists
         /// The stored element type differs from the one requested (no silent conversion).

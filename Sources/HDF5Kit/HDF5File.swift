@@ -1,6 +1,12 @@
 import CHDF5
 import Foundation
 
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
 /// An open HDF5 file. Owns the file handle (closed in `deinit` or by `close()`) and its root group.
 /// Objects opened from the file keep the file itself open in HDF5 until they are released too.
 public final class HDF5File: @unchecked Sendable {
@@ -75,14 +81,11 @@ public final class HDF5File: @unchecked Sendable {
         }
     }
 
-    /// Opens an existing HDF5 file; throws `.notFound` if it is missing, `.notHDF5` if it is not HDF5.
+    /// Opens an existing HDF5 file; throws `.notFound` if it is missing, `.notRegularFile` if it
+    /// is a directory, FIFO, device or socket, `.notHDF5` if it is not HDF5.
     public static func open(_ path: String, mode: Mode = .readOnly) throws -> HDF5File {
         let ctx = Context(operation: "open file", filePath: path, objectPath: nil)
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
-            throw ctx.error(.notFound, "no such file")
-        }
-        if isDirectory.boolValue { throw ctx.error(.notHDF5, "the path is a directory") }
+        try checkRegularFile(path, ctx)
         return try hdf5Locked {
             let isHDF5 = H5Fis_hdf5(path)
             if isHDF5 == 0 {
@@ -95,6 +98,29 @@ public final class HDF5File: @unchecked Sendable {
             if fid < 0 { throw ctx.libraryError("could not open the file") }
             return try HDF5File(fid: fid, path: path, mode: mode, ctx: ctx)
         }
+    }
+
+    /// Throws `.notFound` unless `path` exists, and `.notRegularFile` unless it is a regular file
+    /// (after following symbolic links): HDF5 would block forever reading a FIFO or a terminal,
+    /// and a directory or device is never a file of ours. The one check every open goes through.
+    static func checkRegularFile(_ path: String, _ ctx: Context) throws {
+        var info = stat()
+        guard stat(path, &info) == 0 else {
+            let code = errno
+            if code == ENOENT { throw ctx.error(.notFound, "no such file") }
+            throw ctx.error(.library, "cannot stat it: " + String(cString: strerror(code)))
+        }
+        let what: String
+        switch info.st_mode & S_IFMT {
+        case S_IFREG: return
+        case S_IFDIR: what = "a directory"
+        case S_IFIFO: what = "a FIFO (named pipe)"
+        case S_IFCHR: what = "a character device"
+        case S_IFBLK: what = "a block device"
+        case S_IFSOCK: what = "a socket"
+        default: what = "of an unknown file type"
+        }
+        throw ctx.error(.notRegularFile, "the path is \(what), not a regular file; give the path of an HDF5 file")
     }
 
     /// Writes all buffered data of this file to disk (H5Fflush), e.g. at a checkpoint.

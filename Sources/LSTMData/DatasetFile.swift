@@ -81,9 +81,11 @@ public final class DatasetFile: @unchecked Sendable {
         return DatasetFile(shards: files)
     }
 
-    /// Whether `path` is a glob pattern (holds `*`, `?` or `[`), to be expanded by `paths(matching:)`.
+    /// Whether `path` is a glob pattern (holds `*`, `?` or `[`), to be expanded by
+    /// `paths(matching:)` — unless a file of exactly that name exists (`data[1].h5`), which is
+    /// then that file.
     public static func isGlob(_ path: String) -> Bool {
-        path.contains { "*?[".contains($0) }
+        path.contains { "*?[".contains($0) } && !FileManager.default.fileExists(atPath: path)
     }
 
     /// The files matching the glob `pattern` (glob(3), relative to the working directory), sorted

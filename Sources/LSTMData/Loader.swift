@@ -245,7 +245,10 @@ public final class BatchLoader: @unchecked Sendable {
             let source = self.source
             let slot = slots[job.slot]
             pending = job
-            queue.async { job.run(source, request, slot) }
+            queue.async {
+                ProcessPriority.adopt()  // the process's nice, not Dispatch's
+                job.run(source, request, slot)
+            }
         }
         return batch
     }

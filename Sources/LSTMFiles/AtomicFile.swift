@@ -51,7 +51,9 @@ public final class AtomicHDF5File {
         self.inMemory = memory
         temporaryPath = temporary
         file = try FileError.mapping(role, file: path) {
-            memory ? try HDF5File.createInMemory(temporary) : try HDF5File.create(temporary)
+            memory
+                ? try HDF5File.createInMemory(temporary)
+                : try TemporaryFiles.create(temporary) { try HDF5File.create(temporary) }
         }
     }
 
@@ -89,7 +91,7 @@ public final class AtomicHDF5File {
             try AtomicFile.rename(temporaryPath, to: path, role: role)
         } catch {
             if inMemory { try? file.close() }
-            unlink(temporaryPath)
+            TemporaryFiles.remove(temporaryPath)
             throw error
         }
         AtomicFile.fsyncDirectory(of: path)
@@ -100,7 +102,7 @@ public final class AtomicHDF5File {
         guard !finished else { return }
         finished = true
         try? file.close()
-        unlink(temporaryPath)
+        TemporaryFiles.remove(temporaryPath)
     }
 }
 
@@ -131,7 +133,7 @@ public enum AtomicFile {
             try data.withUnsafeBytes { try writeNew(temporary, $0, for: path, role: role) }
             try rename(temporary, to: path, role: role)
         } catch {
-            unlink(temporary)
+            TemporaryFiles.remove(temporary)
             throw error
         }
         fsyncDirectory(of: path)
@@ -200,8 +202,11 @@ public enum AtomicFile {
     static func writeNew(
         _ temporary: String, _ bytes: UnsafeRawBufferPointer, for path: String, role: FileError.Role
     ) throws {
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o666)
-        guard fd >= 0 else { throw ioError("could not create the temporary file '\(temporary)'", path, role) }
+        let fd = try TemporaryFiles.create(temporary) {
+            let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o666)
+            guard fd >= 0 else { throw ioError("could not create the temporary file '\(temporary)'", path, role) }
+            return fd
+        }
         var done = 0
         while done < bytes.count {
             #if canImport(Glibc)
@@ -231,7 +236,8 @@ public enum AtomicFile {
         try checkDirectory(of: destination, role: role)
         let temporary = temporaryPath(for: destination)
         do {
-            if link(source, temporary) != 0 {
+            try TemporaryFiles.create(temporary) {
+                guard link(source, temporary) != 0 else { return }
                 do { try FileManager.default.copyItem(atPath: source, toPath: temporary) } catch {
                     throw FileError.fileSystem(error, role, file: destination, "could not copy '\(source)' into place")
                 }
@@ -239,10 +245,29 @@ public enum AtomicFile {
             }
             try rename(temporary, to: destination, role: role)
         } catch {
-            unlink(temporary)
+            TemporaryFiles.remove(temporary)
             throw error
         }
         fsyncDirectory(of: destination)
+    }
+
+    /// Throws unless `out` is a different file from each of `inputs` (what each input is, e.g.
+    /// "dataset", and its path): the same file after following symbolic links (same device and
+    /// inode, so hard links count too). Every command with `--out` calls this before reading, so
+    /// an output never replaces the file it is made from.
+    public static func checkOutput(
+        _ out: String, isNotAnyOf inputs: [(what: String, path: String)], role: FileError.Role
+    ) throws {
+        var o = stat()
+        guard stat(out, &o) == 0 else { return }  // nothing there yet: it cannot be an input
+        for (what, path) in inputs {
+            var i = stat()
+            guard stat(path, &i) == 0, i.st_dev == o.st_dev, i.st_ino == o.st_ino else { continue }
+            let same = path == out ? "" : " '\(path)'"
+            throw FileError(
+                .invalidArgument, role, file: out,
+                "--out is the \(what)\(same): writing it would replace the input it is made from; choose another file")
+        }
     }
 
     /// The hidden temporary name used next to `path`: `<dir>/.<name>.tmp-<pid>-<random>`.
@@ -293,11 +318,7 @@ public enum AtomicFile {
 
     /// rename(2), atomic within one file system.
     static func rename(_ from: String, to: String, role: FileError.Role) throws {
-        #if canImport(Glibc)
-            let status = Glibc.rename(from, to)
-        #else
-            let status = Darwin.rename(from, to)
-        #endif
+        let status = TemporaryFiles.rename(from, to: to)
         guard status == 0 else { throw ioError("could not rename the temporary file '\(from)' into place", to, role) }
     }
 

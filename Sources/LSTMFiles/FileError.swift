@@ -115,7 +115,7 @@ public struct FileError: Error, CustomStringConvertible, LocalizedError, Sendabl
         let kind: Kind
         switch h.kind {
         case .notFound: kind = h.objectPath == nil ? .notFound : .missing
-        case .notHDF5: kind = .wrongFormat
+        case .notHDF5, .notRegularFile: kind = .wrongFormat
         case .typeMismatch: kind = .typeMismatch
         case .shapeMismatch: kind = .shapeMismatch
         case .invalidArgument: kind = .invalidValue

@@ -34,7 +34,7 @@ public struct ConfigError: Error, CustomStringConvertible, Equatable {
             let place = e.line.map { "\(e.file):\($0):\(e.column ?? 1)" } ?? e.file
             // Keys are shown ASCII-only and capped (a look-alike letter or a 100 kB key must not
             // pass for, or drown, the real name); messages quote config text through `quoted`.
-            return "\(place): \(e.key.isEmpty ? "" : "\(shown(e.key, asciiOnly: true)): ")\(e.message)"
+            return "\(place): \(e.key.isEmpty ? "" : "\(shown(e.key)): ")\(e.message)"
         }.joined(separator: "\n")
     }
 }

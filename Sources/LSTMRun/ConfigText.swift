@@ -21,9 +21,10 @@ public enum ConfigLimits {
 // MARK: - Quoting user text in messages
 
 /// `text` for a message: control characters escaped (`\n`, `\t`, `\u{1B}`), cut after
-/// `ConfigLimits.maxQuoted` characters with "…"; with `asciiOnly`, non-ASCII characters are
-/// shown as `\u{435}` too (for key names, where a look-alike letter must not pass for ASCII).
-func shown(_ text: String, asciiOnly: Bool = false, limit: Int = ConfigLimits.maxQuoted) -> String {
+/// `ConfigLimits.maxQuoted` characters with "…". Letters are shown as written, keys too
+/// (`model.größe`); a key's non-ASCII letters are named by `nonASCIINote`, so a look-alike
+/// letter is explained rather than hidden behind an escape.
+func shown(_ text: String, limit: Int = ConfigLimits.maxQuoted) -> String {
     var out = ""
     var n = 0
     for ch in text.unicodeScalars {
@@ -33,12 +34,9 @@ func shown(_ text: String, asciiOnly: Bool = false, limit: Int = ConfigLimits.ma
         case "\n": out += "\\n"
         case "\t": out += "\\t"
         case "\r": out += "\\r"
-        case "\\" where asciiOnly: out += "\\\\"
         default:
             let v = ch.value
-            if v < 0x20 || v == 0x7F || (0x80..<0xA0).contains(v) || (asciiOnly && v > 0x7E)
-                || ch.properties.generalCategory == .format
-            {
+            if v < 0x20 || v == 0x7F || (0x80..<0xA0).contains(v) || ch.properties.generalCategory == .format {
                 out += "\\u{" + String(v, radix: 16, uppercase: true) + "}"
             } else {
                 out.unicodeScalars.append(ch)
@@ -260,7 +258,7 @@ private struct EventWalker {
 
     /// The dotted key path down to the current position (for messages).
     var keyPath: String {
-        stack.compactMap { $0.isMapping ? $0.currentKey : nil }.map { shown($0, asciiOnly: true) }.joined(
+        stack.compactMap { $0.isMapping ? $0.currentKey : nil }.map { shown($0) }.joined(
             separator: ".")
     }
 

@@ -371,9 +371,7 @@ public enum Inference {
         if let maxBatches {
             settings.append("the first \(maxBatches) minibatches (the run's validation.max_batches)")
         }
-        try MemoryPlan.inference(
-            model: model.config, schema: schema, batch: min(batch, loader.sampleCount), steps: loader.steps
-        ).check(available: MemoryPlan.availableBytes())
+        try checkMemory(model.config, schema, batch: min(batch, loader.sampleCount), steps: loader.steps)
         let evaluator = Evaluator(
             network: model.network, parameters: model.parameters,
             maxBatch: min(batch, loader.sampleCount), maxSteps: loader.steps)
@@ -414,11 +412,9 @@ public enum Inference {
     ) throws -> PredictionSummary {
         try checkBatchSize(batchSize)
         let format = try PredictionFormat(path: out)
-        let target = URL(fileURLWithPath: out).standardizedFileURL.resolvingSymlinksInPath().path
-        for (what, p) in [("dataset", data), ("weights file", weights)]
-        where URL(fileURLWithPath: p).standardizedFileURL.resolvingSymlinksInPath().path == target {
-            throw RunError("--out \(out) is the \(what): choose another file for the predictions")
-        }
+        let inputs: [(what: String, path: String)] =
+            try dataPaths(data).map { (what: "dataset", path: $0) } + [(what: "weights file", path: weights)]
+        try AtomicFile.checkOutput(out, isNotAnyOf: inputs, role: .predictions)
         let opened = try open(
             weights: weights, data: data, split: split, requireTargets: false, acceptDataMismatch: acceptDataMismatch,
             allowNonFinite: allowNonFinite)
@@ -455,8 +451,7 @@ public enum Inference {
         let o = config.outputSize
         let perStep = config.head == .sequence
         let shape = perStep ? [n, steps, o] : [n, o]
-        try MemoryPlan.inference(model: config, schema: schema, batch: min(batchSize, n), steps: steps).check(
-            available: MemoryPlan.availableBytes())
+        try checkMemory(config, schema, batch: min(batchSize, n), steps: steps)
         let ws = Workspace<Float>(config: config, maxBatch: min(batchSize, n), maxSteps: steps)
         let layout = isStream ? "[W, T, O]" : perStep ? "[N, T, O]" : "[N, O]"
 
@@ -521,6 +516,14 @@ public enum Inference {
         return PredictionSummary(
             path: out, shape: shape, denormalized: denormalize, split: split, format: format, extras: extras,
             acceptedMismatches: opened.accepted)
+    }
+
+    /// The inference plan for minibatches of `batch` × `steps`, checked against the memory and
+    /// limits of the process (one prefetch thread still to start) before anything large is made.
+    static func checkMemory(_ model: ModelConfig, _ schema: DatasetSchema, batch: Int, steps: Int) throws {
+        let room = MemoryPlan.available(threads: 1)
+        try MemoryPlan.inference(model: model, schema: schema, batch: batch, steps: steps).check(
+            available: room?.bytes, limit: room?.limit, reduce: "--batch-size (or --seq-length)")
     }
 
     static func checkBatchSize(_ b: Int) throws {

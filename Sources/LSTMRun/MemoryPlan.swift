@@ -192,6 +192,8 @@ public struct MemoryPlan: Sendable, Equatable {
         }
         // A checkpoint copies the parameters and the optimizer state once while it is written.
         try plan.add("checkpoint copy", product([1 + arenas, paramBytes], "the checkpoint copy"))
+        // … into HDF5's in-memory file, whose bytes are then copied out to be written (AtomicHDF5File).
+        try plan.add("checkpoint file image", product([2, 1 + arenas, paramBytes], "the checkpoint file image"))
         // The trainer keeps a copy of both from before each update, to undo a non-finite one.
         try plan.add("pre-update copy", product([1 + arenas, paramBytes], "the pre-update copy"))
         return plan
@@ -214,15 +216,38 @@ public struct MemoryPlan: Sendable, Equatable {
 
     // MARK: - Checking against the machine
 
-    /// Bytes this process may still allocate: /proc/meminfo's MemAvailable, lowered to the
-    /// cgroup's room (memory.max − memory.current) when a limit is set; nil when unknown.
-    public static func availableBytes() -> Int? {
-        var best: Int?
+    /// Address space a thread takes beyond the plan's items, as measured in /proc/PID/maps on
+    /// Linux x86-64: its stack (RLIMIT_STACK's soft limit; glibc's 32 MiB when unlimited) and
+    /// the malloc arena glibc reserves for it (64 MiB). Only `ulimit -v` (RLIMIT_AS) sees these;
+    /// physical memory does not.
+    static var threadAddressSpace: Int {
+        var l = rlimit()
+        let stack =
+            getrlimit(__rlimit_resource_t(RLIMIT_STACK.rawValue), &l) == 0 && l.rlim_cur != rlim_t.max
+            ? Int(clamping: l.rlim_cur) : 32 << 20
+        return stack + (64 << 20)
+    }
+
+    /// The buffer OpenBLAS maps for each thread that runs a BLAS call (BUFFER_SIZE, 128 MiB in
+    /// OpenBLAS 0.3 on x86-64, measured in /proc/PID/maps); counts against `ulimit -v` and `-d`.
+    static let blasBufferBytes = 128 << 20
+
+    /// Bytes this process may still allocate, and what limits it: /proc/meminfo's MemAvailable,
+    /// lowered to the cgroup's room (memory.max − memory.current) when a limit is set, and to the
+    /// room left under `ulimit -v` (RLIMIT_AS − VmSize now) and `ulimit -d` (RLIMIT_DATA − VmData
+    /// now) once the address space of `threads` threads still to start is taken off, `computeThreads`
+    /// of them running BLAS (their stacks, malloc arenas and BLAS buffers: what turned a plan that
+    /// fitted the RSS into a trap under `ulimit -v` before). Nil when nothing is known.
+    public static func available(threads: Int = 0, computeThreads: Int = 0) -> (bytes: Int, limit: String?)? {
+        var best: (bytes: Int, limit: String?)?
+        func lower(_ bytes: Int, _ limit: String?) {
+            if best == nil || bytes < best!.bytes { best = (max(0, bytes), limit) }
+        }
         if let info = try? String(contentsOfFile: "/proc/meminfo", encoding: .utf8),
             let line = info.split(separator: "\n").first(where: { $0.hasPrefix("MemAvailable:") }),
             let kb = Int(line.split(separator: " ").dropFirst().first ?? "")
         {
-            best = kb * 1024
+            lower(kb * 1024, nil)
         }
         func number(_ path: String) -> Int? {
             (try? String(contentsOfFile: path, encoding: .utf8)).flatMap {
@@ -230,10 +255,35 @@ public struct MemoryPlan: Sendable, Equatable {
             }
         }
         if let limit = number("/sys/fs/cgroup/memory.max") {  // "max" (no limit) does not parse
-            let room = max(0, limit - (number("/sys/fs/cgroup/memory.current") ?? 0))
-            best = min(best ?? room, room)
+            lower(limit - (number("/sys/fs/cgroup/memory.current") ?? 0), "the cgroup's memory.max")
+        }
+        let status = (try? String(contentsOfFile: "/proc/self/status", encoding: .utf8)) ?? ""
+        func statusBytes(_ key: String) -> Int {
+            guard let line = status.split(separator: "\n").first(where: { $0.hasPrefix(key + ":") }) else { return 0 }
+            return (Int(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "") ?? 0)
+                * 1024
+        }
+        let blas = computeThreads * blasBufferBytes
+        for (resource, name, used, threadCost) in [
+            (RLIMIT_AS, "ulimit -v", statusBytes("VmSize"), threads * threadAddressSpace + blas),
+            (RLIMIT_DATA, "ulimit -d", statusBytes("VmData"), blas)
+        ] {
+            var l = rlimit()
+            guard getrlimit(__rlimit_resource_t(resource.rawValue), &l) == 0, l.rlim_cur != rlim_t.max else { continue }
+            let limit = Int(clamping: l.rlim_cur)
+            lower(
+                limit - used - threadCost,
+                "\(name) \(human(limit)), less the \(human(used)) this process already maps"
+                    + (threadCost > 0
+                        ? " and \(human(threadCost)) for \(threads) more threads' stacks, malloc arenas and BLAS buffers"
+                        : ""))
         }
         return best
+    }
+
+    /// `available(threads:computeThreads:)`'s bytes.
+    public static func availableBytes(threads: Int = 0, computeThreads: Int = 0) -> Int? {
+        available(threads: threads, computeThreads: computeThreads)?.bytes
     }
 
     /// "memory plan: 12.3 MiB (largest: workspaces (2 shard(s)) 8.1 MiB), 20.1 GiB available".
@@ -244,25 +294,20 @@ public struct MemoryPlan: Sendable, Equatable {
         return s
     }
 
-    /// Throws when the plan takes more than `maxFraction` of `available` bytes.
-    public func check(available: Int?) throws {
+    /// Throws when the plan takes more than `maxFraction` of `available` bytes; `limit` names
+    /// what set that figure when it is not the machine's free memory (e.g. "ulimit -v 1.0 GiB, …").
+    public func check(available: Int?, limit: String? = nil, reduce: String? = nil) throws {
         guard let available, Double(total) > Self.maxFraction * Double(available) else { return }
         let l = largest!
         throw RunError(
             "memory plan: the run needs \(Self.human(total)) (largest: \(l.name) \(Self.human(l.bytes))), more than "
-                + "\(Int(Self.maxFraction * 100))% of the \(Self.human(available)) available; reduce model.hidden_size, "
-                + "model.num_layers, data.batch_size or data.seq_length (or parallel.shards)")
+                + "\(Int(Self.maxFraction * 100))% of the \(Self.human(available)) available"
+                + (limit.map { " (\($0))" } ?? "") + "; reduce "
+                + (reduce
+                    ?? "model.hidden_size, model.num_layers, data.batch_size or data.seq_length (or parallel.shards)")
+                + (limit == nil ? "" : ", or raise the limit"))
     }
 
     /// 1536 → "1.5 KiB".
-    public static func human(_ bytes: Int) -> String {
-        let units = ["bytes", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"]
-        var v = Double(bytes)
-        var u = 0
-        while v >= 1024 && u < units.count - 1 {
-            v /= 1024
-            u += 1
-        }
-        return u == 0 ? "\(bytes) bytes" : String(format: "%.1f %@", v, units[u])
-    }
+    public static func human(_ bytes: Int) -> String { Allocation.human(bytes) }
 }

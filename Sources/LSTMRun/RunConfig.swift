@@ -433,7 +433,12 @@ func applyOverride(_ text: String, to root: Node, file: String) throws -> Node {
     }
     // A value that is not YAML within the limits (syntax, an alias bomb) stays a plain string.
     let checked = (try? ConfigText.check(valueText, path: file)) != nil
-    let value = (checked ? ((try? Yams.compose(yaml: valueText)) ?? nil) : nil).map(unmarked) ?? Node(valueText)
+    var value = (checked ? ((try? Yams.compose(yaml: valueText)) ?? nil) : nil).map(unmarked) ?? Node(valueText)
+    // YAML folds a line break in a plain scalar into a space and trims tabs at its ends: a value
+    // holding them (a run directory named "a\nb") is taken exactly as given.
+    if case .scalar = value, valueText.contains(where: { $0 == "\n" || $0 == "\r" || $0 == "\t" }) {
+        value = Node(valueText)
+    }
     func set(_ node: Node?, _ keys: ArraySlice<String>) throws -> Node {
         guard let k = keys.first else { return value }
         var mapping: Node.Mapping
@@ -512,7 +517,7 @@ func configError(_ e: YamlError, path: String) -> ConfigError {
     case .duplicatedKeysInMapping(let duplicates, let context):
         return ConfigError(
             file: path, line: context.mark.line, column: context.mark.column,
-            key: duplicates.first.map { shown($0, asciiOnly: true) } ?? "", message: "duplicate key")
+            key: duplicates.first.map { shown($0) } ?? "", message: "duplicate key")
     default:
         return ConfigError(file: path, line: nil, column: nil, key: "", message: "not valid YAML: \(shown("\(e)"))")
     }

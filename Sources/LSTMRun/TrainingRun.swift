@@ -84,6 +84,9 @@ public final class TrainingRun {
     public var writesFiles: Bool { reducer.rank == 0 }
 
     let trainFile: DatasetFile
+    /// The dataset files as they were when opened: a file rewritten, truncated or replaced
+    /// during the run stops it (checked at each epoch, before each checkpoint, on read errors).
+    let dataIdentities: [FileIdentity]
     let trainLoader: BatchLoader
     let valLoader: BatchLoader?
     /// Validation's workspace, made once (it reads the live parameters).
@@ -217,6 +220,7 @@ public final class TrainingRun {
             }
         }
         if reducer.worldSize > 1 { _ = reducer.sum(0) }  // the others open the file once rank 0 has written it
+        dataIdentities = config.data.paths.compactMap { FileIdentity(path: $0) }  // before reading them
         trainFile = try DatasetFile.open(paths: config.data.paths)
         let schema = try trainFile.schema(config.data.trainSplit)
         var model = try config.modelConfig(schema: schema)
@@ -275,9 +279,13 @@ public final class TrainingRun {
             model: model, schema: schema, batch: config.data.batchSize, steps: maxSteps,
             shards: config.parallel.shards, optimizer: config.optimizerConfig(), validates: config.data.valSplit != nil,
             stateful: stateful)
-        memoryAvailable = MemoryPlan.availableBytes()
+        // Threads still to start: the scheduler's workers (at most one per core, the main thread
+        // being one) and the two loaders' prefetch threads; each core may run BLAS.
+        let cores = ProcessInfo.processInfo.activeProcessorCount
+        let room = MemoryPlan.available(threads: cores - 1 + 2, computeThreads: cores - 1)
+        memoryAvailable = room?.bytes
         do {
-            try memoryPlan.check(available: memoryAvailable)
+            try memoryPlan.check(available: memoryAvailable, limit: room?.limit)
         } catch let e as RunError {
             throw config.error(at: "model", e.description)
         }
@@ -409,6 +417,7 @@ public final class TrainingRun {
     @discardableResult
     public func run() throws -> RunSummary {
         try clearEarlierAttempt()
+        ProcessPriority.applyToAllThreads()  // threads made so far (workers adopt it as they start)
         let steps = trainLoader.batchesPerEpoch
         let totalSteps = config.training.steps ?? config.training.epochs * steps
         let startWall = Date().timeIntervalSince1970 - state.wallTime
@@ -441,7 +450,13 @@ public final class TrainingRun {
             // A step's time runs from asking the loader for its minibatch to the end of the update,
             // so tokens/s and the ETA include any wait for data (not validation or checkpoints).
             let stepStart = DispatchTime.now().uptimeNanoseconds
-            guard let batch = try trainLoader.next() else {
+            let next: Minibatch<Float>?
+            do { next = try trainLoader.next() } catch {
+                try checkDataUnchanged()  // a read error from a dataset changed under us says so
+                throw error
+            }
+            guard let batch = next else {
+                try checkDataUnchanged()
                 state.cursor = trainLoader.cursor  // the next epoch
                 if config.validation.every == 0, valLoader != nil, try validateStopsEarly(epoch) { break stepLoop }
                 if config.checkpoint.every == 0 { try saveCheckpoint(isBest: false, wallStart: startWall) }
@@ -567,10 +582,29 @@ public final class TrainingRun {
     // MARK: - Validation, metrics, early stopping
 
     /// Loss and metrics on the validation split (no dropout); appends to metrics.jsonl.
+    /// Throws if a dataset file changed since the run opened it (size, modification time or
+    /// inode), so the run never goes on training on (or checkpointing) what it then reads.
+    func checkDataUnchanged() throws {
+        for identity in dataIdentities {
+            try identity.checkUnchanged(
+                .dataset,
+                advice:
+                    "training stopped rather than go on with data that is no longer the dataset it started with; "
+                    + "the checkpoints in \(directory) are from before the change — restore the file (or prepare a "
+                    + "new one under another name) and run `lstm resume \(directory)` or start again")
+        }
+    }
+
     func validate(epoch: Int, wallStart: Double) throws -> MetricsRecord {
         guard let valLoader else { preconditionFailure("no validation split") }
         try valLoader.startEpoch(0)
-        let m = try evaluator.evaluate(valLoader, maxBatches: config.validation.maxBatches, carryState: stateful)
+        let m: EvaluationResult
+        do {
+            m = try evaluator.evaluate(valLoader, maxBatches: config.validation.maxBatches, carryState: stateful)
+        } catch {
+            try checkDataUnchanged()
+            throw error
+        }
         var r = MetricsRecord(step: trainer.step, epoch: epoch, wallTime: Date().timeIntervalSince1970 - wallStart)
         r.valLoss = m.loss
         r.valAccuracy = m.accuracy
@@ -647,6 +681,7 @@ public final class TrainingRun {
 
     /// Every rank calls this at the same step (a collective when state is carried); rank 0 writes.
     func saveCheckpoint(isBest: Bool, wallStart: Double) throws {
+        try checkDataUnchanged()  // never checkpoint weights trained on a changed dataset
         state.carried = stateful ? try gatherCarriedState() : nil
         guard writesFiles else { return }
         state.wallTime = Date().timeIntervalSince1970 - wallStart

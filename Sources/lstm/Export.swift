@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import LSTMData
+import LSTMFiles
 import LSTMIO
 
 /// `lstm export`: writes a checkpoint's weights as PyTorch, Keras, safetensors or ONNX.
@@ -32,6 +33,7 @@ struct Export: ParsableCommand {
 
     func run() throws {
         let format = try WeightsFormat.forExport(to: out, format: self.format?.format)
+        try AtomicFile.checkOutput(out, isNotAnyOf: [("checkpoint", checkpoint)], role: .weights)
         let (source, notes) = try WeightsImporter.readNoting(
             checkpoint, options: WeightsImportOptions(allowNonFinite: allowNonFinite))
         for note in notes { printNote(note) }

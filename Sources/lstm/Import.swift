@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import LSTMData
+import LSTMFiles
 import LSTMIO
 import LSTMKit
 
@@ -46,6 +47,7 @@ struct Import: ParsableCommand {
     var allowNonFinite = false
 
     func run() throws {
+        try AtomicFile.checkOutput(out, isNotAnyOf: [("weights file", weights)], role: .checkpoint)
         let options = WeightsImportOptions(
             head: head, activation: activation, loss: loss, bias: bias, allowNonFinite: allowNonFinite,
             renames: renames)

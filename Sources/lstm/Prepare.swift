@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import LSTMData
+import LSTMFiles
 import LSTMRun
 
 /// `lstm prepare`: turns text, CSV files or generated tasks into an HDF5 dataset file (docs/datasets.md).
@@ -57,6 +58,7 @@ struct Prepare: ParsableCommand {
         @Option(help: "Fraction of the text for the test split.") var testFrac = 0.1
 
         func run() throws {
+            try AtomicFile.checkOutput(out, isNotAnyOf: [("text file", file)], role: .dataset)
             let summary = try TextPreparer(valFraction: valFrac, testFraction: testFrac).prepare(file: file, to: out)
             Prepare.report(summary)
         }
@@ -94,6 +96,7 @@ struct Prepare: ParsableCommand {
         var statisticsFrom: String?
 
         func run() throws {
+            try AtomicFile.checkOutput(out, isNotAnyOf: [("CSV file", file)], role: .dataset)
             var preparer = CSVPreparer(
                 window: window, targets: target, features: features.isEmpty ? nil : features,
                 valFraction: valFrac, testFraction: testFrac)

@@ -46,6 +46,8 @@ struct Sample: ParsableCommand {
         let sampler = try TextSampler(model: model, vocabulary: try TextSampler.vocabulary(for: model, data: data))
         let text = try sampler.generate(primer: primer, length: length, options: options)
         if let out {
+            try AtomicFile.checkOutput(
+                out, isNotAnyOf: [("checkpoint", checkpoint)] + (data.map { [("dataset", $0)] } ?? []), role: .run)
             try AtomicFile.write(text, to: out, role: .run)
             print("wrote \(text.count) characters to \(out)")
         } else {

@@ -149,35 +149,17 @@ func report(_ s: RunSummary, run: TrainingRun) {
 /// Ctrl-C (SIGINT) or SIGTERM (what `kill`, systemd, Slurm and Kubernetes send) during training:
 /// the first one finishes the current step, saves a checkpoint and stops with exit status 75
 /// (nothing is lost: `lstm resume` continues exactly); a second one exits at once (130 for SIGINT,
-/// 143 for SIGTERM, as if killed by it).
-final class StopOnInterrupt: @unchecked Sendable {
-    private static let signals: [(number: Int32, name: String)] = [(SIGINT, "interrupted"), (SIGTERM, "terminated")]
-    private var sources: [DispatchSourceSignal] = []
-    private let lock = NSLock()
-    private var count = 0
-
+/// 143 for SIGTERM, as if killed by it), removing the temporary file of a checkpoint being written,
+/// like every other command (`Interruption`, the one signal mechanism).
+final class StopOnInterrupt: Sendable {
     init(_ run: TrainingRun) {
         nonisolated(unsafe) let target = run  // requestStop is thread-safe
-        for (number, name) in Self.signals {
-            signal(number, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-            sources.append(source)
-            source.setEventHandler { [unowned self] in
-                self.lock.lock()
-                self.count += 1
-                let first = self.count == 1
-                self.lock.unlock()
-                if !first { exit(128 + number) }
-                FileHandle.standardError.write(
-                    Data("\n\(name): saving a checkpoint after this step (send it again to quit now)\n".utf8))
-                target.requestStop(saveCheckpoint: true)
-            }
-            source.resume()
+        Interruption.onFirstSignal { _, name in
+            FileHandle.standardError.write(
+                Data("\n\(name): saving a checkpoint after this step (send it again to quit now)\n".utf8))
+            target.requestStop(saveCheckpoint: true)
         }
     }
 
-    func cancel() {
-        for source in sources { source.cancel() }
-        for (number, _) in Self.signals { signal(number, SIG_DFL) }
-    }
+    func cancel() { Interruption.onFirstSignal(nil) }
 }

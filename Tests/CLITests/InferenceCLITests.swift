@@ -307,7 +307,7 @@ final class InferenceCLITests: XCTestCase {
             saying: "the model does not fit the data: the model reads token ids (vocabulary")
         try fails(
             ["predict", "run-adding/latest.h5", "--data", "adding.h5", "--out", "./adding.h5"],
-            saying: "--out ./adding.h5 is the dataset")
+            saying: "./adding.h5: --out is the dataset 'adding.h5': writing it would replace the input")
         XCTAssertEqual(filesBelow(Self.dir), before)
     }
 

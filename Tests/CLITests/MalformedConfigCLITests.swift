@@ -100,7 +100,7 @@ final class MalformedConfigCLITests: XCTestCase {
         try refuse("tab", set("  hidden_size", "\thidden_size"), "job.yaml:\(h):1: a tab character")
         try refuse(
             "look-alike", set("hidden_size", "hidden_siz\u{0435}"),
-            "model.hidden_siz\\u{435}: unknown key (contains U+0435 CYRILLIC SMALL LETTER IE",
+            "model.hidden_sizе: unknown key (contains U+0435 CYRILLIC SMALL LETTER IE",
             "did you mean hidden_size?")
         try refuse("huge key", Data(("\"" + String(repeating: "k", count: 100_000) + "\": 1\n").utf8), "not valid YAML")
         try refuse(

@@ -125,7 +125,7 @@ final class ConfigLimitsTests: XCTestCase {
         let e = try XCTUnwrap(error("model:\n  hidden_siz\u{0435}: 4\n"))
         XCTAssertEqual(
             e.description,
-            "job.yaml:2:3: model.hidden_siz\\u{435}: unknown key (contains U+0435 CYRILLIC SMALL LETTER IE at "
+            "job.yaml:2:3: model.hidden_sizе: unknown key (contains U+0435 CYRILLIC SMALL LETTER IE at "
                 + "position 11; keys are ASCII) (did you mean hidden_size?)")
     }
 
@@ -244,7 +244,7 @@ final class ConfigLimitsTests: XCTestCase {
             model: m, schema: try XCTUnwrap(tokenSchema()), batch: 16, steps: 10, shards: 1,
             optimizer: OptimizerConfig(name: "adam", values: [:]), validates: false, stateful: false)
         XCTAssertThrowsError(try plan.check(available: 16 << 30)) { error in
-            XCTAssertTrue("\(error)".contains("(largest: checkpoint copy 111.8 GiB)"), "\(error)")
+            XCTAssertTrue("\(error)".contains("(largest: checkpoint file image 223.5 GiB)"), "\(error)")
             XCTAssertTrue("\(error)".contains("90% of the 16.0 GiB available"), "\(error)")
         }
         XCTAssertNoThrow(try plan.check(available: Int.max))

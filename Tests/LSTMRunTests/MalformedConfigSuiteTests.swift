@@ -133,7 +133,7 @@ final class MalformedConfigSuiteTests: XCTestCase {
             c(
                 "look-alike character",
                 replacing(lines, h, with: [hidden.replacingOccurrences(of: "size", with: "siz\u{0435}")]),
-                ":\(h):3: model.hidden_siz\\u{435}: ", "U+0435 CYRILLIC SMALL LETTER IE at position 11",
+                ":\(h):3: model.hidden_sizе: ", "U+0435 CYRILLIC SMALL LETTER IE at position 11",
                 "(did you mean hidden_size?)"),
             c(
                 "missing required key", lines.enumerated().filter { $0.offset != f - 1 }.map(\.element), nil,

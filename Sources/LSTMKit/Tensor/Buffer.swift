@@ -8,17 +8,19 @@ public final class Buffer<T: LSTMScalar>: @unchecked Sendable {
     /// Start of the storage; valid for the buffer's lifetime.
     public let base: UnsafeMutablePointer<T>
 
-    /// Allocates `count` zeros (64-byte aligned, for SIMD loads and BLAS).
+    /// Allocates `count` zeros (64-byte aligned, for SIMD loads and BLAS) through `Allocation`,
+    /// which ends the process with a clear message if the memory is refused.
     public init(count: Int) {
         precondition(count >= 0, "negative buffer size")
         self.count = count
-        let raw = UnsafeMutableRawPointer.allocate(
-            byteCount: max(1, count) * MemoryLayout<T>.stride, alignment: 64)
+        let (bytes, overflow) = max(1, count).multipliedReportingOverflow(by: MemoryLayout<T>.stride)
+        let raw = Allocation.raw(
+            byteCount: overflow ? Int.max : bytes, alignment: 64, for: "a tensor of \(count) \(T.self) values")
         base = raw.bindMemory(to: T.self, capacity: max(1, count))
         base.initialize(repeating: 0, count: max(1, count))
     }
 
-    deinit { UnsafeMutableRawPointer(base).deallocate() }
+    deinit { Allocation.free(UnsafeMutableRawPointer(base)) }
 
     /// The whole buffer as a Swift buffer pointer.
     @inlinable public var pointer: UnsafeMutableBufferPointer<T> {

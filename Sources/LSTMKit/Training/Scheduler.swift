@@ -314,9 +314,17 @@ final class Exchange: @unchecked Sendable {
     deinit { buffer.deallocate() }
 }
 
-/// Runs `body(0..<n)` on n threads at once (inline when n == 1).
+/// Runs `body(0..<n)` on n threads at once (inline when n == 1); each Dispatch worker first
+/// takes the process's priority (`ProcessPriority`: `nice` reaches the threads that compute).
 func runWorkers(_ n: Int, _ body: @Sendable (Int) -> Void) {
-    if n == 1 { body(0) } else { DispatchQueue.concurrentPerform(iterations: n, execute: body) }
+    if n == 1 {
+        body(0)
+    } else {
+        DispatchQueue.concurrentPerform(iterations: n) {
+            ProcessPriority.adopt()
+            body($0)
+        }
+    }
 }
 
 /// A pointer shared with worker closures; each worker writes only its own part of it.

@@ -23,6 +23,8 @@ import Foundation
 /// H = 1024: 1.61× against 1.39× for two shards). With one shard for want of sequences
 /// (B < 32 on 2 cores), BLAS threads are used when the per-step GEMM is ≥ 2^24 FLOPs; below that
 /// OpenBLAS's threads spin between the tiny calls (half a small run's time was system time).
+/// With our own GEMM kernel (the default on AVX-512 CPUs), which runs each call on one thread,
+/// shards are used at every H (H = 1024 on one shard left a core idle).
 public final class DataParallelScheduler<T: LSTMScalar>: @unchecked Sendable {
     public let network: LSTMNetwork<T>
     /// S: how many pieces each minibatch is cut into (over all processes).
@@ -58,9 +60,12 @@ public final class DataParallelScheduler<T: LSTMScalar>: @unchecked Sendable {
     /// core with at least 16 sequences each, or one shard when the per-step GEMM is large enough
     /// for BLAS threads to win.
     public static func defaultShardCount(
-        batchSize: Int, hidden: Int, cores: Int = ProcessInfo.processInfo.activeProcessorCount
+        batchSize: Int, hidden: Int, cores: Int = ProcessInfo.processInfo.activeProcessorCount,
+        threadedGEMM: Bool = GEMMKernel.current == .openblas
     ) -> Int {
-        if stepFlops(batch: batchSize, hidden: hidden) >= 1 << 28 { return 1 }
+        // BLAS threads are an option only when OpenBLAS runs the GEMMs: our own kernel
+        // (GEMMKernel, Tensor/Scalar.swift) runs each call on one thread, so shards use the cores.
+        if threadedGEMM && stepFlops(batch: batchSize, hidden: hidden) >= 1 << 28 { return 1 }
         return max(1, min(cores, batchSize / 16))
     }
 

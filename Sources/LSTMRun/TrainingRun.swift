@@ -7,8 +7,8 @@ import LSTMKit
 /// What a finished (or early-stopped) run did.
 public struct RunSummary: Sendable {
     public var steps: Int
-    /// Epochs begun, the last possibly partial (900 steps of 400 per epoch: 3).
-    public var epochs: Int
+    /// Epochs trained, a fraction when the run ends mid-epoch (900 steps of 400 per epoch: 2.25).
+    public var epochs: Double
     public var lastValidation: MetricsRecord?
     public var bestMetric: Double?
     public var stoppedEarly: Bool
@@ -39,6 +39,17 @@ struct RunState: Codable, Equatable {
     /// The step of the last validation logged (nil: none yet), so a resumed run that ends right
     /// away does not validate that step a second time.
     var lastValidationStep: Int?
+    /// Sum of the gradient norms of the steps since the last train record (nil in older checkpoints).
+    var gradientNormSum: Double?
+    /// The TensorBoard event file and its size when this state was saved: a resumed run cuts it
+    /// back to this size (nil: no TensorBoard, or a checkpoint written before it was recorded).
+    var tensorBoard: TensorBoardState?
+}
+
+/// A run's TensorBoard event file (its name in the TensorBoard directory) and its size in bytes.
+struct TensorBoardState: Codable, Equatable {
+    var file: String
+    var bytes: Int
 }
 
 /// A config-driven training job: data, model, optimizer, schedule, the loop with validation,
@@ -77,6 +88,8 @@ public final class TrainingRun {
         maxSteps: trainer.scheduler.maxSteps)
     let schedule: LearningRateSchedule
     let store: CheckpointStore
+    /// The TensorBoard event file (`logging.tensorboard`; rank 0 only), or nil.
+    public private(set) var tensorBoard: TensorBoardLog?
     var state: RunState
     let stateful: Bool
     let baseLearningRate: Double
@@ -293,11 +306,22 @@ public final class TrainingRun {
             let configCopy = (directory as NSString).appendingPathComponent("config.yaml")
             try AtomicFile.write(config.sourceText, to: configCopy, role: .run)
         }
+        if writesFiles, let place = config.logging.tensorBoard {
+            let dir: String
+            switch place {
+            case .runDirectory: dir = (directory as NSString).appendingPathComponent("tensorboard")
+            case .directory(let d): dir = d
+            }
+            tensorBoard = TensorBoardLog(
+                directory: dir, file: state.tensorBoard?.file ?? TensorBoardLog.fileName(runDirectory: directory))
+        }
         if let checkpoint {
             resumedStep = checkpoint.globalStep
             if writesFiles {
                 try metrics.truncate(after: trainer.step, records: state.metricsRecords)
                 state.metricsRecords = try metrics.count()
+                // Events logged after the checkpoint are logged again: cut them off.
+                if let tb = state.tensorBoard { try tensorBoard?.truncate(to: tb.bytes) }
             }
         }
     }
@@ -310,11 +334,19 @@ public final class TrainingRun {
         if writesFiles {
             try store.removeAll()
             try metrics.reset()
+            try tensorBoard?.reset()
         }
         state.metricsRecords = 0
     }
 
     // MARK: - The loop
+
+    /// Epochs trained so far (`Epochs.trained`): what the console, metrics.jsonl, checkpoints and
+    /// TensorBoard call the epoch.
+    var epochsTrained: Double {
+        Epochs.trained(
+            epoch: state.cursor.epoch, position: state.cursor.position, perEpoch: trainLoader.batchesPerEpoch)
+    }
 
     /// The run's metrics.jsonl.
     var metrics: MetricsLog { MetricsLog(path: (directory as NSString).appendingPathComponent("metrics.jsonl")) }
@@ -341,8 +373,8 @@ public final class TrainingRun {
                 + (reducer.worldSize > 1 ? " in each of \(reducer.worldSize) processes" : "")
         )
         /// Validates; when early stopping fires, records why, saves a checkpoint and returns true.
-        func validateStopsEarly(_ epoch: Int) throws -> Bool {
-            lastValidation = try validate(epoch: epoch, wallStart: startWall)
+        func validateStopsEarly() throws -> Bool {
+            lastValidation = try validate(wallStart: startWall)
             guard let reason = earlyStop(lastValidation!) else { return false }
             summary.stoppedEarly = true
             summary.reason = reason
@@ -350,14 +382,13 @@ public final class TrainingRun {
             return true
         }
         stepLoop: while trainer.step < totalSteps {
-            let epoch = state.cursor.epoch
             if state.cursor.position == 0 && stateful { trainer.resetState() }
             // A step's time runs from asking the loader for its minibatch to the end of the update,
             // so tokens/s and the ETA include any wait for data (not validation or checkpoints).
             let stepStart = DispatchTime.now().uptimeNanoseconds
             guard let batch = try trainLoader.next() else {
                 state.cursor = trainLoader.cursor  // the next epoch
-                if config.validation.every == 0, valLoader != nil, try validateStopsEarly(epoch) { break stepLoop }
+                if config.validation.every == 0, valLoader != nil, try validateStopsEarly() { break stepLoop }
                 if config.checkpoint.every == 0 { try saveCheckpoint(isBest: false, wallStart: startWall) }
                 continue
             }
@@ -376,6 +407,7 @@ public final class TrainingRun {
             if !report.skipped {
                 state.trainLossSum += report.loss
                 state.trainLossCount += 1
+                state.gradientNormSum = (state.gradientNormSum ?? 0) + report.gradientNorm
             }
             tokensSinceLog += report.tokens
             let stepSeconds = Double(DispatchTime.now().uptimeNanoseconds - stepStart) / 1e9
@@ -385,17 +417,18 @@ public final class TrainingRun {
             sessionSteps += 1
             sessionSeconds += stepSeconds
             let remaining = Double(totalSteps - trainer.step) * sessionSeconds / Double(sessionSteps)
+            let eta = sessionSteps > 3 ? remaining : nil
             progress.step(
-                epoch: epoch, epochs: config.training.steps == nil ? config.training.epochs : nil,
-                stepInEpoch: state.cursor.position, stepsPerEpoch: steps, globalStep: trainer.step,
-                loss: report.loss, tokensPerSecond: tps, eta: sessionSteps > 3 ? remaining : nil)
+                epoch: state.cursor.epoch, epochs: config.training.steps == nil ? config.training.epochs : nil,
+                stepInEpoch: state.cursor.position, stepsPerEpoch: steps, loss: report.loss, tokensPerSecond: tps,
+                eta: eta)
             if trainer.step % config.logging.every == 0 {
-                try logTrain(epoch: epoch, lr: lr, tokensPerSecond: tps, wallStart: startWall)
+                try logTrain(lr: lr, tokensPerSecond: tps, eta: eta, wallStart: startWall)
                 tokensSinceLog = 0
                 timeSinceLog = 0
             }
             if config.validation.every > 0, trainer.step % config.validation.every == 0, valLoader != nil,
-                try validateStopsEarly(epoch)
+                try validateStopsEarly()
             {
                 break stepLoop
             }
@@ -412,7 +445,7 @@ public final class TrainingRun {
         }
         if !summary.stoppedEarly {
             if valLoader != nil, lastValidation?.step != trainer.step, state.lastValidationStep != trainer.step {
-                lastValidation = try validate(epoch: state.cursor.epoch, wallStart: startWall)
+                lastValidation = try validate(wallStart: startWall)
             }
             try saveCheckpoint(isBest: false, wallStart: startWall)
         }
@@ -429,8 +462,7 @@ public final class TrainingRun {
     private func finish(_ s: RunSummary, _ lastValidation: MetricsRecord?, _ startWall: Double) -> RunSummary {
         var summary = s
         summary.steps = trainer.step
-        // The cursor's epoch counts from 0 and moves to position 0 of the next epoch once one ends.
-        summary.epochs = state.cursor.epoch + (state.cursor.position > 0 ? 1 : 0)
+        summary.epochs = epochsTrained
         summary.lastValidation = lastValidation
         summary.bestMetric = state.bestMetric
         summary.skippedSteps = trainer.skippedSteps
@@ -449,11 +481,12 @@ public final class TrainingRun {
     // MARK: - Validation, metrics, early stopping
 
     /// Loss and metrics on the validation split (no dropout); appends to metrics.jsonl.
-    func validate(epoch: Int, wallStart: Double) throws -> MetricsRecord {
+    func validate(wallStart: Double) throws -> MetricsRecord {
         guard let valLoader else { preconditionFailure("no validation split") }
         try valLoader.startEpoch(0)
         let m = try evaluator.evaluate(valLoader, maxBatches: config.validation.maxBatches, carryState: stateful)
-        var r = MetricsRecord(step: trainer.step, epoch: epoch, wallTime: Date().timeIntervalSince1970 - wallStart)
+        var r = MetricsRecord(
+            step: trainer.step, epoch: epochsTrained, wallTime: Date().timeIntervalSince1970 - wallStart)
         r.valLoss = m.loss
         r.valAccuracy = m.accuracy
         r.valPerplexity = m.perplexity
@@ -463,11 +496,7 @@ public final class TrainingRun {
         r.skippedSteps = trainer.skippedSteps
         try appendMetrics(r)
         state.lastValidationStep = trainer.step
-        progress.message(
-            String(format: "step %d  epoch %d  val loss %.5f", trainer.step, epoch + 1, m.loss)
-                + (m.accuracy.map { String(format: "  accuracy %.4f", $0) } ?? "")
-                + (m.perplexity.map { String(format: "  perplexity %.3f", $0) } ?? "")
-                + (m.mae.map { String(format: "  MAE %.5f", $0) } ?? ""))
+        progress.validated(r)
         onValidation?(r)
         if var p = state.plateau {
             p.step(metric: m.loss)
@@ -507,20 +536,32 @@ public final class TrainingRun {
         return nil
     }
 
-    func logTrain(epoch: Int, lr: Double, tokensPerSecond: Double, wallStart: Double) throws {
-        var r = MetricsRecord(step: trainer.step, epoch: epoch, wallTime: Date().timeIntervalSince1970 - wallStart)
+    /// Logs the mean training loss of the steps since the last record (to metrics.jsonl and, as the
+    /// same figures under the same names, to the console).
+    func logTrain(lr: Double, tokensPerSecond: Double, eta: Double?, wallStart: Double) throws {
+        var r = MetricsRecord(
+            step: trainer.step, epoch: epochsTrained, wallTime: Date().timeIntervalSince1970 - wallStart)
         r.trainLoss = state.trainLossCount > 0 ? state.trainLossSum / Double(state.trainLossCount) : nil  // all skipped
         r.learningRate = lr
+        r.gradientNorm =
+            state.trainLossCount > 0 ? state.gradientNormSum.map { $0 / Double(state.trainLossCount) } : nil
         r.tokensPerSecond = tokensPerSecond
         r.skippedSteps = trainer.skippedSteps
+        let averaged = state.trainLossCount
         state.trainLossSum = 0
         state.trainLossCount = 0
+        state.gradientNormSum = 0
         try appendMetrics(r)
+        progress.logged(r, meanOf: averaged, eta: eta)
     }
 
-    /// Appends to metrics.jsonl (rank 0) and counts the record (saved with checkpoints; see `RunState`).
+    /// Appends to metrics.jsonl and the TensorBoard file (rank 0) and counts the record (saved with
+    /// checkpoints; see `RunState`).
     func appendMetrics(_ r: MetricsRecord) throws {
-        if writesFiles { try metrics.append(r) }
+        if writesFiles {
+            try metrics.append(r)
+            try tensorBoard?.append(r)
+        }
         state.metricsRecords = (state.metricsRecords ?? 0) + 1
     }
 
@@ -531,9 +572,12 @@ public final class TrainingRun {
         state.carried = stateful ? try gatherCarriedState() : nil
         guard writesFiles else { return }
         state.wallTime = Date().timeIntervalSince1970 - wallStart
+        state.tensorBoard = tensorBoard.map {
+            TensorBoardState(file: ($0.path as NSString).lastPathComponent, bytes: $0.size() ?? 0)
+        }
         var ckpt = Checkpoint(
             parameters: parameters, optimizer: optimizer, globalStep: trainer.step,
-            epoch: state.cursor.epoch, dataCursor: nil, configText: config.sourceText)
+            epoch: epochsTrained, dataCursor: nil, configText: config.sourceText)
         try ckpt.setDataCursor(state)
         if let b = state.bestMetric { ckpt.metrics["best_\(config.training.earlyStopping?.metric ?? "val_loss")"] = b }
         if isBest {

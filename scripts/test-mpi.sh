@@ -141,8 +141,11 @@ for _ in $(seq 600); do [[ -e long-np2/step-00000050.h5 ]] && break; sleep 0.1; 
 kill -TERM $job
 status=0
 wait $job || status=$?
-# (mpirun itself exits with 1 after it was told to end the job; the ranks must end cleanly.)
+# (Every rank exits 75, "interrupted, resumable"; mpirun reports a non-zero status of its own
+# after it was told to end the job. The ranks must end cleanly.)
 grep -q "stopped on request" long-np2.log || { cat long-np2.log; fail "SIGTERM under mpirun did not stop with a checkpoint (status $status)"; }
+grep -q "interrupted: the run did not reach its end (exit status 75)" long-np2.log || { cat long-np2.log; fail "SIGTERM under mpirun: no exit status 75 announced"; }
+[[ $status != 0 ]] || fail "SIGTERM under mpirun: status 0 for a run that did not finish"
 ! grep -q "exited on signal\|MPI_ABORT" long-np2.log || { cat long-np2.log; fail "a rank did not end cleanly on SIGTERM"; }
 stopped=$(cd long-np2 && ls step-*.h5 | grep -v -x -F -f <(cd "$work/long-alone" && ls step-*.h5) || true)
 "${mpirun[@]}" -np 2 "$LSTM" resume "$work/long-np2" >long-resume.log 2>&1 || { cat long-resume.log; fail "resume after SIGTERM"; }

@@ -85,6 +85,7 @@ public final class AtomicHDF5File {
             }
             try check(temporaryPath)
             try hook?(.beforeRename)
+            PausePoint.reached("write:" + URL(fileURLWithPath: path).lastPathComponent)
             try AtomicFile.rename(temporaryPath, to: path, role: role)
         } catch {
             if inMemory { try? file.close() }

@@ -117,6 +117,9 @@ public struct Checkpoint: Sendable, Equatable {
     public var configText: String?
     /// Named scalar metrics, e.g. "best_validation_loss".
     public var metrics: [String: Double]
+    /// How the run was started (JSON: `lstm_version`, the `--init` file and its SHA-256), or nil;
+    /// the `run_provenance` root attribute (see `RunProvenance` in LSTMRun).
+    public var runProvenance: String? = nil
 
     /// A checkpoint from its parts; `parameters` must follow `ParameterLayout(config)`.
     public init(
@@ -242,7 +245,9 @@ public struct Checkpoint: Sendable, Equatable {
             for name in optimizer.hyperparameters.keys { try Self.checkName(name, "hyperparameter name", file) }
         }
         for name in rngStates.keys { try Self.checkName(name, "RNG state name", file) }
-        for (what, text) in [("data cursor", dataCursor), ("config text", configText)]
+        for (what, text) in [
+            ("data cursor", dataCursor), ("config text", configText), ("run provenance", runProvenance)
+        ]
         where text?.utf8.contains(0) == true {
             throw FileError(
                 .invalidValue, .checkpoint, file: file, object: nil,
@@ -336,6 +341,7 @@ extension Checkpoint {
         for (name, value) in metrics { try metricsGroup.setAttribute(name, value) }
         if let dataCursor { try root.setAttribute("data_cursor", dataCursor) }
         if let configText { try root.setAttribute("config_text", configText) }
+        if let runProvenance { try root.setAttribute("run_provenance", runProvenance) }
     }
 
     /// One float32 dataset per layout entry, named and shaped as the layout says.
@@ -441,11 +447,12 @@ extension Checkpoint {
             for name in try group.attributeNames() { metrics[name] = try group.attribute(name, as: Double.self) }
         }
 
-        let checkpoint = Checkpoint(
+        var checkpoint = Checkpoint(
             config: config, parameters: parameters, optimizer: optimizer,
             globalStep: try intAttribute("global_step"), epoch: try epochAttribute(),
             rngStates: rngStates, dataCursor: try optionalString("data_cursor"),
             configText: try optionalString("config_text"), metrics: metrics)
+        checkpoint.runProvenance = try optionalString("run_provenance")
         try checkpoint.validate(file: path)
         return checkpoint
     }

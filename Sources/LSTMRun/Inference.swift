@@ -67,16 +67,29 @@ public struct StoredRunSettings: Sendable, Equatable {
     public var streamMode: StreamMode?
     /// `data.test_split`.
     public var testSplit: String?
+    /// `data.batch_size` (a stateful stream's lanes).
+    public var batchSize: Int?
+    /// `data.val_split` ("val" when not given; nil for `none`).
+    public var valSplit: String?
+    /// `validation.max_batches`: validation ran on this many minibatches only.
+    public var validationMaxBatches: Int?
 
-    /// Reads the settings from a run config's YAML text; missing or unreadable keys stay nil.
+    /// Reads the settings from a run config's YAML text: a key the config leaves out has the
+    /// config's default (`RunConfig.DataSection`), as it had in the run; without a readable run
+    /// config every setting stays nil.
     public init(configText: String?) {
         guard let text = configText, let root = (try? Yams.load(yaml: text)) as? [String: Any],
             let data = root["data"] as? [String: Any]
         else { return }
+        let defaults = RunConfig.DataSection(file: "")
         dataFile = data["file"] as? String ?? (data["file"] as? [String])?.first  // a list: its first shard
-        seqLength = data["seq_length"] as? Int
-        streamMode = (data["stream_mode"] as? String).flatMap(StreamMode.init(rawValue:))
-        testSplit = data["test_split"] as? String
+        seqLength = data["seq_length"] as? Int ?? defaults.seqLength
+        streamMode = (data["stream_mode"] as? String).flatMap(StreamMode.init(rawValue:)) ?? defaults.streamMode
+        testSplit = data["test_split"] as? String ?? defaults.testSplit
+        batchSize = data["batch_size"] as? Int ?? defaults.batchSize
+        let val = data["val_split"] as? String ?? defaults.valSplit ?? "none"
+        valSplit = val == "" || val == "none" ? nil : val
+        validationMaxBatches = (root["validation"] as? [String: Any])?["max_batches"] as? Int
     }
 }
 
@@ -94,6 +107,19 @@ public struct EvaluationReport: Sendable {
     /// Token streams: the window length T and how the stream was cut.
     public var seqLength: Int?
     public var streamMode: StreamMode?
+    /// Sequences (or stream lanes) per minibatch.
+    public var batchSize: Int = 0
+    /// What was used and where each setting came from, e.g. "split 'val' (--split), batch size 16
+    /// (the run's data.batch_size), …": printed first by `lstm evaluate`.
+    public var settings: String = ""
+    /// The run's best validation loss stored in the checkpoint (`best_val_loss`), when this
+    /// evaluation is of the run's validation split and so must reproduce it.
+    public var runBestValidationLoss: Double?
+
+    /// Whether `result.loss` is bit for bit the run's best validation loss (nil: nothing to compare).
+    public var reproducesRunValidation: Bool? {
+        runBestValidationLoss.map { $0.bitPattern == result.loss.bitPattern }
+    }
 
     /// One line per metric, e.g. "loss        0.123456" (the metrics that apply to the model).
     public var lines: [String] {
@@ -116,21 +142,25 @@ public struct EvaluationReport: Sendable {
             var weights, data, split: String
             var loss: Double
             var accuracy, perplexity, mse, mae: Double?
-            var count, batches: Int
+            var count, batches, batchSize: Int
             var seqLength: Int?
             var streamMode: String?
+            var runBestValLoss: Double?
 
             enum CodingKeys: String, CodingKey {
                 case weights, data, split, loss, accuracy, perplexity, mse, mae, count, batches
+                case batchSize = "batch_size"
                 case seqLength = "seq_length"
                 case streamMode = "stream_mode"
+                case runBestValLoss = "run_best_val_loss"
             }
         }
         let r = result
         let out = Out(
             weights: weights, data: data, split: split, loss: r.loss, accuracy: r.accuracy,
             perplexity: r.perplexity, mse: r.mse, mae: r.mae, count: r.count, batches: batches,
-            seqLength: seqLength, streamMode: streamMode?.rawValue)
+            batchSize: batchSize, seqLength: seqLength, streamMode: streamMode?.rawValue,
+            runBestValLoss: runBestValidationLoss)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         encoder.nonConformingFloatEncodingStrategy = .convertToString(
@@ -178,34 +208,72 @@ public enum Inference {
         return paths
     }
 
-    /// Loss and metrics of the weights at `weights` on `split` of `data`, without dropout.
+    /// Loss and metrics of the weights at `weights` on `split` of `data`, without dropout: by
+    /// default exactly the run's own validation, cut the same way.
     ///
-    /// Token streams are cut with `seqLength` and `streamMode` (defaults: the training run's
-    /// settings stored in the checkpoint, else 50 and `stateful`); `stateful` carries (h, c)
-    /// from one minibatch to the next over `batchSize` lanes, like validation during training.
+    /// Every setting left nil is the training run's, stored in the checkpoint: `split` its
+    /// `data.test_split`, `batchSize` its `data.batch_size` (a stateful stream's lanes), a token
+    /// stream's `seqLength` and `streamMode` its own; weights from elsewhere (no run config) get
+    /// "test", 64, 50 and `stateful`. `stateful` carries (h, c) from one minibatch to the next
+    /// over `batchSize` lanes, like validation during training. On the run's validation split
+    /// with its batch size, the run's `validation.max_batches` applies too, so the loss of
+    /// best.h5 is the run's best validation loss bit for bit (`reproducesRunValidation`).
     public static func evaluate(
-        weights: String, data: String, split: String = "test", batchSize: Int = 64,
+        weights: String, data: String, split: String? = nil, batchSize: Int? = nil,
         seqLength: Int? = nil, streamMode: StreamMode? = nil
     ) throws -> EvaluationReport {
-        try checkBatchSize(batchSize)
+        if let batchSize { try checkBatchSize(batchSize) }
+        // The stored run settings first (the model file is read once more by `open`, against the split).
+        let run = (try? InferenceModel.load(weights).run) ?? StoredRunSettings(configText: nil)
+        func origin<V>(_ given: V?, _ flag: String, _ stored: V?, _ key: String, _ fallback: V) -> (V, String) {
+            if let given { return (given, flag) }
+            if let stored { return (stored, "the run's \(key)") }
+            return (fallback, "default")
+        }
+        let (split, splitFrom) = origin(split, "--split", run.testSplit, "data.test_split", "test")
+        let (batch, batchFrom) = origin(batchSize, "--batch-size", run.batchSize, "data.batch_size", 64)
         let (model, file, schema) = try open(weights: weights, data: data, split: split)
         let isStream = schema.form == .tokenStream
-        let t = isStream ? (seqLength ?? model.run.seqLength ?? 50) : seqLength  // the loader rejects a wrong T
-        let mode: StreamMode = isStream ? (streamMode ?? model.run.streamMode ?? .stateful) : .windows
+        var settings = ["split '\(split)' (\(splitFrom))"]
+        var t = seqLength  // the loader rejects a wrong T
+        var mode = StreamMode.windows
+        if isStream {
+            let (tt, tFrom) = origin(seqLength, "--seq-length", model.run.seqLength, "data.seq_length", 50)
+            let (m, mFrom) = origin(streamMode, "--stream-mode", model.run.streamMode, "data.stream_mode", .stateful)
+            (t, mode) = (tt, m)
+            settings.append("\(m == .stateful ? "lanes" : "batch size") \(batch) (\(batchFrom))")
+            settings.append("seq_length \(tt) (\(tFrom))")
+            settings.append("stream_mode \(m.rawValue) (\(mFrom))")
+        } else {
+            settings.append("batch size \(batch) (\(batchFrom))")
+        }
         let stateful = isStream && mode == .stateful
         let loader = try BatchLoader(
-            file: file, split: split, batchSize: batchSize, shuffle: false,
+            file: file, split: split, batchSize: batch, shuffle: false,
             seqLength: t, mode: mode, dropLast: stateful)
+        // The run's validation, reproduced: its split, cut the way it was cut, its batch cap.
+        let isRunValidation =
+            split == model.run.valSplit && batch == model.run.batchSize && t == (isStream ? model.run.seqLength : t)
+            && (!isStream || mode == model.run.streamMode)
+        let maxBatches = isRunValidation ? model.run.validationMaxBatches : nil
+        if let maxBatches {
+            settings.append("the first \(maxBatches) minibatches (the run's validation.max_batches)")
+        }
         try MemoryPlan.inference(
-            model: model.config, schema: schema, batch: min(batchSize, loader.sampleCount), steps: loader.steps
+            model: model.config, schema: schema, batch: min(batch, loader.sampleCount), steps: loader.steps
         ).check(available: MemoryPlan.availableBytes())
         let evaluator = Evaluator(
             network: model.network, parameters: model.parameters,
-            maxBatch: min(batchSize, loader.sampleCount), maxSteps: loader.steps)
-        let result = try evaluator.evaluate(loader, carryState: stateful)
-        return EvaluationReport(
+            maxBatch: min(batch, loader.sampleCount), maxSteps: loader.steps)
+        let result = try evaluator.evaluate(loader, maxBatches: maxBatches, carryState: stateful)
+        var report = EvaluationReport(
             weights: weights, data: data, split: split, result: result,
-            batches: loader.batchesPerEpoch, seqLength: t, streamMode: isStream ? mode : nil)
+            batches: maxBatches.map { min($0, loader.batchesPerEpoch) } ?? loader.batchesPerEpoch, seqLength: t,
+            streamMode: isStream ? mode : nil)
+        report.batchSize = batch
+        report.settings = settings.joined(separator: ", ")
+        if isRunValidation { report.runBestValidationLoss = model.checkpoint.metrics["best_val_loss"] }
+        return report
     }
 
     /// Writes the model's outputs y = F(z) on `split` of `data` to a new HDF5 file at `out`

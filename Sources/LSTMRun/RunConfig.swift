@@ -106,6 +106,8 @@ public struct RunConfig: Sendable, Equatable {
         public var clipNorm: Double?
         public var clipValue: Double?
         public var nanPolicy: NonFinitePolicy = .skip
+        /// Under `nan_policy: skip`, this many non-finite steps in a row end the run with an error.
+        public var maxNonFiniteSteps = 10
         public var earlyStopping: EarlyStopping?
     }
 
@@ -394,6 +396,8 @@ extension RunConfig {
         training.nanPolicy =
             try t.choice("nan_policy", NonFinitePolicy.allCases.map(\.rawValue))
             .flatMap(NonFinitePolicy.init) ?? training.nanPolicy
+        training.maxNonFiniteSteps = try t.int(
+            "max_nonfinite_steps", default: training.maxNonFiniteSteps, min: 1)
         if t.has("early_stopping") {
             let e = try t.section("early_stopping")
             var es = EarlyStopping()

@@ -18,6 +18,9 @@ public struct RunSummary: Sendable {
     public var directory: String
     public var latestCheckpoint: String?
     public var bestCheckpoint: String?
+    /// Stopped by `requestStop(saveCheckpoint: true)` (SIGINT/SIGTERM in the CLI) with a
+    /// checkpoint of that step saved: the run did not reach its end; `lstm resume` continues it.
+    public var interrupted = false
 }
 
 /// Everything of a run that is not in the weights or the optimizer, saved with every
@@ -39,11 +42,23 @@ struct RunState: Codable, Equatable {
     /// The step of the last validation logged (nil: none yet), so a resumed run that ends right
     /// away does not validate that step a second time.
     var lastValidationStep: Int?
+    /// Consecutive non-finite (skipped) steps so far, and the first of them (see
+    /// `training.max_nonfinite_steps`); nil in checkpoints written before they were counted.
+    var nonFiniteStreak: Int?
+    var firstNonFinite: NonFiniteStep?
     /// Sum of the gradient norms of the steps since the last train record (nil in older checkpoints).
     var gradientNormSum: Double?
     /// The TensorBoard event file and its size when this state was saved: a resumed run cuts it
     /// back to this size (nil: no TensorBoard, or a checkpoint written before it was recorded).
     var tensorBoard: TensorBoardState?
+}
+
+/// A step dropped by the non-finite guard: what went wrong first in a streak of them.
+struct NonFiniteStep: Codable, Equatable {
+    var step: Int
+    var loss: Double
+    var gradientNorm: Double
+    var learningRate: Double
 }
 
 /// A run's TensorBoard event file (its name in the TensorBoard directory) and its size in bytes.
@@ -93,6 +108,12 @@ public final class TrainingRun {
     var state: RunState
     let stateful: Bool
     let baseLearningRate: Double
+    /// How the run was started (`--init` file, version): run.json and every checkpoint.
+    public let provenance: RunProvenance
+    /// The run directory's lock (rank 0), held as long as this run exists.
+    let lock: RunLock?
+    /// A fresh run's `--overwrite`: the earlier run it deletes when training starts.
+    private var earlierRun: EarlierRun? = nil
     private let stopLock = NSLock()
     private var stopRequest: Bool?  // nil: go on; true: stop and save; false: stop as if killed
 
@@ -117,11 +138,21 @@ public final class TrainingRun {
     /// - Parameter initFrom: start from these weights (a checkpoint or an imported file);
     ///   their architecture must agree with the config.
     ///   - reducer: the processes of a multi-process job (default: this one alone).
+    ///   - overwrite: a run directory holding another run's checkpoints is refused (`RunError`
+    ///     naming them) unless this is true; then they are deleted when training starts (not
+    ///     before: a dry run deletes nothing). A directory without checkpoints (a run stopped
+    ///     before its first) is reused either way.
     public convenience init(
-        config: RunConfig, initFrom: String? = nil, reducer: any GradientReducer = SingleProcess()
+        config: RunConfig, initFrom: String? = nil, overwrite: Bool = false,
+        reducer: any GradientReducer = SingleProcess()
     ) throws {
-        try self.init(config: config, checkpoint: nil, initFrom: initFrom, reducer: reducer)
+        try self.init(
+            config: config, checkpoint: nil, initFrom: initFrom, provenance: nil,
+            fresh: overwrite ? .overwrite : .refuseEarlierRun, reducer: reducer)
     }
+
+    /// A fresh run's attitude to checkpoints already in its directory.
+    enum FreshStart { case refuseEarlierRun, overwrite, restart }
 
     /// Whether this run continues from a checkpoint (false for a fresh run, and for `resume` of a
     /// run stopped before its first checkpoint, which starts again from its saved config.yaml).
@@ -151,16 +182,27 @@ public final class TrainingRun {
             }
             var config = try RunConfig.load(path: configPath)
             config.checkpoint.dir = directory
-            return try TrainingRun(config: config, checkpoint: nil, initFrom: nil, reducer: reducer)
+            // Started again from the beginning, from the same --init weights (checked unchanged).
+            let provenance = try RunProvenance.read(directory: directory) ?? RunProvenance(initFrom: nil)
+            return try TrainingRun(
+                config: config, checkpoint: nil, initFrom: try provenance.verifiedInitFile(directory: directory),
+                provenance: provenance, fresh: .restart, reducer: reducer)
         }
         guard let text = ckpt.configText else { throw RunError("the checkpoint in \(directory) holds no run config") }
         var config = try RunConfig.parse(text, path: configPath)
         config.checkpoint.dir = directory
-        return try TrainingRun(config: config, checkpoint: ckpt, initFrom: nil, reducer: reducer)
+        // The weights come from the checkpoint: the --init file is not read again.
+        let provenance =
+            try ckpt.runProvenance.map { try RunProvenance.parse($0, source: "\(store.latestPath) @run_provenance") }
+            ?? RunProvenance.read(directory: directory) ?? RunProvenance(initFrom: nil)
+        return try TrainingRun(
+            config: config, checkpoint: ckpt, initFrom: nil, provenance: provenance, fresh: .restart,
+            reducer: reducer)
     }
 
     private init(
-        config: RunConfig, checkpoint: Checkpoint?, initFrom: String?, reducer: any GradientReducer
+        config: RunConfig, checkpoint: Checkpoint?, initFrom: String?, provenance: RunProvenance?,
+        fresh: FreshStart, reducer: any GradientReducer
     ) throws {
         self.config = config
         self.reducer = reducer
@@ -191,6 +233,7 @@ public final class TrainingRun {
             }
             initial = c
         }
+        self.provenance = try provenance ?? RunProvenance(initFrom: initFrom)  // after the file proved readable
         if let checkpoint { model = config.model(model, inferringFrom: checkpoint.config) }
         if let checkpoint, checkpoint.config != model {
             throw RunError("the checkpoint's model (\(checkpoint.config.summary)) does not match its config")
@@ -302,9 +345,19 @@ public final class TrainingRun {
             trainer.restoreCarriedState(state.carried)
         }
         store = try CheckpointStore(directory: directory, keepLast: config.checkpoint.keep)
-        if writesFiles {  // rank 0 alone writes; only its run state is ever saved
-            let configCopy = (directory as NSString).appendingPathComponent("config.yaml")
-            try AtomicFile.write(config.sourceText, to: configCopy, role: .run)
+        // Rank 0 alone writes, so it alone owns the directory: the lock, then what is in it.
+        lock = reducer.rank == 0 ? try RunLock(directory: directory) : nil
+        if let stale = lock?.takenOverFrom {
+            notice("took over the lock of \(directory) from \(stale), which ended without releasing it")
+        }
+        if writesFiles, checkpoint == nil, fresh != .restart, let earlier = try EarlierRun(store) {
+            guard fresh == .overwrite else {
+                throw RunError(
+                    "\(directory) holds another run's checkpoints (\(earlier.summary)). "
+                        + "Continue that run with `lstm resume \(directory)`, train into another directory "
+                        + "(--set checkpoint.dir=…), or pass --overwrite to delete them and start afresh")
+            }
+            earlierRun = earlier
         }
         if writesFiles, let place = config.logging.tensorBoard {
             let dir: String
@@ -335,6 +388,20 @@ public final class TrainingRun {
             try store.removeAll()
             try metrics.reset()
             try tensorBoard?.reset()
+            if let earlier = earlierRun {
+                notice(
+                    "--overwrite: removed the earlier run's \(earlier.files.count) checkpoint file(s) from \(directory) "
+                        + "(\(earlier.summary)) and its metrics.jsonl")
+                earlierRun = nil
+            }
+            // What the run was started with, before its first step (a run killed before its
+            // first checkpoint is started again from these by `lstm resume`).
+            try AtomicFile.write(
+                config.sourceText, to: (directory as NSString).appendingPathComponent("config.yaml"), role: .run)
+            try AtomicFile.write(
+                try provenance.json() + "\n",
+                to: (directory as NSString).appendingPathComponent(RunProvenance.fileName),
+                role: .run)
         }
         state.metricsRecords = 0
     }
@@ -404,6 +471,7 @@ public final class TrainingRun {
             }
             state.cursor = trainLoader.cursor
             state.skippedSteps = trainer.skippedSteps
+            try countNonFinite(report, learningRate: lr)
             if !report.skipped {
                 state.trainLossSum += report.loss
                 state.trainLossCount += 1
@@ -439,6 +507,7 @@ public final class TrainingRun {
             if let save = agreedStop() {
                 if save { try saveCheckpoint(isBest: false, wallStart: startWall) }
                 summary.stoppedEarly = true
+                summary.interrupted = save
                 summary.reason = save ? "stopped on request; `lstm resume \(directory)` continues" : "stopped"
                 return finish(summary, lastValidation, startWall)
             }
@@ -450,6 +519,36 @@ public final class TrainingRun {
             try saveCheckpoint(isBest: false, wallStart: startWall)
         }
         return finish(summary, lastValidation, startWall)
+    }
+
+    /// Counts a streak of non-finite (skipped) steps and ends the run once it reaches
+    /// `training.max_nonfinite_steps`: a run whose every update is dropped makes no progress.
+    private func countNonFinite(_ report: StepReport, learningRate lr: Double) throws {
+        guard report.skipped else {
+            state.nonFiniteStreak = nil
+            state.firstNonFinite = nil
+            return
+        }
+        let streak = (state.nonFiniteStreak ?? 0) + 1
+        state.nonFiniteStreak = streak
+        let first =
+            state.firstNonFinite
+            ?? NonFiniteStep(step: report.step, loss: report.loss, gradientNorm: report.gradientNorm, learningRate: lr)
+        state.firstNonFinite = first
+        let limit = config.training.maxNonFiniteSteps
+        guard streak >= limit else { return }
+        let what =
+            first.loss.isFinite && first.gradientNorm.isFinite
+            ? "its update made the weights or the optimizer state non-finite"
+            : "loss \(first.loss), gradient norm \(first.gradientNorm)"
+        let error = RunError(
+            "training made no progress: \(streak) steps in a row were non-finite and skipped "
+                + "(training.max_nonfinite_steps: \(limit)), the first at step \(first.step) (\(what), learning rate "
+                + String(format: "%g", first.learningRate) + "). Try a lower optimizer.lr, gradient clipping "
+                + "(training.clip_norm: 1.0), or check the data for NaN and infinite values; "
+                + (FileManager.default.fileExists(atPath: store.latestPath)
+                    ? "the last checkpoint in \(directory) is intact" : "no checkpoint was written"))
+        throw error
     }
 
     /// The pending stop request, agreed by all processes (one integer sum per step).
@@ -553,6 +652,7 @@ public final class TrainingRun {
         state.gradientNormSum = 0
         try appendMetrics(r)
         progress.logged(r, meanOf: averaged, eta: eta)
+        PausePoint.reached("step:\(trainer.step)")
     }
 
     /// Appends to metrics.jsonl and the TensorBoard file (rank 0) and counts the record (saved with
@@ -578,6 +678,7 @@ public final class TrainingRun {
         var ckpt = Checkpoint(
             parameters: parameters, optimizer: optimizer, globalStep: trainer.step,
             epoch: epochsTrained, dataCursor: nil, configText: config.sourceText)
+        ckpt.runProvenance = try provenance.json()
         try ckpt.setDataCursor(state)
         if let b = state.bestMetric { ckpt.metrics["best_\(config.training.earlyStopping?.metric ?? "val_loss")"] = b }
         if isBest {
@@ -585,6 +686,7 @@ public final class TrainingRun {
         } else {
             try store.save(ckpt, step: trainer.step, isBest: false)
         }
+        PausePoint.reached("checkpoint:\(trainer.step)")
     }
 }
 

@@ -18,7 +18,7 @@ struct Plot: ParsableCommand {
     func run() throws {
         let metrics = (directory as NSString).appendingPathComponent("metrics.jsonl")
         guard FileManager.default.fileExists(atPath: metrics) else {
-            throw ValidationError("\(metrics) does not exist: is \(directory) a run directory?")
+            throw RunError("\(metrics) does not exist: is \(directory) a run directory?")
         }
         let records = try MetricsRecord.read(metrics)
         let path = out ?? (directory as NSString).appendingPathComponent("loss.svg")

@@ -30,8 +30,8 @@ struct Predict: ParsableCommand {
     func run() throws {
         let o = options
         let summary = try Inference.predict(
-            weights: o.checkpoint, data: o.data, split: o.split, out: out,
-            batchSize: o.batchSize, seqLength: o.seqLength, denormalize: denormalize)
+            weights: o.checkpoint, data: o.data, split: o.split ?? "test", out: out,
+            batchSize: o.batchSize ?? 64, seqLength: o.seqLength, denormalize: denormalize)
         print(summary.description)
     }
 }

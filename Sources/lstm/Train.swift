@@ -20,6 +20,12 @@ struct Train: ParsableCommand {
               mpirun -np 4 lstm train configs/charlm.yaml --set parallel.shards=4
               lstm train configs/charlm.yaml --set model.hidden_size=256 --set training.epochs=20
               lstm train configs/classify.yaml --init runs/pretrained/best.h5
+
+            One run owns its directory: a second `lstm train` or `lstm resume` into it while it trains is
+            refused, and so is a new `lstm train` into a directory holding another run's checkpoints
+            (`lstm resume` continues that run; --overwrite deletes it). Exit status: 0 when training
+            reached its end, 75 when it was stopped by SIGINT/SIGTERM after saving a checkpoint (resume
+            it), 1 on any error (README: exit status).
             """)
 
     @Argument(help: "The YAML config file.") var config: String
@@ -28,8 +34,11 @@ struct Train: ParsableCommand {
     @Option(name: .customLong("init"), help: "Start from these weights (a checkpoint, or a PyTorch/Keras file).")
     var initFrom: String?
     @Flag(help: "Print the effective config and check data and model, then stop without training.") var dryRun = false
+    @Flag(help: "Delete another run's checkpoints in checkpoint.dir and start afresh (refused without it).")
+    var overwrite = false
 
     func run() throws {
+        var status: Int32 = 0
         try withProcesses { processes in
             let cfg = try RunConfig.load(path: config, overrides: overrides)
             if processes.rank == 0 {
@@ -38,14 +47,18 @@ struct Train: ParsableCommand {
                         + cfg.sourceText.split(separator: "\n", omittingEmptySubsequences: false)
                         .map { "  " + $0 }.joined(separator: "\n"))
             }
-            let run = try TrainingRun(config: cfg, initFrom: initFrom, reducer: processes)
-            if processes.rank == 0 { print(run.memoryPlan.line(available: run.memoryAvailable)) }
+            let run = try TrainingRun(config: cfg, initFrom: initFrom, overwrite: overwrite, reducer: processes)
+            if processes.rank == 0 {
+                if let f = run.provenance.initFile { print("init: \(f.path) (SHA-256 \(f.sha256))") }
+                print(run.memoryPlan.line(available: run.memoryAvailable))
+            }
             if dryRun {
                 if processes.rank == 0 { print("dry run: data and model check out; nothing trained") }
                 return
             }
-            try trainReporting(run)
+            status = try trainReporting(run)
         }
+        if status != 0 { throw ExitCode(status) }
     }
 }
 
@@ -63,6 +76,7 @@ struct Resume: ParsableCommand {
     @Argument(help: "The run directory (checkpoint.dir of the config).") var directory: String
 
     func run() throws {
+        var status: Int32 = 0
         try withProcesses { processes in
             let run = try TrainingRun.resume(directory: directory, reducer: processes)
             if processes.rank == 0 {
@@ -71,21 +85,44 @@ struct Resume: ParsableCommand {
                 } else {
                     print(
                         "no checkpoint in \(directory) yet (the run stopped before its first): starting it again from the beginning with \((directory as NSString).appendingPathComponent("config.yaml"))"
+                            + (run.provenance.initFile.map {
+                                " and --init \($0.path) (unchanged: SHA-256 \($0.sha256))"
+                            } ?? ""))
+                }
+                if run.provenance.lstmVersion != RunProvenance.currentVersion {
+                    print(
+                        "(the run was started by lstm \(run.provenance.lstmVersion); this is \(RunProvenance.currentVersion))"
                     )
                 }
                 print(run.memoryPlan.line(available: run.memoryAvailable))
             }
-            try trainReporting(run)
+            status = try trainReporting(run)
         }
+        if status != 0 { throw ExitCode(status) }
     }
 }
 
-/// Train and resume alike: runs to the end with Ctrl-C saving a checkpoint, then prints the summary.
-func trainReporting(_ run: TrainingRun) throws {
+/// The exit status of a run stopped by SIGINT or SIGTERM after saving a checkpoint: EX_TEMPFAIL
+/// (sysexits.h), "a temporary failure: retry later" — the job did not finish, and `lstm resume`
+/// finishes it. One status whichever signal stopped it, and distinct from the 128+signal of a
+/// process killed outright (also ours on a second signal), so a script or scheduler can tell
+/// "resumable" from "killed" (README: exit status).
+let interruptedStatus: Int32 = 75
+
+/// Train and resume alike: runs to the end with Ctrl-C saving a checkpoint, then prints the
+/// summary. Returns the exit status: 0 when training reached its end, `interruptedStatus` when
+/// stopped on request (every process returns the same; none aborts the MPI job).
+func trainReporting(_ run: TrainingRun) throws -> Int32 {
     let interrupt = StopOnInterrupt(run)
     let summary = try run.run()
     interrupt.cancel()
     if run.writesFiles { report(summary, run: run) }
+    guard summary.interrupted else { return 0 }
+    if run.writesFiles {
+        print("interrupted: the run did not reach its end (exit status \(interruptedStatus)); continue it with:")
+        print("  lstm resume \(run.directory)")
+    }
+    return interruptedStatus
 }
 
 func report(_ s: RunSummary, run: TrainingRun) {
@@ -110,8 +147,9 @@ func report(_ s: RunSummary, run: TrainingRun) {
 }
 
 /// Ctrl-C (SIGINT) or SIGTERM (what `kill`, systemd, Slurm and Kubernetes send) during training:
-/// the first one finishes the current step, saves a checkpoint and stops (nothing is lost:
-/// `lstm resume` continues exactly); a second one exits at once (130 for SIGINT, 143 for SIGTERM).
+/// the first one finishes the current step, saves a checkpoint and stops with exit status 75
+/// (nothing is lost: `lstm resume` continues exactly); a second one exits at once (130 for SIGINT,
+/// 143 for SIGTERM, as if killed by it).
 final class StopOnInterrupt: @unchecked Sendable {
     private static let signals: [(number: Int32, name: String)] = [(SIGINT, "interrupted"), (SIGTERM, "terminated")]
     private var sources: [DispatchSourceSignal] = []

@@ -60,3 +60,21 @@ func filesBelow(_ dir: URL) -> [String] {
     guard let e = FileManager.default.enumerator(atPath: dir.path) else { return [] }
     return (e.allObjects as? [String] ?? []).sorted()
 }
+
+/// Waits until `p`, started with `LSTM_PAUSE_AT` (LSTMFiles.PausePoint), has stopped itself at the
+/// point (state T in /proc/PID/stat); false if it exited first. The timeout only guards a hang:
+/// a stopped process cannot run past the point, however busy the machine.
+func waitUntilPaused(_ p: Process, timeout: TimeInterval = 600) -> Bool {
+    let stat = "/proc/\(p.processIdentifier)/stat"
+    let deadline = Date().addingTimeInterval(timeout)
+    while p.isRunning && Date() < deadline {
+        // "PID (COMM) STATE …": the state follows the last ')' and a space.
+        if let s = try? String(contentsOfFile: stat, encoding: .utf8), let close = s.lastIndex(of: ")"),
+            s.index(close, offsetBy: 2) < s.endIndex, s[s.index(close, offsetBy: 2)] == "T"
+        {
+            return true
+        }
+        usleep(1000)
+    }
+    return false
+}

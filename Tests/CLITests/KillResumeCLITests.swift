@@ -8,9 +8,11 @@ import XCTest
 /// record, bitwise equal figures; wall time and speed aside), the same weights and optimizer state
 /// and the same best.h5 weights, bit for bit, as the run that never stopped.
 ///
-/// `LSTM_KILLS=N` sets the number of random kills (default 4, after the 3 chosen ones; with it set,
-/// every kill must happen), `LSTM_KILL_SEED` the seed and `LSTM_KILL_STEPS` the run's length
-/// (default 300); `scripts/soak-kill-resume.sh N` runs this test with N kills.
+/// The chosen moments are exact (the run stops itself there: `LSTM_PAUSE_AT`, LSTMFiles.PausePoint),
+/// so they land on any machine under any load. `LSTM_KILLS=N` sets the number of timed random kills
+/// (default 4, after the 5 chosen ones; with it set, every kill must happen), `LSTM_KILL_SEED` the
+/// seed and `LSTM_KILL_STEPS` the run's length (default 300); `scripts/soak-kill-resume.sh N` runs
+/// this test with N kills.
 final class KillResumeCLITests: XCTestCase {
     private var dir: URL!
 
@@ -31,19 +33,28 @@ final class KillResumeCLITests: XCTestCase {
         let run = dir.appendingPathComponent("run")
         var kills: [String] = []
         var started = false
-        /// Starts `lstm train` (first) or `lstm resume`, kills it with SIGKILL once `moment` says
-        /// so (nil: let it finish) and returns whether it was killed.
-        func attempt(_ what: String, _ moment: ((Process) -> Bool)?) throws -> Bool {
+        /// Starts `lstm train` (first) or `lstm resume` and kills it with SIGKILL: where it stopped
+        /// itself at `pause` (LSTMFiles.PausePoint: exact, whatever the machine's load), or once
+        /// `moment` says so; with neither it runs to the end. Returns whether it was killed.
+        func attempt(_ what: String, pause: String? = nil, _ moment: ((Process) -> Bool)? = nil) throws -> Bool {
             let p = Process()
             p.executableURL = productsDirectory.appendingPathComponent("lstm")
             p.arguments = started ? ["resume", run.path] : train(run)
             started = true
-            p.environment = env.merging(["OPENBLAS_NUM_THREADS": "1"]) { _, new in new }
+            var environment = env.merging(["OPENBLAS_NUM_THREADS": "1"]) { _, new in new }
+            environment["LSTM_PAUSE_AT"] = pause
+            p.environment = environment
             p.standardOutput = FileHandle.nullDevice
             let err = dir.appendingPathComponent("err-\(kills.count).txt")
             _ = FileManager.default.createFile(atPath: err.path, contents: nil)
             p.standardError = try FileHandle(forWritingTo: err)
             try p.run()
+            if pause != nil, waitUntilPaused(p) {
+                kill(p.processIdentifier, SIGKILL)
+                p.waitUntilExit()
+                kills.append(what)
+                return true
+            }
             let deadline = Date().addingTimeInterval(120)
             while p.isRunning, Date() < deadline {
                 if let moment, moment(p) {
@@ -61,41 +72,31 @@ final class KillResumeCLITests: XCTestCase {
             return false
         }
         let latest = run.appendingPathComponent("latest.h5").path
-        func latestIdentity() -> String? {
-            (try? FileManager.default.attributesOfItem(atPath: latest)).map {
-                "\($0[.systemFileNumber] ?? 0)-\($0[.modificationDate] ?? 0)"
-            }
-        }
-        func metricsLines() -> Int {
-            (try? String(contentsOf: run.appendingPathComponent("metrics.jsonl"), encoding: .utf8))?
-                .split(separator: "\n").count ?? 0
-        }
+        let steps = Int(env["LSTM_KILL_STEPS"] ?? "300") ?? 300
 
-        // 1. Before the first checkpoint: as soon as the first step is logged.
-        var finished = try !attempt("before the first checkpoint") { _ in
-            metricsLines() >= 1 && !FileManager.default.fileExists(atPath: latest)
-        }
+        // The chosen moments (checkpoints every 4 steps, validation every 7), each exact: the run
+        // stops itself there and is killed. A run killed before its first checkpoint starts again.
+        // 1. Before the first checkpoint: step 1 logged.
+        var finished = try !attempt("before the first checkpoint", pause: "step:1")
         XCTAssertFalse(FileManager.default.fileExists(atPath: latest), "killed after the first checkpoint")
-        // 2. Right after a checkpoint: as soon as latest.h5 is replaced.
+        // 2. Right after a checkpoint: step 8's checkpoint in place.
+        if !finished { finished = try !attempt("right after a checkpoint", pause: "checkpoint:8") }
+        // 3. Inside a checkpoint write: step 16's temporary file complete, not yet renamed.
         if !finished {
-            let before = latestIdentity()
-            finished = try !attempt("right after a checkpoint") { _ in
-                let now = latestIdentity()
-                return now != nil && now != before
-            }
+            finished = try !attempt("inside a checkpoint write", pause: "write:step-00000016.h5")
+            let names = (try? FileManager.default.contentsOfDirectory(atPath: run.path)) ?? []
+            XCTAssertTrue(names.contains { $0.contains(".tmp-") }, "no temporary file at the kill: \(names)")
         }
-        // 3. Inside a checkpoint write: while a hidden temporary file exists (or after 3 s).
-        if !finished {
-            let t0 = Date()
-            var sawWrite = false
-            finished = try !attempt("inside a checkpoint write") { _ in
-                let names = (try? FileManager.default.contentsOfDirectory(atPath: run.path)) ?? []
-                sawWrite = names.contains { $0.contains(".tmp-") }
-                return sawWrite || Date().timeIntervalSince(t0) > 3
-            }
-            if !finished && !sawWrite { kills[kills.count - 1] = "3 s without catching a checkpoint write" }
+        // 4. Mid-epoch at seeded steps (between checkpoints, after a validation): exact too.
+        var step = 16
+        for _ in 0..<2 where !finished && step + 8 < steps {
+            step += 1 + Int(rng.next() % UInt64(max(1, (steps - step) / 4)))
+            if step % 4 == 0 { step += 1 }
+            finished = try !attempt("mid-epoch after step \(step)", pause: "step:\(step)")
         }
-        // 4. At random moments (mid-epoch, mid-write, during validation, at start-up…).
+        let chosen = kills.count
+        // 5. At random moments (mid-epoch, mid-write, during validation, at start-up…): timed, so
+        // on a fast or busy machine some may land after the run's end; only the chosen ones must.
         var random = 0
         while !finished && random < randomKills {
             let delay = 0.2 + Double(rng.next() % 1500) / 1000
@@ -105,12 +106,12 @@ final class KillResumeCLITests: XCTestCase {
             }
             random += 1
         }
-        if !finished { _ = try attempt("to the end", nil) }
+        if !finished { _ = try attempt("to the end") }
         print("kill/resume: \(kills.count) SIGKILLs: \(kills.joined(separator: ", "))")
+        XCTAssertEqual(chosen, 5, "the run finished before the chosen kills (raise LSTM_KILL_STEPS): \(kills)")
         if env["LSTM_KILLS"] != nil {
-            XCTAssertEqual(kills.count, 3 + randomKills, "the run finished too soon (raise LSTM_KILL_STEPS): \(kills)")
-        } else {
-            XCTAssertGreaterThanOrEqual(kills.count, 5, "the run finished too soon: \(kills)")
+            XCTAssertEqual(
+                kills.count, chosen + randomKills, "the run finished too soon (raise LSTM_KILL_STEPS): \(kills)")
         }
 
         XCTAssertEqual(try Self.records(run), try Self.records(reference))

@@ -129,7 +129,10 @@ final class ResumeTests: XCTestCase {
         let t = try TrainingRun(config: config("t"))
         t.onStep = { report in if report.step == 5 { t.requestStop(saveCheckpoint: false) } }
         XCTAssertEqual(try t.run().steps, 5)
-        let second = try TrainingRun(config: config("t"))
+        XCTAssertThrowsError(try TrainingRun(config: config("t"))) { error in
+            XCTAssertTrue("\(error)".contains("holds another run's checkpoints"), "\(error)")
+        }
+        let second = try TrainingRun(config: config("t"), overwrite: true)
         XCTAssertEqual(try second.run().steps, 14)
         XCTAssertEqual(try losses("t"), referenceLosses, "no record of the first attempt is kept")
         XCTAssertEqual(try finalWeights("t"), referenceWeights)

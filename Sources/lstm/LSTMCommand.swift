@@ -3,6 +3,7 @@ import Foundation
 import LSTMBuildInfo
 import LSTMData
 import LSTMKit
+import LSTMRun
 
 /// `lstm`: train, inspect and hand on LSTM models from the command line.
 @main
@@ -22,7 +23,7 @@ struct LSTMCommand: ParsableCommand {
 /// What `lstm --version` prints: the version and the commit built from, the OpenBLAS kernel in use
 /// and its build configuration, and the HDF5 library.
 let versionText = """
-    lstm \(BuildInfo.version) (commit \(BuildInfo.commit))
+    lstm \(RunProvenance.currentVersion) (commit \(BuildInfo.commit))
     OpenBLAS kernel \(BLASThreads.coreName) (\(BLASThreads.config.trimmingCharacters(in: .whitespaces)))
     HDF5 \(LSTMData.hdf5Version)
     """

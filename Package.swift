@@ -65,11 +65,26 @@ let package = Package(
                 .product(name: "ZIPFoundation", package: "ZIPFoundation")
             ]),
 
+        // TensorBoard's event protos (event.proto, summary.proto and their imports), generated code
+        // committed; make_protos.py regenerates it from the tensorboard pip package.
+        .target(
+            name: "TensorBoardProto", dependencies: [.product(name: "SwiftProtobuf", package: "swift-protobuf")],
+            exclude: ["make_protos.py"]),
+
         // Config-driven runs: YAML configs, the training loop with validation, metrics,
-        // checkpoints and resume, progress output and plots.
+        // checkpoints and resume, progress output, plots and TensorBoard event files.
         .target(
             name: "LSTMRun",
-            dependencies: ["LSTMKit", "LSTMData", "LSTMIO", "LSTMFiles", .product(name: "Yams", package: "Yams")]),
+            dependencies: [
+                "LSTMKit", "LSTMData", "LSTMIO", "LSTMFiles", "TensorBoardProto",
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf")
+            ]),
+
+        // The version and the git commit a binary was built from (the BuildInfo plugin writes the
+        // commit at build time; "unknown" outside a git checkout).
+        .target(name: "LSTMBuildInfo", plugins: ["BuildInfo"]),
+        .plugin(name: "BuildInfo", capability: .buildTool()),
 
         // LSTMKit's GradientReducer over MPI (empty without the MPI trait).
         .target(
@@ -80,7 +95,7 @@ let package = Package(
         .executableTarget(
             name: "lstm",
             dependencies: [
-                "LSTMKit", "LSTMData", "LSTMIO", "LSTMRun",
+                "LSTMKit", "LSTMData", "LSTMIO", "LSTMRun", "LSTMBuildInfo",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .target(name: "LSTMMPI", condition: .when(traits: ["MPI"]))
             ]),
@@ -117,8 +132,9 @@ let package = Package(
         .testTarget(
             name: "LSTMIOTests", dependencies: ["LSTMIO", "LSTMFiles", "LSTMKit", "HDF5Kit", "ONNXProto"],
             exclude: ["Interop"]),
-        .testTarget(name: "LSTMRunTests", dependencies: ["LSTMRun", "LSTMData", "LSTMIO", "LSTMKit"]),
+        .testTarget(
+            name: "LSTMRunTests", dependencies: ["LSTMRun", "LSTMData", "LSTMIO", "LSTMKit", "TensorBoardProto"]),
         // End-to-end tests of the built `lstm` executable.
-        .testTarget(name: "CLITests", dependencies: ["lstm", "HDF5Kit", "CHDF5"])
+        .testTarget(name: "CLITests", dependencies: ["lstm", "HDF5Kit", "CHDF5", "TensorBoardProto"])
     ]
 )

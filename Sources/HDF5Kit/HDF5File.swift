@@ -100,6 +100,12 @@ public final class HDF5File: @unchecked Sendable {
         }
     }
 
+    /// The check `open` makes first, for callers that read a file's first bytes themselves before
+    /// opening it as HDF5 (e.g. to tell HDF5 from safetensors): one message for every entry point.
+    public static func requireRegularFile(_ path: String) throws {
+        try checkRegularFile(path, Context(operation: "open file", filePath: path, objectPath: nil))
+    }
+
     /// Throws `.notFound` unless `path` exists, and `.notRegularFile` unless it is a regular file
     /// (after following symbolic links): HDF5 would block forever reading a FIFO or a terminal,
     /// and a directory or device is never a file of ours. The one check every open goes through.

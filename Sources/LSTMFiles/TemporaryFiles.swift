@@ -115,7 +115,9 @@ public enum Interruption {
         for (number, name) in signals {
             signal(number, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-            source.setEventHandler { received(number, name) }
+            // Dispatch coalesces signals that arrive before the handler runs: `data` counts them.
+            // The source lives as long as the process, so it may be captured by its own handler.
+            source.setEventHandler { received(number, name, times: max(1, Int(source.data))) }
             source.resume()
             state.sources.append(source)
         }
@@ -131,10 +133,11 @@ public enum Interruption {
         state.lock.unlock()
     }
 
-    private static func received(_ number: Int32, _ name: String) {
+    private static func received(_ number: Int32, _ name: String, times: Int) {
         state.lock.lock()
-        state.count += 1
-        let handler = state.count == 1 ? state.firstSignal : nil
+        let first = state.count == 0
+        state.count += times
+        let handler = first && times == 1 ? state.firstSignal : nil  // two at once: the second ends it
         state.lock.unlock()
         if let handler { return handler(number, name) }
         TemporaryFiles.removeAllAndExit(128 + number)

@@ -105,8 +105,9 @@ public struct Checkpoint: Sendable, Equatable {
     public var optimizer: OptimizerSnapshot?
     /// Minibatches (optimizer steps) trained so far.
     public var globalStep: Int
-    /// Epochs started so far (0 before the first).
-    public var epoch: Int
+    /// Epochs trained so far: whole epochs plus the part of the current one (`Epochs.trained`;
+    /// 2.5 is halfway through the third). Checkpoints written before it was a fraction hold an integer.
+    public var epoch: Double
     /// Named generator states (e.g. `RandomSource.state`), to resume random streams exactly.
     public var rngStates: [String: [UInt64]]
     /// Opaque JSON the trainer needs to resume exactly, or nil: `TrainingRun` stores its whole run state
@@ -126,7 +127,7 @@ public struct Checkpoint: Sendable, Equatable {
     /// A checkpoint from its parts; `parameters` must follow `ParameterLayout(config)`.
     public init(
         config: ModelConfig, parameters: [Float], optimizer: OptimizerSnapshot? = nil,
-        globalStep: Int = 0, epoch: Int = 0, rngStates: [String: [UInt64]] = [:],
+        globalStep: Int = 0, epoch: Double = 0, rngStates: [String: [UInt64]] = [:],
         dataCursor: String? = nil, configText: String? = nil, metrics: [String: Double] = [:]
     ) {
         self.config = config
@@ -144,7 +145,7 @@ public struct Checkpoint: Sendable, Equatable {
     public init(
         parameters: ParameterSet<Float>, optimizer: (any Optimizer<Float>)?,
         optimizerHyperparameters: [String: Double] = [:],
-        globalStep: Int = 0, epoch: Int = 0, rngStates: [String: [UInt64]] = [:],
+        globalStep: Int = 0, epoch: Double = 0, rngStates: [String: [UInt64]] = [:],
         dataCursor: String? = nil, configText: String? = nil, metrics: [String: Double] = [:]
     ) {
         self.init(
@@ -262,7 +263,7 @@ public struct Checkpoint: Sendable, Equatable {
                 "the \(what) contains a NUL character, which HDF5 strings cannot hold")
         }
         for name in metrics.keys { try Self.checkName(name, "metric name", file) }
-        if globalStep < 0 || epoch < 0 {
+        if globalStep < 0 || !(epoch >= 0) || !epoch.isFinite {
             throw FileError(
                 .invalidValue, .checkpoint, file: file, object: nil,
                 "global step and epoch must be ≥ 0 (got \(globalStep), \(epoch))")
@@ -420,6 +421,12 @@ extension Checkpoint {
             guard root.hasAttribute(name) else { throw fail(.missing, "/@\(name)", "missing the '\(name)' attribute") }
             return try root.attribute(name, as: Int.self)
         }
+        /// The epoch count: a float64, or an integer in checkpoints written before epochs had fractions.
+        func epochAttribute() throws -> Double {
+            guard root.hasAttribute("epoch") else { throw fail(.missing, "/@epoch", "missing the 'epoch' attribute") }
+            if case .int(let i) = try root.attribute("epoch") { return Double(i) }
+            return try root.attribute("epoch", as: Double.self)
+        }
         func optionalString(_ name: String) throws -> String? {
             root.hasAttribute(name) ? try root.attribute(name, as: String.self) : nil
         }
@@ -491,7 +498,7 @@ extension Checkpoint {
         }
         var checkpoint = Checkpoint(
             config: config, parameters: parameters, optimizer: optimizer,
-            globalStep: try intAttribute("global_step"), epoch: try intAttribute("epoch"),
+            globalStep: try intAttribute("global_step"), epoch: try epochAttribute(),
             rngStates: rngStates, dataCursor: dataCursor,
             configText: try optionalString("config_text"), metrics: metrics)
         checkpoint.metadata = try readModelMetadata(root, path: path)

@@ -7,8 +7,9 @@ import LSTMKit
 /// the tree of groups and datasets (shapes, dtypes, attributes) for any HDF5 file.
 public enum Inspection {
     /// Describes the file at `path`: a checkpoint summary for a checkpoint, the model attributes
-    /// plus the tree for exported weights, and the tree for any other HDF5 file.
-    public static func report(path: String) throws -> String {
+    /// plus the tree for exported weights, and the tree for any other HDF5 file. Long attributes
+    /// (a checkpoint's data cursor, its config text) are summarised unless `full`.
+    public static func report(path: String, full: Bool = false) throws -> String {
         switch try? WeightsContainer.sniff(path) {  // anything but these two: HDF5 decides below
         case .hdf5?, nil: break
         case .safetensors?: return try safetensorsReport(path: path)
@@ -20,19 +21,19 @@ public enum Inspection {
         }
         switch try WeightsFormat.detect(path: path) {
         case .checkpoint:
-            return checkpointSummary(try Checkpoint.load(from: path), path: path)
+            return checkpointSummary(try Checkpoint.load(from: path), path: path, full: full)
         case .some(let format):
             var text = "\(format.displayName) weights: \(path)\n"
-            let full: Checkpoint?
+            let loaded: Checkpoint?
             do {
-                full = try WeightsImporter.read(
+                loaded = try WeightsImporter.read(
                     path, format: format, options: WeightsImportOptions(allowNonFinite: true))
             } catch let error as FileError where error.kind == .corrupted {
                 throw error  // damaged after it was written: say so rather than describe it
             } catch {
-                full = nil
+                loaded = nil
             }
-            if let checkpoint = full {
+            if let checkpoint = loaded {
                 text += modelDescription(checkpoint.config, indent: "  ")
                 text += metadataDescription(checkpoint.metadata, indent: "  ")
                 text += "parameters: \(checkpoint.parameters.count)\n"
@@ -54,9 +55,9 @@ public enum Inspection {
                 text += "  output size: \(c.outputSize)\n"
                 text += "parameters: \(sized.parameters.count)\n"
             }
-            return text + "\n" + (try tree(path: path))
+            return text + "\n" + (try tree(path: path, full: full))
         case nil:
-            return try tree(path: path)
+            return try tree(path: path, full: full)
         }
     }
 
@@ -87,7 +88,7 @@ public enum Inspection {
 
     /// A summary of a checkpoint: model config, parameter count, tensor names and shapes,
     /// optimizer, step/epoch, metrics, RNG states, data cursor and config text.
-    public static func checkpointSummary(_ checkpoint: Checkpoint, path: String? = nil) -> String {
+    public static func checkpointSummary(_ checkpoint: Checkpoint, path: String? = nil, full: Bool = false) -> String {
         var s = "checkpoint"
         if let path { s += ": \(path)" }
         s += " (\(Checkpoint.formatName) v\(Checkpoint.formatVersion))\n"
@@ -114,7 +115,7 @@ public enum Inspection {
         } else {
             s += "optimizer: none (weights only)\n"
         }
-        s += "progress: global step \(checkpoint.globalStep), epoch \(checkpoint.epoch)\n"
+        s += "progress: global step \(checkpoint.globalStep), epoch \(Epochs.text(checkpoint.epoch))\n"
         if checkpoint.metrics.isEmpty {
             s += "metrics: none\n"
         } else {
@@ -127,26 +128,40 @@ public enum Inspection {
                 + checkpoint.rngStates.keys.sorted()
                 .map { "\($0) (\(checkpoint.rngStates[$0]!.count) words)" }.joined(separator: ", ") + "\n"
         }
-        if let cursor = checkpoint.dataCursor { s += "data cursor: \(oneLine(cursor, limit: 200))\n" }
+        if let cursor = checkpoint.dataCursor {
+            s += "data cursor: \(full ? cursor : oneLine(cursor, limit: summaryLimit))\n"
+        }
         if let text = checkpoint.configText {
             let lines = text.split(separator: "\n", omittingEmptySubsequences: false).count
-            s += "config text: \(lines) line(s), \(text.utf8.count) bytes\n"
+            s += "config text: \(lines) line(s), \(text.utf8.count) bytes"
+            s +=
+                full
+                ? ":\n"
+                    + text.split(separator: "\n", omittingEmptySubsequences: false).map { "  \($0)" }.joined(
+                        separator: "\n") + "\n"
+                : " (--full prints it)\n"
         }
         return s
     }
 
     /// The tree of groups and datasets in the HDF5 file at `path`, with each dataset's shape and
     /// dtype and every attribute's value (long values abbreviated).
-    public static func tree(path: String) throws -> String {
+    public static func tree(path: String, full: Bool = false) throws -> String {
         try FileError.mapping(.weights, file: path) {
             let file = try HDF5File.open(path)
             defer { try? file.close() }
             var out = "/\n"
-            try attributes(of: file.root, indent: "  ", into: &out)
-            try members(of: file.root, indent: "  ", into: &out)
+            let limit = full ? Int.max : treeLimit
+            try attributes(of: file.root, indent: "  ", limit: limit, into: &out)
+            try members(of: file.root, indent: "  ", limit: limit, into: &out)
             return out
         }
     }
+
+    /// Characters of a long string attribute shown without `full`: the checkpoint summary's data
+    /// cursor, any string in the tree.
+    public static let summaryLimit = 200
+    public static let treeLimit = 120
 
     // MARK: - Helpers
 
@@ -198,26 +213,26 @@ public enum Inspection {
         return s
     }
 
-    private static func members(of group: HDF5Group, indent: String, into out: inout String) throws {
+    private static func members(of group: HDF5Group, indent: String, limit: Int, into out: inout String) throws {
         for name in try group.memberNames() {
             switch try HDF5Tree.child(group, name) {
             case .group(let child):
                 out += "\(indent)\(name)/\n"
-                try attributes(of: child, indent: indent + "  ", into: &out)
-                try members(of: child, indent: indent + "  ", into: &out)
+                try attributes(of: child, indent: indent + "  ", limit: limit, into: &out)
+                try members(of: child, indent: indent + "  ", limit: limit, into: &out)
             case .dataset(let dataset):
                 out += "\(indent)\(name)  \(dataset.shape) \(dataset.elementType)\n"
-                try attributes(of: dataset, indent: indent + "  ", into: &out)
+                try attributes(of: dataset, indent: indent + "  ", limit: limit, into: &out)
             case .other(let what):
                 out += "\(indent)\(name)  (\(what))\n"
             }
         }
     }
 
-    private static func attributes(of object: HDF5Object, indent: String, into out: inout String) throws {
+    private static func attributes(of object: HDF5Object, indent: String, limit: Int, into out: inout String) throws {
         for name in try object.attributeNames() {
             let value: String
-            do { value = format(try object.attribute(name)) } catch let error as HDF5Error
+            do { value = format(try object.attribute(name), limit: limit) } catch let error as HDF5Error
                 where error.kind == .typeMismatch
             {
                 value = "(unsupported attribute type)"
@@ -226,11 +241,13 @@ public enum Inspection {
         }
     }
 
-    private static func format(_ value: HDF5AttributeValue) -> String {
+    private static func format(_ value: HDF5AttributeValue, limit: Int) -> String {
         func list<T>(_ values: [T], _ show: (T) -> String) -> String {
-            let shown = values.prefix(8).map(show).joined(separator: ", ")
-            return values.count > 8 ? "[\(shown), … (\(values.count) values)]" : "[\(shown)]"
+            let n = limit == Int.max ? values.count : 8
+            let shown = values.prefix(n).map(show).joined(separator: ", ")
+            return values.count > n ? "[\(shown), … (\(values.count) values)]" : "[\(shown)]"
         }
+        func quoted(_ s: String) -> String { "\"\(oneLine(s, limit: limit))\"" }
         switch value {
         case .string(let s): return quoted(s)
         case .int(let i): return "\(i)"
@@ -242,12 +259,11 @@ public enum Inspection {
         }
     }
 
-    private static func quoted(_ s: String) -> String { "\"\(oneLine(s, limit: 120))\"" }
-
-    /// `s` on one line (newlines shown as ⏎), cut to `limit` characters.
+    /// `s` on one line (newlines shown as ⏎), cut to `limit` characters with its size and how to see it all.
     private static func oneLine(_ s: String, limit: Int) -> String {
         let flat = s.replacingOccurrences(of: "\n", with: "⏎")
-        return flat.count > limit ? String(flat.prefix(limit)) + "… (\(s.count) characters)" : flat
+        guard flat.count > limit else { return flat }
+        return String(flat.prefix(limit)) + "… (\(s.count) characters, \(s.utf8.count) bytes; --full prints it)"
     }
 }
 

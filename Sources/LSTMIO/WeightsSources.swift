@@ -173,17 +173,13 @@ enum WeightsContainer: Equatable {
     /// Sniffs `path`; refuses pickled PyTorch files (zip with data.pkl, or pickle protocol 2–5)
     /// with the command that converts them, and names what it found otherwise.
     static func sniff(_ path: String) throws -> WeightsContainer {
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+        guard FileManager.default.fileExists(atPath: path) else {
             throw FileError(
                 .notFound, .weights, file: path,
                 "no such file (expected a checkpoint, PyTorch .pt.h5, Keras .weights.h5 or .keras, or .safetensors)")
         }
-        if isDirectory.boolValue {
-            throw FileError(
-                .wrongFormat, .weights, file: path,
-                "is a directory; expected a weights file (a checkpoint, .pt.h5, .weights.h5, .keras or .safetensors)")
-        }
+        // A directory, FIFO or device: refused at once (reading a FIFO's first bytes would block).
+        try FileError.mapping(.weights, file: path) { try HDF5File.requireRegularFile(path) }
         guard let handle = FileHandle(forReadingAtPath: path) else {
             throw FileError(.permissionDenied, .weights, file: path, "cannot open the file for reading")
         }

@@ -10,7 +10,8 @@ import LSTMFiles
 /// One line of a run's metrics.jsonl; fields absent from a line are nil.
 public struct MetricsRecord: Codable, Sendable, Equatable {
     public var step: Int
-    public var epoch: Int
+    /// Epochs trained at `step`, a fraction mid-epoch (`Epochs.trained`).
+    public var epoch: Double
     public var trainLoss: Double?
     public var valLoss: Double?
     public var valAccuracy: Double?
@@ -18,6 +19,8 @@ public struct MetricsRecord: Codable, Sendable, Equatable {
     public var valMSE: Double?
     public var valMAE: Double?
     public var learningRate: Double?
+    /// Mean global gradient norm (before clipping) over the steps since the previous train record.
+    public var gradientNorm: Double?
     public var tokensPerSecond: Double?
     public var wallTime: Double
     public var skippedSteps: Int?
@@ -31,12 +34,13 @@ public struct MetricsRecord: Codable, Sendable, Equatable {
         case valMSE = "val_mse"
         case valMAE = "val_mae"
         case learningRate = "lr"
+        case gradientNorm = "grad_norm"
         case tokensPerSecond = "tokens_per_s"
         case wallTime = "wall_time"
         case skippedSteps = "skipped_steps"
     }
 
-    public init(step: Int, epoch: Int, wallTime: Double) {
+    public init(step: Int, epoch: Double, wallTime: Double) {
         self.step = step
         self.epoch = epoch
         self.wallTime = wallTime

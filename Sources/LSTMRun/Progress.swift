@@ -1,6 +1,11 @@
 import Foundation
+import LSTMKit
 
 /// Progress output: a live bar per epoch on a terminal, a plain line every N steps otherwise.
+///
+/// The plain lines print the records written to metrics.jsonl, with the same names (`train_loss`
+/// is the mean over the steps since the last line, and says over how many; `epoch` is
+/// `Epochs.trained`); the bar shows the last step's loss and says so.
 public final class ProgressReporter {
     public enum Style: String { case bar, plain, none }
 
@@ -20,20 +25,40 @@ public final class ProgressReporter {
         self.every = every
     }
 
-    /// Called after every step; draws at most ten times a second (bar) or every N steps (plain).
+    /// A training record as logged to metrics.jsonl (every `logging.every` steps): one plain line.
+    /// `meanOf` is the number of steps `train_loss` averages (0: every one was skipped).
+    public func logged(_ r: MetricsRecord, meanOf steps: Int, eta: Double?) {
+        guard style == .plain else { return }
+        let loss =
+            r.trainLoss.map { String(format: "train_loss %.5f (mean of %d step%@)", $0, steps, steps == 1 ? "" : "s") }
+            ?? "train_loss - (every step since the last line was skipped as non-finite)"
+        print(
+            String(format: "step %d  epoch %@  %@", r.step, Epochs.text(r.epoch), loss)
+                + (r.learningRate.map { String(format: "  lr %.6g", $0) } ?? "")
+                + (r.tokensPerSecond.map { String(format: "  tokens_per_s %.0f", $0) } ?? "")
+                + (eta.map { "  ETA \(duration($0))" } ?? ""))
+        fflush(nil)  // show progress as it happens, also when stdout is a pipe
+    }
+
+    /// A validation record as logged to metrics.jsonl: one line, whatever the style.
+    public func validated(_ r: MetricsRecord) {
+        message(
+            String(format: "step %d  epoch %@", r.step, Epochs.text(r.epoch))
+                + (r.valLoss.map { String(format: "  val_loss %.5f", $0) } ?? "")
+                + (r.valAccuracy.map { String(format: "  val_accuracy %.4f", $0) } ?? "")
+                + (r.valPerplexity.map { String(format: "  val_perplexity %.3f", $0) } ?? "")
+                + (r.valMSE.map { String(format: "  val_mse %.5f", $0) } ?? "")
+                + (r.valMAE.map { String(format: "  val_mae %.5f", $0) } ?? ""))
+    }
+
+    /// Called after every step; redraws the bar at most ten times a second (the plain lines come
+    /// from `logged`).
     public func step(
-        epoch: Int, epochs: Int?, stepInEpoch: Int, stepsPerEpoch: Int, globalStep: Int,
-        loss: Double, tokensPerSecond: Double, eta: Double?
+        epoch: Int, epochs: Int?, stepInEpoch: Int, stepsPerEpoch: Int, loss: Double, tokensPerSecond: Double,
+        eta: Double?
     ) {
         switch style {
-        case .none: return
-        case .plain:
-            guard globalStep % every == 0 else { return }
-            print(
-                String(
-                    format: "step %d  epoch %d  loss %.5f  %.0f tokens/s%@", globalStep, epoch + 1, loss,
-                    tokensPerSecond, eta.map { "  ETA \(duration($0))" } ?? ""))
-            fflush(nil)  // show progress as it happens, also when stdout is a pipe
+        case .none, .plain: return
         case .bar:
             let now = Date().timeIntervalSince1970
             guard now - lastDraw > 0.1 || stepInEpoch == stepsPerEpoch else { return }
@@ -43,7 +68,7 @@ public final class ProgressReporter {
             let bar = String(repeating: "█", count: filled) + String(repeating: "·", count: width - filled)
             let ep = epochs.map { "\(epoch + 1)/\($0)" } ?? "\(epoch + 1)"
             let line = String(
-                format: "\r\u{1B}[2Kepoch %@ %@ %d/%d  loss %.5f  %.0f tok/s%@", ep, bar, stepInEpoch,
+                format: "\r\u{1B}[2Kepoch %@ %@ %d/%d  last step's loss %.5f  %.0f tok/s%@", ep, bar, stepInEpoch,
                 stepsPerEpoch, loss, tokensPerSecond, eta.map { "  ETA \(duration($0))" } ?? "")
             FileHandle.standardOutput.write(Data(line.utf8))
             barShown = true

@@ -129,6 +129,16 @@ public struct RunConfig: Sendable, Equatable {
         public var every = 50
         /// auto, bar, plain or none.
         public var progress = "auto"
+        /// TensorBoard event files: nil (off), in the run directory, or in a directory of their own.
+        public var tensorBoard: TensorBoardPlace?
+    }
+
+    /// Where `logging.tensorboard` puts the event files.
+    public enum TensorBoardPlace: Sendable, Equatable {
+        /// `true`: `tensorboard/` in the run directory (checkpoint.dir).
+        case runDirectory
+        /// A directory (relative to the working directory, like every path of a config).
+        case directory(String)
     }
 
     public struct Parallel: Sendable, Equatable {
@@ -178,13 +188,19 @@ extension RunConfig {
     public static func parse(_ text: String, path: String, overrides: [String] = []) throws -> RunConfig {
         do {
             return try parseUnlocated(text, path: path, overrides: overrides)
-        } catch let e as ConfigError where e.line == nil {
+        } catch let e as ConfigError {
             // A problem in a value that came from --set has no line: name the override instead.
-            if let o = overrides.first(where: { $0.hasPrefix(e.key + "=") }) {
-                throw ConfigError(
+            func located(_ e: ConfigError) -> ConfigError {
+                guard e.line == nil, let o = overrides.first(where: { $0.hasPrefix(e.key + "=") }) else { return e }
+                return ConfigError(
                     file: "\(path) (--set \(shown(o)))", line: nil, column: nil, key: e.key, message: e.message)
             }
-            throw e
+            throw ConfigError.combined(
+                ([e] + e.more).map { e in
+                    var one = e
+                    one.more = []
+                    return located(one)
+                })!
         }
     }
 
@@ -209,7 +225,10 @@ extension RunConfig {
         }
         var effectiveText = text
         if !overrides.isEmpty {
-            for o in overrides { root = try applyOverride(o, to: root, file: path) }
+            for o in overrides {
+                do { root = try applyOverride(o, to: root, file: path) } catch let e as ConfigError { table.report(e) }
+            }
+            root = oneRunLength(root, overrides: overrides)
             effectiveText = (try? Yams.serialize(node: root)) ?? text
         }
         let r = try ConfigReader(file: path, path: "", node: root, table: table)
@@ -220,10 +239,11 @@ extension RunConfig {
         var model = Model()
         if let widths = try m.ints("hidden_size", min: 1, max: SizeBounds.hiddenSize) {  // a list: one width per layer
             if let n = try m.int("num_layers", min: 1, max: SizeBounds.numLayers), n != widths.count {
-                throw m.error(
-                    "num_layers",
-                    "is \(n) but model.hidden_size lists \(widths.count) width(s) \(widths); give one width per layer or leave num_layers out",
-                    at: m.value("num_layers"))
+                m.report(
+                    m.error(
+                        "num_layers",
+                        "is \(n) but model.hidden_size lists \(widths.count) width(s) \(widths); give one width per layer or leave num_layers out",
+                        at: m.value("num_layers")))
             }
             model.hiddenSizes = widths
             model.hiddenSize = widths.max()!
@@ -254,20 +274,24 @@ extension RunConfig {
 
         let loss = try r.choice("loss", LossKind.allCases.map(\.rawValue)).flatMap(LossKind.init)
         if let a = model.activation, let loss, let need = loss.requiredActivation, a != need {
-            throw r.error(
-                "loss", "\(loss.rawValue) needs model.activation \(need.rawValue) (got \(a.rawValue))",
-                at: r.value("loss"))
+            r.report(
+                r.error(
+                    "loss", "\(loss.rawValue) needs model.activation \(need.rawValue) (got \(a.rawValue))",
+                    at: r.value("loss")))
         }
 
         // data
         let d = try r.section("data")
-        var data = try dataFiles(d)
+        var data: DataSection
+        do { data = try dataFiles(d) } catch let e as ConfigError {
+            d.report(e)
+            data = DataSection(file: "")  // reported; the rest is still checked
+        }
         if d.has("generate") {
             let g = try d.section("generate")
-            guard let task = try g.choice("task", ["adding", "copy", "waves"]) else {
-                throw g.error("task", "missing: adding, copy or waves")
-            }
-            var gen = Generate(task: task)
+            let task = try g.choice("task", ["adding", "copy", "waves"])
+            if task == nil, !g.has("task") { g.report(g.error("task", "missing: adding, copy or waves")) }
+            var gen = Generate(task: task ?? "adding")
             let most = SizeBounds.generatedSamples
             gen.steps = try g.int("steps", default: gen.steps, min: 2, max: SizeBounds.seqLength)
             gen.train = try g.int("train", default: gen.train, min: 1, max: most)
@@ -285,24 +309,29 @@ extension RunConfig {
             let length = max(gen.steps, gen.maxLength, 2 * gen.symbols + gen.delay + 1)
             for (split, n) in [("train", gen.train), ("val", gen.val), ("test", gen.test)]
             where n > SizeBounds.generatedSamples / length {
-                throw g.error(
-                    split,
-                    "\(n) sequences of \(length) steps are more than \(SizeBounds.generatedSamples) values to generate",
-                    at: g.value(split))
+                g.report(
+                    g.error(
+                        split,
+                        "\(n) sequences of \(length) steps are more than \(SizeBounds.generatedSamples) values to generate",
+                        at: g.value(split)))
             }
             try g.rejectUnknownKeys()
             if !data.files.isEmpty {
-                throw d.error(
-                    "file",
-                    "is a list or glob of \(data.files.count) file(s), but data.generate writes one file; give a single path",
-                    at: d.value("file"))
+                d.report(
+                    d.error(
+                        "file",
+                        "is a list or glob of \(data.files.count) file(s), but data.generate writes one file; give a single path",
+                        at: d.value("file")))
             }
             data.generate = gen
-        } else if let missing = data.paths.first(where: { !FileManager.default.fileExists(atPath: $0) }) {
-            throw d.error(
-                "file",
-                "no such file: \(shown(missing)) (prepare it with `lstm prepare`, or add a data.generate section)",
-                at: d.value("file"))
+        } else if !data.file.isEmpty,
+            let missing = data.paths.first(where: { !FileManager.default.fileExists(atPath: $0) })
+        {
+            d.report(
+                d.error(
+                    "file",
+                    "no such file: \(shown(missing)) (prepare it with `lstm prepare`, or add a data.generate section)",
+                    at: d.value("file")))
         }
         data.trainSplit = try d.string("train_split", default: data.trainSplit)
         data.valSplit = d.has("val_split") ? try d.string("val_split") : "val"
@@ -348,7 +377,16 @@ extension RunConfig {
         var training = Training()
         training.epochs = try t.int("epochs", default: training.epochs, min: 1)
         training.steps = try t.int("steps", min: 1)
-        if let off = try? t.string("clip_norm"), ["none", "off"].contains(off) {
+        if t.has("epochs"), t.has("steps") {
+            let e = r.table.locations["training.epochs"].map { " (line \($0.line))" } ?? " (--set)"
+            t.report(
+                t.error(
+                    "steps",
+                    "and training.epochs\(e) are both given, but a run's length is one or the other: "
+                        + "keep epochs (passes over the training split) or steps (optimizer steps) and remove the other",
+                    at: t.value("steps")))
+        }
+        if case .scalar(let off)? = t.value("clip_norm"), ["none", "off"].contains(off.string) {
             training.clipNorm = nil  // clipping off
         } else {
             training.clipNorm =
@@ -388,6 +426,13 @@ extension RunConfig {
         var logging = Logging()
         logging.every = try l.int("every", default: logging.every, min: 1)
         logging.progress = try l.choice("progress", ["auto", "bar", "plain", "none"]) ?? logging.progress
+        if let tb = try l.string("tensorboard") {
+            switch tb.lowercased() {
+            case "true", "yes", "on": logging.tensorBoard = .runDirectory
+            case "false", "no", "off": logging.tensorBoard = nil
+            default: logging.tensorBoard = .directory(expandingTilde(tb))
+            }
+        }
         try l.rejectUnknownKeys()
 
         let p = try r.section("parallel")
@@ -398,6 +443,14 @@ extension RunConfig {
 
         let seed = UInt64(try r.int("seed", default: 1, min: 0))
         try r.rejectUnknownKeys()
+        table.reportUnknownKeys(file: path)
+        // Every problem, in the order of the file (those of --set values, which have no line, last).
+        let problems = table.errors.enumerated().sorted { a, b in
+            let x = (a.element.line ?? Int.max, a.element.column ?? 0, a.offset)
+            let y = (b.element.line ?? Int.max, b.element.column ?? 0, b.offset)
+            return x < y
+        }
+        if let e = ConfigError.combined(problems.map(\.element)) { throw e }
 
         return RunConfig(
             model: model, loss: loss, data: data, optimizer: opt, schedule: sched, training: training,
@@ -405,8 +458,61 @@ extension RunConfig {
             sourcePath: path, sourceText: effectiveText, locations: r.table.locations)
     }
 
+    /// Every key path a config may hold (every optimizer's and schedule's keys, every optional
+    /// section's): where an unknown key looks for what was meant.
+    static let everyKey: Set<String> = {
+        var keys: Set<String> = []
+        for optimizer in OptimizerConfig.hyperparameters.keys {
+            for schedule in LearningRateSchedule.hyperparameters.keys {
+                let text = """
+                    data: {file: d.h5, generate: {task: adding}}
+                    optimizer: {name: \(optimizer)}
+                    schedule: {name: \(schedule)}
+                    training: {early_stopping: {metric: val_loss}}
+                    """
+                keys.formUnion((try? acceptedKeys(readingAConfigLike: text, path: "keys.yaml")) ?? [])
+            }
+        }
+        return keys
+    }()
+
+    /// What PyTorch, Keras and other tools call some keys (lower case, `_` for `-`), for the
+    /// did-you-mean of an unknown key (each target is a key of `everyKey`; ConfigTests checks).
+    static let keyAliases: [String: String] = [
+        "learning_rate": "optimizer.lr", "lr_rate": "optimizer.lr", "optim": "optimizer.name",
+        "units": "model.hidden_size", "hidden_units": "model.hidden_size", "hidden_dim": "model.hidden_size",
+        "n_hidden": "model.hidden_size", "hidden": "model.hidden_size",
+        "layers": "model.num_layers", "n_layers": "model.num_layers", "num_layer": "model.num_layers",
+        "embedding_dim": "model.embedding_size", "embed_dim": "model.embedding_size",
+        "vocab": "model.vocab_size", "batch": "data.batch_size", "batchsize": "data.batch_size",
+        "seq_len": "data.seq_length", "sequence_length": "data.seq_length", "bptt": "data.seq_length",
+        "max_steps": "training.steps", "num_steps": "training.steps", "total_steps": "training.steps",
+        "num_epochs": "training.epochs", "n_epochs": "training.epochs", "max_epochs": "training.epochs",
+        "grad_clip": "training.clip_norm", "clip_grad_norm": "training.clip_norm",
+        "max_grad_norm": "training.clip_norm", "clipnorm": "training.clip_norm",
+        "gradient_clip_val": "training.clip_norm", "clipvalue": "training.clip_value",
+        "patience": "training.early_stopping.patience", "log_every": "logging.every",
+        "log_interval": "logging.every", "save_every": "checkpoint.every", "eval_every": "validation.every",
+        "val_every": "validation.every", "checkpoint_dir": "checkpoint.dir", "save_dir": "checkpoint.dir",
+        "output_dir": "checkpoint.dir", "random_seed": "seed", "num_workers": "parallel.workers",
+        "threads": "parallel.workers"
+    ]
+
     /// Metric names usable for early stopping and plots.
     static let metricNames = ["val_loss", "val_accuracy", "val_perplexity", "val_mse", "val_mae"]
+}
+
+/// A run's length is `training.epochs` or `training.steps`: `--set` of one removes the other from the
+/// config it overrides (both in the file, or both set, is an error the reader reports).
+func oneRunLength(_ root: Node, overrides: [String]) -> Node {
+    let set = Set(overrides.compactMap { $0.split(separator: "=", maxSplits: 1).first.map(String.init) })
+    let given = ["epochs", "steps"].filter { set.contains("training.\($0)") }
+    guard given.count == 1, case .mapping(var top) = root, case .mapping(var t)? = top[Node("training")] else {
+        return root
+    }
+    t[Node(given[0] == "steps" ? "epochs" : "steps")] = nil
+    top[Node("training")] = .mapping(t)
+    return .mapping(top)
 }
 
 /// `a.b=value`: sets key b of section a (creating it) to the YAML scalar `value`.
@@ -544,7 +650,8 @@ extension ConfigReader {
         case .pair:
             guard let v = try doubles(h.key, count: 2) else { return nil }
             for x in v where !(b.map { x.isIn($0) } ?? true) {
-                throw error(h.key, "each \(h.key.dropLast()) must be in \(b!) (got \(x))", at: value(h.key))
+                report(error(h.key, "each \(h.key.dropLast()) must be in \(b!) (got \(x))", at: value(h.key)))
+                return nil
             }
             return v
         case .choice:

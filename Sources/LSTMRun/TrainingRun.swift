@@ -7,8 +7,8 @@ import LSTMKit
 /// What a finished (or early-stopped) run did.
 public struct RunSummary: Sendable {
     public var steps: Int
-    /// Epochs begun, the last possibly partial (900 steps of 400 per epoch: 3).
-    public var epochs: Int
+    /// Epochs trained, a fraction when the run ends mid-epoch (900 steps of 400 per epoch: 2.25).
+    public var epochs: Double
     public var lastValidation: MetricsRecord?
     public var bestMetric: Double?
     public var stoppedEarly: Bool
@@ -46,6 +46,11 @@ struct RunState: Codable, Equatable {
     /// `training.max_nonfinite_steps`); nil in checkpoints written before they were counted.
     var nonFiniteStreak: Int?
     var firstNonFinite: NonFiniteStep?
+    /// Sum of the gradient norms of the steps since the last train record (nil in older checkpoints).
+    var gradientNormSum: Double?
+    /// The TensorBoard event file and its size when this state was saved: a resumed run cuts it
+    /// back to this size (nil: no TensorBoard, or a checkpoint written before it was recorded).
+    var tensorBoard: TensorBoardState?
 }
 
 /// A step dropped by the non-finite guard: what went wrong first in a streak of them.
@@ -54,6 +59,12 @@ struct NonFiniteStep: Codable, Equatable {
     var loss: Double
     var gradientNorm: Double
     var learningRate: Double
+}
+
+/// A run's TensorBoard event file (its name in the TensorBoard directory) and its size in bytes.
+struct TensorBoardState: Codable, Equatable {
+    var file: String
+    var bytes: Int
 }
 
 /// A config-driven training job: data, model, optimizer, schedule, the loop with validation,
@@ -95,6 +106,8 @@ public final class TrainingRun {
         maxSteps: trainer.scheduler.maxSteps)
     let schedule: LearningRateSchedule
     let store: CheckpointStore
+    /// The TensorBoard event file (`logging.tensorboard`; rank 0 only), or nil.
+    public private(set) var tensorBoard: TensorBoardLog?
     var state: RunState
     let stateful: Bool
     let baseLearningRate: Double
@@ -372,11 +385,22 @@ public final class TrainingRun {
             }
             earlierRun = earlier
         }
+        if writesFiles, let place = config.logging.tensorBoard {
+            let dir: String
+            switch place {
+            case .runDirectory: dir = (directory as NSString).appendingPathComponent("tensorboard")
+            case .directory(let d): dir = d
+            }
+            tensorBoard = TensorBoardLog(
+                directory: dir, file: state.tensorBoard?.file ?? TensorBoardLog.fileName(runDirectory: directory))
+        }
         if let checkpoint {
             resumedStep = checkpoint.globalStep
             if writesFiles {
                 try metrics.truncate(after: trainer.step, records: state.metricsRecords)
                 state.metricsRecords = try metrics.count()
+                // Events logged after the checkpoint are logged again: cut them off.
+                if let tb = state.tensorBoard { try tensorBoard?.truncate(to: tb.bytes) }
             }
         }
     }
@@ -389,6 +413,7 @@ public final class TrainingRun {
         if writesFiles {
             try store.removeAll()
             try metrics.reset()
+            try tensorBoard?.reset()
             if let earlier = earlierRun {
                 notice(
                     "--overwrite: removed the earlier run's \(earlier.files.count) checkpoint file(s) from \(directory) "
@@ -408,6 +433,13 @@ public final class TrainingRun {
     }
 
     // MARK: - The loop
+
+    /// Epochs trained so far (`Epochs.trained`): what the console, metrics.jsonl, checkpoints and
+    /// TensorBoard call the epoch.
+    var epochsTrained: Double {
+        Epochs.trained(
+            epoch: state.cursor.epoch, position: state.cursor.position, perEpoch: trainLoader.batchesPerEpoch)
+    }
 
     /// The run's metrics.jsonl.
     var metrics: MetricsLog { MetricsLog(path: (directory as NSString).appendingPathComponent("metrics.jsonl")) }
@@ -436,8 +468,8 @@ public final class TrainingRun {
         )
         progress.message(GEMMKernel.summary)
         /// Validates; when early stopping fires, records why, saves a checkpoint and returns true.
-        func validateStopsEarly(_ epoch: Int) throws -> Bool {
-            lastValidation = try validate(epoch: epoch, wallStart: startWall)
+        func validateStopsEarly() throws -> Bool {
+            lastValidation = try validate(wallStart: startWall)
             guard let reason = earlyStop(lastValidation!) else { return false }
             summary.stoppedEarly = true
             summary.reason = reason
@@ -445,7 +477,6 @@ public final class TrainingRun {
             return true
         }
         stepLoop: while trainer.step < totalSteps {
-            let epoch = state.cursor.epoch
             if state.cursor.position == 0 && stateful { trainer.resetState() }
             // A step's time runs from asking the loader for its minibatch to the end of the update,
             // so tokens/s and the ETA include any wait for data (not validation or checkpoints).
@@ -458,7 +489,7 @@ public final class TrainingRun {
             guard let batch = next else {
                 try checkDataUnchanged()
                 state.cursor = trainLoader.cursor  // the next epoch
-                if config.validation.every == 0, valLoader != nil, try validateStopsEarly(epoch) { break stepLoop }
+                if config.validation.every == 0, valLoader != nil, try validateStopsEarly() { break stepLoop }
                 if config.checkpoint.every == 0 { try saveCheckpoint(isBest: false, wallStart: startWall) }
                 continue
             }
@@ -478,6 +509,7 @@ public final class TrainingRun {
             if !report.skipped {
                 state.trainLossSum += report.loss
                 state.trainLossCount += 1
+                state.gradientNormSum = (state.gradientNormSum ?? 0) + report.gradientNorm
             }
             tokensSinceLog += report.tokens
             let stepSeconds = Double(DispatchTime.now().uptimeNanoseconds - stepStart) / 1e9
@@ -487,17 +519,18 @@ public final class TrainingRun {
             sessionSteps += 1
             sessionSeconds += stepSeconds
             let remaining = Double(totalSteps - trainer.step) * sessionSeconds / Double(sessionSteps)
+            let eta = sessionSteps > 3 ? remaining : nil
             progress.step(
-                epoch: epoch, epochs: config.training.steps == nil ? config.training.epochs : nil,
-                stepInEpoch: state.cursor.position, stepsPerEpoch: steps, globalStep: trainer.step,
-                loss: report.loss, tokensPerSecond: tps, eta: sessionSteps > 3 ? remaining : nil)
+                epoch: state.cursor.epoch, epochs: config.training.steps == nil ? config.training.epochs : nil,
+                stepInEpoch: state.cursor.position, stepsPerEpoch: steps, loss: report.loss, tokensPerSecond: tps,
+                eta: eta)
             if trainer.step % config.logging.every == 0 {
-                try logTrain(epoch: epoch, lr: lr, tokensPerSecond: tps, wallStart: startWall)
+                try logTrain(lr: lr, tokensPerSecond: tps, eta: eta, wallStart: startWall)
                 tokensSinceLog = 0
                 timeSinceLog = 0
             }
             if config.validation.every > 0, trainer.step % config.validation.every == 0, valLoader != nil,
-                try validateStopsEarly(epoch)
+                try validateStopsEarly()
             {
                 break stepLoop
             }
@@ -515,7 +548,7 @@ public final class TrainingRun {
         }
         if !summary.stoppedEarly {
             if valLoader != nil, lastValidation?.step != trainer.step, state.lastValidationStep != trainer.step {
-                lastValidation = try validate(epoch: state.cursor.epoch, wallStart: startWall)
+                lastValidation = try validate(wallStart: startWall)
             }
             try saveCheckpoint(isBest: false, wallStart: startWall)
         }
@@ -562,8 +595,7 @@ public final class TrainingRun {
     private func finish(_ s: RunSummary, _ lastValidation: MetricsRecord?, _ startWall: Double) -> RunSummary {
         var summary = s
         summary.steps = trainer.step
-        // The cursor's epoch counts from 0 and moves to position 0 of the next epoch once one ends.
-        summary.epochs = state.cursor.epoch + (state.cursor.position > 0 ? 1 : 0)
+        summary.epochs = epochsTrained
         summary.lastValidation = lastValidation
         summary.bestMetric = state.bestMetric
         summary.skippedSteps = trainer.skippedSteps
@@ -581,7 +613,6 @@ public final class TrainingRun {
 
     // MARK: - Validation, metrics, early stopping
 
-    /// Loss and metrics on the validation split (no dropout); appends to metrics.jsonl.
     /// Throws if a dataset file changed since the run opened it (size, modification time or
     /// inode), so the run never goes on training on (or checkpointing) what it then reads.
     func checkDataUnchanged() throws {
@@ -595,7 +626,8 @@ public final class TrainingRun {
         }
     }
 
-    func validate(epoch: Int, wallStart: Double) throws -> MetricsRecord {
+    /// Loss and metrics on the validation split (no dropout); appends to metrics.jsonl.
+    func validate(wallStart: Double) throws -> MetricsRecord {
         guard let valLoader else { preconditionFailure("no validation split") }
         try valLoader.startEpoch(0)
         let m: EvaluationResult
@@ -605,7 +637,8 @@ public final class TrainingRun {
             try checkDataUnchanged()
             throw error
         }
-        var r = MetricsRecord(step: trainer.step, epoch: epoch, wallTime: Date().timeIntervalSince1970 - wallStart)
+        var r = MetricsRecord(
+            step: trainer.step, epoch: epochsTrained, wallTime: Date().timeIntervalSince1970 - wallStart)
         r.valLoss = m.loss
         r.valAccuracy = m.accuracy
         r.valPerplexity = m.perplexity
@@ -615,11 +648,7 @@ public final class TrainingRun {
         r.skippedSteps = trainer.skippedSteps
         try appendMetrics(r)
         state.lastValidationStep = trainer.step
-        progress.message(
-            String(format: "step %d  epoch %d  val loss %.5f", trainer.step, epoch + 1, m.loss)
-                + (m.accuracy.map { String(format: "  accuracy %.4f", $0) } ?? "")
-                + (m.perplexity.map { String(format: "  perplexity %.3f", $0) } ?? "")
-                + (m.mae.map { String(format: "  MAE %.5f", $0) } ?? ""))
+        progress.validated(r)
         onValidation?(r)
         if var p = state.plateau {
             p.step(metric: m.loss)
@@ -659,21 +688,33 @@ public final class TrainingRun {
         return nil
     }
 
-    func logTrain(epoch: Int, lr: Double, tokensPerSecond: Double, wallStart: Double) throws {
-        var r = MetricsRecord(step: trainer.step, epoch: epoch, wallTime: Date().timeIntervalSince1970 - wallStart)
+    /// Logs the mean training loss of the steps since the last record (to metrics.jsonl and, as the
+    /// same figures under the same names, to the console).
+    func logTrain(lr: Double, tokensPerSecond: Double, eta: Double?, wallStart: Double) throws {
+        var r = MetricsRecord(
+            step: trainer.step, epoch: epochsTrained, wallTime: Date().timeIntervalSince1970 - wallStart)
         r.trainLoss = state.trainLossCount > 0 ? state.trainLossSum / Double(state.trainLossCount) : nil  // all skipped
         r.learningRate = lr
+        r.gradientNorm =
+            state.trainLossCount > 0 ? state.gradientNormSum.map { $0 / Double(state.trainLossCount) } : nil
         r.tokensPerSecond = tokensPerSecond
         r.skippedSteps = trainer.skippedSteps
+        let averaged = state.trainLossCount
         state.trainLossSum = 0
         state.trainLossCount = 0
+        state.gradientNormSum = 0
         try appendMetrics(r)
+        progress.logged(r, meanOf: averaged, eta: eta)
         PausePoint.reached("step:\(trainer.step)")
     }
 
-    /// Appends to metrics.jsonl (rank 0) and counts the record (saved with checkpoints; see `RunState`).
+    /// Appends to metrics.jsonl and the TensorBoard file (rank 0) and counts the record (saved with
+    /// checkpoints; see `RunState`).
     func appendMetrics(_ r: MetricsRecord) throws {
-        if writesFiles { try metrics.append(r) }
+        if writesFiles {
+            try metrics.append(r)
+            try tensorBoard?.append(r)
+        }
         state.metricsRecords = (state.metricsRecords ?? 0) + 1
     }
 
@@ -685,9 +726,12 @@ public final class TrainingRun {
         state.carried = stateful ? try gatherCarriedState() : nil
         guard writesFiles else { return }
         state.wallTime = Date().timeIntervalSince1970 - wallStart
+        state.tensorBoard = tensorBoard.map {
+            TensorBoardState(file: ($0.path as NSString).lastPathComponent, bytes: $0.size() ?? 0)
+        }
         var ckpt = Checkpoint(
             parameters: parameters, optimizer: optimizer, globalStep: trainer.step,
-            epoch: state.cursor.epoch, dataCursor: nil, configText: config.sourceText)
+            epoch: epochsTrained, dataCursor: nil, configText: config.sourceText)
         ckpt.metadata = trainFile.metadata  // vocabulary, names, statistics: the model is self-contained
         ckpt.runProvenance = try provenance.json()
         try ckpt.setDataCursor(state)

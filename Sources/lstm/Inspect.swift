@@ -16,12 +16,16 @@ struct Inspect: ParsableCommand {
               lstm inspect runs/ckpt/latest.h5
               lstm inspect data/train.h5
               lstm inspect --tree runs/ckpt/best.h5
+              lstm inspect --full runs/ckpt/latest.h5   # long attributes (data cursor, config) in full
             """)
 
     @Argument(help: "The HDF5 file to describe.") var file: String
     @Flag(help: "Print the raw tree of groups and datasets even for a checkpoint.") var tree = false
+    @Flag(help: "Print long attributes (the data cursor, the config text, long lists) in full.") var full = false
 
     func run() throws {
-        print(try tree ? Inspection.tree(path: file) : Inspection.report(path: file), terminator: "")
+        print(
+            try tree ? Inspection.tree(path: file, full: full) : Inspection.report(path: file, full: full),
+            terminator: "")
     }
 }

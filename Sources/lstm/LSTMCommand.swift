@@ -1,7 +1,10 @@
 import ArgumentParser
 import Foundation
+import LSTMBuildInfo
+import LSTMData
 import LSTMFiles
 import LSTMKit
+import LSTMRun
 
 /// `lstm`: train, inspect and hand on LSTM models from the command line.
 @main
@@ -10,6 +13,7 @@ struct LSTMCommand: ParsableCommand {
         commandName: "lstm",
         abstract: "A multithreaded, batch-parallel LSTM training runtime.",
         discussion: "Start with: lstm train configs/adding.yaml (every key in docs/config.md).",
+        version: versionText,
         subcommands: [
             Train.self, Resume.self, Evaluate.self, Predict.self, Sample.self,
             Prepare.self, Export.self, Import.self, Inspect.self,
@@ -32,3 +36,11 @@ struct LSTMCommand: ParsableCommand {
         main(nil)
     }
 }
+
+/// What `lstm --version` prints: the version and the commit built from, the OpenBLAS kernel in use
+/// and its build configuration, and the HDF5 library.
+let versionText = """
+    lstm \(RunProvenance.currentVersion) (commit \(BuildInfo.commit))
+    OpenBLAS kernel \(BLASThreads.coreName) (\(BLASThreads.config.trimmingCharacters(in: .whitespaces)))
+    HDF5 \(LSTMData.hdf5Version)
+    """

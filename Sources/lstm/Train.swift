@@ -127,7 +127,7 @@ func trainReporting(_ run: TrainingRun) throws -> Int32 {
 
 func report(_ s: RunSummary, run: TrainingRun) {
     print(
-        "done: \(s.reason) after \(s.steps) steps (\(s.epochs) epochs) in \(String(format: "%.1f", s.wallTime)) s"
+        "done: \(s.reason) after \(s.steps) steps (\(Epochs.text(s.epochs)) epochs) in \(String(format: "%.1f", s.wallTime)) s"
             + (s.skippedSteps > 0 ? "; \(s.skippedSteps) non-finite steps skipped" : ""))
     if let v = s.lastValidation {
         var line = String(format: "final validation loss %.6f", v.valLoss ?? .nan)

@@ -162,7 +162,7 @@ final class LimitsCLITests: XCTestCase {
         let before = try Data(contentsOf: URL(fileURLWithPath: path("ck.h5")))
         for (args, what) in [
             (["export", "ck.h5", "--format", "pytorch", "--out", "ck.h5"], "checkpoint"),
-            (["export", "ck.h5", "--format", "keras", "--out", "link.h5"], "checkpoint"),
+            (["export", "ck.h5", "--format", "pytorch", "--out", "link.h5"], "checkpoint"),
             (["import", "ck.h5", "--out", "ck.h5"], "weights file"),
             (["import", "link.h5", "--out", "./ck.h5"], "weights file"),
             (["predict", "ck.h5", "--data", "adding.h5", "--out", "link.h5"], "weights file"),

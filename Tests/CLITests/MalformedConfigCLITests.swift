@@ -76,6 +76,10 @@ final class MalformedConfigCLITests: XCTestCase {
             "unknown key", set("  num_layers: 1", "  num_layers: 1\n  colour: red"),
             "job.yaml:\(h + 2):3: model.colour: unknown key")
         try refuse(
+            "two mistakes at once, each located", set("  num_layers: 1", "  num_layers: 0\n  colour: red"),
+            "job.yaml:\(h + 1):15: model.num_layers: must be ≥ 1 (got 0)\njob.yaml:\(h + 2):3: model.colour: unknown key"
+        )
+        try refuse(
             "hidden_size overflow (was: Illegal instruction)", set("hidden_size: 64", "hidden_size: 1000000000000"),
             "job.yaml:\(h):16: model.hidden_size: must be ≤ 65536 (got 1000000000000)")
         try refuse(

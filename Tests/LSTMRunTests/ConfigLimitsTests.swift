@@ -126,7 +126,8 @@ final class ConfigLimitsTests: XCTestCase {
         XCTAssertEqual(
             e.description,
             "job.yaml:2:3: model.hidden_sizе: unknown key (contains U+0435 CYRILLIC SMALL LETTER IE at "
-                + "position 11; keys are ASCII) (did you mean hidden_size?)")
+                + "position 11; keys are ASCII) (did you mean hidden_size?)\n"
+                + "job.yaml: data.file: missing: the HDF5 dataset to train on (see docs/datasets.md)")
     }
 
     func testABadOverrideValueIsNotParsedAsABomb() throws {

@@ -102,6 +102,16 @@ final class MalformedConfigSuiteTests: XCTestCase {
                 "wrong type", replacing(lines, b, with: ["  batch_size: [1, 2]"]),
                 ":\(b):15: data.batch_size: ", "expected an integer, found a list"),
             c(
+                "a key in the wrong section", replacing(lines, m, with: ["model:", "  lr: 0.1"]),
+                ":\(m + 1):3: model.lr: ", "unknown key (did you mean optimizer.lr?)"),
+            c(
+                "three mistakes at once",
+                replacing(
+                    replacing(lines, b, with: ["  batch_size: -5"]), h,
+                    with: [hidden.replacingOccurrences(of: "hidden", with: "hiden")]),
+                ":\(min(h, b)):", "\(h):3: model.hiden_size: unknown key (did you mean hidden_size?)",
+                "\(b):15: data.batch_size: must be ≥ 1 (got -5)"),
+            c(
                 "zero size", replacing(lines, h, with: ["  hidden_size: 0"]),
                 ":\(h):16: model.hidden_size: ", "must be ≥ 1 (got 0)"),
             c(

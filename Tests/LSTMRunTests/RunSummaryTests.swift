@@ -1,4 +1,5 @@
 import Foundation
+import LSTMKit
 import XCTest
 
 @testable import LSTMRun
@@ -31,10 +32,11 @@ final class RunSummaryTests: XCTestCase {
         return try TrainingRun(config: RunConfig.parse(text, path: dir.appendingPathComponent("s.yaml").path)).run()
     }
 
-    func testEpochsCountTheEpochInProgress() throws {
-        let s = try summary(steps: 14)  // steps 13 and 14 are in the third epoch
+    func testEpochsOfARunEndingMidEpochAreAFraction() throws {
+        let s = try summary(steps: 14)  // two epochs and 2 of the third's 6 steps
         XCTAssertEqual(s.steps, 14)
-        XCTAssertEqual(s.epochs, 3)
+        XCTAssertEqual(s.epochs, 2.3333)
+        XCTAssertEqual(Epochs.text(s.epochs), "2.33")
     }
 
     func testEpochsOfARunEndingOnAnEpochBoundaryCountOnlyFinishedEpochs() throws {

@@ -58,6 +58,39 @@ void lstm_sgemm_packed(int kind, int transA, long m, long n, long k,
                        float alpha, const float *a, long lda, const float *packed,
                        float beta, float *c, long ldc);
 
+
+/// The fused LSTM cell kernels (eqs. 1-6 forward, 14 and 16-20 backward): the Swift SIMD8 kernels
+/// (Sources/LSTMKit/Tensor/SIMDKernels.swift) or C versions of them on 8 (AVX2) or 16 (AVX-512) lanes,
+/// bitwise equal to the Swift ones (the same IEEE operations per lane, no FMA).
+enum {
+    LSTM_CELL_SWIFT = 0,
+    LSTM_CELL_AVX2 = 1,
+    LSTM_CELL_AVX512 = 2
+};
+
+/// 1 when this CPU can run `kind` (Swift always; AVX2 needs avx2+fma; AVX-512 needs F/VL/BW/DQ).
+int lstm_cell_supported(int kind);
+
+/// The kind chosen for this process, decided once: LSTM_CELL=swift, LSTM_CELL=c (the widest C kind this
+/// CPU runs), else the ISA of lstm_gemm_default_kind() (OpenBLAS: the Swift kernels).
+int lstm_cell_default_kind(void);
+
+/// Why the default kind is what it is ("LSTM_CELL=c", "following the GEMM kernel", ...); a static string.
+const char *lstm_cell_default_reason(void);
+
+/// The kind's name: "swift", "avx2", "avx512".
+const char *lstm_cell_kind_name(int kind);
+
+/// The forward cell step with C kernel `kind` (AVX2 or AVX-512): gates (B×4H: i, f, g, o) += bias and
+/// squashed in place; cNext, hNext, tanhC (B×H) written. Same contract as Float.simdCellForward.
+void lstm_cell_forward(int kind, float *gates, const float *bias, const float *cPrev, float *cNext,
+                       float *hNext, float *tanhC, long batch, long hidden);
+
+/// The backward cell step with C kernel `kind`: dGates (B×4H) written, dcCarry (B×H) updated in place.
+/// Same contract as Float.simdCellBackward.
+void lstm_cell_backward(int kind, const float *gates, const float *cPrev, const float *tanhC,
+                        const float *dH, float *dcCarry, float *dGates, long batch, long hidden);
+
 #ifdef __cplusplus
 }
 #endif

@@ -209,25 +209,36 @@ extension Float: LSTMScalar {
     @inline(__always)
     public static func sigmoid(_ x: Float) -> Float { 1 / (1 + exp(-x)) }
 
-    /// The SIMD8 kernel (Tensor/SIMDKernels.swift).
+    /// `CellKernel.current`: the C kernel on 16 or 8 lanes (Sources/CKernels/cell_*.c) or the
+    /// SIMD8 kernel (Tensor/SIMDKernels.swift); bitwise the same result.
     public static func lstmCellForward(
         gates: UnsafeMutablePointer<Float>, bias: UnsafeMutablePointer<Float>,
         cPrev: UnsafeMutablePointer<Float>, cNext: UnsafeMutablePointer<Float>,
         hNext: UnsafeMutablePointer<Float>, tanhC: UnsafeMutablePointer<Float>,
         batch: Int, hidden: Int
     ) {
+        let kind = CellKernel.current
+        if kind != .swift {
+            lstm_cell_forward(kind.rawValue, gates, bias, cPrev, cNext, hNext, tanhC, batch, hidden)
+            return
+        }
         simdCellForward(
             gates: gates, bias: bias, cPrev: cPrev, cNext: cNext, hNext: hNext, tanhC: tanhC,
             batch: batch, hidden: hidden)
     }
 
-    /// The SIMD8 kernel (Tensor/SIMDKernels.swift).
+    /// `CellKernel.current`: the C kernel or the SIMD8 kernel, as for `lstmCellForward`.
     public static func lstmCellBackward(
         gates: UnsafeMutablePointer<Float>, cPrev: UnsafeMutablePointer<Float>,
         tanhC: UnsafeMutablePointer<Float>, dH: UnsafeMutablePointer<Float>,
         dcCarry: UnsafeMutablePointer<Float>, dGates: UnsafeMutablePointer<Float>,
         batch: Int, hidden: Int
     ) {
+        let kind = CellKernel.current
+        if kind != .swift {
+            lstm_cell_backward(kind.rawValue, gates, cPrev, tanhC, dH, dcCarry, dGates, batch, hidden)
+            return
+        }
         simdCellBackward(
             gates: gates, cPrev: cPrev, tanhC: tanhC, dH: dH, dcCarry: dcCarry, dGates: dGates,
             batch: batch, hidden: hidden)
@@ -376,5 +387,61 @@ public enum GEMMKernel: Int32, Sendable, CaseIterable, CustomStringConvertible {
     ) {
         precondition(self != .openblas, "OpenBLAS has no packed GEMM here")
         lstm_sgemm_packed(rawValue, 0, m, n, k, 1, a, lda, packed, beta, c, ldc)
+    }
+}
+
+/// The fused LSTM cell kernels for Float (docs/results/kernels.md): the Swift SIMD8 kernels
+/// (Tensor/SIMDKernels.swift, compiled for baseline x86-64, i.e. SSE) or their C versions on the whole
+/// vector unit (Sources/CKernels/cell_avx512.c, cell_avx2.c). All three are bitwise equal (KernelTests).
+public enum CellKernel: Int32, Sendable, CaseIterable, CustomStringConvertible {
+    case swift = 0
+    case avx2 = 1
+    case avx512 = 2
+
+    /// The kernel Float uses in this process, fixed at first use: `LSTM_CELL=swift`, `LSTM_CELL=c`
+    /// (the widest C kernel this CPU runs), else the ISA of `GEMMKernel.current` (OpenBLAS: Swift).
+    public static let current = CellKernel(rawValue: lstm_cell_default_kind()) ?? .swift
+
+    /// Why `current` was chosen (e.g. "following the GEMM kernel", "LSTM_CELL=swift").
+    public static var reason: String { String(cString: lstm_cell_default_reason()) }
+
+    /// Whether this CPU can run the kernel.
+    public var isSupported: Bool { lstm_cell_supported(rawValue) != 0 }
+
+    /// "swift", "avx2", "avx512".
+    public var description: String { String(cString: lstm_cell_kind_name(rawValue)) }
+
+    /// The forward cell step with this kernel (see `Float.lstmCellForward`).
+    public func forward(
+        gates: UnsafeMutablePointer<Float>, bias: UnsafeMutablePointer<Float>,
+        cPrev: UnsafeMutablePointer<Float>, cNext: UnsafeMutablePointer<Float>,
+        hNext: UnsafeMutablePointer<Float>, tanhC: UnsafeMutablePointer<Float>,
+        batch: Int, hidden: Int
+    ) {
+        precondition(isSupported, "this CPU cannot run the \(self) cell kernel")
+        if self == .swift {
+            Float.simdCellForward(
+                gates: gates, bias: bias, cPrev: cPrev, cNext: cNext, hNext: hNext, tanhC: tanhC,
+                batch: batch, hidden: hidden)
+        } else {
+            lstm_cell_forward(rawValue, gates, bias, cPrev, cNext, hNext, tanhC, batch, hidden)
+        }
+    }
+
+    /// The backward cell step with this kernel (see `Float.lstmCellBackward`).
+    public func backward(
+        gates: UnsafeMutablePointer<Float>, cPrev: UnsafeMutablePointer<Float>,
+        tanhC: UnsafeMutablePointer<Float>, dH: UnsafeMutablePointer<Float>,
+        dcCarry: UnsafeMutablePointer<Float>, dGates: UnsafeMutablePointer<Float>,
+        batch: Int, hidden: Int
+    ) {
+        precondition(isSupported, "this CPU cannot run the \(self) cell kernel")
+        if self == .swift {
+            Float.simdCellBackward(
+                gates: gates, cPrev: cPrev, tanhC: tanhC, dH: dH, dcCarry: dcCarry, dGates: dGates,
+                batch: batch, hidden: hidden)
+        } else {
+            lstm_cell_backward(rawValue, gates, cPrev, tanhC, dH, dcCarry, dGates, batch, hidden)
+        }
     }
 }

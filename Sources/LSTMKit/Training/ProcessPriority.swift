@@ -30,10 +30,22 @@ public enum ProcessPriority {
             guard let dir = opendir("/proc/self/task") else { return }
             defer { closedir(dir) }
             while let entry = readdir(dir) {
-                let name = withUnsafeBytes(of: entry.pointee.d_name) {
-                    String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self)
+                // The thread id, digit by digit up to the NUL: the bytes after it are uninitialised,
+                // and a vectorised scan (String, prefix) would read them (memcheck reports it).
+                var tid: pid_t = 0
+                var digits = 0
+                withUnsafeBytes(of: entry.pointee.d_name) { bytes in
+                    for byte in bytes {
+                        guard byte != 0 else { break }
+                        guard byte >= 48 && byte <= 57, digits < 9 else {
+                            digits = 0
+                            return
+                        }
+                        tid = tid * 10 + pid_t(byte - 48)
+                        digits += 1
+                    }
                 }
-                if let tid = pid_t(name) { apply(to: tid) }
+                if digits > 0 { apply(to: tid) }
             }
         #endif
     }

@@ -17,12 +17,17 @@ import h5py
 import numpy as np
 
 TIMING = {"wall_time", "wallTime", "tokens_per_s"}
+# Per-file, not per-run: the checksum list hashes attributes that hold wall time and paths, and the
+# provenance names the run's own files.
+PER_FILE = {"checksums", "run_provenance"}
 
 
 def attrs(obj, run):
     """Attributes; the run directory (checkpoint.dir in the stored config) reads as <run>."""
     out = {}
     for k, v in obj.attrs.items():
+        if k in PER_FILE:
+            continue
         if isinstance(v, bytes):
             v = v.decode()
         if isinstance(v, str):

@@ -36,6 +36,8 @@ def attrs(obj, run):
             v = json.loads(v if isinstance(v, str) else v.decode())
             for t in TIMING:
                 v.pop(t, None)
+        elif isinstance(v, np.ndarray) and v.dtype.kind == "O":  # strings (e.g. class_names): values, not pointers
+            v = ("O", [x.decode() if isinstance(x, bytes) else x for x in v.ravel().tolist()])
         elif isinstance(v, np.ndarray):
             v = (v.dtype.str, v.tobytes())
         out[k] = v

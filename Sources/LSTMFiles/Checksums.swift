@@ -109,7 +109,8 @@ public enum Checksums {
     static func remedy(_ role: FileError.Role) -> String {
         switch role {
         case .checkpoint: "restore it from a copy, or use an earlier checkpoint"
-        case .dataset: "restore it from a copy, or prepare it again"
+        case .dataset:
+            "restore it from a copy, or prepare it again; if you changed it on purpose, delete its root attribute 'checksums'"
         default: "restore it from a copy, or export it again"
         }
     }

@@ -263,7 +263,7 @@ public final class HDF5Dataset: HDF5Object, @unchecked Sendable {
             }
             rowBytes = m
         }
-        let rowsPerBlock = max(1, blockBytes / max(1, rowBytes))
+        let rowsPerBlock = rowsPerRead(blockBytes / max(1, rowBytes))
         let buffer = UnsafeMutableRawBufferPointer.allocate(
             byteCount: max(1, min(rowsPerBlock, rowCount) * rowBytes), alignment: 16)
         defer { buffer.deallocate() }
@@ -299,6 +299,30 @@ public final class HDF5Dataset: HDF5Object, @unchecked Sendable {
             try body(UnsafeRawBufferPointer(rebasing: buffer[0..<(rows * rowBytes)]))
             row += rows
         }
+    }
+
+    /// At most this many chunks per block read. HDF5 keeps bookkeeping for every chunk a read
+    /// touches, so one read over a million one-row chunks grows the process by gigabytes (and is
+    /// slower): `rowsPerRead` caps a block at this many chunks' rows.
+    public static let chunksPerRead = 1024
+
+    /// How many rows one block read should take: `wanted`, capped at `chunksPerRead` chunks of a
+    /// chunked dataset (its chunk's first dimension times that). At least 1.
+    public func rowsPerRead(_ wanted: Int) -> Int {
+        let wanted = max(1, wanted)
+        guard rank > 0 else { return wanted }
+        let chunkRows: Int? = try? withID("get chunk shape") { id, ctx in
+            let dcpl = try ctx.check(H5Dget_create_plist(id), "could not get the creation properties")
+            defer { H5Pclose(dcpl) }
+            guard H5Pget_layout(dcpl) == H5D_CHUNKED else { return nil }
+            var dims = [hsize_t](repeating: 0, count: rank)
+            let r = H5Pget_chunk(dcpl, Int32(rank), &dims)
+            _ = takeErrorStack()
+            return r > 0 ? Int(clamping: dims[0]) : nil
+        }
+        guard let chunkRows, chunkRows > 0 else { return wanted }
+        let (cap, overflow) = chunkRows.multipliedReportingOverflow(by: Self.chunksPerRead)
+        return overflow ? wanted : min(wanted, cap)
     }
 
     // MARK: - Storage

@@ -131,7 +131,7 @@ struct DatasetScanner {
         _ body: (UnsafeMutableBufferPointer<T>, Int) throws -> Void
     ) throws {
         let rowSize = max(1, d.rowSize)
-        let rowsPerBlock = max(1, Self.blockElements / rowSize)
+        let rowsPerBlock = d.rowsPerRead(Self.blockElements / rowSize)
         let buffer = UnsafeMutableBufferPointer<T>.allocate(capacity: rowsPerBlock * rowSize)
         defer { buffer.deallocate() }
         let start = Date()

@@ -74,3 +74,29 @@ final class HyperslabTests: HDF5TestCase {
         XCTAssertEqual(buffer, [10, 99, 99, 20, 99, 99])
     }
 }
+
+final class BlockReadTests: HDF5TestCase {
+    func testABlockReadTouchesAtMostChunksPerReadChunks() throws {
+        let f = try HDF5File.create(path("chunks.h5"))
+        let rows = 5000
+        let values = [Float](repeating: 1, count: rows * 3)
+        let oneRow = try f.root.write("one", values, shape: [rows, 3], chunks: [1, 3])
+        let sevenRows = try f.root.write("seven", values, shape: [rows, 3], chunks: [7, 3])
+        let contiguous = try f.root.write("flat", values, shape: [rows, 3])
+        let cap = HDF5Dataset.chunksPerRead
+        XCTAssertEqual(oneRow.rowsPerRead(1 << 20), cap, "one-row chunks: one chunk per row")
+        XCTAssertEqual(sevenRows.rowsPerRead(1 << 20), 7 * cap)
+        XCTAssertEqual(oneRow.rowsPerRead(10), 10, "fewer rows than the cap are left as asked")
+        XCTAssertEqual(oneRow.rowsPerRead(0), 1, "at least one row")
+        XCTAssertEqual(contiguous.rowsPerRead(1 << 20), 1 << 20, "contiguous storage has no chunks to count")
+        // The raw block walk (checksums) goes through the same cap and still sees every byte once.
+        var bytes = 0
+        var blocks = 0
+        try oneRow.forEachStoredBlock(blockBytes: 1 << 20) {
+            bytes += $0.count
+            blocks += 1
+        }
+        XCTAssertEqual(bytes, rows * 3 * 4)
+        XCTAssertEqual(blocks, (rows + cap - 1) / cap)
+    }
+}

@@ -126,6 +126,12 @@ public final class DatasetFile: @unchecked Sendable {
         return schema
     }
 
+    /// The validated schema of `split` as it is, an inputs-only split included (`hasTargets`
+    /// false), with no caller-specific limits: what `check(against:split:)` holds a model to.
+    public func validatedSchema(_ split: String) throws -> DatasetSchema {
+        try validated(split).schema
+    }
+
     /// Whether `split` (validated) stores `targets`; false for an inputs-only split.
     public func hasTargets(_ split: String) throws -> Bool {
         try validated(split).schema.hasTargets
@@ -149,18 +155,8 @@ public final class DatasetFile: @unchecked Sendable {
     /// Reports every mismatch between `model` and `split` (`modelFits`: input kind and width,
     /// vocabulary size, output size or class count, `sequence` vs `last` head) in one `FileError`.
     public func check(against model: ModelConfig, split: String) throws {
-        let validated = try validated(split)  // an inputs-only split is checked on its inputs
-        let schema = validated.schema
-        let problems = modelFits(model, schema)
-        if !problems.isEmpty {
-            let inputObject = "\(split)/\(validated.inputName)"
-            let targetObject = schema.form == .tokenStream ? "\(split)/tokens" : "\(split)/targets"
-            throw FileError(
-                .incompatible, .dataset, file: path, object: split,
-                "the model does not fit the data: "
-                    + problems.map { $0.message(inputObject: inputObject, targetObject: targetObject) }
-                    .joined(separator: "; "))
-        }
+        // an inputs-only split is checked on its inputs
+        if let error = try validatedSchema(split).fitError(model, file: path) { throw error }
     }
 
     /// Closes the file; loaders created from it keep their datasets open until they are released.

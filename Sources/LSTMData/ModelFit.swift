@@ -1,3 +1,4 @@
+import LSTMFiles
 import LSTMKit
 
 /// One way a model does not fit a dataset split: the one rule "does the model fit the data",
@@ -120,4 +121,23 @@ public func modelFits(_ model: ModelConfig, _ schema: DatasetSchema) -> [ModelFi
     default: break
     }
     return problems
+}
+
+extension DatasetSchema {
+    /// The split's input dataset: "train/inputs", or "train/tokens" for a token stream.
+    public var inputObject: String { "\(split)/\(form == .tokenStream ? "tokens" : "inputs")" }
+    /// The split's target dataset: "train/targets", or "train/tokens" for a token stream.
+    public var targetObject: String { "\(split)/\(form == .tokenStream ? "tokens" : "targets")" }
+
+    /// `modelFits` as the dataset `file` reports it: every problem in one `FileError`, or nil
+    /// when the model fits.
+    public func fitError(_ model: ModelConfig, file: String) -> FileError? {
+        let problems = modelFits(model, self)
+        if problems.isEmpty { return nil }
+        return FileError(
+            .incompatible, .dataset, file: file, object: split,
+            "the model does not fit the data: "
+                + problems.map { $0.message(inputObject: inputObject, targetObject: targetObject) }
+                .joined(separator: "; "))
+    }
 }

@@ -98,15 +98,12 @@ public struct MemoryPlan: Sendable, Equatable {
     // MARK: - Plans
 
     /// The plan of a training run: `model` trained with minibatches of `batch` × `steps` over
-    /// `shards` shards (nil: the scheduler's default), validating with a workspace of its own
-    /// when `validates`.
+    /// `shards` shards (S as the run plan resolves it: `DataParallelScheduler.shardCount`),
+    /// validating with a workspace of its own when `validates`.
     public static func training(
-        model: ModelConfig, schema: DatasetSchema, batch: Int, steps: Int, shards: Int?,
+        model: ModelConfig, schema: DatasetSchema, batch: Int, steps: Int, shards s: Int,
         optimizer: OptimizerConfig, validates: Bool, stateful: Bool
     ) throws -> MemoryPlan {
-        let s =
-            shards
-            ?? DataParallelScheduler<Float>.defaultShardCount(batchSize: batch, hidden: model.hiddenSize(0))
         let rowsPerShard = max(1, (batch + s - 1) / s)
         let f = MemoryLayout<Float>.stride
         let params = try parameterCount(model)

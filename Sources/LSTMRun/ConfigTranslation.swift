@@ -7,18 +7,16 @@ import LSTMKit
 // tables (`OptimizerConfig.hyperparameters`, `LearningRateSchedule.hyperparameters`).
 
 extension RunConfig {
-    /// Fills the model's sizes from the data where the config leaves them out, and checks the rest.
+    /// Fills the model's sizes from the data where the config leaves them out, and checks the
+    /// ones it gives (`modelFits`): every input size, output size or loss that disagrees with the
+    /// data, located at its key and reported together. The rest of the fit (id ranges, class
+    /// counts, the head) is the run's check against the data once the model is complete.
     public func modelConfig(schema: DatasetSchema) throws -> ModelConfig {
         let c = self
-        var mismatches: [ConfigError] = []  // every size that disagrees with the data, reported together
         let input: InputKind
         switch schema.input {
         case .features(let width):
-            if let i = c.model.inputSize, i != width {
-                mismatches.append(
-                    c.error(at: "model.input_size", "is \(i) but \(c.data.file) has features of width \(width)"))
-            }
-            input = .features(size: width)
+            input = .features(size: c.model.inputSize ?? width)
         case .tokens:
             guard let v = c.model.vocabSize ?? schema.vocabulary?.count ?? schema.tokenIDs.map({ Int($0.max) + 1 })
             else {
@@ -26,31 +24,31 @@ extension RunConfig {
             }
             input = .tokens(vocabulary: v, embedding: c.model.embeddingSize)
         }
-        let o: Int
-        if let w = schema.target.valueWidth {
-            if let given = c.model.outputSize, given != w {
-                mismatches.append(
-                    c.error(at: "model.output_size", "is \(given) but \(c.data.file) has targets of width \(w)"))
-            }
-            o = w
-        } else {
-            o = c.model.outputSize ?? schema.minimumClassCount ?? 2
-        }
+        let o =
+            schema.target.valueWidth.map { c.model.outputSize ?? $0 }
+            ?? c.model.outputSize ?? schema.minimumClassCount ?? 2
         let head = c.model.head ?? (schema.target.isPerStep ? .sequence : .last)
         let loss = c.loss ?? (schema.target.isClasses ? .crossEntropy : .mse)
-        if schema.target.isClasses != (loss == .crossEntropy) {
-            mismatches.append(
-                c.error(
-                    at: "loss",
-                    "\(loss.rawValue) does not fit \(c.data.file), which has \(schema.target) "
-                        + "(class ids need cross_entropy; float targets need mse or bce)"))
-        }
-        if let error = ConfigError.combined(mismatches) { throw error }
         let model = ModelConfig(
             input: input, hiddenSizes: c.model.layerWidths, outputSize: o,
             activation: c.model.activation, head: head, loss: loss, initialization: c.model.initialization,
             forgetGateBias: c.model.forgetBias, bidirectional: c.model.bidirectional, dropout: c.model.dropout,
             bias: c.model.bias)
+        let mismatches = modelFits(model, schema).compactMap { problem -> ConfigError? in
+            switch problem {
+            case .inputWidth(let i, let width):
+                c.error(at: problem.configKey, "is \(i) but \(c.data.file) has features of width \(width)")
+            case .outputWidth(let given, let w):
+                c.error(at: problem.configKey, "is \(given) but \(c.data.file) has targets of width \(w)")
+            case .lossNeedsClassIDs, .lossNeedsValues:
+                c.error(
+                    at: problem.configKey,
+                    "\(loss.rawValue) does not fit \(c.data.file), which has \(schema.target) "
+                        + "(class ids need cross_entropy; float targets need mse or bce)")
+            default: nil  // not a size the config gives: the run's check reports it
+            }
+        }
+        if let error = ConfigError.combined(mismatches) { throw error }
         try model.validate()
         return model
     }

@@ -9,8 +9,9 @@ import LSTMKit
 /// Every item mirrors an allocation in the code: the parameter arena (`ParameterLayout`), one
 /// gradient arena and one `Workspace` per shard (`DataParallelScheduler`), the optimizer's state
 /// arenas, the loaders' two minibatch slots, the validation workspace (`Evaluator`), carried
-/// state and the copies a checkpoint makes. Tests compare the items with the real objects'
-/// sizes, so the plan cannot drift from the code silently.
+/// state and the copies a checkpoint makes. The arena and workspace sizes are the very values
+/// the code allocates from (`ParameterLayout(checked:)`, `WorkspaceSizes`); tests hold the
+/// items to what the real objects allocate (`Allocation.counting`).
 public struct MemoryPlan: Sendable, Equatable {
     public struct Item: Sendable, Equatable {
         public var name: String
@@ -40,90 +41,30 @@ public struct MemoryPlan: Sendable, Equatable {
     }
 
     static func product(_ factors: [Int], _ what: String) throws -> Int {
-        var p = 1
-        for f in factors {
-            let (r, o) = p.multipliedReportingOverflow(by: f)
-            if o || f < 0 { throw overflow(what) }
-            p = r
-        }
-        return p
+        do { return try CheckedSize.product(factors, what) } catch { throw overflow(error.what) }
     }
 
     static func sum(_ a: Int, _ b: Int, _ what: String) throws -> Int {
-        let (r, o) = a.addingReportingOverflow(b)
-        if o { throw overflow(what) }
-        return r
+        do { return try CheckedSize.sum(a, b, what) } catch { throw overflow(error.what) }
     }
 
     static func sum(_ terms: [Int], _ what: String) throws -> Int {
-        try terms.reduce(0) { try sum($0, $1, what) }
+        do { return try CheckedSize.sum(terms, what) } catch { throw overflow(error.what) }
     }
 
-    // MARK: - Model sizes (per layer, so per-layer widths slot in here)
+    // MARK: - Model sizes: the ones the code allocates from
 
-    /// H of layer `k` (the one place a per-layer width is read).
-    static func width(_ c: ModelConfig, layer k: Int) -> Int { c.hiddenSize(k) }
-
-    /// Width of layer `k`'s output: D·H_k.
-    static func outputWidth(_ c: ModelConfig, layer k: Int) -> Int { c.directions * width(c, layer: k) }
-
-    /// Width of layer `k`'s input.
-    static func inputWidth(_ c: ModelConfig, layer k: Int) -> Int {
-        k == 0 ? c.inputWidth : outputWidth(c, layer: k - 1)
-    }
-
-    /// Scalars in the parameter arena (as `ParameterLayout(c).count`).
+    /// Scalars in the parameter arena: `ParameterLayout(checked:)`'s count.
     public static func parameterCount(_ c: ModelConfig) throws -> Int {
-        let what = "the parameters"
-        var terms: [Int] = []
-        if case .tokens(let v, let e) = c.input { terms.append(try product([v, e], what)) }
-        for k in 0..<c.numLayers {
-            let h = width(c, layer: k)
-            let g = try product([4, h], what)
-            let biases = c.bias == .pytorch ? 2 : 1  // b, or PyTorch's b_ih and b_hh
-            let perDirection = try sum(
-                [product([g, inputWidth(c, layer: k)], what), product([g, h], what), product([biases, g], what)], what)
-            terms.append(try product([c.directions, perDirection], what))
-        }
-        let last = outputWidth(c, layer: c.numLayers - 1)
-        terms.append(try sum(product([c.outputSize, last], what), c.outputSize, what))
-        return try sum(terms, what)
+        do { return try ParameterLayout(checked: c).count } catch { throw overflow(error.what) }
     }
 
-    /// Scalars one `Workspace(config: c, maxBatch: b, maxSteps: t)` holds (as its `byteCount`).
+    /// Scalars one `Workspace<Float>(config: c, maxBatch: b, maxSteps: t)` allocates:
+    /// `WorkspaceSizes`' count, from which the workspace allocates (its `byteCount` / 4).
     public static func workspaceCount(_ c: ModelConfig, batch b: Int, steps t: Int) throws -> Int {
-        let what = "the workspaces"
-        func p(_ f: Int...) throws -> Int { try product(f, what) }
-        let d = c.directions
-        let nl = c.numLayers
-        let tb = try p(b, t)
-        let o = c.outputSize
-        let n = c.head == .sequence ? tb : b
-        let lastWidth = outputWidth(c, layer: nl - 1)
-        var terms = [try p(tb, c.inputWidth)]  // x0
-        var widest = c.inputWidth
-        var widestH = 0
-        for k in 0..<nl {
-            let h = width(c, layer: k)
-            let dh = outputWidth(c, layer: k)
-            widest = max(widest, dh)
-            widestH = max(widestH, h)
-            // gates (T, B, 4H), h and c (T+1, B, H), tanh(c) (T, B, H), per direction
-            let acts = try sum([p(tb, 4, h), p(t + 1, b, h), p(t + 1, b, h), p(tb, h)], what)
-            terms.append(try p(d, acts))
-            if c.bias == .pytorch { terms.append(try p(d, 4, h)) }  // biasSum: b_ih + b_hh
-            if d == 2 { terms += [try p(tb, dh), try p(tb, inputWidth(c, layer: k))] }  // layerOut, reversedIn
-            if c.dropout > 0 && k >= 1 { terms.append(try p(2, tb, inputWidth(c, layer: k))) }  // mask, dropped
+        do { return try WorkspaceSizes(Float.self, config: c, maxBatch: b, maxSteps: t).allocatedCount } catch {
+            throw overflow(error.what)
         }
-        if c.dropout > 0 { terms.append(try p(2, n, lastWidth)) }  // the output layer's input
-        if c.head == .last { terms += [try p(b, lastWidth), try p(b, lastWidth)] }  // headIn, dHead
-        terms.append(try p(3, n, o))  // z, y, dz
-        terms.append(try p(tb, 4, widestH))  // dGates
-        terms.append(try p(2, tb, widest))  // dOutA, dOutB
-        if d == 2 { terms += [try p(2, tb, widestH), try p(2, tb, widest)] }  // dirDH, dirDX
-        terms.append(try p(b, widestH))  // dcCarry
-        terms.append(LSTMLayer.packedRCount(Float.self, hidden: widestH))  // packedR (our kernels only)
-        return try sum(terms, what)
     }
 
     /// How many arenas of the parameters' size the optimizer keeps (as its `stateBuffers.count`).
@@ -157,15 +98,12 @@ public struct MemoryPlan: Sendable, Equatable {
     // MARK: - Plans
 
     /// The plan of a training run: `model` trained with minibatches of `batch` × `steps` over
-    /// `shards` shards (nil: the scheduler's default), validating with a workspace of its own
-    /// when `validates`.
+    /// `shards` shards (S as the run plan resolves it: `DataParallelScheduler.shardCount`),
+    /// validating with a workspace of its own when `validates`.
     public static func training(
-        model: ModelConfig, schema: DatasetSchema, batch: Int, steps: Int, shards: Int?,
+        model: ModelConfig, schema: DatasetSchema, batch: Int, steps: Int, shards s: Int,
         optimizer: OptimizerConfig, validates: Bool, stateful: Bool
     ) throws -> MemoryPlan {
-        let s =
-            shards
-            ?? DataParallelScheduler<Float>.defaultShardCount(batchSize: batch, hidden: width(model, layer: 0))
         let rowsPerShard = max(1, (batch + s - 1) / s)
         let f = MemoryLayout<Float>.stride
         let params = try parameterCount(model)
@@ -186,7 +124,7 @@ public struct MemoryPlan: Sendable, Equatable {
         }
         if stateful {
             let perLayer = try sum(
-                (0..<model.numLayers).map { try product([2, model.directions, batch, width(model, layer: $0), f], "") },
+                (0..<model.numLayers).map { try product([2, model.directions, batch, model.hiddenSize($0), f], "") },
                 "the carried state")
             try plan.add("carried state", perLayer)
         }

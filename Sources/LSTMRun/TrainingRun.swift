@@ -71,16 +71,18 @@ struct TensorBoardState: Codable, Equatable {
 /// metrics.jsonl, checkpoints, early stopping and exact resume.
 public final class TrainingRun {
     public let config: RunConfig
-    public let model: ModelConfig
+    public var model: ModelConfig { plan.model }
     public let network: LSTMNetwork<Float>
     public let parameters: ParameterSet<Float>
     public let optimizer: any Optimizer<Float>
     public let trainer: Trainer<Float>
     public let directory: String
+    /// What the run is (model, T, S, partition, memory plan), resolved before anything large was allocated.
+    public let plan: RunPlan
     /// What the run allocates, computed (and checked against the memory available) before it did.
-    public let memoryPlan: MemoryPlan
+    public var memoryPlan: MemoryPlan { plan.memoryPlan }
     /// The memory available when the run was planned (nil: unknown).
-    public let memoryAvailable: Int?
+    public var memoryAvailable: Int? { plan.memoryAvailable }
     /// Called after every training step (the Swift API's per-step hook).
     public var onStep: ((StepReport) -> Void)?
     /// Called after every validation with the record written to metrics.jsonl.
@@ -109,7 +111,7 @@ public final class TrainingRun {
     /// The TensorBoard event file (`logging.tensorboard`; rank 0 only), or nil.
     public private(set) var tensorBoard: TensorBoardLog?
     var state: RunState
-    let stateful: Bool
+    var stateful: Bool { plan.stateful }
     let baseLearningRate: Double
     /// How the run was started (`--init` file, version): run.json and every checkpoint.
     public let provenance: RunProvenance
@@ -227,106 +229,24 @@ public final class TrainingRun {
         self.config = config
         self.reducer = reducer
         directory = config.checkpoint.dir
-        if let g = config.data.generate, reducer.rank == 0, !FileManager.default.fileExists(atPath: config.data.file) {
-            do { try g.write(to: config.data.file) } catch {
-                throw FileError.fileSystem(error, .dataset, file: config.data.file, "could not generate the dataset")
-            }
-        }
-        if reducer.worldSize > 1 { _ = reducer.sum(0) }  // the others open the file once rank 0 has written it
-        dataIdentities = config.data.paths.compactMap { FileIdentity(path: $0) }  // before reading them
-        trainFile = try DatasetFile.open(paths: config.data.paths)
-        let schema = try trainFile.schema(config.data.trainSplit)
-        var model = try config.modelConfig(schema: schema)
-        var initial: Checkpoint? = checkpoint
-        if let initFrom {
-            let (c, notes) = try WeightsImporter.readNoting(
-                initFrom,
-                options: WeightsImportOptions(
-                    head: model.head, activation: model.activation, loss: model.loss,
-                    bias: config.model.givenKeys.contains("bias") ? model.bias : nil))
-            if reducer.rank == 0 { for note in notes { FileHandle.standardError.write(Data("note: \(note)\n".utf8)) } }
-            // Model keys the config leaves out come from the file; given ones must match it.
-            model = config.model(model, inferringFrom: c.config)
-            model.initialization = c.config.initialization
-            model.forgetGateBias = c.config.forgetGateBias
-            guard c.config == model else {
-                throw RunError(
-                    "\(initFrom): its model (\(c.config.summary)) does not match the config's (\(model.summary))")
-            }
-            initial = c
-        }
+        let loaded = try RunPlan.load(config: config, checkpoint: checkpoint, initFrom: initFrom, reducer: reducer)
+        let plan = loaded.plan
+        self.plan = plan
+        trainFile = loaded.dataFile
+        dataIdentities = loaded.dataIdentities
         self.provenance = try provenance ?? RunProvenance(initFrom: initFrom)  // after the file proved readable
-        if let checkpoint { model = config.model(model, inferringFrom: checkpoint.config) }
-        if let checkpoint, checkpoint.config != model {
-            throw RunError("the checkpoint's model (\(checkpoint.config.summary)) does not match its config")
-        }
-        self.model = model
-        do {
-            try trainFile.check(against: model, split: config.data.trainSplit)
-        } catch let e as FileError {
-            throw config.error(at: "model", "does not fit the data: \(e)")
-        }
-        if let v = config.data.valSplit {
-            guard trainFile.splits.contains(v) else {
-                throw config.error(
-                    at: "data.val_split",
-                    "\(config.data.file) has no split \(quoted(v)) (splits: \(trainFile.splits.joined(separator: ", "))); set data.val_split: none to skip validation"
-                )
-            }
-            try trainFile.check(against: model, split: v)
-        }
-        network = try LSTMNetwork<Float>(config: model)
-
-        let isStream = schema.form == .tokenStream
-        let stateful = isStream && config.data.streamMode == .stateful
-        self.stateful = stateful
-        if stateful && model.bidirectional {
-            throw config.error(
-                at: "data.stream_mode",
-                "stateful lanes carry h and c forward in time, which a "
-                    + "bidirectional model cannot do; use stream_mode: windows")
-        }
-        let maxSteps = isStream ? config.data.seqLength : (schema.steps ?? 1)
-        // The memory plan, before anything large is allocated.
-        memoryPlan = try MemoryPlan.training(
-            model: model, schema: schema, batch: config.data.batchSize, steps: maxSteps,
-            shards: config.parallel.shards, optimizer: config.optimizerConfig(), validates: config.data.valSplit != nil,
-            stateful: stateful)
-        // Threads still to start: the scheduler's workers (at most one per core, the main thread
-        // being one) and the two loaders' prefetch threads; each core may run BLAS.
-        let cores = ProcessInfo.processInfo.activeProcessorCount
-        let room = MemoryPlan.available(threads: cores - 1 + 2, computeThreads: cores - 1)
-        memoryAvailable = room?.bytes
-        do {
-            try memoryPlan.check(available: memoryAvailable, limit: room?.limit)
-        } catch let e as RunError {
-            throw config.error(at: "model", e.description)
-        }
-        let file = trainFile
-        let seqLength = isStream ? config.data.seqLength : nil
+        network = try LSTMNetwork<Float>(config: plan.model)
+        let file = loaded.dataFile
+        let stateful = plan.stateful
         let mode = config.data.streamMode
-        // Several processes: S must not depend on N (docs/config.md, parallel.shards), and every
-        // rank needs at least one shard.
-        let world = reducer.worldSize
-        let shards =
-            config.parallel.shards
-            ?? (world > 1
-                ? DataParallelScheduler<Float>.defaultDistributedShardCount(batchSize: config.data.batchSize) : nil)
-        if let shards, shards < world {
-            throw config.error(
-                at: "parallel.shards",
-                "\(shards) shard(s)\(config.parallel.shards == nil ? " (the multi-process default, batch_size / 16)" : "") cannot be dealt to \(world) processes; set parallel.shards ≥ \(world) (the same value for every process count gives the same bits)"
-            )
-        }
-        let partition = world > 1 ? reducer.partition(shards: shards!) : nil
         trainLoader = try BatchLoader(
-            file: trainFile, split: config.data.trainSplit, batchSize: config.data.batchSize,
-            shuffle: stateful ? false : config.data.shuffle, seed: config.seed, seqLength: seqLength, mode: mode,
-            dropLast: config.data.dropLast || stateful, partition: partition)
+            file: file, split: config.data.trainSplit, batchSize: config.data.batchSize,
+            shuffle: stateful ? false : config.data.shuffle, seed: config.seed, seqLength: plan.seqLength, mode: mode,
+            dropLast: config.data.dropLast || stateful, partition: plan.partition)
         valLoader = try config.data.valSplit.map {
             try BatchLoader(
                 file: file, split: $0, batchSize: config.data.batchSize, shuffle: false,
-                seed: config.seed, seqLength: seqLength, mode: mode, dropLast: stateful)
+                seed: config.seed, seqLength: plan.seqLength, mode: mode, dropLast: stateful)
         }
         guard trainLoader.batchesPerEpoch > 0 else {
             throw config.error(
@@ -336,7 +256,7 @@ public final class TrainingRun {
         }
 
         // Parameters and optimizer.
-        let params = ParameterSet<Float>(config: model, seed: config.seed)
+        let params = ParameterSet<Float>(config: plan.model, seed: config.seed)
         parameters = params
         let optConfig = config.optimizerConfig()
         let opt: any Optimizer<Float> = try optConfig.makeOptimizer(layout: params.layout)
@@ -345,8 +265,8 @@ public final class TrainingRun {
         schedule = try config.learningRateSchedule()
         trainer = Trainer(
             network: network, parameters: params, optimizer: opt, maxBatch: config.data.batchSize,
-            maxSteps: maxSteps, shards: shards,
-            workers: config.parallel.workers ?? reducer.defaultWorkers(shards: shards),
+            maxSteps: plan.maxSteps, shards: plan.shards,
+            workers: config.parallel.workers ?? reducer.defaultWorkers(shards: plan.shards),
             clipNorm: config.training.clipNorm, reducer: reducer)
         trainer.clipValue = config.training.clipValue
         trainer.nonFinitePolicy = config.training.nanPolicy
@@ -361,7 +281,7 @@ public final class TrainingRun {
                 configuration: config.plateauConfiguration())
         }
 
-        if let initial {
+        if let initial = loaded.initWeights ?? checkpoint {
             try initial.restore(into: params, optimizer: checkpoint == nil ? nil : opt)
         }
         if let checkpoint {

@@ -201,6 +201,34 @@ final class ConfigLimitsTests: XCTestCase {
         }
     }
 
+    func testThePlansArenaAndWorkspaceFiguresAreTheBytesTheObjectsAllocate() throws {
+        for m in models {
+            let params = Allocation.counting { ParameterSet<Float>(config: m) }
+            XCTAssertEqual(try MemoryPlan.parameterCount(m) * 4, params.bytes, "\(m.summary)")
+            for (b, t) in [(1, 1), (3, 7), (8, 2)] {
+                let ws = Allocation.counting { Workspace<Float>(config: m, maxBatch: b, maxSteps: t) }
+                XCTAssertEqual(
+                    try MemoryPlan.workspaceCount(m, batch: b, steps: t) * 4, ws.bytes, "\(m.summary) B=\(b) T=\(t)")
+            }
+        }
+    }
+
+    func testTheTrainingPlansShardItemsAreWhatTheSchedulerAllocates() throws {
+        for m in models {
+            let plan = try MemoryPlan.training(
+                model: m, schema: try XCTUnwrap(tokenSchema()), batch: 7, steps: 3, shards: 3,
+                optimizer: OptimizerConfig(name: "sgd", values: [:]), validates: false, stateful: false)
+            let item = Dictionary(uniqueKeysWithValues: plan.items.map { ($0.name, $0.bytes) })
+            let network = try LSTMNetwork<Float>(config: m)
+            let scheduler = Allocation.counting {
+                DataParallelScheduler(network: network, maxBatch: 7, maxSteps: 3, shards: 3, workers: 1)
+            }
+            XCTAssertEqual(
+                try XCTUnwrap(item["gradients (3 shard arena(s))"]) + XCTUnwrap(item["workspaces (3 shard(s))"]),
+                scheduler.bytes, "\(m.summary)")
+        }
+    }
+
     func testOptimizerStateArenasMatchTheOptimizers() throws {
         let layout = ParameterLayout(models[0])
         let configs: [OptimizerConfig] = [
@@ -255,6 +283,16 @@ final class ConfigLimitsTests: XCTestCase {
     func testPlanArithmeticReportsOverflow() throws {
         XCTAssertThrowsError(try MemoryPlan.product([1 << 40, 1 << 30], "the workspaces")) {
             XCTAssertTrue("\($0)".contains("the workspaces is more than"), "\($0)")
+        }
+        // The sizes the code allocates from are themselves checked: past Int, they throw, not wrap.
+        let wide = ModelConfig(input: .features(size: 2), hiddenSize: 1 << 30, outputSize: 1, loss: .mse)
+        XCTAssertThrowsError(try MemoryPlan.workspaceCount(wide, batch: 1 << 20, steps: 1 << 20)) {
+            XCTAssertTrue("\($0)".contains("memory plan: the workspaces is more than"), "\($0)")
+        }
+        let tokens = ModelConfig(
+            input: .tokens(vocabulary: 1 << 40, embedding: 1 << 30), hiddenSize: 1, outputSize: 1, loss: .mse)
+        XCTAssertThrowsError(try MemoryPlan.parameterCount(tokens)) {
+            XCTAssertTrue("\($0)".contains("memory plan: the parameters is more than"), "\($0)")
         }
         XCTAssertEqual(MemoryPlan.human(1536), "1.5 KiB")
         XCTAssertEqual(MemoryPlan.human(12), "12 bytes")

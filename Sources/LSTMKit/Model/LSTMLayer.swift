@@ -19,17 +19,6 @@ public struct LayerActivations<T: LSTMScalar>: @unchecked Sendable {
     /// packed GEMM. One buffer shared by all layers of a workspace: each pass packs its layer's R once.
     let packedR: Buffer<T>
 
-    init(maxBatch: Int, maxSteps: Int, hidden: Int, packedR: Buffer<T>) {
-        gates = Buffer(count: maxSteps * maxBatch * 4 * hidden)
-        h = Buffer(count: (maxSteps + 1) * maxBatch * hidden)
-        c = Buffer(count: (maxSteps + 1) * maxBatch * hidden)
-        tanhC = Buffer(count: maxSteps * maxBatch * hidden)
-        precondition(
-            packedR.count == 0 || packedR.count >= LSTMLayer.packedRCount(T.self, hidden: hidden),
-            "packed R buffer too small")
-        self.packedR = packedR
-    }
-
     /// The layer's outputs h⁽¹⁾…h⁽ᵀ⁾ as one (T·B) × H matrix (the next layer's input).
     func outputs(batch b: Int, steps t: Int, hidden: Int) -> Matrix<T> {
         Matrix(h.base + b * hidden, rows: t * b, cols: hidden)

@@ -19,26 +19,36 @@ public struct ParameterLayout: Sendable, Equatable {
     /// Total number of scalars.
     public let count: Int
 
+    /// The layout of `config` (its sizes within `SizeBounds`, as `ModelConfig.validate()` checks).
     public init(_ config: ModelConfig) {
+        do { try self.init(checked: config) } catch {
+            preconditionFailure("a parameter arena past Int: \(config)")
+        }
+    }
+
+    /// The layout of `config`, each size in overflow-checked arithmetic (`SizeOverflow` names
+    /// "the parameters"): the memory plan's parameter count is this `count`.
+    public init(checked config: ModelConfig) throws(SizeOverflow) {
+        let what = "the parameters"
         var entries: [Entry] = []
         var offset = 0
-        func add(_ name: String, _ shape: [Int]) {
+        func add(_ name: String, _ shape: [Int]) throws(SizeOverflow) {
             entries.append(Entry(name: name, shape: shape, offset: offset))
-            offset += shape.reduce(1, *)
+            offset = try CheckedSize.sum(offset, CheckedSize.product(shape, what), what)
         }
-        if case .tokens(let v, let e) = config.input { add("embedding.weight", [v, e]) }
+        if case .tokens(let v, let e) = config.input { try add("embedding.weight", [v, e]) }
         for k in 0..<config.numLayers {
             let h = config.hiddenSize(k)
-            let g = 4 * h
+            let g = try CheckedSize.product([4, h], what)
             for d in 0..<config.directions {
                 let sfx = Self.suffix(layer: k, direction: d)
-                add("lstm.weight_ih_\(sfx)", [g, config.layerInputWidth(k)])  // W [4H_k, I_k]
-                add("lstm.weight_hh_\(sfx)", [g, h])  // R [4H_k, H_k]
-                for name in Self.biasNames(sfx, config.bias) { add(name, [g]) }  // b [4H_k] (or b_ih, b_hh)
+                try add("lstm.weight_ih_\(sfx)", [g, config.layerInputWidth(k)])  // W [4H_k, I_k]
+                try add("lstm.weight_hh_\(sfx)", [g, h])  // R [4H_k, H_k]
+                for name in Self.biasNames(sfx, config.bias) { try add(name, [g]) }  // b [4H_k] (or b_ih, b_hh)
             }
         }
-        add("head.weight", [config.outputSize, config.layerOutputWidth])  // W^y [O, D·H_last]
-        add("head.bias", [config.outputSize])  // b^y [O]
+        try add("head.weight", [config.outputSize, config.layerOutputWidth])  // W^y [O, D·H_last]
+        try add("head.bias", [config.outputSize])  // b^y [O]
         self.entries = entries
         self.count = offset
     }

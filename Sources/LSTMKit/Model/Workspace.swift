@@ -57,62 +57,58 @@ public final class Workspace<T: LSTMScalar>: @unchecked Sendable {
     /// Valid steps per sequence in the last forward pass.
     public private(set) var lengths: [Int]
 
+    /// The element count of every buffer below, computed once (`WorkspaceSizes`).
+    public let sizes: WorkspaceSizes
+
     public init(config: ModelConfig, maxBatch: Int, maxSteps: Int, computesInputGradient: Bool = false) {
         precondition(maxBatch > 0 && maxSteps > 0, "workspace needs maxBatch and maxSteps ≥ 1")
         self.config = config
         self.maxBatch = maxBatch
         self.maxSteps = maxSteps
         self.computesInputGradient = computesInputGradient
-        let h = config.hiddenSize  // the widest layer: shared scratch is sized for it
-        let i0 = config.inputWidth
-        let o = config.outputSize
-        let d = config.directions
-        let dh = config.layerOutputWidth  // the top layer's output, the head's input
-        let nl = config.numLayers
-        let tb = maxBatch * maxSteps
-        let widest = max(config.widestLayerOutput, i0)
-        x0 = Buffer(count: tb * i0)
-        let packedR = Buffer<T>(count: LSTMLayer.packedRCount(T.self, hidden: h))
+        let sizes: WorkspaceSizes
+        do { sizes = try WorkspaceSizes(T.self, config: config, maxBatch: maxBatch, maxSteps: maxSteps) } catch {
+            preconditionFailure("a workspace of \(error.what) past Int: \(config) B=\(maxBatch) T=\(maxSteps)")
+        }
+        self.sizes = sizes
+        func buffer(_ count: Int) -> Buffer<T> { Buffer(count: count) }
+        func buffer(_ count: Int?) -> Buffer<T>? { count.map { Buffer(count: $0) } }
+        x0 = buffer(sizes.x0)
+        let packedR = buffer(sizes.packedR)
         self.packedR = packedR
-        layers = (0..<(nl * d)).map {
+        layers = sizes.layers.map {
             LayerActivations(
-                maxBatch: maxBatch, maxSteps: maxSteps, hidden: config.hiddenSize($0 / d), packedR: packedR)
+                gates: buffer($0.gates), h: buffer($0.h), c: buffer($0.c), tanhC: buffer($0.tanhC), packedR: packedR)
         }
-        biasSum = (0..<(nl * d)).map { config.bias == .pytorch ? Buffer(count: 4 * config.hiddenSize($0 / d)) : nil }
-        layerOut = (0..<nl).map { k in d == 2 ? Buffer(count: tb * config.layerOutputWidth(k)) : nil }
-        reversedIn = (0..<nl).map { k in d == 2 ? Buffer(count: tb * config.layerInputWidth(k)) : nil }
-        let n = config.head == .sequence ? tb : maxBatch
-        let useDropout = config.dropout > 0
-        // Slot k < L drops layer k's input, D·H_{k−1} wide; slot L the head's input, D·H_last.
-        dropMask = (0...nl).map { k in
-            !useDropout || k == 0 ? nil : Buffer(count: (k == nl ? n : tb) * config.layerOutputWidth(k - 1))
-        }
-        dropped = (0...nl).map { k in
-            !useDropout || k == 0 ? nil : Buffer(count: (k == nl ? n : tb) * config.layerOutputWidth(k - 1))
-        }
-        headIn = Buffer(count: config.head == .last ? maxBatch * dh : 0)
-        z = Buffer(count: n * o)
-        y = Buffer(count: n * o)
-        dz = Buffer(count: n * o)
-        dHead = Buffer(count: config.head == .last ? maxBatch * dh : 0)
-        dGates = Buffer(count: tb * 4 * h)
-        dOutA = Buffer(count: tb * widest)
-        dOutB = Buffer(count: tb * widest)
-        dirDH = d == 2 ? [Buffer(count: tb * h), Buffer(count: tb * h)] : []
-        dirDX = d == 2 ? [Buffer(count: tb * widest), Buffer(count: tb * widest)] : []
-        dcCarry = Buffer(count: maxBatch * h)
+        biasSum = sizes.biasSum.map(buffer)
+        layerOut = sizes.layerOut.map(buffer)
+        reversedIn = sizes.reversedIn.map(buffer)
+        dropMask = sizes.dropMask.map(buffer)
+        dropped = sizes.dropped.map(buffer)
+        headIn = buffer(sizes.headIn)
+        z = buffer(sizes.predictions)
+        y = buffer(sizes.predictions)
+        dz = buffer(sizes.predictions)
+        dHead = buffer(sizes.headIn)
+        dGates = buffer(sizes.dGates)
+        dOutA = buffer(sizes.dOut)
+        dOutB = buffer(sizes.dOut)
+        dirDH = sizes.dirDH.map(buffer)
+        dirDX = sizes.dirDX.map(buffer)
+        dcCarry = buffer(sizes.dcCarry)
+        let nl = config.numLayers
         layerInputs = Array(repeating: Matrix(x0.base, rows: 0, cols: 0), count: nl)
         headInput = Matrix(x0.base, rows: 0, cols: 0)
         lengths = []
         lengths.reserveCapacity(maxBatch)
     }
 
-    /// Bytes held by this workspace.
+    /// Bytes this workspace allocated (`sizes.allocatedCount` scalars).
     public var byteCount: Int {
         var bufs: [Buffer<T>] = [x0, headIn, z, y, dz, dHead, dGates, dOutA, dOutB, dcCarry, packedR] + dirDH + dirDX
         bufs += layers.flatMap { [$0.gates, $0.h, $0.c, $0.tanhC] }
         bufs += (layerOut + reversedIn + dropMask + dropped + biasSum).compactMap { $0 }
-        return bufs.reduce(0) { $0 + $1.count } * MemoryLayout<T>.stride
+        return bufs.reduce(0) { $0 + Buffer<T>.allocatedCount($1.count) } * MemoryLayout<T>.stride
     }
 
     func begin(_ view: MinibatchView<T>) {
@@ -172,5 +168,108 @@ public final class Workspace<T: LSTMScalar>: @unchecked Sendable {
             }
         }
         return out
+    }
+}
+
+/// The element count of every buffer of a `Workspace(config:maxBatch:maxSteps:)`, in
+/// overflow-checked arithmetic: the workspace allocates from these, and the memory plan
+/// (LSTMRun's `MemoryPlan`) sums them, so neither can drift from the other.
+public struct WorkspaceSizes: Sendable, Equatable {
+    /// One layer and direction's activations (`LayerActivations`).
+    public struct Activations: Sendable, Equatable {
+        /// (T, B, 4H_k): the gates.
+        public let gates: Int
+        /// (T+1, B, H_k) each: h and c with the initial state in slot 0.
+        public let h: Int
+        public let c: Int
+        /// (T, B, H_k): tanh(c).
+        public let tanhC: Int
+    }
+
+    /// (T, B, I₀): layer 0's input.
+    public let x0: Int
+    /// Per layer and direction (k·D + d).
+    public let layers: [Activations]
+    /// Per layer and direction with `bias: pytorch`: 4H_k; else nil.
+    public let biasSum: [Int?]
+    /// Per layer when D = 2: (T, B, D·H_k) and (T, B, I_k); else nil.
+    public let layerOut: [Int?]
+    public let reversedIn: [Int?]
+    /// Dropout slots 0…L (slot 0 and every slot without dropout: nil): mask and masked input.
+    public let dropMask: [Int?]
+    public let dropped: [Int?]
+    /// (B, D·H_last) with the `last` head, else 0: headIn and dHead each.
+    public let headIn: Int
+    /// (N, O): z, y and dz each.
+    public let predictions: Int
+    /// (T, B, 4·max H_k).
+    public let dGates: Int
+    /// (T, B, max(D·max H_k, I₀)): dOutA and dOutB each.
+    public let dOut: Int
+    /// When D = 2, per direction: (T, B, max H_k) and (T, B, max(D·max H_k, I₀)).
+    public let dirDH: [Int]
+    public let dirDX: [Int]
+    /// (B, max H_k).
+    public let dcCarry: Int
+    /// The widest layer's packed R (`LSTMLayer.packedRCount`; 0 when the scalar has no packed GEMM).
+    public let packedR: Int
+    /// Scalars allocated in all: the sum over the buffers of `Buffer.allocatedCount`.
+    public let allocatedCount: Int
+
+    public init<T: LSTMScalar>(_: T.Type, config c: ModelConfig, maxBatch b: Int, maxSteps t: Int)
+        throws(SizeOverflow)
+    {
+        let what = "the workspaces"
+        func p(_ f: Int...) throws(SizeOverflow) -> Int { try CheckedSize.product(f, what) }
+        let d = c.directions
+        let nl = c.numLayers
+        let h = c.hiddenSize  // the widest layer: shared scratch is sized for it
+        let tb = try p(b, t)
+        let n = c.head == .sequence ? tb : b
+        let widest = max(c.widestLayerOutput, c.inputWidth)
+        x0 = try p(tb, c.inputWidth)
+        var layers: [Activations] = []
+        var biasSum: [Int?] = []
+        for slot in 0..<(nl * d) {
+            let hk = c.hiddenSize(slot / d)
+            layers.append(
+                Activations(
+                    gates: try p(tb, 4, hk), h: try p(t + 1, b, hk), c: try p(t + 1, b, hk), tanhC: try p(tb, hk)))
+            biasSum.append(c.bias == .pytorch ? try p(4, hk) : nil)
+        }
+        self.layers = layers
+        self.biasSum = biasSum
+        var layerOut: [Int?] = []
+        var reversedIn: [Int?] = []
+        for k in 0..<nl {
+            layerOut.append(d == 2 ? try p(tb, c.layerOutputWidth(k)) : nil)
+            reversedIn.append(d == 2 ? try p(tb, c.layerInputWidth(k)) : nil)
+        }
+        self.layerOut = layerOut
+        self.reversedIn = reversedIn
+        // Slot k < L drops layer k's input, D·H_{k−1} wide; slot L the head's input, D·H_last.
+        var drop: [Int?] = []
+        for k in 0...nl {
+            drop.append(c.dropout <= 0 || k == 0 ? nil : try p(k == nl ? n : tb, c.layerOutputWidth(k - 1)))
+        }
+        dropMask = drop
+        dropped = drop
+        headIn = c.head == .last ? try p(b, c.layerOutputWidth) : 0
+        predictions = try p(n, c.outputSize)
+        dGates = try p(tb, 4, h)
+        dOut = try p(tb, widest)
+        dirDH = d == 2 ? [try p(tb, h), try p(tb, h)] : []
+        dirDX = d == 2 ? [try p(tb, widest), try p(tb, widest)] : []
+        dcCarry = try p(b, h)
+        packedR = LSTMLayer.packedRCount(T.self, hidden: h)
+        var counts = [x0, headIn, headIn, predictions, predictions, predictions, dGates, dOut, dOut, dcCarry, packedR]
+        counts += dirDH + dirDX + layers.flatMap { [$0.gates, $0.h, $0.c, $0.tanhC] }
+        counts += (layerOut + reversedIn + dropMask + dropped + biasSum).compactMap { $0 }
+        allocatedCount = try CheckedSize.sum(counts.map(Buffer<T>.allocatedCount), what)
+    }
+
+    /// Bytes allocated for scalars of `stride` bytes.
+    public func bytes(stride: Int) throws(SizeOverflow) -> Int {
+        try CheckedSize.product([allocatedCount, stride], "the workspaces")
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -27,7 +28,19 @@ public enum Allocation {
         var p: UnsafeMutableRawPointer?
         let status = posix_memalign(&p, max(alignment, MemoryLayout<Int>.size), max(1, byteCount))
         guard status == 0, let p else { fail(byteCount, what()) }
+        tally.withLock { $0 = $0.map { $0 + byteCount } }
         return p
+    }
+
+    private static let tally = Mutex<Int?>(nil)
+
+    /// The bytes `raw` was asked for while `body` ran (in any thread): what an object really
+    /// allocates, for tests that hold the memory plan to it. Calls do not nest.
+    public static func counting<R>(_ body: () throws -> R) rethrows -> (result: R, bytes: Int) {
+        tally.withLock { $0 = 0 }
+        defer { tally.withLock { $0 = nil } }
+        let r = try body()
+        return (r, tally.withLock { $0 ?? 0 })
     }
 
     /// Frees memory from `raw`.

@@ -13,12 +13,16 @@ public final class Buffer<T: LSTMScalar>: @unchecked Sendable {
     public init(count: Int) {
         precondition(count >= 0, "negative buffer size")
         self.count = count
-        let (bytes, overflow) = max(1, count).multipliedReportingOverflow(by: MemoryLayout<T>.stride)
+        let allocated = Self.allocatedCount(count)
+        let (bytes, overflow) = allocated.multipliedReportingOverflow(by: MemoryLayout<T>.stride)
         let raw = Allocation.raw(
             byteCount: overflow ? Int.max : bytes, alignment: 64, for: "a tensor of \(count) \(T.self) values")
-        base = raw.bindMemory(to: T.self, capacity: max(1, count))
-        base.initialize(repeating: 0, count: max(1, count))
+        base = raw.bindMemory(to: T.self, capacity: allocated)
+        base.initialize(repeating: 0, count: allocated)
     }
+
+    /// Elements a buffer of `count` allocates: at least one, so an empty buffer has a valid base.
+    public static func allocatedCount(_ count: Int) -> Int { max(1, count) }
 
     deinit { Allocation.free(UnsafeMutableRawPointer(base)) }
 

@@ -75,6 +75,18 @@ public final class DataParallelScheduler<T: LSTMScalar>: @unchecked Sendable {
     /// compare it bit for bit with a multi-process run.)
     public static func defaultDistributedShardCount(batchSize: Int) -> Int { max(1, batchSize / 16) }
 
+    /// S: `requested` (`parallel.shards`), else `defaultDistributedShardCount` in several processes
+    /// and `defaultShardCount` in one (H: the widest layer). The run plan (LSTMRun) calls this too.
+    public static func shardCount(
+        _ requested: Int?, batchSize: Int, hidden: Int, worldSize: Int,
+        cores: Int = ProcessInfo.processInfo.activeProcessorCount
+    ) -> Int {
+        requested
+            ?? (worldSize > 1
+                ? defaultDistributedShardCount(batchSize: batchSize)
+                : defaultShardCount(batchSize: batchSize, hidden: hidden, cores: cores))
+    }
+
     /// FLOPs of one step's recurrent GEMM h⁽ᵗ⁻¹⁾ Rᵀ, (B, H)·(H, 4H).
     static func stepFlops(batch: Int, hidden: Int) -> Int { 2 * batch * hidden * 4 * hidden }
 
@@ -90,11 +102,7 @@ public final class DataParallelScheduler<T: LSTMScalar>: @unchecked Sendable {
     ) {
         let cores = ProcessInfo.processInfo.activeProcessorCount
         let h = network.config.hiddenSize  // the widest layer when widths differ
-        let s =
-            shards
-            ?? (reducer.worldSize > 1
-                ? Self.defaultDistributedShardCount(batchSize: maxBatch)
-                : Self.defaultShardCount(batchSize: maxBatch, hidden: h, cores: cores))
+        let s = Self.shardCount(shards, batchSize: maxBatch, hidden: h, worldSize: reducer.worldSize, cores: cores)
         precondition(s >= 1, "shard count must be ≥ 1")
         self.network = network
         self.shardCount = s

@@ -30,8 +30,6 @@ public struct RunConfig: Sendable, Equatable {
         public var hiddenSizes: [Int]?
         /// One or two bias vectors per gate block (`model.bias`).
         public var bias: BiasForm = .default
-        /// The model keys the config gives (file or --set); `--init` takes the others from the weights.
-        public var givenKeys: Set<String> = []
 
         /// H_k of every layer: the list, or `hidden_size` repeated `num_layers` times.
         public var layerWidths: [Int] { hiddenSizes ?? Array(repeating: hiddenSize, count: numLayers) }
@@ -73,13 +71,6 @@ public struct RunConfig: Sendable, Equatable {
         public var streamMode: StreamMode = .stateful
         public var shuffle = true
         public var dropLast = false
-    }
-
-    public struct OptimizerSection: Sendable, Equatable {
-        public var name = "adam"
-        /// torch.optim keyword arguments (lr, momentum, betas, eps, weight_decay, …).
-        public var settings: [String: Double] = [:]
-        public var betas: [Double]?
     }
 
     public struct ScheduleSection: Sendable, Equatable {
@@ -150,7 +141,10 @@ public struct RunConfig: Sendable, Equatable {
     /// nil: cross_entropy for class-id targets, mse for float targets.
     public var loss: LossKind?
     public var data: DataSection
-    public var optimizer = OptimizerSection()
+    /// torch.optim's name and keyword arguments (lr, momentum, betas, eps, weight_decay, …).
+    public var optimizer = defaultOptimizer
+    /// The optimizer of a config without an `optimizer` section (or without `optimizer.name`).
+    public static let defaultOptimizer = OptimizerConfig(name: "adam")
     public var schedule = ScheduleSection()
     public var training = Training()
     public var validation = Validation()
@@ -164,6 +158,12 @@ public struct RunConfig: Sendable, Equatable {
     public var sourceText: String
     /// Line and column of every key given in the file ("model.hidden_size", "data", …).
     public var locations: [String: ConfigLocation] = [:]
+    /// Every key path the config gives a value (in the file or by `--set`), as the reader found them;
+    /// `--init` and resume take the model keys left out from the weights.
+    public var givenKeys: Set<String> = []
+
+    /// Whether the config gives `key` ("model.bias"), in the file or by `--set`.
+    public func gives(_ key: String) -> Bool { givenKeys.contains(key) }
 
     /// A problem found later (e.g. against the data), located at `key` or its nearest given parent.
     public func error(at key: String, _ message: String) -> ConfigError {
@@ -253,9 +253,6 @@ extension RunConfig {
             model.numLayers = try m.int("num_layers", default: model.numLayers, min: 1, max: SizeBounds.numLayers)
         }
         model.bias = try m.choice("bias", BiasForm.allCases.map(\.rawValue)).flatMap(BiasForm.init) ?? model.bias
-        model.givenKeys = Set(
-            ["hidden_size", "num_layers", "bidirectional", "embedding_size", "bias", "init", "forget_bias", "dropout"]
-                .filter { m.has($0) })
         model.bidirectional = try m.bool("bidirectional", default: model.bidirectional)
         model.dropout = try m.double("dropout", default: model.dropout, min: 0, max: 1, openMax: true)
         model.embeddingSize = try m.int(
@@ -348,11 +345,10 @@ extension RunConfig {
 
         // optimizer
         let o = try r.section("optimizer")
-        var opt = OptimizerSection()
+        var opt = defaultOptimizer
         opt.name = try o.choice("name", OptimizerConfig.hyperparameters.keys.sorted()) ?? opt.name
         for h in OptimizerConfig.hyperparameters[opt.name]! {
-            guard let v = try o.read(h) else { continue }
-            if h.kind == .pair { opt.betas = v } else { opt.settings[h.key] = v[0] }
+            if let v = try o.read(h) { opt.values[h.key] = v }
         }
         try o.rejectUnknownKeys()
 
@@ -455,7 +451,7 @@ extension RunConfig {
         return RunConfig(
             model: model, loss: loss, data: data, optimizer: opt, schedule: sched, training: training,
             validation: validation, checkpoint: ckpt, logging: logging, parallel: parallel, seed: seed,
-            sourcePath: path, sourceText: effectiveText, locations: r.table.locations)
+            sourcePath: path, sourceText: effectiveText, locations: r.table.locations, givenKeys: r.table.given)
     }
 
     /// Every key path a config may hold (every optimizer's and schedule's keys, every optional

@@ -243,7 +243,7 @@ public final class TrainingRun {
                 initFrom,
                 options: WeightsImportOptions(
                     head: model.head, activation: model.activation, loss: model.loss,
-                    bias: config.model.givenKeys.contains("bias") ? model.bias : nil))
+                    bias: config.gives("model.bias") ? model.bias : nil))
             if reducer.rank == 0 { for note in notes { FileHandle.standardError.write(Data("note: \(note)\n".utf8)) } }
             // Model keys the config leaves out come from the file; given ones must match it.
             model = config.model(model, inferringFrom: c.config)
@@ -290,7 +290,7 @@ public final class TrainingRun {
         // The memory plan, before anything large is allocated.
         memoryPlan = try MemoryPlan.training(
             model: model, schema: schema, batch: config.data.batchSize, steps: maxSteps,
-            shards: config.parallel.shards, optimizer: config.optimizerConfig(), validates: config.data.valSplit != nil,
+            shards: config.parallel.shards, optimizer: config.optimizer, validates: config.data.valSplit != nil,
             stateful: stateful)
         // Threads still to start: the scheduler's workers (at most one per core, the main thread
         // being one) and the two loaders' prefetch threads; each core may run BLAS.
@@ -338,7 +338,7 @@ public final class TrainingRun {
         // Parameters and optimizer.
         let params = ParameterSet<Float>(config: model, seed: config.seed)
         parameters = params
-        let optConfig = config.optimizerConfig()
+        let optConfig = config.optimizer
         let opt: any Optimizer<Float> = try optConfig.makeOptimizer(layout: params.layout)
         optimizer = opt
         baseLearningRate = opt.learningRate

@@ -98,7 +98,7 @@ final class HyperparameterTableTests: XCTestCase {
         ]
         for json in sections {
             let decoded = try JSONDecoder().decode(OptimizerConfig.self, from: Data(json.utf8))
-            XCTAssertEqual(try parse("optimizer: \(json)").optimizerConfig(), decoded, json)
+            XCTAssertEqual(try parse("optimizer: \(json)").optimizer, decoded, json)
             let object = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
             XCTAssertEqual(
                 object.count, OptimizerConfig.hyperparameterKeys[decoded.name]!.count + 1, "\(json): every key")

@@ -138,16 +138,22 @@ public class Adam<Scalar: LSTMScalar>: Optimizer {
 
     public var configuration: OptimizerConfig {
         OptimizerConfig(
-            name: name, lr: learningRate, weightDecay: weightDecay, betas: [beta1, beta2],
-            eps: epsilon, amsgrad: amsgrad)
+            name: name,
+            values: [
+                "lr": [learningRate], "betas": [beta1, beta2], "eps": [epsilon], "weight_decay": [weightDecay],
+                "amsgrad": [amsgrad ? 1 : 0]
+            ])
     }
 
     /// torch.optim.Adam's parameters and defaults; traps on values torch rejects (lr, eps or
     /// weight_decay < 0, a beta outside [0, 1)).
     public convenience init(
-        layout: ParameterLayout, learningRate: Double = 1e-3, beta1: Double = 0.9,
-        beta2: Double = 0.999, epsilon: Double = 1e-8, weightDecay: Double = 0,
-        amsgrad: Bool = false
+        layout: ParameterLayout, learningRate: Double = OptimizerConfig.defaults("adam", "lr")[0],
+        beta1: Double = OptimizerConfig.defaults("adam", "betas")[0],
+        beta2: Double = OptimizerConfig.defaults("adam", "betas")[1],
+        epsilon: Double = OptimizerConfig.defaults("adam", "eps")[0],
+        weightDecay: Double = OptimizerConfig.defaults("adam", "weight_decay")[0],
+        amsgrad: Bool = OptimizerConfig.defaults("adam", "amsgrad")[0] != 0
     ) {
         self.init(
             layout: layout, learningRate: learningRate, beta1: beta1, beta2: beta2, epsilon: epsilon,
@@ -200,8 +206,12 @@ public class Adam<Scalar: LSTMScalar>: Optimizer {
 public final class AdamW<Scalar: LSTMScalar>: Adam<Scalar> {
     /// torch.optim.AdamW's parameters and defaults; traps on values torch rejects.
     public init(
-        layout: ParameterLayout, learningRate: Double = 1e-3, beta1: Double = 0.9, beta2: Double = 0.999,
-        epsilon: Double = 1e-8, weightDecay: Double = 1e-2, amsgrad: Bool = false
+        layout: ParameterLayout, learningRate: Double = OptimizerConfig.defaults("adamw", "lr")[0],
+        beta1: Double = OptimizerConfig.defaults("adamw", "betas")[0],
+        beta2: Double = OptimizerConfig.defaults("adamw", "betas")[1],
+        epsilon: Double = OptimizerConfig.defaults("adamw", "eps")[0],
+        weightDecay: Double = OptimizerConfig.defaults("adamw", "weight_decay")[0],
+        amsgrad: Bool = OptimizerConfig.defaults("adamw", "amsgrad")[0] != 0
     ) {
         super.init(
             layout: layout, learningRate: learningRate, beta1: beta1, beta2: beta2, epsilon: epsilon,

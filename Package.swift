@@ -77,6 +77,9 @@ let package = Package(
             name: "LSTMRun",
             dependencies: [
                 "LSTMKit", "LSTMData", "LSTMIO", "LSTMFiles", "TensorBoardProto",
+                // ConfigText.swift also imports CYaml (libyaml's event parser, for the limits checks
+                // before Yams composes a tree): a target of the Yams package that it exports with
+                // this product but does not offer as a product of its own, so it cannot be named here.
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "SwiftProtobuf", package: "swift-protobuf")
             ]),
@@ -95,7 +98,7 @@ let package = Package(
         .executableTarget(
             name: "lstm",
             dependencies: [
-                "LSTMKit", "LSTMData", "LSTMIO", "LSTMRun", "LSTMBuildInfo",
+                "LSTMKit", "LSTMData", "LSTMIO", "LSTMFiles", "LSTMRun", "LSTMBuildInfo",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .target(name: "LSTMMPI", condition: .when(traits: ["MPI"]))
             ]),
@@ -133,7 +136,8 @@ let package = Package(
             name: "LSTMIOTests", dependencies: ["LSTMIO", "LSTMFiles", "LSTMKit", "HDF5Kit", "ONNXProto"],
             exclude: ["Interop"]),
         .testTarget(
-            name: "LSTMRunTests", dependencies: ["LSTMRun", "LSTMData", "LSTMIO", "LSTMKit", "TensorBoardProto"]),
+            name: "LSTMRunTests",
+            dependencies: ["LSTMRun", "LSTMData", "LSTMIO", "LSTMFiles", "LSTMKit", "TensorBoardProto"]),
         // End-to-end tests of the built `lstm` executable.
         .testTarget(name: "CLITests", dependencies: ["lstm", "HDF5Kit", "CHDF5", "TensorBoardProto"])
     ]

@@ -43,9 +43,11 @@ public struct RunConfig: Sendable, Equatable {
         public var seed: UInt64 = 1
         /// Copy task: symbols to remember, alphabet size, delay of blanks.
         public var symbols = 10, alphabet = 8, delay = 20
-        /// Waves task: shape classes, length range, noise level.
-        public var classes = 4, minLength = 20, maxLength = 60
-        public var noise = 0.2
+        /// Waves task: shape classes, length range, noise level (defaults: the generator's).
+        public var classes = Generators.WaveSettings().classes
+        public var minLength = Generators.WaveSettings().minLength
+        public var maxLength = Generators.WaveSettings().maxLength
+        public var noise = Generators.WaveSettings().noise
 
         /// Every field's default, which the reader and `lstm prepare` use.
         public static let defaults = Generate(task: "adding")
@@ -330,17 +332,7 @@ extension RunConfig {
                     "no such file: \(shown(missing)) (prepare it with `lstm prepare`, or add a data.generate section)",
                     at: d.value("file")))
         }
-        data.trainSplit = try d.string("train_split", default: data.trainSplit)
-        data.valSplit = d.has("val_split") ? try d.string("val_split") : "val"
-        if data.valSplit == "" || data.valSplit == "none" { data.valSplit = nil }
-        data.testSplit = try d.string("test_split", default: data.testSplit)
-        data.batchSize = try d.int("batch_size", default: data.batchSize, min: 1, max: SizeBounds.batchSize)
-        data.seqLength = try d.int("seq_length", default: data.seqLength, min: 1, max: SizeBounds.seqLength)
-        data.streamMode =
-            try d.choice("stream_mode", ["stateful", "windows"]).flatMap(StreamMode.init)
-            ?? data.streamMode
-        data.shuffle = try d.bool("shuffle", default: data.shuffle)
-        data.dropLast = try d.bool("drop_last", default: data.dropLast)
+        try data.readSettings(d)
         try d.rejectUnknownKeys()
 
         // optimizer
@@ -496,6 +488,22 @@ extension RunConfig {
 
     /// Metric names usable for early stopping and plots.
     static let metricNames = ["val_loss", "val_accuracy", "val_perplexity", "val_mse", "val_mae"]
+}
+
+extension RunConfig.DataSection {
+    /// Reads the data section's keys besides `file` and `generate` (splits, batch, windows): what
+    /// training and `StoredRunSettings` (inference's defaults from a stored config) both read.
+    mutating func readSettings(_ d: ConfigReader) throws {
+        trainSplit = try d.string("train_split", default: trainSplit)
+        if d.has("val_split") { valSplit = try d.string("val_split") }
+        if valSplit == "" || valSplit == "none" { valSplit = nil }
+        testSplit = try d.string("test_split", default: testSplit)
+        batchSize = try d.int("batch_size", default: batchSize, min: 1, max: SizeBounds.batchSize)
+        seqLength = try d.int("seq_length", default: seqLength, min: 1, max: SizeBounds.seqLength)
+        streamMode = try d.choice("stream_mode", ["stateful", "windows"]).flatMap(StreamMode.init) ?? streamMode
+        shuffle = try d.bool("shuffle", default: shuffle)
+        dropLast = try d.bool("drop_last", default: dropLast)
+    }
 }
 
 /// A run's length is `training.epochs` or `training.steps`: `--set` of one removes the other from the

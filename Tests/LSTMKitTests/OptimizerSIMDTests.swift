@@ -120,6 +120,11 @@ final class OptimizerSIMDTests: XCTestCase {
         try checkBitwise(OptimizerConfig(name: "adam", ["lr": 0.01, "weight_decay": 0.1, "amsgrad": true]))
     }
 
+    func testAdamMaximizeSIMDMatchesScalarBitwise() throws {
+        try checkBitwise(OptimizerConfig(name: "adam", ["lr": 0.01, "weight_decay": 0.1, "maximize": true]))
+        try checkBitwise(OptimizerConfig(name: "adamw", ["lr": 0.01, "amsgrad": true, "maximize": true]))
+    }
+
     /// β₁ ≤ 0.5 takes torch's other lerp formula.
     func testAdamSmallBeta1SIMDMatchesScalarBitwise() throws {
         try checkBitwise(

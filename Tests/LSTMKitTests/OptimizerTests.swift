@@ -201,6 +201,51 @@ final class OptimizerTests: XCTestCase {
         }
     }
 
+    // MARK: - maximize
+
+    /// torch.optim.Adam/AdamW(maximize=True) flip the gradient's sign before anything else; the
+    /// expected trajectory is torch's update written out in Float64 (m by torch's lerp).
+    func testAdamAndAdamWMaximizeFollowTorchsUpdateInDouble() throws {
+        let initial = [0.5, -0.25, 1.5, 0.0, -2.0, 0.125, 3.0]
+        let gradients = [[0.1, -0.2, 0.3, -0.4, 0.5, -0.6, 0.7], [-0.3, 0.2, 0.0, 0.9, -0.5, 0.25, 0.1]]
+        let (lr, b1, b2, eps, wd) = (0.1, 0.9, 0.999, 1e-8, 0.05)
+        for (name, decoupled) in [("adam", false), ("adamw", true)] {
+            let config = OptimizerConfig(
+                name: name, ["lr": .init(lr), "eps": .init(eps), "weight_decay": .init(wd), "maximize": true])
+            let optimizer: any Optimizer<Double> = try config.makeOptimizer(layout: ParameterLayout(Self.config))
+            var p = initial
+            var m = [Double](repeating: 0, count: p.count)
+            var v = m
+            for (k, g) in gradients.enumerated() {
+                let t = Double(k + 1)
+                for i in p.indices {
+                    if decoupled { p[i] *= 1 - lr * wd }
+                    let d = -g[i] + (decoupled ? 0 : wd * p[i])
+                    m[i] = m[i] + (1 - b1) * (d - m[i])
+                    v[i] = v[i] * b2 + (1 - b2) * d * d
+                    let bc1 = 1 - Foundation.pow(b1, t)
+                    let bc2 = 1 - Foundation.pow(b2, t)
+                    p[i] -= (lr / bc1) * m[i] / (v[i].squareRoot() / bc2.squareRoot() + eps)
+                }
+            }
+            let got = run(optimizer, from: initial, gradients: gradients).last!
+            XCTAssertLessThan(strictRelativeError(got, p), 1e-12, "\(name) maximize: \(got) vs \(p)")
+            let descent = run(
+                try OptimizerConfig(name: name, ["lr": .init(lr), "weight_decay": .init(wd)]).makeOptimizer(
+                    layout: ParameterLayout(Self.config), scalar: Double.self),
+                from: initial, gradients: [gradients[0]]
+            ).last!
+            let ascent = run(
+                try config.makeOptimizer(layout: ParameterLayout(Self.config), scalar: Double.self),
+                from: initial, gradients: [gradients[0]]
+            ).last!
+            for i in initial.indices where gradients[0][i] != 0 {
+                // The first step moves each weight by about lr against (descent) or along (ascent) its gradient.
+                XCTAssertNotEqual((descent[i] - initial[i]).sign, (ascent[i] - initial[i]).sign, "\(name) [\(i)]")
+            }
+        }
+    }
+
     // MARK: - Factory and configuration
 
     func testFactoryFillsInTorchDefaults() throws {
@@ -217,12 +262,19 @@ final class OptimizerTests: XCTestCase {
         XCTAssertEqual(
             try made("Adam"),
             OptimizerConfig(
-                name: "adam", ["lr": 1e-3, "weight_decay": 0, "betas": [0.9, 0.999], "eps": 1e-8, "amsgrad": false]))
+                name: "adam",
+                [
+                    "lr": 1e-3, "weight_decay": 0, "betas": [0.9, 0.999], "eps": 1e-8, "amsgrad": false,
+                    "maximize": false
+                ]))
         XCTAssertEqual(
             try made("AdamW"),
             OptimizerConfig(
-                name: "adamw", ["lr": 1e-3, "weight_decay": 0.01, "betas": [0.9, 0.999], "eps": 1e-8, "amsgrad": false])
-        )
+                name: "adamw",
+                [
+                    "lr": 1e-3, "weight_decay": 0.01, "betas": [0.9, 0.999], "eps": 1e-8, "amsgrad": false,
+                    "maximize": false
+                ]))
         XCTAssertEqual(
             try made("RMSprop"),
             OptimizerConfig(
@@ -283,7 +335,7 @@ final class OptimizerTests: XCTestCase {
             }
             XCTAssertEqual(owner, "adam")
             XCTAssertEqual(key, "nesterov")
-            XCTAssertEqual(accepted, ["lr", "betas", "eps", "weight_decay", "amsgrad"])
+            XCTAssertEqual(accepted, ["lr", "betas", "eps", "weight_decay", "amsgrad", "maximize"])
         }
         XCTAssertThrowsError(try OptimizerConfig(name: "sgd", ["eps": 1e-8]).validate())
         XCTAssertThrowsError(try OptimizerConfig(name: "adagrad", ["momentum": 0.9]).validate())

@@ -91,8 +91,8 @@ final class HyperparameterTableTests: XCTestCase {
     func testEveryOptimizerKeyReadFromYAMLEqualsItsJSONForm() throws {
         let sections = [
             #"{"name": "sgd", "lr": 0.5, "momentum": 0.9, "dampening": 0, "weight_decay": 0.01, "nesterov": true}"#,
-            #"{"name": "adam", "lr": 0.002, "betas": [0.8, 0.99], "eps": 1e-7, "weight_decay": 0.1, "amsgrad": true}"#,
-            #"{"name": "adamw", "lr": 0.002, "betas": [0.8, 0.99], "eps": 1e-7, "weight_decay": 0.1, "amsgrad": false}"#,
+            #"{"name": "adam", "lr": 0.002, "betas": [0.8, 0.99], "eps": 1e-7, "weight_decay": 0.1, "amsgrad": true, "maximize": true}"#,
+            #"{"name": "adamw", "lr": 0.002, "betas": [0.8, 0.99], "eps": 1e-7, "weight_decay": 0.1, "amsgrad": false, "maximize": false}"#,
             #"{"name": "rmsprop", "lr": 0.01, "alpha": 0.9, "eps": 1e-6, "weight_decay": 0, "momentum": 0.5, "centered": true}"#,
             #"{"name": "adagrad", "lr": 0.1, "lr_decay": 0.01, "weight_decay": 0, "initial_accumulator_value": 0.1, "eps": 1e-9}"#
         ]

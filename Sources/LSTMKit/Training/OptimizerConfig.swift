@@ -77,11 +77,12 @@ public struct OptimizerConfig: Codable, Sendable, Equatable {
         let momentum = H("momentum", .real, default: [0], bounds: .closed(0, 1))
         let betas = H("betas", .pair, default: [0.9, 0.999], bounds: .halfOpen(0, 1), torchBelow: 1)
         let amsgrad = H("amsgrad", .flag, default: [0])
+        let maximize = H("maximize", .flag, default: [0])
         let dampening = H("dampening", .real, default: [0], bounds: .closed(0, 1), torchAtLeast: .some(nil))
         return [
             "sgd": [lr(1e-3), momentum, dampening, weightDecay(0), H("nesterov", .flag, default: [0])],
-            "adam": [lr(1e-3), betas, eps(1e-8), weightDecay(0), amsgrad],
-            "adamw": [lr(1e-3), betas, eps(1e-8), weightDecay(1e-2), amsgrad],
+            "adam": [lr(1e-3), betas, eps(1e-8), weightDecay(0), amsgrad, maximize],
+            "adamw": [lr(1e-3), betas, eps(1e-8), weightDecay(1e-2), amsgrad, maximize],
             "rmsprop": [
                 lr(1e-2), H("alpha", .real, default: [0.99], bounds: .closed(0, 1)), eps(1e-8), weightDecay(0),
                 momentum, H("centered", .flag, default: [0])
@@ -188,11 +189,13 @@ public struct OptimizerConfig: Codable, Sendable, Equatable {
             if name == "adam" {
                 return Adam<Scalar>(
                     layout: layout, learningRate: real("lr"), beta1: b[0], beta2: b[1],
-                    epsilon: real("eps"), weightDecay: real("weight_decay"), amsgrad: flag("amsgrad"))
+                    epsilon: real("eps"), weightDecay: real("weight_decay"), amsgrad: flag("amsgrad"),
+                    maximize: flag("maximize"))
             }
             return AdamW<Scalar>(
                 layout: layout, learningRate: real("lr"), beta1: b[0], beta2: b[1],
-                epsilon: real("eps"), weightDecay: real("weight_decay"), amsgrad: flag("amsgrad"))
+                epsilon: real("eps"), weightDecay: real("weight_decay"), amsgrad: flag("amsgrad"),
+                maximize: flag("maximize"))
         case "rmsprop":
             return RMSprop<Scalar>(
                 layout: layout, learningRate: real("lr"), alpha: real("alpha"),

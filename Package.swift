@@ -115,17 +115,24 @@ let package = Package(
             ], path: "Benchmarks/TrainBench",
             exclude: ["pytorch_train.py"]),
         .executableTarget(
-            name: "lstm-data-bench", dependencies: ["LSTMKit", "LSTMData"], path: "Benchmarks/DataBench"),
+            name: "lstm-data-bench",
+            dependencies: ["LSTMKit", "LSTMData", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Benchmarks/DataBench"),
         // What checkpoint checksums cost (docs/weights.md, "Checksums").
         .executableTarget(
-            name: "lstm-checkpoint-bench", dependencies: ["LSTMKit", "LSTMIO", "LSTMFiles", "HDF5Kit"],
+            name: "lstm-checkpoint-bench",
+            dependencies: [
+                "LSTMKit", "LSTMIO", "LSTMFiles", "HDF5Kit",
+                .product(name: "ArgumentParser", package: "swift-argument-parser")
+            ],
             path: "Benchmarks/CheckpointBench"),
         // The collectives of multi-process training (MPI build only; see docs/results/mpi.md).
         .executableTarget(
             name: "lstm-mpi-bench",
             dependencies: [
                 "LSTMKit", .target(name: "LSTMMPI", condition: .when(traits: ["MPI"])),
-                .target(name: "CMPI", condition: .when(traits: ["MPI"]))
+                .target(name: "CMPI", condition: .when(traits: ["MPI"])),
+                .product(name: "ArgumentParser", package: "swift-argument-parser")
             ], path: "Benchmarks/MPIBench"),
 
         .testTarget(name: "LSTMKitTests", dependencies: ["LSTMKit"], exclude: ["Fixtures"]),

@@ -77,6 +77,9 @@ let package = Package(
             name: "LSTMRun",
             dependencies: [
                 "LSTMKit", "LSTMData", "LSTMIO", "LSTMFiles", "TensorBoardProto",
+                // ConfigText.swift also imports CYaml (libyaml's event parser, for the limits checks
+                // before Yams composes a tree): a target of the Yams package that it exports with
+                // this product but does not offer as a product of its own, so it cannot be named here.
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "SwiftProtobuf", package: "swift-protobuf")
             ]),
@@ -95,7 +98,7 @@ let package = Package(
         .executableTarget(
             name: "lstm",
             dependencies: [
-                "LSTMKit", "LSTMData", "LSTMIO", "LSTMRun", "LSTMBuildInfo",
+                "LSTMKit", "LSTMData", "LSTMIO", "LSTMFiles", "LSTMRun", "LSTMBuildInfo",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .target(name: "LSTMMPI", condition: .when(traits: ["MPI"]))
             ]),
@@ -112,17 +115,24 @@ let package = Package(
             ], path: "Benchmarks/TrainBench",
             exclude: ["pytorch_train.py"]),
         .executableTarget(
-            name: "lstm-data-bench", dependencies: ["LSTMKit", "LSTMData"], path: "Benchmarks/DataBench"),
+            name: "lstm-data-bench",
+            dependencies: ["LSTMKit", "LSTMData", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Benchmarks/DataBench"),
         // What checkpoint checksums cost (docs/weights.md, "Checksums").
         .executableTarget(
-            name: "lstm-checkpoint-bench", dependencies: ["LSTMKit", "LSTMIO", "LSTMFiles", "HDF5Kit"],
+            name: "lstm-checkpoint-bench",
+            dependencies: [
+                "LSTMKit", "LSTMIO", "LSTMFiles", "HDF5Kit",
+                .product(name: "ArgumentParser", package: "swift-argument-parser")
+            ],
             path: "Benchmarks/CheckpointBench"),
         // The collectives of multi-process training (MPI build only; see docs/results/mpi.md).
         .executableTarget(
             name: "lstm-mpi-bench",
             dependencies: [
                 "LSTMKit", .target(name: "LSTMMPI", condition: .when(traits: ["MPI"])),
-                .target(name: "CMPI", condition: .when(traits: ["MPI"]))
+                .target(name: "CMPI", condition: .when(traits: ["MPI"])),
+                .product(name: "ArgumentParser", package: "swift-argument-parser")
             ], path: "Benchmarks/MPIBench"),
 
         .testTarget(name: "LSTMKitTests", dependencies: ["LSTMKit"], exclude: ["Fixtures"]),
@@ -133,7 +143,8 @@ let package = Package(
             name: "LSTMIOTests", dependencies: ["LSTMIO", "LSTMFiles", "LSTMKit", "HDF5Kit", "ONNXProto"],
             exclude: ["Interop"]),
         .testTarget(
-            name: "LSTMRunTests", dependencies: ["LSTMRun", "LSTMData", "LSTMIO", "LSTMKit", "TensorBoardProto"]),
+            name: "LSTMRunTests",
+            dependencies: ["LSTMRun", "LSTMData", "LSTMIO", "LSTMFiles", "LSTMKit", "TensorBoardProto"]),
         // End-to-end tests of the built `lstm` executable.
         .testTarget(name: "CLITests", dependencies: ["lstm", "HDF5Kit", "CHDF5", "TensorBoardProto"])
     ]

@@ -3,15 +3,28 @@
 // I = O = H and Adam state is saved and loaded; interleaved with each, the checksum work alone
 // (Checksums.seal on the written file, Checksums.verify on the loaded one) is timed, so the
 // figures share the machine's state. Prints medians and min–max in milliseconds.
+import ArgumentParser
 import Foundation
 import HDF5Kit
 import LSTMFiles
 import LSTMIO
 import LSTMKit
 
-let args = CommandLine.arguments
-let h = args.count > 1 ? Int(args[1])! : 1024
-let rounds = args.count > 2 ? Int(args[2])! : 7
+struct Options: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "lstm-checkpoint-bench",
+        abstract: "What checksums cost: a checkpoint saved and loaded, the checksum work re-timed alone.")
+
+    @Argument(help: "H: the LSTM's width, and its input and output width.") var h = 1024
+    @Argument(help: "Rounds of save, seal, load and verify.") var rounds = 7
+
+    func validate() throws {
+        guard h >= 1, rounds >= 1 else { throw ValidationError("H and rounds must be at least 1") }
+    }
+}
+let options = Options.parseOrExit()
+let h = options.h
+let rounds = options.rounds
 let config = ModelConfig(input: .features(size: h), hiddenSize: h, outputSize: h, loss: .mse)
 let n = ParameterLayout(config).count
 func values(_ seed: UInt64) -> [Float] {

@@ -13,64 +13,51 @@
 // 4. Trains the same number of steps in this process from a few minibatches held in memory (reused).
 // 5. Prints tokens/s of both, their ratio, the streaming run's peak RSS and time stalled on reads,
 //    and deletes the dataset unless --keep.
+import ArgumentParser
 import Foundation
 import LSTMData
 import LSTMKit
 
-struct Options {
-    var dir = "/tmp/lstm-data-bench"
-    var sequences = 42_000, steps = 100, input = 128, classes = 128
-    var hidden = 256, batch = 64
-    var maxBatches = 0  // 0: the whole epoch
-    var memoryBatches = 16
-    var repeats = 1
-    var seed: UInt64 = 1
-    var keep = false, dropCache = true, prefetch = true
-    var child = false
+struct Options: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "lstm-data-bench",
+        abstract: "Training throughput streaming a large HDF5 dataset vs. the same work from memory.")
 
-    static let usage = """
-        usage: lstm-data-bench [--dir /tmp/lstm-data-bench] [--sequences 42000] [--steps 100] [--input 128]
-                               [--classes 128] [--hidden 256] [--batch 64] [--max-batches N] [--memory-batches 16]
-                               [--repeats 1] [--seed 1] [--no-prefetch] [--no-drop-cache] [--keep]
+    static let discussion = """
         --repeats R alternates R streaming and R in-memory runs and reports the best of each (other
         processes competing for the cores slow single runs down at random).
         """
 
-    static func parse(_ args: [String]) -> Options {
-        var o = Options()
-        var it = args.makeIterator()
-        while let a = it.next() {
-            func value() -> String {
-                guard let v = it.next() else { fail("\(a) needs a value") }
-                return v
-            }
-            func int() -> Int {
-                guard let v = Int(value()), v >= 0 else { fail("\(a) needs a non-negative integer") }
-                return v
-            }
-            switch a {
-            case "--dir": o.dir = value()
-            case "--sequences", "-N": o.sequences = int()
-            case "--steps", "-T": o.steps = int()
-            case "--input", "-I": o.input = int()
-            case "--classes", "-O": o.classes = int()
-            case "--hidden", "-H": o.hidden = int()
-            case "--batch", "-B": o.batch = int()
-            case "--max-batches": o.maxBatches = int()
-            case "--memory-batches": o.memoryBatches = max(1, int())
-            case "--repeats": o.repeats = max(1, int())
-            case "--seed": o.seed = UInt64(int())
-            case "--keep": o.keep = true
-            case "--no-drop-cache": o.dropCache = false
-            case "--no-prefetch": o.prefetch = false
-            case "--child-stream": o.child = true
-            case "--help", "-h":
-                print(usage)
-                exit(0)
-            default: fail("unknown option \(a)\n\(usage)")
-            }
+    @Option(help: "Where the dataset is generated (and kept with --keep).") var dir = "/tmp/lstm-data-bench"
+    @Option(name: [.customLong("sequences"), .customShort("N")], help: "N, sequences.") var sequences = 42_000
+    @Option(name: [.customLong("steps"), .customShort("T")], help: "T, steps per sequence.") var steps = 100
+    @Option(name: [.customLong("input"), .customShort("I")], help: "I, features per step.") var input = 128
+    @Option(name: [.customLong("classes"), .customShort("O")], help: "O, classes.") var classes = 128
+    @Option(name: [.customLong("hidden"), .customShort("H")], help: "H, the LSTM width.") var hidden = 256
+    @Option(name: [.customLong("batch"), .customShort("B")], help: "B, sequences per minibatch.") var batch = 64
+    @Option(help: "Minibatches to stream (0: the whole epoch).") var maxBatches = 0
+    @Option(help: "Minibatches held in memory for the in-memory run (at least 1).") var memoryBatches = 16
+    @Option(help: "Streaming and in-memory runs, alternated (at least 1): \(discussion)") var repeats = 1
+    @Option(help: "Generation and training seed.") var seed: UInt64 = 1
+    @Flag(help: "Keep the dataset afterwards.") var keep = false
+    @Flag(name: .customLong("no-drop-cache"), help: "Do not evict the file from the page cache first.")
+    var keepCache = false
+    @Flag(name: .customLong("no-prefetch"), help: "Read minibatches without the prefetch thread.")
+    var noPrefetch = false
+    @Flag(name: .customLong("child-stream"), help: .hidden) var child = false
+
+    var dropCache: Bool { !keepCache }
+    var prefetch: Bool { !noPrefetch }
+
+    mutating func validate() throws {
+        for (name, v) in [
+            ("sequences", sequences), ("steps", steps), ("input", input), ("classes", classes), ("hidden", hidden),
+            ("batch", batch), ("max-batches", maxBatches), ("memory-batches", memoryBatches), ("repeats", repeats)
+        ] where v < 0 {
+            throw ValidationError("--\(name) needs a non-negative integer")
         }
-        return o
+        memoryBatches = max(1, memoryBatches)
+        repeats = max(1, repeats)
     }
 
     var dataPath: String {
@@ -227,7 +214,7 @@ func inMemoryRun(_ o: Options, batches: Int) throws -> RunResult {
 
 // MARK: - Main
 
-let options = Options.parse(Array(CommandLine.arguments.dropFirst()))
+let options = Options.parseOrExit()
 
 if options.child {
     // The streaming run, in its own process: report on one line for the parent.

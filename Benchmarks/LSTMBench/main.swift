@@ -183,23 +183,24 @@ func optimizerBench(_ o: Options) {
     let n = params.count
     print("arena: \(n) parameters; ns per parameter per step")
     let configs: [OptimizerConfig] = [
-        OptimizerConfig(name: "sgd", momentum: 0.9),
+        OptimizerConfig(name: "sgd", ["momentum": 0.9]),
         OptimizerConfig(name: "adam"),
-        OptimizerConfig(name: "adam", weightDecay: 0.01, amsgrad: true),
+        OptimizerConfig(name: "adam", ["weight_decay": 0.01, "amsgrad": true]),
         OptimizerConfig(name: "adamw"),
         OptimizerConfig(name: "rmsprop"),
-        OptimizerConfig(name: "rmsprop", momentum: 0.9, centered: true),
-        OptimizerConfig(name: "adagrad", weightDecay: 0.01, lrDecay: 0.01)
+        OptimizerConfig(name: "rmsprop", ["momentum": 0.9, "centered": true]),
+        OptimizerConfig(name: "adagrad", ["weight_decay": 0.01, "lr_decay": 0.01])
     ]
     let inner = max(1, Int(2e8 / Double(n * 4)))
     func nsPerParameter(_ optimizer: any Optimizer<Float>) -> Double {
         timeMedian(reps: o.reps) { for _ in 0..<inner { optimizer.step(params, grads) } } / Double(inner * n) * 1e9
     }
     for c in configs {
+        let v = c.values.mapValues { $0[0] }
         let label =
-            "\(c.name)\(c.momentum.map { " momentum \($0)" } ?? "")\(c.amsgrad == true ? " amsgrad" : "")"
-            + "\(c.weightDecay.map { " wd \($0)" } ?? "")\(c.centered == true ? " centered" : "")"
-            + "\(c.lrDecay.map { " lr_decay \($0)" } ?? "")"
+            "\(c.name)\(v["momentum"].map { " momentum \($0)" } ?? "")\(v["amsgrad"] == 1 ? " amsgrad" : "")"
+            + "\(v["weight_decay"].map { " wd \($0)" } ?? "")\(v["centered"] == 1 ? " centered" : "")"
+            + "\(v["lr_decay"].map { " lr_decay \($0)" } ?? "")"
         let fast = nsPerParameter(try! c.makeOptimizer(layout: layout))
         var line = label.padding(toLength: 40, withPad: " ", startingAt: 0) + String(format: "%7.3f", fast)
         let reference: any Optimizer<Float> = try! c.makeOptimizer(layout: layout)

@@ -8,16 +8,24 @@
 // rank (what training exchanges when S = N) and of MPI_Allreduce (sum) of the same arena (what
 // Horovod/DDP would do, for comparison), and the bandwidth they imply.
 #if MPI
+    import ArgumentParser
     import CMPI
     import Foundation
     import LSTMKit
     import LSTMMPI
 
+    struct Options: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "lstm-mpi-bench", abstract: "The collectives of multi-process training, timed on their own.")
+
+        @Argument(help: "Gradient sizes in floats (default: those of H = 512 and H = 1024 at I = O = 128).")
+        var floats: [Int] = []
+    }
+    let options = Options.parseOrExit()
     let group = MPIProcessGroup()
     let n = group.worldSize
     // Gradient floats of I = 128, O = 128, one layer: H = 512 and H = 1024 (ParameterLayout counts).
-    let sizes = CommandLine.arguments.dropFirst().compactMap { Int($0) }
-    let floats = sizes.isEmpty ? [1_378_432, 4_853_888] : sizes
+    let floats = options.floats.isEmpty ? [1_378_432, 4_853_888] : options.floats
     func median(_ xs: [Double]) -> Double { xs.sorted()[xs.count / 2] }
     for p in floats {
         let bytes = p * 4

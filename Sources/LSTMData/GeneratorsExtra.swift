@@ -22,17 +22,16 @@ extension Generators {
         /// Shortest and longest period, in steps (2 ≤ minPeriod ≤ maxPeriod).
         public var minPeriod = 6.0, maxPeriod = 20.0
 
-        /// The defaults: 4 classes, lengths 20...60, noise 0.2, periods 6...20 steps.
-        public init(
-            classes: Int = 4, minLength: Int = 20, maxLength: Int = 60, noise: Double = 0.2,
-            minPeriod: Double = 6, maxPeriod: Double = 20
-        ) {
+        /// The defaults above (4 classes, lengths 20...60, noise 0.2, periods 6...20 steps): the one
+        /// place they are written (`RunConfig.Generate` and `lstm prepare waves` read them here).
+        public init() {}
+
+        /// The settings a config or `lstm prepare waves` gives; the periods keep their defaults.
+        public init(classes: Int, minLength: Int, maxLength: Int, noise: Double) {
             self.classes = classes
             self.minLength = minLength
             self.maxLength = maxLength
             self.noise = noise
-            self.minPeriod = minPeriod
-            self.maxPeriod = maxPeriod
         }
     }
 

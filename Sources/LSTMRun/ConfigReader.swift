@@ -52,6 +52,8 @@ final class LocationTable {
     var locations: [String: ConfigLocation] = [:]
     /// Every key path the reader asked for, given or not: the keys a config may hold.
     var asked: Set<String> = []
+    /// Every key path the config gives a (non-null) value, in the file or by `--set`.
+    var given: Set<String> = []
     /// The problems found so far, at most one per key (the first found).
     private(set) var errors: [ConfigError] = []
     /// Keys no reader asked for, reported (with a did-you-mean over every section) by `reportUnknownKeys`.
@@ -141,6 +143,7 @@ final class ConfigReader {
         if case .scalar(let s) = v, s.style == .plain, ["", "~", "null", "Null", "NULL"].contains(s.string) {
             return nil
         }
+        table.given.insert(keyPath(key))
         return v
     }
 

@@ -58,31 +58,24 @@ extension RunConfig {
     /// embedding_size, bias, init, forget_bias, dropout. Keys the config gives stay as given, so a
     /// real mismatch still fails the caller's comparison.
     public func model(_ model: ModelConfig, inferringFrom stored: ModelConfig) -> ModelConfig {
-        let given = self.model.givenKeys
+        func given(_ key: String) -> Bool { gives("model.\(key)") }
         var m = model
-        switch (given.contains("hidden_size"), given.contains("num_layers")) {
+        switch (given("hidden_size"), given("num_layers")) {
         case (false, false): m.hiddenSizes = stored.hiddenSizes
         case (false, true) where stored.uniformWidth: m.hiddenSize = stored.hiddenSize
         case (true, false) where self.model.hiddenSizes == nil:
             m.numLayers = stored.numLayers  // one width given: as many layers as the file has
         default: break
         }
-        if !given.contains("bidirectional") { m.bidirectional = stored.bidirectional }
-        if !given.contains("embedding_size"), case .tokens(let v, _) = m.input, case .tokens(_, let e) = stored.input {
+        if !given("bidirectional") { m.bidirectional = stored.bidirectional }
+        if !given("embedding_size"), case .tokens(let v, _) = m.input, case .tokens(_, let e) = stored.input {
             m.input = .tokens(vocabulary: v, embedding: e)
         }
-        if !given.contains("bias") { m.bias = stored.bias }
-        if !given.contains("init") { m.initialization = stored.initialization }
-        if !given.contains("forget_bias") { m.forgetGateBias = stored.forgetGateBias }
-        if !given.contains("dropout") { m.dropout = stored.dropout }
+        if !given("bias") { m.bias = stored.bias }
+        if !given("init") { m.initialization = stored.initialization }
+        if !given("forget_bias") { m.forgetGateBias = stored.forgetGateBias }
+        if !given("dropout") { m.dropout = stored.dropout }
         return m
-    }
-
-    /// The optimizer section as LSTMKit's configuration (unset keys: torch's defaults).
-    public func optimizerConfig() -> OptimizerConfig {
-        var values = optimizer.settings.mapValues { [$0] }
-        values["betas"] = optimizer.betas
-        return OptimizerConfig(name: optimizer.name, values: values)
     }
 
     /// The schedule section's warmup and decay (for `plateau` the warmup alone: the reduction is

@@ -91,22 +91,29 @@ public struct StoredRunSettings: Sendable, Equatable {
     /// `validation.max_batches`: validation ran on this many minibatches only.
     public var validationMaxBatches: Int?
 
-    /// Reads the settings from a run config's YAML text: a key the config leaves out has the
-    /// config's default (`RunConfig.DataSection`), as it had in the run; without a readable run
-    /// config every setting stays nil.
+    /// Reads the settings from a run config's YAML text through the config reader
+    /// (`RunConfig.DataSection.readSettings`): a key the config leaves out has the config's default,
+    /// as it had in the run, and a value the reader rejects keeps it too; without a readable run
+    /// config (or its `data` mapping) every setting stays nil.
     public init(configText: String?) {
-        guard let text = configText, let root = (try? Yams.load(yaml: text)) as? [String: Any],
-            let data = root["data"] as? [String: Any]
+        guard let text = configText, (try? ConfigText.check(text, path: "config.yaml")) != nil,
+            let root = (try? Yams.compose(yaml: text)) ?? nil,
+            let r = try? ConfigReader(file: "config.yaml", path: "", node: root),
+            let d = try? r.section("data"), case .mapping? = d.node
         else { return }
-        let defaults = RunConfig.DataSection(file: "")
-        dataFile = data["file"] as? String ?? (data["file"] as? [String])?.first  // a list: its first shard
-        seqLength = data["seq_length"] as? Int ?? defaults.seqLength
-        streamMode = (data["stream_mode"] as? String).flatMap(StreamMode.init(rawValue:)) ?? defaults.streamMode
-        testSplit = data["test_split"] as? String ?? defaults.testSplit
-        batchSize = data["batch_size"] as? Int ?? defaults.batchSize
-        let val = data["val_split"] as? String ?? defaults.valSplit ?? "none"
-        valSplit = val == "" || val == "none" ? nil : val
-        validationMaxBatches = (root["validation"] as? [String: Any])?["max_batches"] as? Int
+        var data = RunConfig.DataSection(file: "")
+        try? data.readSettings(d)  // problems are only recorded (in the reader's table): defaults stand
+        switch d.value("file") {
+        case .scalar(let s)?: dataFile = s.string
+        case .sequence(let items)?: if case .scalar(let s)? = items.first { dataFile = s.string }  // its first shard
+        default: break
+        }
+        seqLength = data.seqLength
+        streamMode = data.streamMode
+        testSplit = data.testSplit
+        batchSize = data.batchSize
+        valSplit = data.valSplit
+        validationMaxBatches = try? (try? r.section("validation"))?.int("max_batches", min: 1)
     }
 }
 

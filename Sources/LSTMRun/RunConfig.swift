@@ -30,8 +30,6 @@ public struct RunConfig: Sendable, Equatable {
         public var hiddenSizes: [Int]?
         /// One or two bias vectors per gate block (`model.bias`).
         public var bias: BiasForm = .default
-        /// The model keys the config gives (file or --set); `--init` takes the others from the weights.
-        public var givenKeys: Set<String> = []
 
         /// H_k of every layer: the list, or `hidden_size` repeated `num_layers` times.
         public var layerWidths: [Int] { hiddenSizes ?? Array(repeating: hiddenSize, count: numLayers) }
@@ -45,9 +43,11 @@ public struct RunConfig: Sendable, Equatable {
         public var seed: UInt64 = 1
         /// Copy task: symbols to remember, alphabet size, delay of blanks.
         public var symbols = 10, alphabet = 8, delay = 20
-        /// Waves task: shape classes, length range, noise level.
-        public var classes = 4, minLength = 20, maxLength = 60
-        public var noise = 0.2
+        /// Waves task: shape classes, length range, noise level (defaults: the generator's).
+        public var classes = Generators.WaveSettings().classes
+        public var minLength = Generators.WaveSettings().minLength
+        public var maxLength = Generators.WaveSettings().maxLength
+        public var noise = Generators.WaveSettings().noise
 
         /// Every field's default, which the reader and `lstm prepare` use.
         public static let defaults = Generate(task: "adding")
@@ -73,13 +73,6 @@ public struct RunConfig: Sendable, Equatable {
         public var streamMode: StreamMode = .stateful
         public var shuffle = true
         public var dropLast = false
-    }
-
-    public struct OptimizerSection: Sendable, Equatable {
-        public var name = "adam"
-        /// torch.optim keyword arguments (lr, momentum, betas, eps, weight_decay, …).
-        public var settings: [String: Double] = [:]
-        public var betas: [Double]?
     }
 
     public struct ScheduleSection: Sendable, Equatable {
@@ -150,7 +143,10 @@ public struct RunConfig: Sendable, Equatable {
     /// nil: cross_entropy for class-id targets, mse for float targets.
     public var loss: LossKind?
     public var data: DataSection
-    public var optimizer = OptimizerSection()
+    /// torch.optim's name and keyword arguments (lr, momentum, betas, eps, weight_decay, …).
+    public var optimizer = defaultOptimizer
+    /// The optimizer of a config without an `optimizer` section (or without `optimizer.name`).
+    public static let defaultOptimizer = OptimizerConfig(name: "adam")
     public var schedule = ScheduleSection()
     public var training = Training()
     public var validation = Validation()
@@ -164,6 +160,12 @@ public struct RunConfig: Sendable, Equatable {
     public var sourceText: String
     /// Line and column of every key given in the file ("model.hidden_size", "data", …).
     public var locations: [String: ConfigLocation] = [:]
+    /// Every key path the config gives a value (in the file or by `--set`), as the reader found them;
+    /// `--init` and resume take the model keys left out from the weights.
+    public var givenKeys: Set<String> = []
+
+    /// Whether the config gives `key` ("model.bias"), in the file or by `--set`.
+    public func gives(_ key: String) -> Bool { givenKeys.contains(key) }
 
     /// A problem found later (e.g. against the data), located at `key` or its nearest given parent.
     public func error(at key: String, _ message: String) -> ConfigError {
@@ -253,9 +255,6 @@ extension RunConfig {
             model.numLayers = try m.int("num_layers", default: model.numLayers, min: 1, max: SizeBounds.numLayers)
         }
         model.bias = try m.choice("bias", BiasForm.allCases.map(\.rawValue)).flatMap(BiasForm.init) ?? model.bias
-        model.givenKeys = Set(
-            ["hidden_size", "num_layers", "bidirectional", "embedding_size", "bias", "init", "forget_bias", "dropout"]
-                .filter { m.has($0) })
         model.bidirectional = try m.bool("bidirectional", default: model.bidirectional)
         model.dropout = try m.double("dropout", default: model.dropout, min: 0, max: 1, openMax: true)
         model.embeddingSize = try m.int(
@@ -333,26 +332,15 @@ extension RunConfig {
                     "no such file: \(shown(missing)) (prepare it with `lstm prepare`, or add a data.generate section)",
                     at: d.value("file")))
         }
-        data.trainSplit = try d.string("train_split", default: data.trainSplit)
-        data.valSplit = d.has("val_split") ? try d.string("val_split") : "val"
-        if data.valSplit == "" || data.valSplit == "none" { data.valSplit = nil }
-        data.testSplit = try d.string("test_split", default: data.testSplit)
-        data.batchSize = try d.int("batch_size", default: data.batchSize, min: 1, max: SizeBounds.batchSize)
-        data.seqLength = try d.int("seq_length", default: data.seqLength, min: 1, max: SizeBounds.seqLength)
-        data.streamMode =
-            try d.choice("stream_mode", ["stateful", "windows"]).flatMap(StreamMode.init)
-            ?? data.streamMode
-        data.shuffle = try d.bool("shuffle", default: data.shuffle)
-        data.dropLast = try d.bool("drop_last", default: data.dropLast)
+        try data.readSettings(d)
         try d.rejectUnknownKeys()
 
         // optimizer
         let o = try r.section("optimizer")
-        var opt = OptimizerSection()
+        var opt = defaultOptimizer
         opt.name = try o.choice("name", OptimizerConfig.hyperparameters.keys.sorted()) ?? opt.name
         for h in OptimizerConfig.hyperparameters[opt.name]! {
-            guard let v = try o.read(h) else { continue }
-            if h.kind == .pair { opt.betas = v } else { opt.settings[h.key] = v[0] }
+            if let v = try o.read(h) { opt.values[h.key] = v }
         }
         try o.rejectUnknownKeys()
 
@@ -455,7 +443,7 @@ extension RunConfig {
         return RunConfig(
             model: model, loss: loss, data: data, optimizer: opt, schedule: sched, training: training,
             validation: validation, checkpoint: ckpt, logging: logging, parallel: parallel, seed: seed,
-            sourcePath: path, sourceText: effectiveText, locations: r.table.locations)
+            sourcePath: path, sourceText: effectiveText, locations: r.table.locations, givenKeys: r.table.given)
     }
 
     /// Every key path a config may hold (every optimizer's and schedule's keys, every optional
@@ -500,6 +488,22 @@ extension RunConfig {
 
     /// Metric names usable for early stopping and plots.
     static let metricNames = ["val_loss", "val_accuracy", "val_perplexity", "val_mse", "val_mae"]
+}
+
+extension RunConfig.DataSection {
+    /// Reads the data section's keys besides `file` and `generate` (splits, batch, windows): what
+    /// training and `StoredRunSettings` (inference's defaults from a stored config) both read.
+    mutating func readSettings(_ d: ConfigReader) throws {
+        trainSplit = try d.string("train_split", default: trainSplit)
+        if d.has("val_split") { valSplit = try d.string("val_split") }
+        if valSplit == "" || valSplit == "none" { valSplit = nil }
+        testSplit = try d.string("test_split", default: testSplit)
+        batchSize = try d.int("batch_size", default: batchSize, min: 1, max: SizeBounds.batchSize)
+        seqLength = try d.int("seq_length", default: seqLength, min: 1, max: SizeBounds.seqLength)
+        streamMode = try d.choice("stream_mode", ["stateful", "windows"]).flatMap(StreamMode.init) ?? streamMode
+        shuffle = try d.bool("shuffle", default: shuffle)
+        dropLast = try d.bool("drop_last", default: dropLast)
+    }
 }
 
 /// A run's length is `training.epochs` or `training.steps`: `--set` of one removes the other from the

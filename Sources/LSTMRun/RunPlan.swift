@@ -117,7 +117,7 @@ public struct RunPlan: Sendable {
             cores: inputs.cores)
         let memoryPlan = try MemoryPlan.training(
             model: model, schema: schema, batch: config.data.batchSize, steps: maxSteps, shards: shards,
-            optimizer: config.optimizerConfig(), validates: config.data.valSplit != nil, stateful: stateful)
+            optimizer: config.optimizer, validates: config.data.valSplit != nil, stateful: stateful)
         do {
             try memoryPlan.check(available: inputs.room?.bytes, limit: inputs.room?.limit)
         } catch let e as RunError {

@@ -42,7 +42,7 @@ extension RunPlan {
                 initFrom,
                 options: WeightsImportOptions(
                     head: model.head, activation: model.activation, loss: model.loss,
-                    bias: config.model.givenKeys.contains("bias") ? model.bias : nil))
+                    bias: config.gives("model.bias") ? model.bias : nil))
             if reducer.rank == 0 { for note in notes { FileHandle.standardError.write(Data("note: \(note)\n".utf8)) } }
             inputs.initWeights = (initFrom, c.config)
             initial = c

@@ -258,7 +258,7 @@ public final class TrainingRun {
         // Parameters and optimizer.
         let params = ParameterSet<Float>(config: plan.model, seed: config.seed)
         parameters = params
-        let optConfig = config.optimizerConfig()
+        let optConfig = config.optimizer
         let opt: any Optimizer<Float> = try optConfig.makeOptimizer(layout: params.layout)
         optimizer = opt
         baseLearningRate = opt.learningRate

@@ -38,6 +38,24 @@ final class ModelConfigCodingTests: XCTestCase {
         XCTAssertEqual(BiasForm.default, .single)
     }
 
+    /// The config file's spellings (`vocab_size`, `init`, `forget_bias`) read as the stored ones do,
+    /// so one name per concept can be written later without older readers of the new name; the
+    /// stored spelling is still what is written (the checked-in fixtures' bytes).
+    func testTheConfigFileSpellingsOfVocabularyInitAndForgetBiasReadAsTheStoredOnes() throws {
+        let c = ModelConfig(
+            input: .tokens(vocabulary: 7, embedding: 3), hiddenSize: 4, numLayers: 1, outputSize: 7,
+            loss: .crossEntropy, initialization: .orthogonal, forgetGateBias: true)
+        let stored = try json(c)
+        XCTAssertTrue(stored.contains("\"vocabulary_size\":7"), stored)
+        XCTAssertTrue(stored.contains("\"forget_gate_bias\":true"), stored)
+        XCTAssertTrue(stored.contains("\"initialization\":\"orthogonal\""), stored)
+        let yamlSpelling = stored.replacingOccurrences(of: "\"vocabulary_size\"", with: "\"vocab_size\"")
+            .replacingOccurrences(of: "\"forget_gate_bias\"", with: "\"forget_bias\"")
+            .replacingOccurrences(of: "\"initialization\"", with: "\"init\"")
+        XCTAssertNotEqual(yamlSpelling, stored)
+        XCTAssertEqual(try JSONDecoder().decode(ModelConfig.self, from: Data(yamlSpelling.utf8)), c)
+    }
+
     func testPerLayerLayoutShapesAndValidation() throws {
         let c = ModelConfig(
             input: .features(size: 3), hiddenSizes: [5, 3], outputSize: 2, loss: .mse, bidirectional: true,

@@ -105,42 +105,48 @@ final class OptimizerSIMDTests: XCTestCase {
     // MARK: - Adam
 
     func testAdamSIMDMatchesScalarBitwise() throws {
-        try checkBitwise(OptimizerConfig(name: "adam", lr: 0.01))
+        try checkBitwise(OptimizerConfig(name: "adam", ["lr": 0.01]))
     }
 
     func testAdamWeightDecaySIMDMatchesScalarBitwise() throws {
-        try checkBitwise(OptimizerConfig(name: "adam", lr: 0.01, weightDecay: 0.1))
+        try checkBitwise(OptimizerConfig(name: "adam", ["lr": 0.01, "weight_decay": 0.1]))
     }
 
     func testAdamAmsgradSIMDMatchesScalarBitwise() throws {
-        try checkBitwise(OptimizerConfig(name: "adam", lr: 0.01, amsgrad: true))
+        try checkBitwise(OptimizerConfig(name: "adam", ["lr": 0.01, "amsgrad": true]))
     }
 
     func testAdamAmsgradWeightDecaySIMDMatchesScalarBitwise() throws {
-        try checkBitwise(OptimizerConfig(name: "adam", lr: 0.01, weightDecay: 0.1, amsgrad: true))
+        try checkBitwise(OptimizerConfig(name: "adam", ["lr": 0.01, "weight_decay": 0.1, "amsgrad": true]))
+    }
+
+    func testAdamMaximizeSIMDMatchesScalarBitwise() throws {
+        try checkBitwise(OptimizerConfig(name: "adam", ["lr": 0.01, "weight_decay": 0.1, "maximize": true]))
+        try checkBitwise(OptimizerConfig(name: "adamw", ["lr": 0.01, "amsgrad": true, "maximize": true]))
     }
 
     /// β₁ ≤ 0.5 takes torch's other lerp formula.
     func testAdamSmallBeta1SIMDMatchesScalarBitwise() throws {
-        try checkBitwise(OptimizerConfig(name: "adam", lr: 0.01, weightDecay: 0.1, betas: [0.3, 0.9], eps: 1e-6))
+        try checkBitwise(
+            OptimizerConfig(name: "adam", ["lr": 0.01, "weight_decay": 0.1, "betas": [0.3, 0.9], "eps": 1e-6]))
     }
 
     // MARK: - AdamW
 
     func testAdamWSIMDMatchesScalarBitwise() throws {
-        try checkBitwise(OptimizerConfig(name: "adamw", lr: 0.01))
+        try checkBitwise(OptimizerConfig(name: "adamw", ["lr": 0.01]))
     }
 
     func testAdamWAmsgradSIMDMatchesScalarBitwise() throws {
-        try checkBitwise(OptimizerConfig(name: "adamw", lr: 0.01, weightDecay: 0.2, amsgrad: true))
+        try checkBitwise(OptimizerConfig(name: "adamw", ["lr": 0.01, "weight_decay": 0.2, "amsgrad": true]))
     }
 
     func testAdamWWithoutDecaySIMDMatchesScalarBitwise() throws {
-        try checkBitwise(OptimizerConfig(name: "adamw", lr: 0.01, weightDecay: 0))
+        try checkBitwise(OptimizerConfig(name: "adamw", ["lr": 0.01, "weight_decay": 0]))
     }
 
     func testAdamWSmallBeta1SIMDMatchesScalarBitwise() throws {
-        try checkBitwise(OptimizerConfig(name: "adamw", lr: 0.01, betas: [0.2, 0.99], amsgrad: true))
+        try checkBitwise(OptimizerConfig(name: "adamw", ["lr": 0.01, "betas": [0.2, 0.99], "amsgrad": true]))
     }
 
     // MARK: - RMSprop
@@ -150,24 +156,24 @@ final class OptimizerSIMDTests: XCTestCase {
     }
 
     func testRMSpropWeightDecaySIMDMatchesScalarBitwise() throws {
-        try checkBitwise(OptimizerConfig(name: "rmsprop", weightDecay: 0.1))
+        try checkBitwise(OptimizerConfig(name: "rmsprop", ["weight_decay": 0.1]))
     }
 
     func testRMSpropCenteredSIMDMatchesScalarBitwise() throws {
-        try checkBitwise(OptimizerConfig(name: "rmsprop", centered: true))
+        try checkBitwise(OptimizerConfig(name: "rmsprop", ["centered": true]))
     }
 
     func testRMSpropMomentumSIMDMatchesScalarBitwise() throws {
-        try checkBitwise(OptimizerConfig(name: "rmsprop", momentum: 0.9))
+        try checkBitwise(OptimizerConfig(name: "rmsprop", ["momentum": 0.9]))
     }
 
     func testRMSpropCenteredMomentumWeightDecaySIMDMatchesScalarBitwise() throws {
-        try checkBitwise(OptimizerConfig(name: "rmsprop", momentum: 0.5, weightDecay: 0.1, centered: true))
+        try checkBitwise(OptimizerConfig(name: "rmsprop", ["momentum": 0.5, "weight_decay": 0.1, "centered": true]))
     }
 
     /// α ≥ 0.5 off: 1 − α > 0.5 takes torch's other lerp formula for ḡ.
     func testRMSpropSmallAlphaCenteredSIMDMatchesScalarBitwise() throws {
-        try checkBitwise(OptimizerConfig(name: "rmsprop", momentum: 0.9, alpha: 0.4, centered: true))
+        try checkBitwise(OptimizerConfig(name: "rmsprop", ["momentum": 0.9, "alpha": 0.4, "centered": true]))
     }
 
     // MARK: - Adagrad
@@ -177,18 +183,17 @@ final class OptimizerSIMDTests: XCTestCase {
     }
 
     func testAdagradLearningRateDecaySIMDMatchesScalarBitwise() throws {
-        try checkBitwise(OptimizerConfig(name: "adagrad", lrDecay: 0.1))
+        try checkBitwise(OptimizerConfig(name: "adagrad", ["lr_decay": 0.1]))
     }
 
     func testAdagradWeightDecaySIMDMatchesScalarBitwise() throws {
-        try checkBitwise(OptimizerConfig(name: "adagrad", weightDecay: 0.1))
+        try checkBitwise(OptimizerConfig(name: "adagrad", ["weight_decay": 0.1]))
     }
 
     func testAdagradAllOptionsSIMDMatchesScalarBitwise() throws {
         try checkBitwise(
             OptimizerConfig(
-                name: "adagrad", weightDecay: 0.1, eps: 1e-6, lrDecay: 0.1,
-                initialAccumulatorValue: 0.1))
+                name: "adagrad", ["weight_decay": 0.1, "eps": 1e-6, "lr_decay": 0.1, "initial_accumulator_value": 0.1]))
     }
 
     // MARK: - Clipping

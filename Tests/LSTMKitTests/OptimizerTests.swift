@@ -183,11 +183,11 @@ final class OptimizerTests: XCTestCase {
     func testStepLeavesGradientsUntouched() throws {
         let layout = ParameterLayout(Self.config)
         let configs = [
-            OptimizerConfig(name: "sgd", lr: 0.1, momentum: 0.9, weightDecay: 0.1),
-            OptimizerConfig(name: "adam", weightDecay: 0.1),
+            OptimizerConfig(name: "sgd", ["lr": 0.1, "momentum": 0.9, "weight_decay": 0.1]),
+            OptimizerConfig(name: "adam", ["weight_decay": 0.1]),
             OptimizerConfig(name: "adamw"),
-            OptimizerConfig(name: "rmsprop", momentum: 0.5, weightDecay: 0.1, centered: true),
-            OptimizerConfig(name: "adagrad", weightDecay: 0.1)
+            OptimizerConfig(name: "rmsprop", ["momentum": 0.5, "weight_decay": 0.1, "centered": true]),
+            OptimizerConfig(name: "adagrad", ["weight_decay": 0.1])
         ]
         let g = [0.1, -0.4, 0.02, 1.5, -0.3, 0.0, 0.25]
         for config in configs {
@@ -198,6 +198,51 @@ final class OptimizerTests: XCTestCase {
             optimizer.step(params, grads)
             XCTAssertEqual(grads.storage.toArray(), (g + g).map { Float($0) }, config.name)
             XCTAssertNotEqual(params.storage[0], 0.5, config.name)
+        }
+    }
+
+    // MARK: - maximize
+
+    /// torch.optim.Adam/AdamW(maximize=True) flip the gradient's sign before anything else; the
+    /// expected trajectory is torch's update written out in Float64 (m by torch's lerp).
+    func testAdamAndAdamWMaximizeFollowTorchsUpdateInDouble() throws {
+        let initial = [0.5, -0.25, 1.5, 0.0, -2.0, 0.125, 3.0]
+        let gradients = [[0.1, -0.2, 0.3, -0.4, 0.5, -0.6, 0.7], [-0.3, 0.2, 0.0, 0.9, -0.5, 0.25, 0.1]]
+        let (lr, b1, b2, eps, wd) = (0.1, 0.9, 0.999, 1e-8, 0.05)
+        for (name, decoupled) in [("adam", false), ("adamw", true)] {
+            let config = OptimizerConfig(
+                name: name, ["lr": .init(lr), "eps": .init(eps), "weight_decay": .init(wd), "maximize": true])
+            let optimizer: any Optimizer<Double> = try config.makeOptimizer(layout: ParameterLayout(Self.config))
+            var p = initial
+            var m = [Double](repeating: 0, count: p.count)
+            var v = m
+            for (k, g) in gradients.enumerated() {
+                let t = Double(k + 1)
+                for i in p.indices {
+                    if decoupled { p[i] *= 1 - lr * wd }
+                    let d = -g[i] + (decoupled ? 0 : wd * p[i])
+                    m[i] = m[i] + (1 - b1) * (d - m[i])
+                    v[i] = v[i] * b2 + (1 - b2) * d * d
+                    let bc1 = 1 - Foundation.pow(b1, t)
+                    let bc2 = 1 - Foundation.pow(b2, t)
+                    p[i] -= (lr / bc1) * m[i] / (v[i].squareRoot() / bc2.squareRoot() + eps)
+                }
+            }
+            let got = run(optimizer, from: initial, gradients: gradients).last!
+            XCTAssertLessThan(strictRelativeError(got, p), 1e-12, "\(name) maximize: \(got) vs \(p)")
+            let descent = run(
+                try OptimizerConfig(name: name, ["lr": .init(lr), "weight_decay": .init(wd)]).makeOptimizer(
+                    layout: ParameterLayout(Self.config), scalar: Double.self),
+                from: initial, gradients: [gradients[0]]
+            ).last!
+            let ascent = run(
+                try config.makeOptimizer(layout: ParameterLayout(Self.config), scalar: Double.self),
+                from: initial, gradients: [gradients[0]]
+            ).last!
+            for i in initial.indices where gradients[0][i] != 0 {
+                // The first step moves each weight by about lr against (descent) or along (ascent) its gradient.
+                XCTAssertNotEqual((descent[i] - initial[i]).sign, (ascent[i] - initial[i]).sign, "\(name) [\(i)]")
+            }
         }
     }
 
@@ -213,28 +258,33 @@ final class OptimizerTests: XCTestCase {
         XCTAssertEqual(
             try made("SGD"),
             OptimizerConfig(
-                name: "sgd", lr: 1e-3, momentum: 0, dampening: 0,
-                nesterov: false, weightDecay: 0))
+                name: "sgd", ["lr": 1e-3, "momentum": 0, "dampening": 0, "nesterov": false, "weight_decay": 0]))
         XCTAssertEqual(
             try made("Adam"),
             OptimizerConfig(
-                name: "adam", lr: 1e-3, weightDecay: 0, betas: [0.9, 0.999],
-                eps: 1e-8, amsgrad: false))
+                name: "adam",
+                [
+                    "lr": 1e-3, "weight_decay": 0, "betas": [0.9, 0.999], "eps": 1e-8, "amsgrad": false,
+                    "maximize": false
+                ]))
         XCTAssertEqual(
             try made("AdamW"),
             OptimizerConfig(
-                name: "adamw", lr: 1e-3, weightDecay: 0.01,
-                betas: [0.9, 0.999], eps: 1e-8, amsgrad: false))
+                name: "adamw",
+                [
+                    "lr": 1e-3, "weight_decay": 0.01, "betas": [0.9, 0.999], "eps": 1e-8, "amsgrad": false,
+                    "maximize": false
+                ]))
         XCTAssertEqual(
             try made("RMSprop"),
             OptimizerConfig(
-                name: "rmsprop", lr: 1e-2, momentum: 0, weightDecay: 0,
-                eps: 1e-8, alpha: 0.99, centered: false))
+                name: "rmsprop",
+                ["lr": 1e-2, "momentum": 0, "weight_decay": 0, "eps": 1e-8, "alpha": 0.99, "centered": false]))
         XCTAssertEqual(
             try made("adagrad"),
             OptimizerConfig(
-                name: "adagrad", lr: 1e-2, weightDecay: 0, eps: 1e-10,
-                lrDecay: 0, initialAccumulatorValue: 0))
+                name: "adagrad",
+                ["lr": 1e-2, "weight_decay": 0, "eps": 1e-10, "lr_decay": 0, "initial_accumulator_value": 0]))
     }
 
     func testFactoryRejectsUnknownOptimizerName() {
@@ -250,20 +300,20 @@ final class OptimizerTests: XCTestCase {
 
     func testFactoryRejectsValuesTorchRejects() {
         let invalid: [(OptimizerConfig, String)] = [
-            (OptimizerConfig(name: "sgd", lr: -0.1), "lr"),
-            (OptimizerConfig(name: "sgd", lr: .nan), "lr"),
-            (OptimizerConfig(name: "sgd", momentum: -0.9), "momentum"),
-            (OptimizerConfig(name: "sgd", nesterov: true), "nesterov"),
-            (OptimizerConfig(name: "sgd", momentum: 0.9, dampening: 0.1, nesterov: true), "nesterov"),
-            (OptimizerConfig(name: "sgd", weightDecay: -1e-4), "weight_decay"),
-            (OptimizerConfig(name: "adam", betas: [1.0, 0.999]), "betas[0]"),
-            (OptimizerConfig(name: "adam", betas: [0.9, -0.1]), "betas[1]"),
-            (OptimizerConfig(name: "adamw", betas: [0.9]), "betas"),
-            (OptimizerConfig(name: "adam", eps: -1e-8), "eps"),
-            (OptimizerConfig(name: "rmsprop", alpha: -0.5), "alpha"),
-            (OptimizerConfig(name: "rmsprop", momentum: -0.1), "momentum"),
-            (OptimizerConfig(name: "adagrad", lrDecay: -1), "lr_decay"),
-            (OptimizerConfig(name: "adagrad", initialAccumulatorValue: -0.1), "initial_accumulator_value")
+            (OptimizerConfig(name: "sgd", ["lr": -0.1]), "lr"),
+            (OptimizerConfig(name: "sgd", ["lr": .init(Double.nan)]), "lr"),
+            (OptimizerConfig(name: "sgd", ["momentum": -0.9]), "momentum"),
+            (OptimizerConfig(name: "sgd", ["nesterov": true]), "nesterov"),
+            (OptimizerConfig(name: "sgd", ["momentum": 0.9, "dampening": 0.1, "nesterov": true]), "nesterov"),
+            (OptimizerConfig(name: "sgd", ["weight_decay": -1e-4]), "weight_decay"),
+            (OptimizerConfig(name: "adam", ["betas": [1.0, 0.999]]), "betas[0]"),
+            (OptimizerConfig(name: "adam", ["betas": [0.9, -0.1]]), "betas[1]"),
+            (OptimizerConfig(name: "adamw", ["betas": [0.9]]), "betas"),
+            (OptimizerConfig(name: "adam", ["eps": -1e-8]), "eps"),
+            (OptimizerConfig(name: "rmsprop", ["alpha": -0.5]), "alpha"),
+            (OptimizerConfig(name: "rmsprop", ["momentum": -0.1]), "momentum"),
+            (OptimizerConfig(name: "adagrad", ["lr_decay": -1]), "lr_decay"),
+            (OptimizerConfig(name: "adagrad", ["initial_accumulator_value": -0.1]), "initial_accumulator_value")
         ]
         for (config, key) in invalid {
             XCTAssertThrowsError(try config.makeOptimizer(layout: ParameterLayout(Self.config), scalar: Double.self)) {
@@ -273,22 +323,22 @@ final class OptimizerTests: XCTestCase {
                 XCTAssertEqual(got, key, "\($0)")
             }
         }
-        XCTAssertNoThrow(try OptimizerConfig(name: "sgd", momentum: 0.9, nesterov: true).validate())
-        XCTAssertNoThrow(try OptimizerConfig(name: "adam", lr: 0, betas: [0, 0]).validate())
+        XCTAssertNoThrow(try OptimizerConfig(name: "sgd", ["momentum": 0.9, "nesterov": true]).validate())
+        XCTAssertNoThrow(try OptimizerConfig(name: "adam", ["lr": 0, "betas": [0, 0]]).validate())
     }
 
     func testFactoryRejectsHyperparameterTheOptimizerDoesNotTake() {
-        XCTAssertThrowsError(try OptimizerConfig(name: "adam", nesterov: true).validate()) { error in
+        XCTAssertThrowsError(try OptimizerConfig(name: "adam", ["nesterov": true]).validate()) { error in
             guard case .unsupportedHyperparameter(let owner, let key, let accepted)? = error as? HyperparameterError
             else {
                 return XCTFail("unexpected \(error)")
             }
             XCTAssertEqual(owner, "adam")
             XCTAssertEqual(key, "nesterov")
-            XCTAssertEqual(accepted, ["lr", "betas", "eps", "weight_decay", "amsgrad"])
+            XCTAssertEqual(accepted, ["lr", "betas", "eps", "weight_decay", "amsgrad", "maximize"])
         }
-        XCTAssertThrowsError(try OptimizerConfig(name: "sgd", eps: 1e-8).validate())
-        XCTAssertThrowsError(try OptimizerConfig(name: "adagrad", momentum: 0.9).validate())
+        XCTAssertThrowsError(try OptimizerConfig(name: "sgd", ["eps": 1e-8]).validate())
+        XCTAssertThrowsError(try OptimizerConfig(name: "adagrad", ["momentum": 0.9]).validate())
     }
 
     func testDecodingRejectsMisspeltHyperparameter() {
@@ -302,12 +352,13 @@ final class OptimizerTests: XCTestCase {
     }
 
     func testConfigurationRoundTripsThroughJSONUnderTorchKeys() throws {
-        let config = OptimizerConfig(name: "adamw", lr: 3e-4, weightDecay: 0.1, betas: [0.9, 0.95], amsgrad: true)
+        let config = OptimizerConfig(
+            name: "adamw", ["lr": 3e-4, "weight_decay": 0.1, "betas": [0.9, 0.95], "amsgrad": true])
         let data = try JSONEncoder().encode(config)
         let object = try XCTUnwrap(JSONSerialization.jsonObject(with: data) as? [String: Any])
         XCTAssertEqual(Set(object.keys), ["name", "lr", "weight_decay", "betas", "amsgrad"])
         XCTAssertEqual(try JSONDecoder().decode(OptimizerConfig.self, from: data), config)
-        let adagrad = OptimizerConfig(name: "adagrad", lrDecay: 0.1, initialAccumulatorValue: 0.5)
+        let adagrad = OptimizerConfig(name: "adagrad", ["lr_decay": 0.1, "initial_accumulator_value": 0.5])
         let keys = try XCTUnwrap(JSONSerialization.jsonObject(with: JSONEncoder().encode(adagrad)) as? [String: Any])
             .keys
         XCTAssertEqual(Set(keys), ["name", "lr_decay", "initial_accumulator_value"])

@@ -91,14 +91,14 @@ final class HyperparameterTableTests: XCTestCase {
     func testEveryOptimizerKeyReadFromYAMLEqualsItsJSONForm() throws {
         let sections = [
             #"{"name": "sgd", "lr": 0.5, "momentum": 0.9, "dampening": 0, "weight_decay": 0.01, "nesterov": true}"#,
-            #"{"name": "adam", "lr": 0.002, "betas": [0.8, 0.99], "eps": 1e-7, "weight_decay": 0.1, "amsgrad": true}"#,
-            #"{"name": "adamw", "lr": 0.002, "betas": [0.8, 0.99], "eps": 1e-7, "weight_decay": 0.1, "amsgrad": false}"#,
+            #"{"name": "adam", "lr": 0.002, "betas": [0.8, 0.99], "eps": 1e-7, "weight_decay": 0.1, "amsgrad": true, "maximize": true}"#,
+            #"{"name": "adamw", "lr": 0.002, "betas": [0.8, 0.99], "eps": 1e-7, "weight_decay": 0.1, "amsgrad": false, "maximize": false}"#,
             #"{"name": "rmsprop", "lr": 0.01, "alpha": 0.9, "eps": 1e-6, "weight_decay": 0, "momentum": 0.5, "centered": true}"#,
             #"{"name": "adagrad", "lr": 0.1, "lr_decay": 0.01, "weight_decay": 0, "initial_accumulator_value": 0.1, "eps": 1e-9}"#
         ]
         for json in sections {
             let decoded = try JSONDecoder().decode(OptimizerConfig.self, from: Data(json.utf8))
-            XCTAssertEqual(try parse("optimizer: \(json)").optimizerConfig(), decoded, json)
+            XCTAssertEqual(try parse("optimizer: \(json)").optimizer, decoded, json)
             let object = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
             XCTAssertEqual(
                 object.count, OptimizerConfig.hyperparameterKeys[decoded.name]!.count + 1, "\(json): every key")
@@ -126,5 +126,127 @@ final class HyperparameterTableTests: XCTestCase {
             try parse("schedule: {name: step, warmup_steps: 2}").learningRateSchedule(),
             try LearningRateSchedule(.step(stepSize: 1000, gamma: 0.1), warmupSteps: 2, warmupStartFactor: 1.0 / 3))
         XCTAssertEqual(try parse("schedule: {name: plateau}").plateauConfiguration(), ReduceLROnPlateau.Configuration())
+    }
+}
+
+/// Every default docs/config.md's tables give equals the code's: a key set to its documented
+/// default reads the same as the key left out.
+final class ConfigDocDefaultTests: XCTestCase {
+    static let base = "data: {file: d.h5, generate: {task: adding}}\n"
+
+    /// The doc's text.
+    func doc() throws -> String {
+        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("docs/config.md")
+        return try String(contentsOf: url, encoding: .utf8)
+    }
+
+    /// A default cell as a YAML value: a number, `true`/`false`, a `word` or a list, optionally
+    /// followed by a remark in parentheses ("1 (or the list's length)"); nil for prose ("from the data").
+    static func literal(_ cell: String) -> String? {
+        let pattern = #"^`?(-?[0-9][0-9.e+-]*|true|false|[a-z_]+|\[[0-9., e+-]+\])`?( \(.*\))?$"#
+        let regex = try! NSRegularExpression(pattern: pattern)
+        guard let m = regex.firstMatch(in: cell, range: NSRange(cell.startIndex..., in: cell)),
+            let r = Range(m.range(at: 1), in: cell)
+        else { return nil }
+        let value = String(cell[r])
+        return ["none", "all"].contains(value) ? nil : value
+    }
+
+    /// `(key path, default)` of every `| key | type | default |` row whose default is a literal
+    /// (`train`, `val`, `test` with "20000, 1000, 1000" is three rows).
+    func keyTableDefaults() throws -> [(key: String, value: String)] {
+        var rows: [(String, String)] = []
+        var section = ""
+        var header: [String] = []
+        for line in try doc().split(separator: "\n", omittingEmptySubsequences: false) {
+            if line.hasPrefix("#") {
+                section = String(line.drop(while: { $0 == "#" }).trimmingCharacters(in: .whitespaces))
+                header = []
+                continue
+            }
+            guard line.hasPrefix("|") else {
+                header = []
+                continue
+            }
+            let cells = line.split(separator: "|", omittingEmptySubsequences: false).dropFirst().dropLast()
+                .map { $0.trimmingCharacters(in: .whitespaces) }
+            if header.isEmpty {
+                header = cells
+                continue
+            }
+            guard header.first == "key", header.count > 2, header[2] == "default", !cells[0].hasPrefix("--") else {
+                continue
+            }
+            let keys = cells[0].split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces.union(["`"])) }
+            let defaults = keys.count > 1 ? cells[2].split(separator: ",").map(String.init) : [cells[2]]
+            guard defaults.count == keys.count else { continue }
+            for (k, d) in zip(keys, defaults) {
+                guard let v = Self.literal(d.trimmingCharacters(in: .whitespaces)) else { continue }
+                rows.append((k == section ? k : "\(section).\(k)", v))
+            }
+        }
+        return rows
+    }
+
+    /// `(table, name, key, default)` of the per-optimizer and per-schedule `key: default` cells.
+    func hyperparameterDefaults() throws -> [(table: String, name: String, key: String, value: String)] {
+        let regex = try NSRegularExpression(pattern: #"`([a-z_]+)`: (\[[^\]]*\]|[^ ,(]+)"#)
+        var rows: [(String, String, String, String)] = []
+        for line in try doc().split(separator: "\n") where line.hasPrefix("| `") {
+            let cells = line.split(separator: "|").map { $0.trimmingCharacters(in: .whitespaces) }
+            guard cells.count >= 2 else { continue }
+            let name = cells[0].trimmingCharacters(in: ["`"])
+            let table =
+                OptimizerConfig.hyperparameters[name] != nil
+                ? "optimizer" : LearningRateSchedule.hyperparameters[name] != nil ? "schedule" : ""
+            guard !table.isEmpty else { continue }
+            let s = cells[1]
+            for m in regex.matches(in: s, range: NSRange(s.startIndex..., in: s)) {
+                rows.append(
+                    (
+                        table, name, String(s[Range(m.range(at: 1), in: s)!]),
+                        String(s[Range(m.range(at: 2), in: s)!])
+                    ))
+            }
+        }
+        return rows
+    }
+
+    /// The config read, without what records how it was written (text, places, keys given).
+    func read(_ text: String, set: [String] = []) throws -> RunConfig {
+        var c = try RunConfig.parse(text, path: "job.yaml", overrides: set)
+        c.sourceText = ""
+        c.locations = [:]
+        c.givenKeys = []
+        return c
+    }
+
+    func testEveryDefaultInTheKeyTablesIsTheCodesDefault() throws {
+        let rows = try keyTableDefaults()
+        XCTAssertGreaterThan(rows.count, 30, "the doc's key tables were not parsed: \(rows)")
+        for (key, value) in rows where key != "loss" {
+            // A key of an optional section is compared within that section (given, with no keys).
+            let text = Self.base + (key.hasPrefix("training.early_stopping.") ? "training: {early_stopping: {}}\n" : "")
+            XCTAssertEqual(
+                try read(text, set: ["\(key)=\(value)"]), try read(text), "docs/config.md: \(key) defaults to \(value)")
+        }
+    }
+
+    func testEveryOptimizerAndScheduleDefaultInTheDocIsTheTables() throws {
+        let rows = try hyperparameterDefaults()
+        XCTAssertGreaterThan(rows.count, 30, "the doc's optimizer and schedule tables were not parsed: \(rows)")
+        for (table, name, key, value) in rows {
+            let text = Self.base + "\(table): {name: \(name)}\n"
+            let given = try read(text, set: ["\(table).\(key)=\(value)"])
+            let plain = try read(text)
+            let what = "docs/config.md: \(name)'s \(key) defaults to \(value)"
+            if table == "optimizer" {
+                XCTAssertEqual(given.optimizer.pair(key), plain.optimizer.pair(key), what)
+            } else {
+                XCTAssertEqual(try given.learningRateSchedule(), try plain.learningRateSchedule(), what)
+                XCTAssertEqual(given.plateauConfiguration(), plain.plateauConfiguration(), what)
+            }
+        }
     }
 }

@@ -228,16 +228,31 @@ extension ModelConfig: Codable {
         case activation, head, loss, initialization
         case forgetGateBias = "forget_gate_bias"
         case bidirectional, dropout, bias
+        /// The config file's spellings of the same keys (docs/config.md), read as well.
+        case vocabSize = "vocab_size"
+        case initKey = "init"
+        case forgetBias = "forget_bias"
     }
+
+    /// Each key's other spelling: the config file's (`vocab_size`, `init`, `forget_bias`) beside the
+    /// one files have always been written with; a decoder takes either, one name per concept.
+    static let alternativeKeys: [CodingKeys: CodingKeys] = [
+        .vocabularySize: .vocabSize, .initialization: .initKey, .forgetGateBias: .forgetBias
+    ]
 
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
+        /// The key as written, or its config-file spelling when only that is present.
+        func key(_ k: CodingKeys) -> CodingKeys {
+            guard !c.contains(k), let other = Self.alternativeKeys[k], c.contains(other) else { return k }
+            return other
+        }
         let kind = try c.decode(String.self, forKey: .inputKind)
         switch kind {
         case "features": input = .features(size: try c.decode(Int.self, forKey: .inputSize))
         case "tokens":
             input = .tokens(
-                vocabulary: try c.decode(Int.self, forKey: .vocabularySize),
+                vocabulary: try c.decode(Int.self, forKey: key(.vocabularySize)),
                 embedding: try c.decode(Int.self, forKey: .embeddingSize))
         default:
             throw DecodingError.dataCorruptedError(
@@ -262,8 +277,8 @@ extension ModelConfig: Codable {
         activation = try c.decode(OutputActivation.self, forKey: .activation)
         head = try c.decode(Head.self, forKey: .head)
         loss = try c.decode(LossKind.self, forKey: .loss)
-        initialization = try c.decodeIfPresent(Initialization.self, forKey: .initialization) ?? .pytorch
-        forgetGateBias = try c.decodeIfPresent(Bool.self, forKey: .forgetGateBias) ?? false
+        initialization = try c.decodeIfPresent(Initialization.self, forKey: key(.initialization)) ?? .pytorch
+        forgetGateBias = try c.decodeIfPresent(Bool.self, forKey: key(.forgetGateBias)) ?? false
         bidirectional = try c.decodeIfPresent(Bool.self, forKey: .bidirectional) ?? false
         dropout = try c.decodeIfPresent(Double.self, forKey: .dropout) ?? 0
     }

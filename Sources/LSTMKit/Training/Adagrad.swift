@@ -28,15 +28,21 @@ public final class Adagrad<Scalar: LSTMScalar>: Optimizer {
 
     public var configuration: OptimizerConfig {
         OptimizerConfig(
-            name: name, lr: learningRate, weightDecay: weightDecay, eps: epsilon,
-            lrDecay: learningRateDecay, initialAccumulatorValue: initialAccumulatorValue)
+            name: name,
+            values: [
+                "lr": [learningRate], "lr_decay": [learningRateDecay], "weight_decay": [weightDecay],
+                "initial_accumulator_value": [initialAccumulatorValue], "eps": [epsilon]
+            ])
     }
 
     /// torch.optim.Adagrad's parameters and defaults; traps on values torch rejects (any of
     /// them < 0).
     public init(
-        layout: ParameterLayout, learningRate: Double = 1e-2, learningRateDecay: Double = 0,
-        weightDecay: Double = 0, initialAccumulatorValue: Double = 0, epsilon: Double = 1e-10
+        layout: ParameterLayout, learningRate: Double = OptimizerConfig.defaults("adagrad", "lr")[0],
+        learningRateDecay: Double = OptimizerConfig.defaults("adagrad", "lr_decay")[0],
+        weightDecay: Double = OptimizerConfig.defaults("adagrad", "weight_decay")[0],
+        initialAccumulatorValue: Double = OptimizerConfig.defaults("adagrad", "initial_accumulator_value")[0],
+        epsilon: Double = OptimizerConfig.defaults("adagrad", "eps")[0]
     ) {
         self.learningRate = learningRate
         self.learningRateDecay = learningRateDecay

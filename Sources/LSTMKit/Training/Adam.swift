@@ -6,7 +6,8 @@ import Foundation
 private func adamUpdate<S: LSTMScalar>(
     _ p: UnsafeMutablePointer<S>, _ g: UnsafeMutablePointer<S>, _ m: UnsafeMutablePointer<S>,
     _ v: UnsafeMutablePointer<S>, _ vMax: UnsafeMutablePointer<S>?, count n: Int, step t: Int,
-    lr: Double, beta1: Double, beta2: Double, eps: Double, weightDecay: Double, decoupled: Bool
+    lr: Double, beta1: Double, beta2: Double, eps: Double, weightDecay: Double, decoupled: Bool,
+    maximize: Bool
 ) {
     let bc1 = 1 - Foundation.pow(beta1, Double(t))
     let bc2 = 1 - Foundation.pow(beta2, Double(t))
@@ -27,7 +28,8 @@ private func adamUpdate<S: LSTMScalar>(
         for i in 0..<n { p[i] *= shrink }
     }
     for i in 0..<n {
-        let d = l2 ? g[i] + wd * p[i] : g[i]
+        let gi = maximize ? -g[i] : g[i]  // torch: grad = -grad when maximizing
+        let d = l2 ? gi + wd * p[i] : gi
         let mi = smallWeight ? m[i] + w * (d - m[i]) : d - (d - m[i]) * wc
         let vi = v[i] * b2 + c2 * d * d
         m[i] = mi
@@ -47,7 +49,8 @@ private func adamUpdate<S: LSTMScalar>(
 private func adamUpdateSIMD8(
     _ p: UnsafeMutablePointer<Float>, _ g: UnsafeMutablePointer<Float>, _ m: UnsafeMutablePointer<Float>,
     _ v: UnsafeMutablePointer<Float>, _ vMax: UnsafeMutablePointer<Float>?, count n: Int, step t: Int,
-    lr: Double, beta1: Double, beta2: Double, eps: Double, weightDecay: Double, decoupled: Bool
+    lr: Double, beta1: Double, beta2: Double, eps: Double, weightDecay: Double, decoupled: Bool,
+    maximize: Bool
 ) {
     typealias S = Float
     let bc1 = 1 - Foundation.pow(beta1, Double(t))
@@ -71,7 +74,7 @@ private func adamUpdateSIMD8(
         while i < end {
             var pi = load8(p, i)
             if shrinks { pi *= shrink }
-            let gi = load8(g, i)
+            let gi = maximize ? -load8(g, i) : load8(g, i)
             let m0 = load8(m, i)
             let d = l2 ? gi + wd * pi : gi
             let mi = smallWeight ? m0 + w * (d - m0) : d - (d - m0) * wc
@@ -100,7 +103,8 @@ private func adamUpdateSIMD8(
     if end < n {
         adamUpdate(
             p + end, g + end, m + end, v + end, vMax.map { $0 + end }, count: n - end, step: t, lr: lr,
-            beta1: beta1, beta2: beta2, eps: eps, weightDecay: weightDecay, decoupled: decoupled)
+            beta1: beta1, beta2: beta2, eps: eps, weightDecay: weightDecay, decoupled: decoupled,
+            maximize: maximize)
     }
 }
 
@@ -110,6 +114,7 @@ private func adamUpdateSIMD8(
 ///     m ← β₁m + (1−β₁)d,  v ← β₂v + (1−β₂)d²,  v̂max ← max(v̂max, v) if amsgrad
 ///     θ ← θ − (lr / (1−β₁ᵗ))·m / (√v / √(1−β₂ᵗ) + ε)     (√vmax with amsgrad)
 ///
+/// With `maximize` the gradient's sign is flipped first (d = −g + λθ), as torch's does.
 /// State: "exp_avg" (m), "exp_avg_sq" (v) and, with amsgrad, "max_exp_avg_sq".
 /// `AdamW` is the same optimizer with the weight decay decoupled.
 public class Adam<Scalar: LSTMScalar>: Optimizer {
@@ -122,6 +127,8 @@ public class Adam<Scalar: LSTMScalar>: Optimizer {
     public let weightDecay: Double
     /// Normalise by the running maximum of v (torch `amsgrad`, default false).
     public let amsgrad: Bool
+    /// Ascend instead of descend: the gradient's sign is flipped (torch `maximize`, default false).
+    public let maximize: Bool
     /// Steps taken so far (t in the bias corrections).
     public var stepCount = 0
     public var stateBuffers: [(name: String, buffer: Buffer<Scalar>)] {
@@ -138,25 +145,32 @@ public class Adam<Scalar: LSTMScalar>: Optimizer {
 
     public var configuration: OptimizerConfig {
         OptimizerConfig(
-            name: name, lr: learningRate, weightDecay: weightDecay, betas: [beta1, beta2],
-            eps: epsilon, amsgrad: amsgrad)
+            name: name,
+            values: [
+                "lr": [learningRate], "betas": [beta1, beta2], "eps": [epsilon], "weight_decay": [weightDecay],
+                "amsgrad": [amsgrad ? 1 : 0], "maximize": [maximize ? 1 : 0]
+            ])
     }
 
     /// torch.optim.Adam's parameters and defaults; traps on values torch rejects (lr, eps or
     /// weight_decay < 0, a beta outside [0, 1)).
     public convenience init(
-        layout: ParameterLayout, learningRate: Double = 1e-3, beta1: Double = 0.9,
-        beta2: Double = 0.999, epsilon: Double = 1e-8, weightDecay: Double = 0,
-        amsgrad: Bool = false
+        layout: ParameterLayout, learningRate: Double = OptimizerConfig.defaults("adam", "lr")[0],
+        beta1: Double = OptimizerConfig.defaults("adam", "betas")[0],
+        beta2: Double = OptimizerConfig.defaults("adam", "betas")[1],
+        epsilon: Double = OptimizerConfig.defaults("adam", "eps")[0],
+        weightDecay: Double = OptimizerConfig.defaults("adam", "weight_decay")[0],
+        amsgrad: Bool = OptimizerConfig.defaults("adam", "amsgrad")[0] != 0,
+        maximize: Bool = OptimizerConfig.defaults("adam", "maximize")[0] != 0
     ) {
         self.init(
             layout: layout, learningRate: learningRate, beta1: beta1, beta2: beta2, epsilon: epsilon,
-            weightDecay: weightDecay, amsgrad: amsgrad, decoupled: false)
+            weightDecay: weightDecay, amsgrad: amsgrad, maximize: maximize, decoupled: false)
     }
 
     init(
         layout: ParameterLayout, learningRate: Double, beta1: Double, beta2: Double, epsilon: Double,
-        weightDecay: Double, amsgrad: Bool, decoupled: Bool
+        weightDecay: Double, amsgrad: Bool, maximize: Bool, decoupled: Bool
     ) {
         self.learningRate = learningRate
         self.beta1 = beta1
@@ -164,6 +178,7 @@ public class Adam<Scalar: LSTMScalar>: Optimizer {
         self.epsilon = epsilon
         self.weightDecay = weightDecay
         self.amsgrad = amsgrad
+        self.maximize = maximize
         self.decoupled = decoupled
         m = Buffer(count: layout.count)
         v = Buffer(count: layout.count)
@@ -185,11 +200,12 @@ public class Adam<Scalar: LSTMScalar>: Optimizer {
             adamUpdateSIMD8(
                 asFloat(p), asFloat(g), asFloat(m.base), asFloat(v.base), maxV.map { asFloat($0.base) },
                 count: params.count, step: stepCount, lr: learningRate, beta1: beta1, beta2: beta2,
-                eps: epsilon, weightDecay: weightDecay, decoupled: decoupled)
+                eps: epsilon, weightDecay: weightDecay, decoupled: decoupled, maximize: maximize)
         } else {
             adamUpdate(
                 p, g, m.base, v.base, maxV?.base, count: params.count, step: stepCount, lr: learningRate,
-                beta1: beta1, beta2: beta2, eps: epsilon, weightDecay: weightDecay, decoupled: decoupled)
+                beta1: beta1, beta2: beta2, eps: epsilon, weightDecay: weightDecay, decoupled: decoupled,
+                maximize: maximize)
         }
     }
 }
@@ -200,11 +216,16 @@ public class Adam<Scalar: LSTMScalar>: Optimizer {
 public final class AdamW<Scalar: LSTMScalar>: Adam<Scalar> {
     /// torch.optim.AdamW's parameters and defaults; traps on values torch rejects.
     public init(
-        layout: ParameterLayout, learningRate: Double = 1e-3, beta1: Double = 0.9, beta2: Double = 0.999,
-        epsilon: Double = 1e-8, weightDecay: Double = 1e-2, amsgrad: Bool = false
+        layout: ParameterLayout, learningRate: Double = OptimizerConfig.defaults("adamw", "lr")[0],
+        beta1: Double = OptimizerConfig.defaults("adamw", "betas")[0],
+        beta2: Double = OptimizerConfig.defaults("adamw", "betas")[1],
+        epsilon: Double = OptimizerConfig.defaults("adamw", "eps")[0],
+        weightDecay: Double = OptimizerConfig.defaults("adamw", "weight_decay")[0],
+        amsgrad: Bool = OptimizerConfig.defaults("adamw", "amsgrad")[0] != 0,
+        maximize: Bool = OptimizerConfig.defaults("adamw", "maximize")[0] != 0
     ) {
         super.init(
             layout: layout, learningRate: learningRate, beta1: beta1, beta2: beta2, epsilon: epsilon,
-            weightDecay: weightDecay, amsgrad: amsgrad, decoupled: true)
+            weightDecay: weightDecay, amsgrad: amsgrad, maximize: maximize, decoupled: true)
     }
 }

@@ -48,7 +48,7 @@ public protocol Optimizer<Scalar>: AnyObject {
 
 extension Optimizer {
     /// Name and learning rate only, for conformers that predate `configuration`.
-    public var configuration: OptimizerConfig { OptimizerConfig(name: name, lr: learningRate) }
+    public var configuration: OptimizerConfig { OptimizerConfig(name: name, values: ["lr": [learningRate]]) }
 }
 
 /// Traps with the validation message if `config` is invalid (the initialisers' contract;

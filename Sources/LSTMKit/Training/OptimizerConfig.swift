@@ -6,57 +6,61 @@ import Foundation
 /// An optimizer by torch.optim name with its hyperparameters under torch's keyword names
 /// (JSON: `{"name": "adamw", "lr": 3e-4, "betas": [0.9, 0.95], "weight_decay": 0.1}`).
 ///
-/// nil means torch's default for that optimizer. `makeOptimizer(layout:)` validates as torch's
+/// Every hyperparameter is one row of `hyperparameters` (key, type, default, range); this type
+/// holds the ones given, by key, and reads, writes, validates and builds through that table, so a
+/// new hyperparameter is one row there, one field in its optimizer and one row in docs/config.md.
+/// A key left out means torch's default. `makeOptimizer(layout:)` validates as torch's
 /// constructors do and throws `HyperparameterError` for an unknown name, a hyperparameter the
 /// optimizer does not take, or an invalid value; decoding rejects unknown keys.
 public struct OptimizerConfig: Codable, Sendable, Equatable {
     /// torch.optim class name, case-insensitive: sgd, adam, adamw, rmsprop, adagrad.
     public var name: String
-    /// All: `lr`. Defaults: 1e-3 (sgd, adam, adamw), 1e-2 (rmsprop, adagrad).
-    public var lr: Double?
-    /// sgd, rmsprop: `momentum` (default 0).
-    public var momentum: Double?
-    /// sgd: `dampening` (default 0).
-    public var dampening: Double?
-    /// sgd: `nesterov` (default false).
-    public var nesterov: Bool?
-    /// All: `weight_decay` (default 0; adamw 0.01).
-    public var weightDecay: Double?
-    /// adam, adamw: `betas` = [β₁, β₂] (default [0.9, 0.999]).
-    public var betas: [Double]?
-    /// adam, adamw, rmsprop, adagrad: `eps` (default 1e-8; adagrad 1e-10).
-    public var eps: Double?
-    /// adam, adamw: `amsgrad` (default false).
-    public var amsgrad: Bool?
-    /// rmsprop: `alpha` (default 0.99).
-    public var alpha: Double?
-    /// rmsprop: `centered` (default false).
-    public var centered: Bool?
-    /// adagrad: `lr_decay` (default 0).
-    public var lrDecay: Double?
-    /// adagrad: `initial_accumulator_value` (default 0).
-    public var initialAccumulatorValue: Double?
+    /// The hyperparameters given, by torch key: one number (a flag as 0 or 1) or, for `betas`, two.
+    public var values: [String: [Double]]
 
-    /// A configuration; unspecified hyperparameters take torch's defaults.
-    public init(
-        name: String, lr: Double? = nil, momentum: Double? = nil, dampening: Double? = nil,
-        nesterov: Bool? = nil, weightDecay: Double? = nil, betas: [Double]? = nil, eps: Double? = nil,
-        amsgrad: Bool? = nil, alpha: Double? = nil, centered: Bool? = nil, lrDecay: Double? = nil,
-        initialAccumulatorValue: Double? = nil
-    ) {
+    /// A configuration from values by torch key (flags as 0 or 1, `betas` as two numbers), as the
+    /// YAML reader collects them; keys left out take torch's defaults.
+    public init(name: String, values: [String: [Double]] = [:]) {
         self.name = name
-        self.lr = lr
-        self.momentum = momentum
-        self.dampening = dampening
-        self.nesterov = nesterov
-        self.weightDecay = weightDecay
-        self.betas = betas
-        self.eps = eps
-        self.amsgrad = amsgrad
-        self.alpha = alpha
-        self.centered = centered
-        self.lrDecay = lrDecay
-        self.initialAccumulatorValue = initialAccumulatorValue
+        self.values = values
+    }
+
+    /// A configuration from literals by torch key: `OptimizerConfig(name: "adam", ["lr": 0.01, "amsgrad": true])`.
+    public init(name: String, _ settings: [String: Setting]) {
+        self.init(name: name, values: settings.mapValues(\.numbers))
+    }
+
+    /// One hyperparameter's value written as a literal: a number, a flag or a list (`betas`).
+    public struct Setting: Sendable, ExpressibleByFloatLiteral, ExpressibleByIntegerLiteral,
+        ExpressibleByBooleanLiteral, ExpressibleByArrayLiteral
+    {
+        public let numbers: [Double]
+        public init(_ x: Double) { numbers = [x] }
+        public init(floatLiteral x: Double) { numbers = [x] }
+        public init(integerLiteral x: Int) { numbers = [Double(x)] }
+        public init(booleanLiteral b: Bool) { numbers = [b ? 1 : 0] }
+        public init(arrayLiteral xs: Double...) { numbers = xs }
+    }
+
+    /// The value of `key`, or this optimizer's default for it (the first number for `betas`);
+    /// traps for a key the optimizer's row list lacks (call after `validate()`).
+    public func real(_ key: String) -> Double { pair(key)[0] }
+
+    /// The flag `key` (given or default).
+    public func flag(_ key: String) -> Bool { real(key) != 0 }
+
+    /// All numbers of `key` (given or default): two for `betas`.
+    public func pair(_ key: String) -> [Double] {
+        values[key] ?? Self.hyperparameters[name.lowercased()]![key: key].defaults
+    }
+
+    /// The learning rate given, if any.
+    public var lr: Double? { values["lr"]?.first }
+
+    /// `optimizer`'s default for `key` from the table (two numbers for `betas`): the default
+    /// arguments of the optimizers' initialisers read it, so each default is written once.
+    public static func defaults(_ optimizer: String, _ key: String) -> [Double] {
+        hyperparameters[optimizer]![key: key].defaults
     }
 
     /// The optimizer names `makeOptimizer` knows.
@@ -73,11 +77,12 @@ public struct OptimizerConfig: Codable, Sendable, Equatable {
         let momentum = H("momentum", .real, default: [0], bounds: .closed(0, 1))
         let betas = H("betas", .pair, default: [0.9, 0.999], bounds: .halfOpen(0, 1), torchBelow: 1)
         let amsgrad = H("amsgrad", .flag, default: [0])
+        let maximize = H("maximize", .flag, default: [0])
         let dampening = H("dampening", .real, default: [0], bounds: .closed(0, 1), torchAtLeast: .some(nil))
         return [
             "sgd": [lr(1e-3), momentum, dampening, weightDecay(0), H("nesterov", .flag, default: [0])],
-            "adam": [lr(1e-3), betas, eps(1e-8), weightDecay(0), amsgrad],
-            "adamw": [lr(1e-3), betas, eps(1e-8), weightDecay(1e-2), amsgrad],
+            "adam": [lr(1e-3), betas, eps(1e-8), weightDecay(0), amsgrad, maximize],
+            "adamw": [lr(1e-3), betas, eps(1e-8), weightDecay(1e-2), amsgrad, maximize],
             "rmsprop": [
                 lr(1e-2), H("alpha", .real, default: [0.99], bounds: .closed(0, 1)), eps(1e-8), weightDecay(0),
                 momentum, H("centered", .flag, default: [0])
@@ -92,59 +97,44 @@ public struct OptimizerConfig: Codable, Sendable, Equatable {
     /// The hyperparameter keys each optimizer takes, in torch's argument order.
     public static let hyperparameterKeys: [String: [String]] = hyperparameters.mapValues { $0.map(\.key) }
 
-    /// A configuration from values by torch key (flags as 0 or 1, `betas` as two numbers), as the
-    /// YAML reader collects them.
-    public init(name: String, values v: [String: [Double]]) {
-        self.init(
-            name: name, lr: v["lr"]?.first, momentum: v["momentum"]?.first, dampening: v["dampening"]?.first,
-            nesterov: v["nesterov"].map { $0.first != 0 }, weightDecay: v["weight_decay"]?.first,
-            betas: v["betas"], eps: v["eps"]?.first, amsgrad: v["amsgrad"].map { $0.first != 0 },
-            alpha: v["alpha"]?.first, centered: v["centered"].map { $0.first != 0 },
-            lrDecay: v["lr_decay"]?.first, initialAccumulatorValue: v["initial_accumulator_value"]?.first)
-    }
+    /// Every row of every optimizer by JSON key (a key means the same wherever it appears).
+    static let rowsByCodingKey: [String: Hyperparameter] = Dictionary(
+        hyperparameters.values.joined().map { ($0.codingKey, $0) }, uniquingKeysWith: { a, _ in a })
 
-    /// The hyperparameters that are set, by torch key (flags as 0 or 1).
-    public var values: [String: [Double]] {
-        let all: [String: [Double]?] = [
-            "lr": lr.map { [$0] }, "momentum": momentum.map { [$0] }, "dampening": dampening.map { [$0] },
-            "nesterov": nesterov.map { [$0 ? 1 : 0] }, "weight_decay": weightDecay.map { [$0] }, "betas": betas,
-            "eps": eps.map { [$0] }, "amsgrad": amsgrad.map { [$0 ? 1 : 0] }, "alpha": alpha.map { [$0] },
-            "centered": centered.map { [$0 ? 1 : 0] }, "lr_decay": lrDecay.map { [$0] },
-            "initial_accumulator_value": initialAccumulatorValue.map { [$0] }
-        ]
-        return all.compactMapValues { $0 }
-    }
-
-    enum CodingKeys: String, CodingKey, CaseIterable {
-        case name, lr, momentum, dampening, nesterov, betas, eps, amsgrad, alpha, centered
-        case weightDecay = "weight_decay"
-        case lrDecay = "lr_decay"
-        case initialAccumulatorValue = "initial_accumulator_value"
-    }
-
-    /// Decodes the keys above and throws `HyperparameterError.unsupportedHyperparameter`
-    /// for any other key, so a misspelt hyperparameter is an error rather than a default.
+    /// Decodes "name" and the table's keys, each by its row's type, and throws
+    /// `HyperparameterError.unsupportedHyperparameter` for any other key, so a misspelt
+    /// hyperparameter is an error rather than a default.
     public init(from decoder: any Decoder) throws {
-        let any = try decoder.container(keyedBy: HyperparameterCodingKey.self)
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        name = try c.decode(String.self, forKey: .name)
-        let known = Set(["name"] + Self.hyperparameters.values.joined().map(\.codingKey))
-        if let unknown = any.allKeys.map(\.stringValue).sorted().first(where: { !known.contains($0) }) {
-            throw HyperparameterError.unsupportedHyperparameter(
-                owner: name, key: unknown, accepted: Self.hyperparameterKeys[name.lowercased()] ?? [])
+        let c = try decoder.container(keyedBy: HyperparameterCodingKey.self)
+        let name = try c.decode(String.self, forKey: HyperparameterCodingKey(stringValue: "name"))
+        var values: [String: [Double]] = [:]
+        for key in c.allKeys.sorted(by: { $0.stringValue < $1.stringValue }) where key.stringValue != "name" {
+            guard let h = Self.rowsByCodingKey[key.stringValue] else {
+                throw HyperparameterError.unsupportedHyperparameter(
+                    owner: name, key: key.stringValue, accepted: Self.hyperparameterKeys[name.lowercased()] ?? [])
+            }
+            switch h.kind {
+            case .flag: values[h.key] = [try c.decode(Bool.self, forKey: key) ? 1 : 0]
+            case .pair: values[h.key] = try c.decode([Double].self, forKey: key)
+            case .real, .integer, .choice: values[h.key] = [try c.decode(Double.self, forKey: key)]
+            }
         }
-        lr = try c.decodeIfPresent(Double.self, forKey: .lr)
-        momentum = try c.decodeIfPresent(Double.self, forKey: .momentum)
-        dampening = try c.decodeIfPresent(Double.self, forKey: .dampening)
-        nesterov = try c.decodeIfPresent(Bool.self, forKey: .nesterov)
-        weightDecay = try c.decodeIfPresent(Double.self, forKey: .weightDecay)
-        betas = try c.decodeIfPresent([Double].self, forKey: .betas)
-        eps = try c.decodeIfPresent(Double.self, forKey: .eps)
-        amsgrad = try c.decodeIfPresent(Bool.self, forKey: .amsgrad)
-        alpha = try c.decodeIfPresent(Double.self, forKey: .alpha)
-        centered = try c.decodeIfPresent(Bool.self, forKey: .centered)
-        lrDecay = try c.decodeIfPresent(Double.self, forKey: .lrDecay)
-        initialAccumulatorValue = try c.decodeIfPresent(Double.self, forKey: .initialAccumulatorValue)
+        self.init(name: name, values: values)
+    }
+
+    /// Encodes "name" and the values given, each by its row's type.
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: HyperparameterCodingKey.self)
+        try c.encode(name, forKey: HyperparameterCodingKey(stringValue: "name"))
+        for (k, v) in values.sorted(by: { $0.key < $1.key }) {
+            let h = Self.rowsByCodingKey.values.first { $0.key == k }
+            let key = HyperparameterCodingKey(stringValue: h?.codingKey ?? k)
+            switch h?.kind {
+            case .flag?: try c.encode(v[0] != 0, forKey: key)
+            case .pair?: try c.encode(v, forKey: key)
+            default: try c.encode(v[0], forKey: key)
+            }
+        }
     }
 
     /// Checks the name, that every hyperparameter set belongs to this optimizer, and the
@@ -175,7 +165,8 @@ public struct OptimizerConfig: Codable, Sendable, Equatable {
             case .flag, .choice: break
             }
         }
-        if nesterov == true && ((momentum ?? 0) <= 0 || (dampening ?? 0) != 0) {
+        if (set["nesterov"]?.first ?? 0) != 0, (set["momentum"]?.first ?? 0) <= 0 || (set["dampening"]?.first ?? 0) != 0
+        {
             throw HyperparameterError.invalidValue(
                 key: "nesterov", value: "true", requirement: "Nesterov momentum requires a momentum and zero dampening")
         }
@@ -187,10 +178,6 @@ public struct OptimizerConfig: Codable, Sendable, Equatable {
     ) throws -> any Optimizer<Scalar> {
         try validate()
         let name = name.lowercased()
-        let table = Self.hyperparameters[name]!
-        let set = values
-        func real(_ key: String) -> Double { set[key]?.first ?? table[key: key].defaultValue }
-        func flag(_ key: String) -> Bool { real(key) != 0 }
         switch name {
         case "sgd":
             return SGD<Scalar>(
@@ -198,15 +185,17 @@ public struct OptimizerConfig: Codable, Sendable, Equatable {
                 dampening: real("dampening"), weightDecay: real("weight_decay"),
                 nesterov: flag("nesterov"))
         case "adam", "adamw":
-            let b = set["betas"] ?? table[key: "betas"].defaults
+            let b = pair("betas")
             if name == "adam" {
                 return Adam<Scalar>(
                     layout: layout, learningRate: real("lr"), beta1: b[0], beta2: b[1],
-                    epsilon: real("eps"), weightDecay: real("weight_decay"), amsgrad: flag("amsgrad"))
+                    epsilon: real("eps"), weightDecay: real("weight_decay"), amsgrad: flag("amsgrad"),
+                    maximize: flag("maximize"))
             }
             return AdamW<Scalar>(
                 layout: layout, learningRate: real("lr"), beta1: b[0], beta2: b[1],
-                epsilon: real("eps"), weightDecay: real("weight_decay"), amsgrad: flag("amsgrad"))
+                epsilon: real("eps"), weightDecay: real("weight_decay"), amsgrad: flag("amsgrad"),
+                maximize: flag("maximize"))
         case "rmsprop":
             return RMSprop<Scalar>(
                 layout: layout, learningRate: real("lr"), alpha: real("alpha"),

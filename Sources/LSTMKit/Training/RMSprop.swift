@@ -35,15 +35,22 @@ public final class RMSprop<Scalar: LSTMScalar>: Optimizer {
 
     public var configuration: OptimizerConfig {
         OptimizerConfig(
-            name: name, lr: learningRate, momentum: momentum, weightDecay: weightDecay,
-            eps: epsilon, alpha: alpha, centered: centered)
+            name: name,
+            values: [
+                "lr": [learningRate], "alpha": [alpha], "eps": [epsilon], "weight_decay": [weightDecay],
+                "momentum": [momentum], "centered": [centered ? 1 : 0]
+            ])
     }
 
     /// torch.optim.RMSprop's parameters and defaults; traps on values torch rejects (lr, eps,
     /// momentum, weight_decay or alpha < 0).
     public init(
-        layout: ParameterLayout, learningRate: Double = 1e-2, alpha: Double = 0.99, epsilon: Double = 1e-8,
-        weightDecay: Double = 0, momentum: Double = 0, centered: Bool = false
+        layout: ParameterLayout, learningRate: Double = OptimizerConfig.defaults("rmsprop", "lr")[0],
+        alpha: Double = OptimizerConfig.defaults("rmsprop", "alpha")[0],
+        epsilon: Double = OptimizerConfig.defaults("rmsprop", "eps")[0],
+        weightDecay: Double = OptimizerConfig.defaults("rmsprop", "weight_decay")[0],
+        momentum: Double = OptimizerConfig.defaults("rmsprop", "momentum")[0],
+        centered: Bool = OptimizerConfig.defaults("rmsprop", "centered")[0] != 0
     ) {
         self.learningRate = learningRate
         self.alpha = alpha

@@ -33,8 +33,11 @@ public final class SGD<Scalar: LSTMScalar>: Optimizer {
 
     public var configuration: OptimizerConfig {
         OptimizerConfig(
-            name: name, lr: learningRate, momentum: momentum, dampening: dampening,
-            nesterov: nesterov, weightDecay: weightDecay)
+            name: name,
+            values: [
+                "lr": [learningRate], "momentum": [momentum], "dampening": [dampening],
+                "weight_decay": [weightDecay], "nesterov": [nesterov ? 1 : 0]
+            ])
     }
 
     /// torch.optim.SGD's parameters and defaults; traps on values torch rejects (lr < 0,
@@ -42,8 +45,11 @@ public final class SGD<Scalar: LSTMScalar>: Optimizer {
     /// momentum, the buffer is allocated at the first step: use `init(layout:…)` to have it
     /// (and `stateBuffers`) before then, e.g. to restore a checkpoint.
     public init(
-        learningRate: Double = 1e-3, momentum: Double = 0, dampening: Double = 0,
-        weightDecay: Double = 0, nesterov: Bool = false
+        learningRate: Double = OptimizerConfig.defaults("sgd", "lr")[0],
+        momentum: Double = OptimizerConfig.defaults("sgd", "momentum")[0],
+        dampening: Double = OptimizerConfig.defaults("sgd", "dampening")[0],
+        weightDecay: Double = OptimizerConfig.defaults("sgd", "weight_decay")[0],
+        nesterov: Bool = OptimizerConfig.defaults("sgd", "nesterov")[0] != 0
     ) {
         self.learningRate = learningRate
         self.momentum = momentum
@@ -55,8 +61,11 @@ public final class SGD<Scalar: LSTMScalar>: Optimizer {
 
     /// As `init(learningRate:…)`, with the momentum buffer allocated up front for `layout`.
     public convenience init(
-        layout: ParameterLayout, learningRate: Double = 1e-3, momentum: Double = 0,
-        dampening: Double = 0, weightDecay: Double = 0, nesterov: Bool = false
+        layout: ParameterLayout, learningRate: Double = OptimizerConfig.defaults("sgd", "lr")[0],
+        momentum: Double = OptimizerConfig.defaults("sgd", "momentum")[0],
+        dampening: Double = OptimizerConfig.defaults("sgd", "dampening")[0],
+        weightDecay: Double = OptimizerConfig.defaults("sgd", "weight_decay")[0],
+        nesterov: Bool = OptimizerConfig.defaults("sgd", "nesterov")[0] != 0
     ) {
         self.init(
             learningRate: learningRate, momentum: momentum, dampening: dampening,

@@ -1,4 +1,4 @@
-// The MPI implementation of LSTMKit's GradientReducer. Compiled only with the package trait
+// The MPI implementation of LSTMKit's ProcessGroup. Compiled only with the package trait
 // `MPI` (`swift build --traits MPI`, which needs Open MPI's headers and libmpi); without it this
 // module is empty and nothing links libmpi.
 #if MPI
@@ -6,10 +6,10 @@
     import Foundation
     import LSTMKit
 
-    /// The processes `mpirun` started, as a `GradientReducer` over MPI_COMM_WORLD.
+    /// The processes `mpirun` started, as a `ProcessGroup` over MPI_COMM_WORLD.
     ///
     /// The gradient exchange is one MPI_Allgatherv of bytes (each rank's subtree sums and shard
-    /// losses, see GradientReducer.swift); the order of the additions is ours, never MPI's, so
+    /// losses, see ExactReduction.swift); the order of the additions is ours, never MPI's, so
     /// the result is the same for any N. Integer sums (target counts, the stop flag) use
     /// MPI_Allreduce, exact in any order. Collectives are called from the thread that called
     /// `init` (MPI_THREAD_FUNNELED).
@@ -17,7 +17,7 @@
     /// Failures: `abort` prints the message and calls MPI_Abort, which ends every rank; a rank
     /// that dies (crash, SIGKILL) makes Open MPI's runtime end the job, so no rank waits forever
     /// in a collective.
-    public final class MPIProcessGroup: GradientReducer, @unchecked Sendable {
+    public final class MPIProcessGroup: ProcessGroup, @unchecked Sendable {
         public let rank: Int
         public let worldSize: Int
         public let processesOnThisHost: Int

@@ -7,7 +7,7 @@ import LSTMKit
 /// refuse a plan that does not fit in the memory available (docs/config.md, "Memory plan").
 ///
 /// Every item mirrors an allocation in the code: the parameter arena (`ParameterLayout`), one
-/// gradient arena and one `Workspace` per shard (`DataParallelScheduler`), the optimizer's state
+/// gradient arena and one `Workspace` per shard (`ShardWorkers`), the optimizer's state
 /// arenas, the loaders' two minibatch slots, the validation workspace (`Evaluator`), carried
 /// state and the copies a checkpoint makes. Tests compare the items with the real objects'
 /// sizes, so the plan cannot drift from the code silently.
@@ -165,7 +165,7 @@ public struct MemoryPlan: Sendable, Equatable {
     ) throws -> MemoryPlan {
         let s =
             shards
-            ?? DataParallelScheduler<Float>.defaultShardCount(batchSize: batch, hidden: width(model, layer: 0))
+            ?? ShardWorkers<Float>.defaultShardCount(batchSize: batch, hidden: width(model, layer: 0))
         let rowsPerShard = max(1, (batch + s - 1) / s)
         let f = MemoryLayout<Float>.stride
         let params = try parameterCount(model)

@@ -90,7 +90,7 @@ public final class TrainingRun {
     /// The processes this run is one of (`SingleProcess` unless launched by mpirun with the MPI
     /// build). Every rank trains the same model on its rows of each minibatch; rank 0 alone
     /// writes metrics, plots, config.yaml and checkpoints.
-    public let reducer: any GradientReducer
+    public let reducer: any ProcessGroup
     /// Whether this process writes the run's files (rank 0).
     public var writesFiles: Bool { reducer.rank == 0 }
 
@@ -103,7 +103,7 @@ public final class TrainingRun {
     /// Validation's workspace, made once (it reads the live parameters).
     lazy var evaluator = Evaluator(
         network: network, parameters: parameters, maxBatch: config.data.batchSize,
-        maxSteps: trainer.scheduler.maxSteps)
+        maxSteps: trainer.shardWorkers.maxSteps)
     let schedule: LearningRateSchedule
     let store: CheckpointStore
     /// The TensorBoard event file (`logging.tensorboard`; rank 0 only), or nil.
@@ -147,7 +147,7 @@ public final class TrainingRun {
     ///     before its first) is reused either way.
     public convenience init(
         config: RunConfig, initFrom: String? = nil, overwrite: Bool = false,
-        reducer: any GradientReducer = SingleProcess()
+        reducer: any ProcessGroup = SingleProcess()
     ) throws {
         try self.init(
             config: config, checkpoint: nil, initFrom: initFrom, provenance: nil,
@@ -167,7 +167,7 @@ public final class TrainingRun {
     /// `config.yaml` it left in `directory` (`resumedFromCheckpoint` is then false).
     /// Everything is written into `directory`, wherever the run was first started (a moved run
     /// directory resumes in its new place).
-    public static func resume(directory: String, reducer: any GradientReducer = SingleProcess()) throws
+    public static func resume(directory: String, reducer: any ProcessGroup = SingleProcess()) throws
         -> TrainingRun
     {
         var isDirectory: ObjCBool = false
@@ -222,7 +222,7 @@ public final class TrainingRun {
 
     private init(
         config: RunConfig, checkpoint: Checkpoint?, initFrom: String?, provenance: RunProvenance?,
-        fresh: FreshStart, reducer: any GradientReducer
+        fresh: FreshStart, reducer: any ProcessGroup
     ) throws {
         self.config = config
         self.reducer = reducer
@@ -311,13 +311,14 @@ public final class TrainingRun {
         let shards =
             config.parallel.shards
             ?? (world > 1
-                ? DataParallelScheduler<Float>.defaultDistributedShardCount(batchSize: config.data.batchSize) : nil)
+                ? ShardWorkers<Float>.defaultDistributedShardCount(batchSize: config.data.batchSize) : nil)
         if let shards, shards < world {
             throw config.error(
                 at: "parallel.shards",
                 "\(shards) shard(s)\(config.parallel.shards == nil ? " (the multi-process default, batch_size / 16)" : "") cannot be dealt to \(world) processes; set parallel.shards ≥ \(world) (the same value for every process count gives the same bits)"
             )
         }
+        // One partition for the loader (which rows this rank reads) and the trainer (which shards it runs).
         let partition = world > 1 ? reducer.partition(shards: shards!) : nil
         trainLoader = try BatchLoader(
             file: trainFile, split: config.data.trainSplit, batchSize: config.data.batchSize,
@@ -347,7 +348,7 @@ public final class TrainingRun {
             network: network, parameters: params, optimizer: opt, maxBatch: config.data.batchSize,
             maxSteps: maxSteps, shards: shards,
             workers: config.parallel.workers ?? reducer.defaultWorkers(shards: shards),
-            clipNorm: config.training.clipNorm, reducer: reducer)
+            clipNorm: config.training.clipNorm, group: reducer, partition: partition)
         trainer.clipValue = config.training.clipValue
         trainer.nonFinitePolicy = config.training.nanPolicy
         trainer.dropoutSeed = config.seed
@@ -463,7 +464,7 @@ public final class TrainingRun {
         var sessionSeconds = 0.0  // for the ETA
         progress.message(
             "training \(model.summary): \(parameters.count) parameters, \(steps) minibatches per epoch, "
-                + "\(totalSteps) steps, \(trainer.scheduler.shardCount) shard(s) on \(trainer.scheduler.workerCount) worker(s)"
+                + "\(totalSteps) steps, \(trainer.shardWorkers.shardCount) shard(s) on \(trainer.shardWorkers.workerCount) worker(s)"
                 + (reducer.worldSize > 1 ? " in each of \(reducer.worldSize) processes" : "")
         )
         progress.message(GEMMKernel.summary)
@@ -751,12 +752,12 @@ extension TrainingRun {
     func gatherCarriedState() throws -> [LSTMState<Float>?] {
         var states = trainer.carriedState
         guard reducer.worldSize > 1 else { return states }
-        let local = trainer.scheduler.localShards
+        let local = trainer.shardWorkers.localShards
         let mine = try JSONCoding.encoder().encode(Array(states[local]))
         guard let all = reducer.gatherToRoot([UInt8](mine)) else { return states }
         for r in 0..<reducer.worldSize {
             let theirs = try JSONCoding.decoder().decode([LSTMState<Float>?].self, from: Data(all[r]))
-            let block = trainer.scheduler.partition.block(r)
+            let block = trainer.shardWorkers.partition.block(r)
             for (k, s) in block.enumerated() { states[s] = theirs[k] }
         }
         return states

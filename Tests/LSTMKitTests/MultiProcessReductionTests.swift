@@ -2,7 +2,7 @@ import Foundation
 import LSTMKit
 import XCTest
 
-/// The exact multi-process reduction (GradientReducer.swift): N ranks, each holding only its
+/// The exact multi-process reduction (ExactReduction.swift): N ranks, each holding only its
 /// block of the S shards, end with the one-process bits. Ranks run as threads (ThreadGroup), so
 /// this runs everywhere; scripts/test-mpi.sh checks the same through `mpirun … lstm train`.
 final class MultiProcessReductionTests: XCTestCase {
@@ -86,7 +86,7 @@ final class MultiProcessReductionTests: XCTestCase {
         weights: [Float], losses: [[Double]], carried: [[LSTMState<Float>?]]
     ) {
         let batches = data()
-        let group: [any GradientReducer] = n == 1 ? [SingleProcess()] : ThreadGroup.members(n)
+        let group: [any ProcessGroup] = n == 1 ? [SingleProcess()] : ThreadGroup.members(n)
         final class Results: @unchecked Sendable {
             var weights: [[Float]]
             var losses: [[Double]]
@@ -108,14 +108,14 @@ final class MultiProcessReductionTests: XCTestCase {
             let adam = Adam<Float>(layout: params.layout, learningRate: 0.01)
             let trainer = Trainer(
                 network: net, parameters: params, optimizer: adam, maxBatch: 13, maxSteps: 5, shards: s,
-                workers: 2, reducer: group[r])
+                workers: 2, group: group[r])
             trainer.dropoutSeed = 11
             trainer.carriesState = carry
             var mine: [Double] = []
             for i in 0..<steps {
                 let whole = batches[(carry ? 0 : i) % batches.count]
                 let part =
-                    n == 1 ? whole : rankRows(whole, trainer.scheduler.partition.localRows(batch: whole.batchSize))
+                    n == 1 ? whole : rankRows(whole, trainer.shardWorkers.partition.localRows(batch: whole.batchSize))
                 mine.append(try! trainer.train(part).loss)
             }
             lock.lock()

@@ -7,7 +7,7 @@ import Foundation
 // unspecialised body: every `+` and `*` then goes through `Numeric` witness tables and value
 // witnesses, 3–5× slower (measured: ~50% of `lstm train`'s instructions were Swift's generic
 // runtime before this rule). So every public generic entry point that other modules call per
-// step — `Trainer.train`, `DataParallelScheduler.computeGradient`, `LSTMNetwork.forward`,
+// step — `Trainer.train`, `ShardWorkers.computeGradient`, `LSTMNetwork.forward`,
 // `backward`, `lossAndGradient`, each optimizer's `step`, the clipping functions — carries two
 // pairs of `@_specialize`:
 //   - `@_specialize(exported: true, where T == Float)` (and Double) emits public Float/Double
@@ -64,12 +64,13 @@ public enum TrainingError: Error, CustomStringConvertible, Equatable {
     }
 }
 
-/// Minibatch training with the data-parallel scheduler: gradient, non-finite guard, optional
+/// Minibatch training with the shard workers: gradient, non-finite guard, optional
 /// clipping, update. Weights never become non-finite: a bad step is never applied.
 public final class Trainer<T: LSTMScalar> {
     public let network: LSTMNetwork<T>
     public let parameters: ParameterSet<T>
-    public let scheduler: DataParallelScheduler<T>
+    /// The threads that run the shards (and the exact reduction across processes).
+    public let shardWorkers: ShardWorkers<T>
     public let optimizer: any Optimizer<T>
     /// Clip the global gradient norm to this value before each update (nil: no clipping).
     public var clipNorm: Double?
@@ -96,16 +97,16 @@ public final class Trainer<T: LSTMScalar> {
     public init(
         network: LSTMNetwork<T>, parameters: ParameterSet<T>, optimizer: any Optimizer<T>,
         maxBatch: Int, maxSteps: Int, shards: Int? = nil, workers: Int? = nil, clipNorm: Double? = nil,
-        reducer: any GradientReducer = SingleProcess()
+        group: any ProcessGroup = SingleProcess(), partition: ShardPartition? = nil
     ) {
         self.network = network
         self.parameters = parameters
         self.optimizer = optimizer
         self.clipNorm = clipNorm
-        scheduler = DataParallelScheduler(
+        shardWorkers = ShardWorkers(
             network: network, maxBatch: maxBatch, maxSteps: maxSteps, shards: shards, workers: workers,
-            reducer: reducer)
-        carried = Array(repeating: nil, count: scheduler.shardCount)
+            group: group, partition: partition)
+        carried = Array(repeating: nil, count: shardWorkers.shardCount)
     }
 
     /// Forgets carried state (call at the start of every epoch of a stateful stream).
@@ -137,25 +138,25 @@ public final class Trainer<T: LSTMScalar> {
         let t0 = DispatchTime.now().uptimeNanoseconds
         let dropout = network.config.dropout > 0 ? DropoutContext(seed: dropoutSeed, step: step) : nil
         let globalBatch = batch.globalBatchSize ?? batch.batchSize
-        let firstShard = scheduler.localShards.lowerBound
+        let firstShard = shardWorkers.localShards.lowerBound
         if carriesState, let first = carried[firstShard],
-            first.h.first?.count != scheduler.shardRows(firstShard, batch: globalBatch).count
+            first.h.first?.count != shardWorkers.shardRows(firstShard, batch: globalBatch).count
                 * network.config.hiddenSize(0)
         {
             resetState()  // the minibatch shape changed: state cannot carry over
         }
         // The local shards, then the reduction across processes (a no-op in one process).
         let loss = batch.withView {
-            scheduler.computeGradient(
+            shardWorkers.computeGradient(
                 parameters, $0, initialStates: carriesState ? carried : nil, dropout: dropout,
                 globalBatchSize: globalBatch)
         }
         if carriesState {
-            for s in scheduler.localShards where !scheduler.shardRows(s, batch: globalBatch).isEmpty {
-                carried[s] = scheduler.finalState(shard: s)
+            for s in shardWorkers.localShards where !shardWorkers.shardRows(s, batch: globalBatch).isEmpty {
+                carried[s] = shardWorkers.finalState(shard: s)
             }
         }
-        let grads = scheduler.gradients
+        let grads = shardWorkers.gradients
         let norm = gradientNorm(grads)
         step += 1
         let finite = loss.mean.isFinite && norm.isFinite

@@ -8,9 +8,10 @@
 
     /// The processes `mpirun` started, as a `ProcessGroup` over MPI_COMM_WORLD.
     ///
-    /// The gradient exchange is one MPI_Allgatherv of bytes (each rank's subtree sums and shard
-    /// losses, see ExactReduction.swift); the order of the additions is ours, never MPI's, so
-    /// the result is the same for any N. Integer sums (target counts, the stop flag) use
+    /// The gradient exchange is one MPI_Alltoallv of bytes (each rank's subtree sums restricted to
+    /// each destination's slice, and its shard losses; see ExactReduction.swift), the updated
+    /// weights one MPI_Allgatherv; the order of the additions is ours, never MPI's, so the result
+    /// is the same for any N. Integer sums (target counts, the stop flag) use
     /// MPI_Allreduce, exact in any order. Collectives are called from the thread that called
     /// `init` (MPI_THREAD_FUNNELED).
     ///
@@ -65,7 +66,20 @@
                     MPI_Allgatherv(
                         cmpi_in_place(), 0, cmpi_byte(), buffer, counts.baseAddress, offsets.baseAddress,
                         cmpi_byte(), cmpi_comm_world())
-                }, "MPI_Allgatherv of the gradients")
+                }, "MPI_Allgatherv")
+        }
+
+        public func allToAll(
+            send: UnsafeRawPointer, sendCounts: UnsafeBufferPointer<Int32>, sendOffsets: UnsafeBufferPointer<Int32>,
+            receive: UnsafeMutableRawPointer, receiveCounts: UnsafeBufferPointer<Int32>,
+            receiveOffsets: UnsafeBufferPointer<Int32>
+        ) {
+            timed(
+                {
+                    MPI_Alltoallv(
+                        send, sendCounts.baseAddress, sendOffsets.baseAddress, cmpi_byte(), receive,
+                        receiveCounts.baseAddress, receiveOffsets.baseAddress, cmpi_byte(), cmpi_comm_world())
+                }, "MPI_Alltoallv of the gradient slices")
         }
 
         public func sum(_ values: UnsafeMutableBufferPointer<Int64>) {

@@ -161,7 +161,7 @@ public struct MemoryPlan: Sendable, Equatable {
     /// when `validates`.
     public static func training(
         model: ModelConfig, schema: DatasetSchema, batch: Int, steps: Int, shards: Int?,
-        optimizer: OptimizerConfig, validates: Bool, stateful: Bool
+        optimizer: OptimizerConfig, validates: Bool, stateful: Bool, worldSize: Int = 1
     ) throws -> MemoryPlan {
         let s =
             shards
@@ -174,7 +174,13 @@ public struct MemoryPlan: Sendable, Equatable {
         try plan.add("parameters", paramBytes)
         try plan.add("gradients (\(s) shard arena(s))", product([s, paramBytes], "the gradients"))
         let arenas = optimizerStateArenas(optimizer)
-        try plan.add("optimizer state (\(arenas)×)", product([arenas, paramBytes], "the optimizer state"))
+        // Several processes: each keeps the optimizer state of its slice of the arena only (ZeRO-1).
+        let sliceBytes = try product(
+            [worldSize > 1 ? ArenaSlices(count: params, worldSize: worldSize).largestSlice : params, f],
+            "the optimizer state")
+        try plan.add(
+            "optimizer state (\(arenas)×\(worldSize > 1 ? " of a 1/\(worldSize) slice" : ""))",
+            product([arenas, sliceBytes], "the optimizer state"))
         let ws = try workspaceCount(model, batch: rowsPerShard, steps: steps)
         try plan.add("workspaces (\(s) shard(s))", product([s, ws, f], "the workspaces"))
         let mb = try minibatchBytes(schema, batch: batch, steps: steps)
@@ -194,8 +200,8 @@ public struct MemoryPlan: Sendable, Equatable {
         try plan.add("checkpoint copy", product([1 + arenas, paramBytes], "the checkpoint copy"))
         // … into HDF5's in-memory file, whose bytes are then copied out to be written (AtomicHDF5File).
         try plan.add("checkpoint file image", product([2, 1 + arenas, paramBytes], "the checkpoint file image"))
-        // The trainer keeps a copy of both from before each update, to undo a non-finite one.
-        try plan.add("pre-update copy", product([1 + arenas, paramBytes], "the pre-update copy"))
+        // The trainer keeps a copy of both (its slice) from before each update, to undo a non-finite one.
+        try plan.add("pre-update copy", product([1 + arenas, sliceBytes], "the pre-update copy"))
         return plan
     }
 

@@ -291,7 +291,7 @@ public final class TrainingRun {
         memoryPlan = try MemoryPlan.training(
             model: model, schema: schema, batch: config.data.batchSize, steps: maxSteps,
             shards: config.parallel.shards, optimizer: config.optimizerConfig(), validates: config.data.valSplit != nil,
-            stateful: stateful)
+            stateful: stateful, worldSize: reducer.worldSize)
         // Threads still to start: the scheduler's workers (at most one per core, the main thread
         // being one) and the two loaders' prefetch threads; each core may run BLAS.
         let cores = ProcessInfo.processInfo.activeProcessorCount
@@ -340,7 +340,9 @@ public final class TrainingRun {
         let params = ParameterSet<Float>(config: model, seed: config.seed)
         parameters = params
         let optConfig = config.optimizerConfig()
-        let opt: any Optimizer<Float> = try optConfig.makeOptimizer(layout: params.layout)
+        // Several processes: each keeps and updates only its slice of the optimizer state (ZeRO-1).
+        let slice = world > 1 ? ArenaSlices(count: params.count, worldSize: world).range(reducer.rank) : nil
+        let opt: any Optimizer<Float> = try optConfig.makeOptimizer(layout: params.layout, slice: slice)
         optimizer = opt
         baseLearningRate = opt.learningRate
         schedule = try config.learningRateSchedule()
@@ -725,6 +727,7 @@ public final class TrainingRun {
     func saveCheckpoint(isBest: Bool, wallStart: Double) throws {
         try checkDataUnchanged()  // never checkpoint weights trained on a changed dataset
         state.carried = stateful ? try gatherCarriedState() : nil
+        let optimizerState = reducer.worldSize > 1 ? trainer.gatheredOptimizerState() : nil  // a collective
         guard writesFiles else { return }
         state.wallTime = Date().timeIntervalSince1970 - wallStart
         state.tensorBoard = tensorBoard.map {
@@ -733,6 +736,7 @@ public final class TrainingRun {
         var ckpt = Checkpoint(
             parameters: parameters, optimizer: optimizer, globalStep: trainer.step,
             epoch: epochsTrained, dataCursor: nil, configText: config.sourceText)
+        if let optimizerState { ckpt.optimizer?.stateBuffers = optimizerState }  // the whole arena's
         ckpt.metadata = trainFile.metadata  // vocabulary, names, statistics: the model is self-contained
         ckpt.runProvenance = try provenance.json()
         try ckpt.setDataCursor(state)

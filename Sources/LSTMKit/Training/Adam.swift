@@ -131,6 +131,9 @@ public class Adam<Scalar: LSTMScalar>: Optimizer {
     public let m: Buffer<Scalar>, v: Buffer<Scalar>
     /// The running maximum of v (amsgrad only).
     public let maxV: Buffer<Scalar>?
+    /// The elements of the arena this optimizer updates and keeps state for (one rank's
+    /// `ArenaSlices` slice with a sharded optimizer); nil: all of them.
+    public let slice: Range<Int>?
     /// AdamW's θ ← θ·(1 − lr·λ) instead of Adam's d = g + λθ.
     let decoupled: Bool
     /// Run the scalar reference loop for Float too (tests and lstm-bench compare it with the SIMD pass).
@@ -147,16 +150,16 @@ public class Adam<Scalar: LSTMScalar>: Optimizer {
     public convenience init(
         layout: ParameterLayout, learningRate: Double = 1e-3, beta1: Double = 0.9,
         beta2: Double = 0.999, epsilon: Double = 1e-8, weightDecay: Double = 0,
-        amsgrad: Bool = false
+        amsgrad: Bool = false, slice: Range<Int>? = nil
     ) {
         self.init(
             layout: layout, learningRate: learningRate, beta1: beta1, beta2: beta2, epsilon: epsilon,
-            weightDecay: weightDecay, amsgrad: amsgrad, decoupled: false)
+            weightDecay: weightDecay, amsgrad: amsgrad, decoupled: false, slice: slice)
     }
 
     init(
         layout: ParameterLayout, learningRate: Double, beta1: Double, beta2: Double, epsilon: Double,
-        weightDecay: Double, amsgrad: Bool, decoupled: Bool
+        weightDecay: Double, amsgrad: Bool, decoupled: Bool, slice: Range<Int>?
     ) {
         self.learningRate = learningRate
         self.beta1 = beta1
@@ -165,9 +168,11 @@ public class Adam<Scalar: LSTMScalar>: Optimizer {
         self.weightDecay = weightDecay
         self.amsgrad = amsgrad
         self.decoupled = decoupled
-        m = Buffer(count: layout.count)
-        v = Buffer(count: layout.count)
-        maxV = amsgrad ? Buffer(count: layout.count) : nil
+        self.slice = slice
+        let n = slice?.count ?? layout.count
+        m = Buffer(count: n)
+        v = Buffer(count: n)
+        maxV = amsgrad ? Buffer(count: n) : nil
         requireValid(configuration)
     }
 
@@ -177,18 +182,19 @@ public class Adam<Scalar: LSTMScalar>: Optimizer {
     @_specialize(where Scalar == Double)
     public func step(_ params: ParameterSet<Scalar>, _ grads: ParameterSet<Scalar>) {
         precondition(params.layout == grads.layout, "parameter and gradient layouts differ")
-        precondition(params.count == m.count, "optimizer state was made for another layout")
+        let range = updated(params.count)
+        precondition(range.count == m.count, "optimizer state was made for another layout")
         stepCount += 1
-        let p = params.storage.base
-        let g = grads.storage.base
+        let p = params.storage.base + range.lowerBound
+        let g = grads.storage.base + range.lowerBound
         if Scalar.self == Float.self && !scalarReference {
             adamUpdateSIMD8(
                 asFloat(p), asFloat(g), asFloat(m.base), asFloat(v.base), maxV.map { asFloat($0.base) },
-                count: params.count, step: stepCount, lr: learningRate, beta1: beta1, beta2: beta2,
+                count: range.count, step: stepCount, lr: learningRate, beta1: beta1, beta2: beta2,
                 eps: epsilon, weightDecay: weightDecay, decoupled: decoupled)
         } else {
             adamUpdate(
-                p, g, m.base, v.base, maxV?.base, count: params.count, step: stepCount, lr: learningRate,
+                p, g, m.base, v.base, maxV?.base, count: range.count, step: stepCount, lr: learningRate,
                 beta1: beta1, beta2: beta2, eps: epsilon, weightDecay: weightDecay, decoupled: decoupled)
         }
     }
@@ -201,10 +207,10 @@ public final class AdamW<Scalar: LSTMScalar>: Adam<Scalar> {
     /// torch.optim.AdamW's parameters and defaults; traps on values torch rejects.
     public init(
         layout: ParameterLayout, learningRate: Double = 1e-3, beta1: Double = 0.9, beta2: Double = 0.999,
-        epsilon: Double = 1e-8, weightDecay: Double = 1e-2, amsgrad: Bool = false
+        epsilon: Double = 1e-8, weightDecay: Double = 1e-2, amsgrad: Bool = false, slice: Range<Int>? = nil
     ) {
         super.init(
             layout: layout, learningRate: learningRate, beta1: beta1, beta2: beta2, epsilon: epsilon,
-            weightDecay: weightDecay, amsgrad: amsgrad, decoupled: true)
+            weightDecay: weightDecay, amsgrad: amsgrad, decoupled: true, slice: slice)
     }
 }

@@ -2,16 +2,22 @@ import Foundation
 
 // Scale-out across processes with the same bits as one process.
 //
-// A minibatch of B sequences is cut into S global shards (ShardWorkers.shardRows), and
-// the S shards are dealt to the N processes ("ranks") in contiguous blocks: rank r owns shards
-// r·S/N ..< (r+1)·S/N and reads only their rows. The gradient is the single-process shard workers'
-// pairwise tree over the S shard indices, evaluated in pieces: each rank reduces every maximal
-// aligned subtree of that tree lying wholly inside its block (`ShardPartition.nodes`), the
-// partial sums (at most 2·log₂S arenas per rank) are gathered by every rank in rank order, and
-// every rank finishes the same tree in the same order (`ShardPartition.finishingAdditions`). Every addition
-// of the global tree happens exactly once, on the same operands, so the result is bitwise the
-// single-process one for any N — including N = 1, where the whole tree is one rank's subtree. A
-// reduction whose order is up to the library (MPI_Allreduce) would not give this.
+// A minibatch of B sequences is cut into S global shards (ShardWorkers.shardRows), and the S shards
+// are dealt to the N processes ("ranks") in contiguous blocks: rank r owns shards r·S/N ..< (r+1)·S/N
+// and reads only their rows. The gradient is the single-process shard workers' pairwise tree over
+// the S shard indices, evaluated in pieces: each rank reduces every maximal aligned subtree of that
+// tree lying wholly inside its block (`ShardPartition.nodes`, at most 2·log₂S arenas per rank).
+//
+// Reduce-scatter: the gradient arena of P elements is cut into N contiguous slices
+// (`ArenaSlices`, on boundaries of 256 elements), rank r owning slice r. Each rank sends, to each
+// rank d, its subtree sums restricted to slice d (one MPI_Alltoallv, `ProcessGroup.allToAll`), and
+// finishes the same global tree elementwise on its own slice (`ShardPartition.finishingAdditions`).
+// Every addition of the global tree happens exactly once, on the same operands, so each slice holds
+// the single-process bits for any N — including N = 1, where the whole tree is one rank's subtree
+// and the slice is the whole arena. A reduction whose order is up to the library (MPI_Allreduce)
+// would not give this. Each rank sends and receives (N−1)/N·4P bytes (times its subtree count,
+// 1 when S is a multiple of N); the optimizer then updates only the slice, with only the slice's
+// state (ZeRO stage 1, `Trainer`), and the updated weights are all-gathered: another (N−1)/N·4P.
 
 /// S global shards dealt to N ranks in contiguous blocks, and the pieces of the pairwise
 /// reduction tree each rank computes. Pure arithmetic: every rank derives the same plan.
@@ -159,34 +165,52 @@ final class ExactReduction<T: LSTMScalar>: @unchecked Sendable {
         }
     }
 
-    /// Packs this rank's subtree sums and shard losses, gathers every rank's, finishes the global
-    /// tree in its order, and folds the shard losses in shard order: the one-process bits.
+    /// Sends every rank its slice of this rank's subtree sums (and everyone the shard losses),
+    /// finishes the global tree on this rank's slice in the global order, and folds the shard losses
+    /// in shard order: the one-process bits on the slice, left at the slice's place in the first
+    /// local arena (the rest of that arena is stale).
     private func reduceAcrossProcesses(
         _ x: Exchange, losses lossSlots: UnsafeMutableBufferPointer<LossSum>, workers: Int
     ) -> LossSum {
         let local = partition.localShards
-        let buffer = x.buffer
-        let mine = x.chunks[partition.rank]
-        let sums = (buffer + mine.offset).assumingMemoryBound(to: Double.self)
-        let counts = (buffer + mine.offset + 8 * local.count).assumingMemoryBound(to: Int64.self)
-        for j in 0..<local.count {
-            sums[j] = lossSlots[j].sum
-            counts[j] = Int64(lossSlots[j].count)
+        let me = partition.rank
+        let scalar = MemoryLayout<T>.stride
+        // Pack: for each destination d, this rank's shard losses, then each subtree sum's slice d.
+        for d in 0..<partition.worldSize {
+            let out = x.send + Int(x.sendOffsets[d])
+            let sums = out.assumingMemoryBound(to: Double.self)
+            let counts = (out + 8 * local.count).assumingMemoryBound(to: Int64.self)
+            for j in 0..<local.count {
+                sums[j] = lossSlots[j].sum
+                counts[j] = Int64(lossSlots[j].count)
+            }
+            let slice = x.slices.range(d)
+            for (k, root) in x.roots[me].enumerated() {
+                (out + 16 * local.count + k * slice.count * scalar).copyMemory(
+                    from: arenaPointers[root - local.lowerBound].pointer + slice.lowerBound,
+                    byteCount: slice.count * scalar)
+            }
         }
-        for (n, root) in mine.roots.enumerated() {
-            let dst = x.arena(rank: partition.rank, node: n).assumingMemoryBound(to: T.self)
-            dst.update(from: arenaPointers[root - local.lowerBound].pointer, count: count)
+        x.sendCounts.withUnsafeBufferPointer { sc in
+            x.sendOffsets.withUnsafeBufferPointer { so in
+                x.receiveCounts.withUnsafeBufferPointer { rc in
+                    x.receiveOffsets.withUnsafeBufferPointer { ro in
+                        group.allToAll(
+                            send: UnsafeRawPointer(x.send), sendCounts: sc, sendOffsets: so, receive: x.receive,
+                            receiveCounts: rc, receiveOffsets: ro)
+                    }
+                }
+            }
         }
-        x.counts.withUnsafeBufferPointer { c in
-            x.offsets.withUnsafeBufferPointer { o in group.allGather(inPlace: buffer, counts: c, offsets: o) }
-        }
+        let mine = x.slices.range(me)
+        let n = mine.count
         let adds = x.finishing
-        let slices = min(workers, max(1, count / 4096))
-        let shared = SharedPointer(buffer.assumingMemoryBound(to: UInt8.self))
+        let slices = min(workers, max(1, n / 4096))
+        let shared = SharedPointer(x.receive.assumingMemoryBound(to: UInt8.self))
         runWorkers(slices) { slice in
             let buffer = UnsafeMutableRawPointer(shared.pointer)
-            let lo = slice * count / slices
-            let hi = (slice + 1) * count / slices
+            let lo = slice * n / slices
+            let hi = (slice + 1) * n / slices
             var a = 0
             while a < adds.count {
                 let dst = (buffer + adds[a]).assumingMemoryBound(to: T.self)
@@ -195,66 +219,117 @@ final class ExactReduction<T: LSTMScalar>: @unchecked Sendable {
                 a += 2
             }
         }
-        arenaPointers[0].pointer.update(from: (buffer + x.rootOffset).assumingMemoryBound(to: T.self), count: count)
+        (arenaPointers[0].pointer + mine.lowerBound).update(
+            from: (x.receive + x.rootOffset).assumingMemoryBound(to: T.self), count: n)
         var total = LossSum()
-        for chunk in x.chunks {
-            let n = chunk.shards
-            let s = (buffer + chunk.offset).assumingMemoryBound(to: Double.self)
-            let c = (buffer + chunk.offset + 8 * n).assumingMemoryBound(to: Int64.self)
-            for j in 0..<n { total = total + LossSum(sum: s[j], count: Int(c[j])) }
+        for r in 0..<partition.worldSize {
+            let shards = partition.block(r).count
+            let at = x.receive + Int(x.receiveOffsets[r])
+            let s = at.assumingMemoryBound(to: Double.self)
+            let c = (at + 8 * shards).assumingMemoryBound(to: Int64.self)
+            for j in 0..<shards { total = total + LossSum(sum: s[j], count: Int(c[j])) }
         }
         return total
     }
 }
 
-/// The buffer every rank gathers into, and where each rank's part sits in it: per rank, its
-/// shards' loss sums (Double) and target counts (Int64), then one gradient arena per subtree.
-final class Exchange: @unchecked Sendable {
-    struct Chunk {
-        var offset: Int
-        var shards: Int
-        /// The first shard of each of the rank's subtrees.
-        var roots: [Int]
-        var arenas: Int
+/// The gradient arena of `count` elements cut into `worldSize` contiguous slices, one per rank,
+/// on boundaries of `block` elements: rank r owns blocks r·K/N ..< (r+1)·K/N of the K blocks.
+/// The blocks are also the fixed summation order of the gradient norm (`gradientNorm`), so the
+/// ranks' per-block sums combine into the one-process norm.
+public struct ArenaSlices: Sendable, Equatable {
+    /// Elements per block (1 KiB of Float).
+    public static let block = 256
+    /// P, the arena's elements.
+    public let count: Int
+    public let worldSize: Int
+
+    public init(count: Int, worldSize: Int) {
+        precondition(count >= 0 && worldSize >= 1, "\(count) elements over \(worldSize) ranks")
+        self.count = count
+        self.worldSize = worldSize
     }
-    let chunks: [Chunk]
-    let buffer: UnsafeMutableRawPointer
-    let counts: [Int32]
-    let offsets: [Int32]
-    /// Byte offsets (dst, src) of the finishing additions (`ShardPartition.finishingAdditions`), flattened.
+
+    /// K, the number of blocks (the last may be short).
+    public var blocks: Int { (count + Self.block - 1) / Self.block }
+
+    /// The blocks rank `r` owns.
+    public func blockRange(_ r: Int) -> Range<Int> { (r * blocks / worldSize)..<((r + 1) * blocks / worldSize) }
+
+    /// The arena elements rank `r` owns (empty when there are fewer blocks than ranks).
+    public func range(_ r: Int) -> Range<Int> {
+        let b = blockRange(r)
+        return min(count, b.lowerBound * Self.block)..<min(count, b.upperBound * Self.block)
+    }
+
+    /// The largest slice of any rank (what the memory plan counts per rank).
+    public var largestSlice: Int { (0..<worldSize).map { range($0).count }.max() ?? 0 }
+}
+
+/// The reduce-scatter's buffers and where each part sits in them. Send: per destination d, this
+/// rank's shard losses (Double sums, Int64 counts), then one slice-d piece per subtree of this rank.
+/// Receive: per source r, r's shard losses, then one piece of this rank's slice per subtree of r.
+final class Exchange: @unchecked Sendable {
+    let slices: ArenaSlices
+    /// The first shard of each rank's subtrees.
+    let roots: [[Int]]
+    let send: UnsafeMutableRawPointer
+    let receive: UnsafeMutableRawPointer
+    let sendCounts: [Int32]
+    let sendOffsets: [Int32]
+    let receiveCounts: [Int32]
+    let receiveOffsets: [Int32]
+    /// Byte offsets in `receive` (dst, src) of the finishing additions, flattened.
     let finishing: [Int]
-    /// Byte offset of shard 0's subtree, which ends holding the whole gradient.
+    /// Byte offset in `receive` of shard 0's subtree piece, which ends holding the slice's gradient.
     let rootOffset: Int
-    let arenaBytes: Int
 
     init(partition: ShardPartition, parameters: Int, scalarSize: Int) {
-        arenaBytes = parameters * scalarSize
-        var chunks: [Chunk] = []
+        let n = partition.worldSize
+        let me = partition.rank
+        slices = ArenaSlices(count: parameters, worldSize: n)
+        let roots = (0..<n).map { partition.nodes(rank: $0).map(\.lowerBound) }
+        self.roots = roots
+        func padded(_ x: Int) -> Int { (x + 15) / 16 * 16 }
+        let ownShards = partition.block(me).count
+        var sendOffsets: [Int] = []
+        var sendCounts: [Int] = []
         var offset = 0
-        var arenaOffset: [Int: Int] = [:]
-        for r in 0..<partition.worldSize {
-            let n = partition.block(r).count
-            let roots = partition.nodes(rank: r).map(\.lowerBound)
-            let head = 16 * n
-            for (k, root) in roots.enumerated() { arenaOffset[root] = offset + head + k * arenaBytes }
-            chunks.append(Chunk(offset: offset, shards: n, roots: roots, arenas: roots.count))
-            let size = head + roots.count * arenaBytes
-            offset += (size + 15) / 16 * 16
+        for d in 0..<n {
+            let size = 16 * ownShards + roots[me].count * slices.range(d).count * scalarSize
+            sendOffsets.append(offset)
+            sendCounts.append(size)
+            offset += padded(size)
         }
-        precondition(offset <= Int(Int32.max), "the gradient exchange (\(offset) bytes) exceeds 2 GiB")
-        self.chunks = chunks
-        buffer = .allocate(byteCount: max(offset, 16), alignment: 16)
-        counts = (0..<chunks.count).map { r in
-            Int32((r + 1 < chunks.count ? chunks[r + 1].offset : offset) - chunks[r].offset)
+        let sendTotal = offset
+        var receiveOffsets: [Int] = []
+        var receiveCounts: [Int] = []
+        var pieceOffset: [Int: Int] = [:]
+        let mine = slices.range(me).count * scalarSize
+        offset = 0
+        for r in 0..<n {
+            let head = 16 * partition.block(r).count
+            for (k, root) in roots[r].enumerated() { pieceOffset[root] = offset + head + k * mine }
+            let size = head + roots[r].count * mine
+            receiveOffsets.append(offset)
+            receiveCounts.append(size)
+            offset += padded(size)
         }
-        offsets = chunks.map { Int32($0.offset) }
-        finishing = partition.finishingAdditions().flatMap { [arenaOffset[$0.0]!, arenaOffset[$0.1]!] }
-        rootOffset = arenaOffset[0]!
+        precondition(
+            max(sendTotal, offset) <= Int(Int32.max),
+            "the gradient exchange (\(max(sendTotal, offset)) bytes) exceeds 2 GiB")
+        send = .allocate(byteCount: max(sendTotal, 16), alignment: 16)
+        receive = .allocate(byteCount: max(offset, 16), alignment: 16)
+        self.sendOffsets = sendOffsets.map { Int32($0) }
+        self.sendCounts = sendCounts.map { Int32($0) }
+        self.receiveOffsets = receiveOffsets.map { Int32($0) }
+        self.receiveCounts = receiveCounts.map { Int32($0) }
+        finishing = partition.finishingAdditions().flatMap { [pieceOffset[$0.0]!, pieceOffset[$0.1]!] }
+        rootOffset = pieceOffset[0]!
     }
 
-    func arena(rank: Int, node: Int) -> UnsafeMutableRawPointer {
-        buffer + chunks[rank].offset + 16 * chunks[rank].shards + node * arenaBytes
+    deinit {
+        send.deallocate()
+        receive.deallocate()
     }
-
-    deinit { buffer.deallocate() }
 }

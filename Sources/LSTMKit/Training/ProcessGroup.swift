@@ -17,6 +17,13 @@ public protocol ProcessGroup: AnyObject, Sendable {
     func allGather(
         inPlace buffer: UnsafeMutableRawPointer, counts: UnsafeBufferPointer<Int32>,
         offsets: UnsafeBufferPointer<Int32>)
+    /// Every rank sends bytes to every rank (MPI_Alltoallv): what this rank sends to rank d is
+    /// `sendCounts[d]` bytes at `send + sendOffsets[d]`; what it receives from rank r lands at
+    /// `receive + receiveOffsets[r]` (`receiveCounts[r]` bytes, which rank r sends to this one).
+    func allToAll(
+        send: UnsafeRawPointer, sendCounts: UnsafeBufferPointer<Int32>, sendOffsets: UnsafeBufferPointer<Int32>,
+        receive: UnsafeMutableRawPointer, receiveCounts: UnsafeBufferPointer<Int32>,
+        receiveOffsets: UnsafeBufferPointer<Int32>)
     /// Element-wise sums of integers across ranks, in place (exact in any order).
     func sum(_ values: UnsafeMutableBufferPointer<Int64>)
     /// Rank 0 receives every rank's bytes (index = rank); the others receive nil.
@@ -61,6 +68,13 @@ public final class SingleProcess: ProcessGroup {
         inPlace buffer: UnsafeMutableRawPointer, counts: UnsafeBufferPointer<Int32>,
         offsets: UnsafeBufferPointer<Int32>
     ) {}
+    public func allToAll(
+        send: UnsafeRawPointer, sendCounts: UnsafeBufferPointer<Int32>, sendOffsets: UnsafeBufferPointer<Int32>,
+        receive: UnsafeMutableRawPointer, receiveCounts: UnsafeBufferPointer<Int32>,
+        receiveOffsets: UnsafeBufferPointer<Int32>
+    ) {
+        (receive + Int(receiveOffsets[0])).copyMemory(from: send + Int(sendOffsets[0]), byteCount: Int(sendCounts[0]))
+    }
     public func sum(_ values: UnsafeMutableBufferPointer<Int64>) {}
     public func gatherToRoot(_ bytes: [UInt8]) -> [[UInt8]]? { [bytes] }
     public func abort(_ message: String, code: Int32) -> Never {
@@ -85,7 +99,10 @@ public final class ThreadGroup: ProcessGroup, @unchecked Sendable {
         var staging: [UInt8] = []
         var sums: [Int64] = []
         var gathered: [[UInt8]] = []
+        /// Each member's send buffer, counts and offsets during an `allToAll`.
+        var sends: [(pointer: UnsafeRawPointer, counts: [Int32], offsets: [Int32])?] = []
         init(n: Int) {
+            sends = Array(repeating: nil, count: n)
             self.n = n
             gathered = Array(repeating: [], count: n)
         }
@@ -135,6 +152,26 @@ public final class ThreadGroup: ProcessGroup, @unchecked Sendable {
         }
         shared.barrier()
         shared.staging.withUnsafeBytes { buffer.copyMemory(from: $0.baseAddress!, byteCount: total) }
+        shared.barrier()
+    }
+
+    public func allToAll(
+        send: UnsafeRawPointer, sendCounts: UnsafeBufferPointer<Int32>, sendOffsets: UnsafeBufferPointer<Int32>,
+        receive: UnsafeMutableRawPointer, receiveCounts: UnsafeBufferPointer<Int32>,
+        receiveOffsets: UnsafeBufferPointer<Int32>
+    ) {
+        shared.condition.lock()
+        shared.sends[rank] = (send, Array(sendCounts), Array(sendOffsets))
+        shared.condition.unlock()
+        shared.barrier()
+        for r in 0..<worldSize {
+            let from = shared.sends[r]!
+            precondition(
+                from.counts[rank] == receiveCounts[r],
+                "rank \(r) sends \(from.counts[rank]) bytes to rank \(rank), which expects \(receiveCounts[r])")
+            (receive + Int(receiveOffsets[r])).copyMemory(
+                from: from.pointer + Int(from.offsets[rank]), byteCount: Int(receiveCounts[r]))
+        }
         shared.barrier()
     }
 

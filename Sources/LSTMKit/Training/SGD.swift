@@ -23,6 +23,9 @@ public final class SGD<Scalar: LSTMScalar>: Optimizer {
     public let weightDecay: Double
     /// Nesterov momentum (torch `nesterov`; needs μ > 0 and τ = 0).
     public let nesterov: Bool
+    /// The elements of the arena this optimizer updates and keeps state for (one rank's
+    /// `ArenaSlices` slice with a sharded optimizer); nil: all of them.
+    public private(set) var slice: Range<Int>?
     public var stepCount = 0
     /// b, torch's "momentum_buffer": nil without momentum, and allocated at the first step if
     /// the optimizer was made without a layout.
@@ -50,18 +53,20 @@ public final class SGD<Scalar: LSTMScalar>: Optimizer {
         self.dampening = dampening
         self.weightDecay = weightDecay
         self.nesterov = nesterov
+        self.slice = nil
         requireValid(configuration)
     }
 
     /// As `init(learningRate:…)`, with the momentum buffer allocated up front for `layout`.
     public convenience init(
         layout: ParameterLayout, learningRate: Double = 1e-3, momentum: Double = 0,
-        dampening: Double = 0, weightDecay: Double = 0, nesterov: Bool = false
+        dampening: Double = 0, weightDecay: Double = 0, nesterov: Bool = false, slice: Range<Int>? = nil
     ) {
         self.init(
             learningRate: learningRate, momentum: momentum, dampening: dampening,
             weightDecay: weightDecay, nesterov: nesterov)
-        if momentum != 0 { momentumBuffer = Buffer(count: layout.count) }
+        self.slice = slice
+        if momentum != 0 { momentumBuffer = Buffer(count: slice?.count ?? layout.count) }
     }
 
     @_specialize(exported:true,where Scalar == Float)
@@ -70,9 +75,10 @@ public final class SGD<Scalar: LSTMScalar>: Optimizer {
     @_specialize(where Scalar == Double)
     public func step(_ params: ParameterSet<Scalar>, _ grads: ParameterSet<Scalar>) {
         precondition(params.layout == grads.layout, "parameter and gradient layouts differ")
-        let n = params.count
-        let p = params.storage.base
-        let g = grads.storage.base
+        let range = updated(params.count)
+        let n = range.count
+        let p = params.storage.base + range.lowerBound
+        let g = grads.storage.base + range.lowerBound
         let lr = Scalar(learningRate)
         let wd = Scalar(weightDecay)
         let decay = weightDecay != 0

@@ -44,7 +44,8 @@ public final class ShardWorkers<T: LSTMScalar>: @unchecked Sendable {
     /// The shards this process runs (all of them in one process).
     public var localShards: Range<Int> { partition.localShards }
 
-    /// The reduced gradient of the last `computeGradient` (mean loss over the whole minibatch).
+    /// The reduced gradient of the last `computeGradient` (mean loss over the whole minibatch);
+    /// with several processes only this rank's slice (`ArenaSlices`) of it is valid.
     public var gradients: ParameterSet<T> { shardGradients[0] }
 
     /// Indexed by local shard (global shard − localShards.lowerBound).

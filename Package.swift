@@ -89,7 +89,7 @@ let package = Package(
         .target(name: "LSTMBuildInfo", plugins: ["BuildInfo"]),
         .plugin(name: "BuildInfo", capability: .buildTool()),
 
-        // LSTMKit's GradientReducer over MPI (empty without the MPI trait).
+        // LSTMKit's ProcessGroup over MPI (empty without the MPI trait).
         .target(
             name: "LSTMMPI",
             dependencies: ["LSTMKit", .target(name: "CMPI", condition: .when(traits: ["MPI"]))]),

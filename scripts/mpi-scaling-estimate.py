@@ -1,20 +1,23 @@
 #!/usr/bin/env python3
-"""Scaling estimate of multi-process training to 8 and 64 machines (docs/results/mpi.md).
+"""Scaling estimate of multi-process training to 8, 64 and 256 machines (docs/results/mpi.md).
 
 Weak scaling: every machine trains B = 64 sequences of T = 100 per step (I = 128, O = 128, one
 layer), so the global minibatch is 64·N and the per-machine compute time per step is the one
 measured on one machine (--compute-ms, H = 512; H = 1024 scaled by FLOPs per token).
 
 Communication per step, P = gradient floats, β = link bandwidth (bytes/s), α = latency per message:
-  allgather (what lstm does: each rank sends its subtree sums, every rank finishes the fixed tree):
-      (N−1)·α + (N−1)·4P/β on the wire, plus (N−1)·P additions on every rank;
-  exact reduce-scatter (not built: each rank owns P/N elements, gathers every rank's partial sums
-      of them, runs the same fixed tree, then all-gathers the slices — still the one-process bits):
-      2(N−1)·α + 2·(N−1)/N·4P/β, plus (N−1)/N·P additions;
-  ring allreduce (Horovod/DDP, not bitwise reproducible), for reference: the same wire time.
-Overlap: "none" adds communication to compute; "ideal" takes max(compute, communication) — an
-upper bound, since an LSTM's weight gradients are complete only at the end of backpropagation
-through time of their layer (with one layer little but the output layer can be sent early).
+  exact reduce-scatter + sharded optimizer (what lstm does, ExactReduction.swift): MPI_Alltoallv of
+      every rank's subtree sums restricted to each destination's slice of P/N floats, the fixed tree
+      finished on the slice, the slice updated (ZeRO-1), then MPI_Allgatherv of the updated weights;
+      plus the all-gather of the gradient norm's block sums (8 bytes per 256 floats):
+      3(N−1)·α + 2·(N−1)/N·4P/β + (N−1)/N·8P/256/β on the wire, plus (N−1)/N·P additions;
+  the former allgather (every rank received every rank's subtree sums and finished the whole tree):
+      (N−1)·α + (N−1)·4P/β, plus (N−1)·P additions;
+  ring allreduce (Horovod/DDP, not bitwise reproducible), for reference: 2(N−1)·α + 2·(N−1)/N·4P/β.
+Overlap: "none" adds communication to compute; "overlap" takes max(compute, communication) — the
+bound that overlapping the reduce-scatter with backpropagation (and the weights' all-gather with
+the next forward pass) approaches; not built (an LSTM layer's weight gradients are complete only
+at the end of its backpropagation through time, so a one-layer model overlaps little).
 """
 import argparse
 
@@ -36,15 +39,23 @@ def main():
     ap.add_argument("--loopback-gbs", type=float, default=None, help="measured allgather GB/s on this machine")
     a = ap.parse_args()
     links = [("10 Gb/s", 10e9 / 8, 20e-6), ("100 Gb/s", 100e9 / 8, 5e-6)]
-    print("| H | P (MB) | link | N | compute ms | allgather ms | eff. (none / ideal) | reduce-scatter ms | eff. (none / ideal) |")
+    print(
+        "| H | P (MB) | link | N | compute ms | former allgather ms | eff. (none / overlap) "
+        "| reduce-scatter + weights all-gather ms | eff. (none / overlap) |"
+    )
     print("|---|---|---|---|---|---|---|---|---|")
     for h in (512, 1024):
         p = params(h)
         tc = a.compute_ms / 1e3 * flops_per_token(h) / flops_per_token(512)
         for name, beta, alpha in links:
-            for n in (8, 64):
+            for n in (8, 64, 256):
                 ag = (n - 1) * alpha + (n - 1) * 4 * p / beta + (n - 1) * p * a.add_ns * 1e-9
-                rs = 2 * (n - 1) * alpha + 2 * (n - 1) / n * 4 * p / beta + (n - 1) / n * p * a.add_ns * 1e-9
+                rs = (
+                    3 * (n - 1) * alpha
+                    + 2 * (n - 1) / n * 4 * p / beta
+                    + (n - 1) / n * 8 * p / 256 / beta
+                    + (n - 1) / n * p * a.add_ns * 1e-9
+                )
 
                 def eff(c):
                     return f"{tc / (tc + c):.2f} / {tc / max(tc, c):.2f}"

@@ -264,7 +264,7 @@ case "scheduler":
     var first: Double?
     var losses: [Double] = []
     for setup in setups {
-        let sched = DataParallelScheduler(
+        let sched = ShardWorkers(
             network: net, maxBatch: opts.batch, maxSteps: opts.steps, shards: setup.s, workers: setup.w,
             blasThreads: setup.blas)
         var loss = 0.0

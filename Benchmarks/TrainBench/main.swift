@@ -24,7 +24,7 @@
 //      layers, dropout, stateful lanes; torch.set_num_threads(--threads)); it reports its CPU
 //      capability, BLAS, oneDNN and whether nn.LSTM ran oneDNN's kernel (torch.profiler);
 //   4. optionally (--core, --trainer) more sides in the same rotation: the core in-process
-//      (DataParallelScheduler.computeGradient + Adam, the layout `lstm train` picks) and
+//      (ShardWorkers.computeGradient + Adam, the layout `lstm train` picks) and
 //      Trainer.train in-process — what `lstm train` costs beyond them is loading and logging.
 // The sgemm ceiling is the machine's widest correct one: 1024³ row-major sgemms on all cores (the
 // better of one call on all BLAS threads and one single-threaded call per core at once, the two ways
@@ -436,7 +436,7 @@ func coreRun(_ config: ModelConfig, shape: Shape, warmup: Int, steps: Int) throw
     let network = try LSTMNetwork<Float>(config: config)
     let params = ParameterSet<Float>(config: config, seed: 1)
     let optimizer = Adam<Float>(layout: params.layout, learningRate: 1e-3)
-    let scheduler = DataParallelScheduler(network: network, maxBatch: shape.batch, maxSteps: shape.steps)
+    let scheduler = ShardWorkers(network: network, maxBatch: shape.batch, maxSteps: shape.steps)
     let n = shape.batch * shape.steps
     let batch = randomMinibatch(config, shape: shape)
     var carried: [LSTMState<Float>?]? = shape.charLM ? Array(repeating: nil, count: scheduler.shardCount) : nil
@@ -656,7 +656,7 @@ struct Bench {
             row.train.runs.append(RunResult(figures: f, peakRSSMiB: r.peakRSSMiB, seconds: r.seconds))
             // The layout `lstm train` reports, else the one its defaults give (the scheduler's rule).
             let cores = ProcessInfo.processInfo.activeProcessorCount
-            let s = DataParallelScheduler<Float>.defaultShardCount(batchSize: shape.batch, hidden: shape.hidden)
+            let s = ShardWorkers<Float>.defaultShardCount(batchSize: shape.batch, hidden: shape.hidden)
             row.layout = layout(fromTrainLog: r.log) ?? Layout(shards: s, workers: min(s, cores))
             if let k = kernelLine(fromTrainLog: r.log) { row.kernelLines.insert(k) }
             print(

@@ -74,12 +74,20 @@ public struct OptimizerSnapshot: Sendable, Equatable {
                 .incompatible, .checkpoint, file: file, object: "/optimizer/state",
                 "the checkpoint has state buffers \(ourNames.sorted()) but \(name) expects \(targetNames.sorted())")
         }
-        for (bufferName, buffer) in targets where stateBuffers[bufferName]!.count != buffer.count {
+        // A sharded optimizer (one rank's slice, ZeRO stage 1) takes its slice of the whole-arena state.
+        let slice = optimizer.slice
+        func fits(_ saved: Int, _ held: Int) -> Bool {
+            slice.map { saved >= $0.upperBound && held == $0.count } ?? (saved == held)
+        }
+        for (bufferName, buffer) in targets where !fits(stateBuffers[bufferName]!.count, buffer.count) {
             throw FileError(
                 .incompatible, .checkpoint, file: file, object: "/optimizer/state/\(bufferName)",
                 "\(stateBuffers[bufferName]!.count) values saved but the optimizer's buffer holds \(buffer.count)")
         }
-        for (bufferName, buffer) in targets { buffer.copy(from: stateBuffers[bufferName]!) }
+        for (bufferName, buffer) in targets {
+            let saved = stateBuffers[bufferName]!
+            buffer.copy(from: slice.map { Array(saved[$0]) } ?? saved)
+        }
         optimizer.learningRate = learningRate
         optimizer.stepCount = stepCount
     }

@@ -1,4 +1,4 @@
-// The MPI implementation of LSTMKit's GradientReducer. Compiled only with the package trait
+// The MPI implementation of LSTMKit's ProcessGroup. Compiled only with the package trait
 // `MPI` (`swift build --traits MPI`, which needs Open MPI's headers and libmpi); without it this
 // module is empty and nothing links libmpi.
 #if MPI
@@ -6,18 +6,19 @@
     import Foundation
     import LSTMKit
 
-    /// The processes `mpirun` started, as a `GradientReducer` over MPI_COMM_WORLD.
+    /// The processes `mpirun` started, as a `ProcessGroup` over MPI_COMM_WORLD.
     ///
-    /// The gradient exchange is one MPI_Allgatherv of bytes (each rank's subtree sums and shard
-    /// losses, see GradientReducer.swift); the order of the additions is ours, never MPI's, so
-    /// the result is the same for any N. Integer sums (target counts, the stop flag) use
+    /// The gradient exchange is one MPI_Alltoallv of bytes (each rank's subtree sums restricted to
+    /// each destination's slice, and its shard losses; see ExactReduction.swift), the updated
+    /// weights one MPI_Allgatherv; the order of the additions is ours, never MPI's, so the result
+    /// is the same for any N. Integer sums (target counts, the stop flag) use
     /// MPI_Allreduce, exact in any order. Collectives are called from the thread that called
     /// `init` (MPI_THREAD_FUNNELED).
     ///
     /// Failures: `abort` prints the message and calls MPI_Abort, which ends every rank; a rank
     /// that dies (crash, SIGKILL) makes Open MPI's runtime end the job, so no rank waits forever
     /// in a collective.
-    public final class MPIProcessGroup: GradientReducer, @unchecked Sendable {
+    public final class MPIProcessGroup: ProcessGroup, @unchecked Sendable {
         public let rank: Int
         public let worldSize: Int
         public let processesOnThisHost: Int
@@ -65,7 +66,20 @@
                     MPI_Allgatherv(
                         cmpi_in_place(), 0, cmpi_byte(), buffer, counts.baseAddress, offsets.baseAddress,
                         cmpi_byte(), cmpi_comm_world())
-                }, "MPI_Allgatherv of the gradients")
+                }, "MPI_Allgatherv")
+        }
+
+        public func allToAll(
+            send: UnsafeRawPointer, sendCounts: UnsafeBufferPointer<Int32>, sendOffsets: UnsafeBufferPointer<Int32>,
+            receive: UnsafeMutableRawPointer, receiveCounts: UnsafeBufferPointer<Int32>,
+            receiveOffsets: UnsafeBufferPointer<Int32>
+        ) {
+            timed(
+                {
+                    MPI_Alltoallv(
+                        send, sendCounts.baseAddress, sendOffsets.baseAddress, cmpi_byte(), receive,
+                        receiveCounts.baseAddress, receiveOffsets.baseAddress, cmpi_byte(), cmpi_comm_world())
+                }, "MPI_Alltoallv of the gradient slices")
         }
 
         public func sum(_ values: UnsafeMutableBufferPointer<Int64>) {

@@ -7,7 +7,7 @@ import LSTMKit
 /// refuse a plan that does not fit in the memory available (docs/config.md, "Memory plan").
 ///
 /// Every item mirrors an allocation in the code: the parameter arena (`ParameterLayout`), one
-/// gradient arena and one `Workspace` per shard (`DataParallelScheduler`), the optimizer's state
+/// gradient arena and one `Workspace` per shard (`ShardWorkers`), the optimizer's state
 /// arenas, the loaders' two minibatch slots, the validation workspace (`Evaluator`), carried
 /// state and the copies a checkpoint makes. The arena and workspace sizes are the very values
 /// the code allocates from (`ParameterLayout(checked:)`, `WorkspaceSizes`); tests hold the
@@ -98,11 +98,11 @@ public struct MemoryPlan: Sendable, Equatable {
     // MARK: - Plans
 
     /// The plan of a training run: `model` trained with minibatches of `batch` × `steps` over
-    /// `shards` shards (S as the run plan resolves it: `DataParallelScheduler.shardCount`),
+    /// `shards` shards (S as the run plan resolves it: `ShardWorkers.shardCount`),
     /// validating with a workspace of its own when `validates`.
     public static func training(
         model: ModelConfig, schema: DatasetSchema, batch: Int, steps: Int, shards s: Int,
-        optimizer: OptimizerConfig, validates: Bool, stateful: Bool
+        optimizer: OptimizerConfig, validates: Bool, stateful: Bool, worldSize: Int = 1
     ) throws -> MemoryPlan {
         let rowsPerShard = max(1, (batch + s - 1) / s)
         let f = MemoryLayout<Float>.stride
@@ -112,7 +112,13 @@ public struct MemoryPlan: Sendable, Equatable {
         try plan.add("parameters", paramBytes)
         try plan.add("gradients (\(s) shard arena(s))", product([s, paramBytes], "the gradients"))
         let arenas = optimizerStateArenas(optimizer)
-        try plan.add("optimizer state (\(arenas)×)", product([arenas, paramBytes], "the optimizer state"))
+        // Several processes: each keeps the optimizer state of its slice of the arena only (ZeRO-1).
+        let sliceBytes = try product(
+            [worldSize > 1 ? ArenaSlices(count: params, worldSize: worldSize).largestSlice : params, f],
+            "the optimizer state")
+        try plan.add(
+            "optimizer state (\(arenas)×\(worldSize > 1 ? " of a 1/\(worldSize) slice" : ""))",
+            product([arenas, sliceBytes], "the optimizer state"))
         let ws = try workspaceCount(model, batch: rowsPerShard, steps: steps)
         try plan.add("workspaces (\(s) shard(s))", product([s, ws, f], "the workspaces"))
         let mb = try minibatchBytes(schema, batch: batch, steps: steps)
@@ -132,8 +138,8 @@ public struct MemoryPlan: Sendable, Equatable {
         try plan.add("checkpoint copy", product([1 + arenas, paramBytes], "the checkpoint copy"))
         // … into HDF5's in-memory file, whose bytes are then copied out to be written (AtomicHDF5File).
         try plan.add("checkpoint file image", product([2, 1 + arenas, paramBytes], "the checkpoint file image"))
-        // The trainer keeps a copy of both from before each update, to undo a non-finite one.
-        try plan.add("pre-update copy", product([1 + arenas, paramBytes], "the pre-update copy"))
+        // The trainer keeps a copy of both (its slice) from before each update, to undo a non-finite one.
+        try plan.add("pre-update copy", product([1 + arenas, sliceBytes], "the pre-update copy"))
         return plan
     }
 

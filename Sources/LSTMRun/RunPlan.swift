@@ -16,7 +16,7 @@ public struct RunPlan: Sendable {
     public let seqLength: Int?
     /// A token stream read in stateful lanes (h and c carried from window to window).
     public let stateful: Bool
-    /// S, the shards of a minibatch (`DataParallelScheduler.shardCount`).
+    /// S, the shards of a minibatch (`ShardWorkers.shardCount`).
     public let shards: Int
     /// This process's share of the S shards when there are several processes, else nil.
     public let partition: ShardPartition?
@@ -112,12 +112,12 @@ public struct RunPlan: Sendable {
         }
         let maxSteps = isStream ? config.data.seqLength : (schema.steps ?? 1)
         let world = inputs.worldSize
-        let shards = DataParallelScheduler<Float>.shardCount(
+        let shards = ShardWorkers<Float>.shardCount(
             config.parallel.shards, batchSize: config.data.batchSize, hidden: model.hiddenSize, worldSize: world,
             cores: inputs.cores)
         let memoryPlan = try MemoryPlan.training(
             model: model, schema: schema, batch: config.data.batchSize, steps: maxSteps, shards: shards,
-            optimizer: config.optimizer, validates: config.data.valSplit != nil, stateful: stateful)
+            optimizer: config.optimizer, validates: config.data.valSplit != nil, stateful: stateful, worldSize: world)
         do {
             try memoryPlan.check(available: inputs.room?.bytes, limit: inputs.room?.limit)
         } catch let e as RunError {

@@ -21,7 +21,7 @@ extension RunPlan {
     /// reads the `--init` weights (printing the importer's notes on rank 0), measures the memory
     /// available, then `resolve`s.
     static func load(
-        config: RunConfig, checkpoint: Checkpoint?, initFrom: String?, reducer: any GradientReducer
+        config: RunConfig, checkpoint: Checkpoint?, initFrom: String?, reducer: any ProcessGroup
     ) throws -> Loaded {
         if let g = config.data.generate, reducer.rank == 0, !FileManager.default.fileExists(atPath: config.data.file) {
             do { try g.write(to: config.data.file) } catch {

@@ -92,7 +92,7 @@ public final class TrainingRun {
     /// The processes this run is one of (`SingleProcess` unless launched by mpirun with the MPI
     /// build). Every rank trains the same model on its rows of each minibatch; rank 0 alone
     /// writes metrics, plots, config.yaml and checkpoints.
-    public let reducer: any GradientReducer
+    public let reducer: any ProcessGroup
     /// Whether this process writes the run's files (rank 0).
     public var writesFiles: Bool { reducer.rank == 0 }
 
@@ -105,7 +105,7 @@ public final class TrainingRun {
     /// Validation's workspace, made once (it reads the live parameters).
     lazy var evaluator = Evaluator(
         network: network, parameters: parameters, maxBatch: config.data.batchSize,
-        maxSteps: trainer.scheduler.maxSteps)
+        maxSteps: trainer.shardWorkers.maxSteps)
     let schedule: LearningRateSchedule
     let store: CheckpointStore
     /// The TensorBoard event file (`logging.tensorboard`; rank 0 only), or nil.
@@ -149,7 +149,7 @@ public final class TrainingRun {
     ///     before its first) is reused either way.
     public convenience init(
         config: RunConfig, initFrom: String? = nil, overwrite: Bool = false,
-        reducer: any GradientReducer = SingleProcess()
+        reducer: any ProcessGroup = SingleProcess()
     ) throws {
         try self.init(
             config: config, checkpoint: nil, initFrom: initFrom, provenance: nil,
@@ -169,7 +169,7 @@ public final class TrainingRun {
     /// `config.yaml` it left in `directory` (`resumedFromCheckpoint` is then false).
     /// Everything is written into `directory`, wherever the run was first started (a moved run
     /// directory resumes in its new place).
-    public static func resume(directory: String, reducer: any GradientReducer = SingleProcess()) throws
+    public static func resume(directory: String, reducer: any ProcessGroup = SingleProcess()) throws
         -> TrainingRun
     {
         var isDirectory: ObjCBool = false
@@ -224,7 +224,7 @@ public final class TrainingRun {
 
     private init(
         config: RunConfig, checkpoint: Checkpoint?, initFrom: String?, provenance: RunProvenance?,
-        fresh: FreshStart, reducer: any GradientReducer
+        fresh: FreshStart, reducer: any ProcessGroup
     ) throws {
         self.config = config
         self.reducer = reducer
@@ -259,7 +259,10 @@ public final class TrainingRun {
         let params = ParameterSet<Float>(config: plan.model, seed: config.seed)
         parameters = params
         let optConfig = config.optimizer
-        let opt: any Optimizer<Float> = try optConfig.makeOptimizer(layout: params.layout)
+        // Several processes: each keeps and updates only its slice of the optimizer state (ZeRO-1).
+        let world = reducer.worldSize
+        let slice = world > 1 ? ArenaSlices(count: params.count, worldSize: world).range(reducer.rank) : nil
+        let opt: any Optimizer<Float> = try optConfig.makeOptimizer(layout: params.layout, slice: slice)
         optimizer = opt
         baseLearningRate = opt.learningRate
         schedule = try config.learningRateSchedule()
@@ -267,7 +270,7 @@ public final class TrainingRun {
             network: network, parameters: params, optimizer: opt, maxBatch: config.data.batchSize,
             maxSteps: plan.maxSteps, shards: plan.shards,
             workers: config.parallel.workers ?? reducer.defaultWorkers(shards: plan.shards),
-            clipNorm: config.training.clipNorm, reducer: reducer)
+            clipNorm: config.training.clipNorm, group: reducer, partition: plan.partition)
         trainer.clipValue = config.training.clipValue
         trainer.nonFinitePolicy = config.training.nanPolicy
         trainer.dropoutSeed = config.seed
@@ -383,7 +386,7 @@ public final class TrainingRun {
         var sessionSeconds = 0.0  // for the ETA
         progress.message(
             "training \(model.summary): \(parameters.count) parameters, \(steps) minibatches per epoch, "
-                + "\(totalSteps) steps, \(trainer.scheduler.shardCount) shard(s) on \(trainer.scheduler.workerCount) worker(s)"
+                + "\(totalSteps) steps, \(trainer.shardWorkers.shardCount) shard(s) on \(trainer.shardWorkers.workerCount) worker(s)"
                 + (reducer.worldSize > 1 ? " in each of \(reducer.worldSize) processes" : "")
         )
         progress.message(GEMMKernel.summary)
@@ -644,6 +647,7 @@ public final class TrainingRun {
     func saveCheckpoint(isBest: Bool, wallStart: Double) throws {
         try checkDataUnchanged()  // never checkpoint weights trained on a changed dataset
         state.carried = stateful ? try gatherCarriedState() : nil
+        let optimizerState = reducer.worldSize > 1 ? trainer.gatheredOptimizerState() : nil  // a collective
         guard writesFiles else { return }
         state.wallTime = Date().timeIntervalSince1970 - wallStart
         state.tensorBoard = tensorBoard.map {
@@ -652,6 +656,7 @@ public final class TrainingRun {
         var ckpt = Checkpoint(
             parameters: parameters, optimizer: optimizer, globalStep: trainer.step,
             epoch: epochsTrained, dataCursor: nil, configText: config.sourceText)
+        if let optimizerState { ckpt.optimizer?.stateBuffers = optimizerState }  // the whole arena's
         ckpt.metadata = trainFile.metadata  // vocabulary, names, statistics: the model is self-contained
         ckpt.runProvenance = try provenance.json()
         try ckpt.setDataCursor(state)
@@ -671,12 +676,12 @@ extension TrainingRun {
     func gatherCarriedState() throws -> [LSTMState<Float>?] {
         var states = trainer.carriedState
         guard reducer.worldSize > 1 else { return states }
-        let local = trainer.scheduler.localShards
+        let local = trainer.shardWorkers.localShards
         let mine = try JSONCoding.encoder().encode(Array(states[local]))
         guard let all = reducer.gatherToRoot([UInt8](mine)) else { return states }
         for r in 0..<reducer.worldSize {
             let theirs = try JSONCoding.decoder().decode([LSTMState<Float>?].self, from: Data(all[r]))
-            let block = trainer.scheduler.partition.block(r)
+            let block = trainer.shardWorkers.partition.block(r)
             for (k, s) in block.enumerated() { states[s] = theirs[k] }
         }
         return states

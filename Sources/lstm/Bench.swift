@@ -52,7 +52,7 @@ struct Bench: ParsableCommand {
             outputSize: output, head: .sequence, loss: .crossEntropy)
         let network = try LSTMNetwork<Float>(config: config)
         let parameters = ParameterSet<Float>(config: config, seed: 1)
-        let scheduler = DataParallelScheduler(
+        let scheduler = ShardWorkers(
             network: network, maxBatch: batch, maxSteps: steps,
             shards: shards, workers: workers)
         var rng = RandomSource(seed: 2)

@@ -8,7 +8,7 @@ import LSTMKit
 /// The processes a training command runs in: under `mpirun` with the MPI build (package trait
 /// `MPI`), every rank of MPI_COMM_WORLD; otherwise this process alone. An error on any rank ends
 /// the whole job with MPI_Abort after printing it with the rank, so no other rank waits forever.
-func withProcesses(_ body: (any GradientReducer) throws -> Void) throws {
+func withProcesses(_ body: (any ProcessGroup) throws -> Void) throws {
     #if MPI
         if MPIProcessGroup.launchedByMPI {
             let group = MPIProcessGroup()

@@ -2,8 +2,9 @@ import Foundation
 import LSTMKit
 import XCTest
 
-/// The exact multi-process reduction (GradientReducer.swift): N ranks, each holding only its
-/// block of the S shards, end with the one-process bits. Ranks run as threads (ThreadGroup), so
+/// The exact multi-process reduction (ExactReduction.swift): N ranks, each holding only its
+/// block of the S shards, reduce-scatter the gradient and update only their slice of the arena
+/// with only their slice of the optimizer state (ZeRO-1), and end with the one-process bits. Ranks run as threads (ThreadGroup), so
 /// this runs everywhere; scripts/test-mpi.sh checks the same through `mpirun … lstm train`.
 final class MultiProcessReductionTests: XCTestCase {
     /// The scheduler's tree over 0..<S, as one process computes it.
@@ -80,18 +81,27 @@ final class MultiProcessReductionTests: XCTestCase {
         }
     }
 
-    /// Trains `steps` Adam steps with N ranks (threads) and returns rank 0's weights, every
-    /// rank's losses, and whether all ranks ended with the same weights.
-    func train(ranks n: Int, shards s: Int, carry: Bool = false, steps: Int = 6) throws -> (
-        weights: [Float], losses: [[Double]], carried: [[LSTMState<Float>?]]
+    /// Trains `steps` steps (Adam, or SGD with momentum) with N ranks (threads), each with its
+    /// slice of the optimizer state, gradient-norm clipping at `clipNorm`; returns rank 0's weights,
+    /// every rank's losses and gradient norms, the optimizer state gathered to rank 0, and checks
+    /// that all ranks ended with the same weights.
+    func train(
+        ranks n: Int, shards s: Int, carry: Bool = false, steps: Int = 6, sgd: Bool = false,
+        clipNorm: Double? = 0.05
+    ) throws -> (
+        weights: [Float], losses: [[Double]], carried: [[LSTMState<Float>?]], norms: [[Double]],
+        state: [String: [Float]]
     ) {
         let batches = data()
-        let group: [any GradientReducer] = n == 1 ? [SingleProcess()] : ThreadGroup.members(n)
+        let group: [any ProcessGroup] = n == 1 ? [SingleProcess()] : ThreadGroup.members(n)
         final class Results: @unchecked Sendable {
             var weights: [[Float]]
             var losses: [[Double]]
             var carried: [[LSTMState<Float>?]]
+            var norms: [[Double]]
+            var state: [String: [Float]] = [:]
             init(_ n: Int) {
+                norms = Array(repeating: [], count: n)
                 weights = Array(repeating: [], count: n)
                 losses = Array(repeating: [], count: n)
                 carried = Array(repeating: [], count: n)
@@ -105,40 +115,87 @@ final class MultiProcessReductionTests: XCTestCase {
         runThreads(n) { r in
             let net = try! LSTMNetwork<Float>(config: config)
             let params = ParameterSet<Float>(config: config, seed: 5)
-            let adam = Adam<Float>(layout: params.layout, learningRate: 0.01)
+            let slice = n == 1 ? nil : ArenaSlices(count: params.count, worldSize: n).range(r)
+            let optimizer: any Optimizer<Float> =
+                sgd
+                ? SGD<Float>(layout: params.layout, learningRate: 0.1, momentum: 0.9, slice: slice)
+                : Adam<Float>(layout: params.layout, learningRate: 0.01, slice: slice)
+            // Sharded: each rank keeps only its slice of the state.
+            XCTAssertTrue(optimizer.stateBuffers.allSatisfy { $0.buffer.count == (slice?.count ?? params.count) })
             let trainer = Trainer(
-                network: net, parameters: params, optimizer: adam, maxBatch: 13, maxSteps: 5, shards: s,
-                workers: 2, reducer: group[r])
+                network: net, parameters: params, optimizer: optimizer, maxBatch: 13, maxSteps: 5, shards: s,
+                workers: 2, clipNorm: clipNorm, group: group[r])
             trainer.dropoutSeed = 11
             trainer.carriesState = carry
             var mine: [Double] = []
+            var norms: [Double] = []
             for i in 0..<steps {
                 let whole = batches[(carry ? 0 : i) % batches.count]
                 let part =
-                    n == 1 ? whole : rankRows(whole, trainer.scheduler.partition.localRows(batch: whole.batchSize))
-                mine.append(try! trainer.train(part).loss)
+                    n == 1 ? whole : rankRows(whole, trainer.shardWorkers.partition.localRows(batch: whole.batchSize))
+                let report = try! trainer.train(part)
+                mine.append(report.loss)
+                norms.append(report.gradientNorm)
             }
+            let state = trainer.gatheredOptimizerState()
             lock.lock()
             results.weights[r] = params.storage.toArray()
             results.losses[r] = mine
             results.carried[r] = trainer.carriedState
+            results.norms[r] = norms
+            if r == 0 { results.state = state! }
             lock.unlock()
         }
         let weights = results.weights
         for r in 1..<n { XCTAssertTrue(weights[r] == weights[0], "rank \(r) holds other weights than rank 0") }
-        return (weights[0], results.losses, results.carried)
+        return (weights[0], results.losses, results.carried, results.norms, results.state)
     }
 
-    func testAdamDropoutLengthsAndUnevenLastBatchGiveOneProcessBitsForAnyRankCount() throws {
+    func testShardedAdamWithClippingDropoutLengthsAndUnevenLastBatchGivesOneProcessBitsForAnyRankCount() throws {
         for s in [4, 5] {
             let one = try train(ranks: 1, shards: s)
             XCTAssertNotEqual(one.weights, ParameterSet<Float>(config: config, seed: 5).storage.toArray())
+            XCTAssertTrue(one.norms[0].contains { $0 > 0.05 }, "clipping happens: \(one.norms[0])")
+            XCTAssertEqual(one.state.keys.sorted(), ["exp_avg", "exp_avg_sq"])
             for n in [2, 3, 4] where n <= s {
+                let slices = ArenaSlices(count: one.weights.count, worldSize: n)
+                XCTAssertTrue((0..<n).allSatisfy { !slices.range($0).isEmpty }, "every rank owns a slice: N = \(n)")
                 let many = try train(ranks: n, shards: s)
                 let differing = zip(many.weights, one.weights).filter { $0.bitPattern != $1.bitPattern }.count
                 XCTAssertEqual(differing, 0, "weights differing from one process's: S = \(s), N = \(n)")
-                for r in 0..<n { XCTAssertEqual(many.losses[r], one.losses[0], "losses of rank \(r), S \(s), N \(n)") }
+                for r in 0..<n {
+                    XCTAssertEqual(many.losses[r], one.losses[0], "losses of rank \(r), S \(s), N \(n)")
+                    XCTAssertEqual(
+                        many.norms[r].map(\.bitPattern), one.norms[0].map(\.bitPattern), "norms of rank \(r), N \(n)")
+                }
+                for (name, whole) in one.state {
+                    XCTAssertEqual(
+                        many.state[name]?.map(\.bitPattern), whole.map(\.bitPattern),
+                        "\(name) gathered from \(n) slices: S = \(s)")
+                }
             }
+        }
+    }
+
+    func testShardedSGDMomentumWithoutClippingGivesOneProcessBits() throws {
+        let one = try train(ranks: 1, shards: 4, sgd: true, clipNorm: nil)
+        for n in [2, 3, 4] {
+            let many = try train(ranks: n, shards: 4, sgd: true, clipNorm: nil)
+            XCTAssertEqual(many.weights.map(\.bitPattern), one.weights.map(\.bitPattern), "N = \(n)")
+            XCTAssertEqual(
+                many.state["momentum_buffer"]?.map(\.bitPattern), one.state["momentum_buffer"]?.map(\.bitPattern),
+                "N = \(n)")
+        }
+    }
+
+    func testSlicesAreContiguousBlockAlignedAndCoverTheArena() {
+        for (p, n) in [(1, 1), (1, 4), (255, 2), (256, 2), (1019, 3), (1019, 4), (100_000, 7)] {
+            let s = ArenaSlices(count: p, worldSize: n)
+            XCTAssertEqual((0..<n).flatMap { Array(s.range($0)) }, Array(0..<p), "P \(p) N \(n)")
+            for r in 0..<n where !s.range(r).isEmpty {
+                XCTAssertEqual(s.range(r).lowerBound % ArenaSlices.block, 0)
+            }
+            XCTAssertLessThanOrEqual(s.largestSlice, (p / n + ArenaSlices.block) + ArenaSlices.block)
         }
     }
 

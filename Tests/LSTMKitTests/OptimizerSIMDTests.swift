@@ -198,22 +198,38 @@ final class OptimizerSIMDTests: XCTestCase {
 
     // MARK: - Clipping
 
-    /// The norm's summation order is pinned: four partial sums over i mod 4, the tail into the first,
-    /// combined as (s₀ + s₁) + (s₂ + s₃), so it is bitwise reproducible (and does not depend on
-    /// thread count).
+    /// The norm's summation order is pinned: per block of 256 elements (`ArenaSlices.block`) four
+    /// partial sums over i mod 4, the tail into the first, combined as (s₀ + s₁) + (s₂ + s₃); then the
+    /// block sums added in block order. So it is bitwise reproducible, does not depend on thread
+    /// count, and ranks holding slices of the arena combine their blocks into the same bits.
     func testGradientNormSumsInItsDocumentedOrderBitwise() {
         for model in Self.configs {
             var rng = RandomSource(seed: 7)
             let grads = Self.randomArena(model, &rng)
             let g = grads.storage.toArray().map(Double.init)
-            var s = [0.0, 0.0, 0.0, 0.0]
-            let body = g.count - g.count % 4
-            for i in 0..<body { s[i % 4] += g[i] * g[i] }
-            for i in body..<g.count { s[0] += g[i] * g[i] }
-            let expected = ((s[0] + s[1]) + (s[2] + s[3])).squareRoot()
+            var total = 0.0
+            for start in stride(from: 0, to: g.count, by: 256) {
+                let end = min(g.count, start + 256)
+                var s = [0.0, 0.0, 0.0, 0.0]
+                let body = start + (end - start) - (end - start) % 4
+                for i in start..<body { s[(i - start) % 4] += g[i] * g[i] }
+                for i in body..<end { s[0] += g[i] * g[i] }
+                total += (s[0] + s[1]) + (s[2] + s[3])
+            }
+            let expected = total.squareRoot()
             let norm = gradientNorm(grads)
             XCTAssertTrue(norm.isFinite, "\(g.count) scalars: norm \(norm)")
             XCTAssertEqual(norm.bitPattern, expected.bitPattern, "\(g.count) scalars: \(norm) vs \(expected)")
+            // The blocks' sums as ranks compute them, added in block order, give the same bits.
+            let blocks = ArenaSlices(count: grads.count, worldSize: 1).blocks
+            var sums = [Double](repeating: 0, count: blocks)
+            for r in 0..<3 {
+                let slices = ArenaSlices(count: grads.count, worldSize: 3)
+                sums.withUnsafeMutableBufferPointer {
+                    blockSumsOfSquares(grads, blocks: slices.blockRange(r), into: $0.baseAddress!)
+                }
+            }
+            XCTAssertEqual(sums.reduce(0, +).squareRoot().bitPattern, norm.bitPattern)
         }
     }
 

@@ -11,7 +11,7 @@ final class SchedulerTests: XCTestCase {
         let net = try LSTMNetwork<T>(config: config)
         let params = ParameterSet<Double>(config: config, seed: 21).converted(to: T.self)
         let maxBatch = batches.map(\.batchSize).max()!
-        let scheduler = DataParallelScheduler(
+        let scheduler = ShardWorkers(
             network: net, maxBatch: maxBatch, maxSteps: batches[0].steps,
             shards: shards, workers: workers)
         let sgd = SGD<T>(learningRate: 0.5)
@@ -58,7 +58,7 @@ final class SchedulerTests: XCTestCase {
         for (b, s) in [(10, 3), (7, 4), (3, 5), (1, 2), (16, 16)] {
             let batch = randomBatch(config, batch: b, steps: 5, seed: UInt64(b * 10 + s))
             let whole = lossAndGradient(net, params, batch)
-            let scheduler = DataParallelScheduler(network: net, maxBatch: 16, maxSteps: 5, shards: s, workers: 2)
+            let scheduler = ShardWorkers(network: net, maxBatch: 16, maxSteps: 5, shards: s, workers: 2)
             let loss = batch.withView { scheduler.computeGradient(params, $0) }
             XCTAssertEqual(loss.mean, whole.loss, accuracy: 1e-12, "B = \(b), S = \(s)")
             XCTAssertLessThan(
@@ -70,7 +70,7 @@ final class SchedulerTests: XCTestCase {
     func testShardRowsCoverTheBatchOnceInOrder() {
         let net = try! LSTMNetwork<Float>(config: config)
         for (b, s) in [(10, 3), (3, 5), (64, 2), (1, 1)] {
-            let sched = DataParallelScheduler(network: net, maxBatch: b, maxSteps: 1, shards: s, workers: 1)
+            let sched = ShardWorkers(network: net, maxBatch: b, maxSteps: 1, shards: s, workers: 1)
             let rows = (0..<s).map { sched.shardRows($0, batch: b) }
             XCTAssertEqual(rows.first?.lowerBound, 0)
             XCTAssertEqual(rows.last?.upperBound, b)
@@ -80,7 +80,7 @@ final class SchedulerTests: XCTestCase {
     }
 
     func testDefaultsKeepSixteenSequencesPerShardOneShardForLargeGEMMsAndWorkersAtMostShards() {
-        typealias S = DataParallelScheduler<Float>
+        typealias S = ShardWorkers<Float>
         XCTAssertEqual(S.defaultShardCount(batchSize: 64, hidden: 512, cores: 2), 2)
         XCTAssertEqual(S.defaultShardCount(batchSize: 32, hidden: 128, cores: 2), 2)
         XCTAssertEqual(S.defaultShardCount(batchSize: 40, hidden: 64, cores: 8), 2)
@@ -91,7 +91,7 @@ final class SchedulerTests: XCTestCase {
         XCTAssertEqual(S.defaultShardCount(batchSize: 64, hidden: 1024, cores: 2, threadedGEMM: true), 1)
         XCTAssertEqual(S.defaultShardCount(batchSize: 64, hidden: 1024, cores: 2, threadedGEMM: false), 2)
         let net = try! LSTMNetwork<Float>(config: config)
-        let sched = DataParallelScheduler(network: net, maxBatch: 8, maxSteps: 2, shards: 3, workers: 8)
+        let sched = ShardWorkers(network: net, maxBatch: 8, maxSteps: 2, shards: 3, workers: 8)
         XCTAssertEqual(sched.workerCount, 3)
         XCTAssertEqual(sched.blasThreads, 1)
     }

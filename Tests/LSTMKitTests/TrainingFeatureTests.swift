@@ -76,7 +76,7 @@ final class DropoutTests: XCTestCase {
         let ctx = DropoutContext(seed: 7, step: 12)
         var results: [[Double]] = []
         for (s, w) in [(1, 1), (3, 1), (3, 3), (9, 2)] {
-            let sched = DataParallelScheduler(network: net, maxBatch: 9, maxSteps: 4, shards: s, workers: w)
+            let sched = ShardWorkers(network: net, maxBatch: 9, maxSteps: 4, shards: s, workers: w)
             _ = batch.withView { sched.computeGradient(params, $0, dropout: ctx) }
             results.append(sched.gradients.storage.toArray())
         }
@@ -122,7 +122,7 @@ final class TruncatedBPTTTests: XCTestCase {
         let full = ws.outputs()  // [B, T, O]
         guard case .tokens(let ids) = long.inputs, case .classes(let ys) = long.targets else { return XCTFail() }
 
-        let sched = DataParallelScheduler(network: net, maxBatch: b, maxSteps: chunk, shards: 2, workers: 2)
+        let sched = ShardWorkers(network: net, maxBatch: b, maxSteps: chunk, shards: 2, workers: 2)
         var states: [LSTMState<Double>?] = [nil, nil]
         let wsChunk = Workspace<Double>(config: config, maxBatch: b, maxSteps: chunk)
         var carried: LSTMState<Double>?

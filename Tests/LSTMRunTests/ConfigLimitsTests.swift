@@ -221,7 +221,7 @@ final class ConfigLimitsTests: XCTestCase {
             let item = Dictionary(uniqueKeysWithValues: plan.items.map { ($0.name, $0.bytes) })
             let network = try LSTMNetwork<Float>(config: m)
             let scheduler = Allocation.counting {
-                DataParallelScheduler(network: network, maxBatch: 7, maxSteps: 3, shards: 3, workers: 1)
+                ShardWorkers(network: network, maxBatch: 7, maxSteps: 3, shards: 3, workers: 1)
             }
             XCTAssertEqual(
                 try XCTUnwrap(item["gradients (3 shard arena(s))"]) + XCTUnwrap(item["workspaces (3 shard(s))"]),
@@ -265,6 +265,30 @@ final class ConfigLimitsTests: XCTestCase {
         XCTAssertEqual(plan.total, plan.items.reduce(0) { $0 + $1.bytes })
         XCTAssertTrue(plan.line(available: 1 << 30).hasPrefix("memory plan: "), plan.line(available: 1 << 30))
         XCTAssertTrue(plan.line(available: 1 << 30).hasSuffix(", 1.0 GiB available"))
+    }
+
+    func testEachOfFourProcessesPlansAtMostThirtyPercentOfOneProcesssOptimizerState() throws {
+        let m = ModelConfig(
+            input: .features(size: 64), hiddenSize: 512, numLayers: 2, outputSize: 10, head: .last, loss: .crossEntropy)
+        func state(_ n: Int) throws -> (state: Int, copy: Int) {
+            let plan = try MemoryPlan.training(
+                model: m, schema: try XCTUnwrap(tokenSchema()), batch: 64, steps: 10, shards: 4,
+                optimizer: OptimizerConfig(name: "adam", values: [:]), validates: false, stateful: false, worldSize: n)
+            let item = Dictionary(uniqueKeysWithValues: plan.items.map { ($0.name, $0.bytes) })
+            let name = n == 1 ? "optimizer state (2×)" : "optimizer state (2× of a 1/\(n) slice)"
+            return (try XCTUnwrap(item[name], "\(plan.items)"), try XCTUnwrap(item["pre-update copy"]))
+        }
+        let one = try state(1)
+        let four = try state(4)
+        let p = ParameterLayout(m).count
+        XCTAssertEqual(one.state, 2 * p * 4)
+        XCTAssertEqual(four.state, 2 * ArenaSlices(count: p, worldSize: 4).largestSlice * 4)
+        XCTAssertLessThanOrEqual(
+            Double(four.state), 0.30 * Double(one.state), "N = 4: \(four.state) of \(one.state) bytes")
+        XCTAssertLessThanOrEqual(Double(four.copy), 0.30 * Double(one.copy))
+        print(
+            "optimizer state per rank, H = 512, 2 layers, Adam: N = 1 \(MemoryPlan.human(one.state)), N = 4 \(MemoryPlan.human(four.state)) (\(String(format: "%.1f", 100 * Double(four.state) / Double(one.state))) %)"
+        )
     }
 
     func testAPlanThatDoesNotFitIsRefusedNamingTheLargestItem() throws {

@@ -19,6 +19,9 @@ public final class Adagrad<Scalar: LSTMScalar>: Optimizer {
     public let initialAccumulatorValue: Double
     /// ε (torch `eps`, default 1e-10), added after the square root.
     public let epsilon: Double
+    /// The elements of the arena this optimizer updates and keeps state for (one rank's
+    /// `ArenaSlices` slice with a sharded optimizer); nil: all of them.
+    public let slice: Range<Int>?
     public var stepCount = 0
     /// s, the running sum of squared gradients.
     public let sum: Buffer<Scalar>
@@ -42,14 +45,16 @@ public final class Adagrad<Scalar: LSTMScalar>: Optimizer {
         learningRateDecay: Double = OptimizerConfig.defaults("adagrad", "lr_decay")[0],
         weightDecay: Double = OptimizerConfig.defaults("adagrad", "weight_decay")[0],
         initialAccumulatorValue: Double = OptimizerConfig.defaults("adagrad", "initial_accumulator_value")[0],
-        epsilon: Double = OptimizerConfig.defaults("adagrad", "eps")[0]
+        epsilon: Double = OptimizerConfig.defaults("adagrad", "eps")[0],
+        slice: Range<Int>? = nil
     ) {
         self.learningRate = learningRate
         self.learningRateDecay = learningRateDecay
         self.weightDecay = weightDecay
         self.initialAccumulatorValue = initialAccumulatorValue
         self.epsilon = epsilon
-        sum = Buffer(count: layout.count)
+        self.slice = slice
+        sum = Buffer(count: slice?.count ?? layout.count)
         requireValid(configuration)
         sum.base.update(repeating: Scalar(initialAccumulatorValue), count: sum.count)
     }
@@ -60,18 +65,19 @@ public final class Adagrad<Scalar: LSTMScalar>: Optimizer {
     @_specialize(where Scalar == Double)
     public func step(_ params: ParameterSet<Scalar>, _ grads: ParameterSet<Scalar>) {
         precondition(params.layout == grads.layout, "parameter and gradient layouts differ")
-        precondition(params.count == sum.count, "optimizer state was made for another layout")
+        let range = updated(params.count)
+        precondition(range.count == sum.count, "optimizer state was made for another layout")
         stepCount += 1
-        let p = params.storage.base
-        let g = grads.storage.base
+        let p = params.storage.base + range.lowerBound
+        let g = grads.storage.base + range.lowerBound
         let s = sum.base
         let clr = learningRate / (1 + Double(stepCount - 1) * learningRateDecay)
         if Scalar.self == Float.self && !scalarReference {
             adagradUpdateSIMD8(
-                asFloat(p), asFloat(g), asFloat(s), count: params.count, clr: clr, eps: epsilon,
+                asFloat(p), asFloat(g), asFloat(s), count: range.count, clr: clr, eps: epsilon,
                 weightDecay: weightDecay)
         } else {
-            adagradUpdate(p, g, s, count: params.count, clr: clr, eps: epsilon, weightDecay: weightDecay)
+            adagradUpdate(p, g, s, count: range.count, clr: clr, eps: epsilon, weightDecay: weightDecay)
         }
     }
 }

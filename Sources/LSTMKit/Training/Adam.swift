@@ -138,6 +138,9 @@ public class Adam<Scalar: LSTMScalar>: Optimizer {
     public let m: Buffer<Scalar>, v: Buffer<Scalar>
     /// The running maximum of v (amsgrad only).
     public let maxV: Buffer<Scalar>?
+    /// The elements of the arena this optimizer updates and keeps state for (one rank's
+    /// `ArenaSlices` slice with a sharded optimizer); nil: all of them.
+    public let slice: Range<Int>?
     /// AdamW's θ ← θ·(1 − lr·λ) instead of Adam's d = g + λθ.
     let decoupled: Bool
     /// Run the scalar reference loop for Float too (tests and lstm-bench compare it with the SIMD pass).
@@ -161,16 +164,17 @@ public class Adam<Scalar: LSTMScalar>: Optimizer {
         epsilon: Double = OptimizerConfig.defaults("adam", "eps")[0],
         weightDecay: Double = OptimizerConfig.defaults("adam", "weight_decay")[0],
         amsgrad: Bool = OptimizerConfig.defaults("adam", "amsgrad")[0] != 0,
-        maximize: Bool = OptimizerConfig.defaults("adam", "maximize")[0] != 0
+        maximize: Bool = OptimizerConfig.defaults("adam", "maximize")[0] != 0,
+        slice: Range<Int>? = nil
     ) {
         self.init(
             layout: layout, learningRate: learningRate, beta1: beta1, beta2: beta2, epsilon: epsilon,
-            weightDecay: weightDecay, amsgrad: amsgrad, maximize: maximize, decoupled: false)
+            weightDecay: weightDecay, amsgrad: amsgrad, maximize: maximize, decoupled: false, slice: slice)
     }
 
     init(
         layout: ParameterLayout, learningRate: Double, beta1: Double, beta2: Double, epsilon: Double,
-        weightDecay: Double, amsgrad: Bool, maximize: Bool, decoupled: Bool
+        weightDecay: Double, amsgrad: Bool, maximize: Bool, decoupled: Bool, slice: Range<Int>?
     ) {
         self.learningRate = learningRate
         self.beta1 = beta1
@@ -180,9 +184,11 @@ public class Adam<Scalar: LSTMScalar>: Optimizer {
         self.amsgrad = amsgrad
         self.maximize = maximize
         self.decoupled = decoupled
-        m = Buffer(count: layout.count)
-        v = Buffer(count: layout.count)
-        maxV = amsgrad ? Buffer(count: layout.count) : nil
+        self.slice = slice
+        let n = slice?.count ?? layout.count
+        m = Buffer(count: n)
+        v = Buffer(count: n)
+        maxV = amsgrad ? Buffer(count: n) : nil
         requireValid(configuration)
     }
 
@@ -192,18 +198,19 @@ public class Adam<Scalar: LSTMScalar>: Optimizer {
     @_specialize(where Scalar == Double)
     public func step(_ params: ParameterSet<Scalar>, _ grads: ParameterSet<Scalar>) {
         precondition(params.layout == grads.layout, "parameter and gradient layouts differ")
-        precondition(params.count == m.count, "optimizer state was made for another layout")
+        let range = updated(params.count)
+        precondition(range.count == m.count, "optimizer state was made for another layout")
         stepCount += 1
-        let p = params.storage.base
-        let g = grads.storage.base
+        let p = params.storage.base + range.lowerBound
+        let g = grads.storage.base + range.lowerBound
         if Scalar.self == Float.self && !scalarReference {
             adamUpdateSIMD8(
                 asFloat(p), asFloat(g), asFloat(m.base), asFloat(v.base), maxV.map { asFloat($0.base) },
-                count: params.count, step: stepCount, lr: learningRate, beta1: beta1, beta2: beta2,
+                count: range.count, step: stepCount, lr: learningRate, beta1: beta1, beta2: beta2,
                 eps: epsilon, weightDecay: weightDecay, decoupled: decoupled, maximize: maximize)
         } else {
             adamUpdate(
-                p, g, m.base, v.base, maxV?.base, count: params.count, step: stepCount, lr: learningRate,
+                p, g, m.base, v.base, maxV?.base, count: range.count, step: stepCount, lr: learningRate,
                 beta1: beta1, beta2: beta2, eps: epsilon, weightDecay: weightDecay, decoupled: decoupled,
                 maximize: maximize)
         }
@@ -222,10 +229,11 @@ public final class AdamW<Scalar: LSTMScalar>: Adam<Scalar> {
         epsilon: Double = OptimizerConfig.defaults("adamw", "eps")[0],
         weightDecay: Double = OptimizerConfig.defaults("adamw", "weight_decay")[0],
         amsgrad: Bool = OptimizerConfig.defaults("adamw", "amsgrad")[0] != 0,
-        maximize: Bool = OptimizerConfig.defaults("adamw", "maximize")[0] != 0
+        maximize: Bool = OptimizerConfig.defaults("adamw", "maximize")[0] != 0,
+        slice: Range<Int>? = nil
     ) {
         super.init(
             layout: layout, learningRate: learningRate, beta1: beta1, beta2: beta2, epsilon: epsilon,
-            weightDecay: weightDecay, amsgrad: amsgrad, maximize: maximize, decoupled: true)
+            weightDecay: weightDecay, amsgrad: amsgrad, maximize: maximize, decoupled: true, slice: slice)
     }
 }

@@ -42,11 +42,22 @@ public protocol Optimizer<Scalar>: AnyObject {
     /// The hyperparameters with every default filled in (`lr` is the current learning rate);
     /// `configuration.makeOptimizer(layout:)` builds an equivalent fresh optimizer.
     var configuration: OptimizerConfig { get }
-    /// Applies one update to `params` from `grads` (same layout).
+    /// The elements of the arena this optimizer updates and whose state it keeps, ZeRO stage 1
+    /// (`ArenaSlices`: one rank's slice; its state buffers then hold only that slice); nil: all.
+    var slice: Range<Int>? { get }
+    /// Applies one update to `params` from `grads` (same layout), to the elements of `slice`.
     func step(_ params: ParameterSet<Scalar>, _ grads: ParameterSet<Scalar>)
 }
 
 extension Optimizer {
+    public var slice: Range<Int>? { nil }
+
+    /// The elements `step` updates in an arena of `count`.
+    func updated(_ count: Int) -> Range<Int> {
+        guard let slice else { return 0..<count }
+        precondition(slice.upperBound <= count, "optimizer slice \(slice) outside an arena of \(count)")
+        return slice
+    }
     /// Name and learning rate only, for conformers that predate `configuration`.
     public var configuration: OptimizerConfig { OptimizerConfig(name: name, values: ["lr": [learningRate]]) }
 }

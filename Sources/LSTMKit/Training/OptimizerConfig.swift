@@ -174,7 +174,7 @@ public struct OptimizerConfig: Codable, Sendable, Equatable {
 
     /// Validates, then builds the optimizer for arenas of `layout` (state buffers allocated).
     public func makeOptimizer<Scalar: LSTMScalar>(
-        layout: ParameterLayout, scalar: Scalar.Type = Scalar.self
+        layout: ParameterLayout, scalar: Scalar.Type = Scalar.self, slice: Range<Int>? = nil
     ) throws -> any Optimizer<Scalar> {
         try validate()
         let name = name.lowercased()
@@ -183,29 +183,29 @@ public struct OptimizerConfig: Codable, Sendable, Equatable {
             return SGD<Scalar>(
                 layout: layout, learningRate: real("lr"), momentum: real("momentum"),
                 dampening: real("dampening"), weightDecay: real("weight_decay"),
-                nesterov: flag("nesterov"))
+                nesterov: flag("nesterov"), slice: slice)
         case "adam", "adamw":
             let b = pair("betas")
             if name == "adam" {
                 return Adam<Scalar>(
                     layout: layout, learningRate: real("lr"), beta1: b[0], beta2: b[1],
                     epsilon: real("eps"), weightDecay: real("weight_decay"), amsgrad: flag("amsgrad"),
-                    maximize: flag("maximize"))
+                    maximize: flag("maximize"), slice: slice)
             }
             return AdamW<Scalar>(
                 layout: layout, learningRate: real("lr"), beta1: b[0], beta2: b[1],
                 epsilon: real("eps"), weightDecay: real("weight_decay"), amsgrad: flag("amsgrad"),
-                maximize: flag("maximize"))
+                maximize: flag("maximize"), slice: slice)
         case "rmsprop":
             return RMSprop<Scalar>(
                 layout: layout, learningRate: real("lr"), alpha: real("alpha"),
                 epsilon: real("eps"), weightDecay: real("weight_decay"),
-                momentum: real("momentum"), centered: flag("centered"))
+                momentum: real("momentum"), centered: flag("centered"), slice: slice)
         case "adagrad":
             return Adagrad<Scalar>(
                 layout: layout, learningRate: real("lr"), learningRateDecay: real("lr_decay"),
                 weightDecay: real("weight_decay"),
-                initialAccumulatorValue: real("initial_accumulator_value"), epsilon: real("eps"))
+                initialAccumulatorValue: real("initial_accumulator_value"), epsilon: real("eps"), slice: slice)
         default:
             throw HyperparameterError.unknownOptimizer(name)  // unreachable: validate() checked
         }

@@ -23,6 +23,9 @@ public final class RMSprop<Scalar: LSTMScalar>: Optimizer {
     public let momentum: Double
     /// Normalise by the estimated variance instead of the raw second moment (torch `centered`).
     public let centered: Bool
+    /// The elements of the arena this optimizer updates and keeps state for (one rank's
+    /// `ArenaSlices` slice with a sharded optimizer); nil: all of them.
+    public let slice: Range<Int>?
     public var stepCount = 0
     /// s, b and ḡ as described above.
     public let squareAverage: Buffer<Scalar>, momentumBuffer: Buffer<Scalar>?, gradientAverage: Buffer<Scalar>?
@@ -50,7 +53,8 @@ public final class RMSprop<Scalar: LSTMScalar>: Optimizer {
         epsilon: Double = OptimizerConfig.defaults("rmsprop", "eps")[0],
         weightDecay: Double = OptimizerConfig.defaults("rmsprop", "weight_decay")[0],
         momentum: Double = OptimizerConfig.defaults("rmsprop", "momentum")[0],
-        centered: Bool = OptimizerConfig.defaults("rmsprop", "centered")[0] != 0
+        centered: Bool = OptimizerConfig.defaults("rmsprop", "centered")[0] != 0,
+        slice: Range<Int>? = nil
     ) {
         self.learningRate = learningRate
         self.alpha = alpha
@@ -58,9 +62,11 @@ public final class RMSprop<Scalar: LSTMScalar>: Optimizer {
         self.weightDecay = weightDecay
         self.momentum = momentum
         self.centered = centered
-        squareAverage = Buffer(count: layout.count)
-        momentumBuffer = momentum > 0 ? Buffer(count: layout.count) : nil
-        gradientAverage = centered ? Buffer(count: layout.count) : nil
+        self.slice = slice
+        let n = slice?.count ?? layout.count
+        squareAverage = Buffer(count: n)
+        momentumBuffer = momentum > 0 ? Buffer(count: n) : nil
+        gradientAverage = centered ? Buffer(count: n) : nil
         requireValid(configuration)
     }
 
@@ -70,21 +76,22 @@ public final class RMSprop<Scalar: LSTMScalar>: Optimizer {
     @_specialize(where Scalar == Double)
     public func step(_ params: ParameterSet<Scalar>, _ grads: ParameterSet<Scalar>) {
         precondition(params.layout == grads.layout, "parameter and gradient layouts differ")
-        precondition(params.count == squareAverage.count, "optimizer state was made for another layout")
+        let range = updated(params.count)
+        precondition(range.count == squareAverage.count, "optimizer state was made for another layout")
         stepCount += 1
-        let p = params.storage.base
-        let g = grads.storage.base
+        let p = params.storage.base + range.lowerBound
+        let g = grads.storage.base + range.lowerBound
         let s = squareAverage.base
         let b = momentumBuffer?.base
         let gAvg = gradientAverage?.base
         if Scalar.self == Float.self && !scalarReference {
             rmspropUpdateSIMD8(
                 asFloat(p), asFloat(g), asFloat(s), b.map(asFloat), gAvg.map(asFloat),
-                count: params.count, lr: learningRate, alpha: alpha, eps: epsilon,
+                count: range.count, lr: learningRate, alpha: alpha, eps: epsilon,
                 weightDecay: weightDecay, momentum: momentum)
         } else {
             rmspropUpdate(
-                p, g, s, b, gAvg, count: params.count, lr: learningRate, alpha: alpha, eps: epsilon,
+                p, g, s, b, gAvg, count: range.count, lr: learningRate, alpha: alpha, eps: epsilon,
                 weightDecay: weightDecay, momentum: momentum)
         }
     }

@@ -23,6 +23,9 @@ public final class SGD<Scalar: LSTMScalar>: Optimizer {
     public let weightDecay: Double
     /// Nesterov momentum (torch `nesterov`; needs μ > 0 and τ = 0).
     public let nesterov: Bool
+    /// The elements of the arena this optimizer updates and keeps state for (one rank's
+    /// `ArenaSlices` slice with a sharded optimizer); nil: all of them.
+    public private(set) var slice: Range<Int>?
     public var stepCount = 0
     /// b, torch's "momentum_buffer": nil without momentum, and allocated at the first step if
     /// the optimizer was made without a layout.
@@ -56,6 +59,7 @@ public final class SGD<Scalar: LSTMScalar>: Optimizer {
         self.dampening = dampening
         self.weightDecay = weightDecay
         self.nesterov = nesterov
+        self.slice = nil
         requireValid(configuration)
     }
 
@@ -65,12 +69,14 @@ public final class SGD<Scalar: LSTMScalar>: Optimizer {
         momentum: Double = OptimizerConfig.defaults("sgd", "momentum")[0],
         dampening: Double = OptimizerConfig.defaults("sgd", "dampening")[0],
         weightDecay: Double = OptimizerConfig.defaults("sgd", "weight_decay")[0],
-        nesterov: Bool = OptimizerConfig.defaults("sgd", "nesterov")[0] != 0
+        nesterov: Bool = OptimizerConfig.defaults("sgd", "nesterov")[0] != 0,
+        slice: Range<Int>? = nil
     ) {
         self.init(
             learningRate: learningRate, momentum: momentum, dampening: dampening,
             weightDecay: weightDecay, nesterov: nesterov)
-        if momentum != 0 { momentumBuffer = Buffer(count: layout.count) }
+        self.slice = slice
+        if momentum != 0 { momentumBuffer = Buffer(count: slice?.count ?? layout.count) }
     }
 
     @_specialize(exported:true,where Scalar == Float)
@@ -79,9 +85,10 @@ public final class SGD<Scalar: LSTMScalar>: Optimizer {
     @_specialize(where Scalar == Double)
     public func step(_ params: ParameterSet<Scalar>, _ grads: ParameterSet<Scalar>) {
         precondition(params.layout == grads.layout, "parameter and gradient layouts differ")
-        let n = params.count
-        let p = params.storage.base
-        let g = grads.storage.base
+        let range = updated(params.count)
+        let n = range.count
+        let p = params.storage.base + range.lowerBound
+        let g = grads.storage.base + range.lowerBound
         let lr = Scalar(learningRate)
         let wd = Scalar(weightDecay)
         let decay = weightDecay != 0

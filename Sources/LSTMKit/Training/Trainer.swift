@@ -7,7 +7,7 @@ import Foundation
 // unspecialised body: every `+` and `*` then goes through `Numeric` witness tables and value
 // witnesses, 3–5× slower (measured: ~50% of `lstm train`'s instructions were Swift's generic
 // runtime before this rule). So every public generic entry point that other modules call per
-// step — `Trainer.train`, `DataParallelScheduler.computeGradient`, `LSTMNetwork.forward`,
+// step — `Trainer.train`, `ShardWorkers.computeGradient`, `LSTMNetwork.forward`,
 // `backward`, `lossAndGradient`, each optimizer's `step`, the clipping functions — carries two
 // pairs of `@_specialize`:
 //   - `@_specialize(exported: true, where T == Float)` (and Double) emits public Float/Double
@@ -64,12 +64,13 @@ public enum TrainingError: Error, CustomStringConvertible, Equatable {
     }
 }
 
-/// Minibatch training with the data-parallel scheduler: gradient, non-finite guard, optional
+/// Minibatch training with the shard workers: gradient, non-finite guard, optional
 /// clipping, update. Weights never become non-finite: a bad step is never applied.
 public final class Trainer<T: LSTMScalar> {
     public let network: LSTMNetwork<T>
     public let parameters: ParameterSet<T>
-    public let scheduler: DataParallelScheduler<T>
+    /// The threads that run the shards (and the exact reduction across processes).
+    public let shardWorkers: ShardWorkers<T>
     public let optimizer: any Optimizer<T>
     /// Clip the global gradient norm to this value before each update (nil: no clipping).
     public var clipNorm: Double?
@@ -86,26 +87,71 @@ public final class Trainer<T: LSTMScalar> {
     public private(set) var skippedSteps = 0
 
     private var carried: [LSTMState<T>?]
-    /// The parameter arena and the optimizer's state buffers, checked after every update, and
-    /// their copies from before it (so a non-finite update is undone). Captured at the first
-    /// step and once more after it (an optimizer may allocate its state then); no allocation later.
-    private var guarded: [Buffer<T>] = []
+    /// The parameter arena (this rank's slice of it) and the optimizer's state buffers, checked
+    /// after every update, and their copies from before it (so a non-finite update is undone).
+    /// Captured at the first step and once more after it (an optimizer may allocate its state
+    /// then); no allocation later.
+    private var guardedBuffers: [Buffer<T>] = []
+    private var guarded: [(base: UnsafeMutablePointer<T>, count: Int)] = []
     private var backups: [Buffer<T>] = []
     private var guardCaptures = 0
+
+    /// How the arena is sliced over the processes (ZeRO stage 1): this process's gradient is
+    /// reduced, clipped and its weights updated on `slices.range(rank)` only, then the weights are
+    /// all-gathered. One slice (the whole arena) in one process.
+    public let slices: ArenaSlices
+    /// With several processes: every block's sum of squares (the gradient norm's parts), and the
+    /// byte counts and offsets of the all-gathers of those sums and of the weights.
+    private let blockSums: UnsafeMutablePointer<Double>
+    private let blockCounts: [Int32], blockOffsets: [Int32]
+    private let weightCounts: [Int32], weightOffsets: [Int32]
 
     public init(
         network: LSTMNetwork<T>, parameters: ParameterSet<T>, optimizer: any Optimizer<T>,
         maxBatch: Int, maxSteps: Int, shards: Int? = nil, workers: Int? = nil, clipNorm: Double? = nil,
-        reducer: any GradientReducer = SingleProcess()
+        group: any ProcessGroup = SingleProcess(), partition: ShardPartition? = nil
     ) {
         self.network = network
         self.parameters = parameters
         self.optimizer = optimizer
         self.clipNorm = clipNorm
-        scheduler = DataParallelScheduler(
+        let slices = ArenaSlices(count: parameters.count, worldSize: group.worldSize)
+        self.slices = slices
+        precondition(
+            group.worldSize == 1 || optimizer.slice == slices.range(group.rank),
+            "with \(group.worldSize) processes the optimizer of rank \(group.rank) must be made for its slice \(slices.range(group.rank)) (OptimizerConfig.makeOptimizer(layout:slice:)), not \(String(describing: optimizer.slice))"
+        )
+        let n = group.worldSize
+        blockSums = .allocate(capacity: max(1, slices.blocks))
+        blockCounts = (0..<n).map { Int32(8 * slices.blockRange($0).count) }
+        blockOffsets = (0..<n).map { Int32(8 * slices.blockRange($0).lowerBound) }
+        let f = MemoryLayout<T>.stride
+        precondition(parameters.count * f <= Int(Int32.max), "the weights' all-gather exceeds 2 GiB")
+        weightCounts = (0..<n).map { Int32(f * slices.range($0).count) }
+        weightOffsets = (0..<n).map { Int32(f * slices.range($0).lowerBound) }
+        shardWorkers = ShardWorkers(
             network: network, maxBatch: maxBatch, maxSteps: maxSteps, shards: shards, workers: workers,
-            reducer: reducer)
-        carried = Array(repeating: nil, count: scheduler.shardCount)
+            group: group, partition: partition)
+        carried = Array(repeating: nil, count: shardWorkers.shardCount)
+    }
+
+    deinit { blockSums.deallocate() }
+
+    /// The elements of the arena this process clips and updates (all of them in one process).
+    public var updatedRange: Range<Int> { slices.range(shardWorkers.group.rank) }
+
+    /// The gradient norm in `gradientNorm`'s order: in one process directly; with several, each
+    /// rank's blocks' sums of squares of its (reduced) slice, all-gathered, added in block order.
+    private func globalNorm(_ grads: ParameterSet<T>) -> Double {
+        let group = shardWorkers.group
+        guard group.worldSize > 1 else { return gradientNorm(grads) }
+        blockSumsOfSquares(grads, blocks: slices.blockRange(group.rank), into: blockSums)
+        blockCounts.withUnsafeBufferPointer { c in
+            blockOffsets.withUnsafeBufferPointer { o in group.allGather(inPlace: blockSums, counts: c, offsets: o) }
+        }
+        var total = 0.0
+        for b in 0..<slices.blocks { total += blockSums[b] }
+        return total.squareRoot()
     }
 
     /// Forgets carried state (call at the start of every epoch of a stateful stream).
@@ -137,37 +183,45 @@ public final class Trainer<T: LSTMScalar> {
         let t0 = DispatchTime.now().uptimeNanoseconds
         let dropout = network.config.dropout > 0 ? DropoutContext(seed: dropoutSeed, step: step) : nil
         let globalBatch = batch.globalBatchSize ?? batch.batchSize
-        let firstShard = scheduler.localShards.lowerBound
+        let firstShard = shardWorkers.localShards.lowerBound
         if carriesState, let first = carried[firstShard],
-            first.h.first?.count != scheduler.shardRows(firstShard, batch: globalBatch).count
+            first.h.first?.count != shardWorkers.shardRows(firstShard, batch: globalBatch).count
                 * network.config.hiddenSize(0)
         {
             resetState()  // the minibatch shape changed: state cannot carry over
         }
         // The local shards, then the reduction across processes (a no-op in one process).
         let loss = batch.withView {
-            scheduler.computeGradient(
+            shardWorkers.computeGradient(
                 parameters, $0, initialStates: carriesState ? carried : nil, dropout: dropout,
                 globalBatchSize: globalBatch)
         }
         if carriesState {
-            for s in scheduler.localShards where !scheduler.shardRows(s, batch: globalBatch).isEmpty {
-                carried[s] = scheduler.finalState(shard: s)
+            for s in shardWorkers.localShards where !shardWorkers.shardRows(s, batch: globalBatch).isEmpty {
+                carried[s] = shardWorkers.finalState(shard: s)
             }
         }
-        let grads = scheduler.gradients
-        let norm = gradientNorm(grads)
+        // With several processes the gradient is valid on this rank's slice only (reduce-scatter).
+        let grads = shardWorkers.gradients
+        let group = shardWorkers.group
+        let range = updatedRange
+        let norm = globalNorm(grads)
         step += 1
         let finite = loss.mean.isFinite && norm.isFinite
         if finite {
-            if let clipValue { clipGradientValue(grads, clipValue: clipValue) }
+            if let clipValue { clipGradientValue(grads, clipValue: clipValue, range: range) }
             // After value clipping the norm has changed; otherwise reuse the one just taken.
-            if let clipNorm { clipGradientNorm(grads, maxNorm: clipNorm, knownNorm: clipValue == nil ? norm : nil) }
+            if let clipNorm {
+                clipGradientNorm(
+                    grads, maxNorm: clipNorm, knownNorm: clipValue == nil ? norm : globalNorm(grads), range: range)
+            }
             if guardCaptures < 2 { captureGuard() }
             for i in guarded.indices { backups[i].base.update(from: guarded[i].base, count: guarded[i].count) }
             let stepCount = optimizer.stepCount
             optimizer.step(parameters, grads)
-            if !guarded.allSatisfy({ allFinite($0.base, $0.count) }) {
+            var updateFinite = guarded.allSatisfy({ allFinite($0.base, $0.count) })
+            if group.worldSize > 1 { updateFinite = !group.any(!updateFinite) }
+            if !updateFinite {
                 for i in guarded.indices { guarded[i].base.update(from: backups[i].base, count: guarded[i].count) }
                 optimizer.stepCount = stepCount
                 skippedSteps += 1
@@ -178,6 +232,12 @@ public final class Trainer<T: LSTMScalar> {
                 return StepReport(
                     step: step, loss: loss.mean, gradientNorm: norm, skipped: true,
                     tokens: globalBatch * batch.steps, seconds: dt)
+            }
+            if group.worldSize > 1 {  // every rank updated its slice: gather the others'
+                let base = UnsafeMutableRawPointer(parameters.storage.base)
+                weightCounts.withUnsafeBufferPointer { c in
+                    weightOffsets.withUnsafeBufferPointer { o in group.allGather(inPlace: base, counts: c, offsets: o) }
+                }
             }
         } else {
             skippedSteps += 1
@@ -192,13 +252,52 @@ public final class Trainer<T: LSTMScalar> {
             tokens: globalBatch * batch.steps, seconds: dt)
     }
 
+    /// The optimizer's state buffers over the whole arena, by name, for a checkpoint. A collective
+    /// with several processes (each holds only its slice, ZeRO stage 1): rank 0 receives every
+    /// rank's slice and gets the whole buffers, the other ranks get nil.
+    public func gatheredOptimizerState() -> [String: [T]]? {
+        let buffers = optimizer.stateBuffers
+        let group = shardWorkers.group
+        guard group.worldSize > 1 else {
+            return Dictionary(uniqueKeysWithValues: buffers.map { ($0.name, $0.buffer.toArray()) })
+        }
+        var mine: [UInt8] = []
+        for (_, buffer) in buffers {
+            mine += UnsafeRawBufferPointer(start: buffer.base, count: buffer.count * MemoryLayout<T>.stride)
+        }
+        guard let all = group.gatherToRoot(mine) else { return nil }
+        var out: [String: [T]] = [:]
+        for (k, (name, _)) in buffers.enumerated() {
+            var whole = [T](repeating: 0, count: parameters.count)
+            for r in 0..<group.worldSize {
+                let range = slices.range(r)
+                let at = k * range.count * MemoryLayout<T>.stride
+                precondition(
+                    all[r].count == buffers.count * range.count * MemoryLayout<T>.stride, "rank \(r)'s optimizer state")
+                all[r].withUnsafeBytes { bytes in
+                    whole.withUnsafeMutableBufferPointer { w in
+                        for i in 0..<range.count {
+                            w[range.lowerBound + i] = bytes.loadUnaligned(
+                                fromByteOffset: at + i * MemoryLayout<T>.stride, as: T.self)
+                        }
+                    }
+                }
+            }
+            out[name] = whole
+        }
+        return out
+    }
+
     /// Finds the arena and state buffers to guard and makes their backup copies.
     private func captureGuard() {
         guardCaptures += 1
         let now = [parameters.storage] + optimizer.stateBuffers.map(\.buffer)
-        if now.count == guarded.count && zip(now, guarded).allSatisfy({ $0 === $1 }) { return }
-        guarded = now
-        backups = now.map { Buffer<T>(count: $0.count) }
+        if now.count == guardedBuffers.count && zip(now, guardedBuffers).allSatisfy({ $0 === $1 }) { return }
+        guardedBuffers = now
+        let range = updatedRange
+        guarded =
+            [(parameters.storage.base + range.lowerBound, range.count)] + now.dropFirst().map { ($0.base, $0.count) }
+        backups = guarded.map { Buffer<T>(count: $0.count) }
     }
 }
 

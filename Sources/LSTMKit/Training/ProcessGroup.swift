@@ -1,24 +1,11 @@
 import Foundation
 
-// Scale-out across processes with the same bits as one process.
-//
-// A minibatch of B sequences is cut into S global shards (DataParallelScheduler.shardRows), and
-// the S shards are dealt to the N processes ("ranks") in contiguous blocks: rank r owns shards
-// r·S/N ..< (r+1)·S/N and reads only their rows. The gradient is the single-process scheduler's
-// pairwise tree over the S shard indices, evaluated in pieces: each rank reduces every maximal
-// aligned subtree of that tree lying wholly inside its block (`ShardPartition.nodes`), the
-// partial sums (at most 2·log₂S arenas per rank) are gathered by every rank in rank order, and
-// every rank finishes the same tree in the same order (`ShardPartition.finish`). Every addition
-// of the global tree happens exactly once, on the same operands, so the result is bitwise the
-// single-process one for any N — including N = 1, which is today's scheduler unchanged. A
-// reduction whose order is up to the library (MPI_Allreduce) would not give this.
-
 /// How the processes of one training job talk to each other: just enough collectives for the
 /// exact gradient reduction, the global loss normalizer, agreeing on a stop, and checkpoints.
 /// `SingleProcess` is the one-process implementation; the MPI one lives in the LSTMMPI target.
 ///
 /// Every call is collective: all ranks make it, in the same order, with matching sizes.
-public protocol GradientReducer: AnyObject, Sendable {
+public protocol ProcessGroup: AnyObject, Sendable {
     /// This process's index, 0..<worldSize.
     var rank: Int { get }
     /// N, the number of processes.
@@ -30,6 +17,13 @@ public protocol GradientReducer: AnyObject, Sendable {
     func allGather(
         inPlace buffer: UnsafeMutableRawPointer, counts: UnsafeBufferPointer<Int32>,
         offsets: UnsafeBufferPointer<Int32>)
+    /// Every rank sends bytes to every rank (MPI_Alltoallv): what this rank sends to rank d is
+    /// `sendCounts[d]` bytes at `send + sendOffsets[d]`; what it receives from rank r lands at
+    /// `receive + receiveOffsets[r]` (`receiveCounts[r]` bytes, which rank r sends to this one).
+    func allToAll(
+        send: UnsafeRawPointer, sendCounts: UnsafeBufferPointer<Int32>, sendOffsets: UnsafeBufferPointer<Int32>,
+        receive: UnsafeMutableRawPointer, receiveCounts: UnsafeBufferPointer<Int32>,
+        receiveOffsets: UnsafeBufferPointer<Int32>)
     /// Element-wise sums of integers across ranks, in place (exact in any order).
     func sum(_ values: UnsafeMutableBufferPointer<Int64>)
     /// Rank 0 receives every rank's bytes (index = rank); the others receive nil.
@@ -39,7 +33,7 @@ public protocol GradientReducer: AnyObject, Sendable {
     func abort(_ message: String, code: Int32) -> Never
 }
 
-extension GradientReducer {
+extension ProcessGroup {
     /// The sum of `value` over all ranks.
     public func sum(_ value: Int) -> Int {
         var v = Int64(value)
@@ -49,7 +43,7 @@ extension GradientReducer {
 
     public var processesOnThisHost: Int { 1 }
 
-    /// The default worker threads of this process: nil (the scheduler's own default) in one
+    /// The default worker threads of this process: nil (ShardWorkers' own default) in one
     /// process, else this machine's cores shared among the processes on it.
     public func defaultWorkers(shards: Int?) -> Int? {
         guard worldSize > 1 else { return nil }
@@ -59,14 +53,14 @@ extension GradientReducer {
     /// Whether any rank says yes (e.g. a stop request that arrived on one rank only).
     public func any(_ flag: Bool) -> Bool { sum(flag ? 1 : 0) > 0 }
 
-    /// The shard partition of S shards over this reducer's ranks.
+    /// The shard partition of S shards over this group's ranks.
     public func partition(shards: Int) -> ShardPartition {
         ShardPartition(shards: shards, rank: rank, worldSize: worldSize)
     }
 }
 
 /// One process: every collective is the identity.
-public final class SingleProcess: GradientReducer {
+public final class SingleProcess: ProcessGroup {
     public init() {}
     public var rank: Int { 0 }
     public var worldSize: Int { 1 }
@@ -74,6 +68,13 @@ public final class SingleProcess: GradientReducer {
         inPlace buffer: UnsafeMutableRawPointer, counts: UnsafeBufferPointer<Int32>,
         offsets: UnsafeBufferPointer<Int32>
     ) {}
+    public func allToAll(
+        send: UnsafeRawPointer, sendCounts: UnsafeBufferPointer<Int32>, sendOffsets: UnsafeBufferPointer<Int32>,
+        receive: UnsafeMutableRawPointer, receiveCounts: UnsafeBufferPointer<Int32>,
+        receiveOffsets: UnsafeBufferPointer<Int32>
+    ) {
+        (receive + Int(receiveOffsets[0])).copyMemory(from: send + Int(sendOffsets[0]), byteCount: Int(sendCounts[0]))
+    }
     public func sum(_ values: UnsafeMutableBufferPointer<Int64>) {}
     public func gatherToRoot(_ bytes: [UInt8]) -> [[UInt8]]? { [bytes] }
     public func abort(_ message: String, code: Int32) -> Never {
@@ -82,96 +83,10 @@ public final class SingleProcess: GradientReducer {
     }
 }
 
-/// S global shards dealt to N ranks in contiguous blocks, and the pieces of the pairwise
-/// reduction tree each rank computes. Pure arithmetic: every rank derives the same plan.
-public struct ShardPartition: Sendable, Equatable, CustomStringConvertible {
-    /// S, the global shard count (independent of N).
-    public let shards: Int
-    public let rank: Int
-    public let worldSize: Int
-
-    /// - Precondition: 1 ≤ worldSize ≤ shards, 0 ≤ rank < worldSize.
-    public init(shards: Int, rank: Int = 0, worldSize: Int = 1) {
-        precondition(worldSize >= 1 && (0..<worldSize).contains(rank), "rank \(rank) of \(worldSize)")
-        precondition(shards >= worldSize, "\(shards) shards cannot be dealt to \(worldSize) processes")
-        self.shards = shards
-        self.rank = rank
-        self.worldSize = worldSize
-    }
-
-    public var description: String { "rank \(rank) of \(worldSize): shards \(block(rank)) of \(shards)" }
-
-    /// The shards rank `r` owns: r·S/N ..< (r+1)·S/N.
-    public func block(_ r: Int) -> Range<Int> { (r * shards / worldSize)..<((r + 1) * shards / worldSize) }
-
-    /// This rank's shards.
-    public var localShards: Range<Int> { block(rank) }
-
-    /// Rows of global shard `s` in a minibatch of `b` sequences (the scheduler's rule).
-    public func shardRows(_ s: Int, batch b: Int) -> Range<Int> { (s * b / shards)..<((s + 1) * b / shards) }
-
-    /// The rows of a minibatch of `b` sequences that rank `r` reads and trains on.
-    public func rows(rank r: Int, batch b: Int) -> Range<Int> {
-        let blk = block(r)
-        return shardRows(blk.lowerBound, batch: b).lowerBound..<shardRows(blk.upperBound - 1, batch: b).upperBound
-    }
-
-    /// This rank's rows of a minibatch of `b` sequences.
-    public func localRows(batch b: Int) -> Range<Int> { rows(rank: rank, batch: b) }
-
-    /// The maximal aligned subtrees of the global tree inside rank `r`'s block, in shard order:
-    /// each is a range [i, min(i + 2^L, S)) with i divisible by 2^L.
-    public func nodes(rank r: Int) -> [Range<Int>] {
-        let blk = block(r)
-        var out: [Range<Int>] = []
-        var i = blk.lowerBound
-        while i < blk.upperBound {
-            var size = 1
-            // Grow while the doubled node is still aligned at i, a real subtree, and inside the block.
-            while i % (2 * size) == 0, size < shards, min(i + 2 * size, shards) <= blk.upperBound { size *= 2 }
-            let end = min(i + size, shards)
-            out.append(i..<end)
-            i = end
-        }
-        return out
-    }
-
-    /// Levels of the pairwise tree over `range` (the scheduler's order), calling `add(dst, src)`
-    /// for every addition "shard src into shard dst" with both in `range`, in tree order.
-    public static func treeAdditions(_ range: Range<Int>, _ add: (Int, Int) -> Void) {
-        let s = range.count
-        var stride = 1
-        while stride < s {
-            var i = 0
-            while i + stride < s {
-                add(range.lowerBound + i, range.lowerBound + i + stride)
-                i += 2 * stride
-            }
-            stride *= 2
-        }
-    }
-
-    /// The additions that finish the global tree once every node (of all ranks) is reduced:
-    /// the global tree's additions whose operands are both node roots, in the global order.
-    /// The others happened inside a node. Returns (dst, src) shard pairs.
-    public func finishingAdditions() -> [(Int, Int)] {
-        var live = Set<Int>()
-        for r in 0..<worldSize { for n in nodes(rank: r) { live.insert(n.lowerBound) } }
-        var out: [(Int, Int)] = []
-        Self.treeAdditions(0..<shards) { dst, src in
-            if live.contains(dst) && live.contains(src) {
-                out.append((dst, src))
-                live.remove(src)
-            }
-        }
-        return out
-    }
-}
-
-/// N ranks as N threads of one process, sharing memory: the collectives of `GradientReducer`
+/// N ranks as N threads of one process, sharing memory: the collectives of `ProcessGroup`
 /// without MPI, so the exact multi-process reduction is tested (and usable) on any machine.
 /// Make the members with `ThreadGroup.members(n)` and run each on its own thread.
-public final class ThreadGroup: GradientReducer, @unchecked Sendable {
+public final class ThreadGroup: ProcessGroup, @unchecked Sendable {
     public let rank: Int
     public let worldSize: Int
     private let shared: Shared
@@ -184,7 +99,10 @@ public final class ThreadGroup: GradientReducer, @unchecked Sendable {
         var staging: [UInt8] = []
         var sums: [Int64] = []
         var gathered: [[UInt8]] = []
+        /// Each member's send buffer, counts and offsets during an `allToAll`.
+        var sends: [(pointer: UnsafeRawPointer, counts: [Int32], offsets: [Int32])?] = []
         init(n: Int) {
+            sends = Array(repeating: nil, count: n)
             self.n = n
             gathered = Array(repeating: [], count: n)
         }
@@ -234,6 +152,26 @@ public final class ThreadGroup: GradientReducer, @unchecked Sendable {
         }
         shared.barrier()
         shared.staging.withUnsafeBytes { buffer.copyMemory(from: $0.baseAddress!, byteCount: total) }
+        shared.barrier()
+    }
+
+    public func allToAll(
+        send: UnsafeRawPointer, sendCounts: UnsafeBufferPointer<Int32>, sendOffsets: UnsafeBufferPointer<Int32>,
+        receive: UnsafeMutableRawPointer, receiveCounts: UnsafeBufferPointer<Int32>,
+        receiveOffsets: UnsafeBufferPointer<Int32>
+    ) {
+        shared.condition.lock()
+        shared.sends[rank] = (send, Array(sendCounts), Array(sendOffsets))
+        shared.condition.unlock()
+        shared.barrier()
+        for r in 0..<worldSize {
+            let from = shared.sends[r]!
+            precondition(
+                from.counts[rank] == receiveCounts[r],
+                "rank \(r) sends \(from.counts[rank]) bytes to rank \(rank), which expects \(receiveCounts[r])")
+            (receive + Int(receiveOffsets[r])).copyMemory(
+                from: from.pointer + Int(from.offsets[rank]), byteCount: Int(receiveCounts[r]))
+        }
         shared.barrier()
     }
 

@@ -1,9 +1,10 @@
 import Dispatch
 import Foundation
 
-/// The data-parallel scheduler: each minibatch is cut into S shards of whole sequences, the
-/// shards run forward and backward on W Dispatch worker threads, and their gradients are
-/// reduced in a fixed pairwise tree over shard indices.
+/// The shard workers (data parallelism inside one process): each minibatch is cut into S shards
+/// of whole sequences, the shards run forward and backward on W Dispatch worker threads, and their
+/// gradients are reduced in a fixed pairwise tree over shard indices (`ExactReduction`, which also
+/// takes the step across processes). This type only does the threading.
 ///
 /// Results depend on S and never on W: shard s always covers the same rows, owns its own
 /// workspace and gradient arena, and the reduction order is a function of s alone. So a run
@@ -25,25 +26,26 @@ import Foundation
 /// OpenBLAS's threads spin between the tiny calls (half a small run's time was system time).
 /// With our own GEMM kernel (the default on AVX-512 CPUs), which runs each call on one thread,
 /// shards are used at every H (H = 1024 on one shard left a core idle).
-public final class DataParallelScheduler<T: LSTMScalar>: @unchecked Sendable {
+public final class ShardWorkers<T: LSTMScalar>: @unchecked Sendable {
     public let network: LSTMNetwork<T>
     /// S: how many pieces each minibatch is cut into (over all processes).
     public let shardCount: Int
     /// W: how many threads run shards at once (W ≤ the local shard count).
     public let workerCount: Int
-    /// OpenBLAS threads per call while this scheduler runs.
+    /// OpenBLAS threads per call while these workers run.
     public let blasThreads: Int
     public let maxBatch: Int
     public let maxSteps: Int
     /// How the S shards are dealt to processes, and which of them this process runs.
     public let partition: ShardPartition
-    /// The cross-process step after the local reduction (`SingleProcess` for one process).
-    public let reducer: any GradientReducer
+    /// The processes this one trains with (`SingleProcess` for one process).
+    public let group: any ProcessGroup
 
     /// The shards this process runs (all of them in one process).
     public var localShards: Range<Int> { partition.localShards }
 
-    /// The reduced gradient of the last `computeGradient` (mean loss over the whole minibatch).
+    /// The reduced gradient of the last `computeGradient` (mean loss over the whole minibatch);
+    /// with several processes only this rank's slice (`ArenaSlices`) of it is valid.
     public var gradients: ParameterSet<T> { shardGradients[0] }
 
     /// Indexed by local shard (global shard − localShards.lowerBound).
@@ -51,10 +53,8 @@ public final class DataParallelScheduler<T: LSTMScalar>: @unchecked Sendable {
     private let shardGradients: [ParameterSet<T>]
     /// Per-shard loss slots, each written by the worker that runs the shard.
     private let lossSlots: UnsafeMutableBufferPointer<LossSum>
-    private let arenaPointers: [SharedPointer<T>]
-    /// The local tree additions (dst, src as local indices, flattened), in tree order.
-    private let localAdditions: [Int]
-    private let exchange: Exchange?
+    /// The fixed-order tree over the shard arenas, within and across processes.
+    private let reduction: ExactReduction<T>
 
     /// The shard count used when none is given (the threading rule above): one shard per active
     /// core with at least 16 sequences each, or one shard when the per-step GEMM is large enough
@@ -95,19 +95,25 @@ public final class DataParallelScheduler<T: LSTMScalar>: @unchecked Sendable {
     ///     process and `defaultDistributedShardCount` in several.
     ///   - workers: W; defaults to min(local shards, active cores); clamped to the local shards.
     ///   - blasThreads: overrides the BLAS threading rule above (benchmarks only).
-    ///   - reducer: the processes this scheduler is one of (default: just this one).
+    ///   - group: the processes this one trains with (default: just this one).
+    ///   - partition: how the S shards are dealt to the processes (default:
+    ///     `group.partition(shards: S)`); pass the one the data loader uses.
     public init(
         network: LSTMNetwork<T>, maxBatch: Int, maxSteps: Int, shards: Int? = nil, workers: Int? = nil,
-        blasThreads: Int? = nil, reducer: any GradientReducer = SingleProcess()
+        blasThreads: Int? = nil, group: any ProcessGroup = SingleProcess(), partition: ShardPartition? = nil
     ) {
         let cores = ProcessInfo.processInfo.activeProcessorCount
         let h = network.config.hiddenSize  // the widest layer when widths differ
-        let s = Self.shardCount(shards, batchSize: maxBatch, hidden: h, worldSize: reducer.worldSize, cores: cores)
+        let s = partition?.shards
+            ?? Self.shardCount(shards, batchSize: maxBatch, hidden: h, worldSize: group.worldSize, cores: cores)
         precondition(s >= 1, "shard count must be ≥ 1")
         self.network = network
         self.shardCount = s
-        self.reducer = reducer
-        let partition = reducer.partition(shards: s)
+        self.group = group
+        let partition = partition ?? group.partition(shards: s)
+        precondition(
+            partition.shards == s && partition.rank == group.rank && partition.worldSize == group.worldSize,
+            "\(partition) is not a partition of \(s) shards over rank \(group.rank) of \(group.worldSize)")
         self.partition = partition
         let local = partition.localShards
         self.workerCount = max(1, min(workers ?? min(local.count, cores), local.count))
@@ -119,18 +125,11 @@ public final class DataParallelScheduler<T: LSTMScalar>: @unchecked Sendable {
             Workspace(config: network.config, maxBatch: rowsPerShard, maxSteps: maxSteps)
         }
         shardGradients = local.map { _ in ParameterSet(config: network.config) }
-        arenaPointers = shardGradients.map { SharedPointer($0.storage.base) }
         lossSlots = .allocate(capacity: local.count)
         lossSlots.initialize(repeating: LossSum())
-        var adds: [Int] = []
-        for node in partition.nodes(rank: partition.rank) {
-            ShardPartition.treeAdditions(node) { dst, src in adds += [dst - local.lowerBound, src - local.lowerBound] }
-        }
-        localAdditions = adds
-        exchange =
-            reducer.worldSize > 1
-            ? Exchange(partition: partition, parameters: shardGradients[0].count, scalarSize: MemoryLayout<T>.stride)
-            : nil
+        reduction = ExactReduction(
+            partition: partition, group: group, arenas: shardGradients.map { SharedPointer($0.storage.base) },
+            count: shardGradients[0].count)
     }
 
     deinit { lossSlots.deallocate() }
@@ -164,16 +163,16 @@ public final class DataParallelScheduler<T: LSTMScalar>: @unchecked Sendable {
         let mine = partition.localRows(batch: g)
         precondition(
             g <= maxBatch && batch.steps <= maxSteps,
-            "minibatch [\(g), \(batch.steps)] exceeds the scheduler's [\(maxBatch), \(maxSteps)]")
+            "minibatch [\(g), \(batch.steps)] exceeds the shard workers' [\(maxBatch), \(maxSteps)]")
         precondition(
-            batch.batchSize == mine.count && (exchange == nil || batch.rowOffset == mine.lowerBound),
+            batch.batchSize == mine.count && (group.worldSize == 1 || batch.rowOffset == mine.lowerBound),
             "\(partition) holds rows \(mine) of a minibatch of \(g), got \(batch.batchSize) rows at \(batch.rowOffset)")
         BLASThreads.set(blasThreads)
         let normalizer: Int
-        if exchange == nil {
+        if group.worldSize == 1 {
             normalizer = network.targetCount(batch)
         } else if batch.lengths != nil {
-            normalizer = reducer.sum(network.targetCount(batch))  // the global count, not this rank's
+            normalizer = group.sum(network.targetCount(batch))  // the global count, not this rank's
         } else {
             normalizer = network.targetCount(batch: g, steps: batch.steps)
         }
@@ -197,134 +196,12 @@ public final class DataParallelScheduler<T: LSTMScalar>: @unchecked Sendable {
                     initialState: initialStates?[s], normalizer: normalizer, dropout: dropout)
             }
         }
-        reduceLocally()
-        guard let exchange else { return lossSlots.reduce(LossSum(), +) }  // shard order: deterministic
-        return reduceAcrossProcesses(exchange)
+        return reduction.reduce(losses: lossSlots, workers: w)
     }
 
     /// The final (h, c) of (local) shard `s` after the last `computeGradient` (for carried state).
     public func finalState(shard s: Int) -> LSTMState<T> { workspaces[s - localShards.lowerBound].finalState() }
 
-    /// Pairwise tree over shard indices: level d adds shard i + 2^d into shard i for every i
-    /// divisible by 2^(d+1) — here restricted to the subtrees inside this process's block (all of
-    /// it in one process). Elementwise, so slices of the arena run on different workers without
-    /// changing a bit.
-    private func reduceLocally() {
-        guard !localAdditions.isEmpty else { return }
-        let count = gradients.count
-        let arenas = arenaPointers
-        let adds = localAdditions
-        let slices = min(workerCount, max(1, count / 4096))
-        runWorkers(slices) { slice in
-            let lo = slice * count / slices
-            let hi = (slice + 1) * count / slices
-            var a = 0
-            while a < adds.count {
-                let dst = arenas[adds[a]].pointer
-                let src = arenas[adds[a + 1]].pointer
-                for k in lo..<hi { dst[k] += src[k] }
-                a += 2
-            }
-        }
-    }
-
-    /// Packs this rank's subtree sums and shard losses, gathers every rank's, finishes the global
-    /// tree in its order, and folds the shard losses in shard order: the one-process bits.
-    private func reduceAcrossProcesses(_ x: Exchange) -> LossSum {
-        let count = gradients.count
-        let local = partition.localShards
-        let buffer = x.buffer
-        let mine = x.chunks[partition.rank]
-        let sums = (buffer + mine.offset).assumingMemoryBound(to: Double.self)
-        let counts = (buffer + mine.offset + 8 * local.count).assumingMemoryBound(to: Int64.self)
-        for j in 0..<local.count {
-            sums[j] = lossSlots[j].sum
-            counts[j] = Int64(lossSlots[j].count)
-        }
-        for (n, root) in mine.roots.enumerated() {
-            let dst = x.arena(rank: partition.rank, node: n).assumingMemoryBound(to: T.self)
-            dst.update(from: arenaPointers[root - local.lowerBound].pointer, count: count)
-        }
-        x.counts.withUnsafeBufferPointer { c in
-            x.offsets.withUnsafeBufferPointer { o in reducer.allGather(inPlace: buffer, counts: c, offsets: o) }
-        }
-        let adds = x.finishing
-        let slices = min(workerCount, max(1, count / 4096))
-        let shared = SharedPointer(buffer.assumingMemoryBound(to: UInt8.self))
-        runWorkers(slices) { slice in
-            let buffer = UnsafeMutableRawPointer(shared.pointer)
-            let lo = slice * count / slices
-            let hi = (slice + 1) * count / slices
-            var a = 0
-            while a < adds.count {
-                let dst = (buffer + adds[a]).assumingMemoryBound(to: T.self)
-                let src = (buffer + adds[a + 1]).assumingMemoryBound(to: T.self)
-                for k in lo..<hi { dst[k] += src[k] }
-                a += 2
-            }
-        }
-        arenaPointers[0].pointer.update(from: (buffer + x.rootOffset).assumingMemoryBound(to: T.self), count: count)
-        var total = LossSum()
-        for chunk in x.chunks {
-            let n = chunk.shards
-            let s = (buffer + chunk.offset).assumingMemoryBound(to: Double.self)
-            let c = (buffer + chunk.offset + 8 * n).assumingMemoryBound(to: Int64.self)
-            for j in 0..<n { total = total + LossSum(sum: s[j], count: Int(c[j])) }
-        }
-        return total
-    }
-}
-
-/// The buffer every rank gathers into, and where each rank's part sits in it: per rank, its
-/// shards' loss sums (Double) and target counts (Int64), then one gradient arena per subtree.
-final class Exchange: @unchecked Sendable {
-    struct Chunk {
-        var offset: Int
-        var shards: Int
-        /// The first shard of each of the rank's subtrees.
-        var roots: [Int]
-        var arenas: Int
-    }
-    let chunks: [Chunk]
-    let buffer: UnsafeMutableRawPointer
-    let counts: [Int32]
-    let offsets: [Int32]
-    /// Byte offsets (dst, src) of the finishing additions (`ShardPartition.finishingAdditions`), flattened.
-    let finishing: [Int]
-    /// Byte offset of shard 0's subtree, which ends holding the whole gradient.
-    let rootOffset: Int
-    let arenaBytes: Int
-
-    init(partition: ShardPartition, parameters: Int, scalarSize: Int) {
-        arenaBytes = parameters * scalarSize
-        var chunks: [Chunk] = []
-        var offset = 0
-        var arenaOffset: [Int: Int] = [:]
-        for r in 0..<partition.worldSize {
-            let n = partition.block(r).count
-            let roots = partition.nodes(rank: r).map(\.lowerBound)
-            let head = 16 * n
-            for (k, root) in roots.enumerated() { arenaOffset[root] = offset + head + k * arenaBytes }
-            chunks.append(Chunk(offset: offset, shards: n, roots: roots, arenas: roots.count))
-            let size = head + roots.count * arenaBytes
-            offset += (size + 15) / 16 * 16
-        }
-        precondition(offset <= Int(Int32.max), "the gradient exchange (\(offset) bytes) exceeds 2 GiB")
-        self.chunks = chunks
-        buffer = .allocate(byteCount: max(offset, 16), alignment: 16)
-        counts = (0..<chunks.count).map { r in
-            Int32((r + 1 < chunks.count ? chunks[r + 1].offset : offset) - chunks[r].offset)
-        }
-        offsets = chunks.map { Int32($0.offset) }
-        finishing = partition.finishingAdditions().flatMap { [arenaOffset[$0.0]!, arenaOffset[$0.1]!] }
-        rootOffset = arenaOffset[0]!
-    }
-
-    func arena(rank: Int, node: Int) -> UnsafeMutableRawPointer {
-        buffer + chunks[rank].offset + 16 * chunks[rank].shards + node * arenaBytes
-    }
-
-    deinit { buffer.deallocate() }
 }
 
 /// Runs `body(0..<n)` on n threads at once (inline when n == 1); each Dispatch worker first

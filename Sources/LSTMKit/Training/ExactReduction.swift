@@ -1,0 +1,335 @@
+import Foundation
+
+// Scale-out across processes with the same bits as one process.
+//
+// A minibatch of B sequences is cut into S global shards (ShardWorkers.shardRows), and the S shards
+// are dealt to the N processes ("ranks") in contiguous blocks: rank r owns shards r·S/N ..< (r+1)·S/N
+// and reads only their rows. The gradient is the single-process shard workers' pairwise tree over
+// the S shard indices, evaluated in pieces: each rank reduces every maximal aligned subtree of that
+// tree lying wholly inside its block (`ShardPartition.nodes`, at most 2·log₂S arenas per rank).
+//
+// Reduce-scatter: the gradient arena of P elements is cut into N contiguous slices
+// (`ArenaSlices`, on boundaries of 256 elements), rank r owning slice r. Each rank sends, to each
+// rank d, its subtree sums restricted to slice d (one MPI_Alltoallv, `ProcessGroup.allToAll`), and
+// finishes the same global tree elementwise on its own slice (`ShardPartition.finishingAdditions`).
+// Every addition of the global tree happens exactly once, on the same operands, so each slice holds
+// the single-process bits for any N — including N = 1, where the whole tree is one rank's subtree
+// and the slice is the whole arena. A reduction whose order is up to the library (MPI_Allreduce)
+// would not give this. Each rank sends and receives (N−1)/N·4P bytes (times its subtree count,
+// 1 when S is a multiple of N); the optimizer then updates only the slice, with only the slice's
+// state (ZeRO stage 1, `Trainer`), and the updated weights are all-gathered: another (N−1)/N·4P.
+
+/// S global shards dealt to N ranks in contiguous blocks, and the pieces of the pairwise
+/// reduction tree each rank computes. Pure arithmetic: every rank derives the same plan.
+public struct ShardPartition: Sendable, Equatable, CustomStringConvertible {
+    /// S, the global shard count (independent of N).
+    public let shards: Int
+    public let rank: Int
+    public let worldSize: Int
+
+    /// - Precondition: 1 ≤ worldSize ≤ shards, 0 ≤ rank < worldSize.
+    public init(shards: Int, rank: Int = 0, worldSize: Int = 1) {
+        precondition(worldSize >= 1 && (0..<worldSize).contains(rank), "rank \(rank) of \(worldSize)")
+        precondition(shards >= worldSize, "\(shards) shards cannot be dealt to \(worldSize) processes")
+        self.shards = shards
+        self.rank = rank
+        self.worldSize = worldSize
+    }
+
+    public var description: String { "rank \(rank) of \(worldSize): shards \(block(rank)) of \(shards)" }
+
+    /// The shards rank `r` owns: r·S/N ..< (r+1)·S/N.
+    public func block(_ r: Int) -> Range<Int> { (r * shards / worldSize)..<((r + 1) * shards / worldSize) }
+
+    /// This rank's shards.
+    public var localShards: Range<Int> { block(rank) }
+
+    /// Rows of global shard `s` in a minibatch of `b` sequences (the shard workers' rule).
+    public func shardRows(_ s: Int, batch b: Int) -> Range<Int> { (s * b / shards)..<((s + 1) * b / shards) }
+
+    /// The rows of a minibatch of `b` sequences that rank `r` reads and trains on.
+    public func rows(rank r: Int, batch b: Int) -> Range<Int> {
+        let blk = block(r)
+        return shardRows(blk.lowerBound, batch: b).lowerBound..<shardRows(blk.upperBound - 1, batch: b).upperBound
+    }
+
+    /// This rank's rows of a minibatch of `b` sequences.
+    public func localRows(batch b: Int) -> Range<Int> { rows(rank: rank, batch: b) }
+
+    /// The maximal aligned subtrees of the global tree inside rank `r`'s block, in shard order:
+    /// each is a range [i, min(i + 2^L, S)) with i divisible by 2^L.
+    public func nodes(rank r: Int) -> [Range<Int>] {
+        let blk = block(r)
+        var out: [Range<Int>] = []
+        var i = blk.lowerBound
+        while i < blk.upperBound {
+            var size = 1
+            // Grow while the doubled node is still aligned at i, a real subtree, and inside the block.
+            while i % (2 * size) == 0, size < shards, min(i + 2 * size, shards) <= blk.upperBound { size *= 2 }
+            let end = min(i + size, shards)
+            out.append(i..<end)
+            i = end
+        }
+        return out
+    }
+
+    /// Levels of the pairwise tree over `range` (the shard workers' order), calling `add(dst, src)`
+    /// for every addition "shard src into shard dst" with both in `range`, in tree order.
+    public static func treeAdditions(_ range: Range<Int>, _ add: (Int, Int) -> Void) {
+        let s = range.count
+        var stride = 1
+        while stride < s {
+            var i = 0
+            while i + stride < s {
+                add(range.lowerBound + i, range.lowerBound + i + stride)
+                i += 2 * stride
+            }
+            stride *= 2
+        }
+    }
+
+    /// The additions that finish the global tree once every node (of all ranks) is reduced:
+    /// the global tree's additions whose operands are both node roots, in the global order.
+    /// The others happened inside a node. Returns (dst, src) shard pairs.
+    public func finishingAdditions() -> [(Int, Int)] {
+        var live = Set<Int>()
+        for r in 0..<worldSize { for n in nodes(rank: r) { live.insert(n.lowerBound) } }
+        var out: [(Int, Int)] = []
+        Self.treeAdditions(0..<shards) { dst, src in
+            if live.contains(dst) && live.contains(src) {
+                out.append((dst, src))
+                live.remove(src)
+            }
+        }
+        return out
+    }
+}
+
+// MARK: - The reduction
+
+/// The fixed pairwise tree over one process's shard arenas and, with several processes, the step
+/// across them (see the top of this file). `ShardWorkers` calls `reduce` once per minibatch.
+final class ExactReduction<T: LSTMScalar>: @unchecked Sendable {
+    let partition: ShardPartition
+    let group: any ProcessGroup
+    /// The local shards' gradient arenas (index = global shard − the first local shard).
+    private let arenaPointers: [SharedPointer<T>]
+    private let count: Int
+    /// The local tree additions (dst, src as local indices, flattened), in tree order.
+    private let localAdditions: [Int]
+    private let exchange: Exchange?
+
+    init(partition: ShardPartition, group: any ProcessGroup, arenas: [SharedPointer<T>], count: Int) {
+        self.partition = partition
+        self.group = group
+        arenaPointers = arenas
+        self.count = count
+        let local = partition.localShards
+        var adds: [Int] = []
+        for node in partition.nodes(rank: partition.rank) {
+            ShardPartition.treeAdditions(node) { dst, src in adds += [dst - local.lowerBound, src - local.lowerBound] }
+        }
+        localAdditions = adds
+        exchange =
+            partition.worldSize > 1
+            ? Exchange(partition: partition, parameters: count, scalarSize: MemoryLayout<T>.stride) : nil
+    }
+
+    /// Reduces the local shard arenas (and, across processes, everyone's) into the first local
+    /// arena and folds the shard losses in shard order; returns the whole minibatch's loss.
+    func reduce(losses: UnsafeMutableBufferPointer<LossSum>, workers: Int) -> LossSum {
+        reduceLocally(workers: workers)
+        guard let exchange else { return losses.reduce(LossSum(), +) }  // shard order: deterministic
+        return reduceAcrossProcesses(exchange, losses: losses, workers: workers)
+    }
+
+    /// Pairwise tree over shard indices: level d adds shard i + 2^d into shard i for every i
+    /// divisible by 2^(d+1) — here restricted to the subtrees inside this process's block (all of
+    /// it in one process). Elementwise, so slices of the arena run on different workers without
+    /// changing a bit.
+    private func reduceLocally(workers: Int) {
+        guard !localAdditions.isEmpty else { return }
+        let arenas = arenaPointers
+        let adds = localAdditions
+        let slices = min(workers, max(1, count / 4096))
+        runWorkers(slices) { slice in
+            let lo = slice * count / slices
+            let hi = (slice + 1) * count / slices
+            var a = 0
+            while a < adds.count {
+                let dst = arenas[adds[a]].pointer
+                let src = arenas[adds[a + 1]].pointer
+                for k in lo..<hi { dst[k] += src[k] }
+                a += 2
+            }
+        }
+    }
+
+    /// Sends every rank its slice of this rank's subtree sums (and everyone the shard losses),
+    /// finishes the global tree on this rank's slice in the global order, and folds the shard losses
+    /// in shard order: the one-process bits on the slice, left at the slice's place in the first
+    /// local arena (the rest of that arena is stale).
+    private func reduceAcrossProcesses(
+        _ x: Exchange, losses lossSlots: UnsafeMutableBufferPointer<LossSum>, workers: Int
+    ) -> LossSum {
+        let local = partition.localShards
+        let me = partition.rank
+        let scalar = MemoryLayout<T>.stride
+        // Pack: for each destination d, this rank's shard losses, then each subtree sum's slice d.
+        for d in 0..<partition.worldSize {
+            let out = x.send + Int(x.sendOffsets[d])
+            let sums = out.assumingMemoryBound(to: Double.self)
+            let counts = (out + 8 * local.count).assumingMemoryBound(to: Int64.self)
+            for j in 0..<local.count {
+                sums[j] = lossSlots[j].sum
+                counts[j] = Int64(lossSlots[j].count)
+            }
+            let slice = x.slices.range(d)
+            for (k, root) in x.roots[me].enumerated() {
+                (out + 16 * local.count + k * slice.count * scalar).copyMemory(
+                    from: arenaPointers[root - local.lowerBound].pointer + slice.lowerBound,
+                    byteCount: slice.count * scalar)
+            }
+        }
+        x.sendCounts.withUnsafeBufferPointer { sc in
+            x.sendOffsets.withUnsafeBufferPointer { so in
+                x.receiveCounts.withUnsafeBufferPointer { rc in
+                    x.receiveOffsets.withUnsafeBufferPointer { ro in
+                        group.allToAll(
+                            send: UnsafeRawPointer(x.send), sendCounts: sc, sendOffsets: so, receive: x.receive,
+                            receiveCounts: rc, receiveOffsets: ro)
+                    }
+                }
+            }
+        }
+        let mine = x.slices.range(me)
+        let n = mine.count
+        let adds = x.finishing
+        let slices = min(workers, max(1, n / 4096))
+        let shared = SharedPointer(x.receive.assumingMemoryBound(to: UInt8.self))
+        runWorkers(slices) { slice in
+            let buffer = UnsafeMutableRawPointer(shared.pointer)
+            let lo = slice * n / slices
+            let hi = (slice + 1) * n / slices
+            var a = 0
+            while a < adds.count {
+                let dst = (buffer + adds[a]).assumingMemoryBound(to: T.self)
+                let src = (buffer + adds[a + 1]).assumingMemoryBound(to: T.self)
+                for k in lo..<hi { dst[k] += src[k] }
+                a += 2
+            }
+        }
+        (arenaPointers[0].pointer + mine.lowerBound).update(
+            from: (x.receive + x.rootOffset).assumingMemoryBound(to: T.self), count: n)
+        var total = LossSum()
+        for r in 0..<partition.worldSize {
+            let shards = partition.block(r).count
+            let at = x.receive + Int(x.receiveOffsets[r])
+            let s = at.assumingMemoryBound(to: Double.self)
+            let c = (at + 8 * shards).assumingMemoryBound(to: Int64.self)
+            for j in 0..<shards { total = total + LossSum(sum: s[j], count: Int(c[j])) }
+        }
+        return total
+    }
+}
+
+/// The gradient arena of `count` elements cut into `worldSize` contiguous slices, one per rank,
+/// on boundaries of `block` elements: rank r owns blocks r·K/N ..< (r+1)·K/N of the K blocks.
+/// The blocks are also the fixed summation order of the gradient norm (`gradientNorm`), so the
+/// ranks' per-block sums combine into the one-process norm.
+public struct ArenaSlices: Sendable, Equatable {
+    /// Elements per block (1 KiB of Float).
+    public static let block = 256
+    /// P, the arena's elements.
+    public let count: Int
+    public let worldSize: Int
+
+    public init(count: Int, worldSize: Int) {
+        precondition(count >= 0 && worldSize >= 1, "\(count) elements over \(worldSize) ranks")
+        self.count = count
+        self.worldSize = worldSize
+    }
+
+    /// K, the number of blocks (the last may be short).
+    public var blocks: Int { (count + Self.block - 1) / Self.block }
+
+    /// The blocks rank `r` owns.
+    public func blockRange(_ r: Int) -> Range<Int> { (r * blocks / worldSize)..<((r + 1) * blocks / worldSize) }
+
+    /// The arena elements rank `r` owns (empty when there are fewer blocks than ranks).
+    public func range(_ r: Int) -> Range<Int> {
+        let b = blockRange(r)
+        return min(count, b.lowerBound * Self.block)..<min(count, b.upperBound * Self.block)
+    }
+
+    /// The largest slice of any rank (what the memory plan counts per rank).
+    public var largestSlice: Int { (0..<worldSize).map { range($0).count }.max() ?? 0 }
+}
+
+/// The reduce-scatter's buffers and where each part sits in them. Send: per destination d, this
+/// rank's shard losses (Double sums, Int64 counts), then one slice-d piece per subtree of this rank.
+/// Receive: per source r, r's shard losses, then one piece of this rank's slice per subtree of r.
+final class Exchange: @unchecked Sendable {
+    let slices: ArenaSlices
+    /// The first shard of each rank's subtrees.
+    let roots: [[Int]]
+    let send: UnsafeMutableRawPointer
+    let receive: UnsafeMutableRawPointer
+    let sendCounts: [Int32]
+    let sendOffsets: [Int32]
+    let receiveCounts: [Int32]
+    let receiveOffsets: [Int32]
+    /// Byte offsets in `receive` (dst, src) of the finishing additions, flattened.
+    let finishing: [Int]
+    /// Byte offset in `receive` of shard 0's subtree piece, which ends holding the slice's gradient.
+    let rootOffset: Int
+
+    init(partition: ShardPartition, parameters: Int, scalarSize: Int) {
+        let n = partition.worldSize
+        let me = partition.rank
+        slices = ArenaSlices(count: parameters, worldSize: n)
+        let roots = (0..<n).map { partition.nodes(rank: $0).map(\.lowerBound) }
+        self.roots = roots
+        func padded(_ x: Int) -> Int { (x + 15) / 16 * 16 }
+        let ownShards = partition.block(me).count
+        var sendOffsets: [Int] = []
+        var sendCounts: [Int] = []
+        var offset = 0
+        for d in 0..<n {
+            let size = 16 * ownShards + roots[me].count * slices.range(d).count * scalarSize
+            sendOffsets.append(offset)
+            sendCounts.append(size)
+            offset += padded(size)
+        }
+        let sendTotal = offset
+        var receiveOffsets: [Int] = []
+        var receiveCounts: [Int] = []
+        var pieceOffset: [Int: Int] = [:]
+        let mine = slices.range(me).count * scalarSize
+        offset = 0
+        for r in 0..<n {
+            let head = 16 * partition.block(r).count
+            for (k, root) in roots[r].enumerated() { pieceOffset[root] = offset + head + k * mine }
+            let size = head + roots[r].count * mine
+            receiveOffsets.append(offset)
+            receiveCounts.append(size)
+            offset += padded(size)
+        }
+        precondition(
+            max(sendTotal, offset) <= Int(Int32.max),
+            "the gradient exchange (\(max(sendTotal, offset)) bytes) exceeds 2 GiB")
+        send = .allocate(byteCount: max(sendTotal, 16), alignment: 16)
+        receive = .allocate(byteCount: max(offset, 16), alignment: 16)
+        self.sendOffsets = sendOffsets.map { Int32($0) }
+        self.sendCounts = sendCounts.map { Int32($0) }
+        self.receiveOffsets = receiveOffsets.map { Int32($0) }
+        self.receiveCounts = receiveCounts.map { Int32($0) }
+        finishing = partition.finishingAdditions().flatMap { [pieceOffset[$0.0]!, pieceOffset[$0.1]!] }
+        rootOffset = pieceOffset[0]!
+    }
+
+    deinit {
+        send.deallocate()
+        receive.deallocate()
+    }
+}

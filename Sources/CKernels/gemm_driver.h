@@ -9,6 +9,10 @@
 // Loops: columns in blocks whose packed B over all k fits 4 MiB (pack it) → rows in MC blocks (that
 // block of C stays in cache) → k in KC blocks (pack that MC×KC block of A; it stays in L2) → NR
 // slivers of B (one sliver in L1) → MR tiles. lstm_sgemm_packed is the same without the first step.
+// Packing uses 8×8 AVX transposes where the source is not laid out as the slivers, and the next A
+// block's source (plus, for the all-steps GEMMs, the next B sliver and each C tile) is prefetched
+// while the current one is multiplied: without that, packing A was 20–26 % of δW/δR/δX
+// (docs/results/kernels.md). None of it changes which FMAs run or their order.
 
 #define CAT2(a, b) a##b
 #define CAT(a, b) CAT2(a, b)

@@ -9,6 +9,10 @@
 // Loops: columns in blocks whose packed B over all k fits 4 MiB (pack it) → rows in MC blocks (that
 // block of C stays in cache) → k in KC blocks (pack that MC×KC block of A; it stays in L2) → NR
 // slivers of B (one sliver in L1) → MR tiles. lstm_sgemm_packed is the same without the first step.
+// Packing uses 8×8 AVX transposes where the source is not laid out as the slivers, and the next A
+// block's source (plus, for the all-steps GEMMs, the next B sliver and each C tile) is prefetched
+// while the current one is multiplied: without that, packing A was 20–26 % of δW/δR/δX
+// (docs/results/kernels.md). None of it changes which FMAs run or their order.
 
 #define CAT2(a, b) a##b
 #define CAT(a, b) CAT2(a, b)
@@ -16,6 +20,29 @@
 #define KC LSTM_GEMM_KC
 
 static inline long min_l(long a, long b) { return a < b ? a : b; }
+
+/// dst[c·ds + r] = src[r·ss + c] for r, c < 8: an 8×8 block transposed with AVX shuffles (both ISAs
+/// have them). Moves floats without arithmetic, so packing this way changes no result bit.
+static inline __attribute__((always_inline)) void transpose8x8(const float *src, long ss, float *dst, long ds) {
+    __m256 r0 = _mm256_loadu_ps(src), r1 = _mm256_loadu_ps(src + ss), r2 = _mm256_loadu_ps(src + 2 * ss),
+           r3 = _mm256_loadu_ps(src + 3 * ss), r4 = _mm256_loadu_ps(src + 4 * ss), r5 = _mm256_loadu_ps(src + 5 * ss),
+           r6 = _mm256_loadu_ps(src + 6 * ss), r7 = _mm256_loadu_ps(src + 7 * ss);
+    __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1), t2 = _mm256_unpacklo_ps(r2, r3),
+           t3 = _mm256_unpackhi_ps(r2, r3), t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5),
+           t6 = _mm256_unpacklo_ps(r6, r7), t7 = _mm256_unpackhi_ps(r6, r7);
+    __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE),
+           u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE),
+           u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE),
+           u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+    _mm256_storeu_ps(dst, _mm256_permute2f128_ps(u0, u4, 0x20));
+    _mm256_storeu_ps(dst + ds, _mm256_permute2f128_ps(u1, u5, 0x20));
+    _mm256_storeu_ps(dst + 2 * ds, _mm256_permute2f128_ps(u2, u6, 0x20));
+    _mm256_storeu_ps(dst + 3 * ds, _mm256_permute2f128_ps(u3, u7, 0x20));
+    _mm256_storeu_ps(dst + 4 * ds, _mm256_permute2f128_ps(u0, u4, 0x31));
+    _mm256_storeu_ps(dst + 5 * ds, _mm256_permute2f128_ps(u1, u5, 0x31));
+    _mm256_storeu_ps(dst + 6 * ds, _mm256_permute2f128_ps(u2, u6, 0x31));
+    _mm256_storeu_ps(dst + 7 * ds, _mm256_permute2f128_ps(u3, u7, 0x31));
+}
 
 /// Packs op(B)[0..kc, 0..nc) (element (p, j) at b[p·rsb + j·csb]) as NR-wide slivers of kc rows,
 /// the last one zero-padded.
@@ -31,39 +58,90 @@ static void pack_block(long kc, long nc, const float *b, long rsb, long csb, flo
                 for (; j < w; j++) dst[j] = src[j];
                 for (; j < NR; j++) dst[j] = 0;
             }
-        } else {
-            for (long j = 0; j < w; j++) {
-                const float *src = b + (j0 + j) * csb;
-                for (long p = 0; p < kc; p++) o[p * NR + j] = src[p * rsb];
-            }
-            for (long j = w; j < NR; j++)
-                for (long p = 0; p < kc; p++) o[p * NR + j] = 0;
+            continue;
         }
+        long j = 0;
+        if (rsb == 1)  // B transposed: 8 columns × 8 rows at a time
+            for (; j + 8 <= w; j += 8) {
+                const float *src = b + (j0 + j) * csb;
+                long p = 0;
+                for (; p + 8 <= kc; p += 8) transpose8x8(src + p, csb, o + p * NR + j, NR);
+                for (; p < kc; p++)
+                    for (long q = 0; q < 8; q++) o[p * NR + j + q] = src[q * csb + p];
+            }
+        for (; j < w; j++) {
+            const float *src = b + (j0 + j) * csb;
+            for (long p = 0; p < kc; p++) o[p * NR + j] = src[p * rsb];
+        }
+        for (; j < NR; j++)
+            for (long p = 0; p < kc; p++) o[p * NR + j] = 0;
     }
 }
 
 /// Packs A[0..mc, 0..kc) (element (i, p) at a[i·rsa + p·csa]) as MR-tall slivers of kc columns,
 /// the last one zero-padded.
 static void pack_a(long mc, long kc, const float *a, long rsa, long csa, float *out) {
-    for (long i0 = 0; i0 < mc; i0 += MR) {
-        long h = min_l(MR, mc - i0);
-        float *o = out + i0 * kc;
-        if (rsa == 1) {  // column p of the sliver is contiguous
-            for (long p = 0; p < kc; p++) {
-                const float *src = a + i0 + p * csa;
-                float *dst = o + p * MR;
-                long i = 0;
-                for (; i < h; i++) dst[i] = src[i];
-                for (; i < MR; i++) dst[i] = 0;
+    long full = mc / MR * MR, h = mc - full;
+    if (rsa == 1) {  // A transposed: column p of the block is contiguous; 16 columns (in L1) at a time
+        for (long p0 = 0; p0 < kc; p0 += 16) {
+            long pe = min_l(kc, p0 + 16);
+            for (long i0 = 0; i0 < full; i0 += MR) {
+                float *dst = out + i0 * kc;
+                for (long p = p0; p < pe; p++) __builtin_memcpy(dst + p * MR, a + p * csa + i0, MR * sizeof(float));
             }
-        } else {
-            for (long i = 0; i < h; i++) {
-                const float *src = a + (i0 + i) * rsa;
-                for (long p = 0; p < kc; p++) o[p * MR + i] = src[p * csa];
+            if (h) {
+                float *dst = out + full * kc;
+                for (long p = p0; p < pe; p++) {
+                    long i = 0;
+                    for (; i < h; i++) dst[p * MR + i] = a[p * csa + full + i];
+                    for (; i < MR; i++) dst[p * MR + i] = 0;
+                }
             }
-            for (long i = h; i < MR; i++)
-                for (long p = 0; p < kc; p++) o[p * MR + i] = 0;
         }
+        return;
+    }
+    for (long i0 = 0; i0 < mc; i0 += MR) {
+        float *o = out + i0 * kc;
+        long hh = min_l(MR, mc - i0), p = 0;
+        if (hh == MR && MR % 8 == 0 && csa == 1)  // rows of A contiguous: 8 rows × 8 columns at a time
+            for (; p + 8 <= kc; p += 8)
+                for (long r = 0; r < MR; r += 8) transpose8x8(a + (i0 + r) * rsa + p, rsa, o + p * MR + r, MR);
+        for (long i = 0; i < hh; i++) {
+            const float *src = a + (i0 + i) * rsa;
+            for (long q = p; q < kc; q++) o[q * MR + i] = src[q * csa];
+        }
+        for (long i = hh; i < MR; i++)
+            for (long q = 0; q < kc; q++) o[q * MR + i] = 0;
+    }
+}
+
+/// The source lines of the next block of A, fetched into L2 a few per micro-kernel call while the
+/// current block is multiplied: packing then reads L2 instead of waiting on memory for rows that are
+/// lda apart (the transposed δGᵀ of δW/δR and the row-major δG of δX span megabytes). Prefetches
+/// change no result.
+typedef struct {
+    const char *base;
+    long rows, stride, bytes;  // strides and lengths in bytes
+    long r;                    // next row
+    long per_call;             // rows per micro-kernel call
+} prefetcher;
+
+static void prefetch_plan(prefetcher *pf, const float *a, long rsa, long csa, long mc, long kc, long calls) {
+    int rows_contiguous = csa == 1;
+    pf->base = (const char *)a;
+    pf->rows = rows_contiguous ? mc : kc;
+    pf->stride = (rows_contiguous ? rsa : csa) * (long)sizeof(float);
+    pf->bytes = (rows_contiguous ? kc : mc) * (long)sizeof(float);
+    pf->r = 0;
+    pf->per_call = pf->rows / (calls > 0 ? calls : 1) + 1;
+}
+
+static inline __attribute__((always_inline)) void prefetch_step(prefetcher *pf) {
+    long end = min_l(pf->rows, pf->r + pf->per_call);
+    for (; pf->r < end; pf->r++) {
+        const char *row = pf->base + pf->r * pf->stride;
+        for (const char *line = row; line < row + pf->bytes; line += 64) _mm_prefetch(line, _MM_HINT_T1);
+        _mm_prefetch(row + pf->bytes - 1, _MM_HINT_T1);  // the last line when the row is not 64-byte aligned
     }
 }
 
@@ -72,19 +150,48 @@ static void pack_a(long mc, long kc, const float *a, long rsa, long csa, float *
 /// the K blocks are added to it in order; `ap` has room for an MC×KC block of A.
 static void multiply_packed(long m, long n, long k, float alpha, const float *a, long rsa, long csa,
                             const float *bp, long bstride, float beta, float *c, long ldc, float *ap) {
+    prefetcher pf;
     for (long ic = 0; ic < m; ic += MC) {
         long mc = min_l(MC, m - ic);
         for (long pc = 0; pc < k; pc += KC) {
             long kc = min_l(KC, k - pc);
             float bt = pc == 0 ? beta : 1;
             pack_a(mc, kc, a + ic * rsa + pc * csa, rsa, csa, ap);
+            long calls = (n + NR - 1) / NR * ((mc + MR - 1) / MR);
+            long nic = pc + KC < k ? ic : ic + MC, npc = pc + KC < k ? pc + KC : 0;
+            if (nic < m)
+                prefetch_plan(&pf, a + nic * rsa + npc * csa, rsa, csa, min_l(MC, m - nic), min_l(KC, k - npc), calls);
+            else
+                pf.rows = 0, pf.r = 0, pf.per_call = 0;
             const float *bk = bp + (pc / KC) * bstride;
             for (long jr = 0; jr < n; jr += NR) {
                 int nr = (int)min_l(NR, n - jr);
                 const float *bs = bk + jr * kc;
-                for (long ir = 0; ir < mc; ir += MR) {
+                // the next sliver of B (the next jr, else the next K block's or row block's first),
+                // into L2 a few lines per call: it is read from L3 otherwise, by the first tile
+                const char *nb = NULL;
+                long nb_lines = 0;
+                if (jr + NR < n)
+                    nb = (const char *)(bs + NR * kc), nb_lines = kc * NR / 16;
+                else if (pc + KC < k)
+                    nb = (const char *)(bp + (pc / KC + 1) * bstride), nb_lines = min_l(KC, k - pc - KC) * NR / 16;
+                else if (ic + MC < m)
+                    nb = (const char *)bp, nb_lines = min_l(KC, k) * NR / 16;
+                long tiles = (mc + MR - 1) / MR, nb_per = nb_lines / tiles + 1;
+                // Only when the sliver serves many tiles (the all-steps GEMMs): for the per-step GEMMs
+                // (m = B/S rows, a few tiles) these prefetches measured slower than none.
+                int many = tiles >= 8;
+                for (long ir = 0, t = 0; ir < mc; ir += MR, t++) {
                     int mr = (int)min_l(MR, mc - ir);
-                    kernel(kc, ap + ir * kc, bs, c + (ic + ir) * ldc + jr, ldc, mr, nr, alpha, bt);
+                    float *ct = c + (ic + ir) * ldc + jr;
+                    prefetch_step(&pf);
+                    if (many) {
+                        for (long l = t * nb_per; l < min_l(nb_lines, (t + 1) * nb_per); l++)
+                            _mm_prefetch(nb + 64 * l, _MM_HINT_T1);
+                        for (int i = 0; i < mr; i++)  // the C tile, read and written after the k loop
+                            for (int v = 0; v < NR; v += 16) _mm_prefetch((const char *)(ct + i * ldc + v), _MM_HINT_T0);
+                    }
+                    kernel(kc, ap + ir * kc, bs, ct, ldc, mr, nr, alpha, bt);
                 }
             }
         }

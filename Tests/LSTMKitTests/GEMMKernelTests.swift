@@ -146,6 +146,39 @@ final class GEMMKernelTests: XCTestCase {
         }
     }
 
+    /// Sizes around the packing's 8×8 transposes, its 16-column steps for a transposed A, the row
+    /// block (MC: 128 rows for AVX-512, 120 for AVX2) and the prefetching of the next A block, B
+    /// sliver and C tile (taken from 8 tiles per row block on): exact on small integers.
+    func testPackingAtTransposeAndBlockBoundariesMatchesThePlainLoopExactly() throws {
+        try requireKernels()
+        var rng = RandomSource(seed: 11)
+        let shapes = [(64, 40, 8), (129, 40, 24), (136, 33, 263), (57, 71, 16), (121, 9, 41)]
+        for kernel in kernels {
+            for (m, n, k) in shapes {
+                for (transA, transB) in [(false, false), (false, true), (true, false), (true, true)] {
+                    for beta: Float in [0, 1] {
+                        let (a, b, c0) = operands(transA: transA, transB: transB, m: m, n: n, k: k) {
+                            Float(rng.index(below: 7)) - 3
+                        }
+                        let c = beta == 0 ? Stored(rows: m, cols: n, ld: n + 2) { _, _ in .nan } : c0
+                        let want = reference(
+                            transA: transA, transB: transB, m: m, n: n, k: k, a: a, b: b, beta: beta, c: c)
+                        let got = run(
+                            kernel, transA: transA, transB: transB, m: m, n: n, k: k, a: a, b: b, beta: beta, c: c)
+                        assertSameBits(
+                            got, want, "\(kernel) m\(m) n\(n) k\(k) transA \(transA) transB \(transB) beta \(beta)")
+                        if !transA {
+                            let packed = run(
+                                kernel, packed: true, transA: false, transB: transB, m: m, n: n, k: k, a: a, b: b,
+                                beta: beta, c: c)
+                            assertSameBits(packed, want, "\(kernel) packed m\(m) n\(n) k\(k) transB \(transB)")
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     func testPackedBIsBitwiseTheUnpackedGEMMAndCloseToTheLoopOnRandomFloats() throws {
         try requireKernels()
         var rng = RandomSource(seed: 8)

@@ -104,7 +104,8 @@ public final class ShardWorkers<T: LSTMScalar>: @unchecked Sendable {
     ) {
         let cores = ProcessInfo.processInfo.activeProcessorCount
         let h = network.config.hiddenSize  // the widest layer when widths differ
-        let s = partition?.shards
+        let s =
+            partition?.shards
             ?? Self.shardCount(shards, batchSize: maxBatch, hidden: h, worldSize: group.worldSize, cores: cores)
         precondition(s >= 1, "shard count must be ≥ 1")
         self.network = network

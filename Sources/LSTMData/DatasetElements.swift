@@ -122,6 +122,26 @@ struct DatasetScanner {
     /// than its shape or larger than the file. Runs before any scan, so a lying dataset costs nothing.
     func checkStored(_ d: HDF5Dataset, object: String) throws {
         try d.checkStoredSize(.dataset, file: path, object: object)
+        if let note = Self.manyChunksNote(d, object: object, file: path) { progress.report(note) }
+    }
+
+    /// From this many chunks on, a dataset's layout is worth a note: HDF5 does per-chunk work for
+    /// each (a million one-row chunks take about a minute to validate on 2 cores; contiguous, seconds).
+    static let manyChunks = 100_000
+
+    /// The note for a dataset stored in at least `manyChunks` chunks of under 64 rows, naming the
+    /// layout and the h5repack command that stores it contiguous; nil otherwise.
+    static func manyChunksNote(
+        _ d: HDF5Dataset, object: String, file: String, threshold: Int = manyChunks
+    ) -> String? {
+        guard let info = try? d.storage(), info.layout == .chunked, let n = info.allocatedChunks, n >= threshold,
+            let rows = info.chunkShape?.first, rows < 64
+        else { return nil }
+        let out = (file as NSString).deletingPathExtension + "-contiguous.h5"
+        return
+            "note: \(file): \(object) is stored in \(n) chunks of \(rows) row\(rows == 1 ? "" : "s"), which HDF5 reads "
+            + "chunk by chunk, so validating and reading it is slow; stored contiguous it takes seconds: "
+            + "h5repack -l CONTI \(file) \(out) (Debian package hdf5-tools)"
     }
 
     /// Reads `d` as `T` (HDF5 converting from the stored type) in blocks of whole rows and calls

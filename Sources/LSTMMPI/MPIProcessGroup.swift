@@ -41,6 +41,13 @@
         private let arrivalBytes: UnsafeMutablePointer<UInt8>
         private static let arrivalTag: Int32 = 0x6c73
         private static let releaseTag: Int32 = 0x6c74
+        /// Rank 0's "are you there?" when a collective every rank reached does not complete, and
+        /// the answer; the other ranks answer from their polling loops (`poll`).
+        private static let pingTag: Int32 = 0x6c75
+        private static let pongTag: Int32 = 0x6c76
+        /// Ranks > 0: the standing receive of rank 0's ping, the pending answer, their bytes.
+        private let pingRequests: UnsafeMutablePointer<MPI_Request?>
+        private let pingBytes: UnsafeMutablePointer<UInt8>
         /// Seconds the ranks other than 0 wait beyond the timeout, so rank 0, which knows who is
         /// missing, reports first.
         static let graceSeconds = 10.0
@@ -67,6 +74,10 @@
             arrivalRequests.initialize(repeating: nil, count: max(2, Int(n)))
             arrivalBytes = .allocate(capacity: max(2, Int(n)))
             arrivalBytes.initialize(repeating: 0, count: max(2, Int(n)))
+            pingRequests = .allocate(capacity: max(2, Int(n)))
+            pingRequests.initialize(repeating: nil, count: max(2, Int(n)))
+            pingBytes = .allocate(capacity: max(2, Int(n)))
+            pingBytes.initialize(repeating: 0, count: max(2, Int(n)))
             switch LaunchEnvironment.collectiveTimeout() {
             case .success(let t): collectiveTimeout = t
             case .failure(let e):
@@ -79,11 +90,42 @@
                         + "this MPI library cannot use the launcher's interface (with srun: `srun --mpi=list`, "
                         + "then --mpi=pmix or pmi2)", code: 1)
             }
+            if rank > 0 { postPingReceive() }
+        }
+
+        private func postPingReceive() {
+            MPI_Irecv(pingBytes, 1, cmpi_byte(), 0, Self.pingTag, cmpi_comm_world(), pingRequests)
+        }
+
+        /// Ranks > 0, while they wait in a collective: answer rank 0's ping, if one came.
+        private func answerPing() {
+            guard rank > 0, test(&pingRequests[0], "rank 0's ping") else { return }
+            _ = test(&pingRequests[1], "the answer to a ping")  // the previous answer is long gone
+            MPI_Isend(pingBytes + 1, 1, cmpi_byte(), 0, Self.pongTag, cmpi_comm_world(), pingRequests + 1)
+            postPingReceive()
+        }
+
+        /// Rank 0, when a collective every rank reached does not complete: the ranks that do not
+        /// answer a ping within `graceSeconds / 2` (they are stopped or cut off; the others answer
+        /// from their polling loops).
+        private func silentRanks() -> [Int] {
+            // (Rank 0 uses pingRequests/pingBytes only here: 1..<N for the answers.)
+            for r in 1..<worldSize {
+                var sent: MPI_Request? = nil  // a one-byte send; never waited for (the job ends next)
+                MPI_Isend(pingBytes, 1, cmpi_byte(), Int32(r), Self.pingTag, cmpi_comm_world(), &sent)
+                MPI_Irecv(pingBytes + r, 1, cmpi_byte(), Int32(r), Self.pongTag, cmpi_comm_world(), pingRequests + r)
+            }
+            _ = poll(limit: Self.graceSeconds / 2) {
+                (1..<worldSize).allSatisfy { test(&pingRequests[$0], "an answer") }
+            }
+            return (1..<worldSize).filter { !test(&pingRequests[$0], "an answer") }
         }
 
         deinit {
             arrivalRequests.deallocate()
             arrivalBytes.deallocate()
+            pingRequests.deallocate()
+            pingBytes.deallocate()
         }
 
         private static func now() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
@@ -94,6 +136,7 @@
             let start = Self.now()
             var rounds = 0
             while !isDone() {
+                answerPing()
                 rounds &+= 1
                 if rounds & 255 == 0, let limit, Double(Self.now() - start) / 1e9 > limit { return false }
                 sched_yield()
@@ -170,11 +213,19 @@
             var request: MPI_Request? = nil
             let rc = start(&request)
             if rc != cmpi_success() { abort("\(what) failed (MPI error \(rc))", code: 1) }
-            let limit = collectiveTimeout
+            let limit = rank == 0 ? collectiveTimeout : collectiveTimeout.map { $0 + Self.graceSeconds }
             if !poll(limit: limit, { test(&request, what) }) {
+                // Rank 0 pings the others; another rank gets here only if rank 0, which would
+                // have ended the job `graceSeconds` earlier, did not.
+                let silent = rank == 0 ? (worldSize > 1 ? silentRanks() : []) : [0]
                 abort(
                     "\(what) did not complete within \(seconds(limit)) after every rank arrived "
-                        + "(\(LaunchEnvironment.timeoutVariable)): a rank stopped or a link is down", code: 1)
+                        + "(\(LaunchEnvironment.timeoutVariable)): "
+                        + (silent.isEmpty
+                            ? "a rank stopped or a link is down"
+                            : "\(silent.count == 1 ? "rank" : "ranks") \(silent.map(String.init).joined(separator: ", ")) "
+                                + "did not answer (stopped, hung or unreachable)"),
+                    code: 1)
             }
             let t2 = Self.now()
             collectiveTiming.waitSeconds += Double(t1 - t0) / 1e9
@@ -246,6 +297,10 @@
         public func finalize() {
             guard !finalized else { return }
             finalized = true
+            if rank > 0, pingRequests[0] != nil, pingRequests[0] != cmpi_request_null() {
+                MPI_Cancel(pingRequests)  // the standing receive of a ping that never came
+                MPI_Request_free(pingRequests)
+            }
             MPI_Finalize()
         }
     }

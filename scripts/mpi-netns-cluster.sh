@@ -68,14 +68,18 @@ up() {
         ip -n "$h" addr add "10.213.0.$((i + 1))/24" dev eth0
         ip -n "$h" link set eth0 up
         ip -n "$h" link set lo up
+        # SLOW_START_AFTER_IDLE=0: TCP keeps its window across the compute phase between exchanges.
+        if [[ -n ${SLOW_START_AFTER_IDLE:-} ]]; then
+            ip netns exec "$h" sysctl -q -w net.ipv4.tcp_slow_start_after_idle="$SLOW_START_AFTER_IDLE"
+        fi
         # host → switch (upload) and switch → host (download)
         if [[ -n ${DELAY_US:-} ]] && tc -n "$h" qdisc add dev eth0 root handle 1: netem delay "${DELAY_US}us" 2>/dev/null; then
             netem=yes
-            tc -n "$h" qdisc add dev eth0 parent 1: handle 2: tbf rate "$rate" burst "$burst" latency 20ms
+            tc -n "$h" qdisc add dev eth0 parent 1: handle 2: tbf rate "$rate" burst "$burst" latency "${TBF_LATENCY:-20ms}"
         else
-            tc -n "$h" qdisc add dev eth0 root tbf rate "$rate" burst "$burst" latency 20ms
+            tc -n "$h" qdisc add dev eth0 root tbf rate "$rate" burst "$burst" latency "${TBF_LATENCY:-20ms}"
         fi
-        tc -n "$sw" qdisc add dev "p$i" root tbf rate "$rate" burst "$burst" latency 20ms
+        tc -n "$sw" qdisc add dev "p$i" root tbf rate "$rate" burst "$burst" latency "${TBF_LATENCY:-20ms}"
         mkdir -p "/etc/netns/$h"
     done
     for ((i = 0; i < n; i++)); do

@@ -935,7 +935,8 @@ struct TrainBench: ParsableCommand {
                 + (kernels.isEmpty
                     ? "OpenBLAS \(BLASThreads.coreName) (\(openBLASISA(BLASThreads.coreName))) for every GEMM"
                     : kernels.joined(separator: "; "))
-                + "; cell and softmax: Swift SIMD8; OPENBLAS_CORETYPE \(coreType ?? "unset")")
+                + "; cell: \(CellKernel.current) (\(CellKernel.reason)); softmax: Swift SIMD8; OPENBLAS_CORETYPE \(coreType ?? "unset")"
+        )
         let torchKernels = Set(rows.compactMap(\.torchKernels)).sorted()
         print(
             "- PyTorch: "

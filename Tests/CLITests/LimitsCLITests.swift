@@ -148,6 +148,31 @@ final class LimitsCLITests: XCTestCase {
         )
     }
 
+    func testEvaluateAndPredictPlanTheirMinibatchesUnderAnAddressSpaceLimit() throws {
+        // A wide model (H = 512, one step of training) over 256 sequences of 200 steps: one
+        // minibatch of all 256 needs gigabytes of workspace, which 1 GiB of address space cannot hold.
+        let prepared = try lstm(
+            ["prepare", "adding", "--steps", "200", "--train", "256", "--val", "8", "--test", "8", "--out", "long.h5"],
+            in: dir)
+        XCTAssertEqual(prepared.status, 0, prepared.output)
+        let trained = try lstm(
+            [
+                "train", "a.yaml", "--set", "model.hidden_size=512", "--set", "data.file=long.h5", "--set",
+                "data.batch_size=2", "--set", "training.steps=1", "--set", "checkpoint.dir=run-wide"
+            ], in: dir)
+        XCTAssertEqual(trained.status, 0, trained.output)
+        for command in [
+            "evaluate run-wide/latest.h5 --data long.h5 --split train --batch-size 256",
+            "predict run-wide/latest.h5 --data long.h5 --split train --batch-size 256 --out wide.h5"
+        ] {
+            try refuses(
+                ["ulimit -v 1048576; exec LSTM \(command)"],
+                saying: ["memory plan: the run needs", "(ulimit -v 1.0 GiB, less the", "reduce --batch-size"],
+                shell: true)
+        }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: path("wide.h5")), "predict left an output behind")
+    }
+
     func testTooFewFileDescriptorsIsAnErrorNotSIGILL() throws {
         for command in ["train a.yaml --set checkpoint.dir=run-n", "inspect run/latest.h5", "prepare adding --out n.h5"]
         {

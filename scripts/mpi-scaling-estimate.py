@@ -32,12 +32,42 @@ def flops_per_token(h):
     return 24 * h * (I + h) + 6 * h * O
 
 
+def allgather_seconds(n, h, beta, alpha, add_ns=1.0, wire_efficiency=1.0, arenas_per_rank=1, stack_factor=1.0):
+    """The allgather as built, on a switch whose every port runs at beta bytes/s each way: every rank
+    receives the other ranks' subtree sums, (N−1)·arenas·4P bytes through its port (payload at
+    wire_efficiency of the line rate: TCP/IP/Ethernet headers), in N−1 messages, then adds them.
+    stack_factor multiplies the wire time: measured on the simulated hosts (docs/results/mpi.md,
+    "Simulated hosts"), Open MPI 4.1's TCP transport took 1.6-2.4x the wire time at 1 Gb/s."""
+    p = params(h)
+    received = (n - 1) * arenas_per_rank * 4 * p
+    return (n - 1) * alpha + stack_factor * received / (beta * wire_efficiency) + (n - 1) * p * add_ns * 1e-9
+
+
+def exchange_mode(a):
+    """--exchange N H GBITS: the predicted gradient exchange of one step on shaped links (the
+    simulated hosts of scripts/mpi-netns-cluster.sh), to set against metrics.jsonl's exchange_s.
+    Plus the per-collective arrival round trips (lstm's timeout mechanism: 2 collectives a step)."""
+    n, h, gbits = int(a.exchange[0]), int(a.exchange[1]), float(a.exchange[2])
+    alpha = a.latency_us * 1e-6
+    t = allgather_seconds(n, h, gbits * 1e9 / 8, alpha, a.add_ns, a.wire_efficiency, stack_factor=a.stack_factor)
+    t += 2 * 2 * alpha
+    print(f"N={n} H={h} {gbits:g} Gb/s: predicted exchange {t * 1e3:.1f} ms per step (P = {params(h)} floats)")
+
+
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--compute-ms", type=float, required=True, help="measured ms per step, one machine, H = 512")
+    ap.add_argument("--exchange", nargs=3, metavar=("N", "H", "GBITS"), help="predict one step's exchange on a link")
+    ap.add_argument("--latency-us", type=float, default=30.0, help="one-way latency per message (--exchange)")
+    ap.add_argument("--wire-efficiency", type=float, default=1448 / 1514, help="payload / line bytes (--exchange)")
+    ap.add_argument("--stack-factor", type=float, default=1.0, help="MPI/TCP time per wire time (--exchange)")
+    ap.add_argument("--compute-ms", type=float, help="measured ms per step, one machine, H = 512")
     ap.add_argument("--add-ns", type=float, default=1.0, help="ns per float addition of the tree (memory bound)")
     ap.add_argument("--loopback-gbs", type=float, default=None, help="measured allgather GB/s on this machine")
     a = ap.parse_args()
+    if a.exchange:
+        return exchange_mode(a)
+    if a.compute_ms is None:
+        ap.error("--compute-ms is required (or --exchange N H GBITS)")
     links = [("10 Gb/s", 10e9 / 8, 20e-6), ("100 Gb/s", 100e9 / 8, 5e-6)]
     print(
         "| H | P (MB) | link | N | compute ms | former allgather ms | eff. (none / overlap) "

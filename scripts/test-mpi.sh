@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# Multi-process training gives one process's bits (README, "Training on several processes").
+# Multi-process training gives one process's bits (docs/cluster.md).
 # Builds the MPI `lstm` (package trait MPI, its own build directory), trains the same configs alone
 # and under mpirun with 1, 2, 3 and 4 processes (on any machine: --oversubscribe; each rank keeps
 # only its slice of Adam's state, ExactReduction.swift), and requires every
 # checkpoint and metrics record to be bitwise the same (scripts/compare-runs.py). Then: resuming
 # under mpirun (also with another process count, 4 → 3 with Adam) equals the uninterrupted run; SIGTERM under mpirun
-# saves one checkpoint that resumes exactly; a killed rank ends the job within 10 s; bad data on one
+# saves one checkpoint that resumes exactly; a killed rank ends the job within 10 s, a stopped one
+# (SIGSTOP) within the collective timeout; bad data on one
 # rank ends it with a message naming the rank. A two-file sharded dataset under -np 2 equals one
 # process on the concatenated file.
 #   scripts/test-mpi.sh            # build + all checks (a few minutes)
@@ -173,6 +174,40 @@ ended=$("$python" -c "print(f'{$t1 - $t0:.1f}')")
 echo "killed rank $victim: the job ended after $ended s"
 "$python" -c "import sys; sys.exit(0 if $t1 - $t0 <= 10 else 1)" || fail "the job took $ended s (> 10 s) to end after a rank was killed"
 grep -q "exited on signal 9" killed.log || { cat killed.log; fail "no message naming the killed rank"; }
+
+# A rank stopped (SIGSTOP: a hung host, a dead link) is not noticed by Open MPI's runtime: the
+# collective timeout ends the job (here LSTM_COLLECTIVE_TIMEOUT_S=10) in under 60 s, with a message
+# naming the rank (rank 0 names the ranks that did not arrive at a collective, or did not answer its
+# ping inside one; when rank 0 is the one stopped, the others say rank 0 did not answer), and mpirun
+# exits non-zero.
+LSTM_COLLECTIVE_TIMEOUT_S=10 "${mpirun[@]}" -x LSTM_COLLECTIVE_TIMEOUT_S -np 2 "$LSTM" train long.yaml \
+    --set checkpoint.dir="$work/stopped" >stopped.log 2>&1 &
+job=$!
+for _ in $(seq 600); do [[ -e stopped/step-00000050.h5 ]] && break; sleep 0.1; done
+victim=$(pgrep -P $job | tail -1)
+victim_rank=$(tr '\0' '\n' <"/proc/$victim/environ" | sed -n 's/^OMPI_COMM_WORLD_RANK=//p')
+kill -STOP "$victim"
+t0=$(date +%s.%N)
+for _ in $(seq 600); do running $job || break; sleep 0.1; done
+t1=$(date +%s.%N)
+if running $job; then
+    fail "a stopped rank left the job running after 60 s"
+    kill -KILL $job
+fi
+status=0
+wait $job || status=$?
+kill -KILL "$victim" 2>/dev/null || true
+ended=$("$python" -c "print(f'{$t1 - $t0:.1f}')")
+echo "stopped rank $victim_rank (SIGSTOP): the job ended after $ended s with status $status"
+"$python" -c "import sys; sys.exit(0 if $t1 - $t0 < 60 else 1)" || fail "the job took $ended s (>= 60 s) to end after a rank was stopped"
+[[ $status != 0 ]] || fail "a stopped rank: mpirun exited 0"
+if [[ $victim_rank == 0 ]]; then
+    grep -q "rank 0 did not answer" stopped.log || { cat stopped.log; fail "no message naming the stopped rank 0"; }
+else
+    grep -E -q "lstm: rank 0 of 2: .*rank $victim_rank did not (arrive|answer).*10 s|lstm: rank 0 of 2: .*10 s.*rank $victim_rank did not answer" stopped.log \
+        || { cat stopped.log; fail "no message naming the stopped rank $victim_rank"; }
+fi
+grep "did not arrive\|did not answer" stopped.log | head -1
 
 # Bad data seen by one rank only (its copy of the file has a class id out of range): that rank
 # stops the job with MPI_Abort and a message naming the rank, the file and the object; no hang.

@@ -90,13 +90,16 @@ public enum TemporaryFiles {
     }
 }
 
-/// SIGINT (Ctrl-C) and SIGTERM (`kill`, systemd, Slurm, Kubernetes) for every command: the
-/// temporary files of unfinished writes are removed and the process exits with 128 + the signal
-/// (130, 143). `lstm train` and `resume` take the first signal themselves (`onFirstSignal`) to
-/// finish the step and save a checkpoint; a second one ends the process the same way.
+/// SIGINT (Ctrl-C), SIGTERM (`kill`, systemd, Slurm, Kubernetes) and SIGUSR1 (Slurm's
+/// `--signal=USR1@T`, sent T seconds before a job's time limit) for every command: the temporary
+/// files of unfinished writes are removed and the process exits with 128 + the signal (130, 143,
+/// 138). `lstm train` and `resume` take the first signal themselves (`onFirstSignal`) to finish
+/// the step and save a checkpoint; a second one ends the process the same way.
 public enum Interruption {
     /// The signals handled, with the word printed for them.
-    public static let signals: [(number: Int32, name: String)] = [(SIGINT, "interrupted"), (SIGTERM, "terminated")]
+    public static let signals: [(number: Int32, name: String)] = [
+        (SIGINT, "interrupted"), (SIGTERM, "terminated"), (SIGUSR1, "SIGUSR1 (time limit near)")
+    ]
 
     private static let state = State()
 

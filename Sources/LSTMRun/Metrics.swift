@@ -22,6 +22,12 @@ public struct MetricsRecord: Codable, Sendable, Equatable {
     /// Mean global gradient norm (before clipping) over the steps since the previous train record.
     public var gradientNorm: Double?
     public var tokensPerSecond: Double?
+    /// Under MPI, means per step since the previous train record on rank 0: seconds computing
+    /// (the step's time outside collectives), exchanging data once every rank arrived, and waiting
+    /// for the slowest rank to arrive (`CollectiveTiming`). Absent in one process.
+    public var computeSeconds: Double?
+    public var exchangeSeconds: Double?
+    public var waitSeconds: Double?
     public var wallTime: Double
     public var skippedSteps: Int?
 
@@ -36,6 +42,9 @@ public struct MetricsRecord: Codable, Sendable, Equatable {
         case learningRate = "lr"
         case gradientNorm = "grad_norm"
         case tokensPerSecond = "tokens_per_s"
+        case computeSeconds = "compute_s"
+        case exchangeSeconds = "exchange_s"
+        case waitSeconds = "wait_s"
         case wallTime = "wall_time"
         case skippedSteps = "skipped_steps"
     }

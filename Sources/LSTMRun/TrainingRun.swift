@@ -382,6 +382,10 @@ public final class TrainingRun {
         var lastValidation: MetricsRecord?
         var tokensSinceLog = 0
         var timeSinceLog = 0.0
+        // Under MPI: the collectives' wait and exchange seconds within the steps since the last record.
+        let timer = reducer.worldSize > 1 ? reducer as? any CollectiveTimer : nil
+        var collectiveSinceLog = CollectiveTiming()
+        var stepsSinceLog = 0
         var sessionSteps = 0
         var sessionSeconds = 0.0  // for the ETA
         progress.message(
@@ -404,6 +408,7 @@ public final class TrainingRun {
             // A step's time runs from asking the loader for its minibatch to the end of the update,
             // so tokens/s and the ETA include any wait for data (not validation or checkpoints).
             let stepStart = DispatchTime.now().uptimeNanoseconds
+            let collectiveAtStart = timer?.collectiveTiming
             let next: Minibatch<Float>?
             do { next = try trainLoader.next() } catch {
                 try checkDataUnchanged()  // a read error from a dataset changed under us says so
@@ -437,6 +442,12 @@ public final class TrainingRun {
             tokensSinceLog += report.tokens
             let stepSeconds = Double(DispatchTime.now().uptimeNanoseconds - stepStart) / 1e9
             timeSinceLog += stepSeconds
+            if let timer, let before = collectiveAtStart {
+                let after = timer.collectiveTiming
+                collectiveSinceLog.waitSeconds += after.waitSeconds - before.waitSeconds
+                collectiveSinceLog.exchangeSeconds += after.exchangeSeconds - before.exchangeSeconds
+            }
+            stepsSinceLog += 1
             onStep?(report)
             let tps = Double(tokensSinceLog) / max(timeSinceLog, 1e-9)
             sessionSteps += 1
@@ -448,9 +459,20 @@ public final class TrainingRun {
                 stepInEpoch: state.cursor.position, stepsPerEpoch: steps, loss: report.loss, tokensPerSecond: tps,
                 eta: eta)
             if trainer.step % config.logging.every == 0 {
-                try logTrain(lr: lr, tokensPerSecond: tps, eta: eta, wallStart: startWall)
+                let n = Double(max(1, stepsSinceLog))
+                let c = collectiveSinceLog
+                let perStep =
+                    timer == nil
+                    ? nil
+                    : (
+                        compute: (timeSinceLog - c.waitSeconds - c.exchangeSeconds) / n,
+                        exchange: c.exchangeSeconds / n, wait: c.waitSeconds / n
+                    )
+                try logTrain(lr: lr, tokensPerSecond: tps, eta: eta, wallStart: startWall, collectives: perStep)
                 tokensSinceLog = 0
                 timeSinceLog = 0
+                collectiveSinceLog = CollectiveTiming()
+                stepsSinceLog = 0
             }
             if config.validation.every > 0, trainer.step % config.validation.every == 0, valLoader != nil,
                 try validateStopsEarly()
@@ -613,7 +635,10 @@ public final class TrainingRun {
 
     /// Logs the mean training loss of the steps since the last record (to metrics.jsonl and, as the
     /// same figures under the same names, to the console).
-    func logTrain(lr: Double, tokensPerSecond: Double, eta: Double?, wallStart: Double) throws {
+    func logTrain(
+        lr: Double, tokensPerSecond: Double, eta: Double?, wallStart: Double,
+        collectives: (compute: Double, exchange: Double, wait: Double)? = nil
+    ) throws {
         var r = MetricsRecord(
             step: trainer.step, epoch: epochsTrained, wallTime: Date().timeIntervalSince1970 - wallStart)
         r.trainLoss = state.trainLossCount > 0 ? state.trainLossSum / Double(state.trainLossCount) : nil  // all skipped
@@ -621,6 +646,9 @@ public final class TrainingRun {
         r.gradientNorm =
             state.trainLossCount > 0 ? state.gradientNormSum.map { $0 / Double(state.trainLossCount) } : nil
         r.tokensPerSecond = tokensPerSecond
+        r.computeSeconds = collectives?.compute
+        r.exchangeSeconds = collectives?.exchange
+        r.waitSeconds = collectives?.wait
         r.skippedSteps = trainer.skippedSteps
         let averaged = state.trainLossCount
         state.trainLossSum = 0

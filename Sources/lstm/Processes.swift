@@ -8,7 +8,10 @@ import LSTMKit
 /// The processes a training command runs in: under `mpirun` with the MPI build (package trait
 /// `MPI`), every rank of MPI_COMM_WORLD; otherwise this process alone. An error on any rank ends
 /// the whole job with MPI_Abort after printing it with the rank, so no other rank waits forever.
+/// Several tasks started by srun without an MPI interface (each would train alone, all into the
+/// same run directory) are refused (`LaunchEnvironment`).
 func withProcesses(_ body: (any ProcessGroup) throws -> Void) throws {
+    if let message = LaunchEnvironment().srunWithoutMPIMessage { throw LaunchError(message: message) }
     #if MPI
         if MPIProcessGroup.launchedByMPI {
             let group = MPIProcessGroup()

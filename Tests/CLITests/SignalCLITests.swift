@@ -1,7 +1,7 @@
 import Foundation
 import XCTest
 
-/// SIGINT and SIGTERM during `lstm train`: the step finishes, a checkpoint is saved, the run
+/// SIGINT, SIGTERM and SIGUSR1 during `lstm train`: the step finishes, a checkpoint is saved, the run
 /// says how to resume and exits 75 (EX_TEMPFAIL: not finished, resumable; never 0), and `lstm resume` then ends exactly like a run never stopped
 /// (metrics and weights bit for bit).
 final class SignalCLITests: XCTestCase {
@@ -16,6 +16,12 @@ final class SignalCLITests: XCTestCase {
 
     func testSIGINTSavesACheckpointAndStops() throws {
         try assertSignalStopsCleanly(SIGINT, saying: "interrupted: saving a checkpoint")
+    }
+
+    /// Slurm's `--signal=USR1@T` (sbatch/srun) warns a job T seconds before its time limit: the same
+    /// checkpoint and exit status 75, so the requeued job runs `lstm resume` (docs/cluster.md).
+    func testSIGUSR1FromSlurmSavesACheckpointAndStopsLikeSIGTERM() throws {
+        try assertSignalStopsCleanly(SIGUSR1, saying: "SIGUSR1 (time limit near): saving a checkpoint")
     }
 
     private func assertSignalStopsCleanly(_ signal: Int32, saying message: String) throws {

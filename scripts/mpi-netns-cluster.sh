@@ -26,6 +26,7 @@ if [[ -z "${LSTM:-}" ]]; then
     LSTM=$root/.build-mpi/release/lstm
     [[ -x $LSTM ]] || swift build -c release --traits MPI --build-path .build-mpi --product lstm
 fi
+LSTM=$(realpath "$LSTM")  # the checks run in a work directory
 
 tag=lc$$                 # names unique to this run: several may run at once
 sw=$tag-sw

@@ -43,15 +43,29 @@ def allgather_seconds(n, h, beta, alpha, add_ns=1.0, wire_efficiency=1.0, arenas
     return (n - 1) * alpha + stack_factor * received / (beta * wire_efficiency) + (n - 1) * p * add_ns * 1e-9
 
 
+def reduce_scatter_seconds(n, h, beta, alpha, add_ns=1.0, wire_efficiency=1.0, stack_factor=1.0):
+    """What lstm sends now, per step and rank: the Alltoallv of the gradient slices, the all-gather
+    of the norm's block sums, the non-finite flag, the Allgatherv of the updated weights (3 messages
+    per peer that carry data); stack_factor multiplies the wire time as in allgather_seconds."""
+    p = params(h)
+    wire = 2 * (n - 1) / n * 4 * p + (n - 1) / n * 8 * p / 256
+    return 3 * (n - 1) * alpha + stack_factor * wire / (beta * wire_efficiency) + (n - 1) / n * p * add_ns * 1e-9
+
+
 def exchange_mode(a):
     """--exchange N H GBITS: the predicted gradient exchange of one step on shaped links (the
     simulated hosts of scripts/mpi-netns-cluster.sh), to set against metrics.jsonl's exchange_s.
     Plus the per-collective arrival round trips (lstm's timeout mechanism: 2 collectives a step)."""
     n, h, gbits = int(a.exchange[0]), int(a.exchange[1]), float(a.exchange[2])
     alpha = a.latency_us * 1e-6
-    t = allgather_seconds(n, h, gbits * 1e9 / 8, alpha, a.add_ns, a.wire_efficiency, stack_factor=a.stack_factor)
-    t += 2 * 2 * alpha
-    print(f"N={n} H={h} {gbits:g} Gb/s: predicted exchange {t * 1e3:.1f} ms per step (P = {params(h)} floats)")
+    if a.kind == "allgather":
+        t = allgather_seconds(n, h, gbits * 1e9 / 8, alpha, a.add_ns, a.wire_efficiency, stack_factor=a.stack_factor)
+        t += 2 * 2 * alpha
+    else:  # 5 collectives a step (with the loss normalizer's sum), each after an arrival round trip
+        t = reduce_scatter_seconds(n, h, gbits * 1e9 / 8, alpha, a.add_ns, a.wire_efficiency, a.stack_factor)
+        t += 5 * 2 * alpha
+    print(
+        f"N={n} H={h} {gbits:g} Gb/s ({a.kind}): predicted exchange {t * 1e3:.1f} ms per step (P = {params(h)} floats)")
 
 
 def main():
@@ -59,7 +73,10 @@ def main():
     ap.add_argument("--exchange", nargs=3, metavar=("N", "H", "GBITS"), help="predict one step's exchange on a link")
     ap.add_argument("--latency-us", type=float, default=30.0, help="one-way latency per message (--exchange)")
     ap.add_argument("--wire-efficiency", type=float, default=1448 / 1514, help="payload / line bytes (--exchange)")
-    ap.add_argument("--stack-factor", type=float, default=1.0, help="MPI/TCP time per wire time (--exchange)")
+    ap.add_argument(
+        "--kind", choices=["reduce-scatter", "allgather"], default="reduce-scatter",
+        help="the exchange to predict (--exchange): today's, or the former allgather")
+    ap.add_argument("--stack-factor", type=float, default=1.0, help="MPI/TCP time per wire time (--exchange; the table: reduce-scatter column)")
     ap.add_argument("--compute-ms", type=float, help="measured ms per step, one machine, H = 512")
     ap.add_argument("--add-ns", type=float, default=1.0, help="ns per float addition of the tree (memory bound)")
     ap.add_argument("--loopback-gbs", type=float, default=None, help="measured allgather GB/s on this machine")
@@ -80,12 +97,7 @@ def main():
         for name, beta, alpha in links:
             for n in (8, 64, 256):
                 ag = (n - 1) * alpha + (n - 1) * 4 * p / beta + (n - 1) * p * a.add_ns * 1e-9
-                rs = (
-                    3 * (n - 1) * alpha
-                    + 2 * (n - 1) / n * 4 * p / beta
-                    + (n - 1) / n * 8 * p / 256 / beta
-                    + (n - 1) / n * p * a.add_ns * 1e-9
-                )
+                rs = reduce_scatter_seconds(n, h, beta, alpha, a.add_ns, stack_factor=a.stack_factor)
 
                 def eff(c):
                     return f"{tc / (tc + c):.2f} / {tc / max(tc, c):.2f}"

@@ -140,6 +140,26 @@ public enum AtomicFile {
     }
 
     /// `write(_:to:role:)` for UTF-8 text.
+    /// Appends `data` to the end of `path` (created if missing) in one write, whole or not at all:
+    /// a failed or short write (no space left, read-only file system, …) is cut back to the old
+    /// end, so a reader never sees a partial record, and is thrown naming `what` could not be appended.
+    public static func append(_ data: Data, to path: String, role: FileError.Role, what: String) throws {
+        let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o666)
+        guard fd >= 0 else { throw FileError.fileSystem(errno: errno, role, file: path, "could not open it to append") }
+        defer { close(fd) }
+        let start = lseek(fd, 0, SEEK_END)
+        #if canImport(Glibc)
+            let written = data.withUnsafeBytes { Glibc.write(fd, $0.baseAddress!, $0.count) }
+        #else
+            let written = data.withUnsafeBytes { Darwin.write(fd, $0.baseAddress!, $0.count) }
+        #endif
+        guard written == data.count else {
+            let code = written < 0 ? errno : ENOSPC  // a short write: the disk filled up
+            if start >= 0 { _ = ftruncate(fd, start) }
+            throw FileError.fileSystem(errno: code, role, file: path, "could not append \(what)")
+        }
+    }
+
     public static func write(_ text: String, to path: String, role: FileError.Role) throws {
         try write(Data(text.utf8), to: path, role: role)
     }

@@ -94,20 +94,7 @@ struct MetricsLog {
     func append(_ r: MetricsRecord) throws {
         var line = try JSONCoding.encoder().encode(r)
         line.append(0x0A)
-        let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o666)
-        guard fd >= 0 else { throw FileError.fileSystem(errno: errno, .run, file: path, "could not open it to append") }
-        defer { close(fd) }
-        let size = lseek(fd, 0, SEEK_END)
-        #if canImport(Glibc)
-            let written = line.withUnsafeBytes { Glibc.write(fd, $0.baseAddress!, $0.count) }
-        #else
-            let written = line.withUnsafeBytes { Darwin.write(fd, $0.baseAddress!, $0.count) }
-        #endif
-        guard written == line.count else {
-            let code = written < 0 ? errno : ENOSPC  // a short write: the disk filled up
-            if size >= 0 { _ = ftruncate(fd, size) }  // no half line for the next reader
-            throw FileError.fileSystem(errno: code, .run, file: path, "could not append a record")
-        }
+        try AtomicFile.append(line, to: path, role: .run, what: "a record")
     }
 
     /// The number of records (lines) in the file; 0 if there is none.

@@ -95,20 +95,7 @@ public struct TensorBoardLog: Sendable {
         for e in events { bytes.append(EventFile.record(try e.serializedData())) }
         try FileManager.default.createDirectory(
             atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-        let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o666)
-        guard fd >= 0 else { throw FileError.fileSystem(errno: errno, .run, file: path, "could not open it to append") }
-        defer { close(fd) }
-        let start = lseek(fd, 0, SEEK_END)
-        #if canImport(Glibc)
-            let written = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress!, $0.count) }
-        #else
-            let written = bytes.withUnsafeBytes { Darwin.write(fd, $0.baseAddress!, $0.count) }
-        #endif
-        guard written == bytes.count else {
-            let code = written < 0 ? errno : ENOSPC
-            if start >= 0 { _ = ftruncate(fd, start) }
-            throw FileError.fileSystem(errno: code, .run, file: path, "could not append TensorBoard events")
-        }
+        try AtomicFile.append(bytes, to: path, role: .run, what: "TensorBoard events")
     }
 
     /// The file's size in bytes, nil if there is none.

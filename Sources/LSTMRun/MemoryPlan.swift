@@ -98,19 +98,25 @@ public struct MemoryPlan: Sendable, Equatable {
     // MARK: - Plans
 
     /// The plan of a training run: `model` trained with minibatches of `batch` × `steps` over
-    /// `shards` shards (S as the run plan resolves it: `ShardWorkers.shardCount`),
-    /// validating with a workspace of its own when `validates`.
+    /// `shards` shards (S as the run plan resolves it: K × `ShardWorkers.shardCount`), of which
+    /// process `rank` of `worldSize` runs its block in `accumulate` (K) rounds, validating with a
+    /// workspace of its own for minibatches of `validationBatch` (default `batch`) when `validates`.
+    /// Per process: one gradient arena per local shard, one workspace per shard of a round.
     public static func training(
         model: ModelConfig, schema: DatasetSchema, batch: Int, steps: Int, shards s: Int,
-        optimizer: OptimizerConfig, validates: Bool, stateful: Bool, worldSize: Int = 1
+        optimizer: OptimizerConfig, validates: Bool, stateful: Bool, worldSize: Int = 1, rank: Int = 0,
+        accumulate k: Int = 1, validationBatch: Int? = nil
     ) throws -> MemoryPlan {
         let rowsPerShard = max(1, (batch + s - 1) / s)
+        // This rank's block of the S shards (ShardPartition.block), and the shards of one round.
+        let local = max(1, (rank + 1) * s / worldSize - rank * s / worldSize)
+        let perRound = (local + k - 1) / k
         let f = MemoryLayout<Float>.stride
         let params = try parameterCount(model)
         let paramBytes = try product([params, f], "the parameters")
         var plan = MemoryPlan()
         try plan.add("parameters", paramBytes)
-        try plan.add("gradients (\(s) shard arena(s))", product([s, paramBytes], "the gradients"))
+        try plan.add("gradients (\(local) shard arena(s))", product([local, paramBytes], "the gradients"))
         let arenas = optimizerStateArenas(optimizer)
         // Several processes: each keeps the optimizer state of its slice of the arena only (ZeRO-1).
         let sliceBytes = try product(
@@ -120,13 +126,18 @@ public struct MemoryPlan: Sendable, Equatable {
             "optimizer state (\(arenas)×\(worldSize > 1 ? " of a 1/\(worldSize) slice" : ""))",
             product([arenas, sliceBytes], "the optimizer state"))
         let ws = try workspaceCount(model, batch: rowsPerShard, steps: steps)
-        try plan.add("workspaces (\(s) shard(s))", product([s, ws, f], "the workspaces"))
+        try plan.add(
+            "workspaces (\(perRound) shard(s)\(k > 1 ? ", \(k) rounds" : ""))",
+            product([perRound, ws, f], "the workspaces"))
         let mb = try minibatchBytes(schema, batch: batch, steps: steps)
-        try plan.add("loader buffers", product([validates ? 4 : 2, mb], "the loader buffers"))  // 2 slots per loader
+        let vb = validationBatch ?? batch
+        let vmb = validates ? try minibatchBytes(schema, batch: vb, steps: steps) : 0
+        let what = "the loader buffers"  // 2 slots per loader
+        try plan.add("loader buffers", sum(product([2, mb], what), product([2, vmb], what), what))
         if validates {
             try plan.add(
                 "validation workspace",
-                product([workspaceCount(model, batch: batch, steps: steps), f], "the validation workspace"))
+                product([workspaceCount(model, batch: vb, steps: steps), f], "the validation workspace"))
         }
         if stateful {
             let perLayer = try sum(

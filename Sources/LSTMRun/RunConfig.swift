@@ -102,6 +102,9 @@ public struct RunConfig: Sendable, Equatable {
         /// Under `nan_policy: skip`, this many non-finite steps in a row end the run with an error.
         public var maxNonFiniteSteps = 10
         public var earlyStopping: EarlyStopping?
+        /// K: micro-batches of `data.batch_size` per optimizer step (gradient accumulation); the
+        /// step's minibatch is K × batch_size sequences, with the bits of that one minibatch.
+        public var accumulate = 1
     }
 
     public struct Validation: Sendable, Equatable {
@@ -386,6 +389,7 @@ extension RunConfig {
             .flatMap(NonFinitePolicy.init) ?? training.nanPolicy
         training.maxNonFiniteSteps = try t.int(
             "max_nonfinite_steps", default: training.maxNonFiniteSteps, min: 1)
+        training.accumulate = try t.int("accumulate", default: training.accumulate, min: 1, max: SizeBounds.shards)
         if t.has("early_stopping") {
             let e = try t.section("early_stopping")
             var es = EarlyStopping()
@@ -479,6 +483,7 @@ extension RunConfig {
         "grad_clip": "training.clip_norm", "clip_grad_norm": "training.clip_norm",
         "max_grad_norm": "training.clip_norm", "clipnorm": "training.clip_norm",
         "gradient_clip_val": "training.clip_norm", "clipvalue": "training.clip_value",
+        "accumulate_grad_batches": "training.accumulate", "gradient_accumulation_steps": "training.accumulate",
         "patience": "training.early_stopping.patience", "log_every": "logging.every",
         "log_interval": "logging.every", "save_every": "checkpoint.every", "eval_every": "validation.every",
         "val_every": "validation.every", "checkpoint_dir": "checkpoint.dir", "save_dir": "checkpoint.dir",

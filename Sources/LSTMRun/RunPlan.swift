@@ -16,8 +16,12 @@ public struct RunPlan: Sendable {
     public let seqLength: Int?
     /// A token stream read in stateful lanes (h and c carried from window to window).
     public let stateful: Bool
-    /// S, the shards of a minibatch (`ShardWorkers.shardCount`).
+    /// S, the shards of a minibatch: K × `ShardWorkers.shardCount` of one micro-batch.
     public let shards: Int
+    /// K, micro-batches per optimizer step (`training.accumulate`).
+    public let accumulate: Int
+    /// The sequences of one optimizer step's minibatch: K × `data.batch_size`.
+    public let globalBatch: Int
     /// This process's share of the S shards when there are several processes, else nil.
     public let partition: ShardPartition?
     /// What the run allocates, checked against `memoryAvailable`.
@@ -112,12 +116,25 @@ public struct RunPlan: Sendable {
         }
         let maxSteps = isStream ? config.data.seqLength : (schema.steps ?? 1)
         let world = inputs.worldSize
-        let shards = ShardWorkers<Float>.shardCount(
-            config.parallel.shards, batchSize: config.data.batchSize, hidden: model.hiddenSize, worldSize: world,
-            cores: inputs.cores)
+        // Accumulation: K micro-batches of B make one minibatch of K·B in K·S₁ shards (S₁ those of
+        // one micro-batch), run in K rounds on S₁ workspaces: the bits of batch_size K·B with K·S₁ shards.
+        let k = config.training.accumulate
+        if k > 1 && stateful {
+            throw config.error(
+                at: "training.accumulate",
+                "is \(k), but a stateful stream carries each lane's h and c from one window to the next, which accumulation rounds (reusing the workspaces) do not keep; use training.accumulate: 1 or data.stream_mode: windows"
+            )
+        }
+        let globalBatch = k * config.data.batchSize  // ≤ 2^10 · 2^20 (SizeBounds)
+        let shards =
+            k
+            * ShardWorkers<Float>.shardCount(
+                config.parallel.shards, batchSize: config.data.batchSize, hidden: model.hiddenSize, worldSize: world,
+                cores: inputs.cores)
         let memoryPlan = try MemoryPlan.training(
-            model: model, schema: schema, batch: config.data.batchSize, steps: maxSteps, shards: shards,
-            optimizer: config.optimizer, validates: config.data.valSplit != nil, stateful: stateful, worldSize: world)
+            model: model, schema: schema, batch: globalBatch, steps: maxSteps, shards: shards,
+            optimizer: config.optimizer, validates: config.data.valSplit != nil, stateful: stateful, worldSize: world,
+            rank: inputs.rank, accumulate: k, validationBatch: config.data.batchSize)
         do {
             try memoryPlan.check(available: inputs.room?.bytes, limit: inputs.room?.limit)
         } catch let e as RunError {
@@ -133,7 +150,7 @@ public struct RunPlan: Sendable {
         }
         return RunPlan(
             model: model, maxSteps: maxSteps, seqLength: isStream ? config.data.seqLength : nil, stateful: stateful,
-            shards: shards,
+            shards: shards, accumulate: k, globalBatch: globalBatch,
             partition: world > 1 ? ShardPartition(shards: shards, rank: inputs.rank, worldSize: world) : nil,
             memoryPlan: memoryPlan, memoryAvailable: inputs.room?.bytes)
     }

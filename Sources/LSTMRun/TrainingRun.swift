@@ -102,7 +102,8 @@ public final class TrainingRun {
     let dataIdentities: [FileIdentity]
     let trainLoader: BatchLoader
     let valLoader: BatchLoader?
-    /// Validation's workspace, made once (it reads the live parameters).
+    /// Validation's workspace, made once (it reads the live parameters); validation reads
+    /// minibatches of `data.batch_size` (one micro-batch under `training.accumulate`).
     lazy var evaluator = Evaluator(
         network: network, parameters: parameters, maxBatch: config.data.batchSize,
         maxSteps: trainer.shardWorkers.maxSteps)
@@ -169,8 +170,12 @@ public final class TrainingRun {
     /// `config.yaml` it left in `directory` (`resumedFromCheckpoint` is then false).
     /// Everything is written into `directory`, wherever the run was first started (a moved run
     /// directory resumes in its new place).
-    public static func resume(directory: String, reducer: any ProcessGroup = SingleProcess()) throws
-        -> TrainingRun
+    ///
+    /// - Parameter accumulate: run on with this `training.accumulate` K′ (`lstm resume --accumulate`):
+    ///   the same minibatch of K·B sequences and K·S₁ shards as micro-batches of K·B/K′ in K′ rounds
+    ///   of K·S₁/K′ shards, so the bits are those of the run going on unchanged.
+    public static func resume(directory: String, reducer: any ProcessGroup = SingleProcess(), accumulate: Int? = nil)
+        throws -> TrainingRun
     {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory) else {
@@ -186,6 +191,10 @@ public final class TrainingRun {
                 throw RunError("no checkpoint and no config.yaml in \(directory): nothing to resume")
             }
             var config = try RunConfig.load(path: configPath)
+            if let k = accumulate, k != config.training.accumulate {
+                config = try RunConfig.load(
+                    path: configPath, overrides: try accumulateOverrides(config, accumulate: k, directory: directory))
+            }
             config.checkpoint.dir = directory
             // Started again from the beginning, from the same --init weights (checked unchanged).
             let provenance = try RunProvenance.read(directory: directory) ?? RunProvenance(initFrom: nil)
@@ -212,6 +221,10 @@ public final class TrainingRun {
         _ = try ckpt.dataCursor(as: RunState.self, file: intact.path)
         guard let text = ckpt.configText else { throw RunError("the checkpoint in \(directory) holds no run config") }
         var config = try RunConfig.parse(text, path: configPath)
+        if let k = accumulate, k != config.training.accumulate {
+            config = try RunConfig.parse(
+                text, path: configPath, overrides: try accumulateOverrides(config, accumulate: k, directory: directory))
+        }
         config.checkpoint.dir = directory
         // The weights come from the checkpoint: the --init file is not read again.
         let provenance =
@@ -220,6 +233,35 @@ public final class TrainingRun {
         return try TrainingRun(
             config: config, checkpoint: ckpt, initFrom: nil, provenance: provenance, fresh: .restart,
             reducer: reducer)
+    }
+
+    /// The `--set` overrides that run `config` on with `training.accumulate: k`: the same minibatch
+    /// (K·B sequences) and the same shards (K·S₁), cut into k micro-batches and k rounds.
+    static func accumulateOverrides(_ config: RunConfig, accumulate k: Int, directory: String) throws -> [String] {
+        let k0 = config.training.accumulate
+        let b0 = config.data.batchSize
+        let global = k0 * b0
+        let was = "the run's minibatch of \(global) sequence(s) (training.accumulate \(k0) × data.batch_size \(b0))"
+        guard (1...SizeBounds.shards).contains(k) else {
+            throw RunError("--accumulate must be in 1...\(SizeBounds.shards) (got \(k))")
+        }
+        guard global % k == 0 else {
+            let ks = (1...global).filter { global % $0 == 0 && $0 <= SizeBounds.shards }.map(String.init)
+            throw RunError(
+                "\(directory): \(was) cannot be cut into \(k) equal micro-batches; --accumulate must divide \(global) (one of \(ks.joined(separator: ", ")))"
+            )
+        }
+        guard let s0 = config.parallel.shards else {
+            throw RunError(
+                "\(directory): the run leaves parallel.shards to its default, so the shard count its bits depend on is not pinned in its config; --accumulate keeps the bits only for a run started with parallel.shards set (then S × accumulate stays the same)"
+            )
+        }
+        guard (k0 * s0) % k == 0 else {
+            throw RunError(
+                "\(directory): the run's \(k0 * s0) shard(s) (training.accumulate \(k0) × parallel.shards \(s0)) cannot be cut into \(k) rounds; --accumulate must divide \(k0 * s0)"
+            )
+        }
+        return ["training.accumulate=\(k)", "data.batch_size=\(global / k)", "parallel.shards=\(k0 * s0 / k)"]
     }
 
     private init(
@@ -240,7 +282,7 @@ public final class TrainingRun {
         let stateful = plan.stateful
         let mode = config.data.streamMode
         trainLoader = try BatchLoader(
-            file: file, split: config.data.trainSplit, batchSize: config.data.batchSize,
+            file: file, split: config.data.trainSplit, batchSize: plan.globalBatch,
             shuffle: stateful ? false : config.data.shuffle, seed: config.seed, seqLength: plan.seqLength, mode: mode,
             dropLast: config.data.dropLast || stateful, partition: plan.partition)
         valLoader = try config.data.valSplit.map {
@@ -251,7 +293,9 @@ public final class TrainingRun {
         guard trainLoader.batchesPerEpoch > 0 else {
             throw config.error(
                 at: "data.batch_size",
-                "split \(quoted(config.data.trainSplit)) of \(config.data.file) yields no minibatch of \(config.data.batchSize)"
+                "split \(quoted(config.data.trainSplit)) of \(config.data.file) yields no minibatch of \(plan.globalBatch)"
+                    + (plan.accumulate > 1
+                        ? " (training.accumulate \(plan.accumulate) × data.batch_size \(config.data.batchSize))" : "")
             )
         }
 
@@ -267,10 +311,11 @@ public final class TrainingRun {
         baseLearningRate = opt.learningRate
         schedule = try config.learningRateSchedule()
         trainer = Trainer(
-            network: network, parameters: params, optimizer: opt, maxBatch: config.data.batchSize,
+            network: network, parameters: params, optimizer: opt, maxBatch: plan.globalBatch,
             maxSteps: plan.maxSteps, shards: plan.shards,
             workers: config.parallel.workers ?? reducer.defaultWorkers(shards: plan.shards),
-            clipNorm: config.training.clipNorm, group: reducer, partition: plan.partition)
+            clipNorm: config.training.clipNorm, group: reducer, partition: plan.partition,
+            accumulate: plan.accumulate)
         trainer.clipValue = config.training.clipValue
         trainer.nonFinitePolicy = config.training.nanPolicy
         trainer.dropoutSeed = config.seed
@@ -391,6 +436,9 @@ public final class TrainingRun {
         progress.message(
             "training \(model.summary): \(parameters.count) parameters, \(steps) minibatches per epoch, "
                 + "\(totalSteps) steps, \(trainer.shardWorkers.shardCount) shard(s) on \(trainer.shardWorkers.workerCount) worker(s)"
+                + (plan.accumulate > 1
+                    ? " in \(plan.accumulate) rounds of \(config.data.batchSize) sequences (minibatch \(plan.globalBatch))"
+                    : "")
                 + (reducer.worldSize > 1 ? " in each of \(reducer.worldSize) processes" : "")
         )
         progress.message(GEMMKernel.summary)

@@ -71,14 +71,20 @@ struct Resume: ParsableCommand {
 
             Example:
               lstm resume runs/adding
+              lstm resume runs/charlm --accumulate 4   # the same minibatch in 4 micro-batches: less memory, same bits
             """)
 
     @Argument(help: "The run directory (checkpoint.dir of the config).") var directory: String
+    @Option(
+        help:
+            "Go on with this training.accumulate: the run's minibatch (and shards) cut into this many micro-batches (and rounds), same bits (docs/config.md)."
+    )
+    var accumulate: Int?
 
     func run() throws {
         var status: Int32 = 0
         try withProcesses { processes in
-            let run = try TrainingRun.resume(directory: directory, reducer: processes)
+            let run = try TrainingRun.resume(directory: directory, reducer: processes, accumulate: accumulate)
             if processes.rank == 0 {
                 if run.resumedFromCheckpoint {
                     print("resuming \(directory) at step \(run.trainer.step)")

@@ -83,14 +83,14 @@ final class RunPlanTests: XCTestCase {
         let plan = try RunPlan.resolve(i)
         XCTAssertEqual(plan.shards, 4)
         XCTAssertEqual(plan.partition, ShardPartition(shards: 4, rank: 1, worldSize: 2))
-        // Unset, S is the multi-process rule's B / 16 = 4, and the memory plan counts those 4 shards.
+        // Unset, S is the multi-process rule's B / 16 = 4, and the memory plan counts this rank's 2.
         var unset = try inputs("  batch_size: 64\n")
         unset.worldSize = 2
         let planned = try RunPlan.resolve(unset)
         XCTAssertEqual(planned.shards, 4)
         XCTAssertEqual(planned.partition, ShardPartition(shards: 4, rank: 0, worldSize: 2))
         XCTAssertTrue(
-            planned.memoryPlan.items.contains { $0.name == "workspaces (4 shard(s))" }, "\(planned.memoryPlan.items)")
+            planned.memoryPlan.items.contains { $0.name == "workspaces (2 shard(s))" }, "\(planned.memoryPlan.items)")
         var few = try inputs("  batch_size: 32\n")
         few.worldSize = 4
         XCTAssertThrowsError(try RunPlan.resolve(few)) { error in

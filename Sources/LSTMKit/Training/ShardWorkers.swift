@@ -26,12 +26,22 @@ import Foundation
 /// OpenBLAS's threads spin between the tiny calls (half a small run's time was system time).
 /// With our own GEMM kernel (the default on AVX-512 CPUs), which runs each call on one thread,
 /// shards are used at every H (H = 1024 on one shard left a core idle).
+///
+/// Gradient accumulation (`rounds` K > 1, `training.accumulate`): the minibatch is K micro-batches
+/// and S = K·S₁ shards; this process runs its local shards in K rounds of at most ⌈local/K⌉, each
+/// round on the same workspaces (memory for one micro-batch's rows), while every shard keeps its
+/// own gradient arena, so the tree over all S shard indices — and so the bits — are those of one
+/// K-times-larger minibatch with S shards.
 public final class ShardWorkers<T: LSTMScalar>: @unchecked Sendable {
     public let network: LSTMNetwork<T>
     /// S: how many pieces each minibatch is cut into (over all processes).
     public let shardCount: Int
-    /// W: how many threads run shards at once (W ≤ the local shard count).
+    /// W: how many threads run shards at once (W ≤ the shards of a round).
     public let workerCount: Int
+    /// K: the rounds the local shards run in (gradient accumulation); 1 without.
+    public let rounds: Int
+    /// The local shards of one round, and so the workspaces: ⌈local shards / K⌉.
+    public let shardsPerRound: Int
     /// OpenBLAS threads per call while these workers run.
     public let blasThreads: Int
     public let maxBatch: Int
@@ -48,8 +58,9 @@ public final class ShardWorkers<T: LSTMScalar>: @unchecked Sendable {
     /// with several processes only this rank's slice (`ArenaSlices`) of it is valid.
     public var gradients: ParameterSet<T> { shardGradients[0] }
 
-    /// Indexed by local shard (global shard − localShards.lowerBound).
+    /// Indexed by local shard modulo `shardsPerRound` (one per shard of a round).
     private let workspaces: [Workspace<T>]
+    /// Indexed by local shard (global shard − localShards.lowerBound).
     private let shardGradients: [ParameterSet<T>]
     /// Per-shard loss slots, each written by the worker that runs the shard.
     private let lossSlots: UnsafeMutableBufferPointer<LossSum>
@@ -98,10 +109,14 @@ public final class ShardWorkers<T: LSTMScalar>: @unchecked Sendable {
     ///   - group: the processes this one trains with (default: just this one).
     ///   - partition: how the S shards are dealt to the processes (default:
     ///     `group.partition(shards: S)`); pass the one the data loader uses.
+    ///   - rounds: K, the rounds the local shards run in on ⌈local/K⌉ workspaces (gradient
+    ///     accumulation; S and `maxBatch` are then the whole K micro-batches').
     public init(
         network: LSTMNetwork<T>, maxBatch: Int, maxSteps: Int, shards: Int? = nil, workers: Int? = nil,
-        blasThreads: Int? = nil, group: any ProcessGroup = SingleProcess(), partition: ShardPartition? = nil
+        blasThreads: Int? = nil, group: any ProcessGroup = SingleProcess(), partition: ShardPartition? = nil,
+        rounds: Int = 1
     ) {
+        precondition(rounds >= 1, "rounds must be ≥ 1")
         let cores = ProcessInfo.processInfo.activeProcessorCount
         let h = network.config.hiddenSize  // the widest layer when widths differ
         let s =
@@ -117,12 +132,15 @@ public final class ShardWorkers<T: LSTMScalar>: @unchecked Sendable {
             "\(partition) is not a partition of \(s) shards over rank \(group.rank) of \(group.worldSize)")
         self.partition = partition
         let local = partition.localShards
-        self.workerCount = max(1, min(workers ?? min(local.count, cores), local.count))
+        let perRound = (local.count + rounds - 1) / rounds
+        self.rounds = rounds
+        self.shardsPerRound = perRound
+        self.workerCount = max(1, min(workers ?? min(perRound, cores), perRound))
         self.blasThreads = blasThreads ?? (s == 1 && Self.stepFlops(batch: maxBatch, hidden: h) >= 1 << 24 ? cores : 1)
         self.maxBatch = maxBatch
         self.maxSteps = maxSteps
         let rowsPerShard = max(1, (maxBatch + s - 1) / s)
-        workspaces = local.map { _ in
+        workspaces = (0..<perRound).map { _ in
             Workspace(config: network.config, maxBatch: rowsPerShard, maxSteps: maxSteps)
         }
         shardGradients = local.map { _ in ParameterSet(config: network.config) }
@@ -181,27 +199,38 @@ public final class ShardWorkers<T: LSTMScalar>: @unchecked Sendable {
         let w = workerCount
         let local = partition.localShards
         let base = mine.lowerBound
-        runWorkers(w) { worker in
-            // Worker `worker` takes local shards worker, worker + W, …; each shard writes only its
-            // own workspace, gradient arena and loss slot.
-            for j in stride(from: worker, to: local.count, by: w) {
-                let s = local.lowerBound + j
-                let grads = self.shardGradients[j]
-                grads.zero()
-                let global = self.shardRows(s, batch: g)
-                let rows = (global.lowerBound - base)..<(global.upperBound - base)
-                losses.pointer[j] = LossSum()
-                if rows.isEmpty { continue }
-                losses.pointer[j] = self.network.lossAndGradient(
-                    params, batch.rows(rows), workspace: self.workspaces[j], into: grads,
-                    initialState: initialStates?[s], normalizer: normalizer, dropout: dropout)
+        let perRound = shardsPerRound
+        // Round k runs local shards k·R ..< (k+1)·R on workspaces 0 ..< R; rounds one after another
+        // (a workspace is reused only once its round has ended). Each shard's arena keeps its
+        // gradient until the reduction, so the rounds' order does not enter the bits.
+        for first in stride(from: 0, to: local.count, by: perRound) {
+            let end = min(first + perRound, local.count)
+            runWorkers(min(w, end - first)) { worker in
+                // Worker `worker` takes the round's shards first + worker, first + worker + W, …;
+                // each shard writes only its own workspace, gradient arena and loss slot.
+                for j in stride(from: first + worker, to: end, by: w) {
+                    let s = local.lowerBound + j
+                    let grads = self.shardGradients[j]
+                    grads.zero()
+                    let global = self.shardRows(s, batch: g)
+                    let rows = (global.lowerBound - base)..<(global.upperBound - base)
+                    losses.pointer[j] = LossSum()
+                    if rows.isEmpty { continue }
+                    losses.pointer[j] = self.network.lossAndGradient(
+                        params, batch.rows(rows), workspace: self.workspaces[j - first], into: grads,
+                        initialState: initialStates?[s], normalizer: normalizer, dropout: dropout)
+                }
             }
         }
         return reduction.reduce(losses: lossSlots, workers: w)
     }
 
-    /// The final (h, c) of (local) shard `s` after the last `computeGradient` (for carried state).
-    public func finalState(shard s: Int) -> LSTMState<T> { workspaces[s - localShards.lowerBound].finalState() }
+    /// The final (h, c) of (local) shard `s` after the last `computeGradient` (for carried state;
+    /// one round only: with K > 1 rounds a workspace holds only its last round's shard).
+    public func finalState(shard s: Int) -> LSTMState<T> {
+        precondition(rounds == 1, "carried state with \(rounds) accumulation rounds")
+        return workspaces[s - localShards.lowerBound].finalState()
+    }
 
 }
 

@@ -101,22 +101,28 @@ public struct MemoryPlan: Sendable, Equatable {
     /// `shards` shards (S as the run plan resolves it: K × `ShardWorkers.shardCount`), of which
     /// process `rank` of `worldSize` runs its block in `accumulate` (K) rounds, validating with a
     /// workspace of its own for minibatches of `validationBatch` (default `batch`) when `validates`.
-    /// Per process: one gradient arena per local shard, one workspace per shard of a round.
+    /// Per process: the gradient arenas of its `RoundPlan` (one per local shard in one round; fewer
+    /// with rounds, as reduced arenas are reused) and one workspace per shard of a round.
     public static func training(
         model: ModelConfig, schema: DatasetSchema, batch: Int, steps: Int, shards s: Int,
         optimizer: OptimizerConfig, validates: Bool, stateful: Bool, worldSize: Int = 1, rank: Int = 0,
         accumulate k: Int = 1, validationBatch: Int? = nil
     ) throws -> MemoryPlan {
         let rowsPerShard = max(1, (batch + s - 1) / s)
-        // This rank's block of the S shards (ShardPartition.block), and the shards of one round.
-        let local = max(1, (rank + 1) * s / worldSize - rank * s / worldSize)
-        let perRound = (local + k - 1) / k
+        // This rank's block of the S shards run in K rounds (as ShardWorkers allocates them); S < N
+        // is refused by the run plan after this.
+        let rounds =
+            s >= worldSize && worldSize > rank && rank >= 0
+            ? RoundPlan(partition: ShardPartition(shards: s, rank: rank, worldSize: worldSize), rounds: k) : nil
+        let gradientArenas = rounds?.arenas ?? 1
+        let perRound = rounds?.shardsPerRound ?? 1
         let f = MemoryLayout<Float>.stride
         let params = try parameterCount(model)
         let paramBytes = try product([params, f], "the parameters")
         var plan = MemoryPlan()
         try plan.add("parameters", paramBytes)
-        try plan.add("gradients (\(local) shard arena(s))", product([local, paramBytes], "the gradients"))
+        try plan.add(
+            "gradients (\(gradientArenas) shard arena(s))", product([gradientArenas, paramBytes], "the gradients"))
         let arenas = optimizerStateArenas(optimizer)
         // Several processes: each keeps the optimizer state of its slice of the arena only (ZeRO-1).
         let sliceBytes = try product(

@@ -39,9 +39,11 @@ final class AccumulatePlanTests: XCTestCase {
             loss: .crossEntropy, dropout: 0.2)
         let schema = RunPlanTests.schema(.tokens, .classesPerStep, vocabulary: ["a", "b", "c"], maxID: 2)
         let network = try LSTMNetwork<Float>(config: m)
-        for (k, shards, rounds) in [
-            (1, 4, "workspaces (4 shard(s))"), (2, 4, "workspaces (2 shard(s), 2 rounds)"),
-            (4, 4, "workspaces (1 shard(s), 4 rounds)"), (3, 6, "workspaces (2 shard(s), 3 rounds)")
+        // K = 1: an arena per shard. Rounds reuse the arenas of reduced subtrees (RoundPlan).
+        for (k, shards, arenas, rounds) in [
+            (1, 4, 4, "workspaces (4 shard(s))"), (2, 4, 3, "workspaces (2 shard(s), 2 rounds)"),
+            (4, 4, 3, "workspaces (1 shard(s), 4 rounds)"), (3, 6, 3, "workspaces (2 shard(s), 3 rounds)"),
+            (16, 16, 5, "workspaces (1 shard(s), 16 rounds)")
         ] {
             let plan = try MemoryPlan.training(
                 model: m, schema: schema, batch: 12, steps: 3, shards: shards,
@@ -51,7 +53,7 @@ final class AccumulatePlanTests: XCTestCase {
                 ShardWorkers(network: network, maxBatch: 12, maxSteps: 3, shards: shards, workers: 1, rounds: k)
             }
             XCTAssertEqual(
-                try XCTUnwrap(item["gradients (\(shards) shard arena(s))"], "\(plan.items)")
+                try XCTUnwrap(item["gradients (\(arenas) shard arena(s))"], "\(plan.items)")
                     + XCTUnwrap(item[rounds], "\(plan.items)"),
                 workers.bytes, "K = \(k)")
         }

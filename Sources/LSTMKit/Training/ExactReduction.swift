@@ -105,52 +105,130 @@ public struct ShardPartition: Sendable, Equatable, CustomStringConvertible {
     }
 }
 
+// MARK: - Rounds (gradient accumulation)
+
+/// How one rank's local shards run in rounds (`training.accumulate`: K rounds of at most
+/// ⌈local/K⌉ shards, one after another) on as few gradient arenas as the fixed tree allows.
+///
+/// Each local tree addition "src into dst" is done as soon as both operands are complete — dst
+/// has had every earlier addition of its chain and src every addition of its own — which is after
+/// the round that computed the later of them; the source's arena is then free for a shard of a
+/// later round. Every addition still happens exactly once, on the same operands, in the same order
+/// per destination, so the bits are those of the whole tree at once (and, with one round, the
+/// additions are the tree's, in its order, on one arena per shard). Pure arithmetic.
+public struct RoundPlan: Sendable, Equatable {
+    /// Local shards (this rank's block) and the shards of one round.
+    public let localShards: Int
+    public let shardsPerRound: Int
+    /// The arena each local shard writes its gradient into (index: local shard).
+    public let arenaOfShard: [Int]
+    /// Arenas allocated: the most in use at once.
+    public let arenas: Int
+    /// Per round, the additions (dst arena, src arena, flattened) done once that round is computed.
+    public let additionsAfterRound: [[Int]]
+
+    /// The plan of `partition`'s local shards in `rounds` rounds.
+    public init(partition: ShardPartition, rounds: Int) {
+        let local = partition.localShards
+        let n = local.count
+        let perRound = max(1, (n + rounds - 1) / rounds)
+        localShards = n
+        shardsPerRound = perRound
+        // The local tree's additions (local indices), in tree order, and how many land in each shard.
+        var pending: [(dst: Int, src: Int)] = []
+        for node in partition.nodes(rank: partition.rank) {
+            ShardPartition.treeAdditions(node) { pending.append(($0 - local.lowerBound, $1 - local.lowerBound)) }
+        }
+        var into = [Int](repeating: 0, count: n)
+        for a in pending { into[a.dst] += 1 }
+        var arenaOf = [Int](repeating: -1, count: n)
+        var free: [Int] = []  // arenas no longer holding a live partial sum, lowest first
+        var allocated = 0
+        var computed = [Bool](repeating: false, count: n)
+        var rounds: [[Int]] = []
+        for first in stride(from: 0, to: n, by: perRound) {
+            for j in first..<min(first + perRound, n) {
+                if let a = free.first {
+                    free.removeFirst()
+                    arenaOf[j] = a
+                } else {
+                    arenaOf[j] = allocated
+                    allocated += 1
+                }
+                computed[j] = true
+            }
+            var adds: [Int] = []
+            var progress = true
+            while progress {
+                progress = false
+                var seen = Set<Int>()  // destinations with an earlier addition still pending
+                var k = 0
+                while k < pending.count {
+                    let (dst, src) = pending[k]
+                    if !seen.contains(dst) && computed[dst] && computed[src] && into[src] == 0 {
+                        adds += [arenaOf[dst], arenaOf[src]]
+                        into[dst] -= 1
+                        free.append(arenaOf[src])
+                        free.sort()
+                        pending.remove(at: k)
+                        progress = true
+                    } else {
+                        seen.insert(dst)
+                        k += 1
+                    }
+                }
+            }
+            rounds.append(adds)
+        }
+        precondition(pending.isEmpty, "the local tree did not finish in its rounds")
+        arenaOfShard = arenaOf
+        arenas = allocated
+        additionsAfterRound = rounds
+    }
+}
+
 // MARK: - The reduction
 
 /// The fixed pairwise tree over one process's shard arenas and, with several processes, the step
-/// across them (see the top of this file). `ShardWorkers` calls `reduce` once per minibatch.
+/// across them (see the top of this file). `ShardWorkers` calls `reduceRound` after each round of
+/// shards and `reduce` once per minibatch.
 final class ExactReduction<T: LSTMScalar>: @unchecked Sendable {
     let partition: ShardPartition
     let group: any ProcessGroup
-    /// The local shards' gradient arenas (index = global shard − the first local shard).
+    /// The gradient arenas (`RoundPlan.arenas` of them; shard j writes `plan.arenaOfShard[j]`).
     private let arenaPointers: [SharedPointer<T>]
     private let count: Int
-    /// The local tree additions (dst, src as local indices, flattened), in tree order.
-    private let localAdditions: [Int]
+    let plan: RoundPlan
     private let exchange: Exchange?
 
-    init(partition: ShardPartition, group: any ProcessGroup, arenas: [SharedPointer<T>], count: Int) {
+    init(partition: ShardPartition, group: any ProcessGroup, plan: RoundPlan, arenas: [SharedPointer<T>], count: Int) {
+        precondition(arenas.count == plan.arenas, "\(arenas.count) arenas for a plan of \(plan.arenas)")
         self.partition = partition
         self.group = group
+        self.plan = plan
         arenaPointers = arenas
         self.count = count
-        let local = partition.localShards
-        var adds: [Int] = []
-        for node in partition.nodes(rank: partition.rank) {
-            ShardPartition.treeAdditions(node) { dst, src in adds += [dst - local.lowerBound, src - local.lowerBound] }
-        }
-        localAdditions = adds
         exchange =
             partition.worldSize > 1
             ? Exchange(partition: partition, parameters: count, scalarSize: MemoryLayout<T>.stride) : nil
     }
 
-    /// Reduces the local shard arenas (and, across processes, everyone's) into the first local
-    /// arena and folds the shard losses in shard order; returns the whole minibatch's loss.
+    /// After the last round: (across processes, reduces everyone's subtree sums into this rank's
+    /// slice of) the first local shard's arena, and folds the shard losses in shard order; returns
+    /// the whole minibatch's loss.
     func reduce(losses: UnsafeMutableBufferPointer<LossSum>, workers: Int) -> LossSum {
-        reduceLocally(workers: workers)
         guard let exchange else { return losses.reduce(LossSum(), +) }  // shard order: deterministic
         return reduceAcrossProcesses(exchange, losses: losses, workers: workers)
     }
 
     /// Pairwise tree over shard indices: level d adds shard i + 2^d into shard i for every i
     /// divisible by 2^(d+1) — here restricted to the subtrees inside this process's block (all of
-    /// it in one process). Elementwise, so slices of the arena run on different workers without
-    /// changing a bit.
-    private func reduceLocally(workers: Int) {
-        guard !localAdditions.isEmpty else { return }
+    /// it in one process), the additions `plan` allows once round `round` is computed.
+    /// Elementwise, so slices of the arena run on different workers without changing a bit.
+    func reduceRound(_ round: Int, workers: Int) {
+        let adds = plan.additionsAfterRound[round]
+        guard !adds.isEmpty else { return }
         let arenas = arenaPointers
-        let adds = localAdditions
         let slices = min(workers, max(1, count / 4096))
         runWorkers(slices) { slice in
             let lo = slice * count / slices
@@ -187,7 +265,7 @@ final class ExactReduction<T: LSTMScalar>: @unchecked Sendable {
             let slice = x.slices.range(d)
             for (k, root) in x.roots[me].enumerated() {
                 (out + 16 * local.count + k * slice.count * scalar).copyMemory(
-                    from: arenaPointers[root - local.lowerBound].pointer + slice.lowerBound,
+                    from: arenaPointers[plan.arenaOfShard[root - local.lowerBound]].pointer + slice.lowerBound,
                     byteCount: slice.count * scalar)
             }
         }
@@ -219,7 +297,7 @@ final class ExactReduction<T: LSTMScalar>: @unchecked Sendable {
                 a += 2
             }
         }
-        (arenaPointers[0].pointer + mine.lowerBound).update(
+        (arenaPointers[plan.arenaOfShard[0]].pointer + mine.lowerBound).update(
             from: (x.receive + x.rootOffset).assumingMemoryBound(to: T.self), count: n)
         var total = LossSum()
         for r in 0..<partition.worldSize {

@@ -56,12 +56,15 @@ public final class ShardWorkers<T: LSTMScalar>: @unchecked Sendable {
 
     /// The reduced gradient of the last `computeGradient` (mean loss over the whole minibatch);
     /// with several processes only this rank's slice (`ArenaSlices`) of it is valid.
-    public var gradients: ParameterSet<T> { shardGradients[0] }
+    public var gradients: ParameterSet<T> { shardGradients[roundPlan.arenaOfShard[0]] }
 
     /// Indexed by local shard modulo `shardsPerRound` (one per shard of a round).
     private let workspaces: [Workspace<T>]
-    /// Indexed by local shard (global shard − localShards.lowerBound).
+    /// The gradient arenas; local shard j (global shard − localShards.lowerBound) writes
+    /// `roundPlan.arenaOfShard[j]`, which is its own unless rounds let it reuse a reduced one.
     private let shardGradients: [ParameterSet<T>]
+    /// Which arena each shard writes and which tree additions follow each round.
+    public let roundPlan: RoundPlan
     /// Per-shard loss slots, each written by the worker that runs the shard.
     private let lossSlots: UnsafeMutableBufferPointer<LossSum>
     /// The fixed-order tree over the shard arenas, within and across processes.
@@ -143,11 +146,14 @@ public final class ShardWorkers<T: LSTMScalar>: @unchecked Sendable {
         workspaces = (0..<perRound).map { _ in
             Workspace(config: network.config, maxBatch: rowsPerShard, maxSteps: maxSteps)
         }
-        shardGradients = local.map { _ in ParameterSet(config: network.config) }
+        let plan = RoundPlan(partition: partition, rounds: rounds)
+        roundPlan = plan
+        shardGradients = (0..<plan.arenas).map { _ in ParameterSet(config: network.config) }
         lossSlots = .allocate(capacity: local.count)
         lossSlots.initialize(repeating: LossSum())
         reduction = ExactReduction(
-            partition: partition, group: group, arenas: shardGradients.map { SharedPointer($0.storage.base) },
+            partition: partition, group: group, plan: plan,
+            arenas: shardGradients.map { SharedPointer($0.storage.base) },
             count: shardGradients[0].count)
     }
 
@@ -201,16 +207,17 @@ public final class ShardWorkers<T: LSTMScalar>: @unchecked Sendable {
         let base = mine.lowerBound
         let perRound = shardsPerRound
         // Round k runs local shards k·R ..< (k+1)·R on workspaces 0 ..< R; rounds one after another
-        // (a workspace is reused only once its round has ended). Each shard's arena keeps its
-        // gradient until the reduction, so the rounds' order does not enter the bits.
-        for first in stride(from: 0, to: local.count, by: perRound) {
+        // (a workspace is reused only once its round has ended). After each round, the tree
+        // additions whose operands are complete (`RoundPlan`), freeing arenas for later rounds.
+        let arenaOf = roundPlan.arenaOfShard
+        for (round, first) in stride(from: 0, to: local.count, by: perRound).enumerated() {
             let end = min(first + perRound, local.count)
             runWorkers(min(w, end - first)) { worker in
                 // Worker `worker` takes the round's shards first + worker, first + worker + W, …;
                 // each shard writes only its own workspace, gradient arena and loss slot.
                 for j in stride(from: first + worker, to: end, by: w) {
                     let s = local.lowerBound + j
-                    let grads = self.shardGradients[j]
+                    let grads = self.shardGradients[arenaOf[j]]
                     grads.zero()
                     let global = self.shardRows(s, batch: g)
                     let rows = (global.lowerBound - base)..<(global.upperBound - base)
@@ -221,6 +228,7 @@ public final class ShardWorkers<T: LSTMScalar>: @unchecked Sendable {
                         initialState: initialStates?[s], normalizer: normalizer, dropout: dropout)
                 }
             }
+            reduction.reduceRound(round, workers: w)
         }
         return reduction.reduce(losses: lossSlots, workers: w)
     }

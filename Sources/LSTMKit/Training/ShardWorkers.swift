@@ -29,9 +29,10 @@ import Foundation
 ///
 /// Gradient accumulation (`rounds` K > 1, `training.accumulate`): the minibatch is K micro-batches
 /// and S = K·S₁ shards; this process runs its local shards in K rounds of at most ⌈local/K⌉, each
-/// round on the same workspaces (memory for one micro-batch's rows), while every shard keeps its
-/// own gradient arena, so the tree over all S shard indices — and so the bits — are those of one
-/// K-times-larger minibatch with S shards.
+/// round on the same workspaces (memory for one micro-batch's rows). After each round the tree's
+/// additions whose operands are complete are done and their arenas reused (`RoundPlan`): the same
+/// additions on the same operands as the tree over all S shard indices, so the bits are those of
+/// one K-times-larger minibatch with S shards.
 public final class ShardWorkers<T: LSTMScalar>: @unchecked Sendable {
     public let network: LSTMNetwork<T>
     /// S: how many pieces each minibatch is cut into (over all processes).
@@ -234,9 +235,9 @@ public final class ShardWorkers<T: LSTMScalar>: @unchecked Sendable {
     }
 
     /// The final (h, c) of (local) shard `s` after the last `computeGradient` (for carried state;
-    /// one round only: with K > 1 rounds a workspace holds only its last round's shard).
+    /// one round only: with several rounds a workspace holds only its last round's shard).
     public func finalState(shard s: Int) -> LSTMState<T> {
-        precondition(rounds == 1, "carried state with \(rounds) accumulation rounds")
+        precondition(shardsPerRound >= localShards.count, "carried state across \(rounds) accumulation rounds")
         return workspaces[s - localShards.lowerBound].finalState()
     }
 

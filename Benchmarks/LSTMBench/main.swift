@@ -62,22 +62,14 @@ func timeMedian(reps: Int, _ body: () -> Void) -> Double {
         })
 }
 
-/// GFLOP/s of a row-major sgemm C[m,n] = A[m,k]·B[k,n] at the current BLAS thread count.
+/// GFLOP/s of a row-major sgemm C[m,n] = A[m,k]·B[k,n] through LSTMKit's gemm at the current
+/// BLAS thread count (LSTMKit's `sgemmGFLOPs`, ~2 GFLOP per timed sample, the median of `reps`).
 func sgemmGFLOPs(m: Int, n: Int, k: Int, reps: Int) -> Double {
-    let a = Buffer<Float>(count: m * k)
-    let b = Buffer<Float>(count: k * n)
-    let c = Buffer<Float>(count: m * n)
-    for i in 0..<a.count { a[i] = Float(i % 7) * 0.1 }
-    for i in 0..<b.count { b[i] = Float(i % 5) * 0.1 }
-    let inner = max(1, Int(2e9 / Double(2 * m * n * k)))  // ~2 GFLOP per timed sample
-    let t = timeMedian(reps: reps) {
-        for _ in 0..<inner {
-            gemm(
-                Matrix(a.base, rows: m, cols: k), Matrix(b.base, rows: k, cols: n),
-                into: Matrix(c.base, rows: m, cols: n))
-        }
+    LSTMKit.sgemmGFLOPs(m: m, n: n, k: k, samples: reps) { m, n, k, a, b, c in
+        gemm(
+            Matrix(UnsafeMutablePointer(mutating: a), rows: m, cols: k),
+            Matrix(UnsafeMutablePointer(mutating: b), rows: k, cols: n), into: Matrix(c, rows: m, cols: n))
     }
-    return 2 * Double(m * n * k) * Double(inner) / t / 1e9
 }
 
 /// FLOPs per token of the benchmarked shape (LSTMKit's `flopsPerToken`, shared with `lstm bench`).

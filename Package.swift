@@ -105,7 +105,9 @@ let package = Package(
 
         // Benchmarks: run with `swift run -c release lstm-bench`.
         .executableTarget(
-            name: "lstm-bench", dependencies: ["LSTMKit"], path: "Benchmarks/LSTMBench"),
+            name: "lstm-bench",
+            dependencies: ["LSTMKit", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Benchmarks/LSTMBench"),
         // End-to-end: `lstm train` and PyTorch alternately (`swift build -c release && .build/release/lstm-train-bench`).
         .executableTarget(
             name: "lstm-train-bench",

@@ -9,43 +9,45 @@
 // Every figure is the median of --reps timed repetitions after one warm-up. FLOPs per token
 // per layer are 24·H·(I+H) (forward 8·H·(I+H), backward twice that) plus 6·H·O for the output
 // layer. The sgemm ceiling is measured in the same run on the same thread count.
+import ArgumentParser
 import Foundation
 @_spi(Reference) import LSTMKit
 
-struct Options {
-    var mode = "core"
-    var batch = 64, steps = 100, input = 128, hidden = 512, output = 128, layers = 1
-    var reps = 5
-    var torch = true
+struct Options: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "lstm-bench", abstract: "Speed figures that can be compared within one run.")
 
-    static func parse(_ args: [String]) -> Options {
-        var o = Options()
-        var it = args.makeIterator()
-        while let a = it.next() {
-            func int() -> Int {
-                guard let v = it.next().flatMap(Int.init) else { fatalError("\(a) needs an integer") }
-                return v
-            }
-            switch a {
-            case "--batch", "-B": o.batch = int()
-            case "--steps", "-T": o.steps = int()
-            case "--input", "-I": o.input = int()
-            case "--hidden", "-H": o.hidden = int()
-            case "--output", "-O": o.output = int()
-            case "--layers", "-L": o.layers = int()
-            case "--reps": o.reps = int()
-            case "--no-torch": o.torch = false
-            case "--help", "-h":
-                print(
-                    "usage: lstm-bench [core|scheduler|kernels|optimizer] [-B 64] [-T 100] [-I 128] [-H 512] [-O 128] [-L 1] [--reps 5] [--no-torch]"
-                )
-                exit(0)
-            default:
-                if a.hasPrefix("-") { fatalError("unknown option \(a)") }
-                o.mode = a
-            }
+    /// What to measure.
+    enum Mode: String, ExpressibleByArgument, CaseIterable {
+        case core, scheduler, kernels, optimizer
+    }
+
+    @Argument(
+        help: """
+            core: forward+backward on one and on all BLAS threads; scheduler: data-parallel shards vs BLAS \
+            threading; kernels: the per-step cell kernels, Float SIMD8 vs the reference loop; optimizer: ns \
+            per parameter per step of each optimizer.
+            """)
+    var mode: Mode = .core
+    @Option(name: [.customLong("batch"), .customShort("B")], help: "B, sequences per minibatch.") var batch = 64
+    @Option(name: [.customLong("steps"), .customShort("T")], help: "T, steps per sequence.") var steps = 100
+    @Option(name: [.customLong("input"), .customShort("I")], help: "I, features per step.") var input = 128
+    @Option(name: [.customLong("hidden"), .customShort("H")], help: "H, the LSTM width.") var hidden = 512
+    @Option(name: [.customLong("output"), .customShort("O")], help: "O, classes.") var output = 128
+    @Option(name: [.customLong("layers"), .customShort("L")], help: "L, stacked layers.") var layers = 1
+    @Option(help: "Timed repetitions per figure (the median is reported).") var reps = 5
+    @Flag(name: .customLong("no-torch"), help: "Do not run the PyTorch reference (Benchmarks/pytorch_lstm.py).")
+    var noTorch = false
+
+    var torch: Bool { !noTorch }
+
+    func validate() throws {
+        for (name, v) in [
+            ("batch", batch), ("steps", steps), ("input", input), ("hidden", hidden), ("output", output),
+            ("layers", layers), ("reps", reps)
+        ] where v < 1 {
+            throw ValidationError("--\(name) needs a positive integer (got \(v))")
         }
-        return o
     }
 }
 
@@ -62,22 +64,14 @@ func timeMedian(reps: Int, _ body: () -> Void) -> Double {
         })
 }
 
-/// GFLOP/s of a row-major sgemm C[m,n] = A[m,k]·B[k,n] at the current BLAS thread count.
+/// GFLOP/s of a row-major sgemm C[m,n] = A[m,k]·B[k,n] through LSTMKit's gemm at the current
+/// BLAS thread count (LSTMKit's `sgemmGFLOPs`, ~2 GFLOP per timed sample, the median of `reps`).
 func sgemmGFLOPs(m: Int, n: Int, k: Int, reps: Int) -> Double {
-    let a = Buffer<Float>(count: m * k)
-    let b = Buffer<Float>(count: k * n)
-    let c = Buffer<Float>(count: m * n)
-    for i in 0..<a.count { a[i] = Float(i % 7) * 0.1 }
-    for i in 0..<b.count { b[i] = Float(i % 5) * 0.1 }
-    let inner = max(1, Int(2e9 / Double(2 * m * n * k)))  // ~2 GFLOP per timed sample
-    let t = timeMedian(reps: reps) {
-        for _ in 0..<inner {
-            gemm(
-                Matrix(a.base, rows: m, cols: k), Matrix(b.base, rows: k, cols: n),
-                into: Matrix(c.base, rows: m, cols: n))
-        }
+    LSTMKit.sgemmGFLOPs(m: m, n: n, k: k, samples: reps) { m, n, k, a, b, c in
+        gemm(
+            Matrix(UnsafeMutablePointer(mutating: a), rows: m, cols: k),
+            Matrix(UnsafeMutablePointer(mutating: b), rows: k, cols: n), into: Matrix(c, rows: m, cols: n))
     }
-    return 2 * Double(m * n * k) * Double(inner) / t / 1e9
 }
 
 /// FLOPs per token of the benchmarked shape (LSTMKit's `flopsPerToken`, shared with `lstm bench`).
@@ -213,10 +207,10 @@ func optimizerBench(_ o: Options) {
     }
 }
 
-let opts = Options.parse(Array(CommandLine.arguments.dropFirst()))
+let opts = Options.parseOrExit()
 let cores = ProcessInfo.processInfo.activeProcessorCount
 print(
-    "lstm-bench \(opts.mode): I=\(opts.input) H=\(opts.hidden) O=\(opts.output) L=\(opts.layers) B=\(opts.batch) T=\(opts.steps), median of \(opts.reps)"
+    "lstm-bench \(opts.mode.rawValue): I=\(opts.input) H=\(opts.hidden) O=\(opts.output) L=\(opts.layers) B=\(opts.batch) T=\(opts.steps), median of \(opts.reps)"
 )
 print("OpenBLAS core: \(BLASThreads.coreName); config: \(BLASThreads.config); cores: \(cores)")
 print(GEMMKernel.summary)
@@ -225,7 +219,7 @@ print(
 )
 
 switch opts.mode {
-case "core":
+case .core:
     let fpt = flopsPerToken(opts)
     print(String(format: "FLOPs per token: %.2f M", fpt / 1e6))
     for threads in Array(Set([1, cores])).sorted() {
@@ -247,7 +241,7 @@ case "core":
         }
         print(line)
     }
-case "scheduler":
+case .scheduler:
     // One minibatch per timed sample through the scheduler (forward, backward, reduction).
     let config = ModelConfig(
         input: .features(size: opts.input), hiddenSize: opts.hidden, numLayers: opts.layers,
@@ -281,7 +275,7 @@ case "scheduler":
     }
     let spread = (losses.max()! - losses.min()!) / losses.min()!
     print(String(format: "losses agree across setups within %.1e relative", spread))
-case "kernels":
+case .kernels:
     // One step's elementwise cell passes at (B, H), the Float SIMD8 kernels against the generic
     // reference loops specialised for Float (what Float ran before the SIMD kernels).
     let b = opts.batch
@@ -340,8 +334,6 @@ case "kernels":
                 format: "cell %@ B=%d H=%d: reference %.1f µs/step, SIMD8 %.1f µs/step, %.2f× faster",
                 name, b, h, ref * 1e6, simd * 1e6, ref / simd))
     }
-case "optimizer":
+case .optimizer:
     optimizerBench(opts)
-default:
-    fatalError("unknown mode \(opts.mode)")
 }

@@ -294,31 +294,9 @@ func sgemmError(_ gemm: SGEMM) -> Double {
 func sgemmGFLOPs(_ gemm: SGEMM, n: Int = 1024, cores: Int) -> (gflops: Double, how: String) {
     func measure(parallel: Int, blasThreads: Int) -> Double {
         BLASThreads.set(blasThreads)
-        let mats = (0..<parallel).map { _ in
-            (Buffer<Float>(count: n * n), Buffer<Float>(count: n * n), Buffer<Float>(count: n * n))
+        return LSTMKit.sgemmGFLOPs(m: n, n: n, k: n, parallel: parallel) { m, n, k, a, b, c in
+            gemm(false, false, m, n, k, a, k, b, n, c, n)
         }
-        for (a, b, _) in mats {
-            for i in 0..<(n * n) {
-                a[i] = Float(i % 7) * 0.1
-                b[i] = Float(i % 5) * 0.1
-            }
-        }
-        let inner = max(1, Int(2e9 / Double(2 * n * n * n)))  // ~2 GFLOP per call sequence
-        let shared = mats.map { SendableMatrices(a: $0.0, b: $0.1, c: $0.2) }
-        func run() {
-            DispatchQueue.concurrentPerform(iterations: parallel) { p in
-                let m = shared[p]
-                for _ in 0..<inner { gemm(false, false, n, n, n, m.a.base, n, m.b.base, n, m.c.base, n) }
-            }
-        }
-        run()
-        let t = median(
-            (0..<3).map { _ in
-                let t0 = now()
-                run()
-                return now() - t0
-            })
-        return 2 * Double(n * n * n) * Double(inner * parallel) / t / 1e9
     }
     let together = measure(parallel: 1, blasThreads: cores)
     guard cores > 1 else { return (together, "1 thread") }
@@ -327,9 +305,6 @@ func sgemmGFLOPs(_ gemm: SGEMM, n: Int = 1024, cores: Int) -> (gflops: Double, h
     return apart > together
         ? (apart, "\(cores) single-threaded calls at once") : (together, "one call on \(cores) BLAS threads")
 }
-
-/// One shard's matrices, shared with the thread that multiplies them.
-struct SendableMatrices: @unchecked Sendable { let a, b, c: Buffer<Float> }
 
 /// One measured sgemm kernel: what it is, its speed and whether it computes correctly here.
 struct Ceiling {

@@ -391,7 +391,7 @@ enum WeightsFile {
             try root.setAttribute("input_size", size)
         case .tokens(let v, let e):
             try root.setAttribute("input_kind", "tokens")
-            try root.setAttribute("vocabulary_size", v)
+            try root.setAttribute("vocab_size", v)
             try root.setAttribute("embedding_size", e)
         }
         try root.setAttribute("num_layers", config.numLayers)
@@ -445,7 +445,7 @@ enum WeightsFile {
             out["input_size"] = "\(size)"
         case .tokens(let v, let e):
             out["input_kind"] = "tokens"
-            out["vocabulary_size"] = "\(v)"
+            out["vocab_size"] = "\(v)"
             out["embedding_size"] = "\(e)"
         }
         return out

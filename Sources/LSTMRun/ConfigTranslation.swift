@@ -2,9 +2,9 @@ import Foundation
 import LSTMData
 import LSTMKit
 
-// Building LSTMKit's model, optimizer and schedule from a parsed config: shared by the training
+// Building LSTMKit's model from a parsed config: shared by the training
 // run, `lstm gradcheck` and inference. Defaults and ranges come from LSTMKit's hyperparameter
-// tables (`OptimizerConfig.hyperparameters`, `LearningRateSchedule.hyperparameters`).
+// tables (`OptimizerConfig.hyperparameters`, `ScheduleConfig.hyperparameters`).
 
 extension RunConfig {
     /// Fills the model's sizes from the data where the config leaves them out, and checks the
@@ -76,39 +76,6 @@ extension RunConfig {
         if !given("forget_bias") { m.forgetGateBias = stored.forgetGateBias }
         if !given("dropout") { m.dropout = stored.dropout }
         return m
-    }
-
-    /// The schedule section's warmup and decay (for `plateau` the warmup alone: the reduction is
-    /// `plateauConfiguration()`); unset keys take the table's defaults.
-    public func learningRateSchedule() throws -> LearningRateSchedule {
-        let s = schedule.settings
-        let table = LearningRateSchedule.hyperparameters[schedule.name] ?? []
-        func real(_ key: String) -> Double { s[key] ?? table[key: key].defaultValue }
-        let decay: LearningRateSchedule.Decay
-        switch schedule.name {
-        case "step": decay = .step(stepSize: Int(real("step_size")), gamma: real("gamma"))
-        case "exponential": decay = .exponential(gamma: real("gamma"))
-        case "cosine": decay = .cosine(tMax: Int(real("t_max")), etaMin: real("eta_min"))
-        default: decay = .constant
-        }
-        let start =
-            s["warmup_start_factor"]
-            ?? LearningRateSchedule.warmupHyperparameters[key: "warmup_start_factor"].defaultValue
-        return try LearningRateSchedule(decay, warmupSteps: schedule.warmupSteps, warmupStartFactor: start)
-    }
-
-    /// The `plateau` schedule's ReduceLROnPlateau settings (unset keys: torch's defaults).
-    public func plateauConfiguration() -> ReduceLROnPlateau.Configuration {
-        var p = ReduceLROnPlateau.Configuration()
-        let s = schedule.settings
-        if let m = schedule.mode.flatMap(ReduceLROnPlateau.Mode.init) { p.mode = m }
-        if let f = s["factor"] { p.factor = f }
-        if let v = s["patience"] { p.patience = Int(v) }
-        if let v = s["threshold"] { p.threshold = v }
-        if let m = schedule.thresholdMode.flatMap(ReduceLROnPlateau.ThresholdMode.init) { p.thresholdMode = m }
-        if let v = s["cooldown"] { p.cooldown = Int(v) }
-        if let v = s["min_lr"] { p.minLR = v }
-        return p
     }
 }
 

@@ -52,9 +52,6 @@ public struct GradientCheckReport: Sendable {
 /// in Double precision, without dropout (masks are a fixed multiplication and are differentiated
 /// in LSTMKit's own gradient tests; here the model is checked as it evaluates).
 public enum GradientCheck {
-    /// The step of the central differences (L(θ+ε) − L(θ−ε)) / 2ε.
-    public static let epsilon = 1e-5
-
     /// The model a training run of `config` would build on data of `schema` (sizes filled in from
     /// the data, as `lstm train` does).
     public static func modelConfig(_ config: RunConfig, schema: DatasetSchema) throws -> ModelConfig {
@@ -147,18 +144,16 @@ public enum GradientCheck {
     }
 
     /// Compares `analytic` (and `inputGradient`, if given) with central differences of the mean
-    /// loss, tensor by tensor in layout order; tensors larger than `maxPerTensor` are checked on
-    /// a random subset of that many elements drawn from `seed`.
+    /// loss (LSTMKit's `CentralDifferences`), tensor by tensor in layout order, by `relativeError`;
+    /// tensors larger than `maxPerTensor` are checked on a random subset of that many elements
+    /// drawn from `seed`.
     public static func compare(
         network: LSTMNetwork<Double>, parameters: ParameterSet<Double>, batch: Minibatch<Double>,
         analytic: ParameterSet<Double>, inputGradient: [Double]?, tolerance: Double,
-        maxPerTensor: Int, seed: UInt64 = 1, epsilon eps: Double = epsilon
+        maxPerTensor: Int, seed: UInt64 = 1, epsilon eps: Double = CentralDifferences.defaultEpsilon
     ) -> [TensorGradientCheck] {
-        let ws = Workspace<Double>(config: network.config, maxBatch: batch.batchSize, maxSteps: batch.steps)
+        let numeric = CentralDifferences(network: network, parameters: parameters, batch: batch, epsilon: eps)
         var rng = RandomSource(seed: seed ^ 0x6772_6164_6368_6B21)  // "gradchk!"
-        func loss(_ m: Minibatch<Double>) -> Double {
-            m.withView { network.forward(parameters, $0, workspace: ws) }.mean
-        }
         func subset(_ n: Int) -> [Int] {
             guard n > maxPerTensor else { return Array(0..<n) }
             var idx = Array(0..<n)
@@ -174,58 +169,19 @@ public enum GradientCheck {
 
         var out: [TensorGradientCheck] = []
         for entry in parameters.layout.entries {
-            let p = parameters.tensor(entry.name)!
             let g = analytic.tensor(entry.name)!
-            var a: [Double] = []
-            var n: [Double] = []
-            for i in subset(entry.count) {
-                let saved = p[i]
-                p[i] = saved + eps
-                let up = loss(batch)
-                p[i] = saved - eps
-                let down = loss(batch)
-                p[i] = saved
-                a.append(g[i])
-                n.append((up - down) / (2 * eps))
-            }
-            out.append(result(entry.name, entry.shape, a, n, total: entry.count))
+            let indices = subset(entry.count)
+            let n = numeric.parameterGradient(entry.name, at: indices)
+            out.append(result(entry.name, entry.shape, indices.map { g[$0] }, n, total: entry.count))
         }
-        if let inputGradient, case .features(let x0) = batch.inputs {
-            var m = batch
-            var x = x0
-            var a: [Double] = []
-            var n: [Double] = []
-            for i in subset(x.count) {
-                let saved = x[i]
-                x[i] = saved + eps
-                m.inputs = .features(x)
-                let up = loss(m)
-                x[i] = saved - eps
-                m.inputs = .features(x)
-                let down = loss(m)
-                x[i] = saved
-                a.append(inputGradient[i])
-                n.append((up - down) / (2 * eps))
-            }
+        if let inputGradient, case .features(let x) = batch.inputs {
+            let indices = subset(x.count)
+            let n = numeric.inputGradient(at: indices)
             out.append(
                 result(
                     "input", [batch.batchSize, batch.steps, x.count / max(1, batch.batchSize * batch.steps)],
-                    a, n, total: x.count))
+                    indices.map { inputGradient[$0] }, n, total: x.count))
         }
         return out
-    }
-
-    /// max|a − n| / max(|a|, |n|) over all elements; 0 when both are all zero, NaN when any
-    /// value is not finite (so it never passes a tolerance).
-    public static func relativeError(_ a: [Double], _ n: [Double]) -> Double {
-        precondition(a.count == n.count, "relativeError needs arrays of one length")
-        var num = 0.0
-        var den = 0.0
-        for (x, y) in zip(a, n) {
-            if !x.isFinite || !y.isFinite { return .nan }
-            num = max(num, abs(x - y))
-            den = max(den, max(abs(x), abs(y)))
-        }
-        return den == 0 ? num : num / den
     }
 }

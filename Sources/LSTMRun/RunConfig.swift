@@ -75,14 +75,6 @@ public struct RunConfig: Sendable, Equatable {
         public var dropLast = false
     }
 
-    public struct ScheduleSection: Sendable, Equatable {
-        public var name = "constant"
-        public var warmupSteps = 0
-        public var settings: [String: Double] = [:]
-        public var mode: String?
-        public var thresholdMode: String?
-    }
-
     public struct EarlyStopping: Sendable, Equatable {
         public var metric = "val_loss"
         public var patience = 10
@@ -150,7 +142,8 @@ public struct RunConfig: Sendable, Equatable {
     public var optimizer = defaultOptimizer
     /// The optimizer of a config without an `optimizer` section (or without `optimizer.name`).
     public static let defaultOptimizer = OptimizerConfig(name: "adam")
-    public var schedule = ScheduleSection()
+    /// torch.optim.lr_scheduler's name and keyword arguments (step_size, gamma, t_max, warmup_steps, …).
+    public var schedule = ScheduleConfig()
     public var training = Training()
     public var validation = Validation()
     public var checkpoint: Checkpointing
@@ -349,16 +342,13 @@ extension RunConfig {
 
         // schedule
         let s = try r.section("schedule")
-        var sched = ScheduleSection()
-        sched.name = try s.choice("name", LearningRateSchedule.hyperparameters.keys.sorted()) ?? sched.name
-        let warmup = LearningRateSchedule.warmupHyperparameters
-        sched.warmupSteps = Int(try s.read(warmup[key: "warmup_steps"])?[0] ?? warmup[key: "warmup_steps"].defaultValue)
-        if let f = try s.read(warmup[key: "warmup_start_factor"]) { sched.settings["warmup_start_factor"] = f[0] }
-        for h in LearningRateSchedule.hyperparameters[sched.name]! {
-            switch h.key {
-            case "mode": sched.mode = try s.string(h)
-            case "threshold_mode": sched.thresholdMode = try s.string(h)
-            default: if let v = try s.read(h) { sched.settings[h.key] = v[0] }
+        var sched = ScheduleConfig()
+        sched.name = try s.choice("name", ScheduleConfig.names) ?? sched.name
+        for h in ScheduleConfig.rows(sched.name)! {
+            if case .choice = h.kind {
+                if let v = try s.string(h) { sched.choices[h.key] = v }
+            } else if let v = try s.read(h) {
+                sched.values[h.key] = v
             }
         }
         try s.rejectUnknownKeys()
@@ -455,7 +445,7 @@ extension RunConfig {
     static let everyKey: Set<String> = {
         var keys: Set<String> = []
         for optimizer in OptimizerConfig.hyperparameters.keys {
-            for schedule in LearningRateSchedule.hyperparameters.keys {
+            for schedule in ScheduleConfig.names {
                 let text = """
                     data: {file: d.h5, generate: {task: adding}}
                     optimizer: {name: \(optimizer)}

@@ -309,7 +309,7 @@ public final class TrainingRun {
         let opt: any Optimizer<Float> = try optConfig.makeOptimizer(layout: params.layout, slice: slice)
         optimizer = opt
         baseLearningRate = opt.learningRate
-        schedule = try config.learningRateSchedule()
+        schedule = try config.schedule.learningRateSchedule()
         trainer = Trainer(
             network: network, parameters: params, optimizer: opt, maxBatch: plan.globalBatch,
             maxSteps: plan.maxSteps, shards: plan.shards,
@@ -323,10 +323,8 @@ public final class TrainingRun {
         progress = ProgressReporter(
             mode: reducer.rank == 0 ? config.logging.progress : "none", every: config.logging.every)
         state = RunState(cursor: LoaderCursor())
-        if config.schedule.name == "plateau" {
-            state.plateau = try ReduceLROnPlateau(
-                learningRate: baseLearningRate,
-                configuration: config.plateauConfiguration())
+        if let plateau = config.schedule.plateauConfiguration() {
+            state.plateau = try ReduceLROnPlateau(learningRate: baseLearningRate, configuration: plateau)
         }
 
         if let initial = loaded.initWeights ?? checkpoint {

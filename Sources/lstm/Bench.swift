@@ -97,35 +97,15 @@ struct Bench: ParsableCommand {
     }
 
     /// Aggregate GFLOP/s of `workers` concurrent n³ sgemms of `kernel` at `blasThreads` threads each
-    /// (median of 3; our kernels are single-threaded per call).
+    /// (median of 3, one call per worker per sample; our kernels are single-threaded per call).
     func sgemmCeiling(_ kernel: GEMMKernel, n: Int, workers: Int, blasThreads: Int) -> Double {
         BLASThreads.set(blasThreads)
-        let buffers = (0..<workers).map { _ in
-            (Buffer<Float>(count: n * n), Buffer<Float>(count: n * n), Buffer<Float>(count: n * n))
+        return sgemmGFLOPs(m: n, n: n, k: n, parallel: workers, flopsPerSample: 0) { m, n, k, a, b, c in
+            kernel.sgemm(
+                transA: false, transB: false, m: m, n: n, k: k, alpha: 1, a: a, lda: k, b: b, ldb: n, beta: 0, c: c,
+                ldc: n)
         }
-        for (a, b, _) in buffers {
-            for i in 0..<(n * n) {
-                a[i] = Float(i % 7) * 0.1
-                b[i] = Float(i % 5) * 0.1
-            }
-        }
-        let shared = buffers.map { SendableBuffers(a: $0.0, b: $0.1, c: $0.2) }
-        let t = median(
-            timed(3) {
-                DispatchQueue.concurrentPerform(iterations: workers) { w in
-                    let s = shared[w]
-                    kernel.sgemm(
-                        transA: false, transB: false, m: n, n: n, k: n, alpha: 1, a: s.a.base, lda: n,
-                        b: s.b.base, ldb: n, beta: 0, c: s.c.base, ldc: n)
-                }
-            })
-        return Double(workers) * 2 * Double(n) * Double(n) * Double(n) / t / 1e9
     }
-}
-
-/// Three buffers handed to one worker thread (each worker touches only its own).
-private struct SendableBuffers: @unchecked Sendable {
-    let a: Buffer<Float>, b: Buffer<Float>, c: Buffer<Float>
 }
 
 /// Seconds of each of `n` calls of `body`, after one untimed warm-up call.

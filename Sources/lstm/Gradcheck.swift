@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import LSTMKit
 import LSTMRun
 
 /// `lstm gradcheck CONFIG.yaml`: the backward pass checked by central differences on the config's model.
@@ -35,7 +36,7 @@ struct Gradcheck: ParsableCommand {
             config: cfg, sequences: sequences, steps: steps, tolerance: tolerance,
             maxPerTensor: maxPerTensor)
         print("gradcheck \(config): \(report.modelSummary)")
-        print("on \(report.source), in Double, no dropout, ε = \(GradientCheck.epsilon)")
+        print("on \(report.source), in Double, no dropout, ε = \(CentralDifferences.defaultEpsilon)")
         for tensor in report.tensors { print(tensor.line) }
         let failed = report.tensors.filter { !$0.passed }
         if failed.isEmpty {

@@ -55,13 +55,6 @@ final class TrajectoryFixtureTests: XCTestCase {
         return params
     }
 
-    static func relativeError(_ ours: [Double], _ theirs: [Double]) -> Double {
-        precondition(ours.count == theirs.count)
-        let num = zip(ours, theirs).map { abs($0 - $1) }.max() ?? 0
-        let den = theirs.map(abs).max() ?? 0
-        return den == 0 ? num : num / den
-    }
-
     /// Trains the two-bias form and compares every tensor with PyTorch's after K steps.
     func checkTrajectory(_ reference: String, optimizer: @escaping (Double, ParameterLayout) -> any Optimizer<Float>)
         throws
@@ -77,11 +70,12 @@ final class TrajectoryFixtureTests: XCTestCase {
         for entry in ours.layout.entries {
             let theirs = try XCTUnwrap(torch.tensors[entry.name], entry.name)
             let got = ours.tensor(entry.name)!.map(Double.init)
-            let err = Self.relativeError(got, theirs)
+            let err = relativeError(got, theirs, scale: .reference)
             worst = max(worst, err)
             XCTAssertLessThanOrEqual(err, Self.tolerance, "\(reference) \(entry.name)")
             // The weights did move (a trajectory test where nothing trains would prove nothing).
-            XCTAssertGreaterThan(Self.relativeError(initial[entry.name]!, theirs), 10 * Self.tolerance, entry.name)
+            XCTAssertGreaterThan(
+                relativeError(initial[entry.name]!, theirs, scale: .reference), 10 * Self.tolerance, entry.name)
         }
         print("trajectory \(reference): \(k) steps, worst max-abs relative error \(worst)")
 
@@ -92,7 +86,7 @@ final class TrajectoryFixtureTests: XCTestCase {
             let b0 = zip(initial["lstm.bias_ih_\(sfx)"]!, initial["lstm.bias_hh_\(sfx)"]!).map(+)
             let theirs = zip(torch.tensors["lstm.bias_ih_\(sfx)"]!, torch.tensors["lstm.bias_hh_\(sfx)"]!).map(+)
             let got = single.tensor("lstm.bias_\(sfx)")!.map(Double.init)
-            let err = Self.relativeError(got, theirs)
+            let err = relativeError(got, theirs, scale: .reference)
             XCTAssertGreaterThan(err, 100 * Self.tolerance, "single form \(sfx) should not match PyTorch")
             func moved(_ x: [Double]) -> Double { zip(x, b0).map { ($0 - $1) * ($0 - $1) }.reduce(0, +).squareRoot() }
             let ratio = moved(got) / moved(theirs)

@@ -28,8 +28,9 @@ final class GradientCheckTests: XCTestCase {
         let isFeatures = { if case .features = config.input { return true } else { return false } }()
         let analytic = lossAndGradient(
             net, params, batch, initialState: state, inputGradient: isFeatures, dropout: dropout)
-        let ws = Workspace<Double>(config: config, maxBatch: b, maxSteps: t)
-        let eps = 1e-5
+        let numeric = CentralDifferences(
+            network: net, parameters: params, batch: batch, initialState: state, dropout: dropout)
+        XCTAssertEqual(numeric.epsilon, 1e-5)
         var worst = 0.0
         defer {
             print(
@@ -39,47 +40,28 @@ final class GradientCheckTests: XCTestCase {
         }
 
         for entry in params.layout.entries {
-            let p = params.tensor(entry.name)!
             let g = analytic.grads.tensor(entry.name)!
-            var numeric = [Double](repeating: 0, count: entry.count)
-            for i in 0..<entry.count {
-                let saved = p[i]
-                p[i] = saved + eps
-                let up = meanLoss(net, params, batch, ws, initialState: state, dropout: dropout)
-                p[i] = saved - eps
-                let down = meanLoss(net, params, batch, ws, initialState: state, dropout: dropout)
-                p[i] = saved
-                numeric[i] = (up - down) / (2 * eps)
-            }
-            let err = relativeError(Array(g), numeric)
+            let n = numeric.parameterGradient(entry.name)
+            XCTAssertEqual(n.count, entry.count)
+            let err = relativeError(Array(g), n)
             worst = maxKeepingNaN(worst, err)
             XCTAssertLessThan(err, Self.tolerance, "\(entry.name) \(entry.shape)", file: file, line: line)
             XCTAssertGreaterThan(
-                numeric.map(abs).max() ?? 0, 0, "\(entry.name) has no gradient at all",
+                n.map(abs).max() ?? 0, 0, "\(entry.name) has no gradient at all",
                 file: file, line: line)
         }
 
-        if isFeatures, case .features(var x) = batch.inputs {
-            var numeric = [Double](repeating: 0, count: x.count)
-            for i in 0..<x.count {
-                let saved = x[i]
-                x[i] = saved + eps
-                var m = batch
-                m.inputs = .features(x)
-                let up = meanLoss(net, params, m, ws, initialState: state, dropout: dropout)
-                x[i] = saved - eps
-                m.inputs = .features(x)
-                let down = meanLoss(net, params, m, ws, initialState: state, dropout: dropout)
-                x[i] = saved
-                numeric[i] = (up - down) / (2 * eps)
-            }
-            let err = relativeError(analytic.inputGrad!, numeric)
+        if isFeatures, case .features(let x) = batch.inputs {
+            let n = numeric.inputGradient()
+            XCTAssertEqual(n.count, x.count)
+            let err = relativeError(analytic.inputGrad!, n)
             worst = maxKeepingNaN(worst, err)
             XCTAssertLessThan(err, Self.tolerance, "input", file: file, line: line)
         }
     }
 
-    /// A NaN (or ∞) anywhere in an analytic gradient must fail the comparison, not vanish in a max.
+    /// A NaN (or ∞) anywhere in an analytic gradient must fail the comparison, not vanish in a max:
+    /// `relativeError` is then NaN, which no tolerance passes.
     func testANaNGradientIsCaughtByTheComparison() throws {
         let config = tinyConfig(layers: 1, head: .sequence, loss: .crossEntropy)
         let net = try LSTMNetwork<Double>(config: config)
@@ -90,14 +72,42 @@ final class GradientCheckTests: XCTestCase {
         for position in [0, good.count / 2, good.count - 1] {
             var bad = good
             bad[position] = .nan
-            XCTAssertEqual(relativeError(bad, good), .infinity, "NaN at \(position) in the first argument")
-            XCTAssertEqual(relativeError(good, bad), .infinity, "NaN at \(position) in the second argument")
+            XCTAssertTrue(relativeError(bad, good).isNaN, "NaN at \(position) in the first argument")
+            XCTAssertTrue(relativeError(good, bad).isNaN, "NaN at \(position) in the second argument")
+            XCTAssertFalse(relativeError(bad, good) < Self.tolerance)
             bad[position] = -.infinity
-            XCTAssertEqual(relativeError(bad, good), .infinity, "−∞ at \(position)")
+            XCTAssertTrue(relativeError(bad, good).isNaN, "−∞ at \(position)")
+            XCTAssertFalse(relativeError(bad, good) <= Self.tolerance)
         }
         XCTAssertTrue(maxKeepingNaN(0, .nan).isNaN)
         XCTAssertTrue(maxKeepingNaN(.nan, 1).isNaN)
         XCTAssertEqual(maxKeepingNaN(1, 2), 2)
+    }
+
+    /// `relativeError`'s rule, which every comparison of the tests and `lstm gradcheck` relies on.
+    func testRelativeErrorIsTheLargestDifferenceOverTheScaleAndNaNForAnyBrokenValue() {
+        XCTAssertEqual(relativeError([1, 2], [1, 2.5]), 0.5 / 2.5, accuracy: 1e-15)
+        XCTAssertEqual(relativeError([1, -4], [1, -2] as [Double]), 0.5)
+        XCTAssertEqual(relativeError([Float(1), 3], [1, 2]), 1.0 / 3)
+        XCTAssertEqual(relativeError([0, 0], [0, 0] as [Double]), 0)
+        XCTAssertEqual(relativeError([0, 1e-9], [0, 0] as [Double]), 1, "the larger side sets the scale")
+        XCTAssertEqual(
+            relativeError([0, 1e-9], [0, 0] as [Double], scale: .reference), 1e-9, "a zero scale: the difference itself"
+        )
+        // The reference scale divides by b alone.
+        XCTAssertEqual(relativeError([1, 4], [1, 2] as [Double], scale: .reference), 1)
+        XCTAssertEqual(relativeError([1, 4], [1, 2] as [Double], scale: .larger), 0.5)
+        // NaN anywhere, an infinity on one side only, or lengths that differ: NaN.
+        XCTAssertTrue(relativeError([1, .nan, 3], [1, 2, 3] as [Double]).isNaN)
+        XCTAssertTrue(relativeError([1, 2, 3], [1, 2, .nan] as [Double]).isNaN)
+        XCTAssertTrue(relativeError([.nan], [.nan] as [Double]).isNaN)
+        XCTAssertTrue(relativeError([.infinity], [1] as [Double]).isNaN)
+        XCTAssertTrue(relativeError([1], [-.infinity] as [Double], scale: .reference).isNaN)
+        XCTAssertTrue(relativeError([.infinity], [-.infinity] as [Double]).isNaN)
+        XCTAssertTrue(relativeError([1, 2], [1] as [Double]).isNaN)
+        // Equal on both sides, infinities included: agreement.
+        XCTAssertEqual(relativeError([.infinity, 0], [.infinity, 0] as [Double]), 0)
+        XCTAssertEqual(relativeError([.infinity, 2], [.infinity, 1] as [Double]), 0.5)
     }
 
     func testCrossEntropySoftmaxSequenceHeadTwoLayersFeatures() throws {

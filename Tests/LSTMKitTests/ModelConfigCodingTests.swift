@@ -38,22 +38,26 @@ final class ModelConfigCodingTests: XCTestCase {
         XCTAssertEqual(BiasForm.default, .single)
     }
 
-    /// The config file's spellings (`vocab_size`, `init`, `forget_bias`) read as the stored ones do,
-    /// so one name per concept can be written later without older readers of the new name; the
-    /// stored spelling is still what is written (the checked-in fixtures' bytes).
-    func testTheConfigFileSpellingsOfVocabularyInitAndForgetBiasReadAsTheStoredOnes() throws {
+    /// One spelling per concept: the stored form uses the config file's names (`vocab_size`,
+    /// `init`, `forget_bias`), and the older spellings (`vocabulary_size`, `initialization`,
+    /// `forget_gate_bias`), which files written before hold, read as the same model.
+    func testTheStoredFormSpellsVocabularyInitAndForgetBiasAsTheConfigFileAndReadsTheOlderSpellings() throws {
         let c = ModelConfig(
             input: .tokens(vocabulary: 7, embedding: 3), hiddenSize: 4, numLayers: 1, outputSize: 7,
             loss: .crossEntropy, initialization: .orthogonal, forgetGateBias: true)
         let stored = try json(c)
-        XCTAssertTrue(stored.contains("\"vocabulary_size\":7"), stored)
-        XCTAssertTrue(stored.contains("\"forget_gate_bias\":true"), stored)
-        XCTAssertTrue(stored.contains("\"initialization\":\"orthogonal\""), stored)
-        let yamlSpelling = stored.replacingOccurrences(of: "\"vocabulary_size\"", with: "\"vocab_size\"")
-            .replacingOccurrences(of: "\"forget_gate_bias\"", with: "\"forget_bias\"")
-            .replacingOccurrences(of: "\"initialization\"", with: "\"init\"")
-        XCTAssertNotEqual(yamlSpelling, stored)
-        XCTAssertEqual(try JSONDecoder().decode(ModelConfig.self, from: Data(yamlSpelling.utf8)), c)
+        XCTAssertTrue(stored.contains("\"vocab_size\":7"), stored)
+        XCTAssertTrue(stored.contains("\"forget_bias\":true"), stored)
+        XCTAssertTrue(stored.contains("\"init\":\"orthogonal\""), stored)
+        for older in ["vocabulary_size", "forget_gate_bias", "initialization"] {
+            XCTAssertFalse(stored.contains("\"\(older)\""), stored)
+        }
+        XCTAssertEqual(try JSONDecoder().decode(ModelConfig.self, from: Data(stored.utf8)), c)
+        let olderSpelling = stored.replacingOccurrences(of: "\"vocab_size\"", with: "\"vocabulary_size\"")
+            .replacingOccurrences(of: "\"forget_bias\"", with: "\"forget_gate_bias\"")
+            .replacingOccurrences(of: "\"init\"", with: "\"initialization\"")
+        XCTAssertNotEqual(olderSpelling, stored)
+        XCTAssertEqual(try JSONDecoder().decode(ModelConfig.self, from: Data(olderSpelling.utf8)), c)
     }
 
     func testPerLayerLayoutShapesAndValidation() throws {

@@ -20,8 +20,8 @@ final class OptimizerConfigCodingTests: XCTestCase {
     func testScheduleJSONTakesTheTableCodingKeys() throws {
         let json = #"{"name": "cosine", "T_max": 5, "eta_min": 0.1, "warmup_steps": 2, "warmup_start_factor": 0.5}"#
         let keys =
-            LearningRateSchedule.hyperparameters["cosine"]!.map(\.codingKey)
-            + LearningRateSchedule.warmupHyperparameters.map(\.codingKey)
+            ScheduleConfig.hyperparameters["cosine"]!.map(\.codingKey)
+            + ScheduleConfig.warmupHyperparameters.map(\.codingKey)
         let decoded = try JSONDecoder().decode(LearningRateSchedule.self, from: Data(json.utf8))
         let object = try XCTUnwrap(JSONSerialization.jsonObject(with: JSONEncoder().encode(decoded)) as? [String: Any])
         XCTAssertEqual(Set(object.keys), Set(keys + ["name"]))

@@ -50,20 +50,6 @@ func convert<U: LSTMScalar>(_ m: Minibatch<Double>, to: U.Type) -> Minibatch<U> 
     return Minibatch(batchSize: m.batchSize, steps: m.steps, inputs: inputs, targets: targets)
 }
 
-/// max_i |a_i − b_i| / max_i max(|a_i|, |b_i|): the error relative to the tensor's scale;
-/// +∞ when any value is NaN or infinite, so a broken gradient can never pass a tolerance.
-func relativeError<T: BinaryFloatingPoint>(_ a: [T], _ b: [T]) -> Double {
-    precondition(a.count == b.count)
-    var num = 0.0
-    var den = 0.0
-    for (x, y) in zip(a, b) {
-        guard x.isFinite && y.isFinite else { return .infinity }
-        num = max(num, abs(Double(x) - Double(y)))
-        den = max(den, max(abs(Double(x)), abs(Double(y))))
-    }
-    return den == 0 ? num : num / den
-}
-
 /// max(a, b) that keeps NaN (Swift.max returns the other operand and so silently drops it).
 func maxKeepingNaN(_ a: Double, _ b: Double) -> Double { a.isNaN || b.isNaN ? .nan : max(a, b) }
 

@@ -184,17 +184,9 @@ final class TruncatedBPTTTests: XCTestCase {
         let chunk = lossAndGradient(net, params, part(3..<6), initialState: carried).grads.storage.toArray()
         let fullBPTT = lossAndGradient(net, params, long).grads.storage.toArray()
 
-        var numeric = [Double](repeating: 0, count: params.count)
-        let eps = 1e-6
-        for i in 0..<params.count {
-            let saved = params.storage[i]
-            params.storage[i] = saved + eps
-            let up = meanLoss(net, params, part(3..<6), ws, initialState: carried)
-            params.storage[i] = saved - eps
-            let down = meanLoss(net, params, part(3..<6), ws, initialState: carried)
-            params.storage[i] = saved
-            numeric[i] = (up - down) / (2 * eps)
-        }
+        let numeric = CentralDifferences(
+            network: net, parameters: params, batch: part(3..<6), initialState: carried, epsilon: 1e-6
+        ).arenaGradient()
         XCTAssertLessThan(relativeError(chunk, numeric), 1e-6)
         XCTAssertGreaterThan(relativeError(chunk, fullBPTT), 1e-3)
     }

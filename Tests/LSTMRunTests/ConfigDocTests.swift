@@ -116,16 +116,41 @@ final class HyperparameterTableTests: XCTestCase {
         ]
         for (yaml, json) in cases {
             XCTAssertEqual(
-                try parse("schedule: \(yaml)").learningRateSchedule(),
+                try parse("schedule: \(yaml)").schedule,
+                try JSONDecoder().decode(ScheduleConfig.self, from: Data(json.utf8)), yaml)
+            XCTAssertEqual(
+                try parse("schedule: \(yaml)").schedule.learningRateSchedule(),
                 try JSONDecoder().decode(LearningRateSchedule.self, from: Data(json.utf8)), yaml)
+        }
+    }
+
+    func testPlateauKeysReadFromYAMLEqualTheirJSONFormAndRoundTrip() throws {
+        let yaml = "{name: plateau, mode: max, factor: 0.5, patience: 2, threshold_mode: abs, warmup_steps: 4}"
+        let json =
+            #"{"name": "plateau", "mode": "max", "factor": 0.5, "patience": 2, "threshold_mode": "abs", "warmup_steps": 4}"#
+        let decoded = try JSONDecoder().decode(ScheduleConfig.self, from: Data(json.utf8))
+        XCTAssertEqual(try parse("schedule: \(yaml)").schedule, decoded)
+        XCTAssertEqual(try JSONDecoder().decode(ScheduleConfig.self, from: JSONEncoder().encode(decoded)), decoded)
+        var expected = ReduceLROnPlateau.Configuration()
+        (expected.mode, expected.factor, expected.patience, expected.thresholdMode) = (.max, 0.5, 2, .abs)
+        XCTAssertEqual(decoded.plateauConfiguration(), expected)
+        XCTAssertEqual(try decoded.learningRateSchedule().warmupSteps, 4)
+        XCTAssertThrowsError(
+            try JSONDecoder().decode(ScheduleConfig.self, from: Data(#"{"name": "plateau", "gamma": 0.5}"#.utf8))
+        ) {
+            XCTAssertEqual(
+                "\($0)",
+                "plateau has no hyperparameter 'gamma' (it takes mode, factor, patience, threshold, threshold_mode, cooldown, min_lr, warmup_steps, warmup_start_factor)"
+            )
         }
     }
 
     func testLeftOutScheduleKeysTakeTheTableDefaults() throws {
         XCTAssertEqual(
-            try parse("schedule: {name: step, warmup_steps: 2}").learningRateSchedule(),
+            try parse("schedule: {name: step, warmup_steps: 2}").schedule.learningRateSchedule(),
             try LearningRateSchedule(.step(stepSize: 1000, gamma: 0.1), warmupSteps: 2, warmupStartFactor: 1.0 / 3))
-        XCTAssertEqual(try parse("schedule: {name: plateau}").plateauConfiguration(), ReduceLROnPlateau.Configuration())
+        XCTAssertEqual(
+            try parse("schedule: {name: plateau}").schedule.plateauConfiguration(), ReduceLROnPlateau.Configuration())
     }
 }
 
@@ -199,7 +224,7 @@ final class ConfigDocDefaultTests: XCTestCase {
             let name = cells[0].trimmingCharacters(in: ["`"])
             let table =
                 OptimizerConfig.hyperparameters[name] != nil
-                ? "optimizer" : LearningRateSchedule.hyperparameters[name] != nil ? "schedule" : ""
+                ? "optimizer" : ScheduleConfig.hyperparameters[name] != nil ? "schedule" : ""
             guard !table.isEmpty else { continue }
             let s = cells[1]
             for m in regex.matches(in: s, range: NSRange(s.startIndex..., in: s)) {
@@ -244,8 +269,10 @@ final class ConfigDocDefaultTests: XCTestCase {
             if table == "optimizer" {
                 XCTAssertEqual(given.optimizer.pair(key), plain.optimizer.pair(key), what)
             } else {
-                XCTAssertEqual(try given.learningRateSchedule(), try plain.learningRateSchedule(), what)
-                XCTAssertEqual(given.plateauConfiguration(), plain.plateauConfiguration(), what)
+                XCTAssertEqual(given.schedule, plain.schedule, what)
+                XCTAssertEqual(
+                    try given.schedule.learningRateSchedule(), try plain.schedule.learningRateSchedule(), what)
+                XCTAssertEqual(given.schedule.plateauConfiguration(), plain.schedule.plateauConfiguration(), what)
             }
         }
     }

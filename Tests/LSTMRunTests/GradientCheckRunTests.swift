@@ -77,9 +77,9 @@ final class GradientCheckRunTests: XCTestCase {
     }
 
     func testRelativeErrorIsTheMaxDifferenceOverTheMaxMagnitude() {
-        XCTAssertEqual(GradientCheck.relativeError([1, 2], [1, 2.5]), 0.5 / 2.5, accuracy: 1e-15)
-        XCTAssertEqual(GradientCheck.relativeError([0, 0], [0, 0]), 0)
-        XCTAssertTrue(GradientCheck.relativeError([.nan], [1]).isNaN)
+        XCTAssertEqual(relativeError([1, 2], [1, 2.5]), 0.5 / 2.5, accuracy: 1e-15)
+        XCTAssertEqual(relativeError([0, 0], [0, 0]), 0)
+        XCTAssertTrue(relativeError([.nan], [1]).isNaN)
     }
 
     func testANaNTensorMakesTheWorstErrorNaNAndTheReportFail() {

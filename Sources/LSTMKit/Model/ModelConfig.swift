@@ -220,39 +220,40 @@ extension ModelConfig: Codable {
     enum CodingKeys: String, CodingKey {
         case inputKind = "input_kind"
         case inputSize = "input_size"
-        case vocabularySize = "vocabulary_size"
+        case vocabSize = "vocab_size"
         case embeddingSize = "embedding_size"
         case hiddenSize = "hidden_size"
         case numLayers = "num_layers"
         case outputSize = "output_size"
-        case activation, head, loss, initialization
-        case forgetGateBias = "forget_gate_bias"
-        case bidirectional, dropout, bias
-        /// The config file's spellings of the same keys (docs/config.md), read as well.
-        case vocabSize = "vocab_size"
-        case initKey = "init"
+        case activation, head, loss
+        case initialization = "init"
         case forgetBias = "forget_bias"
+        case bidirectional, dropout, bias
+        /// The spellings files were written with before they took the config file's (read as well).
+        case vocabularySize = "vocabulary_size"
+        case oldInitialization = "initialization"
+        case forgetGateBias = "forget_gate_bias"
     }
 
-    /// Each key's other spelling: the config file's (`vocab_size`, `init`, `forget_bias`) beside the
-    /// one files have always been written with; a decoder takes either, one name per concept.
-    static let alternativeKeys: [CodingKeys: CodingKeys] = [
-        .vocabularySize: .vocabSize, .initialization: .initKey, .forgetGateBias: .forgetBias
+    /// Each key's older spelling: files are written with the config file's names (`vocab_size`,
+    /// `init`, `forget_bias`, docs/config.md); files written before read as well.
+    static let olderKeys: [CodingKeys: CodingKeys] = [
+        .vocabSize: .vocabularySize, .initialization: .oldInitialization, .forgetBias: .forgetGateBias
     ]
 
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        /// The key as written, or its config-file spelling when only that is present.
+        /// The key as written now, or its older spelling when only that is present.
         func key(_ k: CodingKeys) -> CodingKeys {
-            guard !c.contains(k), let other = Self.alternativeKeys[k], c.contains(other) else { return k }
-            return other
+            guard !c.contains(k), let older = Self.olderKeys[k], c.contains(older) else { return k }
+            return older
         }
         let kind = try c.decode(String.self, forKey: .inputKind)
         switch kind {
         case "features": input = .features(size: try c.decode(Int.self, forKey: .inputSize))
         case "tokens":
             input = .tokens(
-                vocabulary: try c.decode(Int.self, forKey: key(.vocabularySize)),
+                vocabulary: try c.decode(Int.self, forKey: key(.vocabSize)),
                 embedding: try c.decode(Int.self, forKey: .embeddingSize))
         default:
             throw DecodingError.dataCorruptedError(
@@ -278,7 +279,7 @@ extension ModelConfig: Codable {
         head = try c.decode(Head.self, forKey: .head)
         loss = try c.decode(LossKind.self, forKey: .loss)
         initialization = try c.decodeIfPresent(Initialization.self, forKey: key(.initialization)) ?? .pytorch
-        forgetGateBias = try c.decodeIfPresent(Bool.self, forKey: key(.forgetGateBias)) ?? false
+        forgetGateBias = try c.decodeIfPresent(Bool.self, forKey: key(.forgetBias)) ?? false
         bidirectional = try c.decodeIfPresent(Bool.self, forKey: .bidirectional) ?? false
         dropout = try c.decodeIfPresent(Double.self, forKey: .dropout) ?? 0
     }
@@ -291,7 +292,7 @@ extension ModelConfig: Codable {
             try c.encode(size, forKey: .inputSize)
         case .tokens(let v, let e):
             try c.encode("tokens", forKey: .inputKind)
-            try c.encode(v, forKey: .vocabularySize)
+            try c.encode(v, forKey: .vocabSize)
             try c.encode(e, forKey: .embeddingSize)
         }
         // An int when every layer is equal (the form older files hold), else the list.
@@ -306,7 +307,7 @@ extension ModelConfig: Codable {
         try c.encode(head, forKey: .head)
         try c.encode(loss, forKey: .loss)
         try c.encode(initialization, forKey: .initialization)
-        try c.encode(forgetGateBias, forKey: .forgetGateBias)
+        try c.encode(forgetGateBias, forKey: .forgetBias)
         try c.encode(bidirectional, forKey: .bidirectional)
         try c.encode(dropout, forKey: .dropout)
         // Written only when not the default, so files of single-bias models keep their bytes.

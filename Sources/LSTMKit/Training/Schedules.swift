@@ -49,7 +49,10 @@ public struct LearningRateSchedule: Codable, Sendable, Equatable {
     /// A schedule; throws `HyperparameterError` for step_size or T_max < 1, a negative or
     /// non-finite γ or η_min, negative warmup steps, or a start factor outside (0, 1].
     /// Without warmup the start factor is moot and stored as 1, so equal schedules compare equal.
-    public init(_ decay: Decay, warmupSteps: Int = 0, warmupStartFactor: Double = 1.0 / 3) throws {
+    public init(
+        _ decay: Decay, warmupSteps: Int = 0,
+        warmupStartFactor: Double = ScheduleConfig.defaults("constant", "warmup_start_factor")[0]
+    ) throws {
         try Self(unchecked: decay, warmupSteps: warmupSteps, warmupStartFactor: warmupStartFactor).validate()
         self.init(
             unchecked: decay, warmupSteps: warmupSteps, warmupStartFactor: warmupSteps == 0 ? 1 : warmupStartFactor)
@@ -93,12 +96,12 @@ public struct LearningRateSchedule: Codable, Sendable, Equatable {
 
     /// Throws `HyperparameterError.invalidValue` for the values `init` rejects.
     public func validate() throws {
-        try Self.warmupHyperparameters[key: "warmup_steps"].checkTorch(warmupSteps)
+        try ScheduleConfig.warmupHyperparameters[key: "warmup_steps"].checkTorch(warmupSteps)
         if !(warmupStartFactor > 0 && warmupStartFactor <= 1) {
             throw HyperparameterError.invalidValue(
                 key: "warmup_start_factor", value: "\(warmupStartFactor)", requirement: "must be in (0, 1]")
         }
-        let table = Self.hyperparameters[name]!
+        let table = ScheduleConfig.hyperparameters[name]!
         switch decay {
         case .constant:
             break
@@ -113,111 +116,22 @@ public struct LearningRateSchedule: Codable, Sendable, Equatable {
         }
     }
 
-    enum CodingKeys: String, CodingKey, CaseIterable {
-        case name, gamma
-        case stepSize = "step_size"
-        case tMax = "T_max"
-        case etaMin = "eta_min"
-        case warmupSteps = "warmup_steps"
-        case warmupStartFactor = "warmup_start_factor"
-    }
-
-    /// Every schedule's keys besides "name" and the warmup's, with the defaults and ranges of
-    /// docs/config.md: the one table the YAML reader, the JSON decoding and the run's builder read.
-    /// `plateau` (ReduceLROnPlateau) takes its defaults from `ReduceLROnPlateau.Configuration()`.
-    public static let hyperparameters: [String: [Hyperparameter]] = {
-        typealias H = Hyperparameter
-        let gamma = H("gamma", .real, default: [0.1], bounds: .leftOpen(0, 1))
-        let plateau = ReduceLROnPlateau.Configuration()
-        return [
-            "constant": [],
-            "step": [H("step_size", .integer, default: [1000], bounds: .atLeast(1), torchRequired: true), gamma],
-            "exponential": [H("gamma", .real, default: [0.999], bounds: .leftOpen(0, 1), torchRequired: true)],
-            "cosine": [
-                H("t_max", .integer, default: [10_000], bounds: .atLeast(1), codingKey: "T_max", torchRequired: true),
-                H("eta_min", .real, default: [0], bounds: .atLeast(0))
-            ],
-            "plateau": [
-                H("mode", .choice(ReduceLROnPlateau.Mode.allCases.map(\.rawValue))),
-                H("factor", .real, default: [plateau.factor], bounds: .leftOpen(0, 1), torchBelow: 1),
-                H("patience", .integer, default: [Double(plateau.patience)], bounds: .atLeast(0)),
-                H("threshold", .real, default: [plateau.threshold], bounds: .atLeast(0)),
-                H("threshold_mode", .choice(ReduceLROnPlateau.ThresholdMode.allCases.map(\.rawValue))),
-                H("cooldown", .integer, default: [Double(plateau.cooldown)], bounds: .atLeast(0)),
-                H("min_lr", .real, default: [plateau.minLR], bounds: .atLeast(0))
-            ]
-        ]
-    }()
-
-    /// The warmup's keys, which every schedule takes.
-    public static let warmupHyperparameters: [Hyperparameter] = [
-        Hyperparameter("warmup_steps", .integer, default: [0], bounds: .atLeast(0)),
-        Hyperparameter("warmup_start_factor", .real, default: [1.0 / 3], bounds: .leftOpen(0, 1))
-    ]
-
-    /// Decodes the flat JSON form; the table's defaults fill in keys torch has defaults for
-    /// (step's `gamma`, `eta_min`, the warmup's). Throws `HyperparameterError` for an unknown name,
-    /// a key the schedule does not take, a missing required key or an invalid value.
+    /// Decodes the flat JSON form through `ScheduleConfig`'s table-driven decoder; the table's
+    /// defaults fill in keys torch has defaults for (step's `gamma`, `eta_min`, the warmup's).
+    /// Throws `HyperparameterError` for an unknown name (`plateau` is ReduceLROnPlateau, not one of
+    /// these), a key the schedule does not take, a missing required key or an invalid value.
     public init(from decoder: any Decoder) throws {
-        let any = try decoder.container(keyedBy: HyperparameterCodingKey.self)
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        let name = try c.decode(String.self, forKey: .name).lowercased()
-        guard Self.names.contains(name), let own = Self.hyperparameters[name] else {
-            throw HyperparameterError.unknownSchedule(name)
-        }
-        let accepted = (own + Self.warmupHyperparameters).map(\.codingKey)
-        for key in any.allKeys.map(\.stringValue).sorted() where key != "name" && !accepted.contains(key) {
-            throw HyperparameterError.unsupportedHyperparameter(owner: name, key: key, accepted: accepted)
-        }
-        /// The value under the row's coding key; left out, the table's default (an error where torch has none).
-        func value<T: Decodable>(_ h: Hyperparameter, _ type: T.Type, _ fromDefault: (Double) -> T) throws -> T {
-            if let v = try c.decodeIfPresent(type, forKey: CodingKeys(rawValue: h.codingKey)!) { return v }
-            guard !h.torchRequired else {
-                throw HyperparameterError.invalidValue(
-                    key: h.codingKey, value: "missing",
-                    requirement: "the \(name) schedule needs it")
-            }
-            return fromDefault(h.defaultValue)
-        }
-        func real(_ key: String, in table: [Hyperparameter]) throws -> Double {
-            try value(table[key: key], Double.self) { $0 }
-        }
-        func integer(_ key: String, in table: [Hyperparameter]) throws -> Int {
-            try value(table[key: key], Int.self) { Int($0) }
-        }
-        let decay: Decay
-        switch name {
-        case "step": decay = .step(stepSize: try integer("step_size", in: own), gamma: try real("gamma", in: own))
-        case "exponential": decay = .exponential(gamma: try real("gamma", in: own))
-        case "cosine": decay = .cosine(tMax: try integer("t_max", in: own), etaMin: try real("eta_min", in: own))
-        default: decay = .constant
-        }
-        let warmup = Self.warmupHyperparameters
-        try self.init(
-            decay, warmupSteps: try integer("warmup_steps", in: warmup),
-            warmupStartFactor: try real("warmup_start_factor", in: warmup))
+        let c = try decoder.container(keyedBy: HyperparameterCodingKey.self)
+        let name = try c.decode(String.self, forKey: HyperparameterCodingKey(stringValue: "name")).lowercased()
+        guard Self.names.contains(name) else { throw HyperparameterError.unknownSchedule(name) }
+        let config = try ScheduleConfig(from: decoder)
+        try config.requireTorchKeys()
+        self = try config.learningRateSchedule()
     }
 
     /// Encodes the flat JSON form (warmup keys only when there is a warmup).
     public func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(name, forKey: .name)
-        switch decay {
-        case .constant:
-            break
-        case .step(let stepSize, let gamma):
-            try c.encode(stepSize, forKey: .stepSize)
-            try c.encode(gamma, forKey: .gamma)
-        case .exponential(let gamma):
-            try c.encode(gamma, forKey: .gamma)
-        case .cosine(let tMax, let etaMin):
-            try c.encode(tMax, forKey: .tMax)
-            try c.encode(etaMin, forKey: .etaMin)
-        }
-        if warmupSteps > 0 {
-            try c.encode(warmupSteps, forKey: .warmupSteps)
-            try c.encode(warmupStartFactor, forKey: .warmupStartFactor)
-        }
+        try ScheduleConfig(self).encode(to: encoder)
     }
 }
 
@@ -299,7 +213,7 @@ public struct ReduceLROnPlateau: Codable, Sendable, Equatable {
         /// torch's check (factor < 1) plus: factor ≥ 0, every number finite, threshold, min_lr
         /// and eps ≥ 0, patience and cooldown ≥ 0.
         public func validate() throws {
-            let table = LearningRateSchedule.hyperparameters["plateau"]!
+            let table = ScheduleConfig.hyperparameters["plateau"]!
             try table[key: "factor"].checkTorch(factor)
             try table[key: "patience"].checkTorch(patience)
             try table[key: "threshold"].checkTorch(threshold)

@@ -24,7 +24,7 @@ def build(cfg):
     tokens = cfg["input_kind"] == "tokens"
     layers = [keras.Input(shape=(None,), dtype="int32") if tokens else keras.Input(shape=(None, cfg["input_size"]))]
     if tokens:
-        layers.append(keras.layers.Embedding(cfg["vocabulary_size"], cfg["embedding_size"]))
+        layers.append(keras.layers.Embedding(cfg["vocab_size"], cfg["embedding_size"]))
     n = cfg["num_layers"]
     widths = cfg["hidden_size"] if isinstance(cfg["hidden_size"], list) else [cfg["hidden_size"]] * n
     for k in range(n):

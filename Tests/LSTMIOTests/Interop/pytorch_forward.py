@@ -21,7 +21,7 @@ class LSTMModel(nn.Module):
         super().__init__()
         self.tokens = cfg["input_kind"] == "tokens"
         if self.tokens:
-            self.embedding = nn.Embedding(cfg["vocabulary_size"], cfg["embedding_size"])
+            self.embedding = nn.Embedding(cfg["vocab_size"], cfg["embedding_size"])
             input_size = cfg["embedding_size"]
         else:
             input_size = cfg["input_size"]

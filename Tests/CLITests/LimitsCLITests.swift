@@ -326,16 +326,31 @@ final class LimitsCLITests: XCTestCase {
         let task = "/proc/\(p.processIdentifier)/task"
         let threads = try FileManager.default.contentsOfDirectory(atPath: task)
         XCTAssertGreaterThan(threads.count, 1)
-        var nice: [String: Int] = [:]
-        for t in threads {
-            guard let stat = try? String(contentsOfFile: "\(task)/\(t)/stat", encoding: .utf8),
-                let close = stat.lastIndex(of: ")")
-            else { continue }
-            // After "pid (comm)": state is field 3, nice field 19.
-            let fields = stat[stat.index(after: close)...].split(separator: " ")
-            nice["\(t) \(stat[stat.firstIndex(of: "(")!...close])"] = Int(fields[16])
+        // Every thread that computes runs at nice 19. libdispatch may start a thread at any moment
+        // and leave it idle at nice 0 until it is handed work (a worker adopts the process's
+        // priority when it starts a shard), so the threads are read twice, a second apart, and
+        // each thread that used CPU in between must be at nice 19.
+        func sample() -> [String: (nice: Int, ticks: Int)] {
+            var out: [String: (nice: Int, ticks: Int)] = [:]
+            for t in (try? FileManager.default.contentsOfDirectory(atPath: task)) ?? [] {
+                guard let stat = try? String(contentsOfFile: "\(task)/\(t)/stat", encoding: .utf8),
+                    let close = stat.lastIndex(of: ")")
+                else { continue }
+                // After "pid (comm)": state is field 3, utime 14, stime 15, nice 19.
+                let fields = stat[stat.index(after: close)...].split(separator: " ")
+                let name = "\(t) \(stat[stat.firstIndex(of: "(")!...close])"
+                out[name] = (Int(fields[16]) ?? 0, (Int(fields[11]) ?? 0) + (Int(fields[12]) ?? 0))
+            }
+            return out
         }
-        XCTAssertFalse(nice.isEmpty)
-        XCTAssertTrue(nice.values.allSatisfy { $0 == 19 }, "thread nice values: \(nice)")
+        let before = sample()
+        Thread.sleep(forTimeInterval: 1)
+        let after = sample()
+        XCTAssertTrue(p.isRunning)
+        let computed = after.filter { name, now in now.ticks > (before[name]?.ticks ?? 0) }
+        let pid = "\(p.processIdentifier) "
+        XCTAssertFalse(
+            computed.keys.filter { !$0.hasPrefix(pid) }.isEmpty, "no thread but the main one computed: \(after)")
+        XCTAssertTrue(computed.values.allSatisfy { $0.nice == 19 }, "threads that computed: \(computed)")
     }
 }

@@ -94,9 +94,13 @@ final class DiskFaultCLITests: XCTestCase {
         try FileManager.default.createDirectory(at: locked, withIntermediateDirectories: true)
         chmod(locked.path, 0o755)
         let binary = productsDirectory.appendingPathComponent("lstm").path
+        // The config too goes where "nobody" can read it: the checkout may be private to root.
+        let config = shared.appendingPathComponent("copy.yaml").path
+        try FileManager.default.copyItem(atPath: configPath("copy.yaml"), toPath: config)
+        chmod(config, 0o644)
         let args =
             ["--reuid=65534", "--regid=65534", "--clear-groups", binary]
-            + train(locked.appendingPathComponent("run"), steps: 5, data: shared)
+            + train(locked.appendingPathComponent("run"), steps: 5, data: shared, config: config)
         let r = try run("/usr/bin/setpriv", args, environment: ["HOME": shared.path])
         guard !r.output.contains("Permission denied") || !r.output.contains(binary) else {
             throw XCTSkip("user nobody cannot run \(binary) here: \(r.output)")
@@ -108,9 +112,9 @@ final class DiskFaultCLITests: XCTestCase {
 
     // MARK: - Helpers
 
-    private func train(_ runDir: URL, steps: Int, data: URL? = nil) -> [String] {
+    private func train(_ runDir: URL, steps: Int, data: URL? = nil, config: String? = nil) -> [String] {
         [
-            "train", configPath("copy.yaml"),
+            "train", config ?? configPath("copy.yaml"),
             "--set", "data.file=\((data ?? dir).appendingPathComponent("copy.h5").path)",
             "--set",
             "data.generate={task: copy, symbols: 3, alphabet: 4, delay: 4, train: 64, val: 16, test: 16, seed: 1}",

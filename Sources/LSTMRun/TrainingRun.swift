@@ -392,6 +392,8 @@ public final class TrainingRun {
             "training \(model.summary): \(parameters.count) parameters, \(steps) minibatches per epoch, "
                 + "\(totalSteps) steps, \(trainer.shardWorkers.shardCount) shard(s) on \(trainer.shardWorkers.workerCount) worker(s)"
                 + (reducer.worldSize > 1 ? " in each of \(reducer.worldSize) processes" : "")
+                + (trainer.shardWorkers.stepGroup.map { ", per-step GEMMs shared by the \($0.participants) workers" }
+                    ?? "")
         )
         progress.message(GEMMKernel.summary)
         /// Validates; when early stopping fires, records why, saves a checkpoint and returns true.

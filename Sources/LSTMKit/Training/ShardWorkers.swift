@@ -55,6 +55,11 @@ public final class ShardWorkers<T: LSTMScalar>: @unchecked Sendable {
     private let lossSlots: UnsafeMutableBufferPointer<LossSum>
     /// The fixed-order tree over the shard arenas, within and across processes.
     private let reduction: ExactReduction<T>
+    /// The local shards' per-step GEMMs computed together (`StepGroup`), or nil: only when every
+    /// local shard has its own worker (W = local S > 1), so all of them run at once on distinct
+    /// threads, and the per-step GEMMs run our packed kernel (Float on `lstm avx512`/`avx2`).
+    /// The bits are the same with or without it.
+    public let stepGroup: StepGroup?
 
     /// The shard count used when none is given (the threading rule above): one shard per active
     /// core with at least 16 sequences each, or one shard when the per-step GEMM is large enough
@@ -131,6 +136,22 @@ public final class ShardWorkers<T: LSTMScalar>: @unchecked Sendable {
         reduction = ExactReduction(
             partition: partition, group: group, arenas: shardGradients.map { SharedPointer($0.storage.base) },
             count: shardGradients[0].count)
+        stepGroup =
+            Self.stepGroupFits(localShards: local.count, workers: workerCount, hidden: h, cores: cores)
+            ? StepGroup(participants: local.count) : nil
+        for (j, ws) in workspaces.enumerated() {
+            ws.stepGroup.group = stepGroup
+            ws.stepGroup.index = j
+        }
+    }
+
+    /// Whether a step group can run: at least two local shards, one worker each, no more workers
+    /// than cores (they wait for each other every step), our packed GEMM for T, and not turned off
+    /// by `LSTM_STEP_GROUP=off`.
+    static func stepGroupFits(localShards: Int, workers: Int, hidden: Int, cores: Int) -> Bool {
+        localShards > 1 && workers == localShards && workers <= cores
+            && T.gemmPackedCount(k: hidden, n: 4 * hidden) > 0 && T.self == Float.self
+            && StepGroup.enabledByEnvironment
     }
 
     deinit { lossSlots.deallocate() }
@@ -181,6 +202,11 @@ public final class ShardWorkers<T: LSTMScalar>: @unchecked Sendable {
         let w = workerCount
         let local = partition.localShards
         let base = mine.lowerBound
+        // Lockstep needs every local shard to run the layers: none may be empty.
+        let together =
+            stepGroup != nil
+            && local.allSatisfy { !shardRows($0, batch: g).isEmpty }
+        if together { stepGroup?.reset() }
         runWorkers(w) { worker in
             // Worker `worker` takes local shards worker, worker + W, …; each shard writes only its
             // own workspace, gradient arena and loss slot.
@@ -192,9 +218,12 @@ public final class ShardWorkers<T: LSTMScalar>: @unchecked Sendable {
                 let rows = (global.lowerBound - base)..<(global.upperBound - base)
                 losses.pointer[j] = LossSum()
                 if rows.isEmpty { continue }
+                let slot = self.workspaces[j].stepGroup
+                slot.engaged = together && self.stepGroup!.join(j)
                 losses.pointer[j] = self.network.lossAndGradient(
                     params, batch.rows(rows), workspace: self.workspaces[j], into: grads,
                     initialState: initialStates?[s], normalizer: normalizer, dropout: dropout)
+                slot.engaged = false
             }
         }
         return reduction.reduce(losses: lossSlots, workers: w)

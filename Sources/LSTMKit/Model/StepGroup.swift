@@ -1,0 +1,78 @@
+import CKernels
+import Foundation
+
+/// The shard workers of one process computing the LSTM's per-step GEMMs together (C step group,
+/// `Sources/CKernels/step_group.c`; docs/results/kernels.md, "The per-step GEMMs shared by the shard
+/// workers"). Each step every shard publishes its rows (h⁽ᵗ⁻¹⁾ for h·Rᵀ, δG⁽ᵗ⁾ for δG·R), and worker i
+/// computes the i-th column range of all shards' products, so each core streams 1/P of the packed R
+/// per step instead of all of it. Every element gets the bits the shard's own packed GEMM gives it:
+/// the shard count and the training bits do not change, only which core computes which columns.
+///
+/// Used only when all P local shards run at once on P workers (`ShardWorkers`); a round whose
+/// workers do not all arrive within `timeout` runs each shard alone instead (same bits).
+public final class StepGroup: @unchecked Sendable {
+    let pointer: OpaquePointer
+    public let participants: Int
+    /// How long a round waits for every worker to arrive before running the shards alone.
+    public var timeout: Double = 1.0
+
+    /// `LSTM_STEP_GROUP=off` turns the group off (to compare; the bits are the same either way).
+    public static let enabledByEnvironment: Bool = ProcessInfo.processInfo.environment["LSTM_STEP_GROUP"] != "off"
+
+    init(participants: Int) {
+        guard let p = lstm_step_group_create(Int32(participants)) else {
+            preconditionFailure("cannot create a step group of \(participants) participants")
+        }
+        pointer = p
+        self.participants = participants
+    }
+
+    deinit { lstm_step_group_destroy(pointer) }
+
+    /// Opens a round; call before starting the workers.
+    func reset() { lstm_step_group_reset(pointer) }
+
+    /// Worker `index` arrives; true when the round runs in lockstep (see `lstm_step_group_join`).
+    func join(_ index: Int) -> Bool { lstm_step_group_join(pointer, Int32(index), timeout) != 0 }
+
+    /// Rounds that ran in lockstep since the group was made.
+    public var lockstepRounds: Int { lstm_step_group_lockstep_rounds(pointer) }
+}
+
+/// One workspace's place in a step group: set by `ShardWorkers`, read by `LSTMLayer`'s per-step
+/// GEMMs. `engaged` is true only while a lockstep round runs on this workspace's worker.
+final class StepGroupSlot: @unchecked Sendable {
+    var group: StepGroup?
+    var index = 0
+    var engaged = false
+
+    /// C ← A·B + beta·C (B packed by `T.gemmPackB`), computed with the other shards of this step.
+    /// Only when `engaged` (then T is Float on our kernel: the group exists only then).
+    @inline(__always)
+    func gemmPacked<T: LSTMScalar>(
+        m: Int, n: Int, k: Int, a: UnsafePointer<T>, lda: Int, packed: UnsafePointer<T>, beta: T,
+        c: UnsafeMutablePointer<T>, ldc: Int
+    ) {
+        precondition(T.self == Float.self, "the step group multiplies Float only")
+        lstm_step_group_sgemm_packed(
+            group!.pointer, Int32(index), GEMMKernel.current.rawValue, m, n, k,
+            UnsafeRawPointer(a).assumingMemoryBound(to: Float.self), lda,
+            UnsafeRawPointer(packed).assumingMemoryBound(to: Float.self), Float(beta),
+            UnsafeMutableRawPointer(c).assumingMemoryBound(to: Float.self), ldc)
+    }
+}
+
+extension GEMMKernel {
+    /// Columns [j0, j1) of every group's C ← A·B + beta·C, B packed by `packB` of this kernel
+    /// (`lstm_sgemm_packed_rows`; what a step group runs per worker). j0 a multiple of 32.
+    func sgemmPackedRows(
+        _ groups: [lstm_gemm_rows], n: Int, columns: Range<Int>, k: Int, packed: UnsafePointer<Float>, beta: Float
+    ) {
+        precondition(self != .openblas, "OpenBLAS has no packed GEMM here")
+        precondition(columns.lowerBound % 32 == 0, "column ranges start at a multiple of 32")
+        groups.withUnsafeBufferPointer {
+            lstm_sgemm_packed_rows(
+                rawValue, $0.count, $0.baseAddress, n, columns.lowerBound, columns.upperBound, k, packed, beta)
+        }
+    }
+}

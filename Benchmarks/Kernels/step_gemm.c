@@ -90,7 +90,8 @@ int main(int argc, char **argv) {
             for (int i = 0; i < 2; i++) c[v][i] = calloc(T * m * n, 4);
         // the bits first: C from zero by pair (mode 0) and by coop (mode 1)
         for (int mode = 0; mode < 2; mode++) {
-            lstm_step_group_reset(group);
+            while (!lstm_step_group_reset(group)) {
+                    }
             job js[2];
             for (int i = 0; i < 2; i++)
                 js[i] = (job){.index = i, .mode = mode, .dir = dir, .a = a[i], .c = c[mode][i], .packed = packed[i],
@@ -118,7 +119,8 @@ int main(int argc, char **argv) {
                     t[0][0][round] = (js[0].cpu + js[1].cpu) / 2;
                     t[0][1][round] = js[0].wall + js[1].wall;
                 } else {
-                    lstm_step_group_reset(group);
+                    while (!lstm_step_group_reset(group)) {
+                    }
                     pthread_t th;
                     double w0 = clock_s(CLOCK_MONOTONIC);
                     pthread_create(&th, NULL, run, &js[1]);

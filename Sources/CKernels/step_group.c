@@ -20,9 +20,16 @@ struct lstm_step_group {
     _Alignas(64) atomic_int joined;   // join: participants arrived this round
     atomic_int decision;              // join: OPEN, LOCKSTEP or ALONE
     atomic_long rounds;               // rounds that ran in lockstep
+    atomic_long waited_ns;            // this round: time participants spent waiting in barriers
+    atomic_long spent_ns;             // this round: time participants spent from join to leave
     int participants;
+    int skip;                         // rounds still to run alone after a round that waited too much
+    int penalty;                      // how many rounds the next such round skips
+    int adaptive;                     // 0: never skip (tests)
     _Alignas(64) lstm_gemm_rows rows[MAX_PARTICIPANTS];
 };
+
+static double now_s(void);
 
 lstm_step_group *lstm_step_group_create(int participants) {
     if (participants < 1 || participants > MAX_PARTICIPANTS) return NULL;
@@ -36,14 +43,35 @@ lstm_step_group *lstm_step_group_create(int participants) {
     atomic_init(&g->joined, 0);
     atomic_init(&g->decision, OPEN);
     atomic_init(&g->rounds, 0);
+    atomic_init(&g->waited_ns, 0);
+    atomic_init(&g->spent_ns, 0);
+    g->penalty = 4;
+    g->adaptive = 1;
     return g;
 }
 
 void lstm_step_group_destroy(lstm_step_group *g) { free(g); }
 
-void lstm_step_group_reset(lstm_step_group *g) {
+int lstm_step_group_reset(lstm_step_group *g) {
+    long waited = atomic_exchange(&g->waited_ns, 0), spent = atomic_exchange(&g->spent_ns, 0);
+    if (g->adaptive && spent > 0 && waited * 4 > spent) {  // the last lockstep round waited > 25 %: the cores are shared
+        g->skip = g->penalty;
+        g->penalty = g->penalty < 256 ? 2 * g->penalty : 256;
+    } else if (spent > 0) {
+        g->penalty = 4;
+    }
     atomic_store(&g->joined, 0);
-    atomic_store(&g->decision, OPEN);
+    atomic_store(&g->decision, g->skip > 0 ? ALONE : OPEN);
+    if (g->skip > 0) {
+        g->skip--;
+        return 0;
+    }
+    return 1;
+}
+
+void lstm_step_group_leave(lstm_step_group *g, int index, double joined_at) {
+    (void)index;
+    atomic_fetch_add(&g->spent_ns, (long)((now_s() - joined_at) * 1e9));
 }
 
 long lstm_step_group_lockstep_rounds(const lstm_step_group *g) {
@@ -100,8 +128,15 @@ static void barrier(lstm_step_group *g) {
         return;
     }
     long spins = 0;
+    if (atomic_load_explicit(&g->sense, memory_order_acquire) != s) return;
+    double t0 = now_s();
     while (atomic_load_explicit(&g->sense, memory_order_acquire) == s) pause_or_yield(&spins);
+    atomic_fetch_add_explicit(&g->waited_ns, (long)((now_s() - t0) * 1e9), memory_order_relaxed);
 }
+
+double lstm_step_group_clock(void) { return now_s(); }
+
+void lstm_step_group_set_adaptive(lstm_step_group *g, int adaptive) { g->adaptive = adaptive; }
 
 void lstm_step_group_sgemm_packed(lstm_step_group *g, int index, int kind, long m, long n, long k,
                                   const float *a, long lda, const float *packed, float beta, float *c, long ldc) {

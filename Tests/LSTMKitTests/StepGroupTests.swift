@@ -81,8 +81,9 @@ final class StepGroupTests: XCTestCase {
         let params = ParameterSet<Double>(config: config, seed: 23).converted(to: Float.self)
         let workers = ShardWorkers(
             network: net, maxBatch: batches.map(\.batchSize).max()!, maxSteps: batches[0].steps, shards: shards,
-            workers: workers)
+            workers: workers, stepGroupMode: .on)
         workers.stepGroup?.timeout = 600  // never fall back here: the test is about the lockstep path
+        workers.stepGroup?.adaptive = false
         let sgd = SGD<Float>(learningRate: 0.5)
         for i in 0..<steps {
             batches[i % batches.count].withView { _ = workers.computeGradient(params, $0) }
@@ -98,7 +99,6 @@ final class StepGroupTests: XCTestCase {
     func testTwoShardsInAStepGroupGiveTheBitsOfEachShardAlone() throws {
         try XCTSkipIf(GEMMKernel.current == .openblas, "Float runs OpenBLAS here: no packed per-step GEMM to share")
         try XCTSkipIf(ProcessInfo.processInfo.activeProcessorCount < 2, "one core: two workers never run at once")
-        try XCTSkipIf(!StepGroup.enabledByEnvironment, "LSTM_STEP_GROUP=off")
         let data = [19, 19, 7, 1].enumerated().map { i, b in
             convert(randomBatch(config, batch: b, steps: 6, seed: UInt64(200 + i)), to: Float.self)
         }
@@ -109,13 +109,19 @@ final class StepGroupTests: XCTestCase {
         XCTAssertEqual(together, alone, "the step group changed the bits")
     }
 
-    func testAStepGroupIsMadeOnlyWhenEveryLocalShardHasItsOwnWorkerOnItsOwnCore() {
+    func testAStepGroupIsMadeOnlyWhenEveryLocalShardHasItsOwnWorkerOnItsOwnCoreAndRIsLargeOrItIsForced() {
         typealias W = ShardWorkers<Float>
-        let ours = GEMMKernel.current != .openblas && StepGroup.enabledByEnvironment
-        XCTAssertEqual(W.stepGroupFits(localShards: 2, workers: 2, hidden: 64, cores: 2), ours)
-        XCTAssertFalse(W.stepGroupFits(localShards: 4, workers: 2, hidden: 64, cores: 2))
-        XCTAssertFalse(W.stepGroupFits(localShards: 4, workers: 4, hidden: 64, cores: 2))
-        XCTAssertFalse(W.stepGroupFits(localShards: 1, workers: 1, hidden: 64, cores: 2))
-        XCTAssertFalse(ShardWorkers<Double>.stepGroupFits(localShards: 2, workers: 2, hidden: 64, cores: 2))
+        let ours = GEMMKernel.current != .openblas
+        // By default (.auto) only where R is large: H = 1024 yes, H = 512 no.
+        XCTAssertEqual(W.stepGroupFits(localShards: 2, workers: 2, hidden: 1024, cores: 2, mode: .auto), ours)
+        XCTAssertFalse(W.stepGroupFits(localShards: 2, workers: 2, hidden: 512, cores: 2, mode: .auto))
+        XCTAssertEqual(W.stepGroupFits(localShards: 2, workers: 2, hidden: 64, cores: 2, mode: .on), ours)
+        XCTAssertFalse(W.stepGroupFits(localShards: 2, workers: 2, hidden: 1024, cores: 2, mode: .off))
+        // Never unless every local shard has its own worker, each on a core of its own.
+        XCTAssertFalse(W.stepGroupFits(localShards: 4, workers: 2, hidden: 1024, cores: 2, mode: .on))
+        XCTAssertFalse(W.stepGroupFits(localShards: 4, workers: 4, hidden: 1024, cores: 2, mode: .on))
+        XCTAssertFalse(W.stepGroupFits(localShards: 1, workers: 1, hidden: 1024, cores: 2, mode: .on))
+        XCTAssertFalse(
+            ShardWorkers<Double>.stepGroupFits(localShards: 2, workers: 2, hidden: 1024, cores: 2, mode: .on))
     }
 }

@@ -86,7 +86,20 @@ lstm_step_group *lstm_step_group_create(int participants);
 void lstm_step_group_destroy(lstm_step_group *group);
 
 /// Opens a new round; call while no participant is inside the group (before starting the workers).
-void lstm_step_group_reset(lstm_step_group *group);
+/// Returns 0 when the round is to run alone without trying: after a lockstep round in which the
+/// participants spent over a quarter of their time waiting for each other (the cores are shared
+/// with other work, so lockstep would run at the pace of the slowest), the next 4, 8, … 256 rounds
+/// run alone (join returns 0 at once), then lockstep is tried again.
+int lstm_step_group_reset(lstm_step_group *group);
+
+/// Participant `index` leaves a lockstep round it joined at `joined_at` (lstm_step_group_clock()).
+void lstm_step_group_leave(lstm_step_group *group, int index, double joined_at);
+
+/// The monotonic clock the group measures with, in seconds.
+double lstm_step_group_clock(void);
+
+/// 0: never run rounds alone for having waited (tests that count lockstep rounds); 1 (the default): do.
+void lstm_step_group_set_adaptive(lstm_step_group *group, int adaptive);
 
 /// Participant `index` arrives for this round. Returns 1 when every participant arrived within
 /// `timeout_s` of the first (they then run on distinct threads at once and must make the same

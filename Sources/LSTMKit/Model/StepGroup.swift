@@ -15,9 +15,36 @@ public final class StepGroup: @unchecked Sendable {
     public let participants: Int
     /// How long a round waits for every worker to arrive before running the shards alone.
     public var timeout: Double = 1.0
+    /// Whether rounds run alone for a while after a lockstep round that waited over a quarter of its
+    /// time (the cores are shared: see `lstm_step_group_reset`). Off only in tests that count rounds.
+    public var adaptive = true {
+        didSet { lstm_step_group_set_adaptive(pointer, adaptive ? 1 : 0) }
+    }
 
-    /// `LSTM_STEP_GROUP=off` turns the group off (to compare; the bits are the same either way).
-    public static let enabledByEnvironment: Bool = ProcessInfo.processInfo.environment["LSTM_STEP_GROUP"] != "off"
+    /// When shard workers make a step group.
+    public enum Mode: Sendable {
+        /// Never (`LSTM_STEP_GROUP=off`).
+        case off
+        /// Whenever the workers can (`LSTM_STEP_GROUP=on`).
+        case on
+        /// Where it measured faster (the default): when a shard's packed R, (H, 4H), is at least
+        /// `minPackedRFloats` — far beyond L2, so each core streaming all of it every step costs.
+        /// At H = 1024 (16 MiB) the per-step GEMMs ran 1.27–1.34× faster per core in a group; at
+        /// H = 512 (4 MiB) no faster, and lockstep lost end to end under load (docs/results/kernels.md).
+        case auto
+    }
+
+    /// 8 MiB of packed R (H ≥ 724): between the H = 512 (no gain) and H = 1024 (gain) measurements.
+    public static let minPackedRFloats = 1 << 21
+
+    /// `LSTM_STEP_GROUP=off|on`, else `.auto` (the bits are the same either way).
+    public static let mode: Mode = {
+        switch ProcessInfo.processInfo.environment["LSTM_STEP_GROUP"] {
+        case "off": return .off
+        case "on": return .on
+        default: return .auto
+        }
+    }()
 
     init(participants: Int) {
         guard let p = lstm_step_group_create(Int32(participants)) else {
@@ -29,11 +56,26 @@ public final class StepGroup: @unchecked Sendable {
 
     deinit { lstm_step_group_destroy(pointer) }
 
-    /// Opens a round; call before starting the workers.
-    func reset() { lstm_step_group_reset(pointer) }
+    /// Opens a round; call before starting the workers. False when the round runs alone because the
+    /// last lockstep round waited too much (`lstm_step_group_reset`).
+    func reset() -> Bool { lstm_step_group_reset(pointer) != 0 }
 
     /// Worker `index` arrives; true when the round runs in lockstep (see `lstm_step_group_join`).
     func join(_ index: Int) -> Bool { lstm_step_group_join(pointer, Int32(index), timeout) != 0 }
+
+    /// Worker `index` enters a round opened for lockstep: `slot.engaged` tells whether it runs in
+    /// lockstep; returns the time to pass to `leave`.
+    func enter(_ index: Int, slot: StepGroupSlot) -> Double {
+        let start = lstm_step_group_clock()
+        slot.engaged = join(index)
+        return start
+    }
+
+    /// Worker `index` leaves the round it entered at `start`.
+    func leave(_ index: Int, slot: StepGroupSlot, since start: Double) {
+        if slot.engaged { lstm_step_group_leave(pointer, Int32(index), start) }
+        slot.engaged = false
+    }
 
     /// Rounds that ran in lockstep since the group was made.
     public var lockstepRounds: Int { lstm_step_group_lockstep_rounds(pointer) }

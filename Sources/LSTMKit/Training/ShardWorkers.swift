@@ -103,9 +103,11 @@ public final class ShardWorkers<T: LSTMScalar>: @unchecked Sendable {
     ///   - group: the processes this one trains with (default: just this one).
     ///   - partition: how the S shards are dealt to the processes (default:
     ///     `group.partition(shards: S)`); pass the one the data loader uses.
+    ///   - stepGroupMode: when to share the per-step GEMMs (`StepGroup`; default `StepGroup.mode`).
     public init(
         network: LSTMNetwork<T>, maxBatch: Int, maxSteps: Int, shards: Int? = nil, workers: Int? = nil,
-        blasThreads: Int? = nil, group: any ProcessGroup = SingleProcess(), partition: ShardPartition? = nil
+        blasThreads: Int? = nil, group: any ProcessGroup = SingleProcess(), partition: ShardPartition? = nil,
+        stepGroupMode: StepGroup.Mode = StepGroup.mode
     ) {
         let cores = ProcessInfo.processInfo.activeProcessorCount
         let h = network.config.hiddenSize  // the widest layer when widths differ
@@ -137,7 +139,8 @@ public final class ShardWorkers<T: LSTMScalar>: @unchecked Sendable {
             partition: partition, group: group, arenas: shardGradients.map { SharedPointer($0.storage.base) },
             count: shardGradients[0].count)
         stepGroup =
-            Self.stepGroupFits(localShards: local.count, workers: workerCount, hidden: h, cores: cores)
+            Self.stepGroupFits(
+                localShards: local.count, workers: workerCount, hidden: h, cores: cores, mode: stepGroupMode)
             ? StepGroup(participants: local.count) : nil
         for (j, ws) in workspaces.enumerated() {
             ws.stepGroup.group = stepGroup
@@ -145,13 +148,14 @@ public final class ShardWorkers<T: LSTMScalar>: @unchecked Sendable {
         }
     }
 
-    /// Whether a step group can run: at least two local shards, one worker each, no more workers
-    /// than cores (they wait for each other every step), our packed GEMM for T, and not turned off
-    /// by `LSTM_STEP_GROUP=off`.
-    static func stepGroupFits(localShards: Int, workers: Int, hidden: Int, cores: Int) -> Bool {
-        localShards > 1 && workers == localShards && workers <= cores
-            && T.gemmPackedCount(k: hidden, n: 4 * hidden) > 0 && T.self == Float.self
-            && StepGroup.enabledByEnvironment
+    /// Whether a step group runs: at least two local shards, one worker each, no more workers than
+    /// cores (they wait for each other every step), our packed GEMM for T, and `mode` (`.auto`: R
+    /// large enough, `StepGroup.Mode`).
+    static func stepGroupFits(localShards: Int, workers: Int, hidden: Int, cores: Int, mode: StepGroup.Mode) -> Bool {
+        let packedR = T.gemmPackedCount(k: hidden, n: 4 * hidden)
+        let wanted = mode == .on || (mode == .auto && packedR >= StepGroup.minPackedRFloats)
+        return wanted && localShards > 1 && workers == localShards && workers <= cores && packedR > 0
+            && T.self == Float.self
     }
 
     deinit { lossSlots.deallocate() }
@@ -204,9 +208,7 @@ public final class ShardWorkers<T: LSTMScalar>: @unchecked Sendable {
         let base = mine.lowerBound
         // Lockstep needs every local shard to run the layers: none may be empty.
         let together =
-            stepGroup != nil
-            && local.allSatisfy { !shardRows($0, batch: g).isEmpty }
-        if together { stepGroup?.reset() }
+            stepGroup != nil && local.allSatisfy { !shardRows($0, batch: g).isEmpty } && stepGroup!.reset()
         runWorkers(w) { worker in
             // Worker `worker` takes local shards worker, worker + W, …; each shard writes only its
             // own workspace, gradient arena and loss slot.
@@ -219,11 +221,11 @@ public final class ShardWorkers<T: LSTMScalar>: @unchecked Sendable {
                 losses.pointer[j] = LossSum()
                 if rows.isEmpty { continue }
                 let slot = self.workspaces[j].stepGroup
-                slot.engaged = together && self.stepGroup!.join(j)
+                let entered = together ? self.stepGroup!.enter(j, slot: slot) : 0
                 losses.pointer[j] = self.network.lossAndGradient(
                     params, batch.rows(rows), workspace: self.workspaces[j], into: grads,
                     initialState: initialStates?[s], normalizer: normalizer, dropout: dropout)
-                slot.engaged = false
+                if together { self.stepGroup!.leave(j, slot: slot, since: entered) }
             }
         }
         return reduction.reduce(losses: lossSlots, workers: w)

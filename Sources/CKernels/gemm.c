@@ -127,6 +127,8 @@ long lstm_sgemm_packed_size(long k, long n) { return k * ((n + 31) / 32 * 32); }
 #define lstm_sgemm_pack_b_avx2(...) abort()
 #define lstm_sgemm_packed_avx512(...) abort()
 #define lstm_sgemm_packed_avx2(...) abort()
+#define lstm_sgemm_packed_rows_avx512(...) abort()
+#define lstm_sgemm_packed_rows_avx2(...) abort()
 #endif
 
 void lstm_sgemm(int kind, int transA, int transB, long m, long n, long k,
@@ -156,6 +158,16 @@ void lstm_sgemm_packed(int kind, int transA, long m, long n, long k,
         lstm_sgemm_packed_avx512(transA, m, n, k, alpha, a, lda, packed, beta, c, ldc);
     else if (kind == LSTM_GEMM_AVX2)
         lstm_sgemm_packed_avx2(transA, m, n, k, alpha, a, lda, packed, beta, c, ldc);
+    else
+        abort();
+}
+
+void lstm_sgemm_packed_rows(int kind, long groups, const lstm_gemm_rows *g, long n, long j0, long j1, long k,
+                            const float *packed, float beta) {
+    if (kind == LSTM_GEMM_AVX512)
+        lstm_sgemm_packed_rows_avx512(groups, g, n, j0, j1, k, packed, beta);
+    else if (kind == LSTM_GEMM_AVX2)
+        lstm_sgemm_packed_rows_avx2(groups, g, n, j0, j1, k, packed, beta);
     else
         abort();
 }

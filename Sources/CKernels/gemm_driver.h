@@ -251,3 +251,71 @@ void NAME(lstm_sgemm_packed_)(int transA, long m, long n, long k, float alpha, c
     float *ap = lstm_gemm_thread_buffer(B_FLOATS + A_FLOATS) + B_FLOATS;  // one allocation per thread
     multiply_packed(m, n, k, alpha, a, transA ? 1 : lda, transA ? lda : 1, packed, KC * np, beta, c, ldc, ap);
 }
+
+/// Columns [j0, j1) of C_g ← A_g·B + beta·C_g for every row group g (A_g m_g×k row-major, B packed
+/// for all k by lstm_sgemm_pack_b, n its column count; j0 a multiple of NR). The groups' rows are
+/// packed side by side (whole slivers each, at most MC rows per pass), so one sweep over the B
+/// slivers of [j0, j1) serves all of them. Per element the FMAs and their order are those of
+/// multiply_packed (zero, one FMA per k in k order within a KC block, blocks added to C in order,
+/// the first with beta): which group, pass, tile or column range an element falls in changes no bit.
+void NAME(lstm_sgemm_packed_rows_)(long groups, const lstm_gemm_rows *g, long n, long j0, long j1, long k,
+                                    const float *packed, float beta) {
+    if (j1 > n) j1 = n;
+    if (j0 >= j1) return;
+    if (k <= 0) {
+        for (long q = 0; q < groups; q++)
+            if (beta != 1) scale_c(g[q].m, j1 - j0, beta, g[q].c + j0, g[q].ldc);
+        return;
+    }
+    long np = (n + NR - 1) / NR * NR, bstride = KC * np;
+    float *ap = lstm_gemm_thread_buffer(B_FLOATS + A_FLOATS) + B_FLOATS;
+    enum { SLIVERS = MC / MR };
+    struct { long q, r0, m, off; } part[SLIVERS];
+    long q = 0, r = 0;
+    while (q < groups) {
+        // one pass: consecutive (group, rows) pieces filling at most MC packed rows
+        int parts = 0;
+        long left = SLIVERS;
+        while (q < groups && left > 0) {
+            long take = min_l(g[q].m - r, left * MR);
+            if (take > 0) {
+                part[parts].q = q, part[parts].r0 = r, part[parts].m = take;
+                part[parts].off = (SLIVERS - left) * MR;
+                parts++;
+                left -= (take + MR - 1) / MR;
+                r += take;
+            }
+            if (r >= g[q].m) q++, r = 0;
+        }
+        for (long pc = 0; pc < k; pc += KC) {
+            long kc = min_l(KC, k - pc);
+            float bt = pc == 0 ? beta : 1;
+            for (int i = 0; i < parts; i++) {
+                const lstm_gemm_rows *s = &g[part[i].q];
+                pack_a(part[i].m, kc, s->a + part[i].r0 * s->lda + pc, s->lda, 1, ap + part[i].off * kc);
+            }
+            const float *bk = packed + (pc / KC) * bstride;
+            for (long jr = j0; jr < j1; jr += NR) {
+                int nr = (int)min_l(NR, j1 - jr);
+                const float *bs = bk + jr * kc;
+                // The next sliver of this K block into L2, a few lines per tile (measured 1.15-1.25x
+                // per thread on the H = 1024 per-step GEMMs of two shards, docs/results/kernels.md).
+                const char *nb = jr + NR < j1 ? (const char *)(bs + NR * kc) : NULL;
+                long nb_lines = nb ? kc * NR / 16 : 0, tiles = 0;
+                for (int i = 0; i < parts; i++) tiles += (part[i].m + MR - 1) / MR;
+                long nb_per = nb_lines / tiles + 1, t = 0;
+                for (int i = 0; i < parts; i++) {
+                    const lstm_gemm_rows *s = &g[part[i].q];
+                    for (long ir = 0; ir < part[i].m; ir += MR) {
+                        for (long l = t * nb_per; l < min_l(nb_lines, (t + 1) * nb_per); l++)
+                            _mm_prefetch(nb + 64 * l, _MM_HINT_T1);
+                        t++;
+                        int mr = (int)min_l(MR, part[i].m - ir);
+                        kernel(kc, ap + (part[i].off + ir) * kc, bs, s->c + (part[i].r0 + ir) * s->ldc + jr, s->ldc, mr, nr,
+                               1, bt);
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,6 +1,8 @@
 // Shared between gemm.c and the per-ISA files (not part of the module's public header).
 #pragma once
 
+#include "ckernels.h"
+
 /// K block: per element, products are summed in blocks of this many k (the same for every kind).
 #define LSTM_GEMM_KC 256
 
@@ -14,7 +16,9 @@ float *lstm_gemm_thread_buffer(long floats);
                                     float *packed);                                                \
     void lstm_sgemm_packed_##SUFFIX(int transA, long m, long n, long k, float alpha,               \
                                     const float *a, long lda, const float *packed, float beta,     \
-                                    float *c, long ldc);
+                                    float *c, long ldc);                                                  \
+    void lstm_sgemm_packed_rows_##SUFFIX(long groups, const lstm_gemm_rows *g, long n, long j0, long j1, \
+                                         long k, const float *packed, float beta);
 
 LSTM_GEMM_DECLARE(avx512)
 LSTM_GEMM_DECLARE(avx2)

@@ -438,6 +438,8 @@ public final class TrainingRun {
                     ? " in \(plan.accumulate) rounds of \(config.data.batchSize) sequences (minibatch \(plan.globalBatch))"
                     : "")
                 + (reducer.worldSize > 1 ? " in each of \(reducer.worldSize) processes" : "")
+                + (trainer.shardWorkers.stepGroup.map { ", per-step GEMMs shared by the \($0.participants) workers" }
+                    ?? "")
         )
         progress.message(GEMMKernel.summary)
         /// Validates; when early stopping fires, records why, saves a checkpoint and returns true.

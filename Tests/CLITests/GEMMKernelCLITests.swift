@@ -69,4 +69,43 @@ final class GEMMKernelCLITests: XCTestCase {
         let line = try gemmLine("avx1024")
         XCTAssertTrue(line.contains("LSTM_GEMM ignored: expected openblas, avx2 or avx512"), line)
     }
+
+    /// Two shards on two workers share their per-step GEMMs with LSTM_STEP_GROUP=on (a step group; the
+    /// start line says so) and train to the same bits as with LSTM_STEP_GROUP=off, where each shard
+    /// multiplies alone; by default a model this small makes no group.
+    func testTwoShardsOnTwoWorkersSharePerStepGEMMsAndTrainToTheSameBitsAsAlone() throws {
+        try XCTSkipUnless(Self.hasAVX2, "this CPU has no AVX2+FMA: Float runs OpenBLAS, no packed per-step GEMM")
+        try XCTSkipIf(ProcessInfo.processInfo.activeProcessorCount < 2, "one core: two workers never run at once")
+        let kernel: String? = Self.hasAVX512 ? nil : "avx2"  // our kernel: the default only with AVX-512
+        func train(_ group: String?) throws -> (line: String, metrics: [String]) {
+            let run = dir.appendingPathComponent("run-group-\(group ?? "default")")
+            let sets = [
+                "data.file=\(dir.appendingPathComponent("copy.h5").path)",
+                "data.generate={task: copy, symbols: 2, alphabet: 3, delay: 2, train: 64, val: 16, test: 16, seed: 1}",
+                "data.batch_size=32", "model.hidden_size=40", "model.embedding_size=4", "training.steps=4",
+                "parallel.shards=2", "parallel.workers=2", "validation.every=4", "checkpoint.dir=\(run.path)",
+                "checkpoint.every=4", "logging.progress=plain", "logging.every=1"
+            ]
+            let r = try lstm(
+                ["train", Self.configs.appendingPathComponent("copy.yaml").path] + sets.flatMap { ["--set", $0] },
+                in: dir, environment: ["LSTM_GEMM": kernel, "LSTM_STEP_GROUP": group])
+            XCTAssertEqual(r.status, 0, r.output)
+            let line = r.stdout.split(separator: "\n").first { $0.hasPrefix("training ") }.map(String.init) ?? ""
+            // Per-step records without their timings: losses, norms, learning rates.
+            let metrics = try String(contentsOf: run.appendingPathComponent("metrics.jsonl"), encoding: .utf8)
+                .split(separator: "\n").map {
+                    $0.split(separator: ",").filter { !$0.contains("_s\"") && !$0.contains("time") }.joined(
+                        separator: ",")
+                }
+            return (line, metrics)
+        }
+        let together = try train("on")  // H = 40: only when forced (by default only where R is large)
+        let alone = try train("off")
+        let shared = "2 shard(s) on 2 worker(s), per-step GEMMs shared by the 2 workers"
+        XCTAssertTrue(together.line.hasSuffix(shared), together.line)
+        XCTAssertTrue(alone.line.hasSuffix("2 shard(s) on 2 worker(s)"), alone.line)
+        XCTAssertTrue(try train(nil).line.hasSuffix("2 shard(s) on 2 worker(s)"))
+        XCTAssertGreaterThanOrEqual(together.metrics.count, 4)
+        XCTAssertEqual(together.metrics, alone.metrics)
+    }
 }

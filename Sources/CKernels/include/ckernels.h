@@ -58,6 +58,63 @@ void lstm_sgemm_packed(int kind, int transA, long m, long n, long k,
                        float alpha, const float *a, long lda, const float *packed,
                        float beta, float *c, long ldc);
 
+/// One group of rows for lstm_sgemm_packed_rows: C (m×n, row stride ldc) and A (m×k, row stride lda).
+typedef struct {
+    const float *a;
+    long lda;
+    float *c;
+    long ldc;
+    long m;
+} lstm_gemm_rows;
+
+/// Columns [j0, j1) of C_g ← A_g·B + beta·C_g for each of `groups` row groups, B packed by
+/// lstm_sgemm_pack_b (kind, transB any, k, n); j0 a multiple of 32. Every element gets the bits
+/// lstm_sgemm_packed gives it: the sum order depends on k only, not on the group or column range.
+void lstm_sgemm_packed_rows(int kind, long groups, const lstm_gemm_rows *g, long n, long j0, long j1, long k,
+                            const float *packed, float beta);
+
+/// A step group: the P shard workers of one process running the LSTM's per-step GEMMs together
+/// (docs/results/kernels.md, "The per-step GEMMs shared by the shard workers"). Each step, every
+/// participant publishes its rows (its shard's h·Rᵀ or δG·R), all wait for each other, and participant
+/// i computes columns [i·n/P, (i+1)·n/P) (rounded to 32) of every participant's C; all wait again.
+/// Each core then streams 1/P of the packed R per step instead of all of it. Bits are those of
+/// lstm_sgemm_packed (see lstm_sgemm_packed_rows), so S and the results do not change.
+typedef struct lstm_step_group lstm_step_group;
+
+/// A group of `participants` (≥ 1); NULL when out of memory.
+lstm_step_group *lstm_step_group_create(int participants);
+void lstm_step_group_destroy(lstm_step_group *group);
+
+/// Opens a new round; call while no participant is inside the group (before starting the workers).
+/// Returns 0 when the round is to run alone without trying: after a lockstep round in which the
+/// participants spent over a quarter of their time waiting for each other (the cores are shared
+/// with other work, so lockstep would run at the pace of the slowest), the next 4, 8, … 256 rounds
+/// run alone (join returns 0 at once), then lockstep is tried again.
+int lstm_step_group_reset(lstm_step_group *group);
+
+/// Participant `index` leaves a lockstep round it joined at `joined_at` (lstm_step_group_clock()).
+void lstm_step_group_leave(lstm_step_group *group, int index, double joined_at);
+
+/// The monotonic clock the group measures with, in seconds.
+double lstm_step_group_clock(void);
+
+/// 0: never run rounds alone for having waited (tests that count lockstep rounds); 1 (the default): do.
+void lstm_step_group_set_adaptive(lstm_step_group *group, int adaptive);
+
+/// Participant `index` arrives for this round. Returns 1 when every participant arrived within
+/// `timeout_s` of the first (they then run on distinct threads at once and must make the same
+/// sequence of lstm_step_group_sgemm_packed calls), 0 when the round fell back to each participant
+/// alone (then none of them may call lstm_step_group_sgemm_packed). All participants get the same answer.
+int lstm_step_group_join(lstm_step_group *group, int index, double timeout_s);
+
+/// Participant `index`'s C ← A·B + beta·C (A m×k row stride lda, B packed for kind, k, n) computed
+/// together with the other participants' calls of the same step (same kind, n, k; each with its own
+/// identical packed copy of B). Only in a round where lstm_step_group_join returned 1.
+void lstm_step_group_sgemm_packed(lstm_step_group *group, int index, int kind, long m, long n, long k,
+                                  const float *a, long lda, const float *packed, float beta, float *c, long ldc);
+
+/// Rounds in which join returned 1 since the group was created (a guard for tests).
+long lstm_step_group_lockstep_rounds(const lstm_step_group *group);
 
 /// The fused LSTM cell kernels (eqs. 1-6 forward, 14 and 16-20 backward): the Swift SIMD8 kernels
 /// (Sources/LSTMKit/Tensor/SIMDKernels.swift) or C versions of them on 8 (AVX2) or 16 (AVX-512) lanes,

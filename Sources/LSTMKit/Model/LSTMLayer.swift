@@ -18,6 +18,9 @@ public struct LayerActivations<T: LSTMScalar>: @unchecked Sendable {
     /// R packed for `T.gemmPacked` (Rᵀ during forward, R during backward), or empty when T has no
     /// packed GEMM. One buffer shared by all layers of a workspace: each pass packs its layer's R once.
     let packedR: Buffer<T>
+    /// The workspace's place in the shard workers' step group (`StepGroup`): when engaged, the
+    /// per-step GEMMs are computed together with the other shards (same bits).
+    let stepGroup: StepGroupSlot
 
     /// The layer's outputs h⁽¹⁾…h⁽ᵀ⁾ as one (T·B) × H matrix (the next layer's input).
     func outputs(batch b: Int, steps t: Int, hidden: Int) -> Matrix<T> {
@@ -55,7 +58,11 @@ public enum LSTMLayer {
             let hPrev = Matrix(acts.h.base + s * b * h, rows: b, cols: h)  // (B, H)
             let aStep = gates.rows(s * b, b)  // (B, G)
             // Eqs. 1–4, recurrent part: A⁽ˢ⁾ += h⁽ˢ⁻¹⁾ Rᵀ, one fused GEMM for all four gates.
-            if let packed {
+            if let packed, acts.stepGroup.engaged {
+                acts.stepGroup.gemmPacked(
+                    m: b, n: g, k: h, a: hPrev.base, lda: hPrev.stride, packed: packed, beta: 1,
+                    c: aStep.base, ldc: aStep.stride)
+            } else if let packed {
                 T.gemmPacked(
                     m: b, n: g, k: h, a: hPrev.base, lda: hPrev.stride, packed: packed, beta: 1,
                     c: aStep.base, ldc: aStep.stride)
@@ -195,7 +202,11 @@ public enum LSTMLayer {
             if s > 0 {
                 // Eq. 14, recurrent term: δh⁽ˢ⁻¹⁾ += Σ_θ Rᵀ(δθ⁽ˢ⁾ ⊙ f′_θ); all four gates in one GEMM,
                 // (B, G)·(G, H).
-                if let packed {
+                if let packed, acts.stepGroup.engaged {
+                    acts.stepGroup.gemmPacked(
+                        m: b, n: h, k: g, a: dGates + s * b * g, lda: g, packed: packed, beta: 1,
+                        c: dH + (s - 1) * b * h, ldc: h)
+                } else if let packed {
                     T.gemmPacked(
                         m: b, n: h, k: g, a: dGates + s * b * g, lda: g, packed: packed, beta: 1,
                         c: dH + (s - 1) * b * h, ldc: h)

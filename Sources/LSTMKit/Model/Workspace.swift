@@ -43,6 +43,8 @@ public final class Workspace<T: LSTMScalar>: @unchecked Sendable {
     /// The widest layer's R packed for the per-step GEMMs, shared by all layers (empty when T has
     /// no packed GEMM): `LSTMLayer.packedRCount`.
     let packedR: Buffer<T>
+    /// This workspace's place in the shard workers' step group (`StepGroup`), shared by its layers.
+    let stepGroup: StepGroupSlot
 
     /// What the last forward fed each layer and the output layer (views into the above).
     var layerInputs: [Matrix<T>]
@@ -76,9 +78,12 @@ public final class Workspace<T: LSTMScalar>: @unchecked Sendable {
         x0 = buffer(sizes.x0)
         let packedR = buffer(sizes.packedR)
         self.packedR = packedR
+        let stepGroup = StepGroupSlot()
+        self.stepGroup = stepGroup
         layers = sizes.layers.map {
             LayerActivations(
-                gates: buffer($0.gates), h: buffer($0.h), c: buffer($0.c), tanhC: buffer($0.tanhC), packedR: packedR)
+                gates: buffer($0.gates), h: buffer($0.h), c: buffer($0.c), tanhC: buffer($0.tanhC), packedR: packedR,
+                stepGroup: stepGroup)
         }
         biasSum = sizes.biasSum.map(buffer)
         layerOut = sizes.layerOut.map(buffer)

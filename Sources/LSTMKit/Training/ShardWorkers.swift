@@ -70,6 +70,11 @@ public final class ShardWorkers<T: LSTMScalar>: @unchecked Sendable {
     private let lossSlots: UnsafeMutableBufferPointer<LossSum>
     /// The fixed-order tree over the shard arenas, within and across processes.
     private let reduction: ExactReduction<T>
+    /// The local shards' per-step GEMMs computed together (`StepGroup`), or nil: only when every
+    /// shard of a round has its own worker (W = shards per round > 1), so all of them run at once on distinct
+    /// threads, and the per-step GEMMs run our packed kernel (Float on `lstm avx512`/`avx2`).
+    /// The bits are the same with or without it.
+    public let stepGroup: StepGroup?
 
     /// The shard count used when none is given (the threading rule above): one shard per active
     /// core with at least 16 sequences each, or one shard when the per-step GEMM is large enough
@@ -115,10 +120,11 @@ public final class ShardWorkers<T: LSTMScalar>: @unchecked Sendable {
     ///     `group.partition(shards: S)`); pass the one the data loader uses.
     ///   - rounds: K, the rounds the local shards run in on ⌈local/K⌉ workspaces (gradient
     ///     accumulation; S and `maxBatch` are then the whole K micro-batches').
+    ///   - stepGroupMode: when to share the per-step GEMMs (`StepGroup`; default `StepGroup.mode`).
     public init(
         network: LSTMNetwork<T>, maxBatch: Int, maxSteps: Int, shards: Int? = nil, workers: Int? = nil,
         blasThreads: Int? = nil, group: any ProcessGroup = SingleProcess(), partition: ShardPartition? = nil,
-        rounds: Int = 1
+        rounds: Int = 1, stepGroupMode: StepGroup.Mode = StepGroup.mode
     ) {
         precondition(rounds >= 1, "rounds must be ≥ 1")
         let cores = ProcessInfo.processInfo.activeProcessorCount
@@ -156,6 +162,24 @@ public final class ShardWorkers<T: LSTMScalar>: @unchecked Sendable {
             partition: partition, group: group, plan: plan,
             arenas: shardGradients.map { SharedPointer($0.storage.base) },
             count: shardGradients[0].count)
+        stepGroup =
+            Self.stepGroupFits(
+                localShards: perRound, workers: workerCount, hidden: h, cores: cores, mode: stepGroupMode)
+            ? StepGroup(participants: perRound) : nil
+        for (j, ws) in workspaces.enumerated() {
+            ws.stepGroup.group = stepGroup
+            ws.stepGroup.index = j
+        }
+    }
+
+    /// Whether a step group runs: at least two local shards, one worker each, no more workers than
+    /// cores (they wait for each other every step), our packed GEMM for T, and `mode` (`.auto`: R
+    /// large enough, `StepGroup.Mode`).
+    static func stepGroupFits(localShards: Int, workers: Int, hidden: Int, cores: Int, mode: StepGroup.Mode) -> Bool {
+        let packedR = T.gemmPackedCount(k: hidden, n: 4 * hidden)
+        let wanted = mode == .on || (mode == .auto && packedR >= StepGroup.minPackedRFloats)
+        return wanted && localShards > 1 && workers == localShards && workers <= cores && packedR > 0
+            && T.self == Float.self
     }
 
     deinit { lossSlots.deallocate() }
@@ -213,6 +237,12 @@ public final class ShardWorkers<T: LSTMScalar>: @unchecked Sendable {
         let arenaOf = roundPlan.arenaOfShard
         for (round, first) in stride(from: 0, to: local.count, by: perRound).enumerated() {
             let end = min(first + perRound, local.count)
+            // Lockstep needs every workspace of the group to run the layers: a full round, none
+            // of its shards empty.
+            let together =
+                stepGroup != nil && end - first == perRound
+                && (first..<end).allSatisfy { !shardRows(local.lowerBound + $0, batch: g).isEmpty }
+                && stepGroup!.reset()
             runWorkers(min(w, end - first)) { worker in
                 // Worker `worker` takes the round's shards first + worker, first + worker + W, …;
                 // each shard writes only its own workspace, gradient arena and loss slot.
@@ -224,9 +254,13 @@ public final class ShardWorkers<T: LSTMScalar>: @unchecked Sendable {
                     let rows = (global.lowerBound - base)..<(global.upperBound - base)
                     losses.pointer[j] = LossSum()
                     if rows.isEmpty { continue }
+                    let workspace = self.workspaces[j - first]
+                    let slot = workspace.stepGroup
+                    let entered = together ? self.stepGroup!.enter(j - first, slot: slot) : 0
                     losses.pointer[j] = self.network.lossAndGradient(
-                        params, batch.rows(rows), workspace: self.workspaces[j - first], into: grads,
+                        params, batch.rows(rows), workspace: workspace, into: grads,
                         initialState: initialStates?[s], normalizer: normalizer, dropout: dropout)
+                    if together { self.stepGroup!.leave(j - first, slot: slot, since: entered) }
                 }
             }
             reduction.reduceRound(round, workers: w)

@@ -115,7 +115,7 @@ let package = Package(
                 "LSTMKit", "LSTMData", "HDF5Kit", "CBLAS",
                 .product(name: "ArgumentParser", package: "swift-argument-parser")
             ], path: "Benchmarks/TrainBench",
-            exclude: ["pytorch_train.py"]),
+            exclude: ["pytorch_train.py", "ab.sh"]),
         .executableTarget(
             name: "lstm-data-bench",
             dependencies: ["LSTMKit", "LSTMData", .product(name: "ArgumentParser", package: "swift-argument-parser")],

@@ -92,6 +92,31 @@ for config in seq stream; do
     done
     grep -q "in each of 4 processes" "$config-np4.log" || fail "$config-np4 did not train on 4 processes"
 done
+# The exchange overlaps backpropagation (parallel.overlap, on by default with 2 layers under mpirun):
+# the runs above posted one bucket per layer and the head while the layers below still ran. Off, it
+# is one exchange after backward: the same bits. A deeper stack (3 bidirectional layers, 4 buckets)
+# with overlap on and off, -np 2, 3, 4, against one process.
+grep -q "gradient exchange overlapped with backpropagation (3 buckets)" seq-np2.log || fail "seq-np2 did not overlap"
+sed -e 's/num_layers: 2/num_layers: 3, bidirectional: true/' seq.yaml >deep.yaml
+grep -q "bidirectional" deep.yaml || fail "deep.yaml was not made from seq.yaml"
+sed 's/parallel: {shards: 5}/parallel: {shards: 5, overlap: false}/' seq.yaml >sequential.yaml
+sed 's/parallel: {shards: 5}/parallel: {shards: 5, overlap: false}/' deep.yaml >deep-sequential.yaml
+grep -q "overlap: false" sequential.yaml && grep -q "overlap: false" deep-sequential.yaml || fail "no overlap: false"
+for n in 2 4; do
+    train "seq-np$n-sequential" sequential.yaml "${mpirun[@]}" -np $n
+    grep -q "overlapped" "seq-np$n-sequential.log" && fail "seq-np$n-sequential overlapped with parallel.overlap false"
+    "$python" "$root/scripts/compare-runs.py" --ignore-attr config_text seq-alone "seq-np$n-sequential" \
+        || fail "seq-np$n-sequential differs from seq-alone"
+done
+train deep-alone deep.yaml
+for n in 2 3 4; do
+    train "deep-np$n" deep.yaml "${mpirun[@]}" -np $n
+    grep -q "overlapped with backpropagation (4 buckets)" "deep-np$n.log" || fail "deep-np$n did not overlap"
+    same deep-alone "deep-np$n"
+done
+train deep-np3-sequential deep-sequential.yaml "${mpirun[@]}" -np 3
+"$python" "$root/scripts/compare-runs.py" --ignore-attr config_text deep-alone deep-np3-sequential \
+    || fail "deep-np3-sequential differs from deep-alone"
 # Checkpoints are written by rank 0 only: one set of files, and no rank's output twice.
 [[ $(grep -c "^done:" seq-np4.log) == 1 ]] || fail "the summary was printed by more than rank 0"
 

@@ -411,7 +411,8 @@ public final class TrainingRun {
                     : "")
                 + (reducer.worldSize > 1 ? " in each of \(reducer.worldSize) processes" : "")
                 + (trainer.shardWorkers.overlaps
-                    ? ", gradient exchange overlapped with backpropagation (\(config.model.numLayers + 1) buckets)" : "")
+                    ? ", gradient exchange overlapped with backpropagation (\(config.model.numLayers + 1) buckets)"
+                    : "")
                 + (trainer.shardWorkers.stepGroup.map { ", per-step GEMMs shared by the \($0.participants) workers" }
                     ?? "")
         )

@@ -21,7 +21,8 @@ if [[ -z "${LSTM:-}" ]]; then
     swift build -c release --traits MPI --build-path .build-mpi --product lstm
     LSTM=$root/.build-mpi/release/lstm
 fi
-mpirun=(mpirun --allow-run-as-root --oversubscribe)
+# MPIRUN_ARGS="--bind-to none" (for instance) is passed to mpirun.
+mpirun=(mpirun --allow-run-as-root --oversubscribe ${MPIRUN_ARGS:-})
 work=$(mktemp -d /tmp/lstm-mpi-overlap.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 cd "$work"

@@ -163,7 +163,7 @@ training: {epochs: 2, clip_norm: 1.0}
 validation: {every: 4}
 checkpoint: {every: 4, keep: 100}
 logging: {every: 2, progress: plain}
-parallel: {shards: 5}
+parallel: {shards: 5, overlap: true}
 seed: 7
 YAML
     OPENBLAS_NUM_THREADS=1 "$LSTM" train check.yaml --set checkpoint.dir="$work/alone" >alone.log 2>&1 \
@@ -171,13 +171,14 @@ YAML
     # shellcheck disable=SC2086
     in_host0 $MPIRUN -np "$n" "$LSTM" train check.yaml --set checkpoint.dir="$work/hosts" >hosts.log 2>&1 \
         || { cat hosts.log; echo "FAIL: training across $n namespaces"; exit 1; }
-    grep -q "in each of $n processes" hosts.log || { cat hosts.log; echo "FAIL: not $n processes"; exit 1; }
+    grep -q "in each of $n processes, gradient exchange overlapped" hosts.log \
+        || { cat hosts.log; echo "FAIL: not $n processes with the exchange overlapped"; exit 1; }
     "$python" "$root/scripts/compare-runs.py" alone hosts || { echo "FAIL: $n hosts differ from one process"; exit 1; }
     "$python" - hosts/metrics.jsonl <<'PY'
 import json, sys
 r = [json.loads(l) for l in open(sys.argv[1]) if "exchange_s" in l]
 assert r, "no compute_s/exchange_s/wait_s in metrics.jsonl under MPI"
-print(f"per step (last record): compute {r[-1]['compute_s']*1e3:.1f} ms, exchange {r[-1]['exchange_s']*1e3:.2f} ms, wait {r[-1]['wait_s']*1e3:.2f} ms")
+print(f"per step (last record): compute {r[-1]['compute_s']*1e3:.1f} ms, exchange {r[-1]['exchange_s']*1e3:.2f} ms, wait {r[-1]['wait_s']*1e3:.2f} ms, overlap {r[-1]['overlap']:.3f}")
 PY
     echo "mpi-netns-cluster: $n hosts over TCP give the bits of one process"
     ;;

@@ -281,13 +281,19 @@ public final class TrainingRun {
         optimizer = opt
         baseLearningRate = opt.learningRate
         schedule = try config.schedule.learningRateSchedule()
+        let workers = config.parallel.workers ?? reducer.defaultWorkers(shards: plan.shards)
+        let cores = ProcessInfo.processInfo.activeProcessorCount
+        let overlap =
+            config.parallel.overlap
+            ?? ShardWorkers<Float>.defaultOverlap(
+                layers: config.model.numLayers, workers: workers ?? cores,
+                coresPerProcess: max(1, cores / max(1, reducer.processesOnThisHost)))
         trainer = Trainer(
             network: network, parameters: params, optimizer: opt, maxBatch: plan.globalBatch,
             maxSteps: plan.maxSteps, shards: plan.shards,
-            workers: config.parallel.workers ?? reducer.defaultWorkers(shards: plan.shards),
+            workers: workers,
             clipNorm: config.training.clipNorm, group: reducer, partition: plan.partition,
-            accumulate: plan.accumulate,
-            overlap: config.parallel.overlap ?? ShardWorkers<Float>.defaultOverlap(layers: config.model.numLayers))
+            accumulate: plan.accumulate, overlap: overlap)
         trainer.clipValue = config.training.clipValue
         trainer.nonFinitePolicy = config.training.nanPolicy
         trainer.dropoutSeed = config.seed

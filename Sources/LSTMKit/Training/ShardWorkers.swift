@@ -117,8 +117,13 @@ public final class ShardWorkers<T: LSTMScalar>: @unchecked Sendable {
 
     /// Whether a multi-process run overlaps its gradient exchange with backpropagation when
     /// `parallel.overlap` is not given: with two layers or more (with one, only the head's small
-    /// bucket could be in flight while layer 0 computes).
-    public static func defaultOverlap(layers: Int) -> Bool { layers >= 2 }
+    /// bucket could be in flight while layer 0 computes) and a core of this process's share left
+    /// over by its `workers`. The main thread drives the exchange (MPI's progress, TCP and the
+    /// shared-memory copies are CPU work); on a core that also computes it stretched the exchange
+    /// as much as it hid (docs/results/mpi.md, "Overlap"), so with every core computing it is off.
+    public static func defaultOverlap(layers: Int, workers: Int, coresPerProcess: Int) -> Bool {
+        layers >= 2 && workers < coresPerProcess
+    }
 
     /// FLOPs of one step's recurrent GEMM h⁽ᵗ⁻¹⁾ Rᵀ, (B, H)·(H, 4H).
     static func stepFlops(batch: Int, hidden: Int) -> Int { 2 * batch * hidden * 4 * hidden }

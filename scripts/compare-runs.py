@@ -16,7 +16,7 @@ import sys
 import h5py
 import numpy as np
 
-TIMING = {"wall_time", "wallTime", "tokens_per_s", "compute_s", "exchange_s", "wait_s"}
+TIMING = {"wall_time", "wallTime", "tokens_per_s", "compute_s", "exchange_s", "wait_s", "overlap"}
 # Per-file, not per-run: the checksum list hashes attributes that hold wall time and paths, and the
 # provenance names the run's own files.
 PER_FILE = {"checksums", "run_provenance"}

@@ -16,20 +16,28 @@ Communication per step, P = gradient floats, β = link bandwidth (bytes/s), α =
   ring allreduce (Horovod/DDP, not bitwise reproducible), for reference: 2(N−1)·α + 2·(N−1)/N·4P/β.
 Overlap: "none" adds communication to compute; "overlap" takes max(compute, communication) — the
 bound that overlapping the reduce-scatter with backpropagation (and the weights' all-gather with
-the next forward pass) approaches; not built (an LSTM layer's weight gradients are complete only
-at the end of its backpropagation through time, so a one-layer model overlaps little).
+the next forward pass) approaches. With --overlap-fraction F (the measured `overlap` of
+metrics.jsonl: the fraction of the exchange hidden behind backpropagation, parallel.overlap) the
+"overlap" column is compute / (compute + (1 − F)·communication) instead of that bound.
+--layers L: a stack of L layers (layers above the first take H inputs); the compute time is
+--compute-ms (one layer, H = 512) scaled by FLOPs per token.
 """
 import argparse
 
 I, O, T, B = 128, 128, 100, 64
 
 
-def params(h):
-    return 4 * h * (I + h + 1) + O * (h + 1)
+LAYERS = 1
 
 
-def flops_per_token(h):
-    return 24 * h * (I + h) + 6 * h * O
+def params(h, layers=None):
+    layers = LAYERS if layers is None else layers
+    return 4 * h * (I + h + 1) + (layers - 1) * 4 * h * (2 * h + 1) + O * (h + 1)
+
+
+def flops_per_token(h, layers=None):
+    layers = LAYERS if layers is None else layers
+    return 24 * h * (I + h) + (layers - 1) * 24 * h * (2 * h) + 6 * h * O
 
 
 def allgather_seconds(n, h, beta, alpha, add_ns=1.0, wire_efficiency=1.0, arenas_per_rank=1, stack_factor=1.0):
@@ -80,7 +88,13 @@ def main():
     ap.add_argument("--compute-ms", type=float, help="measured ms per step, one machine, H = 512")
     ap.add_argument("--add-ns", type=float, default=1.0, help="ns per float addition of the tree (memory bound)")
     ap.add_argument("--loopback-gbs", type=float, default=None, help="measured allgather GB/s on this machine")
+    ap.add_argument("--layers", type=int, default=1, help="stacked LSTM layers (the table)")
+    ap.add_argument(
+        "--overlap-fraction", type=float, default=None,
+        help="measured fraction of the exchange hidden behind backpropagation (the table's overlap column)")
     a = ap.parse_args()
+    global LAYERS
+    LAYERS = a.layers
     if a.exchange:
         return exchange_mode(a)
     if a.compute_ms is None:
@@ -93,14 +107,15 @@ def main():
     print("|---|---|---|---|---|---|---|---|---|")
     for h in (512, 1024):
         p = params(h)
-        tc = a.compute_ms / 1e3 * flops_per_token(h) / flops_per_token(512)
+        tc = a.compute_ms / 1e3 * flops_per_token(h) / flops_per_token(512, 1)
         for name, beta, alpha in links:
             for n in (8, 64, 256):
                 ag = (n - 1) * alpha + (n - 1) * 4 * p / beta + (n - 1) * p * a.add_ns * 1e-9
                 rs = reduce_scatter_seconds(n, h, beta, alpha, a.add_ns, stack_factor=a.stack_factor)
 
                 def eff(c):
-                    return f"{tc / (tc + c):.2f} / {tc / max(tc, c):.2f}"
+                    hidden = tc / max(tc, c) if a.overlap_fraction is None else tc / (tc + (1 - a.overlap_fraction) * c)
+                    return f"{tc / (tc + c):.2f} / {hidden:.2f}"
 
                 print(
                     f"| {h} | {4 * p / 1e6:.1f} | {name} | {n} | {tc * 1e3:.0f} | {ag * 1e3:.0f} | {eff(ag)} "

@@ -62,7 +62,7 @@ training: {epochs: 3, clip_norm: 1.0}
 validation: {every: 4}
 checkpoint: {every: 4, keep: 100}
 logging: {every: 2, progress: plain}
-parallel: {shards: 5}
+parallel: {shards: 5, overlap: true}
 seed: 7
 YAML
 # Generate once, so every run reads the same file.
@@ -80,7 +80,7 @@ training: {epochs: 3}
 validation: {every: 10}
 checkpoint: {every: 5, keep: 100}
 logging: {every: 5, progress: plain}
-parallel: {shards: 4}
+parallel: {shards: 4, overlap: true}
 seed: 5
 YAML
 
@@ -92,6 +92,31 @@ for config in seq stream; do
     done
     grep -q "in each of 4 processes" "$config-np4.log" || fail "$config-np4 did not train on 4 processes"
 done
+# The exchange overlaps backpropagation (parallel.overlap: true in seq.yaml and stream.yaml, so in
+# every run above and below made from them): one bucket per layer and the head posted while the
+# layers below still ran. Off, it is one exchange after backward: the same bits. A deeper stack (3 bidirectional layers, 4 buckets)
+# with overlap on and off, -np 2, 3, 4, against one process.
+grep -q "gradient exchange overlapped with backpropagation (3 buckets)" seq-np2.log || fail "seq-np2 did not overlap"
+sed -e 's/num_layers: 2/num_layers: 3, bidirectional: true/' seq.yaml >deep.yaml
+grep -q "bidirectional" deep.yaml || fail "deep.yaml was not made from seq.yaml"
+sed 's/overlap: true}/overlap: false}/' seq.yaml >sequential.yaml
+sed 's/overlap: true}/overlap: false}/' deep.yaml >deep-sequential.yaml
+grep -q "overlap: false" sequential.yaml && grep -q "overlap: false" deep-sequential.yaml || fail "no overlap: false"
+for n in 2 4; do
+    train "seq-np$n-sequential" sequential.yaml "${mpirun[@]}" -np $n
+    grep -q "overlapped" "seq-np$n-sequential.log" && fail "seq-np$n-sequential overlapped with parallel.overlap false"
+    "$python" "$root/scripts/compare-runs.py" --ignore-attr config_text seq-alone "seq-np$n-sequential" \
+        || fail "seq-np$n-sequential differs from seq-alone"
+done
+train deep-alone deep.yaml
+for n in 2 3 4; do
+    train "deep-np$n" deep.yaml "${mpirun[@]}" -np $n
+    grep -q "overlapped with backpropagation (4 buckets)" "deep-np$n.log" || fail "deep-np$n did not overlap"
+    same deep-alone "deep-np$n"
+done
+train deep-np3-sequential deep-sequential.yaml "${mpirun[@]}" -np 3
+"$python" "$root/scripts/compare-runs.py" --ignore-attr config_text deep-alone deep-np3-sequential \
+    || fail "deep-np3-sequential differs from deep-alone"
 # Checkpoints are written by rank 0 only: one set of files, and no rank's output twice.
 [[ $(grep -c "^done:" seq-np4.log) == 1 ]] || fail "the summary was printed by more than rank 0"
 
@@ -99,9 +124,9 @@ done
 # shards each (6 shards in all) under -np 2 (3 shards per rank, in 2 rounds) and -np 3 (2 per rank, in
 # 2 rounds of 1) give the bits of one process training minibatches of 12 in 6 shards. Validation is
 # off: it reads micro-batches, so its val_loss may differ in the last bits from minibatches of 12.
-sed -e 's/parallel: {shards: 5}/parallel: {shards: 6}/' -e 's/^  batch_size: 12$/  batch_size: 12\n  val_split: none/' \
+sed -e 's/parallel: {shards: 5, overlap: true}/parallel: {shards: 6, overlap: true}/' -e 's/^  batch_size: 12$/  batch_size: 12\n  val_split: none/' \
     seq.yaml >acc-base.yaml
-sed -e 's/parallel: {shards: 6}/parallel: {shards: 3}/' -e 's/batch_size: 12/batch_size: 6/' \
+sed -e 's/parallel: {shards: 6, overlap: true}/parallel: {shards: 3, overlap: true}/' -e 's/batch_size: 12/batch_size: 6/' \
     -e 's/training: {epochs: 3, clip_norm: 1.0}/training: {epochs: 3, clip_norm: 1.0, accumulate: 2}/' acc-base.yaml >acc.yaml
 grep -q "accumulate: 2" acc.yaml && grep -q "val_split: none" acc.yaml || fail "acc.yaml was not made from seq.yaml"
 train acc-base acc-base.yaml

@@ -52,6 +52,15 @@
         /// Seconds the ranks other than 0 wait beyond the timeout, so rank 0, which knows who is
         /// missing, reports first.
         static let graceSeconds = 10.0
+        /// The overlapped exchange's requests (`postAllToAll`, one per gradient bucket: at most
+        /// one per layer and the head), MPI_REQUEST_NULL when done, and MPI_Testsome's indices.
+        private static let exchangeSlots = SizeBounds.numLayers + 1
+        private let exchangeRequests: UnsafeMutablePointer<MPI_Request?>
+        private let exchangeIndices: UnsafeMutablePointer<Int32>
+        private var exchangesPosted = 0
+        private var exchangesInFlight = 0
+        /// When the in-flight time was last accounted (`accountExchanges`).
+        private var exchangeClock: UInt64 = 0
 
         /// Whether this process was started by mpirun or a launcher MPI can join (PMIx, PMI; see
         /// `LaunchEnvironment`); only then is MPI initialised, so the MPI build runs alone as usual.
@@ -79,6 +88,10 @@
             pingRequests.initialize(repeating: nil, count: max(2, Int(n)))
             pingBytes = .allocate(capacity: max(2, Int(n)))
             pingBytes.initialize(repeating: 0, count: max(2, Int(n)))
+            exchangeRequests = .allocate(capacity: Self.exchangeSlots)
+            exchangeRequests.initialize(repeating: cmpi_request_null(), count: Self.exchangeSlots)
+            exchangeIndices = .allocate(capacity: Self.exchangeSlots)
+            exchangeIndices.initialize(repeating: 0, count: Self.exchangeSlots)
             switch LaunchEnvironment.collectiveTimeout() {
             case .success(let t): collectiveTimeout = t
             case .failure(let e):
@@ -127,6 +140,8 @@
             arrivalBytes.deallocate()
             pingRequests.deallocate()
             pingBytes.deallocate()
+            exchangeRequests.deallocate()
+            exchangeIndices.deallocate()
         }
 
         private static func now() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
@@ -204,6 +219,21 @@
             }
         }
 
+        /// Ends the job when a collective every rank reached did not complete within `limit`.
+        /// Rank 0 pings the others and names the silent ones; another rank gets here only if rank
+        /// 0, which would have ended the job `graceSeconds` earlier, did not.
+        private func abortIncomplete(_ what: String, limit: Double?) -> Never {
+            let silent = rank == 0 ? (worldSize > 1 ? silentRanks() : []) : [0]
+            abort(
+                "\(what) did not complete within \(seconds(limit)) after every rank arrived "
+                    + "(\(LaunchEnvironment.timeoutVariable)): "
+                    + (silent.isEmpty
+                        ? "a rank stopped or a link is down"
+                        : "\(silent.count == 1 ? "rank" : "ranks") \(silent.map(String.init).joined(separator: ", ")) "
+                            + "did not answer (stopped, hung or unreachable)"),
+                code: 1)
+        }
+
         /// Runs one collective: every rank arrives (timed as wait), then `start` begins the
         /// non-blocking operation, which is polled to completion (timed as exchange). Every MPI
         /// collective of the group goes through here, so each is bounded by the timeout.
@@ -215,22 +245,71 @@
             let rc = start(&request)
             if rc != cmpi_success() { abort("\(what) failed (MPI error \(rc))", code: 1) }
             let limit = rank == 0 ? collectiveTimeout : collectiveTimeout.map { $0 + Self.graceSeconds }
-            if !poll(limit: limit, { test(&request, what) }) {
-                // Rank 0 pings the others; another rank gets here only if rank 0, which would
-                // have ended the job `graceSeconds` earlier, did not.
-                let silent = rank == 0 ? (worldSize > 1 ? silentRanks() : []) : [0]
-                abort(
-                    "\(what) did not complete within \(seconds(limit)) after every rank arrived "
-                        + "(\(LaunchEnvironment.timeoutVariable)): "
-                        + (silent.isEmpty
-                            ? "a rank stopped or a link is down"
-                            : "\(silent.count == 1 ? "rank" : "ranks") \(silent.map(String.init).joined(separator: ", ")) "
-                                + "did not answer (stopped, hung or unreachable)"),
-                    code: 1)
-            }
+            if !poll(limit: limit, { test(&request, what) }) { abortIncomplete(what, limit: limit) }
             let t2 = Self.now()
             collectiveTiming.waitSeconds += Double(t1 - t0) / 1e9
             collectiveTiming.exchangeSeconds += Double(t2 - t1) / 1e9
+        }
+
+        // MARK: The overlapped gradient exchange (one MPI_Ialltoallv per bucket)
+
+        /// Adds the time since the last call to the exchange time when a post was in flight (and
+        /// to the overlapped time when the shards were computing).
+        private func accountExchanges(computing: Bool) {
+            let t = Self.now()
+            if exchangesInFlight > 0 {
+                let dt = Double(t - exchangeClock) / 1e9
+                collectiveTiming.exchangeSeconds += dt
+                if computing { collectiveTiming.overlappedSeconds += dt }
+            }
+            exchangeClock = t
+        }
+
+        public func postAllToAll(
+            slot: Int, send: UnsafeRawPointer, sendCounts: UnsafePointer<Int32>, sendOffsets: UnsafePointer<Int32>,
+            receive: UnsafeMutableRawPointer, receiveCounts: UnsafePointer<Int32>, receiveOffsets: UnsafePointer<Int32>
+        ) {
+            precondition(slot < Self.exchangeSlots, "exchange slot \(slot) of \(Self.exchangeSlots)")
+            accountExchanges(computing: true)
+            let rc = MPI_Ialltoallv(
+                send, sendCounts, sendOffsets, cmpi_byte(), receive, receiveCounts, receiveOffsets, cmpi_byte(),
+                cmpi_comm_world(), exchangeRequests + slot)
+            if rc != cmpi_success() {
+                abort("posting gradient bucket \(slot) (MPI_Ialltoallv) failed (MPI error \(rc))", code: 1)
+            }
+            exchangesPosted = max(exchangesPosted, slot + 1)
+            exchangesInFlight += 1
+        }
+
+        public func progressExchanges(computing: Bool) {
+            accountExchanges(computing: computing)
+            answerPing()
+            guard exchangesInFlight > 0 else { return }
+            var done: Int32 = 0
+            let rc = MPI_Testsome(
+                Int32(exchangesPosted), exchangeRequests, &done, exchangeIndices, cmpi_statuses_ignore())
+            if rc != cmpi_success() { abort("the gradient exchange (MPI_Testsome) failed (MPI error \(rc))", code: 1) }
+            if done != cmpi_undefined() { exchangesInFlight -= Int(done) }
+        }
+
+        public func arriveForExchanges(_ what: String) {
+            accountExchanges(computing: false)
+            let t0 = Self.now()
+            arrive(what)
+            let t1 = Self.now()
+            collectiveTiming.waitSeconds += Double(t1 - t0) / 1e9
+            exchangeClock = t1  // the arrival is wait, not exchange
+        }
+
+        public func completeExchanges(_ what: String) {
+            let limit = rank == 0 ? collectiveTimeout : collectiveTimeout.map { $0 + Self.graceSeconds }
+            let done = poll(limit: limit) {
+                progressExchanges(computing: false)
+                return exchangesInFlight == 0
+            }
+            if !done { abortIncomplete(what, limit: limit) }
+            accountExchanges(computing: false)
+            exchangesPosted = 0
         }
 
         public func allGather(

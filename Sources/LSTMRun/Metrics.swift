@@ -28,6 +28,10 @@ public struct MetricsRecord: Codable, Sendable, Equatable {
     public var computeSeconds: Double?
     public var exchangeSeconds: Double?
     public var waitSeconds: Double?
+    /// Under MPI: the fraction of `exchangeSeconds` during which a gradient bucket was in flight
+    /// while this rank's shards still computed backward (`parallel.overlap`; 0 without it).
+    /// `computeSeconds` includes that hidden time.
+    public var overlap: Double?
     public var wallTime: Double
     public var skippedSteps: Int?
 
@@ -45,6 +49,7 @@ public struct MetricsRecord: Codable, Sendable, Equatable {
         case computeSeconds = "compute_s"
         case exchangeSeconds = "exchange_s"
         case waitSeconds = "wait_s"
+        case overlap
         case wallTime = "wall_time"
         case skippedSteps = "skipped_steps"
     }

@@ -132,6 +132,9 @@ public struct RunConfig: Sendable, Equatable {
     public struct Parallel: Sendable, Equatable {
         public var shards: Int?
         public var workers: Int?
+        /// Overlap the gradient exchange with backpropagation under mpirun (nil: the default,
+        /// `ShardWorkers.defaultOverlap`).
+        public var overlap: Bool?
     }
 
     public var model = Model()
@@ -421,6 +424,7 @@ extension RunConfig {
         var parallel = Parallel()
         parallel.shards = try p.int("shards", min: 1, max: SizeBounds.shards)
         parallel.workers = try p.int("workers", min: 1, max: SizeBounds.shards)
+        parallel.overlap = try p.bool("overlap")
         try p.rejectUnknownKeys()
 
         let seed = UInt64(try r.int("seed", default: 1, min: 0))

@@ -281,12 +281,19 @@ public final class TrainingRun {
         optimizer = opt
         baseLearningRate = opt.learningRate
         schedule = try config.schedule.learningRateSchedule()
+        let workers = config.parallel.workers ?? reducer.defaultWorkers(shards: plan.shards)
+        let cores = ProcessInfo.processInfo.activeProcessorCount
+        let overlap =
+            config.parallel.overlap
+            ?? ShardWorkers<Float>.defaultOverlap(
+                layers: config.model.numLayers, workers: workers ?? cores,
+                coresPerProcess: max(1, cores / max(1, reducer.processesOnThisHost)))
         trainer = Trainer(
             network: network, parameters: params, optimizer: opt, maxBatch: plan.globalBatch,
             maxSteps: plan.maxSteps, shards: plan.shards,
-            workers: config.parallel.workers ?? reducer.defaultWorkers(shards: plan.shards),
+            workers: workers,
             clipNorm: config.training.clipNorm, group: reducer, partition: plan.partition,
-            accumulate: plan.accumulate)
+            accumulate: plan.accumulate, overlap: overlap)
         trainer.clipValue = config.training.clipValue
         trainer.nonFinitePolicy = config.training.nanPolicy
         trainer.dropoutSeed = config.seed
@@ -409,6 +416,9 @@ public final class TrainingRun {
                     ? " in \(plan.accumulate) rounds of \(config.data.batchSize) sequences (minibatch \(plan.globalBatch))"
                     : "")
                 + (reducer.worldSize > 1 ? " in each of \(reducer.worldSize) processes" : "")
+                + (trainer.shardWorkers.overlaps
+                    ? ", gradient exchange overlapped with backpropagation (\(config.model.numLayers + 1) buckets)"
+                    : "")
                 + (trainer.shardWorkers.stepGroup.map { ", per-step GEMMs shared by the \($0.participants) workers" }
                     ?? "")
         )
@@ -465,6 +475,7 @@ public final class TrainingRun {
                 let after = timer.collectiveTiming
                 collectiveSinceLog.waitSeconds += after.waitSeconds - before.waitSeconds
                 collectiveSinceLog.exchangeSeconds += after.exchangeSeconds - before.exchangeSeconds
+                collectiveSinceLog.overlappedSeconds += after.overlappedSeconds - before.overlappedSeconds
             }
             stepsSinceLog += 1
             onStep?(report)
@@ -484,8 +495,10 @@ public final class TrainingRun {
                     timer == nil
                     ? nil
                     : (
-                        compute: (timeSinceLog - c.waitSeconds - c.exchangeSeconds) / n,
-                        exchange: c.exchangeSeconds / n, wait: c.waitSeconds / n
+                        // Exchange hidden behind backpropagation (`parallel.overlap`) is compute time too.
+                        compute: (timeSinceLog - c.waitSeconds - c.exchangeSeconds + c.overlappedSeconds) / n,
+                        exchange: c.exchangeSeconds / n, wait: c.waitSeconds / n,
+                        overlap: c.exchangeSeconds > 0 ? c.overlappedSeconds / c.exchangeSeconds : 0
                     )
                 try logTrain(lr: lr, tokensPerSecond: tps, eta: eta, wallStart: startWall, collectives: perStep)
                 tokensSinceLog = 0
@@ -656,7 +669,7 @@ public final class TrainingRun {
     /// same figures under the same names, to the console).
     func logTrain(
         lr: Double, tokensPerSecond: Double, eta: Double?, wallStart: Double,
-        collectives: (compute: Double, exchange: Double, wait: Double)? = nil
+        collectives: (compute: Double, exchange: Double, wait: Double, overlap: Double)? = nil
     ) throws {
         var r = MetricsRecord(
             step: trainer.step, epoch: epochsTrained, wallTime: Date().timeIntervalSince1970 - wallStart)
@@ -668,6 +681,7 @@ public final class TrainingRun {
         r.computeSeconds = collectives?.compute
         r.exchangeSeconds = collectives?.exchange
         r.waitSeconds = collectives?.wait
+        r.overlap = collectives?.overlap
         r.skippedSteps = trainer.skippedSteps
         let averaged = state.trainLossCount
         state.trainLossSum = 0

@@ -87,7 +87,7 @@ final class MultiProcessReductionTests: XCTestCase {
     /// that all ranks ended with the same weights.
     func train(
         ranks n: Int, shards s: Int, carry: Bool = false, steps: Int = 6, sgd: Bool = false,
-        clipNorm: Double? = 0.05
+        clipNorm: Double? = 0.05, overlap: Bool = false
     ) throws -> (
         weights: [Float], losses: [[Double]], carried: [[LSTMState<Float>?]], norms: [[Double]],
         state: [String: [Float]]
@@ -124,7 +124,8 @@ final class MultiProcessReductionTests: XCTestCase {
             XCTAssertTrue(optimizer.stateBuffers.allSatisfy { $0.buffer.count == (slice?.count ?? params.count) })
             let trainer = Trainer(
                 network: net, parameters: params, optimizer: optimizer, maxBatch: 13, maxSteps: 5, shards: s,
-                workers: 2, clipNorm: clipNorm, group: group[r])
+                workers: 2, clipNorm: clipNorm, group: group[r], overlap: overlap)
+            XCTAssertEqual(trainer.shardWorkers.overlaps, overlap && n > 1)
             trainer.dropoutSeed = 11
             trainer.carriesState = carry
             var mine: [Double] = []
@@ -174,6 +175,41 @@ final class MultiProcessReductionTests: XCTestCase {
                         "\(name) gathered from \(n) slices: S = \(s)")
                 }
             }
+        }
+    }
+
+    func testExchangeOverlappedWithBackpropagationGivesOneProcessBitsForAnyRankCount() throws {
+        for s in [4, 5] {
+            let one = try train(ranks: 1, shards: s)
+            for n in [2, 3, 4] where n <= s {
+                let many = try train(ranks: n, shards: s, overlap: true)
+                XCTAssertEqual(many.weights.map(\.bitPattern), one.weights.map(\.bitPattern), "S = \(s), N = \(n)")
+                for r in 0..<n {
+                    XCTAssertEqual(many.losses[r], one.losses[0], "losses of rank \(r), S \(s), N \(n)")
+                    XCTAssertEqual(
+                        many.norms[r].map(\.bitPattern), one.norms[0].map(\.bitPattern), "norms of rank \(r), N \(n)")
+                }
+                XCTAssertEqual(
+                    many.state["exp_avg_sq"]?.map(\.bitPattern), one.state["exp_avg_sq"]?.map(\.bitPattern),
+                    "S = \(s), N = \(n)")
+            }
+        }
+    }
+
+    func testGradientBucketsAreTheParameterGroupsInBackwardOrderCoveringTheArena() throws {
+        for bidirectional in [false, true] {
+            let config = tinyConfig(
+                input: .tokens(vocabulary: 7, embedding: 3), hidden: 5, layers: 3, bidirectional: bidirectional)
+            let layout = ParameterLayout(config)
+            let buckets = GradientBuckets(config).ranges
+            XCTAssertEqual(buckets.count, 4)
+            // Backward finishes the head first, then layer 2, layer 1, and layer 0 with the embedding:
+            // together a growing suffix of the arena, ending at its start.
+            XCTAssertEqual(buckets[0], layout.entry("head.weight")!.offset..<layout.count)
+            XCTAssertEqual(buckets[1].lowerBound, layout.entry("lstm.weight_ih_l2")!.offset)
+            XCTAssertEqual(buckets[2].lowerBound, layout.entry("lstm.weight_ih_l1")!.offset)
+            XCTAssertEqual(buckets[3], 0..<layout.entry("lstm.weight_ih_l1")!.offset)
+            for b in 1..<buckets.count { XCTAssertEqual(buckets[b].upperBound, buckets[b - 1].lowerBound) }
         }
     }
 

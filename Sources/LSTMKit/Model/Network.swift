@@ -161,6 +161,7 @@ public struct LSTMNetwork<T: LSTMScalar>: Sendable {
         OutputLayer.backward(
             weight: params.headWeight, gradWeight: grads.headWeight, gradBias: grads.headBias,
             h: ws.headInput, dz: dz, dH: dHead)
+        ws.bucketReadiness?.finished(0)  // the head's gradient is final (GradientBuckets)
         if ws.dropoutActive { multiply(dHead, by: ws.dropMask[config.numLayers]!) }
         if config.head == .last {  // scatter back to the steps the head read
             ws.dOutA.base.update(repeating: 0, count: t * b * dh)
@@ -199,6 +200,7 @@ public struct LSTMNetwork<T: LSTMScalar>: Sendable {
                 multiply(Matrix(dNext.base, rows: t * b, cols: x.cols), by: ws.dropMask[k]!)
             }
             swap(&dOut, &dNext)
+            if k > 0 { ws.bucketReadiness?.finished(GradientBuckets.afterLayer(k, layers: config.numLayers)) }
         }
         ws.inputGradientBuffer = needInputGrad ? dOut : nil  // δx₀, time-major
 
@@ -213,6 +215,7 @@ public struct LSTMNetwork<T: LSTMScalar>: Sendable {
                 }
             }
         }
+        ws.bucketReadiness?.finished(config.numLayers)  // layer 0 and the embedding
     }
 
     /// Forward (with dropout when given), then backward into `grads`; returns the summed loss.

@@ -45,6 +45,9 @@ public final class Workspace<T: LSTMScalar>: @unchecked Sendable {
     let packedR: Buffer<T>
     /// This workspace's place in the shard workers' step group (`StepGroup`), shared by its layers.
     let stepGroup: StepGroupSlot
+    /// Told after each gradient bucket's backward (`GradientBuckets`), when the shard workers
+    /// overlap the exchange with backpropagation; nil otherwise.
+    var bucketReadiness: BucketReadiness?
 
     /// What the last forward fed each layer and the output layer (views into the above).
     var layerInputs: [Matrix<T>]

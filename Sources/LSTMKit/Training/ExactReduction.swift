@@ -201,23 +201,135 @@ final class ExactReduction<T: LSTMScalar>: @unchecked Sendable {
     let plan: RoundPlan
     private let exchange: Exchange?
 
-    init(partition: ShardPartition, group: any ProcessGroup, plan: RoundPlan, arenas: [SharedPointer<T>], count: Int) {
+    /// With `buckets`: the overlapped exchange's buffers (one MPI_Ialltoallv per bucket).
+    private let bucketExchange: BucketExchange?
+
+    init(
+        partition: ShardPartition, group: any ProcessGroup, plan: RoundPlan, arenas: [SharedPointer<T>], count: Int,
+        buckets: GradientBuckets? = nil
+    ) {
         precondition(arenas.count == plan.arenas, "\(arenas.count) arenas for a plan of \(plan.arenas)")
         self.partition = partition
         self.group = group
         self.plan = plan
         arenaPointers = arenas
         self.count = count
+        let multi = partition.worldSize > 1
         exchange =
-            partition.worldSize > 1
+            multi && buckets == nil
             ? Exchange(partition: partition, parameters: count, scalarSize: MemoryLayout<T>.stride) : nil
+        bucketExchange =
+            multi
+            ? buckets.map {
+                BucketExchange(partition: partition, buckets: $0, parameters: count, scalarSize: MemoryLayout<T>.stride)
+            } : nil
+    }
+
+    /// Whether the exchange runs per bucket, overlapped with backpropagation.
+    var overlaps: Bool { bucketExchange != nil }
+
+    /// The additions `plan` allows once round `round` is computed, on the arena range `range`
+    /// only (a bucket final on every local shard of the round; called by the worker that made it
+    /// final while the others compute). Elementwise, so the bits are those of `reduceRound`.
+    func reduceRound(_ round: Int, range: Range<Int>) {
+        let adds = plan.additionsAfterRound[round]
+        var a = 0
+        while a < adds.count {
+            let dst = arenaPointers[adds[a]].pointer
+            let src = arenaPointers[adds[a + 1]].pointer
+            for k in range { dst[k] += src[k] }
+            a += 2
+        }
+    }
+
+    /// Packs bucket `b` of this rank's subtree sums (each destination's slice of it) and posts its
+    /// exchange (main thread; the bucket is final and reduced locally). The last bucket carries the
+    /// shard losses and is posted by `finishOverlapped`.
+    func postBucket(_ b: Int) {
+        let x = bucketExchange!
+        let local = partition.localShards
+        let scalar = MemoryLayout<T>.stride
+        let bucket = x.buckets.ranges[b]
+        for d in 0..<partition.worldSize {
+            let slice = x.slices.range(d)
+            let piece = bucket.clamped(to: slice)
+            guard !piece.isEmpty else { continue }
+            let out = x.send + Int(x.sendOffsets[b * x.n + d]) + x.headBytes(b, shards: local.count)
+            for (k, root) in x.roots[partition.rank].enumerated() {
+                (out + k * piece.count * scalar).copyMemory(
+                    from: arenaPointers[plan.arenaOfShard[root - local.lowerBound]].pointer + piece.lowerBound,
+                    byteCount: piece.count * scalar)
+            }
+        }
+        group.postAllToAll(
+            slot: b, send: x.send, sendCounts: x.sendCounts + b * x.n, sendOffsets: x.sendOffsets + b * x.n,
+            receive: x.receive, receiveCounts: x.receiveCounts + b * x.n, receiveOffsets: x.receiveOffsets + b * x.n)
+    }
+
+    /// After the overlapped round (every bucket but the last posted): waits for every rank, posts
+    /// the last bucket with the shard losses, completes the exchange, finishes the global tree on
+    /// each bucket's piece of this rank's slice in the global order (the bits of `reduce`), and
+    /// folds the shard losses in shard order.
+    func finishOverlapped(losses lossSlots: UnsafeMutableBufferPointer<LossSum>, workers: Int) -> LossSum {
+        let x = bucketExchange!
+        let local = partition.localShards
+        let last = x.buckets.ranges.count - 1
+        group.arriveForExchanges("the gradient exchange (MPI_Ialltoallv per bucket)")
+        for d in 0..<partition.worldSize {
+            let out = x.send + Int(x.sendOffsets[last * x.n + d])
+            let sums = out.assumingMemoryBound(to: Double.self)
+            let counts = (out + 8 * local.count).assumingMemoryBound(to: Int64.self)
+            for j in 0..<local.count {
+                sums[j] = lossSlots[j].sum
+                counts[j] = Int64(lossSlots[j].count)
+            }
+        }
+        postBucket(last)
+        group.completeExchanges("the gradient exchange (MPI_Ialltoallv per bucket)")
+        let mine = x.slices.range(partition.rank)
+        let target = arenaPointers[plan.arenaOfShard[0]].pointer
+        let shared = SharedPointer(x.receive.assumingMemoryBound(to: UInt8.self))
+        for b in 0...last {
+            let bucket = x.buckets.ranges[b]
+            let piece = bucket.clamped(to: mine)
+            guard !piece.isEmpty else { continue }
+            let n = piece.count
+            let adds = x.finishing[b]
+            let slices = min(workers, max(1, n / 4096))
+            runWorkers(slices) { slice in
+                let buffer = UnsafeMutableRawPointer(shared.pointer)
+                let lo = slice * n / slices
+                let hi = (slice + 1) * n / slices
+                var a = 0
+                while a < adds.count {
+                    let dst = (buffer + adds[a]).assumingMemoryBound(to: T.self)
+                    let src = (buffer + adds[a + 1]).assumingMemoryBound(to: T.self)
+                    for k in lo..<hi { dst[k] += src[k] }
+                    a += 2
+                }
+            }
+            (target + piece.lowerBound).update(
+                from: (x.receive + x.rootOffset[b]).assumingMemoryBound(to: T.self), count: n)
+        }
+        var total = LossSum()
+        for r in 0..<partition.worldSize {
+            let shards = partition.block(r).count
+            let at = x.receive + Int(x.receiveOffsets[last * x.n + r])
+            let s = at.assumingMemoryBound(to: Double.self)
+            let c = (at + 8 * shards).assumingMemoryBound(to: Int64.self)
+            for j in 0..<shards { total = total + LossSum(sum: s[j], count: Int(c[j])) }
+        }
+        return total
     }
 
     /// After the last round: (across processes, reduces everyone's subtree sums into this rank's
     /// slice of) the first local shard's arena, and folds the shard losses in shard order; returns
     /// the whole minibatch's loss.
     func reduce(losses: UnsafeMutableBufferPointer<LossSum>, workers: Int) -> LossSum {
-        guard let exchange else { return losses.reduce(LossSum(), +) }  // shard order: deterministic
+        guard let exchange else {
+            precondition(bucketExchange == nil, "the overlapped exchange ends in finishOverlapped")
+            return losses.reduce(LossSum(), +)  // shard order: deterministic
+        }
         return reduceAcrossProcesses(exchange, losses: losses, workers: workers)
     }
 
@@ -409,5 +521,100 @@ final class Exchange: @unchecked Sendable {
     deinit {
         send.deallocate()
         receive.deallocate()
+    }
+}
+
+/// The overlapped exchange's buffers: one region per bucket b and destination d (send) or source r
+/// (receive). Send, for (b, d): this rank's shard losses (Double sums, Int64 counts; last bucket
+/// only), then one piece per subtree of this rank: its sums on bucket b ∩ slice d. Receive, for
+/// (b, r): r's shard losses (last bucket only), then one piece per subtree of r on b ∩ this rank's
+/// slice. So every element meets the same finishing additions, on the same operands, as with the
+/// one-shot `Exchange`. Counts and offsets are bytes from the buffer starts, per bucket N of each.
+final class BucketExchange: @unchecked Sendable {
+    let buckets: GradientBuckets
+    let slices: ArenaSlices
+    let n: Int
+    let roots: [[Int]]
+    let send: UnsafeMutableRawPointer
+    let receive: UnsafeMutableRawPointer
+    let sendCounts: UnsafeMutablePointer<Int32>
+    let sendOffsets: UnsafeMutablePointer<Int32>
+    let receiveCounts: UnsafeMutablePointer<Int32>
+    let receiveOffsets: UnsafeMutablePointer<Int32>
+    /// Per bucket: byte offsets in `receive` (dst, src) of the finishing additions, flattened.
+    let finishing: [[Int]]
+    /// Per bucket: byte offset in `receive` of shard 0's piece, which ends holding the gradient.
+    let rootOffset: [Int]
+
+    /// Bytes of the shard-loss header in bucket b's region for a rank of `shards` shards.
+    func headBytes(_ b: Int, shards: Int) -> Int { b == buckets.ranges.count - 1 ? 16 * shards : 0 }
+
+    init(partition: ShardPartition, buckets: GradientBuckets, parameters: Int, scalarSize: Int) {
+        let n = partition.worldSize
+        let me = partition.rank
+        self.n = n
+        self.buckets = buckets
+        let slices = ArenaSlices(count: parameters, worldSize: n)
+        self.slices = slices
+        let roots = (0..<n).map { partition.nodes(rank: $0).map(\.lowerBound) }
+        self.roots = roots
+        let nb = buckets.ranges.count
+        func padded(_ x: Int) -> Int { (x + 15) / 16 * 16 }
+        func overlap(_ a: Range<Int>, _ b: Range<Int>) -> Int { a.clamped(to: b).count }
+        var sc: [Int] = []
+        var so: [Int] = []
+        var rc: [Int] = []
+        var ro: [Int] = []
+        var finishing: [[Int]] = []
+        var rootOffset: [Int] = []
+        var sendAt = 0
+        var receiveAt = 0
+        let finishingPairs = partition.finishingAdditions()
+        for b in 0..<nb {
+            let bucket = buckets.ranges[b]
+            let isLast = b == nb - 1
+            for d in 0..<n {
+                let size =
+                    (isLast ? 16 * partition.block(me).count : 0)
+                    + roots[me].count * overlap(bucket, slices.range(d)) * scalarSize
+                so.append(sendAt)
+                sc.append(size)
+                sendAt += padded(size)
+            }
+            let mine = overlap(bucket, slices.range(me)) * scalarSize
+            var pieceOffset: [Int: Int] = [:]
+            for r in 0..<n {
+                let head = isLast ? 16 * partition.block(r).count : 0
+                for (k, root) in roots[r].enumerated() { pieceOffset[root] = receiveAt + head + k * mine }
+                let size = head + roots[r].count * mine
+                ro.append(receiveAt)
+                rc.append(size)
+                receiveAt += padded(size)
+            }
+            finishing.append(finishingPairs.flatMap { [pieceOffset[$0.0]!, pieceOffset[$0.1]!] })
+            rootOffset.append(pieceOffset[0]!)
+        }
+        precondition(
+            max(sendAt, receiveAt) <= Int(Int32.max),
+            "the gradient exchange (\(max(sendAt, receiveAt)) bytes) exceeds 2 GiB")
+        send = .allocate(byteCount: max(sendAt, 16), alignment: 16)
+        receive = .allocate(byteCount: max(receiveAt, 16), alignment: 16)
+        func pointer(_ values: [Int]) -> UnsafeMutablePointer<Int32> {
+            let p = UnsafeMutablePointer<Int32>.allocate(capacity: max(1, values.count))
+            for (i, v) in values.enumerated() { p[i] = Int32(v) }
+            return p
+        }
+        sendCounts = pointer(sc)
+        sendOffsets = pointer(so)
+        receiveCounts = pointer(rc)
+        receiveOffsets = pointer(ro)
+        self.finishing = finishing
+        self.rootOffset = rootOffset
+    }
+
+    deinit {
+        send.deallocate()
+        receive.deallocate()
+        for p in [sendCounts, sendOffsets, receiveCounts, receiveOffsets] { p.deallocate() }
     }
 }

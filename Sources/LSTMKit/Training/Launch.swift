@@ -105,12 +105,18 @@ public struct LaunchError: Error, CustomStringConvertible, Sendable, Equatable {
 
 /// Seconds a process has spent in collectives since it started: `wait`, blocked until the slowest
 /// rank arrived, and `exchange`, moving and combining data once all had.
+///
+/// `overlappedSeconds` is the part of `exchangeSeconds` during which a gradient bucket was in
+/// flight while this process's shards still computed backward (`parallel.overlap`): exchange time
+/// hidden behind compute, so the step took `wait + exchange − overlapped` seconds outside compute.
 public struct CollectiveTiming: Sendable, Equatable {
     public var waitSeconds = 0.0
     public var exchangeSeconds = 0.0
-    public init(waitSeconds: Double = 0, exchangeSeconds: Double = 0) {
+    public var overlappedSeconds = 0.0
+    public init(waitSeconds: Double = 0, exchangeSeconds: Double = 0, overlappedSeconds: Double = 0) {
         self.waitSeconds = waitSeconds
         self.exchangeSeconds = exchangeSeconds
+        self.overlappedSeconds = overlappedSeconds
     }
 }
 

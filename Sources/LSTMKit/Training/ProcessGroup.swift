@@ -26,6 +26,26 @@ public protocol ProcessGroup: AnyObject, Sendable {
         receiveOffsets: UnsafeBufferPointer<Int32>)
     /// Element-wise sums of integers across ranks, in place (exact in any order).
     func sum(_ values: UnsafeMutableBufferPointer<Int64>)
+
+    // The overlapped gradient exchange (`parallel.overlap`, ExactReduction.swift): a sequence of
+    // `postAllToAll` (slots 0, 1, … in the same order on every rank) while the shards still
+    // compute, `progressExchanges` between posts, then `arriveForExchanges` once this process's
+    // shards are done, the last post, and `completeExchanges`. The buffers, counts and offsets must
+    // stay valid and unchanged until `completeExchanges` returns. Without non-blocking
+    // collectives (one process, threads) a post is the blocking `allToAll` and the rest do nothing.
+
+    /// Starts an `allToAll` in exchange slot `slot` (< `maxExchangeSlots`) without waiting for it.
+    func postAllToAll(
+        slot: Int, send: UnsafeRawPointer, sendCounts: UnsafePointer<Int32>, sendOffsets: UnsafePointer<Int32>,
+        receive: UnsafeMutableRawPointer, receiveCounts: UnsafePointer<Int32>, receiveOffsets: UnsafePointer<Int32>)
+    /// Drives the posted exchanges (a test, never a wait); `computing`: whether this process's
+    /// shards still run (the time a post is in flight then counts as overlapped).
+    func progressExchanges(computing: Bool)
+    /// Waits, as for a collective, until every rank has reached the end of its computation
+    /// (straggler time, bounded by the collective timeout).
+    func arriveForExchanges(_ what: String)
+    /// Waits until every posted exchange has completed (bounded by the collective timeout).
+    func completeExchanges(_ what: String)
     /// Rank 0 receives every rank's bytes (index = rank); the others receive nil.
     func gatherToRoot(_ bytes: [UInt8]) -> [[UInt8]]?
     /// Ends the whole job now, printing `message` first (a failure on one rank must not leave
@@ -42,6 +62,21 @@ extension ProcessGroup {
     }
 
     public var processesOnThisHost: Int { 1 }
+
+    public func postAllToAll(
+        slot: Int, send: UnsafeRawPointer, sendCounts: UnsafePointer<Int32>, sendOffsets: UnsafePointer<Int32>,
+        receive: UnsafeMutableRawPointer, receiveCounts: UnsafePointer<Int32>, receiveOffsets: UnsafePointer<Int32>
+    ) {
+        let n = worldSize
+        allToAll(
+            send: send, sendCounts: UnsafeBufferPointer(start: sendCounts, count: n),
+            sendOffsets: UnsafeBufferPointer(start: sendOffsets, count: n), receive: receive,
+            receiveCounts: UnsafeBufferPointer(start: receiveCounts, count: n),
+            receiveOffsets: UnsafeBufferPointer(start: receiveOffsets, count: n))
+    }
+    public func progressExchanges(computing: Bool) {}
+    public func arriveForExchanges(_ what: String) {}
+    public func completeExchanges(_ what: String) {}
 
     /// The default worker threads of this process: nil (ShardWorkers' own default) in one
     /// process, else this machine's cores shared among the processes on it.

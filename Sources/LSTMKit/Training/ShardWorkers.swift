@@ -70,6 +70,14 @@ public final class ShardWorkers<T: LSTMScalar>: @unchecked Sendable {
     private let lossSlots: UnsafeMutableBufferPointer<LossSum>
     /// The fixed-order tree over the shard arenas, within and across processes.
     private let reduction: ExactReduction<T>
+    /// With `overlap`: the gradient buckets' readiness (shared by the workspaces' backward), the
+    /// thread that runs the overlapped round's workers, and that round's job and index.
+    private let bucketReadiness: BucketReadiness?
+    private let roundThread: RoundThread?
+    private var pendingJob: RoundJob?
+    private var overlapRound = 0
+    /// Whether the gradient exchange overlaps the last round's backward (several processes only).
+    public var overlaps: Bool { bucketReadiness != nil }
     /// The local shards' per-step GEMMs computed together (`StepGroup`), or nil: only when every
     /// shard of a round has its own worker (W = shards per round > 1), so all of them run at once on distinct
     /// threads, and the per-step GEMMs run our packed kernel (Float on `lstm avx512`/`avx2`).
@@ -107,6 +115,16 @@ public final class ShardWorkers<T: LSTMScalar>: @unchecked Sendable {
                 : defaultShardCount(batchSize: batchSize, hidden: hidden, cores: cores))
     }
 
+    /// Whether a multi-process run overlaps its gradient exchange with backpropagation when
+    /// `parallel.overlap` is not given: with two layers or more (with one, only the head's small
+    /// bucket could be in flight while layer 0 computes) and a core of this process's share left
+    /// over by its `workers`. The main thread drives the exchange (MPI's progress, TCP and the
+    /// shared-memory copies are CPU work); on a core that also computes it stretched the exchange
+    /// as much as it hid (docs/results/mpi.md, "Overlap"), so with every core computing it is off.
+    public static func defaultOverlap(layers: Int, workers: Int, coresPerProcess: Int) -> Bool {
+        layers >= 2 && workers < coresPerProcess
+    }
+
     /// FLOPs of one step's recurrent GEMM h⁽ᵗ⁻¹⁾ Rᵀ, (B, H)·(H, 4H).
     static func stepFlops(batch: Int, hidden: Int) -> Int { 2 * batch * hidden * 4 * hidden }
 
@@ -124,7 +142,7 @@ public final class ShardWorkers<T: LSTMScalar>: @unchecked Sendable {
     public init(
         network: LSTMNetwork<T>, maxBatch: Int, maxSteps: Int, shards: Int? = nil, workers: Int? = nil,
         blasThreads: Int? = nil, group: any ProcessGroup = SingleProcess(), partition: ShardPartition? = nil,
-        rounds: Int = 1, stepGroupMode: StepGroup.Mode = StepGroup.mode
+        rounds: Int = 1, stepGroupMode: StepGroup.Mode = StepGroup.mode, overlap: Bool = false
     ) {
         precondition(rounds >= 1, "rounds must be ≥ 1")
         let cores = ProcessInfo.processInfo.activeProcessorCount
@@ -158,10 +176,14 @@ public final class ShardWorkers<T: LSTMScalar>: @unchecked Sendable {
         shardGradients = (0..<plan.arenas).map { _ in ParameterSet(config: network.config) }
         lossSlots = .allocate(capacity: local.count)
         lossSlots.initialize(repeating: LossSum())
+        let overlapping = overlap && group.worldSize > 1
+        let buckets = overlapping ? GradientBuckets(network.config) : nil
         reduction = ExactReduction(
             partition: partition, group: group, plan: plan,
             arenas: shardGradients.map { SharedPointer($0.storage.base) },
-            count: shardGradients[0].count)
+            count: shardGradients[0].count, buckets: buckets)
+        bucketReadiness = buckets.map { BucketReadiness(buckets: $0.ranges.count) }
+        roundThread = overlapping ? RoundThread() : nil
         stepGroup =
             Self.stepGroupFits(
                 localShards: perRound, workers: workerCount, hidden: h, cores: cores, mode: stepGroupMode)
@@ -169,6 +191,17 @@ public final class ShardWorkers<T: LSTMScalar>: @unchecked Sendable {
         for (j, ws) in workspaces.enumerated() {
             ws.stepGroup.group = stepGroup
             ws.stepGroup.index = j
+            ws.bucketReadiness = bucketReadiness
+        }
+        if let readiness = bucketReadiness, let thread = roundThread {
+            let reduction = reduction
+            readiness.onFinal = { [unowned self] b in
+                reduction.reduceRound(self.overlapRound, range: buckets!.ranges[b])
+            }
+            thread.body = { [unowned self] in
+                let job = self.pendingJob!
+                runWorkers(min(self.workerCount, job.end - job.first)) { worker in self.runShards(job, worker: worker) }
+            }
         }
     }
 
@@ -182,7 +215,10 @@ public final class ShardWorkers<T: LSTMScalar>: @unchecked Sendable {
             && T.self == Float.self
     }
 
-    deinit { lossSlots.deallocate() }
+    deinit {
+        roundThread?.stop()
+        lossSlots.deallocate()
+    }
 
     /// Rows of shard `s` for a minibatch of `b` sequences: contiguous, sizes differ by ≤ 1.
     public func shardRows(_ s: Int, batch b: Int) -> Range<Int> {
@@ -226,15 +262,13 @@ public final class ShardWorkers<T: LSTMScalar>: @unchecked Sendable {
         } else {
             normalizer = network.targetCount(batch: g, steps: batch.steps)
         }
-        let losses = SharedPointer(lossSlots.baseAddress!)
         let w = workerCount
         let local = partition.localShards
-        let base = mine.lowerBound
         let perRound = shardsPerRound
+        let rounds = (local.count + perRound - 1) / perRound
         // Round k runs local shards k·R ..< (k+1)·R on workspaces 0 ..< R; rounds one after another
         // (a workspace is reused only once its round has ended). After each round, the tree
         // additions whose operands are complete (`RoundPlan`), freeing arenas for later rounds.
-        let arenaOf = roundPlan.arenaOfShard
         for (round, first) in stride(from: 0, to: local.count, by: perRound).enumerated() {
             let end = min(first + perRound, local.count)
             // Lockstep needs every workspace of the group to run the layers: a full round, none
@@ -243,30 +277,91 @@ public final class ShardWorkers<T: LSTMScalar>: @unchecked Sendable {
                 stepGroup != nil && end - first == perRound
                 && (first..<end).allSatisfy { !shardRows(local.lowerBound + $0, batch: g).isEmpty }
                 && stepGroup!.reset()
-            runWorkers(min(w, end - first)) { worker in
-                // Worker `worker` takes the round's shards first + worker, first + worker + W, …;
-                // each shard writes only its own workspace, gradient arena and loss slot.
-                for j in stride(from: first + worker, to: end, by: w) {
-                    let s = local.lowerBound + j
-                    let grads = self.shardGradients[arenaOf[j]]
-                    grads.zero()
-                    let global = self.shardRows(s, batch: g)
-                    let rows = (global.lowerBound - base)..<(global.upperBound - base)
-                    losses.pointer[j] = LossSum()
-                    if rows.isEmpty { continue }
-                    let workspace = self.workspaces[j - first]
-                    let slot = workspace.stepGroup
-                    let entered = together ? self.stepGroup!.enter(j - first, slot: slot) : 0
-                    losses.pointer[j] = self.network.lossAndGradient(
-                        params, batch.rows(rows), workspace: workspace, into: grads,
-                        initialState: initialStates?[s], normalizer: normalizer, dropout: dropout)
-                    if together { self.stepGroup!.leave(j - first, slot: slot, since: entered) }
-                }
+            let job = RoundJob(
+                params: params, batch: batch, initialStates: initialStates, dropout: dropout, normalizer: normalizer,
+                globalBatch: g, first: first, end: end, together: together)
+            if let readiness = bucketReadiness, round == rounds - 1 {
+                return overlappedRound(job, round: round, readiness: readiness)
             }
+            runWorkers(min(w, end - first)) { worker in self.runShards(job, worker: worker) }
             reduction.reduceRound(round, workers: w)
         }
         return reduction.reduce(losses: lossSlots, workers: w)
     }
+
+    /// One round's arguments, for the workers (and the overlapped round's worker thread).
+    struct RoundJob: @unchecked Sendable {
+        let params: ParameterSet<T>
+        let batch: MinibatchView<T>
+        let initialStates: [LSTMState<T>?]?
+        let dropout: DropoutContext?
+        let normalizer: Int
+        let globalBatch: Int
+        let first: Int
+        let end: Int
+        let together: Bool
+    }
+
+    /// Worker `worker` of a round: takes the round's shards first + worker, first + worker + W, …;
+    /// each shard writes only its own workspace, gradient arena and loss slot.
+    private func runShards(_ job: RoundJob, worker: Int) {
+        let g = job.globalBatch
+        let local = partition.localShards
+        let base = partition.localRows(batch: g).lowerBound
+        let losses = lossSlots
+        for j in stride(from: job.first + worker, to: job.end, by: workerCount) {
+            let s = local.lowerBound + j
+            let grads = shardGradients[roundPlan.arenaOfShard[j]]
+            grads.zero()
+            let global = shardRows(s, batch: g)
+            let rows = (global.lowerBound - base)..<(global.upperBound - base)
+            losses[j] = LossSum()
+            if rows.isEmpty {
+                bucketReadiness?.finishedAll()  // a zero arena is final
+                continue
+            }
+            let workspace = workspaces[j - job.first]
+            let slot = workspace.stepGroup
+            let entered = job.together ? stepGroup!.enter(j - job.first, slot: slot) : 0
+            losses[j] = network.lossAndGradient(
+                job.params, job.batch.rows(rows), workspace: workspace, into: grads,
+                initialState: job.initialStates?[s], normalizer: job.normalizer, dropout: job.dropout)
+            if job.together { stepGroup!.leave(j - job.first, slot: slot, since: entered) }
+        }
+    }
+
+    /// The last round with the exchange overlapped (`overlap`): the workers run on `roundThread`
+    /// while this thread (the one that may call MPI) posts each gradient bucket as soon as it is
+    /// final on every local shard (head, layer L−1, …: `GradientBuckets`, in the same order on
+    /// every rank) and drives the posted exchanges, polling every `pollInterval`; then the last
+    /// bucket, with the losses, and the finishing additions (`ExactReduction.finishOverlapped`).
+    private func overlappedRound(_ job: RoundJob, round: Int, readiness: BucketReadiness) -> LossSum {
+        readiness.arm(shards: job.end - job.first)
+        overlapRound = round
+        pendingJob = job
+        let thread = roundThread!
+        thread.start.signal()
+        let last = readiness.count - 1
+        var next = 0
+        while thread.done.wait(timeout: .now() + Self.pollInterval) == .timedOut {
+            while next < last && readiness.isReady(next) {
+                reduction.postBucket(next)
+                next += 1
+            }
+            group.progressExchanges(computing: true)
+        }
+        pendingJob = nil
+        readiness.armed = false
+        group.progressExchanges(computing: true)  // (the time since the last poll was computing)
+        while next < last {
+            reduction.postBucket(next)
+            next += 1
+        }
+        return reduction.finishOverlapped(losses: lossSlots, workers: workerCount)
+    }
+
+    /// How often the main thread looks for final buckets and drives MPI while the workers compute.
+    static var pollInterval: DispatchTimeInterval { .microseconds(200) }
 
     /// The final (h, c) of (local) shard `s` after the last `computeGradient` (for carried state;
     /// one round only: with several rounds a workspace holds only its last round's shard).
@@ -294,4 +389,32 @@ func runWorkers(_ n: Int, _ body: @Sendable (Int) -> Void) {
 struct SharedPointer<E>: @unchecked Sendable {
     let pointer: UnsafeMutablePointer<E>
     init(_ p: UnsafeMutablePointer<E>) { pointer = p }
+}
+
+/// A thread kept for the shard workers' overlapped round: waits for `start`, runs `body`, signals
+/// `done` (so the main thread stays free to call MPI). Made once; nothing allocated per step.
+final class RoundThread: @unchecked Sendable {
+    let start = DispatchSemaphore(value: 0)
+    let done = DispatchSemaphore(value: 0)
+    /// Set once, before the first `start`.
+    var body: () -> Void = {}
+    private var stopping = false
+
+    init() {
+        Thread.detachNewThread { [self] in
+            ProcessPriority.adopt()
+            while true {
+                start.wait()
+                if stopping { return }
+                body()
+                done.signal()
+            }
+        }
+    }
+
+    /// Ends the thread (after its current body, if any).
+    func stop() {
+        stopping = true
+        start.signal()
+    }
 }

@@ -109,7 +109,8 @@ public final class Trainer<T: LSTMScalar> {
     public init(
         network: LSTMNetwork<T>, parameters: ParameterSet<T>, optimizer: any Optimizer<T>,
         maxBatch: Int, maxSteps: Int, shards: Int? = nil, workers: Int? = nil, clipNorm: Double? = nil,
-        group: any ProcessGroup = SingleProcess(), partition: ShardPartition? = nil, accumulate: Int = 1
+        group: any ProcessGroup = SingleProcess(), partition: ShardPartition? = nil, accumulate: Int = 1,
+        overlap: Bool = false
     ) {
         self.network = network
         self.parameters = parameters
@@ -131,7 +132,7 @@ public final class Trainer<T: LSTMScalar> {
         weightOffsets = (0..<n).map { Int32(f * slices.range($0).lowerBound) }
         shardWorkers = ShardWorkers(
             network: network, maxBatch: maxBatch, maxSteps: maxSteps, shards: shards, workers: workers,
-            group: group, partition: partition, rounds: accumulate)
+            group: group, partition: partition, rounds: accumulate, overlap: overlap)
         carried = Array(repeating: nil, count: shardWorkers.shardCount)
     }
 

@@ -531,6 +531,8 @@ struct Row {
     var steps = 0
     var layout: Layout?
     var train = Side(), torch = Side(), core = Side(), trainer = Side()
+    /// `lstm train` with `training.precision: bf16` (`--bf16`).
+    var bf16 = Side()
     var kernelLines: Set<String> = []
     var torchKernels: String?
     var loadBefore = "", loadAfter = ""
@@ -546,6 +548,7 @@ struct Bench {
     let torchThreads: Int
     let withCore: Bool
     let withTrainer: Bool
+    let withBF16: Bool
     let lstm: String
     let work: String
     let torchScript: String?
@@ -588,9 +591,12 @@ struct Bench {
             try yaml(shape, data: data, runDir: runDir, totalSteps: warmup + steps)
                 .write(toFile: configPath, atomically: true, encoding: .utf8)
 
-            // The sides, alternately: A B [C D] A B [C D] …
+            // The sides, alternately: A B [C D E] A B [C D E] …
             for rep in 1...reps {
                 runTrain(shape, rep: rep, dir: dir, configPath: configPath, runDir: runDir, row: &row)
+                if withBF16 {
+                    runTrain(shape, rep: rep, dir: dir, configPath: configPath, runDir: runDir, row: &row, bf16: true)
+                }
                 if let torchScript {
                     runTorch(shape, rep: rep, script: torchScript, dir: dir, data: data, steps: steps, row: &row)
                 }
@@ -612,22 +618,33 @@ struct Bench {
         }
         row.loadAfter = loadAverage()
         if row.train.failures > 0 { row.notes.append("lstm train failed \(row.train.failures)×") }
+        if row.bf16.failures > 0 { row.notes.append("lstm train bf16 failed \(row.bf16.failures)×") }
         if row.torch.failures > 0 { row.notes.append("PyTorch failed \(row.torch.failures)×") }
         return row
     }
 
-    /// Side A: `lstm train` in a fresh run directory (an old one would be resumed into or appended to).
-    func runTrain(_ shape: Shape, rep: Int, dir: String, configPath: String, runDir: String, row: inout Row) {
+    /// Side A: `lstm train` in a fresh run directory (an old one would be resumed into or appended to);
+    /// with `bf16`, the same run with `training.precision: bf16` (side C).
+    func runTrain(
+        _ shape: Shape, rep: Int, dir: String, configPath: String, runDir: String, row: inout Row, bf16: Bool = false
+    ) {
+        let name = bf16 ? "lstm train bf16" : "lstm train"
         do {
             try? FileManager.default.removeItem(atPath: runDir)
-            let log = (dir as NSString).appendingPathComponent("train-\(rep).log")
-            let r = try runChild([lstm, "train", configPath], log: log)
+            let log = (dir as NSString).appendingPathComponent("train\(bf16 ? "-bf16" : "")-\(rep).log")
+            let r = try runChild(
+                [lstm, "train", configPath] + (bf16 ? ["--set", "training.precision=bf16"] : []), log: log)
             guard r.exitCode == 0 else {
-                row.train.failures += 1
-                print("  [\(rep)] lstm train failed (exit \(r.exitCode)), log \(log):\n\(tail(r.log))")
+                if bf16 { row.bf16.failures += 1 } else { row.train.failures += 1 }
+                print("  [\(rep)] \(name) failed (exit \(r.exitCode)), log \(log):\n\(tail(r.log))")
                 return
             }
             let f = try readMetrics((runDir as NSString).appendingPathComponent("metrics.jsonl"), warmup: warmup)
+            if bf16 {
+                row.bf16.runs.append(RunResult(figures: f, peakRSSMiB: r.peakRSSMiB, seconds: r.seconds))
+                print("  [\(rep)] \(name): \(fmt(f.median)) tokens/s (median of \(f.count) steps)")
+                return
+            }
             row.train.runs.append(RunResult(figures: f, peakRSSMiB: r.peakRSSMiB, seconds: r.seconds))
             // The layout `lstm train` reports, else the one its defaults give (the scheduler's rule).
             let cores = ProcessInfo.processInfo.activeProcessorCount
@@ -638,8 +655,8 @@ struct Bench {
                 "  [\(rep)] lstm train: \(fmt(f.median)) tokens/s (median of \(f.count) steps); "
                     + String(format: "peak RSS %.0f MiB; %.1f s", r.peakRSSMiB, r.seconds))
         } catch {
-            row.train.failures += 1
-            print("  [\(rep)] lstm train: \(error)")
+            if bf16 { row.bf16.failures += 1 } else { row.train.failures += 1 }
+            print("  [\(rep)] \(name): \(error)")
         }
     }
 
@@ -697,13 +714,14 @@ func fmt(_ x: Double?, _ f: String = "%.0f") -> String {
 func ratio(_ a: Double, _ b: Double) -> Double? { a.isFinite && b.isFinite && b > 0 ? a / b : nil }
 
 /// The paste-ready markdown table.
-func report(_ rows: [Row], ceiling: Double, core: Bool, trainer: Bool) {
+func report(_ rows: [Row], ceiling: Double, core: Bool, trainer: Bool, bf16: Bool) {
     var head = [
         "shape", "S·W", "`lstm train` tok/s", "min–max", "PyTorch tok/s", "min–max", "lstm/PyTorch",
         "lstm GFLOP/s", "% ceiling", "RSS lstm/torch MiB", "PyTorch LSTM", "load before → after", "runs × steps"
     ]
     if core { head += ["core tok/s", "train/core"] }
     if trainer { head += ["Trainer.train tok/s"] }
+    if bf16 { head += ["bf16 tok/s", "bf16 min–max", "bf16/float32", "bf16/PyTorch"] }
     print("| " + head.joined(separator: " | ") + " |")
     print(
         "|"
@@ -727,6 +745,12 @@ func report(_ rows: [Row], ceiling: Double, core: Bool, trainer: Bool) {
         ]
         if core { cells += [fmt(r.core.median), fmt(ratio(r.train.median, r.core.median), "%.2f")] }
         if trainer { cells += [fmt(r.trainer.median)] }
+        if bf16 {
+            cells += [
+                fmt(r.bf16.median), r.bf16.range, fmt(ratio(r.bf16.median, r.train.median), "%.2f"),
+                fmt(ratio(r.bf16.median, r.torch.median), "%.2f")
+            ]
+        }
         print("| " + cells.joined(separator: " | ") + " |")
     }
 }
@@ -791,6 +815,8 @@ struct TrainBench: ParsableCommand {
     var core = false
     @Flag(help: "Add Trainer.train in-process to the rotation (tells its cost from loading and logging).")
     var trainer = false
+    @Flag(help: "Add `lstm train` with training.precision: bf16 to the rotation (needs AVX512_BF16).")
+    var bf16 = false
     @Flag(name: .customLong("no-probe"), help: "Do not measure OpenBLAS's wider cores in child processes.")
     var noProbe = false
     @Option(
@@ -892,7 +918,7 @@ struct TrainBench: ParsableCommand {
 
         let bench = Bench(
             warmup: warmup, steps: steps, reps: reps, corpusBytes: (corpusMB ?? (quick ? 1 : 3)) << 20,
-            torchThreads: torchThreads, withCore: core, withTrainer: trainer, lstm: lstm, work: work,
+            torchThreads: torchThreads, withCore: core, withTrainer: trainer, withBF16: bf16, lstm: lstm, work: work,
             torchScript: script)
         var rows: [Row] = []
         let t0 = now()
@@ -926,7 +952,7 @@ struct TrainBench: ParsableCommand {
         print(
             "- load average (1, 5, 15 min): \(loadBefore) → \(loadAfter); \(reps) alternating runs per side, "
                 + "\(warmup) warm-up steps each; \(String(format: "%.0f", now() - t0)) s\n")
-        report(rows, ceiling: ceiling, core: core, trainer: trainer)
+        report(rows, ceiling: ceiling, core: core, trainer: trainer, bf16: bf16)
         print(
             "\nPer side: the median over runs of each run's median per-step tokens/s, and the min–max of those run "
                 + "medians. `lstm train`: metrics.jsonl tokens_per_s (from asking the loader for the minibatch to "

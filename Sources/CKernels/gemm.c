@@ -34,9 +34,17 @@ static int cpu_has_avx512(void) {
     int f = (b >> 16) & 1, dq = (b >> 17) & 1, bw = (b >> 30) & 1, vl = (b >> 31) & 1;
     return f && dq && bw && vl && xcr0_has(0xE6);  // opmask, ZMM_Hi256, Hi16_ZMM state too
 }
+
+static int cpu_has_avx512_bf16(void) {
+    if (!cpu_has_avx512() || __get_cpuid_max(0, 0) < 7) return 0;
+    unsigned a, b, c, d;
+    __cpuid_count(7, 1, a, b, c, d);
+    return (a >> 5) & 1;  // AVX512_BF16
+}
 #else  // not x86: OpenBLAS only
 static int cpu_has_avx2_fma(void) { return 0; }
 static int cpu_has_avx512(void) { return 0; }
+static int cpu_has_avx512_bf16(void) { return 0; }
 #endif
 
 int lstm_gemm_supported(int kind) {
@@ -44,6 +52,7 @@ int lstm_gemm_supported(int kind) {
     case LSTM_GEMM_OPENBLAS: return 1;
     case LSTM_GEMM_AVX2: return cpu_has_avx2_fma();
     case LSTM_GEMM_AVX512: return cpu_has_avx512();
+    case LSTM_GEMM_AVX512_BF16: return cpu_has_avx512_bf16();
     default: return 0;
     }
 }
@@ -53,6 +62,7 @@ const char *lstm_gemm_kind_name(int kind) {
     case LSTM_GEMM_OPENBLAS: return "openblas";
     case LSTM_GEMM_AVX2: return "avx2";
     case LSTM_GEMM_AVX512: return "avx512";
+    case LSTM_GEMM_AVX512_BF16: return "avx512-bf16";
     default: return "unknown";
     }
 }
@@ -129,6 +139,11 @@ long lstm_sgemm_packed_size(long k, long n) { return k * ((n + 31) / 32 * 32); }
 #define lstm_sgemm_packed_avx2(...) abort()
 #define lstm_sgemm_packed_rows_avx512(...) abort()
 #define lstm_sgemm_packed_rows_avx2(...) abort()
+#define lstm_sgemm_avx512_bf16(...) abort()
+#define lstm_sgemm_pack_b_avx512_bf16(...) abort()
+#define lstm_sgemm_packed_avx512_bf16(...) abort()
+#define lstm_sgemm_packed_rows_avx512_bf16(...) abort()
+void lstm_f32_to_bf16_instruction(const float *x, unsigned short *out, long n) { abort(); }
 #endif
 
 void lstm_sgemm(int kind, int transA, int transB, long m, long n, long k,
@@ -138,6 +153,8 @@ void lstm_sgemm(int kind, int transA, int transB, long m, long n, long k,
         lstm_sgemm_avx512(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
     else if (kind == LSTM_GEMM_AVX2)
         lstm_sgemm_avx2(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    else if (kind == LSTM_GEMM_AVX512_BF16)
+        lstm_sgemm_avx512_bf16(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
     else
         abort();  // OpenBLAS is called from Swift, never through here
 }
@@ -147,6 +164,8 @@ void lstm_sgemm_pack_b(int kind, int transB, long k, long n, const float *b, lon
         lstm_sgemm_pack_b_avx512(transB, k, n, b, ldb, packed);
     else if (kind == LSTM_GEMM_AVX2)
         lstm_sgemm_pack_b_avx2(transB, k, n, b, ldb, packed);
+    else if (kind == LSTM_GEMM_AVX512_BF16)
+        lstm_sgemm_pack_b_avx512_bf16(transB, k, n, b, ldb, packed);
     else
         abort();
 }
@@ -158,6 +177,8 @@ void lstm_sgemm_packed(int kind, int transA, long m, long n, long k,
         lstm_sgemm_packed_avx512(transA, m, n, k, alpha, a, lda, packed, beta, c, ldc);
     else if (kind == LSTM_GEMM_AVX2)
         lstm_sgemm_packed_avx2(transA, m, n, k, alpha, a, lda, packed, beta, c, ldc);
+    else if (kind == LSTM_GEMM_AVX512_BF16)
+        lstm_sgemm_packed_avx512_bf16(transA, m, n, k, alpha, a, lda, packed, beta, c, ldc);
     else
         abort();
 }
@@ -168,6 +189,8 @@ void lstm_sgemm_packed_rows(int kind, long groups, const lstm_gemm_rows *g, long
         lstm_sgemm_packed_rows_avx512(groups, g, n, j0, j1, k, packed, beta);
     else if (kind == LSTM_GEMM_AVX2)
         lstm_sgemm_packed_rows_avx2(groups, g, n, j0, j1, k, packed, beta);
+    else if (kind == LSTM_GEMM_AVX512_BF16)
+        lstm_sgemm_packed_rows_avx512_bf16(groups, g, n, j0, j1, k, packed, beta);
     else
         abort();
 }

@@ -14,6 +14,19 @@
 // while the current one is multiplied: without that, packing A was 20–26 % of δW/δR/δX
 // (docs/results/kernels.md). None of it changes which FMAs run or their order.
 
+// An includer with a different packed element (the bf16 kernel, gemm_avx512_bf16.c) also defines
+// PACKED_T (the packed element type), KPAD(kc) (packed elements per row/column of a K block of kc)
+// and DRIVER_OWN_PACKING with its own pack_block and pack_a (same contracts, its layout); the
+// defaults below are the float driver, unchanged.
+#ifndef PACKED_T
+#define PACKED_T float
+#endif
+#ifndef KPAD
+#define KPAD(kc) (kc)
+#endif
+/// 64-byte lines of one packed NR-wide sliver of a K block of kc.
+#define SLIVER_LINES(kc) (KPAD(kc) * NR * (long)sizeof(PACKED_T) / 64)
+
 #define CAT2(a, b) a##b
 #define CAT(a, b) CAT2(a, b)
 #define NAME(x) CAT(x, SUFFIX)
@@ -44,6 +57,7 @@ static inline __attribute__((always_inline)) void transpose8x8(const float *src,
     _mm256_storeu_ps(dst + 7 * ds, _mm256_permute2f128_ps(u3, u7, 0x31));
 }
 
+#ifndef DRIVER_OWN_PACKING
 /// Packs op(B)[0..kc, 0..nc) (element (p, j) at b[p·rsb + j·csb]) as NR-wide slivers of kc rows,
 /// the last one zero-padded.
 static void pack_block(long kc, long nc, const float *b, long rsb, long csb, float *out) {
@@ -115,6 +129,8 @@ static void pack_a(long mc, long kc, const float *a, long rsa, long csa, float *
     }
 }
 
+#endif  // DRIVER_OWN_PACKING
+
 /// The source lines of the next block of A, fetched into L2 a few per micro-kernel call while the
 /// current block is multiplied: packing then reads L2 instead of waiting on memory for rows that are
 /// lda apart (the transposed δGᵀ of δW/δR and the row-major δG of δX span megabytes). Prefetches
@@ -149,7 +165,7 @@ static inline __attribute__((always_inline)) void prefetch_step(prefetcher *pf) 
 /// `bstride` floats apart): rows in MC blocks outermost, so an MC×n block of C stays in cache while
 /// the K blocks are added to it in order; `ap` has room for an MC×KC block of A.
 static void multiply_packed(long m, long n, long k, float alpha, const float *a, long rsa, long csa,
-                            const float *bp, long bstride, float beta, float *c, long ldc, float *ap) {
+                            const PACKED_T *bp, long bstride, float beta, float *c, long ldc, PACKED_T *ap) {
     prefetcher pf;
     for (long ic = 0; ic < m; ic += MC) {
         long mc = min_l(MC, m - ic);
@@ -163,20 +179,20 @@ static void multiply_packed(long m, long n, long k, float alpha, const float *a,
                 prefetch_plan(&pf, a + nic * rsa + npc * csa, rsa, csa, min_l(MC, m - nic), min_l(KC, k - npc), calls);
             else
                 pf.rows = 0, pf.r = 0, pf.per_call = 0;
-            const float *bk = bp + (pc / KC) * bstride;
+            const PACKED_T *bk = bp + (pc / KC) * bstride;
             for (long jr = 0; jr < n; jr += NR) {
                 int nr = (int)min_l(NR, n - jr);
-                const float *bs = bk + jr * kc;
+                const PACKED_T *bs = bk + jr * KPAD(kc);
                 // the next sliver of B (the next jr, else the next K block's or row block's first),
                 // into L2 a few lines per call: it is read from L3 otherwise, by the first tile
                 const char *nb = NULL;
                 long nb_lines = 0;
                 if (jr + NR < n)
-                    nb = (const char *)(bs + NR * kc), nb_lines = kc * NR / 16;
+                    nb = (const char *)(bs + NR * KPAD(kc)), nb_lines = SLIVER_LINES(kc);
                 else if (pc + KC < k)
-                    nb = (const char *)(bp + (pc / KC + 1) * bstride), nb_lines = min_l(KC, k - pc - KC) * NR / 16;
+                    nb = (const char *)(bp + (pc / KC + 1) * bstride), nb_lines = SLIVER_LINES(min_l(KC, k - pc - KC));
                 else if (ic + MC < m)
-                    nb = (const char *)bp, nb_lines = min_l(KC, k) * NR / 16;
+                    nb = (const char *)bp, nb_lines = SLIVER_LINES(min_l(KC, k));
                 long tiles = (mc + MR - 1) / MR, nb_per = nb_lines / tiles + 1;
                 // Only when the sliver serves many tiles (the all-steps GEMMs): for the per-step GEMMs
                 // (m = B/S rows, a few tiles) these prefetches measured slower than none.
@@ -191,7 +207,7 @@ static void multiply_packed(long m, long n, long k, float alpha, const float *a,
                         for (int i = 0; i < mr; i++)  // the C tile, read and written after the k loop
                             for (int v = 0; v < NR; v += 16) _mm_prefetch((const char *)(ct + i * ldc + v), _MM_HINT_T0);
                     }
-                    kernel(kc, ap + ir * kc, bs, ct, ldc, mr, nr, alpha, bt);
+                    kernel(kc, ap + ir * KPAD(kc), bs, ct, ldc, mr, nr, alpha, bt);
                 }
             }
         }
@@ -205,7 +221,7 @@ static void scale_c(long m, long n, float beta, float *c, long ldc) {
 
 /// Packs op(B)[0..k, 0..n) (element (p, j) at b[p·rsb + j·csb]) in K blocks of KC rows, block pc/KC at
 /// packed + (pc/KC)·KC·roundUp(n, NR).
-static void pack_b_all(long k, long n, const float *b, long rsb, long csb, float *packed) {
+static void pack_b_all(long k, long n, const float *b, long rsb, long csb, PACKED_T *packed) {
     long np = (n + NR - 1) / NR * NR;
     for (long pc = 0; pc < k; pc += KC) pack_block(min_l(KC, k - pc), n, b + pc * rsb, rsb, csb, packed + (pc / KC) * KC * np);
 }
@@ -231,13 +247,14 @@ void NAME(lstm_sgemm_)(int transA, int transB, long m, long n, long k, float alp
     for (long jc = 0; jc < n; jc += nc_max) {
         long nc = min_l(nc_max, n - jc);
         long np = (nc + NR - 1) / NR * NR;
-        pack_b_all(k, nc, b + jc * csb, rsb, csb, buf);
-        multiply_packed(m, nc, k, alpha, a, rsa, csa, buf, KC * np, beta, c + jc, ldc, buf + kp * nc_max);
+        pack_b_all(k, nc, b + jc * csb, rsb, csb, (PACKED_T *)buf);
+        multiply_packed(m, nc, k, alpha, a, rsa, csa, (const PACKED_T *)buf, KC * np, beta, c + jc, ldc,
+                        (PACKED_T *)(buf + kp * nc_max));
     }
 }
 
 void NAME(lstm_sgemm_pack_b_)(int transB, long k, long n, const float *b, long ldb, float *packed) {
-    pack_b_all(k, n, b, transB ? 1 : ldb, transB ? ldb : 1, packed);
+    pack_b_all(k, n, b, transB ? 1 : ldb, transB ? ldb : 1, (PACKED_T *)packed);
 }
 
 void NAME(lstm_sgemm_packed_)(int transA, long m, long n, long k, float alpha, const float *a,
@@ -248,8 +265,9 @@ void NAME(lstm_sgemm_packed_)(int transA, long m, long n, long k, float alpha, c
         return;
     }
     long np = (n + NR - 1) / NR * NR;
-    float *ap = lstm_gemm_thread_buffer(B_FLOATS + A_FLOATS) + B_FLOATS;  // one allocation per thread
-    multiply_packed(m, n, k, alpha, a, transA ? 1 : lda, transA ? lda : 1, packed, KC * np, beta, c, ldc, ap);
+    PACKED_T *ap = (PACKED_T *)(lstm_gemm_thread_buffer(B_FLOATS + A_FLOATS) + B_FLOATS);  // one allocation per thread
+    multiply_packed(m, n, k, alpha, a, transA ? 1 : lda, transA ? lda : 1, (const PACKED_T *)packed, KC * np, beta, c,
+                    ldc, ap);
 }
 
 /// Columns [j0, j1) of C_g ← A_g·B + beta·C_g for every row group g (A_g m_g×k row-major, B packed
@@ -268,7 +286,7 @@ void NAME(lstm_sgemm_packed_rows_)(long groups, const lstm_gemm_rows *g, long n,
         return;
     }
     long np = (n + NR - 1) / NR * NR, bstride = KC * np;
-    float *ap = lstm_gemm_thread_buffer(B_FLOATS + A_FLOATS) + B_FLOATS;
+    PACKED_T *ap = (PACKED_T *)(lstm_gemm_thread_buffer(B_FLOATS + A_FLOATS) + B_FLOATS);
     enum { SLIVERS = MC / MR };
     struct { long q, r0, m, off; } part[SLIVERS];
     long q = 0, r = 0;
@@ -292,16 +310,16 @@ void NAME(lstm_sgemm_packed_rows_)(long groups, const lstm_gemm_rows *g, long n,
             float bt = pc == 0 ? beta : 1;
             for (int i = 0; i < parts; i++) {
                 const lstm_gemm_rows *s = &g[part[i].q];
-                pack_a(part[i].m, kc, s->a + part[i].r0 * s->lda + pc, s->lda, 1, ap + part[i].off * kc);
+                pack_a(part[i].m, kc, s->a + part[i].r0 * s->lda + pc, s->lda, 1, ap + part[i].off * KPAD(kc));
             }
-            const float *bk = packed + (pc / KC) * bstride;
+            const PACKED_T *bk = (const PACKED_T *)packed + (pc / KC) * bstride;
             for (long jr = j0; jr < j1; jr += NR) {
                 int nr = (int)min_l(NR, j1 - jr);
-                const float *bs = bk + jr * kc;
+                const PACKED_T *bs = bk + jr * KPAD(kc);
                 // The next sliver of this K block into L2, a few lines per tile (measured 1.15-1.25x
                 // per thread on the H = 1024 per-step GEMMs of two shards, docs/results/kernels.md).
-                const char *nb = jr + NR < j1 ? (const char *)(bs + NR * kc) : NULL;
-                long nb_lines = nb ? kc * NR / 16 : 0, tiles = 0;
+                const char *nb = jr + NR < j1 ? (const char *)(bs + NR * KPAD(kc)) : NULL;
+                long nb_lines = nb ? SLIVER_LINES(kc) : 0, tiles = 0;
                 for (int i = 0; i < parts; i++) tiles += (part[i].m + MR - 1) / MR;
                 long nb_per = nb_lines / tiles + 1, t = 0;
                 for (int i = 0; i < parts; i++) {
@@ -311,7 +329,7 @@ void NAME(lstm_sgemm_packed_rows_)(long groups, const lstm_gemm_rows *g, long n,
                             _mm_prefetch(nb + 64 * l, _MM_HINT_T1);
                         t++;
                         int mr = (int)min_l(MR, part[i].m - ir);
-                        kernel(kc, ap + (part[i].off + ir) * kc, bs, s->c + (part[i].r0 + ir) * s->ldc + jr, s->ldc, mr, nr,
+                        kernel(kc, ap + (part[i].off + ir) * KPAD(kc), bs, s->c + (part[i].r0 + ir) * s->ldc + jr, s->ldc, mr, nr,
                                1, bt);
                     }
                 }

@@ -22,3 +22,4 @@ float *lstm_gemm_thread_buffer(long floats);
 
 LSTM_GEMM_DECLARE(avx512)
 LSTM_GEMM_DECLARE(avx2)
+LSTM_GEMM_DECLARE(avx512_bf16)

@@ -97,6 +97,9 @@ public struct RunConfig: Sendable, Equatable {
         /// K: micro-batches of `data.batch_size` per optimizer step (gradient accumulation); the
         /// step's minibatch is K × batch_size sequences, with the bits of that one minibatch.
         public var accumulate = 1
+        /// The LSTM layers' GEMM arithmetic: float32, or bf16 mixed precision (`Precision`; refused
+        /// before training where the CPU or the GEMM kernel cannot run it, `RunPlan.resolve`).
+        public var precision: Precision = .float32
     }
 
     public struct Validation: Sendable, Equatable {
@@ -383,6 +386,9 @@ extension RunConfig {
         training.maxNonFiniteSteps = try t.int(
             "max_nonfinite_steps", default: training.maxNonFiniteSteps, min: 1)
         training.accumulate = try t.int("accumulate", default: training.accumulate, min: 1, max: SizeBounds.shards)
+        training.precision =
+            try t.choice("precision", Precision.spellings.keys.sorted()).flatMap { Precision.spellings[$0] }
+            ?? training.precision
         if t.has("early_stopping") {
             let e = try t.section("early_stopping")
             var es = EarlyStopping()

@@ -105,6 +105,12 @@ public struct RunPlan: Sendable {
             if let e = try inputs.schemaOf(v).fitError(model, file: inputs.dataPath) { throw e }
         }
         _ = try LSTMNetwork<Float>(config: model)  // the network's own check of the model
+        if let why = config.training.precision.unsupportedReason {
+            throw config.error(
+                at: "training.precision",
+                "is \(config.training.precision), which this machine cannot run: \(why); use training.precision: float32"
+            )
+        }
 
         let isStream = schema.form == .tokenStream
         let stateful = isStream && config.data.streamMode == .stateful

@@ -248,7 +248,9 @@ public final class TrainingRun {
         trainFile = loaded.dataFile
         dataIdentities = loaded.dataIdentities
         self.provenance = try provenance ?? RunProvenance(initFrom: initFrom)  // after the file proved readable
-        network = try LSTMNetwork<Float>(config: plan.model)
+        var network = try LSTMNetwork<Float>(config: plan.model)
+        network.precision = config.training.precision  // checked by RunPlan.resolve
+        self.network = network
         let file = loaded.dataFile
         let stateful = plan.stateful
         let mode = config.data.streamMode
@@ -423,6 +425,7 @@ public final class TrainingRun {
                     ?? "")
         )
         progress.message(GEMMKernel.summary)
+        progress.message(config.training.precision.summary)
         /// Validates; when early stopping fires, records why, saves a checkpoint and returns true.
         func validateStopsEarly() throws -> Bool {
             lastValidation = try validate(wallStart: startWall)

@@ -15,10 +15,14 @@ extern "C" {
 enum {
     LSTM_GEMM_OPENBLAS = 0,
     LSTM_GEMM_AVX2 = 1,
-    LSTM_GEMM_AVX512 = 2
+    LSTM_GEMM_AVX512 = 2,
+    /// Mixed precision (training.precision: bf16): operands rounded to bf16 when packed, float32
+    /// accumulation (VDPBF16PS). Never chosen by LSTM_GEMM: only by the LSTM layers of a bf16 run.
+    LSTM_GEMM_AVX512_BF16 = 3
 };
 
-/// 1 when this CPU can run `kind` (OpenBLAS always; AVX2 needs avx2+fma; AVX-512 needs F/VL/BW/DQ).
+/// 1 when this CPU can run `kind` (OpenBLAS always; AVX2 needs avx2+fma; AVX-512 needs F/VL/BW/DQ;
+/// AVX-512 bf16 needs those and AVX512_BF16).
 int lstm_gemm_supported(int kind);
 
 /// The kind used without LSTM_GEMM: AVX-512 where the CPU has it, else OpenBLAS (measured in
@@ -34,8 +38,16 @@ int lstm_gemm_default_kind(void);
 /// explanation of an ignored/invalid LSTM_GEMM); a static string.
 const char *lstm_gemm_default_reason(void);
 
-/// The kind's name: "openblas", "avx2", "avx512".
+/// The kind's name: "openblas", "avx2", "avx512", "avx512-bf16".
 const char *lstm_gemm_kind_name(int kind);
+
+/// float32 → bf16 as VCVTNEPS2BF16 rounds it: to nearest, ties to even; a NaN stays a NaN (quieted,
+/// sign and top payload bits kept); zeros and denormals become a zero of the same sign (the
+/// instruction treats denormal inputs as zero). The packing of LSTM_GEMM_AVX512_BF16 gives these bits.
+unsigned short lstm_f32_to_bf16(float x);
+
+/// The same conversion by the instruction itself (tests compare the two); needs AVX512_BF16.
+void lstm_f32_to_bf16_instruction(const float *x, unsigned short *out, long n);
 
 /// C ← alpha·op(A)·op(B) + beta·C, row-major, with our kernel `kind` (AVX2 or AVX-512).
 /// op(A) is m×k, op(B) is k×n, C is m×n; lda/ldb/ldc are row strides. beta = 0 never reads C.
@@ -45,7 +57,7 @@ void lstm_sgemm(int kind, int transA, int transB, long m, long n, long k,
                 float alpha, const float *a, long lda, const float *b, long ldb,
                 float beta, float *c, long ldc);
 
-/// Floats a packed op(B) of k×n needs (any kind).
+/// Floats a packed op(B) of k×n needs (any kind; bf16 kinds use at most that many bytes).
 long lstm_sgemm_packed_size(long k, long n);
 
 /// Packs op(B) (k×n; B row-major with row stride ldb, transposed when transB) for `kind` into

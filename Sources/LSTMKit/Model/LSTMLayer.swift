@@ -42,18 +42,31 @@ public enum LSTMLayer {
     ///   - x: (T·B, I) layer input, time-major.
     ///   - acts: h and c slot 0 must already hold the initial state (B, H).
     ///   - bias: the (G) bias added to every step's pre-activations: `p.b`, or b_ih + b_hh.
+    ///   - precision: `.bf16` runs every GEMM here on bf16 operands with float32 accumulation
+    ///     (`BF16GEMM`; Float on our AVX-512 kernel only, as `Precision.unsupportedReason` checks).
     @inline(__always)
     static func forward<T: LSTMScalar>(
         _ p: LayerParameters<T>, x: Matrix<T>, batch b: Int, steps t: Int, hidden h: Int,
-        acts: LayerActivations<T>, bias: UnsafeMutablePointer<T>
+        acts: LayerActivations<T>, bias: UnsafeMutablePointer<T>, precision: Precision = .float32
     ) {
         let g = 4 * h
         let gates = Matrix(acts.gates.base, rows: t * b, cols: g)  // (T·B, G)
+        let bf16 = precision == .bf16
         // Eqs. 1–4, input part for all T steps in one GEMM: A = X Wᵀ, (T·B, I)·(I, G).
-        gemm(x, p.w, transposeB: true, into: gates)
+        if bf16 {
+            BF16GEMM.gemm(x, p.w, transposeB: true, into: gates)
+        } else {
+            gemm(x, p.w, transposeB: true, into: gates)
+        }
         // Rᵀ packed once for all T steps (the per-step GEMM would otherwise repack it every step).
         let packed = acts.packedR.count > 0 ? acts.packedR.base : nil
-        if let packed { T.gemmPackB(transB: true, k: h, n: g, b: p.r.base, ldb: p.r.stride, into: packed) }
+        if let packed {
+            if bf16 {
+                BF16GEMM.packB(transB: true, k: h, n: g, b: p.r.base, ldb: p.r.stride, into: packed)
+            } else {
+                T.gemmPackB(transB: true, k: h, n: g, b: p.r.base, ldb: p.r.stride, into: packed)
+            }
+        }
         for s in 0..<t {
             let hPrev = Matrix(acts.h.base + s * b * h, rows: b, cols: h)  // (B, H)
             let aStep = gates.rows(s * b, b)  // (B, G)
@@ -61,7 +74,11 @@ public enum LSTMLayer {
             if let packed, acts.stepGroup.engaged {
                 acts.stepGroup.gemmPacked(
                     m: b, n: g, k: h, a: hPrev.base, lda: hPrev.stride, packed: packed, beta: 1,
-                    c: aStep.base, ldc: aStep.stride)
+                    c: aStep.base, ldc: aStep.stride, bf16: bf16)
+            } else if let packed, bf16 {
+                BF16GEMM.packed(
+                    m: b, n: g, k: h, a: hPrev.base, lda: hPrev.stride, packed: packed, beta: 1, c: aStep.base,
+                    ldc: aStep.stride)
             } else if let packed {
                 T.gemmPacked(
                     m: b, n: g, k: h, a: hPrev.base, lda: hPrev.stride, packed: packed, beta: 1,
@@ -181,19 +198,27 @@ public enum LSTMLayer {
     ///   - dcCarry: (B, H) scratch for δc⁽ᵗ⁺¹⁾ ⊙ f⁽ᵗ⁺¹⁾.
     ///   - grads: accumulated into (+=).
     ///   - dX: if given, (T·B, I) receives ∂L/∂x (overwritten).
+    ///   - precision: as for `forward` (δG·R, δW, δR and δX on bf16 operands).
     @inline(__always)
     static func backward<T: LSTMScalar>(
         _ p: LayerParameters<T>, grads: LayerParameters<T>, x: Matrix<T>,
         batch b: Int, steps t: Int, hidden h: Int, acts: LayerActivations<T>,
         dH: UnsafeMutablePointer<T>, dGates: UnsafeMutablePointer<T>,
-        dcCarry: UnsafeMutablePointer<T>, dX: Matrix<T>?
+        dcCarry: UnsafeMutablePointer<T>, dX: Matrix<T>?, precision: Precision = .float32
     ) {
         let g = 4 * h
         let dG = Matrix(dGates, rows: t * b, cols: g)  // (T·B, G)
+        let bf16 = precision == .bf16
         dcCarry.update(repeating: 0, count: b * h)  // δc⁽ᵀ⁺¹⁾ = 0 (no step after T)
         // R packed once for all T − 1 recurrent steps of eq. 14.
         let packed = acts.packedR.count > 0 && t > 1 ? acts.packedR.base : nil
-        if let packed { T.gemmPackB(transB: false, k: g, n: h, b: p.r.base, ldb: p.r.stride, into: packed) }
+        if let packed {
+            if bf16 {
+                BF16GEMM.packB(transB: false, k: g, n: h, b: p.r.base, ldb: p.r.stride, into: packed)
+            } else {
+                T.gemmPackB(transB: false, k: g, n: h, b: p.r.base, ldb: p.r.stride, into: packed)
+            }
+        }
         for s in stride(from: t - 1, through: 0, by: -1) {
             T.lstmCellBackward(
                 gates: acts.gates.base + s * b * g, cPrev: acts.c.base + s * b * h,
@@ -205,6 +230,10 @@ public enum LSTMLayer {
                 if let packed, acts.stepGroup.engaged {
                     acts.stepGroup.gemmPacked(
                         m: b, n: h, k: g, a: dGates + s * b * g, lda: g, packed: packed, beta: 1,
+                        c: dH + (s - 1) * b * h, ldc: h, bf16: bf16)
+                } else if let packed, bf16 {
+                    BF16GEMM.packed(
+                        m: b, n: h, k: g, a: dGates + s * b * g, lda: g, packed: packed, beta: 1,
                         c: dH + (s - 1) * b * h, ldc: h)
                 } else if let packed {
                     T.gemmPacked(
@@ -215,15 +244,23 @@ public enum LSTMLayer {
                 }
             }
         }
-        // Eq. 23: δW += Σ_t (δθ⁽ᵗ⁾ ⊙ f′_θ) x⁽ᵗ⁾ᵀ, all steps in one GEMM, (G, T·B)·(T·B, I).
-        gemm(dG, transposeA: true, x, into: grads.w, beta: 1)
-        // Eq. 24: δR += Σ_t (δθ⁽ᵗ⁾ ⊙ f′_θ) h⁽ᵗ⁻¹⁾ᵀ; h slots 0..T−1 are h⁽ᵗ⁻¹⁾, (G, T·B)·(T·B, H).
-        gemm(dG, transposeA: true, Matrix(acts.h.base, rows: t * b, cols: h), into: grads.r, beta: 1)
+        let hs = Matrix(acts.h.base, rows: t * b, cols: h)
+        if bf16 {  // eqs. 23, 24 and ∂L/∂x below on bf16 operands
+            BF16GEMM.gemm(dG, transposeA: true, x, into: grads.w, beta: 1)
+            BF16GEMM.gemm(dG, transposeA: true, hs, into: grads.r, beta: 1)
+        } else {
+            // Eq. 23: δW += Σ_t (δθ⁽ᵗ⁾ ⊙ f′_θ) x⁽ᵗ⁾ᵀ, all steps in one GEMM, (G, T·B)·(T·B, I).
+            gemm(dG, transposeA: true, x, into: grads.w, beta: 1)
+            // Eq. 24: δR += Σ_t (δθ⁽ᵗ⁾ ⊙ f′_θ) h⁽ᵗ⁻¹⁾ᵀ; h slots 0..T−1 are h⁽ᵗ⁻¹⁾, (G, T·B)·(T·B, H).
+            gemm(dG, transposeA: true, hs, into: grads.r, beta: 1)
+        }
         // Eq. 25: δb += Σ_t δθ⁽ᵗ⁾ ⊙ f′_θ; PyTorch's b_ih and b_hh both get this same gradient.
         addColumnSums(dG, into: grads.b)
         if let bHH = grads.bHH { addColumnSums(dG, into: bHH) }
         // ∂L/∂x⁽ᵗ⁾ = Σ_θ Wᵀ(δθ⁽ᵗ⁾ ⊙ f′_θ): the layer below's δh from above, (T·B, G)·(G, I).
-        if let dX { gemm(dG, p.w, into: dX) }
+        if let dX {
+            if bf16 { BF16GEMM.gemm(dG, p.w, into: dX) } else { gemm(dG, p.w, into: dX) }
+        }
     }
 }
 

@@ -13,6 +13,11 @@
 /// Forward and backward of a stacked LSTM with an output layer, over one minibatch.
 public struct LSTMNetwork<T: LSTMScalar>: Sendable {
     public let config: ModelConfig
+    /// The LSTM layers' GEMM arithmetic (`training.precision`; `.bf16` for Float only, where
+    /// `Precision.unsupportedReason` is nil).
+    public var precision: Precision = .float32 {
+        willSet { precondition(newValue == .float32 || T.self == Float.self, "bf16 is Float only") }
+    }
 
     public init(config: ModelConfig) throws {
         try config.validate()
@@ -84,7 +89,8 @@ public struct LSTMNetwork<T: LSTMScalar>: Sendable {
                     for j in 0..<(4 * h) { sum.base[j] = p.b[j] + bHH[j] }
                     bias = sum.base
                 }
-                LSTMLayer.forward(p, x: x, batch: b, steps: t, hidden: h, acts: acts, bias: bias)
+                LSTMLayer.forward(
+                    p, x: x, batch: b, steps: t, hidden: h, acts: acts, bias: bias, precision: precision)
             }
             input = layerOutput(k, ws)
         }
@@ -183,7 +189,7 @@ public struct LSTMNetwork<T: LSTMScalar>: Sendable {
                 LSTMLayer.backward(
                     params.layers[k], grads: grads.layers[k], x: x, batch: b, steps: t, hidden: h,
                     acts: ws.layers[k], dH: dOut.base, dGates: ws.dGates.base, dcCarry: ws.dcCarry.base,
-                    dX: needDX ? Matrix(dNext.base, rows: t * b, cols: x.cols) : nil)
+                    dX: needDX ? Matrix(dNext.base, rows: t * b, cols: x.cols) : nil, precision: precision)
             } else {
                 splitDirections(dOut, hidden: h, ws)
                 for d in 0..<2 {
@@ -191,8 +197,9 @@ public struct LSTMNetwork<T: LSTMScalar>: Sendable {
                     LSTMLayer.backward(
                         params.layers[k * 2 + d], grads: grads.layers[k * 2 + d], x: xd, batch: b, steps: t,
                         hidden: h, acts: ws.layers[k * 2 + d], dH: ws.dirDH[d].base, dGates: ws.dGates.base,
-                        dcCarry: ws.dcCarry.base, dX: needDX ? Matrix(ws.dirDX[d].base, rows: t * b, cols: x.cols) : nil
-                    )
+                        dcCarry: ws.dcCarry.base,
+                        dX: needDX ? Matrix(ws.dirDX[d].base, rows: t * b, cols: x.cols) : nil,
+                        precision: precision)
                 }
                 if needDX { joinDirections(into: dNext, width: x.cols, ws) }
             }

@@ -37,6 +37,11 @@ struct Gradcheck: ParsableCommand {
             maxPerTensor: maxPerTensor)
         print("gradcheck \(config): \(report.modelSummary)")
         print("on \(report.source), in Double, no dropout, ε = \(CentralDifferences.defaultEpsilon)")
+        if cfg.training.precision != .float32 {
+            print(
+                "training.precision: \(cfg.training.precision) is not what is checked here: it rounds the "
+                    + "LSTM layers' GEMM operands during training only (docs/config.md, Mixed precision)")
+        }
         for tensor in report.tensors { print(tensor.line) }
         let failed = report.tensors.filter { !$0.passed }
         if failed.isEmpty {

@@ -373,6 +373,14 @@ final class InferenceCLITests: XCTestCase {
         XCTAssertTrue(lines.last!.hasPrefix("PASS: 6 tensors"), r.stdout)
     }
 
+    func testGradcheckSaysItChecksDoubleWhenTheConfigTrainsInBF16() throws {
+        let r = try run(["gradcheck", "adding.yaml", "--set", "training.precision=bf16", "--steps", "3"])
+        XCTAssertTrue(r.stdout.contains("training.precision: bf16 is not what is checked here"), r.stdout)
+        XCTAssertTrue(r.stdout.split(separator: "\n").last!.hasPrefix("PASS"), r.stdout)
+        let plain = try run(["gradcheck", "adding.yaml", "--steps", "3"])
+        XCTAssertFalse(plain.stdout.contains("training.precision"), plain.stdout)
+    }
+
     func testGradcheckFailsAndExitsNonZeroWhenErrorsExceedTheTolerance() throws {
         // Central differences are never exact: a tolerance far below their error must fail.
         let r = try lstm(

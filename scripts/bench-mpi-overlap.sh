@@ -10,11 +10,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
-python=${PYTHON:-/usr/bin/python3}
-"$python" -c 'import h5py, numpy' 2>/dev/null || {
-    echo "$(basename "$0"): $python has no h5py: apt-get install python3-h5py python3-numpy (or set PYTHON)" >&2
-    exit 1
-}
+source "$root/scripts/mpi-common.sh"
 rounds=${1:-3} steps=${2:-15}
 layers=${LAYERS:-2} h=${H:-512} np=${NP:-2}
 if [[ -z "${LSTM:-}" ]]; then
@@ -26,15 +22,7 @@ mpirun=(mpirun --allow-run-as-root --oversubscribe ${MPIRUN_ARGS:-})
 work=$(mktemp -d /tmp/lstm-mpi-overlap.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 cd "$work"
-"$python" - <<'PY'
-import h5py, numpy as np
-rng = np.random.default_rng(1)
-with h5py.File("bench.h5", "w") as f:
-    f.attrs["class_names"] = [f"c{i}" for i in range(128)]
-    g = f.create_group("train")
-    g["inputs"] = rng.standard_normal((640, 100, 128), dtype=np.float32)
-    g["targets"] = rng.integers(0, 128, (640, 100), dtype=np.int32)
-PY
+bench_data bench.h5
 for o in false true; do
     cat >"bench-$o.yaml" <<YAML
 model: {hidden_size: $h, num_layers: $layers}

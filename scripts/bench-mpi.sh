@@ -9,13 +9,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
-# Debian's own Python with python3-h5py (.ci/run installs it), whatever python3 comes first on PATH;
-# PYTHON=... picks another interpreter that has h5py and numpy.
-python=${PYTHON:-/usr/bin/python3}
-"$python" -c 'import h5py, numpy' 2>/dev/null || {
-    echo "$(basename "$0"): $python has no h5py: apt-get install python3-h5py python3-numpy (or set PYTHON)" >&2
-    exit 1
-}
+source "$root/scripts/mpi-common.sh"
 steps=${1:-30}
 swift build -c release --traits MPI --build-path .build-mpi --product lstm
 swift build -c release --traits MPI --build-path .build-mpi --product lstm-mpi-bench
@@ -24,15 +18,7 @@ mpirun=(mpirun --allow-run-as-root --oversubscribe)
 work=$(mktemp -d /tmp/lstm-mpi-bench.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 cd "$work"
-"$python" - <<'PY'
-import h5py, numpy as np
-rng = np.random.default_rng(1)
-with h5py.File("bench.h5", "w") as f:
-    f.attrs["class_names"] = [f"c{i}" for i in range(128)]
-    g = f.create_group("train")
-    g["inputs"] = rng.standard_normal((640, 100, 128), dtype=np.float32)
-    g["targets"] = rng.integers(0, 128, (640, 100), dtype=np.int32)
-PY
+bench_data bench.h5
 cat >bench.yaml <<YAML
 model: {hidden_size: 512, num_layers: 1}
 loss: cross_entropy

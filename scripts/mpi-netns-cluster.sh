@@ -17,7 +17,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
-python=${PYTHON:-/usr/bin/python3}
+source "$root/scripts/mpi-common.sh"
 mode=${1:?usage: $0 check [N] | bench N RATE H [STEPS] | shell N RATE -- CMD}
 shift
 [[ $(id -u) == 0 ]] || { echo "$(basename "$0"): needs root (network namespaces)" >&2; exit 1; }
@@ -151,21 +151,7 @@ check)
     n=${1:-2}
     up "$n" 1gbit
     cd "$work"
-    cat >check.yaml <<YAML
-model: {hidden_size: 12, num_layers: 2, dropout: 0.3, head: last}
-loss: cross_entropy
-data:
-  file: $work/waves.h5
-  generate: {task: waves, steps: 16, min_length: 4, max_length: 16, train: 100, val: 24, test: 8, seed: 3}
-  batch_size: 12
-optimizer: {name: adam, lr: 0.01}
-training: {epochs: 2, clip_norm: 1.0}
-validation: {every: 4}
-checkpoint: {every: 4, keep: 100}
-logging: {every: 2, progress: plain}
-parallel: {shards: 5, overlap: true}
-seed: 7
-YAML
+    seq_config "$work" >check.yaml  # (mpi-common.sh)
     OPENBLAS_NUM_THREADS=1 "$LSTM" train check.yaml --set checkpoint.dir="$work/alone" >alone.log 2>&1 \
         || { cat alone.log; exit 1; }
     # shellcheck disable=SC2086
@@ -187,15 +173,7 @@ bench)
     up "$n" "$rate"
     probe
     cd "$work"
-    "$python" - <<'PY'
-import h5py, numpy as np
-rng = np.random.default_rng(1)
-with h5py.File("bench.h5", "w") as f:
-    f.attrs["class_names"] = [f"c{i}" for i in range(128)]
-    g = f.create_group("train")
-    g["inputs"] = rng.standard_normal((640, 100, 128), dtype=np.float32)
-    g["targets"] = rng.integers(0, 128, (640, 100), dtype=np.int32)
-PY
+    bench_data bench.h5
     # The bench-mpi.sh shape (I = 128, O = 128, B = 64, T = 100, Adam) at hidden size H, S = 4
     # (or SHARDS), LAYERS layers (1).
     cat >bench.yaml <<YAML

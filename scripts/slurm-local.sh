@@ -16,7 +16,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
-python=${PYTHON:-/usr/bin/python3}
 [[ $(id -u) == 0 ]] || { echo "$(basename "$0"): needs root (it starts slurmctld and slurmd)" >&2; exit 1; }
 if ! command -v slurmctld >/dev/null || ! command -v slurmd >/dev/null || ! command -v sbatch >/dev/null \
     || ! command -v munged >/dev/null; then
@@ -27,6 +26,7 @@ if [[ -z "${LSTM:-}" ]]; then
     LSTM=$root/.build-mpi/debug/lstm
 fi
 LSTM=$(realpath "$LSTM")
+source "$root/scripts/mpi-common.sh"
 
 work=$(mktemp -d /tmp/lstm-slurm.XXXXXX)
 chmod 755 "$work"
@@ -89,22 +89,7 @@ echo "slurm: $(sinfo -V), node $host idle"
 
 cd "$work"
 same() { "$python" "$root/scripts/compare-runs.py" "$@"; }
-# test-mpi.sh's `seq` config: 2 layers, dropout, Adam, clipping, S = 5 (not divisible by 2).
-cat >seq.yaml <<YAML
-model: {hidden_size: 12, num_layers: 2, dropout: 0.3, head: last}
-loss: cross_entropy
-data:
-  file: $work/waves.h5
-  generate: {task: waves, steps: 16, min_length: 4, max_length: 16, train: 100, val: 24, test: 8, seed: 3}
-  batch_size: 12
-optimizer: {name: adam, lr: 0.01}
-training: {epochs: 3, clip_norm: 1.0}
-validation: {every: 4}
-checkpoint: {every: 4, keep: 100}
-logging: {every: 2, progress: plain}
-parallel: {shards: 5}
-seed: 7
-YAML
+seq_config "$work" >seq.yaml  # test-mpi.sh's `seq` config (mpi-common.sh)
 "$LSTM" train seq.yaml --set checkpoint.dir="$work/alone" >alone.log 2>&1 || { cat alone.log; exit 1; }
 
 # 1. srun with PMIx.

@@ -15,13 +15,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
-# Debian's own Python with python3-h5py (.ci/run installs it), whatever python3 comes first on PATH;
-# PYTHON=... picks another interpreter that has h5py and numpy.
-python=${PYTHON:-/usr/bin/python3}
-"$python" -c 'import h5py, numpy' 2>/dev/null || {
-    echo "$(basename "$0"): $python has no h5py: apt-get install python3-h5py python3-numpy (or set PYTHON)" >&2
-    exit 1
-}
+source "$root/scripts/mpi-common.sh"
 if [[ -z "${LSTM:-}" ]]; then
     swift build --traits MPI --build-path .build-mpi --product lstm
     LSTM=$root/.build-mpi/debug/lstm
@@ -47,24 +41,7 @@ train() { # train NAME CONFIG [mpirun -np N]
         || { cat "$work/$name.log"; fail "training $name"; }
 }
 
-# Sequences of variable length (waves), Adam, dropout between two layers, 100 training sequences
-# in minibatches of 12 (the last has 4), S = 5 shards: not divisible by 2 or 4, and with 4
-# processes rank 0's shard gets no row of the last minibatch.
-cat >seq.yaml <<YAML
-model: {hidden_size: 12, num_layers: 2, dropout: 0.3, head: last}
-loss: cross_entropy
-data:
-  file: $work/waves.h5
-  generate: {task: waves, steps: 16, min_length: 4, max_length: 16, train: 100, val: 24, test: 8, seed: 3}
-  batch_size: 12
-optimizer: {name: adam, lr: 0.01}
-training: {epochs: 3, clip_norm: 1.0}
-validation: {every: 4}
-checkpoint: {every: 4, keep: 100}
-logging: {every: 2, progress: plain}
-parallel: {shards: 5, overlap: true}
-seed: 7
-YAML
+seq_config "$work" >seq.yaml  # (mpi-common.sh)
 # Generate once, so every run reads the same file.
 "$LSTM" train seq.yaml --dry-run --set checkpoint.dir="$work/dry" >/dev/null
 

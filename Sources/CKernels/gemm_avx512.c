@@ -17,14 +17,7 @@
 #define MC (MR * 16)  // a multiple of MR: the A block packs whole slivers
 #define SUFFIX avx512
 
-static inline __attribute__((always_inline)) __m512 finish(__m512 acc, float alpha, float beta, const float *c,
-                                                           __mmask16 mask) {
-    if (alpha != 1) acc = _mm512_mul_ps(acc, _mm512_set1_ps(alpha));
-    if (beta == 0) return acc;
-    __m512 old = _mm512_maskz_loadu_ps(mask, c);
-    if (beta != 1) old = _mm512_mul_ps(old, _mm512_set1_ps(beta));
-    return _mm512_add_ps(old, acc);
-}
+#include "gemm_avx512_tile.h"
 
 static void kernel(long kc, const float *a, const float *b, float *c, long ldc, int mr, int nr, float alpha,
                    float beta) {
@@ -41,16 +34,7 @@ static void kernel(long kc, const float *a, const float *b, float *c, long ldc, 
         a += MR;
         b += NR;
     }
-    __mmask16 mask[NV];
-    for (int v = 0; v < NV; v++) {
-        int w = nr - 16 * v;
-        mask[v] = w >= 16 ? 0xFFFF : w > 0 ? (__mmask16)((1u << w) - 1) : 0;
-    }
-    for (int i = 0; i < mr; i++) {
-        float *cr = c + i * ldc;
-        for (int v = 0; v < NV; v++)
-            if (mask[v]) _mm512_mask_storeu_ps(cr + 16 * v, mask[v], finish(acc[i][v], alpha, beta, cr + 16 * v, mask[v]));
-    }
+    store_tile(acc, c, ldc, mr, nr, alpha, beta);
 }
 
 #include "gemm_driver.h"

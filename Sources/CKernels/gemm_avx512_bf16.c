@@ -52,14 +52,7 @@ void lstm_f32_to_bf16_instruction(const float *x, uint16_t *out, long n) {
 #define KPAD(kc) (((kc) + 1) & ~1L)
 #define DRIVER_OWN_PACKING
 
-static inline __attribute__((always_inline)) __m512 finish(__m512 acc, float alpha, float beta, const float *c,
-                                                           __mmask16 mask) {
-    if (alpha != 1) acc = _mm512_mul_ps(acc, _mm512_set1_ps(alpha));
-    if (beta == 0) return acc;
-    __m512 old = _mm512_maskz_loadu_ps(mask, c);
-    if (beta != 1) old = _mm512_mul_ps(old, _mm512_set1_ps(beta));
-    return _mm512_add_ps(old, acc);
-}
+#include "gemm_avx512_tile.h"
 
 static void kernel(long kc, const uint16_t *a, const uint16_t *b, float *c, long ldc, int mr, int nr, float alpha,
                    float beta) {
@@ -78,16 +71,7 @@ static void kernel(long kc, const uint16_t *a, const uint16_t *b, float *c, long
         a += 2 * MR;
         b += 2 * NR;
     }
-    __mmask16 mask[NV];
-    for (int v = 0; v < NV; v++) {
-        int w = nr - 16 * v;
-        mask[v] = w >= 16 ? 0xFFFF : w > 0 ? (__mmask16)((1u << w) - 1) : 0;
-    }
-    for (int i = 0; i < mr; i++) {
-        float *cr = c + i * ldc;
-        for (int v = 0; v < NV; v++)
-            if (mask[v]) _mm512_mask_storeu_ps(cr + 16 * v, mask[v], finish(acc[i][v], alpha, beta, cr + 16 * v, mask[v]));
-    }
+    store_tile(acc, c, ldc, mr, nr, alpha, beta);
 }
 
 static inline long min_lb(long a, long b) { return a < b ? a : b; }

@@ -266,6 +266,25 @@ final class ExactReduction<T: LSTMScalar>: @unchecked Sendable {
             receive: x.receive, receiveCounts: x.receiveCounts + b * x.n, receiveOffsets: x.receiveOffsets + b * x.n)
     }
 
+    /// The global tree's finishing additions on n elements of the receive buffer: `adds` holds
+    /// (destination, source) byte offsets in pairs, applied in order to every element; the elements
+    /// are cut across `workers` (each element's additions and their order do not depend on the cut).
+    private static func finishTree(_ adds: [Int], in shared: SharedPointer<UInt8>, count n: Int, workers: Int) {
+        let slices = min(workers, max(1, n / 4096))
+        runWorkers(slices) { slice in
+            let buffer = UnsafeMutableRawPointer(shared.pointer)
+            let lo = slice * n / slices
+            let hi = (slice + 1) * n / slices
+            var a = 0
+            while a < adds.count {
+                let dst = (buffer + adds[a]).assumingMemoryBound(to: T.self)
+                let src = (buffer + adds[a + 1]).assumingMemoryBound(to: T.self)
+                for k in lo..<hi { dst[k] += src[k] }
+                a += 2
+            }
+        }
+    }
+
     /// After the overlapped round (every bucket but the last posted): waits for every rank, posts
     /// the last bucket with the shard losses, completes the exchange, finishes the global tree on
     /// each bucket's piece of this rank's slice in the global order (the bits of `reduce`), and
@@ -294,20 +313,7 @@ final class ExactReduction<T: LSTMScalar>: @unchecked Sendable {
             let piece = bucket.clamped(to: mine)
             guard !piece.isEmpty else { continue }
             let n = piece.count
-            let adds = x.finishing[b]
-            let slices = min(workers, max(1, n / 4096))
-            runWorkers(slices) { slice in
-                let buffer = UnsafeMutableRawPointer(shared.pointer)
-                let lo = slice * n / slices
-                let hi = (slice + 1) * n / slices
-                var a = 0
-                while a < adds.count {
-                    let dst = (buffer + adds[a]).assumingMemoryBound(to: T.self)
-                    let src = (buffer + adds[a + 1]).assumingMemoryBound(to: T.self)
-                    for k in lo..<hi { dst[k] += src[k] }
-                    a += 2
-                }
-            }
+            Self.finishTree(x.finishing[b], in: shared, count: n, workers: workers)
             (target + piece.lowerBound).update(
                 from: (x.receive + x.rootOffset[b]).assumingMemoryBound(to: T.self), count: n)
         }
@@ -394,21 +400,8 @@ final class ExactReduction<T: LSTMScalar>: @unchecked Sendable {
         }
         let mine = x.slices.range(me)
         let n = mine.count
-        let adds = x.finishing
-        let slices = min(workers, max(1, n / 4096))
         let shared = SharedPointer(x.receive.assumingMemoryBound(to: UInt8.self))
-        runWorkers(slices) { slice in
-            let buffer = UnsafeMutableRawPointer(shared.pointer)
-            let lo = slice * n / slices
-            let hi = (slice + 1) * n / slices
-            var a = 0
-            while a < adds.count {
-                let dst = (buffer + adds[a]).assumingMemoryBound(to: T.self)
-                let src = (buffer + adds[a + 1]).assumingMemoryBound(to: T.self)
-                for k in lo..<hi { dst[k] += src[k] }
-                a += 2
-            }
-        }
+        Self.finishTree(x.finishing, in: shared, count: n, workers: workers)
         (arenaPointers[plan.arenaOfShard[0]].pointer + mine.lowerBound).update(
             from: (x.receive + x.rootOffset).assumingMemoryBound(to: T.self), count: n)
         var total = LossSum()

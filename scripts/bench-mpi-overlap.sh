@@ -24,17 +24,7 @@ trap 'rm -rf "$work"' EXIT
 cd "$work"
 bench_data bench.h5
 for o in false true; do
-    cat >"bench-$o.yaml" <<YAML
-model: {hidden_size: $h, num_layers: $layers}
-loss: cross_entropy
-data: {file: $work/bench.h5, batch_size: 64, val_split: none}
-optimizer: {name: adam, lr: 0.001}
-training: {steps: $steps}
-checkpoint: {every: 100000, keep: 1}
-logging: {every: 1, progress: none}
-parallel: {shards: 4, workers: 1, overlap: $o}
-seed: 1
-YAML
+    bench_config "$work" "$h" "$layers" "$steps" "shards: 4, workers: 1, overlap: $o" >"bench-$o.yaml"
 done
 export OPENBLAS_NUM_THREADS=1
 for ((i = 0; i < rounds; i++)); do

@@ -19,17 +19,7 @@ work=$(mktemp -d /tmp/lstm-mpi-bench.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 cd "$work"
 bench_data bench.h5
-cat >bench.yaml <<YAML
-model: {hidden_size: 512, num_layers: 1}
-loss: cross_entropy
-data: {file: $work/bench.h5, batch_size: 64, val_split: none}
-optimizer: {name: adam, lr: 0.001}
-training: {steps: $steps}
-checkpoint: {every: 100000, keep: 1}
-logging: {every: 1, progress: none}
-parallel: {shards: 4}
-seed: 1
-YAML
+bench_config "$work" 512 1 "$steps" "shards: 4" >bench.yaml  # (mpi-common.sh)
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 export OPENBLAS_NUM_THREADS=1 LSTM_MPI_TIMING=1
 run() { # NAME WORKERS [mpirun -np N]

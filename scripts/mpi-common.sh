@@ -46,3 +46,20 @@ with h5py.File(sys.argv[1], "w") as f:
     g["targets"] = rng.integers(0, 128, (640, 100), dtype=np.int32)
 PY
 }
+
+# bench_config DIR H LAYERS STEPS PARALLEL: the bench shape's config on DIR/bench.h5 (I = 128,
+# O = 128, B = 64, T = 100, Adam), hidden size H, LAYERS layers, STEPS steps; PARALLEL is the inside
+# of its parallel section (e.g. "shards: 4, workers: 1").
+bench_config() {
+    cat <<YAML
+model: {hidden_size: $2, num_layers: $3}
+loss: cross_entropy
+data: {file: $1/bench.h5, batch_size: 64, val_split: none}
+optimizer: {name: adam, lr: 0.001}
+training: {steps: $4}
+checkpoint: {every: 100000, keep: 1}
+logging: {every: 1, progress: none}
+parallel: {$5}
+seed: 1
+YAML
+}

@@ -176,17 +176,7 @@ bench)
     bench_data bench.h5
     # The bench-mpi.sh shape (I = 128, O = 128, B = 64, T = 100, Adam) at hidden size H, S = 4
     # (or SHARDS), LAYERS layers (1).
-    cat >bench.yaml <<YAML
-model: {hidden_size: $h, num_layers: ${LAYERS:-1}}
-loss: cross_entropy
-data: {file: $work/bench.h5, batch_size: 64, val_split: none}
-optimizer: {name: adam, lr: 0.001}
-training: {steps: $steps}
-checkpoint: {every: 100000, keep: 1}
-logging: {every: 1, progress: none}
-parallel: {shards: ${SHARDS:-4}, workers: 1${OVERLAP:+, overlap: $OVERLAP}}
-seed: 1
-YAML
+    bench_config "$work" "$h" "${LAYERS:-1}" "$steps" "shards: ${SHARDS:-4}, workers: 1${OVERLAP:+, overlap: $OVERLAP}" >bench.yaml
     echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
     # shellcheck disable=SC2086
     in_host0 $MPIRUN -np "$n" "$LSTM" train bench.yaml --set checkpoint.dir="$work/run" >run.log 2>&1 \

@@ -418,8 +418,8 @@ public final class TrainingRun {
                     ? " in \(plan.accumulate) rounds of \(config.data.batchSize) sequences (minibatch \(plan.globalBatch))"
                     : "")
                 + (reducer.worldSize > 1 ? " in each of \(reducer.worldSize) processes" : "")
-                + (trainer.shardWorkers.overlaps
-                    ? ", gradient exchange overlapped with backpropagation (\(config.model.numLayers + 1) buckets)"
+                + (trainer.shardWorkers.overlappedBuckets > 0
+                    ? ", gradient exchange overlapped with backpropagation (\(trainer.shardWorkers.overlappedBuckets) buckets)"
                     : "")
                 + (trainer.shardWorkers.stepGroup.map { ", per-step GEMMs shared by the \($0.participants) workers" }
                     ?? "")

@@ -76,8 +76,9 @@ public final class ShardWorkers<T: LSTMScalar>: @unchecked Sendable {
     private let roundThread: RoundThread?
     private var pendingJob: RoundJob?
     private var overlapRound = 0
-    /// Whether the gradient exchange overlaps the last round's backward (several processes only).
-    public var overlaps: Bool { bucketReadiness != nil }
+    /// The gradient buckets exchanged while the last round's backward runs (`GradientBuckets`;
+    /// several processes with `overlap` only), or 0 when the exchange does not overlap.
+    public var overlappedBuckets: Int { bucketReadiness?.count ?? 0 }
     /// The local shards' per-step GEMMs computed together (`StepGroup`), or nil: only when every
     /// shard of a round has its own worker (W = shards per round > 1), so all of them run at once on distinct
     /// threads, and the per-step GEMMs run our packed kernel (Float on `lstm avx512`/`avx2`).

@@ -19,12 +19,18 @@
 
 #include "gemm_avx512_tile.h"
 
-static void kernel(long kc, const float *a, const float *b, float *c, long ldc, int mr, int nr, float alpha,
-                   float beta) {
+/// `ahead` > 0: each k also prefetches into L1 the packed B row `ahead` k further on (two lines),
+/// for the per-step GEMMs, whose few tiles per sliver leave the first one reading B from L2/L3
+/// (docs/results/kernels.md, "B prefetched inside the micro-kernel"). Prefetches change no result.
+static inline __attribute__((always_inline)) void kernel_body(long kc, const float *a, const float *b, float *c,
+                                                              long ldc, int mr, int nr, float alpha, float beta,
+                                                              long ahead) {
     __m512 acc[MR][NV];
     for (int i = 0; i < MR; i++)
         for (int v = 0; v < NV; v++) acc[i][v] = _mm512_setzero_ps();
     for (long p = 0; p < kc; p++) {
+        if (ahead > 0)
+            for (int l = 0; l < NR * 4; l += 64) _mm_prefetch((const char *)(b + ahead * NR) + l, _MM_HINT_T0);
         __m512 bv[NV];
         for (int v = 0; v < NV; v++) bv[v] = _mm512_loadu_ps(b + 16 * v);
         for (int i = 0; i < MR; i++) {
@@ -36,6 +42,17 @@ static void kernel(long kc, const float *a, const float *b, float *c, long ldc, 
     }
     store_tile(acc, c, ldc, mr, nr, alpha, beta);
 }
+
+static void kernel(long kc, const float *a, const float *b, float *c, long ldc, int mr, int nr, float alpha,
+                   float beta) {
+    kernel_body(kc, a, b, c, ldc, mr, nr, alpha, beta, 0);
+}
+
+static void kernel_streaming(long kc, const float *a, const float *b, float *c, long ldc, int mr, int nr,
+                             float alpha, float beta) {
+    kernel_body(kc, a, b, c, ldc, mr, nr, alpha, beta, 16);
+}
+#define KERNEL_STREAMING kernel_streaming
 
 #include "gemm_driver.h"
 

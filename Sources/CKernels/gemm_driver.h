@@ -5,6 +5,8 @@
 // which computes the mr×nr tile C ← beta·C + alpha·Σ_p A[i][p]·B[p][j] (beta = 0: C not read) from
 // an MR-tall packed sliver of A (kc columns of MR floats) and an NR-wide packed sliver of B (kc rows
 // of NR floats), accumulating each element with one FMA per p, in p order, from zero.
+// An includer may also define KERNEL_STREAMING, a kernel with the same contract and arithmetic for
+// the per-step GEMMs (few tiles per B sliver, B arriving from L2/L3); it defaults to `kernel`.
 //
 // Loops: columns in blocks whose packed B over all k fits 4 MiB (pack it) → rows in MC blocks (that
 // block of C stays in cache) → k in KC blocks (pack that MC×KC block of A; it stays in L2) → NR
@@ -26,6 +28,10 @@
 #endif
 /// 64-byte lines of one packed NR-wide sliver of a K block of kc.
 #define SLIVER_LINES(kc) (KPAD(kc) * NR * (long)sizeof(PACKED_T) / 64)
+
+#ifndef KERNEL_STREAMING
+#define KERNEL_STREAMING kernel
+#endif
 
 #define CAT2(a, b) a##b
 #define CAT(a, b) CAT2(a, b)
@@ -207,7 +213,10 @@ static void multiply_packed(long m, long n, long k, float alpha, const float *a,
                         for (int i = 0; i < mr; i++)  // the C tile, read and written after the k loop
                             for (int v = 0; v < NR; v += 16) _mm_prefetch((const char *)(ct + i * ldc + v), _MM_HINT_T0);
                     }
-                    kernel(kc, ap + ir * KPAD(kc), bs, ct, ldc, mr, nr, alpha, bt);
+                    if (many)
+                        kernel(kc, ap + ir * KPAD(kc), bs, ct, ldc, mr, nr, alpha, bt);
+                    else
+                        KERNEL_STREAMING(kc, ap + ir * KPAD(kc), bs, ct, ldc, mr, nr, alpha, bt);
                 }
             }
         }
@@ -329,8 +338,8 @@ void NAME(lstm_sgemm_packed_rows_)(long groups, const lstm_gemm_rows *g, long n,
                             _mm_prefetch(nb + 64 * l, _MM_HINT_T1);
                         t++;
                         int mr = (int)min_l(MR, part[i].m - ir);
-                        kernel(kc, ap + (part[i].off + ir) * KPAD(kc), bs, s->c + (part[i].r0 + ir) * s->ldc + jr, s->ldc, mr, nr,
-                               1, bt);
+                        KERNEL_STREAMING(kc, ap + (part[i].off + ir) * KPAD(kc), bs,
+                                         s->c + (part[i].r0 + ir) * s->ldc + jr, s->ldc, mr, nr, 1, bt);
                     }
                 }
             }

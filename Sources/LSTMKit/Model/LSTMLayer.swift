@@ -28,6 +28,54 @@ public struct LayerActivations<T: LSTMScalar>: @unchecked Sendable {
     }
 }
 
+/// One pass's GEMMs, chosen once from the precision: float32 (`gemm`, `T.gemmPackB`,
+/// `T.gemmPacked`) or bf16 operands with float32 accumulation (`BF16GEMM`), so the layer's
+/// equations read the same in both.
+struct LayerGEMMs<T: LSTMScalar> {
+    let bf16: Bool
+
+    init(_ precision: Precision) { bf16 = precision == .bf16 }
+
+    /// c ← op(a)·op(b) + beta·c over all steps (eqs. 1–4's input part, 23, 24 and ∂L/∂x).
+    @inline(__always)
+    func all(
+        _ a: Matrix<T>, transposeA: Bool = false, _ b: Matrix<T>, transposeB: Bool = false, into c: Matrix<T>,
+        beta: T = 0
+    ) {
+        if bf16 {
+            BF16GEMM.gemm(a, transposeA: transposeA, b, transposeB: transposeB, into: c, beta: Float(beta))
+        } else {
+            gemm(a, transposeA: transposeA, b, transposeB: transposeB, into: c, beta: beta)
+        }
+    }
+
+    /// Packs op(R) once for all steps' `step` calls.
+    @inline(__always)
+    func packB(transB: Bool, k: Int, n: Int, b: UnsafeMutablePointer<T>, ldb: Int, into packed: UnsafeMutablePointer<T>)
+    {
+        if bf16 {
+            BF16GEMM.packB(transB: transB, k: k, n: n, b: b, ldb: ldb, into: packed)
+        } else {
+            T.gemmPackB(transB: transB, k: k, n: n, b: b, ldb: ldb, into: packed)
+        }
+    }
+
+    /// One step's C ← A·B + C with B packed by `packB`: in the step group while it is engaged.
+    @inline(__always)
+    func step(
+        m: Int, n: Int, k: Int, a: UnsafeMutablePointer<T>, lda: Int, packed: UnsafeMutablePointer<T>,
+        c: UnsafeMutablePointer<T>, ldc: Int, group: StepGroupSlot
+    ) {
+        if group.engaged {
+            group.gemmPacked(m: m, n: n, k: k, a: a, lda: lda, packed: packed, beta: 1, c: c, ldc: ldc, bf16: bf16)
+        } else if bf16 {
+            BF16GEMM.packed(m: m, n: n, k: k, a: a, lda: lda, packed: packed, beta: 1, c: c, ldc: ldc)
+        } else {
+            T.gemmPacked(m: m, n: n, k: k, a: a, lda: lda, packed: packed, beta: 1, c: c, ldc: ldc)
+        }
+    }
+}
+
 /// Forward and backward of one LSTM layer over a whole minibatch of sequences.
 public enum LSTMLayer {
     /// Scalars R (4H × H) takes packed for either per-step GEMM (forward h Rᵀ, backward δG R),
@@ -51,38 +99,20 @@ public enum LSTMLayer {
     ) {
         let g = 4 * h
         let gates = Matrix(acts.gates.base, rows: t * b, cols: g)  // (T·B, G)
-        let bf16 = precision == .bf16
+        let gemms = LayerGEMMs<T>(precision)
         // Eqs. 1–4, input part for all T steps in one GEMM: A = X Wᵀ, (T·B, I)·(I, G).
-        if bf16 {
-            BF16GEMM.gemm(x, p.w, transposeB: true, into: gates)
-        } else {
-            gemm(x, p.w, transposeB: true, into: gates)
-        }
+        gemms.all(x, p.w, transposeB: true, into: gates)
         // Rᵀ packed once for all T steps (the per-step GEMM would otherwise repack it every step).
         let packed = acts.packedR.count > 0 ? acts.packedR.base : nil
-        if let packed {
-            if bf16 {
-                BF16GEMM.packB(transB: true, k: h, n: g, b: p.r.base, ldb: p.r.stride, into: packed)
-            } else {
-                T.gemmPackB(transB: true, k: h, n: g, b: p.r.base, ldb: p.r.stride, into: packed)
-            }
-        }
+        if let packed { gemms.packB(transB: true, k: h, n: g, b: p.r.base, ldb: p.r.stride, into: packed) }
         for s in 0..<t {
             let hPrev = Matrix(acts.h.base + s * b * h, rows: b, cols: h)  // (B, H)
             let aStep = gates.rows(s * b, b)  // (B, G)
             // Eqs. 1–4, recurrent part: A⁽ˢ⁾ += h⁽ˢ⁻¹⁾ Rᵀ, one fused GEMM for all four gates.
-            if let packed, acts.stepGroup.engaged {
-                acts.stepGroup.gemmPacked(
-                    m: b, n: g, k: h, a: hPrev.base, lda: hPrev.stride, packed: packed, beta: 1,
-                    c: aStep.base, ldc: aStep.stride, bf16: bf16)
-            } else if let packed, bf16 {
-                BF16GEMM.packed(
-                    m: b, n: g, k: h, a: hPrev.base, lda: hPrev.stride, packed: packed, beta: 1, c: aStep.base,
-                    ldc: aStep.stride)
-            } else if let packed {
-                T.gemmPacked(
-                    m: b, n: g, k: h, a: hPrev.base, lda: hPrev.stride, packed: packed, beta: 1,
-                    c: aStep.base, ldc: aStep.stride)
+            if let packed {
+                gemms.step(
+                    m: b, n: g, k: h, a: hPrev.base, lda: hPrev.stride, packed: packed, c: aStep.base,
+                    ldc: aStep.stride, group: acts.stepGroup)
             } else {
                 gemm(hPrev, p.r, transposeB: true, into: aStep, beta: 1)
             }
@@ -208,17 +238,11 @@ public enum LSTMLayer {
     ) {
         let g = 4 * h
         let dG = Matrix(dGates, rows: t * b, cols: g)  // (T·B, G)
-        let bf16 = precision == .bf16
+        let gemms = LayerGEMMs<T>(precision)
         dcCarry.update(repeating: 0, count: b * h)  // δc⁽ᵀ⁺¹⁾ = 0 (no step after T)
         // R packed once for all T − 1 recurrent steps of eq. 14.
         let packed = acts.packedR.count > 0 && t > 1 ? acts.packedR.base : nil
-        if let packed {
-            if bf16 {
-                BF16GEMM.packB(transB: false, k: g, n: h, b: p.r.base, ldb: p.r.stride, into: packed)
-            } else {
-                T.gemmPackB(transB: false, k: g, n: h, b: p.r.base, ldb: p.r.stride, into: packed)
-            }
-        }
+        if let packed { gemms.packB(transB: false, k: g, n: h, b: p.r.base, ldb: p.r.stride, into: packed) }
         for s in stride(from: t - 1, through: 0, by: -1) {
             T.lstmCellBackward(
                 gates: acts.gates.base + s * b * g, cPrev: acts.c.base + s * b * h,
@@ -227,40 +251,25 @@ public enum LSTMLayer {
             if s > 0 {
                 // Eq. 14, recurrent term: δh⁽ˢ⁻¹⁾ += Σ_θ Rᵀ(δθ⁽ˢ⁾ ⊙ f′_θ); all four gates in one GEMM,
                 // (B, G)·(G, H).
-                if let packed, acts.stepGroup.engaged {
-                    acts.stepGroup.gemmPacked(
-                        m: b, n: h, k: g, a: dGates + s * b * g, lda: g, packed: packed, beta: 1,
-                        c: dH + (s - 1) * b * h, ldc: h, bf16: bf16)
-                } else if let packed, bf16 {
-                    BF16GEMM.packed(
-                        m: b, n: h, k: g, a: dGates + s * b * g, lda: g, packed: packed, beta: 1,
-                        c: dH + (s - 1) * b * h, ldc: h)
-                } else if let packed {
-                    T.gemmPacked(
-                        m: b, n: h, k: g, a: dGates + s * b * g, lda: g, packed: packed, beta: 1,
-                        c: dH + (s - 1) * b * h, ldc: h)
+                if let packed {
+                    gemms.step(
+                        m: b, n: h, k: g, a: dGates + s * b * g, lda: g, packed: packed, c: dH + (s - 1) * b * h,
+                        ldc: h, group: acts.stepGroup)
                 } else {
                     gemm(dG.rows(s * b, b), p.r, into: Matrix(dH + (s - 1) * b * h, rows: b, cols: h), beta: 1)
                 }
             }
         }
         let hs = Matrix(acts.h.base, rows: t * b, cols: h)
-        if bf16 {  // eqs. 23, 24 and ∂L/∂x below on bf16 operands
-            BF16GEMM.gemm(dG, transposeA: true, x, into: grads.w, beta: 1)
-            BF16GEMM.gemm(dG, transposeA: true, hs, into: grads.r, beta: 1)
-        } else {
-            // Eq. 23: δW += Σ_t (δθ⁽ᵗ⁾ ⊙ f′_θ) x⁽ᵗ⁾ᵀ, all steps in one GEMM, (G, T·B)·(T·B, I).
-            gemm(dG, transposeA: true, x, into: grads.w, beta: 1)
-            // Eq. 24: δR += Σ_t (δθ⁽ᵗ⁾ ⊙ f′_θ) h⁽ᵗ⁻¹⁾ᵀ; h slots 0..T−1 are h⁽ᵗ⁻¹⁾, (G, T·B)·(T·B, H).
-            gemm(dG, transposeA: true, hs, into: grads.r, beta: 1)
-        }
+        // Eq. 23: δW += Σ_t (δθ⁽ᵗ⁾ ⊙ f′_θ) x⁽ᵗ⁾ᵀ, all steps in one GEMM, (G, T·B)·(T·B, I).
+        gemms.all(dG, transposeA: true, x, into: grads.w, beta: 1)
+        // Eq. 24: δR += Σ_t (δθ⁽ᵗ⁾ ⊙ f′_θ) h⁽ᵗ⁻¹⁾ᵀ; h slots 0..T−1 are h⁽ᵗ⁻¹⁾, (G, T·B)·(T·B, H).
+        gemms.all(dG, transposeA: true, hs, into: grads.r, beta: 1)
         // Eq. 25: δb += Σ_t δθ⁽ᵗ⁾ ⊙ f′_θ; PyTorch's b_ih and b_hh both get this same gradient.
         addColumnSums(dG, into: grads.b)
         if let bHH = grads.bHH { addColumnSums(dG, into: bHH) }
         // ∂L/∂x⁽ᵗ⁾ = Σ_θ Wᵀ(δθ⁽ᵗ⁾ ⊙ f′_θ): the layer below's δh from above, (T·B, G)·(G, I).
-        if let dX {
-            if bf16 { BF16GEMM.gemm(dG, p.w, into: dX) } else { gemm(dG, p.w, into: dX) }
-        }
+        if let dX { gemms.all(dG, p.w, into: dX) }
     }
 }
 

@@ -29,7 +29,10 @@
 /// 64-byte lines of one packed NR-wide sliver of a K block of kc.
 #define SLIVER_LINES(kc) (KPAD(kc) * NR * (long)sizeof(PACKED_T) / 64)
 
-#ifndef KERNEL_STREAMING
+#ifdef KERNEL_STREAMING
+#define HAS_STREAMING_KERNEL 1
+#else
+#define HAS_STREAMING_KERNEL 0  // every call is `kernel`, one call site: the same code as without it
 #define KERNEL_STREAMING kernel
 #endif
 
@@ -213,7 +216,7 @@ static void multiply_packed(long m, long n, long k, float alpha, const float *a,
                         for (int i = 0; i < mr; i++)  // the C tile, read and written after the k loop
                             for (int v = 0; v < NR; v += 16) _mm_prefetch((const char *)(ct + i * ldc + v), _MM_HINT_T0);
                     }
-                    if (many)
+                    if (many || !HAS_STREAMING_KERNEL)
                         kernel(kc, ap + ir * KPAD(kc), bs, ct, ldc, mr, nr, alpha, bt);
                     else
                         KERNEL_STREAMING(kc, ap + ir * KPAD(kc), bs, ct, ldc, mr, nr, alpha, bt);

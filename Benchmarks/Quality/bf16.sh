@@ -7,8 +7,8 @@
 # next, 30 epochs, no early stopping); SEEDS seeds each, float32 and bf16 alternating. EPOCHS = 0
 # runs the real series alone. Prints one line per run: task, precision, seed, final train loss (mean
 # of the last logging window) and final val loss (the run's last validation). The real series
-# measured (Zurich monthly sunspot numbers 1749-1983: source and SHA-256 in docs/results/quality.md)
-# is not in the repository.
+# measured (Zurich monthly sunspot numbers 1749-1983, Melbourne daily minimum temperatures
+# 1981-1990: sources and SHA-256s in docs/results/quality.md) are not in the repository.
 #
 #   Benchmarks/Quality/bf16.sh [LSTM=.build/release/lstm] [SEEDS=3] [EPOCHS=12] [CSV TARGET [WINDOW=24]]
 set -euo pipefail

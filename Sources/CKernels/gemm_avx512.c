@@ -19,18 +19,26 @@
 
 #include "gemm_avx512_tile.h"
 
-/// `ahead` > 0: each k also prefetches into L1 the packed B row `ahead` k further on (two lines),
-/// for the per-step GEMMs, whose few tiles per sliver leave the first one reading B from L2/L3
-/// (docs/results/kernels.md, "B prefetched inside the micro-kernel"). Prefetches change no result.
+/// `ahead` > 0 is the per-step variant (docs/results/kernels.md, "B prefetched inside the
+/// micro-kernel" and "The per-step kernel's C tile and next sliver"): a B sliver serves few tiles
+/// there, so B and C arrive from L2/L3. It prefetches into L1 the C tile before the k loop (C is read
+/// after it: the input projection's gate pre-activations or δH, written long before), and at each k
+/// the packed B row `ahead` k further on (two lines). `next_lines` > 0: the first next_lines k also
+/// each prefetch one line at `next` into L2 (the tile's share of the next B sliver), one per k rather
+/// than all at once, which stalled on full fill buffers. Prefetches change no result.
 static inline __attribute__((always_inline)) void kernel_body(long kc, const float *a, const float *b, float *c,
                                                               long ldc, int mr, int nr, float alpha, float beta,
-                                                              long ahead) {
+                                                              long ahead, const char *next, long next_lines) {
+    if (ahead > 0)
+        for (int i = 0; i < mr; i++)
+            for (int v = 0; v < NV; v++) _mm_prefetch((const char *)(c + i * ldc + 16 * v), _MM_HINT_T0);
     __m512 acc[MR][NV];
     for (int i = 0; i < MR; i++)
         for (int v = 0; v < NV; v++) acc[i][v] = _mm512_setzero_ps();
     for (long p = 0; p < kc; p++) {
         if (ahead > 0)
             for (int l = 0; l < NR * 4; l += 64) _mm_prefetch((const char *)(b + ahead * NR) + l, _MM_HINT_T0);
+        if (p < next_lines) _mm_prefetch(next + 64 * p, _MM_HINT_T1);
         __m512 bv[NV];
         for (int v = 0; v < NV; v++) bv[v] = _mm512_loadu_ps(b + 16 * v);
         for (int i = 0; i < MR; i++) {
@@ -45,12 +53,12 @@ static inline __attribute__((always_inline)) void kernel_body(long kc, const flo
 
 static void kernel(long kc, const float *a, const float *b, float *c, long ldc, int mr, int nr, float alpha,
                    float beta) {
-    kernel_body(kc, a, b, c, ldc, mr, nr, alpha, beta, 0);
+    kernel_body(kc, a, b, c, ldc, mr, nr, alpha, beta, 0, 0, 0);
 }
 
 static void kernel_streaming(long kc, const float *a, const float *b, float *c, long ldc, int mr, int nr,
-                             float alpha, float beta) {
-    kernel_body(kc, a, b, c, ldc, mr, nr, alpha, beta, 16);
+                             float alpha, float beta, const char *next, long next_lines) {
+    kernel_body(kc, a, b, c, ldc, mr, nr, alpha, beta, 16, next, next_lines);
 }
 #define KERNEL_STREAMING kernel_streaming
 

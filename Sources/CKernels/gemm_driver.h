@@ -6,7 +6,9 @@
 // an MR-tall packed sliver of A (kc columns of MR floats) and an NR-wide packed sliver of B (kc rows
 // of NR floats), accumulating each element with one FMA per p, in p order, from zero.
 // An includer may also define KERNEL_STREAMING, a kernel with the same contract and arithmetic for
-// the per-step GEMMs (few tiles per B sliver, B arriving from L2/L3); it defaults to `kernel`.
+// the per-step GEMMs (few tiles per B sliver, B and C arriving from L2/L3) and two more arguments,
+// `const char *next, long next_lines`: lines at `next` it prefetches into L2 as its k loop goes.
+// Without one the driver runs `kernel` there (the rows path prefetching those lines itself, at once).
 //
 // Loops: columns in blocks whose packed B over all k fits 4 MiB (pack it) → rows in MC blocks (that
 // block of C stays in cache) → k in KC blocks (pack that MC×KC block of A; it stays in L2) → NR
@@ -32,8 +34,7 @@
 #ifdef KERNEL_STREAMING
 #define HAS_STREAMING_KERNEL 1
 #else
-#define HAS_STREAMING_KERNEL 0  // every call is `kernel`, one call site: the same code as without it
-#define KERNEL_STREAMING kernel
+#define HAS_STREAMING_KERNEL 0  // every call is `kernel`: the same code as without it
 #endif
 
 #define CAT2(a, b) a##b
@@ -203,8 +204,9 @@ static void multiply_packed(long m, long n, long k, float alpha, const float *a,
                 else if (ic + MC < m)
                     nb = (const char *)bp, nb_lines = SLIVER_LINES(min_l(KC, k));
                 long tiles = (mc + MR - 1) / MR, nb_per = nb_lines / tiles + 1;
-                // Only when the sliver serves many tiles (the all-steps GEMMs): for the per-step GEMMs
-                // (m = B/S rows, a few tiles) these prefetches measured slower than none.
+                // Here when the sliver serves many tiles (the all-steps GEMMs). For the per-step GEMMs
+                // (m = B/S rows, a few tiles) prefetched here in a burst they measured slower than none;
+                // a streaming kernel takes them one per k instead.
                 int many = tiles >= 8;
                 for (long ir = 0, t = 0; ir < mc; ir += MR, t++) {
                     int mr = (int)min_l(MR, mc - ir);
@@ -216,10 +218,15 @@ static void multiply_packed(long m, long n, long k, float alpha, const float *a,
                         for (int i = 0; i < mr; i++)  // the C tile, read and written after the k loop
                             for (int v = 0; v < NR; v += 16) _mm_prefetch((const char *)(ct + i * ldc + v), _MM_HINT_T0);
                     }
-                    if (many || !HAS_STREAMING_KERNEL)
-                        kernel(kc, ap + ir * KPAD(kc), bs, ct, ldc, mr, nr, alpha, bt);
-                    else
-                        KERNEL_STREAMING(kc, ap + ir * KPAD(kc), bs, ct, ldc, mr, nr, alpha, bt);
+#if HAS_STREAMING_KERNEL
+                    if (!many) {
+                        long first = t * nb_per, lines = min_l(nb_lines, first + nb_per) - first;
+                        KERNEL_STREAMING(kc, ap + ir * KPAD(kc), bs, ct, ldc, mr, nr, alpha, bt,
+                                         lines > 0 ? nb + 64 * first : nb, lines > 0 ? lines : 0);
+                        continue;
+                    }
+#endif
+                    kernel(kc, ap + ir * KPAD(kc), bs, ct, ldc, mr, nr, alpha, bt);
                 }
             }
         }
@@ -328,8 +335,9 @@ void NAME(lstm_sgemm_packed_rows_)(long groups, const lstm_gemm_rows *g, long n,
             for (long jr = j0; jr < j1; jr += NR) {
                 int nr = (int)min_l(NR, j1 - jr);
                 const PACKED_T *bs = bk + jr * KPAD(kc);
-                // The next sliver of this K block into L2, a few lines per tile (measured 1.15-1.25x
-                // per thread on the H = 1024 per-step GEMMs of two shards, docs/results/kernels.md).
+                // The next sliver of this K block into L2, each tile's share prefetched one line per k
+                // by a streaming kernel (measured 1.15-1.25x per thread on the H = 1024 per-step GEMMs
+                // of two shards, and 1.05-1.15x more spread over the k loop, docs/results/kernels.md).
                 const char *nb = jr + NR < j1 ? (const char *)(bs + NR * KPAD(kc)) : NULL;
                 long nb_lines = nb ? SLIVER_LINES(kc) : 0, tiles = 0;
                 for (int i = 0; i < parts; i++) tiles += (part[i].m + MR - 1) / MR;
@@ -337,12 +345,21 @@ void NAME(lstm_sgemm_packed_rows_)(long groups, const lstm_gemm_rows *g, long n,
                 for (int i = 0; i < parts; i++) {
                     const lstm_gemm_rows *s = &g[part[i].q];
                     for (long ir = 0; ir < part[i].m; ir += MR) {
+#if HAS_STREAMING_KERNEL
+                        long first = t * nb_per, lines = min_l(nb_lines, first + nb_per) - first;
+                        t++;
+                        int mr = (int)min_l(MR, part[i].m - ir);
+                        KERNEL_STREAMING(kc, ap + (part[i].off + ir) * KPAD(kc), bs,
+                                         s->c + (part[i].r0 + ir) * s->ldc + jr, s->ldc, mr, nr, 1, bt,
+                                         lines > 0 ? nb + 64 * first : nb, lines > 0 ? lines : 0);
+#else
                         for (long l = t * nb_per; l < min_l(nb_lines, (t + 1) * nb_per); l++)
                             _mm_prefetch(nb + 64 * l, _MM_HINT_T1);
                         t++;
                         int mr = (int)min_l(MR, part[i].m - ir);
-                        KERNEL_STREAMING(kc, ap + (part[i].off + ir) * KPAD(kc), bs,
-                                         s->c + (part[i].r0 + ir) * s->ldc + jr, s->ldc, mr, nr, 1, bt);
+                        kernel(kc, ap + (part[i].off + ir) * KPAD(kc), bs, s->c + (part[i].r0 + ir) * s->ldc + jr,
+                               s->ldc, mr, nr, 1, bt);
+#endif
                     }
                 }
             }

@@ -112,9 +112,9 @@ final class StepGroupTests: XCTestCase {
     func testAStepGroupIsMadeOnlyWhenEveryLocalShardHasItsOwnWorkerOnItsOwnCoreAndRIsLargeOrItIsForced() {
         typealias W = ShardWorkers<Float>
         let ours = GEMMKernel.current != .openblas
-        // By default (.auto) only where R is large: H = 1024 yes, H = 512 no.
-        XCTAssertEqual(W.stepGroupFits(localShards: 2, workers: 2, hidden: 1024, cores: 2, mode: .auto), ours)
-        XCTAssertFalse(W.stepGroupFits(localShards: 2, workers: 2, hidden: 512, cores: 2, mode: .auto))
+        // By default (.auto) only where R is large: H = 2048 yes, H = 1024 no.
+        XCTAssertEqual(W.stepGroupFits(localShards: 2, workers: 2, hidden: 2048, cores: 2, mode: .auto), ours)
+        XCTAssertFalse(W.stepGroupFits(localShards: 2, workers: 2, hidden: 1024, cores: 2, mode: .auto))
         XCTAssertEqual(W.stepGroupFits(localShards: 2, workers: 2, hidden: 64, cores: 2, mode: .on), ours)
         XCTAssertFalse(W.stepGroupFits(localShards: 2, workers: 2, hidden: 1024, cores: 2, mode: .off))
         // Never unless every local shard has its own worker, each on a core of its own.

@@ -29,13 +29,14 @@ public final class StepGroup: @unchecked Sendable {
         case on
         /// Where it measured faster (the default): when a shard's packed R, (H, 4H), is at least
         /// `minPackedRFloats` — far beyond L2, so each core streaming all of it every step costs.
-        /// At H = 1024 (16 MiB) the per-step GEMMs ran 1.27–1.34× faster per core in a group; at
-        /// H = 512 (4 MiB) no faster, and lockstep lost end to end under load (docs/results/kernels.md).
+        /// At H = 2048 (64 MiB) training ran 1.05× faster in a group; at H = 1024 (16 MiB), since the
+        /// per-step kernel prefetches its C tile and next sliver, 1.02–1.03× slower; at H = 512 no
+        /// faster, and lockstep lost end to end under load (docs/results/kernels.md).
         case auto
     }
 
-    /// 8 MiB of packed R (H ≥ 724): between the H = 512 (no gain) and H = 1024 (gain) measurements.
-    public static let minPackedRFloats = 1 << 21
+    /// 32 MiB of packed R (H ≥ 1448): between the H = 1024 (loss) and H = 2048 (gain) measurements.
+    public static let minPackedRFloats = 1 << 23
 
     /// `LSTM_STEP_GROUP=off|on`, else `.auto` (the bits are the same either way).
     public static let mode: Mode = {

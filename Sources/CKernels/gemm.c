@@ -131,6 +131,9 @@ float *lstm_gemm_thread_buffer(long floats) {
 long lstm_sgemm_packed_size(long k, long n) { return k * ((n + 31) / 32 * 32); }
 
 #if !(defined(__x86_64__) || defined(__i386__))
+#define lstm_gemm_streaming_avx512 0
+#define lstm_gemm_streaming_avx2 0
+#define lstm_gemm_streaming_avx512_bf16 0
 #define lstm_sgemm_avx512(...) abort()
 #define lstm_sgemm_avx2(...) abort()
 #define lstm_sgemm_pack_b_avx512(...) abort()
@@ -145,6 +148,13 @@ long lstm_sgemm_packed_size(long k, long n) { return k * ((n + 31) / 32 * 32); }
 #define lstm_sgemm_packed_rows_avx512_bf16(...) abort()
 void lstm_f32_to_bf16_instruction(const float *x, unsigned short *out, long n) { abort(); }
 #endif
+
+int lstm_gemm_streams_per_step(int kind) {
+    if (kind == LSTM_GEMM_AVX512) return lstm_gemm_streaming_avx512;
+    if (kind == LSTM_GEMM_AVX2) return lstm_gemm_streaming_avx2;
+    if (kind == LSTM_GEMM_AVX512_BF16) return lstm_gemm_streaming_avx512_bf16;
+    return 0;
+}
 
 void lstm_sgemm(int kind, int transA, int transB, long m, long n, long k,
                 float alpha, const float *a, long lda, const float *b, long ldb,

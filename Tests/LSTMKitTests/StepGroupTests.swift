@@ -112,16 +112,35 @@ final class StepGroupTests: XCTestCase {
     func testAStepGroupIsMadeOnlyWhenEveryLocalShardHasItsOwnWorkerOnItsOwnCoreAndRIsLargeOrItIsForced() {
         typealias W = ShardWorkers<Float>
         let ours = GEMMKernel.current != .openblas
-        // By default (.auto) only where R is large: H = 2048 yes, H = 1024 no.
-        XCTAssertEqual(W.stepGroupFits(localShards: 2, workers: 2, hidden: 2048, cores: 2, mode: .auto), ours)
-        XCTAssertFalse(W.stepGroupFits(localShards: 2, workers: 2, hidden: 1024, cores: 2, mode: .auto))
-        XCTAssertEqual(W.stepGroupFits(localShards: 2, workers: 2, hidden: 64, cores: 2, mode: .on), ours)
-        XCTAssertFalse(W.stepGroupFits(localShards: 2, workers: 2, hidden: 1024, cores: 2, mode: .off))
+        func fits(_ shards: Int, _ workers: Int, _ h: Int, _ mode: StepGroup.Mode, streaming: Bool = true) -> Bool {
+            W.stepGroupFits(localShards: shards, workers: workers, hidden: h, cores: 2, mode: mode, streaming: streaming)
+        }
+        // By default (.auto) only where R is large for the per-step kernel: with a streaming one
+        // (AVX-512 float32) H = 2048 yes, H = 1024 no; without one (AVX2, bf16) H = 1024 yes, H = 512 no.
+        XCTAssertEqual(fits(2, 2, 2048, .auto), ours)
+        XCTAssertFalse(fits(2, 2, 1024, .auto))
+        XCTAssertEqual(fits(2, 2, 1024, .auto, streaming: false), ours)
+        XCTAssertFalse(fits(2, 2, 512, .auto, streaming: false))
+        XCTAssertEqual(fits(2, 2, 64, .on), ours)
+        XCTAssertFalse(fits(2, 2, 1024, .off, streaming: false))
         // Never unless every local shard has its own worker, each on a core of its own.
-        XCTAssertFalse(W.stepGroupFits(localShards: 4, workers: 2, hidden: 1024, cores: 2, mode: .on))
-        XCTAssertFalse(W.stepGroupFits(localShards: 4, workers: 4, hidden: 1024, cores: 2, mode: .on))
-        XCTAssertFalse(W.stepGroupFits(localShards: 1, workers: 1, hidden: 1024, cores: 2, mode: .on))
+        XCTAssertFalse(fits(4, 2, 1024, .on))
+        XCTAssertFalse(fits(4, 4, 1024, .on))
+        XCTAssertFalse(fits(1, 1, 1024, .on))
         XCTAssertFalse(
-            ShardWorkers<Double>.stepGroupFits(localShards: 2, workers: 2, hidden: 1024, cores: 2, mode: .on))
+            ShardWorkers<Double>.stepGroupFits(
+                localShards: 2, workers: 2, hidden: 1024, cores: 2, mode: .on, streaming: true))
+    }
+
+    /// Only our AVX-512 float32 kernel streams its per-step GEMMs (it prefetches C and the next B
+    /// sliver); the AVX2 and bf16 kernels and OpenBLAS do not, so their groups start at H = 724.
+    func testOnlyTheAVX512Float32KernelStreamsItsPerStepGEMMs() {
+        XCTAssertEqual(Precision.float32.perStepGEMMStreams, GEMMKernel.current == .avx512)
+        XCTAssertFalse(Precision.bf16.perStepGEMMStreams)
+        #if arch(x86_64)
+            XCTAssertEqual(lstm_gemm_streams_per_step(GEMMKernel.avx512.rawValue), 1)
+        #endif
+        XCTAssertEqual(lstm_gemm_streams_per_step(GEMMKernel.avx2.rawValue), 0)
+        XCTAssertEqual(lstm_gemm_streams_per_step(GEMMKernel.openblas.rawValue), 0)
     }
 }

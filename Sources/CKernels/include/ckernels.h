@@ -41,6 +41,11 @@ const char *lstm_gemm_default_reason(void);
 /// The kind's name: "openblas", "avx2", "avx512", "avx512-bf16".
 const char *lstm_gemm_kind_name(int kind);
 
+/// 1 when the kind's per-step GEMMs (lstm_sgemm_packed with few rows, lstm_sgemm_packed_rows) run a
+/// streaming micro-kernel, which prefetches its C tile and the next B sliver as it goes (AVX-512
+/// float32); 0 otherwise (and for OpenBLAS). The step group's default threshold depends on it.
+int lstm_gemm_streams_per_step(int kind);
+
 /// float32 → bf16 as VCVTNEPS2BF16 rounds it: to nearest, ties to even; a NaN stays a NaN (quieted,
 /// sign and top payload bits kept); zeros and denormals become a zero of the same sign (the
 /// instruction treats denormal inputs as zero). The packing of LSTM_GEMM_AVX512_BF16 gives these bits.

@@ -28,15 +28,17 @@ public final class StepGroup: @unchecked Sendable {
         /// Whenever the workers can (`LSTM_STEP_GROUP=on`).
         case on
         /// Where it measured faster (the default): when a shard's packed R, (H, 4H), is at least
-        /// `minPackedRFloats` — far beyond L2, so each core streaming all of it every step costs.
-        /// At H = 2048 (64 MiB) training ran 1.05× faster in a group; at H = 1024 (16 MiB), since the
-        /// per-step kernel prefetches its C tile and next sliver, 1.02–1.03× slower; at H = 512 no
-        /// faster, and lockstep lost end to end under load (docs/results/kernels.md).
+        /// `minPackedRFloats(streaming:)` — far beyond L2, so each core streaming all of it every
+        /// step costs (docs/results/kernels.md). At H = 512 (4 MiB) no faster, and lockstep lost end
+        /// to end under load.
         case auto
     }
 
-    /// 32 MiB of packed R (H ≥ 1448): between the H = 1024 (loss) and H = 2048 (gain) measurements.
-    public static let minPackedRFloats = 1 << 23
+    /// Packed R floats from which `.auto` makes a group. With a streaming per-step kernel
+    /// (`Precision.perStepGEMMStreams`: AVX-512 float32), 32 MiB (H ≥ 1448): the shards alone ran
+    /// 1.02–1.03× faster at H = 1024, the group 1.05× at H = 2048. Without one (AVX2, bf16), 8 MiB
+    /// (H ≥ 724): the group ran faster at H = 1024 (1.07× for `LSTM_GEMM=avx2`).
+    public static func minPackedRFloats(streaming: Bool) -> Int { streaming ? 1 << 23 : 1 << 21 }
 
     /// `LSTM_STEP_GROUP=off|on`, else `.auto` (the bits are the same either way).
     public static let mode: Mode = {

@@ -187,7 +187,8 @@ public final class ShardWorkers<T: LSTMScalar>: @unchecked Sendable {
         roundThread = overlapping ? RoundThread() : nil
         stepGroup =
             Self.stepGroupFits(
-                localShards: perRound, workers: workerCount, hidden: h, cores: cores, mode: stepGroupMode)
+                localShards: perRound, workers: workerCount, hidden: h, cores: cores, mode: stepGroupMode,
+                streaming: network.precision.perStepGEMMStreams)
             ? StepGroup(participants: perRound) : nil
         for (j, ws) in workspaces.enumerated() {
             ws.stepGroup.group = stepGroup
@@ -208,10 +209,13 @@ public final class ShardWorkers<T: LSTMScalar>: @unchecked Sendable {
 
     /// Whether a step group runs: at least two local shards, one worker each, no more workers than
     /// cores (they wait for each other every step), our packed GEMM for T, and `mode` (`.auto`: R
-    /// large enough, `StepGroup.Mode`).
-    static func stepGroupFits(localShards: Int, workers: Int, hidden: Int, cores: Int, mode: StepGroup.Mode) -> Bool {
+    /// large enough for the per-step kernel, streaming or not, `StepGroup.Mode`).
+    static func stepGroupFits(
+        localShards: Int, workers: Int, hidden: Int, cores: Int, mode: StepGroup.Mode, streaming: Bool
+    ) -> Bool {
         let packedR = T.gemmPackedCount(k: hidden, n: 4 * hidden)
-        let wanted = mode == .on || (mode == .auto && packedR >= StepGroup.minPackedRFloats)
+        let wanted =
+            mode == .on || (mode == .auto && packedR >= StepGroup.minPackedRFloats(streaming: streaming))
         return wanted && localShards > 1 && workers == localShards && workers <= cores && packedR > 0
             && T.self == Float.self
     }

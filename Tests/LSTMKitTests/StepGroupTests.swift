@@ -113,7 +113,8 @@ final class StepGroupTests: XCTestCase {
         typealias W = ShardWorkers<Float>
         let ours = GEMMKernel.current != .openblas
         func fits(_ shards: Int, _ workers: Int, _ h: Int, _ mode: StepGroup.Mode, streaming: Bool = true) -> Bool {
-            W.stepGroupFits(localShards: shards, workers: workers, hidden: h, cores: 2, mode: mode, streaming: streaming)
+            W.stepGroupFits(
+                localShards: shards, workers: workers, hidden: h, cores: 2, mode: mode, streaming: streaming)
         }
         // By default (.auto) only where R is large for the per-step kernel: with a streaming one
         // (AVX-512 float32) H = 2048 yes, H = 1024 no; without one (AVX2, bf16) H = 1024 yes, H = 512 no.

@@ -43,6 +43,7 @@
 
 /// Whether this kind's per-step GEMMs run a streaming kernel (lstm_gemm_streams_per_step).
 const int NAME(lstm_gemm_streaming_) = HAS_STREAMING_KERNEL;
+
 #define KC LSTM_GEMM_KC
 
 static inline long min_l(long a, long b) { return a < b ? a : b; }

@@ -32,9 +32,10 @@ public struct LayerActivations<T: LSTMScalar>: @unchecked Sendable {
 /// `T.gemmPacked`) or bf16 operands with float32 accumulation (`BF16GEMM`), so the layer's
 /// equations read the same in both.
 struct LayerGEMMs<T: LSTMScalar> {
-    let bf16: Bool
+    let precision: Precision
+    var bf16: Bool { precision == .bf16 }
 
-    init(_ precision: Precision) { bf16 = precision == .bf16 }
+    init(_ precision: Precision) { self.precision = precision }
 
     /// c ← op(a)·op(b) + beta·c over all steps (eqs. 1–4's input part, 23, 24 and ∂L/∂x).
     @inline(__always)
@@ -67,7 +68,8 @@ struct LayerGEMMs<T: LSTMScalar> {
         c: UnsafeMutablePointer<T>, ldc: Int, group: StepGroupSlot
     ) {
         if group.engaged {
-            group.gemmPacked(m: m, n: n, k: k, a: a, lda: lda, packed: packed, beta: 1, c: c, ldc: ldc, bf16: bf16)
+            group.gemmPacked(
+                m: m, n: n, k: k, a: a, lda: lda, packed: packed, beta: 1, c: c, ldc: ldc, precision: precision)
         } else if bf16 {
             BF16GEMM.packed(m: m, n: n, k: k, a: a, lda: lda, packed: packed, beta: 1, c: c, ldc: ldc)
         } else {

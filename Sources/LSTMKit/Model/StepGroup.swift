@@ -91,17 +91,17 @@ final class StepGroupSlot: @unchecked Sendable {
     var index = 0
     var engaged = false
 
-    /// C ← A·B + beta·C (B packed by `T.gemmPackB`, or by `BF16GEMM.packB` when `bf16`), computed
+    /// C ← A·B + beta·C (B packed by `T.gemmPackB`, or by `BF16GEMM.packB` for bf16), computed
     /// with the other shards of this step (all of them in the same precision: one run's workspaces).
     /// Only when `engaged` (then T is Float on our kernel: the group exists only then).
     @inline(__always)
     func gemmPacked<T: LSTMScalar>(
         m: Int, n: Int, k: Int, a: UnsafePointer<T>, lda: Int, packed: UnsafePointer<T>, beta: T,
-        c: UnsafeMutablePointer<T>, ldc: Int, bf16: Bool = false
+        c: UnsafeMutablePointer<T>, ldc: Int, precision: Precision = .float32
     ) {
         precondition(T.self == Float.self, "the step group multiplies Float only")
         lstm_step_group_sgemm_packed(
-            group!.pointer, Int32(index), bf16 ? BF16GEMM.kind : GEMMKernel.current.rawValue, m, n, k,
+            group!.pointer, Int32(index), precision.gemmKind, m, n, k,
             UnsafeRawPointer(a).assumingMemoryBound(to: Float.self), lda,
             UnsafeRawPointer(packed).assumingMemoryBound(to: Float.self), Float(beta),
             UnsafeMutableRawPointer(c).assumingMemoryBound(to: Float.self), ldc)

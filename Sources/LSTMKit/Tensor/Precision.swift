@@ -34,12 +34,13 @@ public enum Precision: String, Sendable, CaseIterable, Codable, CustomStringConv
         return nil
     }
 
+    /// The GEMM kind (`ckernels.h`) the LSTM layers' Float GEMMs run with this precision here.
+    var gemmKind: Int32 { self == .bf16 ? BF16GEMM.kind : GEMMKernel.current.rawValue }
+
     /// Whether the LSTM layers' per-step GEMMs run a streaming micro-kernel in this process (our
     /// AVX-512 float32 kernel: it prefetches its C tile and the next B sliver), which moves the step
     /// group's default threshold (`StepGroup.minPackedRFloats(streaming:)`).
-    public var perStepGEMMStreams: Bool {
-        lstm_gemm_streams_per_step(self == .bf16 ? BF16GEMM.kind : GEMMKernel.current.rawValue) != 0
-    }
+    public var perStepGEMMStreams: Bool { lstm_gemm_streams_per_step(gemmKind) != 0 }
 
     /// The line `lstm train` prints, e.g. "precision: bf16 (LSTM layers' GEMMs: lstm avx512-bf16 ...)".
     public var summary: String {

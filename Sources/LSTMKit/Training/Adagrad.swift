@@ -8,7 +8,7 @@ import Foundation
 ///     lr_t = lr / (1 + (t − 1)·lr_decay),  s ← s + d²,  θ ← θ − lr_t·d / (√s + ε)
 ///
 /// State: "sum" (s), starting at `initial_accumulator_value`.
-public final class Adagrad<Scalar: LSTMScalar>: Optimizer {
+public final class Adagrad<Scalar: LSTMScalar>: ElementwiseOptimizer {
     public var name: String { "adagrad" }
     public var learningRate: Double
     /// torch `lr_decay` (default 0).
@@ -64,20 +64,35 @@ public final class Adagrad<Scalar: LSTMScalar>: Optimizer {
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
     public func step(_ params: ParameterSet<Scalar>, _ grads: ParameterSet<Scalar>) {
-        precondition(params.layout == grads.layout, "parameter and gradient layouts differ")
-        let range = updated(params.count)
-        precondition(range.count == sum.count, "optimizer state was made for another layout")
+        beginStep(params, grads)
+        update(params, grads, part: 0..<sum.count)
+    }
+
+    @_specialize(exported:true,where Scalar == Float)
+    @_specialize(exported:true,where Scalar == Double)
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
+    public func beginStep(_ params: ParameterSet<Scalar>, _ grads: ParameterSet<Scalar>) {
+        _ = updatedRange(params, grads, state: sum.count)
         stepCount += 1
-        let p = params.storage.base + range.lowerBound
-        let g = grads.storage.base + range.lowerBound
-        let s = sum.base
+    }
+
+    @_specialize(exported:true,where Scalar == Float)
+    @_specialize(exported:true,where Scalar == Double)
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
+    public func update(_ params: ParameterSet<Scalar>, _ grads: ParameterSet<Scalar>, part: Range<Int>) {
+        let at = updatedRange(params, grads, state: sum.count).lowerBound + part.lowerBound
+        let p = params.storage.base + at
+        let g = grads.storage.base + at
+        let s = sum.base + part.lowerBound
         let clr = learningRate / (1 + Double(stepCount - 1) * learningRateDecay)
         if Scalar.self == Float.self && !scalarReference {
             adagradUpdateSIMD8(
-                asFloat(p), asFloat(g), asFloat(s), count: range.count, clr: clr, eps: epsilon,
+                asFloat(p), asFloat(g), asFloat(s), count: part.count, clr: clr, eps: epsilon,
                 weightDecay: weightDecay)
         } else {
-            adagradUpdate(p, g, s, count: range.count, clr: clr, eps: epsilon, weightDecay: weightDecay)
+            adagradUpdate(p, g, s, count: part.count, clr: clr, eps: epsilon, weightDecay: weightDecay)
         }
     }
 }

@@ -117,7 +117,7 @@ private func adamUpdateSIMD8(
 /// With `maximize` the gradient's sign is flipped first (d = −g + λθ), as torch's does.
 /// State: "exp_avg" (m), "exp_avg_sq" (v) and, with amsgrad, "max_exp_avg_sq".
 /// `AdamW` is the same optimizer with the weight decay decoupled.
-public class Adam<Scalar: LSTMScalar>: Optimizer {
+public class Adam<Scalar: LSTMScalar>: ElementwiseOptimizer {
     public var name: String { decoupled ? "adamw" : "adam" }
     public var learningRate: Double
     /// β₁, β₂ (torch `betas`, default (0.9, 0.999)) and ε (torch `eps`, default 1e-8).
@@ -197,20 +197,37 @@ public class Adam<Scalar: LSTMScalar>: Optimizer {
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
     public func step(_ params: ParameterSet<Scalar>, _ grads: ParameterSet<Scalar>) {
-        precondition(params.layout == grads.layout, "parameter and gradient layouts differ")
-        let range = updated(params.count)
-        precondition(range.count == m.count, "optimizer state was made for another layout")
+        beginStep(params, grads)
+        update(params, grads, part: 0..<m.count)
+    }
+
+    @_specialize(exported:true,where Scalar == Float)
+    @_specialize(exported:true,where Scalar == Double)
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
+    public func beginStep(_ params: ParameterSet<Scalar>, _ grads: ParameterSet<Scalar>) {
+        _ = updatedRange(params, grads, state: m.count)
         stepCount += 1
-        let p = params.storage.base + range.lowerBound
-        let g = grads.storage.base + range.lowerBound
+    }
+
+    @_specialize(exported:true,where Scalar == Float)
+    @_specialize(exported:true,where Scalar == Double)
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
+    public func update(_ params: ParameterSet<Scalar>, _ grads: ParameterSet<Scalar>, part: Range<Int>) {
+        let at = updatedRange(params, grads, state: m.count).lowerBound + part.lowerBound
+        let p = params.storage.base + at
+        let g = grads.storage.base + at
+        let o = part.lowerBound
+        let (m, v, vMax) = (self.m.base + o, self.v.base + o, maxV.map { $0.base + o })
         if Scalar.self == Float.self && !scalarReference {
             adamUpdateSIMD8(
-                asFloat(p), asFloat(g), asFloat(m.base), asFloat(v.base), maxV.map { asFloat($0.base) },
-                count: range.count, step: stepCount, lr: learningRate, beta1: beta1, beta2: beta2,
+                asFloat(p), asFloat(g), asFloat(m), asFloat(v), vMax.map { asFloat($0) },
+                count: part.count, step: stepCount, lr: learningRate, beta1: beta1, beta2: beta2,
                 eps: epsilon, weightDecay: weightDecay, decoupled: decoupled, maximize: maximize)
         } else {
             adamUpdate(
-                p, g, m.base, v.base, maxV?.base, count: range.count, step: stepCount, lr: learningRate,
+                p, g, m, v, vMax, count: part.count, step: stepCount, lr: learningRate,
                 beta1: beta1, beta2: beta2, eps: epsilon, weightDecay: weightDecay, decoupled: decoupled,
                 maximize: maximize)
         }

@@ -82,15 +82,23 @@ func blockSumOfSquares<T: LSTMScalar>(_ g: UnsafeMutablePointer<T>, count: Int, 
 }
 
 /// Each block's sum of squares (`gradientNorm`'s order) for the blocks in `blocks`, into
-/// `out[b]`: one rank's part of the global norm.
+/// `out[b]`: one rank's part of the global norm. With `workers` > 1 the blocks are split over up to
+/// that many threads (at least `ArenaSlices.part` elements each); each block's sum is the same.
 @_specialize(exported:true,where T == Float)
 @_specialize(exported:true,where T == Double)
 @_specialize(where T == Float)
 @_specialize(where T == Double)
 public func blockSumsOfSquares<T: LSTMScalar>(
-    _ grads: ParameterSet<T>, blocks: Range<Int>, into out: UnsafeMutablePointer<Double>
+    _ grads: ParameterSet<T>, blocks: Range<Int>, into out: UnsafeMutablePointer<Double>, workers: Int = 1
 ) {
-    for b in blocks { out[b] = blockSumOfSquares(grads.storage.base, count: grads.count, block: b) }
+    let w = max(1, min(workers, blocks.count / (ArenaSlices.part / ArenaSlices.block)))
+    let shared = SharedPointer(out)
+    runWorkers(w) { k in
+        let n = blocks.count
+        for b in (blocks.lowerBound + k * n / w)..<(blocks.lowerBound + (k + 1) * n / w) {
+            shared.pointer[b] = blockSumOfSquares(grads.storage.base, count: grads.count, block: b)
+        }
+    }
 }
 
 /// Clamps every gradient to [−clipValue, clipValue], as torch's `clip_grad_value_`:

@@ -423,6 +423,10 @@ final class ExactReduction<T: LSTMScalar>: @unchecked Sendable {
 public struct ArenaSlices: Sendable, Equatable {
     /// Elements per block (1 KiB of Float).
     public static let block = 256
+    /// Elements per part of the work after the reduction (`GuardedUpdate`, the norm's block sums on
+    /// several threads): 64 blocks, 64 KiB of Float per array (Adam's update and its backup touch
+    /// seven arrays), a whole number of SIMD lanes.
+    static let part = 64 * block
     /// P, the arena's elements.
     public let count: Int
     public let worldSize: Int

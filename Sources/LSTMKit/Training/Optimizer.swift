@@ -62,6 +62,30 @@ extension Optimizer {
     public var configuration: OptimizerConfig { OptimizerConfig(name: name, values: ["lr": [learningRate]]) }
 }
 
+/// An optimizer whose update is element-wise (each element's new weight and state depend on that
+/// element's weight, gradient and state alone), so one update can run in parts on several threads:
+/// `beginStep` once, then `update(_:_:part:)` for disjoint parts covering `0..<n` (n = the count of
+/// the elements it updates; parts are offsets into them), in any order, at once. Together they are
+/// bitwise equal to `step`. All the built-in optimizers are; `Trainer` runs their update, its backup
+/// and its finite check part by part on the shard workers.
+public protocol ElementwiseOptimizer<Scalar>: Optimizer {
+    /// Advances `stepCount` and readies the state for the update (allocates it, fixes what depends
+    /// on the step); no element changes.
+    func beginStep(_ params: ParameterSet<Scalar>, _ grads: ParameterSet<Scalar>)
+    /// Updates the elements `part` (offsets into the updated range) for the step begun.
+    func update(_ params: ParameterSet<Scalar>, _ grads: ParameterSet<Scalar>, part: Range<Int>)
+}
+
+extension ElementwiseOptimizer {
+    /// The elements of `params` the update covers, checked against the state (`state`: its count).
+    func updatedRange(_ params: ParameterSet<Scalar>, _ grads: ParameterSet<Scalar>, state: Int?) -> Range<Int> {
+        precondition(params.layout == grads.layout, "parameter and gradient layouts differ")
+        let range = updated(params.count)
+        if let state { precondition(range.count == state, "optimizer state was made for another layout") }
+        return range
+    }
+}
+
 /// Traps with the validation message if `config` is invalid (the initialisers' contract;
 /// `OptimizerConfig.makeOptimizer` throws the same message instead).
 func requireValid(_ config: OptimizerConfig) {

@@ -10,7 +10,7 @@ import Foundation
 ///
 /// State: "square_avg" (s), "momentum_buffer" (b, only with μ > 0; starts at zero, unlike
 /// SGD's) and "grad_avg" (ḡ, only when centered).
-public final class RMSprop<Scalar: LSTMScalar>: Optimizer {
+public final class RMSprop<Scalar: LSTMScalar>: ElementwiseOptimizer {
     public var name: String { "rmsprop" }
     public var learningRate: Double
     /// α (torch `alpha`, default 0.99): the smoothing constant of both averages.
@@ -75,23 +75,39 @@ public final class RMSprop<Scalar: LSTMScalar>: Optimizer {
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
     public func step(_ params: ParameterSet<Scalar>, _ grads: ParameterSet<Scalar>) {
-        precondition(params.layout == grads.layout, "parameter and gradient layouts differ")
-        let range = updated(params.count)
-        precondition(range.count == squareAverage.count, "optimizer state was made for another layout")
+        beginStep(params, grads)
+        update(params, grads, part: 0..<squareAverage.count)
+    }
+
+    @_specialize(exported:true,where Scalar == Float)
+    @_specialize(exported:true,where Scalar == Double)
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
+    public func beginStep(_ params: ParameterSet<Scalar>, _ grads: ParameterSet<Scalar>) {
+        _ = updatedRange(params, grads, state: squareAverage.count)
         stepCount += 1
-        let p = params.storage.base + range.lowerBound
-        let g = grads.storage.base + range.lowerBound
-        let s = squareAverage.base
-        let b = momentumBuffer?.base
-        let gAvg = gradientAverage?.base
+    }
+
+    @_specialize(exported:true,where Scalar == Float)
+    @_specialize(exported:true,where Scalar == Double)
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
+    public func update(_ params: ParameterSet<Scalar>, _ grads: ParameterSet<Scalar>, part: Range<Int>) {
+        let o = part.lowerBound
+        let at = updatedRange(params, grads, state: squareAverage.count).lowerBound + o
+        let p = params.storage.base + at
+        let g = grads.storage.base + at
+        let s = squareAverage.base + o
+        let b = momentumBuffer.map { $0.base + o }
+        let gAvg = gradientAverage.map { $0.base + o }
         if Scalar.self == Float.self && !scalarReference {
             rmspropUpdateSIMD8(
                 asFloat(p), asFloat(g), asFloat(s), b.map(asFloat), gAvg.map(asFloat),
-                count: range.count, lr: learningRate, alpha: alpha, eps: epsilon,
+                count: part.count, lr: learningRate, alpha: alpha, eps: epsilon,
                 weightDecay: weightDecay, momentum: momentum)
         } else {
             rmspropUpdate(
-                p, g, s, b, gAvg, count: range.count, lr: learningRate, alpha: alpha, eps: epsilon,
+                p, g, s, b, gAvg, count: part.count, lr: learningRate, alpha: alpha, eps: epsilon,
                 weightDecay: weightDecay, momentum: momentum)
         }
     }

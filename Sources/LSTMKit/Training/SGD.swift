@@ -12,7 +12,7 @@ import Foundation
 ///
 /// State: "momentum_buffer" (only with μ ≠ 0). The buffer counts as unset while
 /// `stepCount == 0`, so restoring a checkpoint (buffer + step count) resumes exactly.
-public final class SGD<Scalar: LSTMScalar>: Optimizer {
+public final class SGD<Scalar: LSTMScalar>: ElementwiseOptimizer {
     public var name: String { "sgd" }
     public var learningRate: Double
     /// μ (torch `momentum`, default 0).
@@ -30,6 +30,8 @@ public final class SGD<Scalar: LSTMScalar>: Optimizer {
     /// b, torch's "momentum_buffer": nil without momentum, and allocated at the first step if
     /// the optimizer was made without a layout.
     public private(set) var momentumBuffer: Buffer<Scalar>?
+    /// Whether the step begun starts the momentum buffer (b = d): `stepCount` was 0.
+    private var startsBuffer = false
     public var stateBuffers: [(name: String, buffer: Buffer<Scalar>)] {
         momentumBuffer.map { [("momentum_buffer", $0)] } ?? []
     }
@@ -84,36 +86,50 @@ public final class SGD<Scalar: LSTMScalar>: Optimizer {
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
     public func step(_ params: ParameterSet<Scalar>, _ grads: ParameterSet<Scalar>) {
-        precondition(params.layout == grads.layout, "parameter and gradient layouts differ")
-        let range = updated(params.count)
-        let n = range.count
-        let p = params.storage.base + range.lowerBound
-        let g = grads.storage.base + range.lowerBound
+        beginStep(params, grads)
+        update(params, grads, part: 0..<updated(params.count).count)
+    }
+
+    @_specialize(exported:true,where Scalar == Float)
+    @_specialize(exported:true,where Scalar == Double)
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
+    public func beginStep(_ params: ParameterSet<Scalar>, _ grads: ParameterSet<Scalar>) {
+        let n = updatedRange(params, grads, state: momentumBuffer?.count).count
+        if momentum != 0 && momentumBuffer == nil { momentumBuffer = Buffer(count: n) }
+        startsBuffer = stepCount == 0
+        stepCount += 1
+    }
+
+    @_specialize(exported:true,where Scalar == Float)
+    @_specialize(exported:true,where Scalar == Double)
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
+    public func update(_ params: ParameterSet<Scalar>, _ grads: ParameterSet<Scalar>, part: Range<Int>) {
+        let at = updatedRange(params, grads, state: momentumBuffer?.count).lowerBound + part.lowerBound
+        let n = part.count
+        let p = params.storage.base + at
+        let g = grads.storage.base + at
         let lr = Scalar(learningRate)
         let wd = Scalar(weightDecay)
         let decay = weightDecay != 0
-        if momentum == 0 {
+        guard let buffer = momentumBuffer, momentum != 0 else {
             if decay {
                 for i in 0..<n { p[i] -= lr * (g[i] + wd * p[i]) }
             } else {
                 for i in 0..<n { p[i] -= lr * g[i] }
             }
-            stepCount += 1
             return
         }
-        if momentumBuffer == nil { momentumBuffer = Buffer(count: n) }
-        let buffer = momentumBuffer!
-        precondition(buffer.count == n, "optimizer state was made for another layout")
-        let b = buffer.base
+        let b = buffer.base + part.lowerBound
         let mu = Scalar(momentum)
         let keep = Scalar(1 - dampening)
-        if stepCount == 0 {  // once per run: b = d
+        if startsBuffer {  // once per run: b = d
             for i in 0..<n {
                 let d = decay ? g[i] + wd * p[i] : g[i]
                 b[i] = d
                 p[i] -= lr * (nesterov ? d + mu * d : d)
             }
-            stepCount += 1
             return
         }
         // Invariant flags inside the loop stop LLVM vectorising it, so each combination gets its
@@ -132,6 +148,5 @@ public final class SGD<Scalar: LSTMScalar>: Optimizer {
         case (true, false): update(decay: true, nesterov: false)
         case (true, true): update(decay: true, nesterov: true)
         }
-        stepCount += 1
     }
 }

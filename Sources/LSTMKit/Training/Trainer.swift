@@ -8,8 +8,8 @@ import Foundation
 // witnesses, 3–5× slower (measured: ~50% of `lstm train`'s instructions were Swift's generic
 // runtime before this rule). So every public generic entry point that other modules call per
 // step — `Trainer.train`, `ShardWorkers.computeGradient`, `LSTMNetwork.forward`,
-// `backward`, `lossAndGradient`, each optimizer's `step`, the clipping functions — carries two
-// pairs of `@_specialize`:
+// `backward`, `lossAndGradient`, each optimizer's `step`, `beginStep` and `update`, the clipping
+// functions — carries two pairs of `@_specialize`:
 //   - `@_specialize(exported: true, where T == Float)` (and Double) emits public Float/Double
 //     bodies that a caller which knows T may call directly;
 //   - `@_specialize(where T == Float)` (and Double) makes the generic body test T at run time
@@ -87,14 +87,8 @@ public final class Trainer<T: LSTMScalar> {
     public private(set) var skippedSteps = 0
 
     private var carried: [LSTMState<T>?]
-    /// The parameter arena (this rank's slice of it) and the optimizer's state buffers, checked
-    /// after every update, and their copies from before it (so a non-finite update is undone).
-    /// Captured at the first step and once more after it (an optimizer may allocate its state
-    /// then); no allocation later.
-    private var guardedBuffers: [Buffer<T>] = []
-    private var guarded: [(base: UnsafeMutablePointer<T>, count: Int)] = []
-    private var backups: [Buffer<T>] = []
-    private var guardCaptures = 0
+    /// The update, its backup and its finite check (undone when non-finite).
+    private let update: GuardedUpdate<T>
 
     /// How the arena is sliced over the processes (ZeRO stage 1): this process's gradient is
     /// reduced, clipped and its weights updated on `slices.range(rank)` only, then the weights are
@@ -134,6 +128,9 @@ public final class Trainer<T: LSTMScalar> {
             network: network, maxBatch: maxBatch, maxSteps: maxSteps, shards: shards, workers: workers,
             group: group, partition: partition, rounds: accumulate, overlap: overlap)
         carried = Array(repeating: nil, count: shardWorkers.shardCount)
+        update = GuardedUpdate(
+            parameters: parameters, optimizer: optimizer, range: slices.range(group.rank),
+            workers: shardWorkers.workerCount)
     }
 
     deinit { blockSums.deallocate() }
@@ -141,14 +138,17 @@ public final class Trainer<T: LSTMScalar> {
     /// The elements of the arena this process clips and updates (all of them in one process).
     public var updatedRange: Range<Int> { slices.range(shardWorkers.group.rank) }
 
-    /// The gradient norm in `gradientNorm`'s order: in one process directly; with several, each
-    /// rank's blocks' sums of squares of its (reduced) slice, all-gathered, added in block order.
+    /// The gradient norm in `gradientNorm`'s order: each block's sum of squares (of this rank's
+    /// reduced slice, on the shard workers), all-gathered with several processes, then added in block
+    /// order.
     private func globalNorm(_ grads: ParameterSet<T>) -> Double {
         let group = shardWorkers.group
-        guard group.worldSize > 1 else { return gradientNorm(grads) }
-        blockSumsOfSquares(grads, blocks: slices.blockRange(group.rank), into: blockSums)
-        blockCounts.withUnsafeBufferPointer { c in
-            blockOffsets.withUnsafeBufferPointer { o in group.allGather(inPlace: blockSums, counts: c, offsets: o) }
+        blockSumsOfSquares(
+            grads, blocks: slices.blockRange(group.rank), into: blockSums, workers: shardWorkers.workerCount)
+        if group.worldSize > 1 {
+            blockCounts.withUnsafeBufferPointer { c in
+                blockOffsets.withUnsafeBufferPointer { o in group.allGather(inPlace: blockSums, counts: c, offsets: o) }
+            }
         }
         var total = 0.0
         for b in 0..<slices.blocks { total += blockSums[b] }
@@ -216,14 +216,11 @@ public final class Trainer<T: LSTMScalar> {
                 clipGradientNorm(
                     grads, maxNorm: clipNorm, knownNorm: clipValue == nil ? norm : globalNorm(grads), range: range)
             }
-            if guardCaptures < 2 { captureGuard() }
-            for i in guarded.indices { backups[i].base.update(from: guarded[i].base, count: guarded[i].count) }
             let stepCount = optimizer.stepCount
-            optimizer.step(parameters, grads)
-            var updateFinite = guarded.allSatisfy({ allFinite($0.base, $0.count) })
+            var updateFinite = update.apply(grads, workers: shardWorkers.workerCount)
             if group.worldSize > 1 { updateFinite = !group.any(!updateFinite) }
             if !updateFinite {
-                for i in guarded.indices { guarded[i].base.update(from: backups[i].base, count: guarded[i].count) }
+                update.restore()
                 optimizer.stepCount = stepCount
                 skippedSteps += 1
                 if nonFinitePolicy == .stop {
@@ -288,38 +285,4 @@ public final class Trainer<T: LSTMScalar> {
         }
         return out
     }
-
-    /// Finds the arena and state buffers to guard and makes their backup copies.
-    private func captureGuard() {
-        guardCaptures += 1
-        let now = [parameters.storage] + optimizer.stateBuffers.map(\.buffer)
-        if now.count == guardedBuffers.count && zip(now, guardedBuffers).allSatisfy({ $0 === $1 }) { return }
-        guardedBuffers = now
-        let range = updatedRange
-        guarded =
-            [(parameters.storage.base + range.lowerBound, range.count)] + now.dropFirst().map { ($0.base, $0.count) }
-        backups = guarded.map { Buffer<T>(count: $0.count) }
-    }
-}
-
-/// Whether all `count` values at `p` are finite: one vectorised pass (x·0 is 0 for finite x and
-/// NaN for ±∞ and NaN, so the sum stays 0 exactly when every value is finite).
-@inline(__always)
-func allFinite<T: LSTMScalar>(_ p: UnsafeMutablePointer<T>, _ count: Int) -> Bool {
-    var i = 0
-    if T.self == Float.self {
-        let f = asFloat(p)
-        var acc = SIMD8<Float>()
-        while i + 8 <= count {
-            acc += load8(f, i) * 0
-            i += 8
-        }
-        guard acc.sum() == 0 else { return false }
-    }
-    var tail: T = 0
-    while i < count {
-        tail += p[i] * 0
-        i += 1
-    }
-    return tail == 0
 }

@@ -135,6 +135,7 @@ long lstm_sgemm_packed_size(long k, long n) { return k * ((n + 31) / 32 * 32); }
 #define lstm_gemm_streaming_avx2 0
 #define lstm_gemm_streaming_avx512_bf16 0
 #define lstm_sgemm_avx512(...) abort()
+#define lstm_sgemm_avx512_wide(...) abort()
 #define lstm_sgemm_avx2(...) abort()
 #define lstm_sgemm_pack_b_avx512(...) abort()
 #define lstm_sgemm_pack_b_avx2(...) abort()
@@ -149,6 +150,13 @@ long lstm_sgemm_packed_size(long k, long n) { return k * ((n + 31) / 32 * 32); }
 void lstm_f32_to_bf16_instruction(const float *x, unsigned short *out, long n) { abort(); }
 #endif
 
+int lstm_gemm_tile_columns(int kind, long n) {
+    if (kind == LSTM_GEMM_AVX512) return n >= LSTM_GEMM_WIDE_N ? 48 : 32;
+    if (kind == LSTM_GEMM_AVX2) return 16;
+    if (kind == LSTM_GEMM_AVX512_BF16) return 32;
+    return 0;
+}
+
 int lstm_gemm_streams_per_step(int kind) {
     if (kind == LSTM_GEMM_AVX512) return lstm_gemm_streaming_avx512;
     if (kind == LSTM_GEMM_AVX2) return lstm_gemm_streaming_avx2;
@@ -159,7 +167,9 @@ int lstm_gemm_streams_per_step(int kind) {
 void lstm_sgemm(int kind, int transA, int transB, long m, long n, long k,
                 float alpha, const float *a, long lda, const float *b, long ldb,
                 float beta, float *c, long ldc) {
-    if (kind == LSTM_GEMM_AVX512)
+    if (kind == LSTM_GEMM_AVX512 && n >= LSTM_GEMM_WIDE_N)
+        lstm_sgemm_avx512_wide(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    else if (kind == LSTM_GEMM_AVX512)
         lstm_sgemm_avx512(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
     else if (kind == LSTM_GEMM_AVX2)
         lstm_sgemm_avx2(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);

@@ -15,7 +15,9 @@
 #endif
 #define NV (NR / 16)
 #define MC (MR * 16)  // a multiple of MR: the A block packs whole slivers
-#define SUFFIX avx512
+#ifndef SUFFIX
+#define SUFFIX avx512  // gemm_avx512_wide.c includes this file with its own MR, NR and SUFFIX
+#endif
 
 #include "gemm_avx512_tile.h"
 

@@ -212,6 +212,41 @@ final class GEMMKernelTests: XCTestCase {
         }
     }
 
+    /// AVX-512 runs an 8×48 tile from n = 1024 on (gemm_avx512_wide.c): exact against the loop on small
+    /// integers at its column edges (1024 = 21 tiles + 16, 1041, 1055 = 21 tiles + 47), and bit for
+    /// bit the AVX2 kernel's result (16-column tiles) on random floats.
+    func testTheWideTileIsExactAndGivesTheNarrowTilesBits() throws {
+        try XCTSkipUnless(GEMMKernel.avx512.isSupported, "this CPU has no AVX-512: no wide tile")
+        XCTAssertEqual(GEMMKernel.avx512.tileColumns(n: 1023), 32)
+        XCTAssertEqual(GEMMKernel.avx512.tileColumns(n: 1024), 48)
+        XCTAssertEqual(GEMMKernel.avx2.tileColumns(n: 4096), 16)
+        var rng = RandomSource(seed: 12)
+        for (m, n, k) in [(9, 1024, 300), (3, 1041, 17), (17, 1055, 5)] {
+            for (transA, transB) in [(false, false), (false, true), (true, false), (true, true)] {
+                for beta: Float in [0, 1] {
+                    let (a, b, c0) = operands(transA: transA, transB: transB, m: m, n: n, k: k) {
+                        Float(rng.index(below: 7)) - 3
+                    }
+                    let c = beta == 0 ? Stored(rows: m, cols: n, ld: n + 2) { _, _ in .nan } : c0
+                    let want = reference(
+                        transA: transA, transB: transB, m: m, n: n, k: k, a: a, b: b, beta: beta, c: c)
+                    let got = run(
+                        .avx512, transA: transA, transB: transB, m: m, n: n, k: k, a: a, b: b, beta: beta, c: c)
+                    assertSameBits(got, want, "wide m\(m) n\(n) k\(k) transA \(transA) transB \(transB) beta \(beta)")
+                }
+            }
+        }
+        if GEMMKernel.avx2.isSupported {
+            let (m, n, k) = (130, 1100, 600)
+            for (transA, transB) in [(false, false), (false, true), (true, false), (true, true)] {
+                let (a, b, c) = operands(transA: transA, transB: transB, m: m, n: n, k: k) { Float(rng.normal()) }
+                let wide = run(.avx512, transA: transA, transB: transB, m: m, n: n, k: k, a: a, b: b, beta: 1, c: c)
+                let narrow = run(.avx2, transA: transA, transB: transB, m: m, n: n, k: k, a: a, b: b, beta: 1, c: c)
+                assertSameBits(wide, narrow, "wide avx512 vs avx2, transA \(transA) transB \(transB)")
+            }
+        }
+    }
+
     /// What makes results independent of shards' neighbours: a row of C has the same bits whether
     /// computed alone or inside a taller product (any row blocking, any tile position).
     func testEachRowHasTheSameBitsAloneOrInATallerProduct() throws {

@@ -41,6 +41,10 @@ const char *lstm_gemm_default_reason(void);
 /// The kind's name: "openblas", "avx2", "avx512", "avx512-bf16".
 const char *lstm_gemm_kind_name(int kind);
 
+/// The columns of the micro-kernel tile lstm_sgemm of `kind` runs for an n-column C (AVX-512 float32:
+/// 48 from n = 1024 on, else 32; AVX2 16; bf16 32; OpenBLAS 0). The tile changes no result bit.
+int lstm_gemm_tile_columns(int kind, long n);
+
 /// 1 when the kind's per-step GEMMs (lstm_sgemm_packed with few rows, lstm_sgemm_packed_rows) run a
 /// streaming micro-kernel, which prefetches its C tile and the next B sliver as it goes (AVX-512
 /// float32); 0 otherwise (and for OpenBLAS). The step group's default threshold depends on it.

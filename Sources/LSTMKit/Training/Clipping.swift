@@ -83,7 +83,7 @@ func blockSumOfSquares<T: LSTMScalar>(_ g: UnsafeMutablePointer<T>, count: Int, 
 
 /// Each block's sum of squares (`gradientNorm`'s order) for the blocks in `blocks`, into
 /// `out[b]`: one rank's part of the global norm. With `workers` > 1 the blocks are split over up to
-/// that many threads (at least `ArenaSlices.part` elements each); each block's sum is the same.
+/// that many threads (`ArenaSlices.threads`); each block's sum is the same.
 @_specialize(exported:true,where T == Float)
 @_specialize(exported:true,where T == Double)
 @_specialize(where T == Float)
@@ -91,7 +91,7 @@ func blockSumOfSquares<T: LSTMScalar>(_ g: UnsafeMutablePointer<T>, count: Int, 
 public func blockSumsOfSquares<T: LSTMScalar>(
     _ grads: ParameterSet<T>, blocks: Range<Int>, into out: UnsafeMutablePointer<Double>, workers: Int = 1
 ) {
-    let w = max(1, min(workers, blocks.count / (ArenaSlices.part / ArenaSlices.block)))
+    let w = ArenaSlices.threads(elements: blocks.count * ArenaSlices.block, workers: workers)
     let shared = SharedPointer(out)
     runWorkers(w) { k in
         let n = blocks.count

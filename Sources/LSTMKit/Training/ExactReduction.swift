@@ -427,6 +427,12 @@ public struct ArenaSlices: Sendable, Equatable {
     /// several threads): 64 blocks, 64 KiB of Float per array (Adam's update and its backup touch
     /// seven arrays), a whole number of SIMD lanes.
     static let part = 64 * block
+
+    /// The threads (of `workers`) that work after the reduction over `elements` takes: at least four
+    /// parts each, as a dispatch costs microseconds.
+    static func threads(elements: Int, workers: Int) -> Int {
+        max(1, min(workers, (elements + part - 1) / part / 4))
+    }
     /// P, the arena's elements.
     public let count: Int
     public let worldSize: Int

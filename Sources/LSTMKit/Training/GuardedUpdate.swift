@@ -60,8 +60,7 @@ final class GuardedUpdate<T: LSTMScalar>: @unchecked Sendable {
         }
         let parts = (range.count + ArenaSlices.part - 1) / ArenaSlices.part
         guard parts > 0 else { return true }
-        // At least four parts a thread: a dispatch costs microseconds.
-        let w = max(1, min(workers, maxWorkers, parts / 4))
+        let w = ArenaSlices.threads(elements: range.count, workers: min(workers, maxWorkers))
         lastThreads = w
         runWorkers(w) { k in
             var ok = true

@@ -128,7 +128,12 @@ float *lstm_gemm_thread_buffer(long floats) {
     return tls_buffer;
 }
 
-long lstm_sgemm_packed_size(long k, long n) { return k * ((n + 31) / 32 * 32); }
+/// k rows of n rounded up to whole 32-wide slivers, or 48-wide ones where the 8×48 tile runs (the
+/// larger of the two: any kind's packing fits).
+long lstm_sgemm_packed_size(long k, long n) {
+    long narrow = (n + 31) / 32 * 32, wide = n >= LSTM_GEMM_WIDE_N ? (n + 47) / 48 * 48 : 0;
+    return k * (narrow > wide ? narrow : wide);
+}
 
 #if !(defined(__x86_64__) || defined(__i386__))
 #define lstm_gemm_streaming_avx512 0
@@ -136,6 +141,9 @@ long lstm_sgemm_packed_size(long k, long n) { return k * ((n + 31) / 32 * 32); }
 #define lstm_gemm_streaming_avx512_bf16 0
 #define lstm_sgemm_avx512(...) abort()
 #define lstm_sgemm_avx512_wide(...) abort()
+#define lstm_sgemm_pack_b_avx512_wide(...) abort()
+#define lstm_sgemm_packed_avx512_wide(...) abort()
+#define lstm_sgemm_packed_rows_avx512_wide(...) abort()
 #define lstm_sgemm_avx2(...) abort()
 #define lstm_sgemm_pack_b_avx512(...) abort()
 #define lstm_sgemm_pack_b_avx2(...) abort()
@@ -150,8 +158,12 @@ long lstm_sgemm_packed_size(long k, long n) { return k * ((n + 31) / 32 * 32); }
 void lstm_f32_to_bf16_instruction(const float *x, unsigned short *out, long n) { abort(); }
 #endif
 
+/// Whether `kind` runs its 8×48 object for an n-column GEMM: every entry point decides by the same
+/// rule, so a B packed for n is multiplied by the object that packed it.
+static int wide(int kind, long n) { return kind == LSTM_GEMM_AVX512 && n >= LSTM_GEMM_WIDE_N; }
+
 int lstm_gemm_tile_columns(int kind, long n) {
-    if (kind == LSTM_GEMM_AVX512) return n >= LSTM_GEMM_WIDE_N ? 48 : 32;
+    if (kind == LSTM_GEMM_AVX512) return wide(kind, n) ? 48 : 32;
     if (kind == LSTM_GEMM_AVX2) return 16;
     if (kind == LSTM_GEMM_AVX512_BF16) return 32;
     return 0;
@@ -167,7 +179,7 @@ int lstm_gemm_streams_per_step(int kind) {
 void lstm_sgemm(int kind, int transA, int transB, long m, long n, long k,
                 float alpha, const float *a, long lda, const float *b, long ldb,
                 float beta, float *c, long ldc) {
-    if (kind == LSTM_GEMM_AVX512 && n >= LSTM_GEMM_WIDE_N)
+    if (wide(kind, n))
         lstm_sgemm_avx512_wide(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
     else if (kind == LSTM_GEMM_AVX512)
         lstm_sgemm_avx512(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
@@ -180,7 +192,9 @@ void lstm_sgemm(int kind, int transA, int transB, long m, long n, long k,
 }
 
 void lstm_sgemm_pack_b(int kind, int transB, long k, long n, const float *b, long ldb, float *packed) {
-    if (kind == LSTM_GEMM_AVX512)
+    if (wide(kind, n))
+        lstm_sgemm_pack_b_avx512_wide(transB, k, n, b, ldb, packed);
+    else if (kind == LSTM_GEMM_AVX512)
         lstm_sgemm_pack_b_avx512(transB, k, n, b, ldb, packed);
     else if (kind == LSTM_GEMM_AVX2)
         lstm_sgemm_pack_b_avx2(transB, k, n, b, ldb, packed);
@@ -193,7 +207,9 @@ void lstm_sgemm_pack_b(int kind, int transB, long k, long n, const float *b, lon
 void lstm_sgemm_packed(int kind, int transA, long m, long n, long k,
                        float alpha, const float *a, long lda, const float *packed,
                        float beta, float *c, long ldc) {
-    if (kind == LSTM_GEMM_AVX512)
+    if (wide(kind, n))
+        lstm_sgemm_packed_avx512_wide(transA, m, n, k, alpha, a, lda, packed, beta, c, ldc);
+    else if (kind == LSTM_GEMM_AVX512)
         lstm_sgemm_packed_avx512(transA, m, n, k, alpha, a, lda, packed, beta, c, ldc);
     else if (kind == LSTM_GEMM_AVX2)
         lstm_sgemm_packed_avx2(transA, m, n, k, alpha, a, lda, packed, beta, c, ldc);
@@ -205,7 +221,9 @@ void lstm_sgemm_packed(int kind, int transA, long m, long n, long k,
 
 void lstm_sgemm_packed_rows(int kind, long groups, const lstm_gemm_rows *g, long n, long j0, long j1, long k,
                             const float *packed, float beta) {
-    if (kind == LSTM_GEMM_AVX512)
+    if (wide(kind, n))
+        lstm_sgemm_packed_rows_avx512_wide(groups, g, n, j0, j1, k, packed, beta);
+    else if (kind == LSTM_GEMM_AVX512)
         lstm_sgemm_packed_rows_avx512(groups, g, n, j0, j1, k, packed, beta);
     else if (kind == LSTM_GEMM_AVX2)
         lstm_sgemm_packed_rows_avx2(groups, g, n, j0, j1, k, packed, beta);

@@ -143,8 +143,9 @@ void lstm_step_group_sgemm_packed(lstm_step_group *g, int index, int kind, long 
     int p = g->participants;
     g->rows[index] = (lstm_gemm_rows){.a = a, .lda = lda, .c = c, .ldc = ldc, .m = m};
     barrier(g);  // every participant's rows published, and its A (last step's h or δG) complete
-    long slivers = (n + 31) / 32;
-    long j0 = slivers * index / p * 32, j1 = slivers * (index + 1) / p * 32;
+    long w = lstm_gemm_tile_columns(kind, n);  // whole slivers of the packed B each
+    long slivers = (n + w - 1) / w;
+    long j0 = slivers * index / p * w, j1 = slivers * (index + 1) / p * w;
     lstm_sgemm_packed_rows(kind, p, g->rows, n, j0, j1 < n ? j1 : n, k, packed, beta);
     barrier(g);  // every column of every participant's C written
 }

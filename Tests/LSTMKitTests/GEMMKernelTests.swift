@@ -212,9 +212,9 @@ final class GEMMKernelTests: XCTestCase {
         }
     }
 
-    /// AVX-512 runs an 8×48 tile from n = 1024 on (gemm_avx512_wide.c): exact against the loop on small
-    /// integers at its column edges (1024 = 21 tiles + 16, 1041, 1055 = 21 tiles + 47), and bit for
-    /// bit the AVX2 kernel's result (16-column tiles) on random floats.
+    /// AVX-512 runs an 8×48 tile from n = 1024 on (gemm_avx512_wide.c), packed B or not: exact against
+    /// the loop on small integers at its column edges (1024 = 21 tiles + 16, 1041, 1055 = 21 tiles +
+    /// 47), and bit for bit the AVX2 kernel's result (16-column tiles) on random floats.
     func testTheWideTileIsExactAndGivesTheNarrowTilesBits() throws {
         try XCTSkipUnless(GEMMKernel.avx512.isSupported, "this CPU has no AVX-512: no wide tile")
         XCTAssertEqual(GEMMKernel.avx512.tileColumns(n: 1023), 32)
@@ -233,6 +233,12 @@ final class GEMMKernelTests: XCTestCase {
                     let got = run(
                         .avx512, transA: transA, transB: transB, m: m, n: n, k: k, a: a, b: b, beta: beta, c: c)
                     assertSameBits(got, want, "wide m\(m) n\(n) k\(k) transA \(transA) transB \(transB) beta \(beta)")
+                    if !transA {  // B packed in 48-wide slivers, as the per-step GEMMs run it
+                        let packed = run(
+                            .avx512, packed: true, transA: false, transB: transB, m: m, n: n, k: k, a: a, b: b,
+                            beta: beta, c: c)
+                        assertSameBits(packed, want, "wide packed m\(m) n\(n) k\(k) transB \(transB) beta \(beta)")
+                    }
                 }
             }
         }

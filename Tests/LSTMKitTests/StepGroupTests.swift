@@ -18,7 +18,7 @@ final class StepGroupTests: XCTestCase {
         for kernel in kernels {
             for (rows, n, k, transB) in [
                 ([32, 32], 160, 300, true), ([1, 7, 8, 33], 100, 40, false), ([130, 3], 64, 520, true),
-                ([17, 100, 20], 33, 257, false)
+                ([17, 100, 20], 33, 257, false), ([32, 32], 1100, 300, true), ([5, 40], 1024, 40, false)
             ] {
                 let packed = UnsafeMutablePointer<Float>.allocate(capacity: kernel.packedCount(k: k, n: n))
                 defer { packed.deallocate() }
@@ -54,9 +54,10 @@ final class StepGroupTests: XCTestCase {
                         let groups = rows.indices.map { g in
                             lstm_gemm_rows(a: aStored[g], lda: k, c: cs[g], ldc: n, m: rows[g])
                         }
-                        let slivers = (n + 31) / 32
+                        let w = kernel.tileColumns(n: n)  // 48 from n = 1024 on for AVX-512
+                        let slivers = (n + w - 1) / w
                         for i in 0..<p {
-                            let range = (slivers * i / p * 32)..<min(n, slivers * (i + 1) / p * 32)
+                            let range = (slivers * i / p * w)..<min(n, slivers * (i + 1) / p * w)
                             kernel.sgemmPackedRows(groups, n: n, columns: range, k: k, packed: packed, beta: beta)
                         }
                         for g in rows.indices {
@@ -76,7 +77,10 @@ final class StepGroupTests: XCTestCase {
     let config = tinyConfig(input: .features(size: 3), hidden: 80, layers: 2, output: 3, loss: .crossEntropy)
 
     /// Trains `steps` SGD steps; returns the final weights and the step group's lockstep rounds.
-    func train(shards: Int, workers: Int, batches: [Minibatch<Float>], steps: Int = 3) throws -> ([Float], Int?) {
+    func train(
+        shards: Int, workers: Int, batches: [Minibatch<Float>], steps: Int = 3, config: ModelConfig? = nil
+    ) throws -> ([Float], Int?) {
+        let config = config ?? self.config
         let net = try LSTMNetwork<Float>(config: config)
         let params = ParameterSet<Double>(config: config, seed: 23).converted(to: Float.self)
         let workers = ShardWorkers(
@@ -106,6 +110,22 @@ final class StepGroupTests: XCTestCase {
         XCTAssertNil(none, "one worker for two shards must not make a step group")
         let (together, rounds) = try train(shards: 2, workers: 2, batches: data, steps: 4)
         XCTAssertEqual(rounds, 3, "the three minibatches with two non-empty shards run in lockstep, the last alone")
+        XCTAssertEqual(together, alone, "the step group changed the bits")
+    }
+
+    /// The same at H = 260, where R's 1040 columns forward run AVX-512's 8×48 tile (its 48-wide slivers
+    /// split between the two workers) and its 260 columns backward the 8×32 one.
+    func testTwoShardsInAStepGroupGiveTheBitsOfEachShardAloneWhereTheWideTileRuns() throws {
+        try XCTSkipIf(GEMMKernel.current == .openblas, "Float runs OpenBLAS here: no packed per-step GEMM to share")
+        try XCTSkipIf(ProcessInfo.processInfo.activeProcessorCount < 2, "one core: two workers never run at once")
+        let wide = tinyConfig(input: .features(size: 3), hidden: 260, layers: 1, output: 3, loss: .crossEntropy)
+        if GEMMKernel.current == .avx512 { XCTAssertEqual(GEMMKernel.current.tileColumns(n: 4 * 260), 48) }
+        let data = [19, 19].enumerated().map { i, b in
+            convert(randomBatch(wide, batch: b, steps: 4, seed: UInt64(300 + i)), to: Float.self)
+        }
+        let (alone, _) = try train(shards: 2, workers: 1, batches: data, steps: 2, config: wide)
+        let (together, rounds) = try train(shards: 2, workers: 2, batches: data, steps: 2, config: wide)
+        XCTAssertEqual(rounds, 2, "both minibatches run in lockstep")
         XCTAssertEqual(together, alone, "the step group changed the bits")
     }
 

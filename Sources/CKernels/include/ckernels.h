@@ -41,8 +41,9 @@ const char *lstm_gemm_default_reason(void);
 /// The kind's name: "openblas", "avx2", "avx512", "avx512-bf16".
 const char *lstm_gemm_kind_name(int kind);
 
-/// The columns of the micro-kernel tile lstm_sgemm of `kind` runs for an n-column C (AVX-512 float32:
-/// 48 from n = 1024 on, else 32; AVX2 16; bf16 32; OpenBLAS 0). The tile changes no result bit.
+/// The columns of the micro-kernel tile every GEMM of `kind` (packed or not) runs for an n-column C,
+/// and the width of the slivers lstm_sgemm_pack_b packs n columns into (AVX-512 float32: 48 from
+/// n = 1024 on, else 32; AVX2 16; bf16 32; OpenBLAS 0). The tile changes no result bit.
 int lstm_gemm_tile_columns(int kind, long n);
 
 /// 1 when the kind's per-step GEMMs (lstm_sgemm_packed with few rows, lstm_sgemm_packed_rows) run a

@@ -110,12 +110,14 @@ final class StepGroupSlot: @unchecked Sendable {
 
 extension GEMMKernel {
     /// Columns [j0, j1) of every group's C ← A·B + beta·C, B packed by `packB` of this kernel
-    /// (`lstm_sgemm_packed_rows`; what a step group runs per worker). j0 a multiple of 32.
+    /// (`lstm_sgemm_packed_rows`; what a step group runs per worker). j0 a multiple of the kernel's
+    /// sliver width for n (`tileColumns(n:)`).
     func sgemmPackedRows(
         _ groups: [lstm_gemm_rows], n: Int, columns: Range<Int>, k: Int, packed: UnsafePointer<Float>, beta: Float
     ) {
         precondition(self != .openblas, "OpenBLAS has no packed GEMM here")
-        precondition(columns.lowerBound % 32 == 0, "column ranges start at a multiple of 32")
+        let w = tileColumns(n: n)
+        precondition(columns.lowerBound % w == 0, "column ranges start at a multiple of \(w), the sliver width")
         groups.withUnsafeBufferPointer {
             lstm_sgemm_packed_rows(
                 rawValue, $0.count, $0.baseAddress, n, columns.lowerBound, columns.upperBound, k, packed, beta)

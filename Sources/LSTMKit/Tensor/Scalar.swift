@@ -329,8 +329,9 @@ public enum GEMMKernel: Int32, Sendable, CaseIterable, CustomStringConvertible {
     /// Whether this CPU can run the kernel.
     public var isSupported: Bool { lstm_gemm_supported(rawValue) != 0 }
 
-    /// The columns of the micro-kernel tile this kernel's GEMM runs for a C of n columns (AVX-512: 48
-    /// from n = 1024 on, else 32; AVX2: 16; OpenBLAS: 0, not ours). No result bit depends on it.
+    /// The columns of the micro-kernel tile this kernel's GEMMs (packed or not) run for a C of n columns,
+    /// and the sliver width `packB` packs n columns into (AVX-512: 48 from n = 1024 on, else 32; AVX2:
+    /// 16; OpenBLAS: 0, not ours). No result bit depends on it.
     public func tileColumns(n: Int) -> Int { Int(lstm_gemm_tile_columns(rawValue, n)) }
 
     /// "openblas", "avx2", "avx512" (the values of LSTM_GEMM).

@@ -6,8 +6,8 @@
 /// K block: per element, products are summed in blocks of this many k (the same for every kind).
 #define LSTM_GEMM_KC 256
 
-/// lstm_sgemm of kind AVX-512 runs the 8×48 tile (gemm_avx512_wide.c) from this n on, the 8×32 one
-/// below it (measured: docs/results/kernels.md).
+/// The AVX-512 GEMMs (packed or not) run the 8×48 tile (gemm_avx512_wide.c) from this n on, the 8×32
+/// one below it (measured: docs/results/kernels.md).
 #define LSTM_GEMM_WIDE_N 1024
 
 float *lstm_gemm_thread_buffer(long floats);

@@ -101,6 +101,30 @@ final class GEMMKernelTests: XCTestCase {
         }
     }
 
+    /// One exact case on small integers: op(A)·op(B) + beta·C against the loop bit for bit, the padding
+    /// between C's rows untouched, and (A not transposed) the packed-B path the same.
+    func checkExact(
+        _ kernel: GEMMKernel, m: Int, n: Int, k: Int, transA: Bool, transB: Bool, beta: Float,
+        _ rng: inout RandomSource
+    ) {
+        let (a, b, c0) = operands(transA: transA, transB: transB, m: m, n: n, k: k) { Float(rng.index(below: 7)) - 3 }
+        // beta = 0 must not read C: NaN there would show.
+        let c = beta == 0 ? Stored(rows: m, cols: n, ld: n + 2) { _, _ in .nan } : c0
+        let want = reference(transA: transA, transB: transB, m: m, n: n, k: k, a: a, b: b, beta: beta, c: c)
+        let got = run(kernel, transA: transA, transB: transB, m: m, n: n, k: k, a: a, b: b, beta: beta, c: c)
+        assertSameBits(got, want, "\(kernel) m\(m) n\(n) k\(k) transA \(transA) transB \(transB) beta \(beta)")
+        for r in 0..<m {
+            for p in n..<c.ld where r * c.ld + p < c.values.count {
+                XCTAssertTrue(got.values[r * c.ld + p].isNaN, "\(kernel) wrote past row \(r) of C")
+            }
+        }
+        if !transA {
+            let packed = run(
+                kernel, packed: true, transA: false, transB: transB, m: m, n: n, k: k, a: a, b: b, beta: beta, c: c)
+            assertSameBits(packed, want, "\(kernel) packed m\(m) n\(n) k\(k) transB \(transB) beta \(beta)")
+        }
+    }
+
     func testKernelsMatchThePlainLoopExactlyOnSmallIntegersAtEveryEdgeSize() throws {
         try requireKernels()
         var rng = RandomSource(seed: 7)
@@ -112,32 +136,8 @@ final class GEMMKernelTests: XCTestCase {
                     for k in sizes + ([1, 17, 33].contains(m) && [1, 17, 33].contains(n) ? [300] : []) {
                         for (transA, transB) in [(false, false), (false, true), (true, false), (true, true)] {
                             for beta: Float in [0, 1] {
-                                let (a, b, c0) = operands(transA: transA, transB: transB, m: m, n: n, k: k) {
-                                    Float(rng.index(below: 7)) - 3
-                                }
-                                // beta = 0 must not read C: NaN there would show.
-                                let c = beta == 0 ? Stored(rows: m, cols: n, ld: n + 2) { _, _ in .nan } : c0
-                                let want = reference(
-                                    transA: transA, transB: transB, m: m, n: n, k: k, a: a, b: b, beta: beta, c: c)
-                                let got = run(
-                                    kernel, transA: transA, transB: transB, m: m, n: n, k: k, a: a, b: b, beta: beta,
-                                    c: c)
-                                assertSameBits(
-                                    got, want,
-                                    "\(kernel) m\(m) n\(n) k\(k) transA \(transA) transB \(transB) beta \(beta)")
-                                // The padding between rows of C is untouched.
-                                for r in 0..<m {
-                                    for p in n..<c.ld where r * c.ld + p < c.values.count {
-                                        XCTAssertTrue(
-                                            got.values[r * c.ld + p].isNaN, "\(kernel) wrote past row \(r) of C")
-                                    }
-                                }
-                                if !transA {
-                                    let packed = run(
-                                        kernel, packed: true, transA: false, transB: transB, m: m, n: n, k: k, a: a,
-                                        b: b, beta: beta, c: c)
-                                    assertSameBits(packed, want, "\(kernel) packed m\(m) n\(n) k\(k) transB \(transB)")
-                                }
+                                checkExact(
+                                    kernel, m: m, n: n, k: k, transA: transA, transB: transB, beta: beta, &rng)
                             }
                         }
                     }
@@ -224,21 +224,7 @@ final class GEMMKernelTests: XCTestCase {
         for (m, n, k) in [(9, 1024, 300), (3, 1041, 17), (17, 1055, 5)] {
             for (transA, transB) in [(false, false), (false, true), (true, false), (true, true)] {
                 for beta: Float in [0, 1] {
-                    let (a, b, c0) = operands(transA: transA, transB: transB, m: m, n: n, k: k) {
-                        Float(rng.index(below: 7)) - 3
-                    }
-                    let c = beta == 0 ? Stored(rows: m, cols: n, ld: n + 2) { _, _ in .nan } : c0
-                    let want = reference(
-                        transA: transA, transB: transB, m: m, n: n, k: k, a: a, b: b, beta: beta, c: c)
-                    let got = run(
-                        .avx512, transA: transA, transB: transB, m: m, n: n, k: k, a: a, b: b, beta: beta, c: c)
-                    assertSameBits(got, want, "wide m\(m) n\(n) k\(k) transA \(transA) transB \(transB) beta \(beta)")
-                    if !transA {  // B packed in 48-wide slivers, as the per-step GEMMs run it
-                        let packed = run(
-                            .avx512, packed: true, transA: false, transB: transB, m: m, n: n, k: k, a: a, b: b,
-                            beta: beta, c: c)
-                        assertSameBits(packed, want, "wide packed m\(m) n\(n) k\(k) transB \(transB) beta \(beta)")
-                    }
+                    checkExact(.avx512, m: m, n: n, k: k, transA: transA, transB: transB, beta: beta, &rng)
                 }
             }
         }

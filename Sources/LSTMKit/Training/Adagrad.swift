@@ -63,15 +63,6 @@ public final class Adagrad<Scalar: LSTMScalar>: ElementwiseOptimizer {
     @_specialize(exported:true,where Scalar == Double)
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
-    public func step(_ params: ParameterSet<Scalar>, _ grads: ParameterSet<Scalar>) {
-        beginStep(params, grads)
-        update(params, grads, part: 0..<sum.count)
-    }
-
-    @_specialize(exported:true,where Scalar == Float)
-    @_specialize(exported:true,where Scalar == Double)
-    @_specialize(where Scalar == Float)
-    @_specialize(where Scalar == Double)
     public func beginStep(_ params: ParameterSet<Scalar>, _ grads: ParameterSet<Scalar>) {
         _ = updatedRange(params, grads, state: sum.count)
         stepCount += 1

@@ -196,15 +196,6 @@ public class Adam<Scalar: LSTMScalar>: ElementwiseOptimizer {
     @_specialize(exported:true,where Scalar == Double)
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
-    public func step(_ params: ParameterSet<Scalar>, _ grads: ParameterSet<Scalar>) {
-        beginStep(params, grads)
-        update(params, grads, part: 0..<m.count)
-    }
-
-    @_specialize(exported:true,where Scalar == Float)
-    @_specialize(exported:true,where Scalar == Double)
-    @_specialize(where Scalar == Float)
-    @_specialize(where Scalar == Double)
     public func beginStep(_ params: ParameterSet<Scalar>, _ grads: ParameterSet<Scalar>) {
         _ = updatedRange(params, grads, state: m.count)
         stepCount += 1

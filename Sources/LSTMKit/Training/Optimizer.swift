@@ -77,6 +77,12 @@ public protocol ElementwiseOptimizer<Scalar>: Optimizer {
 }
 
 extension ElementwiseOptimizer {
+    /// `beginStep`, then `update` over every element the optimizer updates.
+    public func step(_ params: ParameterSet<Scalar>, _ grads: ParameterSet<Scalar>) {
+        beginStep(params, grads)
+        update(params, grads, part: 0..<updated(params.count).count)
+    }
+
     /// The elements of `params` the update covers, checked against the state (`state`: its count).
     func updatedRange(_ params: ParameterSet<Scalar>, _ grads: ParameterSet<Scalar>, state: Int?) -> Range<Int> {
         precondition(params.layout == grads.layout, "parameter and gradient layouts differ")

@@ -85,15 +85,6 @@ public final class SGD<Scalar: LSTMScalar>: ElementwiseOptimizer {
     @_specialize(exported:true,where Scalar == Double)
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
-    public func step(_ params: ParameterSet<Scalar>, _ grads: ParameterSet<Scalar>) {
-        beginStep(params, grads)
-        update(params, grads, part: 0..<updated(params.count).count)
-    }
-
-    @_specialize(exported:true,where Scalar == Float)
-    @_specialize(exported:true,where Scalar == Double)
-    @_specialize(where Scalar == Float)
-    @_specialize(where Scalar == Double)
     public func beginStep(_ params: ParameterSet<Scalar>, _ grads: ParameterSet<Scalar>) {
         let n = updatedRange(params, grads, state: momentumBuffer?.count).count
         if momentum != 0 && momentumBuffer == nil { momentumBuffer = Buffer(count: n) }

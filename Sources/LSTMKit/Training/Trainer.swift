@@ -8,8 +8,8 @@ import Foundation
 // witnesses, 3–5× slower (measured: ~50% of `lstm train`'s instructions were Swift's generic
 // runtime before this rule). So every public generic entry point that other modules call per
 // step — `Trainer.train`, `ShardWorkers.computeGradient`, `LSTMNetwork.forward`,
-// `backward`, `lossAndGradient`, each optimizer's `step`, `beginStep` and `update`, the clipping
-// functions — carries two pairs of `@_specialize`:
+// `backward`, `lossAndGradient`, each optimizer's `beginStep` and `update` (its `step` is the two),
+// the clipping functions — carries two pairs of `@_specialize`:
 //   - `@_specialize(exported: true, where T == Float)` (and Double) emits public Float/Double
 //     bodies that a caller which knows T may call directly;
 //   - `@_specialize(where T == Float)` (and Double) makes the generic body test T at run time

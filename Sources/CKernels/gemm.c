@@ -128,17 +128,14 @@ float *lstm_gemm_thread_buffer(long floats) {
     return tls_buffer;
 }
 
-/// k rows of n rounded up to whole 32-wide slivers, or 48-wide ones where the 8×48 tile runs (the
-/// larger of the two: any kind's packing fits).
-long lstm_sgemm_packed_size(long k, long n) {
-    long narrow = (n + 31) / 32 * 32, wide = n >= LSTM_GEMM_WIDE_N ? (n + 47) / 48 * 48 : 0;
-    return k * (narrow > wide ? narrow : wide);
-}
-
 #if !(defined(__x86_64__) || defined(__i386__))
 #define lstm_gemm_streaming_avx512 0
 #define lstm_gemm_streaming_avx2 0
 #define lstm_gemm_streaming_avx512_bf16 0
+#define lstm_gemm_tile_columns_avx512 32
+#define lstm_gemm_tile_columns_avx512_wide 48
+#define lstm_gemm_tile_columns_avx2 16
+#define lstm_gemm_tile_columns_avx512_bf16 32
 #define lstm_sgemm_avx512(...) abort()
 #define lstm_sgemm_avx512_wide(...) abort()
 #define lstm_sgemm_pack_b_avx512_wide(...) abort()
@@ -163,10 +160,21 @@ void lstm_f32_to_bf16_instruction(const float *x, unsigned short *out, long n) {
 static int wide(int kind, long n) { return kind == LSTM_GEMM_AVX512 && n >= LSTM_GEMM_WIDE_N; }
 
 int lstm_gemm_tile_columns(int kind, long n) {
-    if (kind == LSTM_GEMM_AVX512) return wide(kind, n) ? 48 : 32;
-    if (kind == LSTM_GEMM_AVX2) return 16;
-    if (kind == LSTM_GEMM_AVX512_BF16) return 32;
+    if (wide(kind, n)) return lstm_gemm_tile_columns_avx512_wide;
+    if (kind == LSTM_GEMM_AVX512) return lstm_gemm_tile_columns_avx512;
+    if (kind == LSTM_GEMM_AVX2) return lstm_gemm_tile_columns_avx2;
+    if (kind == LSTM_GEMM_AVX512_BF16) return lstm_gemm_tile_columns_avx512_bf16;
     return 0;
+}
+
+/// k rows of n in whole slivers of the widest kind's width for n (any kind's packing fits).
+long lstm_sgemm_packed_size(long k, long n) {
+    long most = 0;
+    for (int kind = LSTM_GEMM_AVX2; kind <= LSTM_GEMM_AVX512_BF16; kind++) {
+        long w = lstm_gemm_tile_columns(kind, n), padded = (n + w - 1) / w * w;
+        if (padded > most) most = padded;
+    }
+    return k * most;
 }
 
 int lstm_gemm_streams_per_step(int kind) {

@@ -43,6 +43,8 @@
 
 /// Whether this kind's per-step GEMMs run a streaming kernel (lstm_gemm_streams_per_step).
 const int NAME(lstm_gemm_streaming_) = HAS_STREAMING_KERNEL;
+/// This object's tile width, the sliver width its pack_b packs into (lstm_gemm_tile_columns).
+const int NAME(lstm_gemm_tile_columns_) = NR;
 
 #define KC LSTM_GEMM_KC
 

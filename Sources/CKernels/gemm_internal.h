@@ -23,7 +23,8 @@ float *lstm_gemm_thread_buffer(long floats);
                                     float *c, long ldc);                                                  \
     void lstm_sgemm_packed_rows_##SUFFIX(long groups, const lstm_gemm_rows *g, long n, long j0, long j1, \
                                          long k, const float *packed, float beta);                 \
-    extern const int lstm_gemm_streaming_##SUFFIX;
+    extern const int lstm_gemm_streaming_##SUFFIX;                                                \
+    extern const int lstm_gemm_tile_columns_##SUFFIX;
 
 LSTM_GEMM_DECLARE(avx512)
 LSTM_GEMM_DECLARE(avx512_wide)

@@ -73,9 +73,7 @@ public final class Adagrad<Scalar: LSTMScalar>: ElementwiseOptimizer {
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
     public func update(_ params: ParameterSet<Scalar>, _ grads: ParameterSet<Scalar>, part: Range<Int>) {
-        let at = updatedRange(params, grads, state: sum.count).lowerBound + part.lowerBound
-        let p = params.storage.base + at
-        let g = grads.storage.base + at
+        let (p, g) = partPointers(params, grads, part: part, state: sum.count)
         let s = sum.base + part.lowerBound
         let clr = learningRate / (1 + Double(stepCount - 1) * learningRateDecay)
         if Scalar.self == Float.self && !scalarReference {

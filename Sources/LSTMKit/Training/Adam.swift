@@ -206,9 +206,7 @@ public class Adam<Scalar: LSTMScalar>: ElementwiseOptimizer {
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
     public func update(_ params: ParameterSet<Scalar>, _ grads: ParameterSet<Scalar>, part: Range<Int>) {
-        let at = updatedRange(params, grads, state: m.count).lowerBound + part.lowerBound
-        let p = params.storage.base + at
-        let g = grads.storage.base + at
+        let (p, g) = partPointers(params, grads, part: part, state: m.count)
         let o = part.lowerBound
         let (m, v, vMax) = (self.m.base + o, self.v.base + o, maxV.map { $0.base + o })
         if Scalar.self == Float.self && !scalarReference {

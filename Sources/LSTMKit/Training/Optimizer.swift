@@ -90,6 +90,14 @@ extension ElementwiseOptimizer {
         if let state { precondition(range.count == state, "optimizer state was made for another layout") }
         return range
     }
+
+    /// The weights and gradients of `part` (offsets into the updated range), checked as `updatedRange`.
+    func partPointers(
+        _ params: ParameterSet<Scalar>, _ grads: ParameterSet<Scalar>, part: Range<Int>, state: Int?
+    ) -> (p: UnsafeMutablePointer<Scalar>, g: UnsafeMutablePointer<Scalar>) {
+        let at = updatedRange(params, grads, state: state).lowerBound + part.lowerBound
+        return (params.storage.base + at, grads.storage.base + at)
+    }
 }
 
 /// Traps with the validation message if `config` is invalid (the initialisers' contract;

@@ -85,9 +85,7 @@ public final class RMSprop<Scalar: LSTMScalar>: ElementwiseOptimizer {
     @_specialize(where Scalar == Double)
     public func update(_ params: ParameterSet<Scalar>, _ grads: ParameterSet<Scalar>, part: Range<Int>) {
         let o = part.lowerBound
-        let at = updatedRange(params, grads, state: squareAverage.count).lowerBound + o
-        let p = params.storage.base + at
-        let g = grads.storage.base + at
+        let (p, g) = partPointers(params, grads, part: part, state: squareAverage.count)
         let s = squareAverage.base + o
         let b = momentumBuffer.map { $0.base + o }
         let gAvg = gradientAverage.map { $0.base + o }

@@ -97,10 +97,8 @@ public final class SGD<Scalar: LSTMScalar>: ElementwiseOptimizer {
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
     public func update(_ params: ParameterSet<Scalar>, _ grads: ParameterSet<Scalar>, part: Range<Int>) {
-        let at = updatedRange(params, grads, state: momentumBuffer?.count).lowerBound + part.lowerBound
         let n = part.count
-        let p = params.storage.base + at
-        let g = grads.storage.base + at
+        let (p, g) = partPointers(params, grads, part: part, state: momentumBuffer?.count)
         let lr = Scalar(learningRate)
         let wd = Scalar(weightDecay)
         let decay = weightDecay != 0

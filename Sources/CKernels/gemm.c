@@ -4,8 +4,10 @@
 #include "gemm_internal.h"
 
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>
@@ -96,6 +98,44 @@ static void choose(void) {
     chosen_reason = "LSTM_GEMM ignored: expected openblas, avx2 or avx512";
 }
 
+// The AVX-512 tile policy (lstm_gemm_wide_tiles), decided once like the kind: LSTM_GEMM_WIDE=on|off,
+// else whether the 8×48 tile's B sliver (KC × 48 floats, 48 KiB) fits this CPU's L1d (48 KiB on
+// recent Intel cores; 32 KiB on AMD Zen 4, where 8×32 measured faster: docs/results/kernels.md).
+static pthread_once_t tiles_once = PTHREAD_ONCE_INIT;
+static int wide_tiles = 1;
+static char tiles_summary[128];
+
+static void choose_tiles(void) {
+    long l1 = sysconf(_SC_LEVEL1_DCACHE_SIZE), sliver = (long)LSTM_GEMM_KC * 48 * sizeof(float);
+    const char *env = getenv("LSTM_GEMM_WIDE");
+    char why[64];
+    if (env && (strcmp(env, "on") == 0 || strcmp(env, "off") == 0)) {
+        wide_tiles = strcmp(env, "on") == 0;
+        snprintf(why, sizeof why, "LSTM_GEMM_WIDE=%s", env);
+    } else {
+        wide_tiles = l1 <= 0 || l1 >= sliver;  // unknown L1d: the 8×48 tile, as before the policy
+        if (l1 > 0) snprintf(why, sizeof why, "L1d %ld KiB%s", l1 / 1024, env && *env ? "; LSTM_GEMM_WIDE ignored" : "");
+        else snprintf(why, sizeof why, "L1d unknown");
+    }
+    snprintf(tiles_summary, sizeof tiles_summary, "tiles %s, %s", wide_tiles ? "8×32 and 8×48 from n = 1024" : "8×32", why);
+}
+
+int lstm_gemm_wide_tiles(void) {
+    pthread_once(&tiles_once, choose_tiles);
+    return wide_tiles;
+}
+
+int lstm_gemm_set_wide_tiles(int on) {
+    int was = lstm_gemm_wide_tiles();
+    wide_tiles = on != 0;
+    return was;
+}
+
+const char *lstm_gemm_tiles_summary(void) {
+    pthread_once(&tiles_once, choose_tiles);
+    return tiles_summary;
+}
+
 int lstm_gemm_default_kind(void) {
     pthread_once(&choose_once, choose);
     return chosen_kind;
@@ -157,7 +197,9 @@ void lstm_f32_to_bf16_instruction(const float *x, unsigned short *out, long n) {
 
 /// Whether `kind` runs its 8×48 object for an n-column GEMM: every entry point decides by the same
 /// rule, so a B packed for n is multiplied by the object that packed it.
-static int wide(int kind, long n) { return kind == LSTM_GEMM_AVX512 && n >= LSTM_GEMM_WIDE_N; }
+static int wide(int kind, long n) {
+    return kind == LSTM_GEMM_AVX512 && n >= LSTM_GEMM_WIDE_N && lstm_gemm_wide_tiles();
+}
 
 int lstm_gemm_tile_columns(int kind, long n) {
     if (wide(kind, n)) return lstm_gemm_tile_columns_avx512_wide;
@@ -167,11 +209,15 @@ int lstm_gemm_tile_columns(int kind, long n) {
     return 0;
 }
 
-/// k rows of n in whole slivers of the widest kind's width for n (any kind's packing fits).
+/// k rows of n in whole slivers of the widest kind's width for n (any kind's packing fits, and the
+/// 8×48 tile's whichever lstm_gemm_wide_tiles() says).
 long lstm_sgemm_packed_size(long k, long n) {
     long most = 0;
-    for (int kind = LSTM_GEMM_AVX2; kind <= LSTM_GEMM_AVX512_BF16; kind++) {
-        long w = lstm_gemm_tile_columns(kind, n), padded = (n + w - 1) / w * w;
+    for (int kind = LSTM_GEMM_AVX2; kind <= LSTM_GEMM_AVX512_BF16 + 1; kind++) {  // + 1: the 8×48 tile, either policy
+        long w = kind <= LSTM_GEMM_AVX512_BF16 ? lstm_gemm_tile_columns(kind, n)
+                 : n >= LSTM_GEMM_WIDE_N       ? lstm_gemm_tile_columns_avx512_wide
+                                               : 1;
+        long padded = (n + w - 1) / w * w;
         if (padded > most) most = padded;
     }
     return k * most;

@@ -47,6 +47,11 @@ const int NAME(lstm_gemm_streaming_) = HAS_STREAMING_KERNEL;
 const int NAME(lstm_gemm_tile_columns_) = NR;
 
 #define KC LSTM_GEMM_KC
+/// Tiles per B sliver from which a GEMM is an all-steps one (fewer: a per-step GEMM, m = B/S rows).
+#define MANY_TILES 8
+/// Packed A (all k) up to which a streaming kernel's per-step GEMM goes column by column
+/// (multiply_packed_columns): 512 KiB, half of a 1 MiB L2 (H = 1024's δG·R packs 32 × 4096).
+#define COLUMNS_A_FLOATS (1L << 17)
 
 static inline long min_l(long a, long b) { return a < b ? a : b; }
 
@@ -213,7 +218,7 @@ static void multiply_packed(long m, long n, long k, float alpha, const float *a,
                 // Here when the sliver serves many tiles (the all-steps GEMMs). For the per-step GEMMs
                 // (m = B/S rows, a few tiles) prefetched here in a burst they measured slower than none;
                 // a streaming kernel takes them one per k instead.
-                int many = tiles >= 8;
+                int many = tiles >= MANY_TILES;
                 for (long ir = 0, t = 0; ir < mc; ir += MR, t++) {
                     int mr = (int)min_l(MR, mc - ir);
                     float *ct = c + (ic + ir) * ldc + jr;
@@ -239,6 +244,44 @@ static void multiply_packed(long m, long n, long k, float alpha, const float *a,
     }
 }
 
+#if HAS_STREAMING_KERNEL
+/// The per-step GEMMs over several K blocks (few tiles, k > KC), C ← alpha·A·B + beta·C with B packed
+/// for all k: A packed for all k first (its K blocks roundUp(m, MR)·KC floats apart at `ap`), then
+/// columns outermost, each NR-wide column of C taking its K blocks in order while its few tiles stay
+/// in L1. multiply_packed would stream all of C (B/S × 4H, beyond L2 at H = 1024 once R streams
+/// through) once per K block. Each element sees the same FMAs in the same order (each K block from
+/// zero, added to C in block order), so the bits are multiply_packed's (docs/results/kernels.md,
+/// "The per-step GEMMs column by column").
+static void multiply_packed_columns(long m, long n, long k, float alpha, const float *a, long rsa, long csa,
+                                    const PACKED_T *bp, long bstride, float beta, float *c, long ldc,
+                                    PACKED_T *ap) {
+    long mp = (m + MR - 1) / MR * MR, tiles = mp / MR;
+    for (long pc = 0; pc < k; pc += KC) pack_a(m, min_l(KC, k - pc), a + pc * csa, rsa, csa, ap + (pc / KC) * mp * KC);
+    for (long jr = 0; jr < n; jr += NR) {
+        int nr = (int)min_l(NR, n - jr);
+        for (long pc = 0; pc < k; pc += KC) {
+            long kc = min_l(KC, k - pc);
+            const PACKED_T *bs = bp + (pc / KC) * bstride + jr * KPAD(kc), *ak = ap + (pc / KC) * mp * KC;
+            // the next sliver in this order (this column's next K block, else the next column's first),
+            // into L2 one line per k, shared out among the tiles
+            const char *nb = NULL;
+            long nb_lines = 0;
+            if (pc + KC < k) {
+                long nkc = min_l(KC, k - pc - KC);
+                nb = (const char *)(bp + (pc / KC + 1) * bstride + jr * KPAD(nkc)), nb_lines = SLIVER_LINES(nkc);
+            } else if (jr + NR < n)
+                nb = (const char *)(bp + (jr + NR) * KPAD(min_l(KC, k))), nb_lines = SLIVER_LINES(min_l(KC, k));
+            long nb_per = nb_lines / tiles + 1;
+            for (long ir = 0, t = 0; ir < m; ir += MR, t++) {
+                long first = t * nb_per, lines = min_l(nb_lines, first + nb_per) - first;
+                KERNEL_STREAMING(kc, ak + ir * KPAD(kc), bs, c + ir * ldc + jr, ldc, (int)min_l(MR, m - ir), nr, alpha,
+                                 pc == 0 ? beta : 1, lines > 0 ? nb + 64 * first : nb, lines > 0 ? lines : 0);
+            }
+        }
+    }
+}
+#endif
+
 static void scale_c(long m, long n, float beta, float *c, long ldc) {
     for (long i = 0; i < m; i++)
         for (long j = 0; j < n; j++) c[i * ldc + j] = beta == 0 ? 0 : beta * c[i * ldc + j];
@@ -253,6 +296,7 @@ static void pack_b_all(long k, long n, const float *b, long rsb, long csb, PACKE
 
 #define B_FLOATS (1L << 20)  // packed B per column block: at most 4 MiB (L2/L3-resident)
 #define A_FLOATS ((long)MC * KC)
+_Static_assert(COLUMNS_A_FLOATS <= B_FLOATS + A_FLOATS, "the thread buffer holds multiply_packed_columns' A");
 
 void NAME(lstm_sgemm_)(int transA, int transB, long m, long n, long k, float alpha,
                         const float *a, long lda, const float *b, long ldb, float beta,
@@ -290,7 +334,16 @@ void NAME(lstm_sgemm_packed_)(int transA, long m, long n, long k, float alpha, c
         return;
     }
     long np = (n + NR - 1) / NR * NR;
-    PACKED_T *ap = (PACKED_T *)(lstm_gemm_thread_buffer(B_FLOATS + A_FLOATS) + B_FLOATS);  // one allocation per thread
+    float *buf = lstm_gemm_thread_buffer(B_FLOATS + A_FLOATS);  // one allocation per thread
+#if HAS_STREAMING_KERNEL
+    long mp = (m + MR - 1) / MR * MR;
+    if (mp / MR < MANY_TILES && k > KC && mp * ((k + KC - 1) / KC * KC) <= COLUMNS_A_FLOATS) {
+        multiply_packed_columns(m, n, k, alpha, a, transA ? 1 : lda, transA ? lda : 1, (const PACKED_T *)packed, KC * np,
+                                beta, c, ldc, (PACKED_T *)buf);
+        return;
+    }
+#endif
+    PACKED_T *ap = (PACKED_T *)(buf + B_FLOATS);
     multiply_packed(m, n, k, alpha, a, transA ? 1 : lda, transA ? lda : 1, (const PACKED_T *)packed, KC * np, beta, c,
                     ldc, ap);
 }

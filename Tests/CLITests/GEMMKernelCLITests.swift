@@ -70,6 +70,47 @@ final class GEMMKernelCLITests: XCTestCase {
         XCTAssertTrue(line.contains("LSTM_GEMM ignored: expected openblas, avx2 or avx512"), line)
     }
 
+    /// AVX-512's tiles (docs/results/kernels.md): the start line names them and why; 8×48 from n = 1024
+    /// on only where its 48 KiB B sliver fits L1d, unless LSTM_GEMM_WIDE=on|off says; either way
+    /// (H = 260: R's 1040 columns forward) training gives the same bits.
+    func testTheStartLineNamesTheAVX512TilesWhichFollowL1dUnlessLSTMGEMMWideSaysWithTheSameBits() throws {
+        try XCTSkipUnless(Self.hasAVX512, "this CPU has no AVX-512: no 8×48 tile")
+        func train(_ wide: String?) throws -> (line: String, metrics: [String]) {
+            let run = dir.appendingPathComponent("run-wide-\(wide ?? "default")")
+            let sets = [
+                "data.file=\(dir.appendingPathComponent("copy.h5").path)",
+                "data.generate={task: copy, symbols: 2, alphabet: 3, delay: 2, train: 32, val: 16, test: 16, seed: 1}",
+                "data.batch_size=16", "model.hidden_size=260", "model.embedding_size=4", "training.steps=2",
+                "validation.every=2", "checkpoint.dir=\(run.path)", "checkpoint.every=2", "logging.progress=plain",
+                "logging.every=1"
+            ]
+            let r = try lstm(
+                ["train", Self.configs.appendingPathComponent("copy.yaml").path] + sets.flatMap { ["--set", $0] },
+                in: dir, environment: ["LSTM_GEMM_WIDE": wide])
+            XCTAssertEqual(r.status, 0, r.output)
+            let line = r.stdout.split(separator: "\n").first { $0.hasPrefix("gemm: ") }.map(String.init) ?? ""
+            let metrics = try String(contentsOf: run.appendingPathComponent("metrics.jsonl"), encoding: .utf8)
+                .split(separator: "\n").map {
+                    $0.split(separator: ",").filter { !$0.contains("_s\"") && !$0.contains("time") }.joined(
+                        separator: ",")
+                }
+            return (line, metrics)
+        }
+        let wide = try train("on")
+        let narrow = try train("off")
+        let auto = try train(nil)
+        XCTAssertTrue(wide.line.contains("; tiles 8×32 and 8×48 from n = 1024, LSTM_GEMM_WIDE=on)"), wide.line)
+        XCTAssertTrue(narrow.line.contains("; tiles 8×32, LSTM_GEMM_WIDE=off)"), narrow.line)
+        let l1 = sysconf(Int32(_SC_LEVEL1_DCACHE_SIZE))
+        let wideTile = l1 <= 0 || l1 >= 48 * 1024
+        let reason = l1 <= 0 ? "L1d unknown" : "L1d \(l1 / 1024) KiB"
+        let tiles = (wideTile ? "8×32 and 8×48 from n = 1024, " : "8×32, ") + reason
+        XCTAssertTrue(auto.line.contains("; tiles \(tiles))"), "L1d \(l1): \(auto.line)")
+        XCTAssertGreaterThanOrEqual(wide.metrics.count, 2)
+        XCTAssertEqual(wide.metrics, narrow.metrics)
+        XCTAssertEqual(auto.metrics, narrow.metrics)
+    }
+
     /// Two shards on two workers share their per-step GEMMs with LSTM_STEP_GROUP=on (a step group; the
     /// start line says so) and train to the same bits as with LSTM_STEP_GROUP=off, where each shard
     /// multiplies alone; by default a model this small makes no group.

@@ -212,11 +212,17 @@ final class GEMMKernelTests: XCTestCase {
         }
     }
 
-    /// AVX-512 runs an 8×48 tile from n = 1024 on (gemm_avx512_wide.c), packed B or not: exact against
-    /// the loop on small integers at its column edges (1024 = 21 tiles + 16, 1041, 1055 = 21 tiles +
-    /// 47), and bit for bit the AVX2 kernel's result (16-column tiles) on random floats.
+    /// AVX-512 runs an 8×48 tile from n = 1024 on (gemm_avx512_wide.c) where `wideTiles` (set here
+    /// whatever this CPU's L1d), packed B or not: exact against the loop on small integers at its
+    /// column edges (1024 = 21 tiles + 16, 1041, 1055 = 21 tiles + 47), and bit for bit the AVX2
+    /// kernel's result (16-column tiles) on random floats. Without `wideTiles`, 8×32 at every n.
     func testTheWideTileIsExactAndGivesTheNarrowTilesBits() throws {
         try XCTSkipUnless(GEMMKernel.avx512.isSupported, "this CPU has no AVX-512: no wide tile")
+        let policy = GEMMKernel.wideTiles
+        defer { GEMMKernel.wideTiles = policy }
+        GEMMKernel.wideTiles = false
+        XCTAssertEqual(GEMMKernel.avx512.tileColumns(n: 4096), 32)
+        GEMMKernel.wideTiles = true
         XCTAssertEqual(GEMMKernel.avx512.tileColumns(n: 1023), 32)
         XCTAssertEqual(GEMMKernel.avx512.tileColumns(n: 1024), 48)
         XCTAssertEqual(GEMMKernel.avx2.tileColumns(n: 4096), 16)

@@ -113,12 +113,16 @@ final class StepGroupTests: XCTestCase {
         XCTAssertEqual(together, alone, "the step group changed the bits")
     }
 
-    /// The same at H = 260, where R's 1040 columns forward run AVX-512's 8×48 tile (its 48-wide slivers
-    /// split between the two workers) and its 260 columns backward the 8×32 one.
+    /// The same at H = 260, where R's 1040 columns forward run AVX-512's 8×48 tile (`wideTiles`, set
+    /// here; its 48-wide slivers split between the two workers) and its 260 columns backward the 8×32
+    /// one.
     func testTwoShardsInAStepGroupGiveTheBitsOfEachShardAloneWhereTheWideTileRuns() throws {
         try XCTSkipIf(GEMMKernel.current == .openblas, "Float runs OpenBLAS here: no packed per-step GEMM to share")
         try XCTSkipIf(ProcessInfo.processInfo.activeProcessorCount < 2, "one core: two workers never run at once")
         let wide = tinyConfig(input: .features(size: 3), hidden: 260, layers: 1, output: 3, loss: .crossEntropy)
+        let policy = GEMMKernel.wideTiles
+        defer { GEMMKernel.wideTiles = policy }
+        GEMMKernel.wideTiles = true
         if GEMMKernel.current == .avx512 { XCTAssertEqual(GEMMKernel.current.tileColumns(n: 4 * 260), 48) }
         let data = [19, 19].enumerated().map { i, b in
             convert(randomBatch(wide, batch: b, steps: 4, seed: UInt64(300 + i)), to: Float.self)

@@ -43,8 +43,23 @@ const char *lstm_gemm_kind_name(int kind);
 
 /// The columns of the micro-kernel tile every GEMM of `kind` (packed or not) runs for an n-column C,
 /// and the width of the slivers lstm_sgemm_pack_b packs n columns into (AVX-512 float32: 48 from
-/// n = 1024 on, else 32; AVX2 16; bf16 32; OpenBLAS 0). The tile changes no result bit.
+/// n = 1024 on where lstm_gemm_wide_tiles(), else 32; AVX2 16; bf16 32; OpenBLAS 0). The tile
+/// changes no result bit.
 int lstm_gemm_tile_columns(int kind, long n);
+
+/// 1 when AVX-512 float32 GEMMs of n ≥ 1024 columns run the 8×48 tile, 0 when every AVX-512 float32
+/// GEMM runs 8×32. Decided once per process: LSTM_GEMM_WIDE=on|off when set, else whether the 8×48
+/// tile's B sliver (48 KiB) fits this CPU's L1d. No result bit depends on it.
+int lstm_gemm_wide_tiles(void);
+
+/// Sets the tile policy above for the rest of the process and returns the previous one: for tests
+/// and benchmarks that compare the two tiles in one process. Not while GEMMs run, nor between
+/// packing a B and multiplying by it.
+int lstm_gemm_set_wide_tiles(int on);
+
+/// The AVX-512 float32 tiles and why, for the start line: e.g. "tiles 8×32, L1d 32 KiB" or
+/// "tiles 8×32 and 8×48 from n = 1024, LSTM_GEMM_WIDE=on"; a static string.
+const char *lstm_gemm_tiles_summary(void);
 
 /// 1 when the kind's per-step GEMMs (lstm_sgemm_packed with few rows, lstm_sgemm_packed_rows) run a
 /// streaming micro-kernel, which prefetches its C tile and the next B sliver as it goes (AVX-512

@@ -330,15 +330,24 @@ public enum GEMMKernel: Int32, Sendable, CaseIterable, CustomStringConvertible {
     public var isSupported: Bool { lstm_gemm_supported(rawValue) != 0 }
 
     /// The columns of the micro-kernel tile this kernel's GEMMs (packed or not) run for a C of n columns,
-    /// and the sliver width `packB` packs n columns into (AVX-512: 48 from n = 1024 on, else 32; AVX2:
-    /// 16; OpenBLAS: 0, not ours). No result bit depends on it.
+    /// and the sliver width `packB` packs n columns into (AVX-512: 48 from n = 1024 on where
+    /// `wideTiles`, else 32; AVX2: 16; OpenBLAS: 0, not ours). No result bit depends on it.
     public func tileColumns(n: Int) -> Int { Int(lstm_gemm_tile_columns(rawValue, n)) }
+
+    /// Whether AVX-512 runs its 8×48 tile from n = 1024 on: `LSTM_GEMM_WIDE=on|off`, else whether the
+    /// tile's 48 KiB B sliver fits this CPU's L1d (docs/results/kernels.md). Settable for tests and
+    /// benchmarks that compare the tiles in one process (never while GEMMs run).
+    public static var wideTiles: Bool {
+        get { lstm_gemm_wide_tiles() != 0 }
+        set { _ = lstm_gemm_set_wide_tiles(newValue ? 1 : 0) }
+    }
 
     /// "openblas", "avx2", "avx512" (the values of LSTM_GEMM).
     public var description: String { String(cString: lstm_gemm_kind_name(rawValue)) }
 
     /// The one line `lstm train` and `lstm bench` print, e.g. "gemm: lstm avx512 (the default on AVX-512
-    /// CPUs; R packed once per pass for the per-step GEMMs); OpenBLAS Prescott for Double".
+    /// CPUs; R packed once per pass for the per-step GEMMs; tiles 8×32, L1d 32 KiB); OpenBLAS Prescott
+    /// for Double".
     public static var summary: String {
         let kind = current
         var line: String
@@ -346,7 +355,8 @@ public enum GEMMKernel: Int32, Sendable, CaseIterable, CustomStringConvertible {
             line = "gemm: OpenBLAS \(BLASThreads.coreName) (\(reason))"
         } else {
             line =
-                "gemm: lstm \(kind) (\(reason); R packed once per pass for the per-step GEMMs); "
+                "gemm: lstm \(kind) (\(reason); R packed once per pass for the per-step GEMMs"
+                + (kind == .avx512 ? "; \(String(cString: lstm_gemm_tiles_summary())))" : ")") + "; "
                 + "OpenBLAS \(BLASThreads.coreName) for Double"
         }
         if preferred == .avx512 && kind != .avx512 {

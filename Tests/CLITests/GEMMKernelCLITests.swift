@@ -41,6 +41,30 @@ final class GEMMKernelCLITests: XCTestCase {
         return lines.first.map(String.init) ?? ""
     }
 
+    /// A short `lstm train` of the copy task (copy.yaml with `sets`, in run directory `name`); returns
+    /// its first stdout line starting with `prefix` and its per-step records without their timings
+    /// (losses, norms, learning rates).
+    func trainCopy(
+        _ name: String, sets: [String], environment: [String: String?], line prefix: String
+    ) throws -> (line: String, metrics: [String]) {
+        let run = dir.appendingPathComponent("run-\(name)")
+        let all =
+            [
+                "data.file=\(dir.appendingPathComponent("copy.h5").path)", "checkpoint.dir=\(run.path)",
+                "logging.progress=plain", "logging.every=1"
+            ] + sets
+        let r = try lstm(
+            ["train", Self.configs.appendingPathComponent("copy.yaml").path] + all.flatMap { ["--set", $0] },
+            in: dir, environment: environment)
+        XCTAssertEqual(r.status, 0, r.output)
+        let line = r.stdout.split(separator: "\n").first { $0.hasPrefix(prefix) }.map(String.init) ?? ""
+        let metrics = try String(contentsOf: run.appendingPathComponent("metrics.jsonl"), encoding: .utf8)
+            .split(separator: "\n").map {
+                $0.split(separator: ",").filter { !$0.contains("_s\"") && !$0.contains("time") }.joined(separator: ",")
+            }
+        return (line, metrics)
+    }
+
     func testTrainRunsOurAVX512KernelByDefaultWhereTheCPUHasItAndOpenBLASElsewhere() throws {
         let line = try gemmLine(nil)
         if Self.hasAVX512 {
@@ -76,25 +100,13 @@ final class GEMMKernelCLITests: XCTestCase {
     func testTheStartLineNamesTheAVX512TilesWhichFollowL1dUnlessLSTMGEMMWideSaysWithTheSameBits() throws {
         try XCTSkipUnless(Self.hasAVX512, "this CPU has no AVX-512: no 8×48 tile")
         func train(_ wide: String?) throws -> (line: String, metrics: [String]) {
-            let run = dir.appendingPathComponent("run-wide-\(wide ?? "default")")
             let sets = [
-                "data.file=\(dir.appendingPathComponent("copy.h5").path)",
                 "data.generate={task: copy, symbols: 2, alphabet: 3, delay: 2, train: 32, val: 16, test: 16, seed: 1}",
                 "data.batch_size=16", "model.hidden_size=260", "model.embedding_size=4", "training.steps=2",
-                "validation.every=2", "checkpoint.dir=\(run.path)", "checkpoint.every=2", "logging.progress=plain",
-                "logging.every=1"
+                "validation.every=2", "checkpoint.every=2"
             ]
-            let r = try lstm(
-                ["train", Self.configs.appendingPathComponent("copy.yaml").path] + sets.flatMap { ["--set", $0] },
-                in: dir, environment: ["LSTM_GEMM_WIDE": wide])
-            XCTAssertEqual(r.status, 0, r.output)
-            let line = r.stdout.split(separator: "\n").first { $0.hasPrefix("gemm: ") }.map(String.init) ?? ""
-            let metrics = try String(contentsOf: run.appendingPathComponent("metrics.jsonl"), encoding: .utf8)
-                .split(separator: "\n").map {
-                    $0.split(separator: ",").filter { !$0.contains("_s\"") && !$0.contains("time") }.joined(
-                        separator: ",")
-                }
-            return (line, metrics)
+            return try trainCopy(
+                "wide-\(wide ?? "default")", sets: sets, environment: ["LSTM_GEMM_WIDE": wide], line: "gemm: ")
         }
         let wide = try train("on")
         let narrow = try train("off")
@@ -119,26 +131,14 @@ final class GEMMKernelCLITests: XCTestCase {
         try XCTSkipIf(ProcessInfo.processInfo.activeProcessorCount < 2, "one core: two workers never run at once")
         let kernel: String? = Self.hasAVX512 ? nil : "avx2"  // our kernel: the default only with AVX-512
         func train(_ group: String?) throws -> (line: String, metrics: [String]) {
-            let run = dir.appendingPathComponent("run-group-\(group ?? "default")")
             let sets = [
-                "data.file=\(dir.appendingPathComponent("copy.h5").path)",
                 "data.generate={task: copy, symbols: 2, alphabet: 3, delay: 2, train: 64, val: 16, test: 16, seed: 1}",
                 "data.batch_size=32", "model.hidden_size=40", "model.embedding_size=4", "training.steps=4",
-                "parallel.shards=2", "parallel.workers=2", "validation.every=4", "checkpoint.dir=\(run.path)",
-                "checkpoint.every=4", "logging.progress=plain", "logging.every=1"
+                "parallel.shards=2", "parallel.workers=2", "validation.every=4", "checkpoint.every=4"
             ]
-            let r = try lstm(
-                ["train", Self.configs.appendingPathComponent("copy.yaml").path] + sets.flatMap { ["--set", $0] },
-                in: dir, environment: ["LSTM_GEMM": kernel, "LSTM_STEP_GROUP": group])
-            XCTAssertEqual(r.status, 0, r.output)
-            let line = r.stdout.split(separator: "\n").first { $0.hasPrefix("training ") }.map(String.init) ?? ""
-            // Per-step records without their timings: losses, norms, learning rates.
-            let metrics = try String(contentsOf: run.appendingPathComponent("metrics.jsonl"), encoding: .utf8)
-                .split(separator: "\n").map {
-                    $0.split(separator: ",").filter { !$0.contains("_s\"") && !$0.contains("time") }.joined(
-                        separator: ",")
-                }
-            return (line, metrics)
+            return try trainCopy(
+                "group-\(group ?? "default")", sets: sets, environment: ["LSTM_GEMM": kernel, "LSTM_STEP_GROUP": group],
+                line: "training ")
         }
         let together = try train("on")  // H = 40: only when forced (by default only where R is large)
         let alone = try train("off")

@@ -98,44 +98,6 @@ static void choose(void) {
     chosen_reason = "LSTM_GEMM ignored: expected openblas, avx2 or avx512";
 }
 
-// The AVX-512 tile policy (lstm_gemm_wide_tiles), decided once like the kind: LSTM_GEMM_WIDE=on|off,
-// else whether the 8×48 tile's B sliver (KC × 48 floats, 48 KiB) fits this CPU's L1d (48 KiB on
-// recent Intel cores; 32 KiB on AMD Zen 4, where 8×32 measured faster: docs/results/kernels.md).
-static pthread_once_t tiles_once = PTHREAD_ONCE_INIT;
-static int wide_tiles = 1;
-static char tiles_summary[128];
-
-static void choose_tiles(void) {
-    long l1 = sysconf(_SC_LEVEL1_DCACHE_SIZE), sliver = (long)LSTM_GEMM_KC * 48 * sizeof(float);
-    const char *env = getenv("LSTM_GEMM_WIDE");
-    char why[64];
-    if (env && (strcmp(env, "on") == 0 || strcmp(env, "off") == 0)) {
-        wide_tiles = strcmp(env, "on") == 0;
-        snprintf(why, sizeof why, "LSTM_GEMM_WIDE=%s", env);
-    } else {
-        wide_tiles = l1 <= 0 || l1 >= sliver;  // unknown L1d: the 8×48 tile, as before the policy
-        if (l1 > 0) snprintf(why, sizeof why, "L1d %ld KiB%s", l1 / 1024, env && *env ? "; LSTM_GEMM_WIDE ignored" : "");
-        else snprintf(why, sizeof why, "L1d unknown");
-    }
-    snprintf(tiles_summary, sizeof tiles_summary, "tiles %s, %s", wide_tiles ? "8×32 and 8×48 from n = 1024" : "8×32", why);
-}
-
-int lstm_gemm_wide_tiles(void) {
-    pthread_once(&tiles_once, choose_tiles);
-    return wide_tiles;
-}
-
-int lstm_gemm_set_wide_tiles(int on) {
-    int was = lstm_gemm_wide_tiles();
-    wide_tiles = on != 0;
-    return was;
-}
-
-const char *lstm_gemm_tiles_summary(void) {
-    pthread_once(&tiles_once, choose_tiles);
-    return tiles_summary;
-}
-
 int lstm_gemm_default_kind(void) {
     pthread_once(&choose_once, choose);
     return chosen_kind;
@@ -194,6 +156,45 @@ float *lstm_gemm_thread_buffer(long floats) {
 #define lstm_sgemm_packed_rows_avx512_bf16(...) abort()
 void lstm_f32_to_bf16_instruction(const float *x, unsigned short *out, long n) { abort(); }
 #endif
+
+// The AVX-512 tile policy (lstm_gemm_wide_tiles), decided once like the kind: LSTM_GEMM_WIDE=on|off,
+// else whether the 8×48 tile's B sliver (KC × 48 floats, 48 KiB) fits this CPU's L1d (48 KiB on
+// recent Intel cores; 32 KiB on AMD Zen 4, where 8×32 measured faster: docs/results/kernels.md).
+static pthread_once_t tiles_once = PTHREAD_ONCE_INIT;
+static int wide_tiles = 1;
+static char tiles_summary[128];
+
+static void choose_tiles(void) {
+    long l1 = sysconf(_SC_LEVEL1_DCACHE_SIZE);
+    long sliver = (long)LSTM_GEMM_KC * lstm_gemm_tile_columns_avx512_wide * sizeof(float);  // 8×48's B sliver
+    const char *env = getenv("LSTM_GEMM_WIDE");
+    char why[64];
+    if (env && (strcmp(env, "on") == 0 || strcmp(env, "off") == 0)) {
+        wide_tiles = strcmp(env, "on") == 0;
+        snprintf(why, sizeof why, "LSTM_GEMM_WIDE=%s", env);
+    } else {
+        wide_tiles = l1 <= 0 || l1 >= sliver;  // unknown L1d: the 8×48 tile, as before the policy
+        if (l1 > 0) snprintf(why, sizeof why, "L1d %ld KiB%s", l1 / 1024, env && *env ? "; LSTM_GEMM_WIDE ignored" : "");
+        else snprintf(why, sizeof why, "L1d unknown");
+    }
+    snprintf(tiles_summary, sizeof tiles_summary, "tiles %s, %s", wide_tiles ? "8×32 and 8×48 from n = 1024" : "8×32", why);
+}
+
+int lstm_gemm_wide_tiles(void) {
+    pthread_once(&tiles_once, choose_tiles);
+    return wide_tiles;
+}
+
+int lstm_gemm_set_wide_tiles(int on) {
+    int was = lstm_gemm_wide_tiles();
+    wide_tiles = on != 0;
+    return was;
+}
+
+const char *lstm_gemm_tiles_summary(void) {
+    pthread_once(&tiles_once, choose_tiles);
+    return tiles_summary;
+}
 
 /// Whether `kind` runs its 8×48 object for an n-column GEMM: every entry point decides by the same
 /// rule, so a B packed for n is multiplied by the object that packed it.

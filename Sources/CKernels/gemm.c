@@ -210,15 +210,14 @@ int lstm_gemm_tile_columns(int kind, long n) {
     return 0;
 }
 
+static long round_up(long n, long w) { return (n + w - 1) / w * w; }
+
 /// k rows of n in whole slivers of the widest kind's width for n (any kind's packing fits, and the
-/// 8×48 tile's whichever lstm_gemm_wide_tiles() says).
+/// 8×48 tile's whatever lstm_gemm_wide_tiles() says).
 long lstm_sgemm_packed_size(long k, long n) {
-    long most = 0;
-    for (int kind = LSTM_GEMM_AVX2; kind <= LSTM_GEMM_AVX512_BF16 + 1; kind++) {  // + 1: the 8×48 tile, either policy
-        long w = kind <= LSTM_GEMM_AVX512_BF16 ? lstm_gemm_tile_columns(kind, n)
-                 : n >= LSTM_GEMM_WIDE_N       ? lstm_gemm_tile_columns_avx512_wide
-                                               : 1;
-        long padded = (n + w - 1) / w * w;
+    long most = n >= LSTM_GEMM_WIDE_N ? round_up(n, lstm_gemm_tile_columns_avx512_wide) : n;
+    for (int kind = LSTM_GEMM_AVX2; kind <= LSTM_GEMM_AVX512_BF16; kind++) {
+        long padded = round_up(n, lstm_gemm_tile_columns(kind, n));
         if (padded > most) most = padded;
     }
     return k * most;

@@ -55,6 +55,17 @@ const int NAME(lstm_gemm_tile_columns_) = NR;
 
 static inline long min_l(long a, long b) { return a < b ? a : b; }
 
+#if HAS_STREAMING_KERNEL
+/// The streaming kernel on one tile, t-th of those sharing the next B sliver (nb_lines lines at nb,
+/// nb_per to a tile): it prefetches its share one line per k.
+static inline __attribute__((always_inline)) void stream_tile(long kc, const PACKED_T *a, const PACKED_T *b, float *c,
+                                                              long ldc, int mr, int nr, float alpha, float beta,
+                                                              const char *nb, long nb_lines, long nb_per, long t) {
+    long first = t * nb_per, lines = min_l(nb_lines, first + nb_per) - first;
+    KERNEL_STREAMING(kc, a, b, c, ldc, mr, nr, alpha, beta, lines > 0 ? nb + 64 * first : nb, lines > 0 ? lines : 0);
+}
+#endif
+
 /// dst[c·ds + r] = src[r·ss + c] for r, c < 8: an 8×8 block transposed with AVX shuffles (both ISAs
 /// have them). Moves floats without arithmetic, so packing this way changes no result bit.
 static inline __attribute__((always_inline)) void transpose8x8(const float *src, long ss, float *dst, long ds) {
@@ -231,9 +242,7 @@ static void multiply_packed(long m, long n, long k, float alpha, const float *a,
                     }
 #if HAS_STREAMING_KERNEL
                     if (!many) {
-                        long first = t * nb_per, lines = min_l(nb_lines, first + nb_per) - first;
-                        KERNEL_STREAMING(kc, ap + ir * KPAD(kc), bs, ct, ldc, mr, nr, alpha, bt,
-                                         lines > 0 ? nb + 64 * first : nb, lines > 0 ? lines : 0);
+                        stream_tile(kc, ap + ir * KPAD(kc), bs, ct, ldc, mr, nr, alpha, bt, nb, nb_lines, nb_per, t);
                         continue;
                     }
 #endif
@@ -272,11 +281,9 @@ static void multiply_packed_columns(long m, long n, long k, float alpha, const f
             } else if (jr + NR < n)
                 nb = (const char *)(bp + (jr + NR) * KPAD(min_l(KC, k))), nb_lines = SLIVER_LINES(min_l(KC, k));
             long nb_per = nb_lines / tiles + 1;
-            for (long ir = 0, t = 0; ir < m; ir += MR, t++) {
-                long first = t * nb_per, lines = min_l(nb_lines, first + nb_per) - first;
-                KERNEL_STREAMING(kc, ak + ir * KPAD(kc), bs, c + ir * ldc + jr, ldc, (int)min_l(MR, m - ir), nr, alpha,
-                                 pc == 0 ? beta : 1, lines > 0 ? nb + 64 * first : nb, lines > 0 ? lines : 0);
-            }
+            for (long ir = 0, t = 0; ir < m; ir += MR, t++)
+                stream_tile(kc, ak + ir * KPAD(kc), bs, c + ir * ldc + jr, ldc, (int)min_l(MR, m - ir), nr, alpha,
+                            pc == 0 ? beta : 1, nb, nb_lines, nb_per, t);
         }
     }
 }
@@ -405,12 +412,9 @@ void NAME(lstm_sgemm_packed_rows_)(long groups, const lstm_gemm_rows *g, long n,
                     const lstm_gemm_rows *s = &g[part[i].q];
                     for (long ir = 0; ir < part[i].m; ir += MR) {
 #if HAS_STREAMING_KERNEL
-                        long first = t * nb_per, lines = min_l(nb_lines, first + nb_per) - first;
-                        t++;
                         int mr = (int)min_l(MR, part[i].m - ir);
-                        KERNEL_STREAMING(kc, ap + (part[i].off + ir) * KPAD(kc), bs,
-                                         s->c + (part[i].r0 + ir) * s->ldc + jr, s->ldc, mr, nr, 1, bt,
-                                         lines > 0 ? nb + 64 * first : nb, lines > 0 ? lines : 0);
+                        stream_tile(kc, ap + (part[i].off + ir) * KPAD(kc), bs, s->c + (part[i].r0 + ir) * s->ldc + jr,
+                                    s->ldc, mr, nr, 1, bt, nb, nb_lines, nb_per, t++);
 #else
                         for (long l = t * nb_per; l < min_l(nb_lines, (t + 1) * nb_per); l++)
                             _mm_prefetch(nb + 64 * l, _MM_HINT_T1);

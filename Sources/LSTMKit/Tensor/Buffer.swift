@@ -17,8 +17,11 @@ public final class Buffer<T: LSTMScalar>: @unchecked Sendable {
         let (bytes, overflow) = allocated.multipliedReportingOverflow(by: MemoryLayout<T>.stride)
         let raw = Allocation.raw(
             byteCount: overflow ? Int.max : bytes, alignment: 64, for: "a tensor of \(count) \(T.self) values")
+        // Zero bytes are 0 in every LSTMScalar (IEEE 754 binary formats): one memset instead of the
+        // unspecialised per-element initialize(repeating:), 12 % of `lstm train`'s user time at
+        // H = 1024, one step (farm-bench, 7 pairs).
+        raw.initializeMemory(as: UInt8.self, repeating: 0, count: allocated * MemoryLayout<T>.stride)
         base = raw.bindMemory(to: T.self, capacity: allocated)
-        base.initialize(repeating: 0, count: allocated)
     }
 
     /// Elements a buffer of `count` allocates: at least one, so an empty buffer has a valid base.

@@ -122,8 +122,8 @@ float *lstm_gemm_thread_buffer(long floats) {
     if (tls_capacity >= floats) return tls_buffer;
     pthread_once(&key_once, make_key);
     free(tls_buffer);
-    void *p = NULL;
-    if (posix_memalign(&p, 64, (size_t)floats * sizeof(float)) != 0) abort();
+    void *p = lstm_allocate((size_t)floats * sizeof(float), 64);  // ≥ 4 MiB: on huge pages
+    if (!p) abort();
     tls_buffer = p;
     tls_capacity = floats;
     pthread_setspecific(buffer_key, p);

@@ -7,6 +7,8 @@
 // results are bitwise reproducible.
 #pragma once
 
+#include <stddef.h>
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -37,6 +39,19 @@ int lstm_gemm_default_kind(void);
 /// Why the default kind is what it is ("the default on AVX-512 CPUs", "LSTM_GEMM=avx2", or an
 /// explanation of an ignored/invalid LSTM_GEMM); a static string.
 const char *lstm_gemm_default_reason(void);
+
+/// `bytes` at `alignment` (a power of two), freed with free(); NULL when refused. Blocks of at least
+/// lstm_huge_page_bytes() start on a huge page boundary and, where lstm_huge_pages(), are advised
+/// MADV_HUGEPAGE: the kernel then backs them with 2 MiB pages where transparent huge pages are
+/// "always" or "madvise", and the per-step GEMMs' streams over R and the activations miss the TLB
+/// far less (H = 1024: 1.036× end to end, docs/results/kernels.md). No result depends on it.
+void *lstm_allocate(size_t bytes, size_t alignment);
+
+/// 1 when lstm_allocate advises huge pages: unless LSTM_HUGE_PAGES=off (read once), on Linux.
+int lstm_huge_pages(void);
+
+/// The huge page size lstm_allocate aligns large blocks to (2 MiB).
+long lstm_huge_page_bytes(void);
 
 /// The kind's name: "openblas", "avx2", "avx512", "avx512-bf16".
 const char *lstm_gemm_kind_name(int kind);

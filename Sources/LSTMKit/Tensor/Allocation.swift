@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 import Synchronization
 
@@ -22,12 +23,14 @@ public enum Allocation {
     }
 
     /// `byteCount` bytes (at least 1) aligned to `alignment` (a power of two); free with `free`.
+    /// Blocks of 2 MiB or more start on a 2 MiB boundary and are advised onto transparent huge
+    /// pages unless `LSTM_HUGE_PAGES=off` (`lstm_allocate`).
     public static func raw(byteCount: Int, alignment: Int, for what: @autoclosure () -> String)
         -> UnsafeMutableRawPointer
     {
-        var p: UnsafeMutableRawPointer?
-        let status = posix_memalign(&p, max(alignment, MemoryLayout<Int>.size), max(1, byteCount))
-        guard status == 0, let p else { fail(byteCount, what()) }
+        guard let p = lstm_allocate(max(1, byteCount), max(alignment, 1)) else {
+            fail(byteCount, what())
+        }
         tally.withLock { $0 = $0.map { $0 + byteCount } }
         return p
     }

@@ -44,7 +44,7 @@ const char *lstm_gemm_default_reason(void);
 /// lstm_huge_page_bytes() start on a huge page boundary and, where lstm_huge_pages(), are advised
 /// MADV_HUGEPAGE: the kernel then backs them with 2 MiB pages where transparent huge pages are
 /// "always" or "madvise", and the per-step GEMMs' streams over R and the activations miss the TLB
-/// far less (H = 1024: 1.036× end to end, docs/results/kernels.md). No result depends on it.
+/// far less (H = 1024: 1.025–1.036× end to end, docs/results/kernels.md). No result depends on it.
 void *lstm_allocate(size_t bytes, size_t alignment);
 
 /// 1 when lstm_allocate advises huge pages: unless LSTM_HUGE_PAGES=off (read once), on Linux.

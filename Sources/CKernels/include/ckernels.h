@@ -40,9 +40,9 @@ int lstm_gemm_default_kind(void);
 /// explanation of an ignored/invalid LSTM_GEMM); a static string.
 const char *lstm_gemm_default_reason(void);
 
-/// `bytes` at `alignment` (a power of two), freed with free(); NULL when refused. Blocks of at least
-/// lstm_huge_page_bytes() start on a huge page boundary and, where lstm_huge_pages(), are advised
-/// MADV_HUGEPAGE: the kernel then backs them with 2 MiB pages where transparent huge pages are
+/// `bytes` at `alignment` (a power of two), freed with free(); NULL when refused. Where
+/// lstm_huge_pages(), blocks of at least lstm_huge_page_bytes() start on a huge page boundary and are
+/// advised MADV_HUGEPAGE: the kernel then backs them with 2 MiB pages where transparent huge pages are
 /// "always" or "madvise", and the per-step GEMMs' streams over R and the activations miss the TLB
 /// far less (H = 1024: 1.025–1.036× end to end, docs/results/kernels.md). No result depends on it.
 void *lstm_allocate(size_t bytes, size_t alignment);

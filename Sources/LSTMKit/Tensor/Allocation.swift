@@ -28,7 +28,7 @@ public enum Allocation {
     public static func raw(byteCount: Int, alignment: Int, for what: @autoclosure () -> String)
         -> UnsafeMutableRawPointer
     {
-        guard let p = lstm_allocate(max(1, byteCount), max(alignment, 1)) else {
+        guard let p = lstm_allocate(max(1, byteCount), alignment) else {
             fail(byteCount, what())
         }
         tally.withLock { $0 = $0.map { $0 + byteCount } }
